@@ -1,0 +1,58 @@
+"""Errors that reach the user as one clear message and an exit code, never a traceback.
+
+Every error raised for bad input derives from :class:`MedganbenchError`. The CLI prints
+``message`` (and ``hint`` where given) and exits with ``exit_code``: 2 for usage errors (unknown
+names, bad syntax, a metric the dataset cannot supply), 1 for failures while running.
+Anything else that escapes is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class MedganbenchError(Exception):
+    """Base class for errors that are the user's to fix.
+
+    Args:
+        message: what is wrong, in one sentence.
+        hint: how to fix it; optional.
+    """
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n{self.hint}"
+
+
+class UsageError(MedganbenchError):
+    """The command line or a spec asks for something that does not exist or cannot work."""
+
+    exit_code = 2
+
+
+class UnknownNameError(UsageError):
+    """A component name (model, dataset, metric, argument) is not known."""
+
+
+class DuplicateNameError(MedganbenchError):
+    """Two plugins register a component under the same name."""
+
+
+class PluginError(MedganbenchError):
+    """A plugin is malformed (a misspelt hook, a bad spec, a factory that does not import)."""
+
+
+class DataError(MedganbenchError):
+    """A dataset is missing, corrupt, or does not match its declared contract."""
+
+
+class RunError(MedganbenchError):
+    """Training or evaluation failed (for example a loss became NaN)."""
+
+
+class LeaderboardError(MedganbenchError):
+    """A leaderboard file cannot be read or written."""

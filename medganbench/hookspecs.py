@@ -1,0 +1,55 @@
+"""The hooks a medganbench plugin can implement.
+
+A plugin is a module (or object) with functions decorated by :data:`hookimpl` whose names match
+the specs below. Built-in plugins live in ``medganbench_plugins``; third-party packages expose
+theirs through the ``medganbench`` entry-point group::
+
+    [project.entry-points.medganbench]
+    my_models = "my_package.medganbench_plugin"
+
+Every hook returns a list of specs; all plugins' lists are collected into one registry per kind,
+where a name may appear only once.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from medganbench.specs import DatasetSpec, MetricSpec, ModelSpec
+
+PROJECT_NAME = "medganbench"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def medganbench_datasets() -> list[DatasetSpec]:
+    """Return the datasets this plugin provides.
+
+    Each factory is called as ``factory(args, ctx)`` with the dataset's resolved arguments and a
+    :class:`medganbench.dataset.DatasetContext`, and returns a
+    :class:`medganbench.dataset.Dataset` that honours that contract: declared domains (modality,
+    units, window, channels), pairing and splits, images of exactly ``ctx.image_size``.
+    """
+
+
+@hookspec
+def medganbench_models() -> list[ModelSpec]:
+    """Return the models this plugin provides.
+
+    Each factory is called as ``factory(args, ctx)`` with the model's resolved arguments and a
+    :class:`medganbench.model.ModelContext`, and returns a :class:`medganbench.model.Model`
+    that trains one step per :meth:`~medganbench.model.Model.train_step` call and either
+    translates or samples.
+    """
+
+
+@hookspec
+def medganbench_metrics() -> list[MetricSpec]:
+    """Return the metrics this plugin provides.
+
+    Each factory is called as ``factory(args)`` and returns a
+    :class:`medganbench.metric.Metric` that declares what it needs (paired images or
+    distributions), whether higher is better, and the convention it computes.
+    """

@@ -1,0 +1,85 @@
+"""Component specs: what a plugin hook returns for each dataset, model and metric.
+
+A spec names a component and points at its factory by import path (``"package.module:attr"``),
+so listing components never has to build them. Specs are frozen: a registry holds them as given.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from medganbench.errors import PluginError
+from medganbench.params import Param
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """Fields shared by every kind of component.
+
+    Attributes:
+        name: registry key: lower case, digits and hyphens (``"intensity-lookup"``).
+        summary: one line for ``medganbench list``.
+        version: bumped whenever the component's results could change; written on every
+            leaderboard row so results of different versions are never ranked together.
+        factory: ``"module:attr"`` of the callable that builds the component.
+        params: declared arguments (see :class:`medganbench.params.Param`).
+    """
+
+    name: str
+    summary: str
+    version: str
+    factory: str
+    params: tuple[Param, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise PluginError(
+                f"Component name {self.name!r} is invalid.",
+                hint="Use lower case letters, digits and hyphens, starting with a letter.",
+            )
+        if not _FACTORY.match(self.factory):
+            raise PluginError(
+                f"{self.name}: factory {self.factory!r} is not of the form 'package.module:attr'."
+            )
+        if not self.version:
+            raise PluginError(f"{self.name}: a version string is required.")
+
+    def load(self) -> Callable[..., Any]:
+        """Import and return the factory.
+
+        Raises:
+            PluginError: the module or attribute cannot be imported.
+        """
+        module_name, _, attr = self.factory.partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise PluginError(
+                f"{self.name}: cannot import factory {self.factory!r}: {exc}",
+                hint="Is the plugin's package installed in this environment?",
+            ) from exc
+        return obj
+
+
+@dataclass(frozen=True)
+class DatasetSpec(ComponentSpec):
+    """A dataset component; its factory is called as ``factory(args, DatasetContext)``."""
+
+
+@dataclass(frozen=True)
+class ModelSpec(ComponentSpec):
+    """A model component; its factory is called as ``factory(args, ModelContext)``."""
+
+
+@dataclass(frozen=True)
+class MetricSpec(ComponentSpec):
+    """A metric component; its factory is called as ``factory(args)``."""

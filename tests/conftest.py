@@ -1,0 +1,39 @@
+"""Shared fixtures: a fresh plugin manager per test, and a private cache per test session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pluggy
+import pytest
+
+from medganbench.plugins import Registries, build_registries, make_plugin_manager
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tests never touch the user's ~/.cache/medganbench; the phantom cache is shared by the
+    # session's tests so it is generated once per (arguments, image size).
+    monkeypatch.setenv("MEDGANBENCH_HOME", str(tmp_path_factory.getbasetemp() / "home"))
+    # Third-party plugins installed on the developer's machine must not change test results.
+    monkeypatch.setenv("MEDGANBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
+@pytest.fixture
+def pm() -> pluggy.PluginManager:
+    """A fresh plugin manager with the built-ins only."""
+    return make_plugin_manager(autoload=False)
+
+
+@pytest.fixture
+def registries(pm: pluggy.PluginManager) -> Registries:
+    """Fresh registries built from the built-in plugins."""
+    return build_registries(pm)
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> Iterator[dict[str, Path]]:
+    """Leaderboard and runs directories private to one test."""
+    yield {"leaderboard_dir": tmp_path / "leaderboards", "runs_dir": tmp_path / "runs"}
+
