@@ -1,0 +1,201 @@
+"""The ``medganbench`` command line (click + rich).
+
+Exit codes: 0 success; 2 usage errors (unknown names, bad syntax, incompatible choices);
+1 run failures; 130 interrupted. Errors the user can fix are printed as one message with a hint,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from medganbench import __version__
+from medganbench.budget import Budget
+from medganbench.errors import MedganbenchError, UsageError
+from medganbench.params import parse_key_values
+from medganbench.plugins import Registries, build_registries, make_plugin_manager, plugin_versions
+from medganbench.runspec import DEFAULT_BUDGET, DEFAULT_DATASET, DEFAULT_IMAGE_SIZE, DEFAULT_METRICS, RunSpec
+
+# Piped output (CI logs, files, tests) gets a wide console so tables are not cut to 80 columns.
+out = Console() if Console().is_terminal else Console(width=200)
+err = Console(stderr=True) if Console(stderr=True).is_terminal else Console(stderr=True, width=200)
+
+
+class _Group(click.Group):
+    """A click group that turns :class:`MedganbenchError` into one message and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MedganbenchError as exc:
+            err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            if exc.hint:
+                err.print(exc.hint, highlight=False)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            err.print(
+                "[bold yellow]interrupted:[/] no leaderboard row was written; "
+                "checkpoints written so far are complete."
+            )
+            ctx.exit(130)
+
+
+def _registries() -> Registries:
+    return build_registries(make_plugin_manager())
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="medganbench")
+def main() -> None:
+    """Fair benchmarks for GAN medical image synthesis: fixed budgets, splits and metrics."""
+
+
+@main.command()
+@click.option("--model", "-m", required=True, help="Registered model name (see `medganbench list models`).")
+@click.option("--dataset", "-d", default=DEFAULT_DATASET, show_default=True, help="Registered dataset name.")
+@click.option("--budget", default=DEFAULT_BUDGET, show_default=True, help="steps=N,kimg=K,seconds=S: the first limit reached stops training.")
+@click.option("--image-size", default=DEFAULT_IMAGE_SIZE, show_default=True, type=int, help="Side length of the square images.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seeds every RNG of the run.")
+@click.option("--device", default=None, help="cpu, cuda or cuda:N; default CUDA when present, else CPU.")
+@click.option("--metrics", default=",".join(DEFAULT_METRICS), show_default=True, help="Comma-separated metric names.")
+@click.option("--leaderboard-dir", default=Path("leaderboards"), show_default=True, type=click.Path(path_type=Path), help="Directory of the <dataset>.arrow leaderboards.")
+@click.option("--runs-dir", default=Path("runs"), show_default=True, type=click.Path(path_type=Path), help="Directory of the per-run outputs (checkpoints, sample grid).")
+@click.option("--model-arg", "model_args", multiple=True, metavar="K=V", help="Model argument; repeatable.")
+@click.option("--dataset-arg", "dataset_args", multiple=True, metavar="K=V", help="Dataset argument; repeatable.")
+@click.option("--progress/--no-progress", default=True, help="Show the progress bar.")
+def run(
+    model: str,
+    dataset: str,
+    budget: str,
+    image_size: int,
+    seed: int,
+    device: str | None,
+    metrics: str,
+    leaderboard_dir: Path,
+    runs_dir: Path,
+    model_args: tuple[str, ...],
+    dataset_args: tuple[str, ...],
+    progress: bool,
+) -> None:
+    """Train MODEL on DATASET under a fixed budget, evaluate it and append to the leaderboard."""
+    from medganbench.runner import RunOptions, execute_run
+
+    spec = RunSpec(
+        model=model,
+        dataset=dataset,
+        model_args=parse_key_values(model_args, "--model-arg"),
+        dataset_args=parse_key_values(dataset_args, "--dataset-arg"),
+        image_size=image_size,
+        metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
+        budget=Budget.parse(budget),
+        seed=seed,
+    )
+    options = RunOptions(
+        leaderboard_dir=leaderboard_dir, runs_dir=runs_dir, device=device, progress=progress
+    )
+    result = execute_run(spec, _registries(), options, on_status=lambda m: err.print(m, highlight=False))
+    table = Table(title=f"{model} on {dataset} — run {result.run_id}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for row in result.rows:
+        arrow = "↑" if row["higher_is_better"] else "↓"
+        table.add_row(f"{row['metric']} {arrow}", f"{row['value']:.4f}")
+    out.print(table)
+    out.print(f"run directory: {result.run_dir}\nleaderboard:   {result.leaderboard}", highlight=False)
+
+
+@main.command(name="list")
+@click.argument("kind", required=False, type=click.Choice(["models", "datasets", "metrics"]))
+@click.option("--details", is_flag=True, help="Also show each component's arguments.")
+def list_components(kind: str | None, details: bool) -> None:
+    """List registered models, datasets and metrics."""
+    registries = _registries()
+    kinds = [kind] if kind else ["models", "datasets", "metrics"]
+    for name in kinds:
+        registry = getattr(registries, name)
+        table = Table(title=name)
+        for column in ("name", "version", "summary", "plugin"):
+            table.add_column(column)
+        if details:
+            table.add_column("arguments (default)")
+        for entry in registry.entries():
+            row = [entry.spec.name, entry.spec.version, entry.spec.summary, entry.plugin]
+            if details:
+                row.append(
+                    "\n".join(
+                        f"{p.name}={p.default}"
+                        + (f" [{'|'.join(map(str, p.choices))}]" if p.choices else "")
+                        for p in entry.spec.params
+                    )
+                )
+            table.add_row(*row)
+        out.print(table)
+
+
+@main.command()
+def plugins() -> None:
+    """List loaded plugins and their versions."""
+    pm = make_plugin_manager()
+    table = Table(title="plugins")
+    table.add_column("plugin")
+    table.add_column("version")
+    for name, version in plugin_versions(pm):
+        table.add_row(name, version)
+    out.print(table)
+
+
+@main.group(cls=_Group)
+def leaderboard() -> None:
+    """Show or export leaderboards."""
+
+
+def _leaderboard_files(directory: Path, dataset: str | None) -> list[Path]:
+    from medganbench.leaderboard import leaderboard_path
+
+    if dataset is not None:
+        return [leaderboard_path(directory, dataset)]
+    files = sorted(directory.glob("*.arrow"))
+    if not files:
+        raise UsageError(
+            f"No leaderboards in {directory}.",
+            hint="Run a model first, e.g. medganbench run --model identity",
+        )
+    return files
+
+
+@leaderboard.command()
+@click.option("--dataset", "-d", default=None, help="Only this dataset's leaderboard.")
+@click.option("--leaderboard-dir", default=Path("leaderboards"), show_default=True, type=click.Path(path_type=Path))
+@click.option("--by", default=None, help="Metric to rank by (default: the first metric of each group).")
+def show(dataset: str | None, leaderboard_dir: Path, by: str | None) -> None:
+    """Rank comparable runs (same dataset version, image size, budget, metric version)."""
+    from medganbench.leaderboard import ranked_groups, read_leaderboard, render_groups
+
+    for path in _leaderboard_files(leaderboard_dir, dataset):
+        for table in render_groups(ranked_groups(read_leaderboard(path), by=by)):
+            out.print(table)
+
+
+@leaderboard.command()
+@click.option("--dataset", "-d", required=True, help="The dataset whose leaderboard to export.")
+@click.option("--format", "fmt", required=True, type=click.Choice(["csv", "md", "parquet"]))
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path))
+@click.option("--leaderboard-dir", default=Path("leaderboards"), show_default=True, type=click.Path(path_type=Path))
+@click.option("--by", default=None, help="Metric to rank by in the md export.")
+def export(dataset: str, fmt: str, out_path: Path, leaderboard_dir: Path, by: str | None) -> None:
+    """Export a leaderboard as CSV or Parquet (all rows) or Markdown (ranked tables)."""
+    from medganbench.leaderboard import export as export_table
+    from medganbench.leaderboard import leaderboard_path, read_leaderboard
+
+    export_table(read_leaderboard(leaderboard_path(leaderboard_dir, dataset)), fmt, out_path, by=by)
+    out.print(f"wrote {out_path}", highlight=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

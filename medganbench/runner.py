@@ -1,0 +1,427 @@
+"""The budgeted runner: resolve a spec, train under the budget, evaluate, append to the leaderboard.
+
+:func:`resolve_run` checks everything that can be checked without training (names, arguments,
+metric/dataset compatibility); :func:`execute_run` then trains one step at a time until the
+first budget limit is reached, evaluates on the test split with evaluation time metered apart,
+writes the run directory (spec, checkpoint, sample grid, results) and appends one leaderboard
+row per metric. Rows are appended only after everything else has succeeded, in one atomic
+write, so an interrupted or failed run leaves no row and no half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from medganbench import __version__
+from medganbench.budget import Ledger
+from medganbench.dataset import Dataset, DatasetContext, DatasetInfo, DomainInfo, Sample
+from medganbench.device import (
+    device_name,
+    peak_memory_mb,
+    pick_device,
+    reset_peak_memory,
+    seed_everything,
+)
+from medganbench.errors import DataError, RunError, UsageError
+from medganbench.fileio import atomic_write
+from medganbench.home import medganbench_home
+from medganbench.leaderboard import append_rows, leaderboard_path, read_leaderboard
+from medganbench.metric import EvalBatch, Metric, Needs
+from medganbench.model import Model, ModelContext, Task, TrainBatch
+from medganbench.params import resolve_args
+from medganbench.plugins import Registries
+from medganbench.runspec import ResolvedRun, RunSpec, canonical_json
+from medganbench.samples import save_sample_grid
+
+EVAL_BATCH_SIZE = 16
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run, as opposed to what (none of this enters the run id).
+
+    Attributes:
+        leaderboard_dir: where ``<dataset>.arrow`` lives.
+        runs_dir: parent of the per-run directories.
+        device: ``None`` picks CUDA when present, else CPU.
+        checkpoint_every: steps between checkpoints; ``None`` = every quarter of a step budget
+            (or every 500 steps without one). A final checkpoint is always written.
+        progress: show the rich progress bar.
+        cache_dir: cache root (datasets, weights); ``None`` = :func:`medganbench_home`.
+    """
+
+    leaderboard_dir: Path = Path("leaderboards")
+    runs_dir: Path = Path("runs")
+    device: str | None = None
+    checkpoint_every: int | None = None
+    progress: bool = True
+    cache_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run produced."""
+
+    run_id: str
+    run_dir: Path
+    leaderboard: Path
+    metrics: dict[str, float]
+    ledger: Ledger
+    rows: list[dict[str, Any]] = field(repr=False)
+
+
+def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
+    """Check names and arguments and fix the versions, without building anything heavy.
+
+    Raises:
+        UnknownNameError: an unknown model, dataset, metric or argument (exit code 2).
+        UsageError: a bad argument value, an empty metric list or a bad image size.
+    """
+    if not 16 <= spec.image_size <= 4096:
+        raise UsageError(f"--image-size {spec.image_size} is out of range (16 to 4096).")
+    if not spec.metrics:
+        raise UsageError("No metrics were asked for.", hint="Example: --metrics psnr,ssim,mae")
+    if len(set(spec.metrics)) != len(spec.metrics):
+        raise UsageError(f"A metric is listed twice in {','.join(spec.metrics)}.")
+    model_spec = registries.models.get(spec.model)
+    dataset_spec = registries.datasets.get(spec.dataset)
+    metric_versions = {name: registries.metrics.get(name).version for name in spec.metrics}
+    return ResolvedRun(
+        spec=spec,
+        model_args=resolve_args(model_spec.params, spec.model_args, f"model {spec.model!r}"),
+        dataset_args=resolve_args(dataset_spec.params, spec.dataset_args, f"dataset {spec.dataset!r}"),
+        model_version=model_spec.version,
+        dataset_version=dataset_spec.version,
+        metric_versions=metric_versions,
+    )
+
+
+def check_compatibility(
+    run: ResolvedRun, info: DatasetInfo, model_cls: Any, metrics: dict[str, Metric]
+) -> None:
+    """Refuse, before training, combinations that would produce meaningless numbers.
+
+    Raises:
+        UsageError: a paired metric on unpaired data or on a sampling model, a model that needs
+            paired training data on an unpaired dataset, or a missing split.
+    """
+    spec = run.spec
+    for split in ("train", spec.eval_split):
+        if split not in info.splits:
+            raise UsageError(
+                f"Dataset {spec.dataset!r} has no {split!r} split.",
+                hint=f"Its splits: {', '.join(info.splits)}",
+            )
+    if getattr(model_cls, "needs_paired_training", False) and not info.paired:
+        raise UsageError(
+            f"Model {spec.model!r} needs paired training data, but dataset {spec.dataset!r} "
+            "is unpaired.",
+            hint="Use a cycle-consistent model (e.g. cyclegan) or a paired dataset.",
+        )
+    task = getattr(model_cls, "task", Task.TRANSLATE)
+    paired_metrics = [name for name, m in metrics.items() if m.needs is Needs.PAIRED]
+    if paired_metrics and (not info.paired or task is Task.SAMPLE):
+        why = (
+            f"dataset {spec.dataset!r} is unpaired"
+            if not info.paired
+            else f"model {spec.model!r} samples images that have no paired target"
+        )
+        raise UsageError(
+            f"Paired metric(s) {', '.join(paired_metrics)} cannot be computed: {why}, so there is "
+            "no pixel-wise ground truth to compare with.",
+            hint="Use distribution metrics (e.g. fid, kid) for unpaired data.",
+        )
+
+
+def execute_run(
+    spec: RunSpec,
+    registries: Registries,
+    options: RunOptions = RunOptions(),
+    on_status: Callable[[str], None] = lambda message: None,
+) -> RunResult:
+    """Train, evaluate and record one run.
+
+    Args:
+        spec: what to run.
+        registries: the component registries (from :func:`medganbench.plugins.build_registries`).
+        options: where to write and which device to use.
+        on_status: receives one-line status messages (the CLI prints them).
+
+    Returns:
+        The run's id, directory, metric values, ledger and the leaderboard rows appended.
+
+    Raises:
+        UsageError: see :func:`resolve_run` and :func:`check_compatibility`; also when the run
+            is already on the leaderboard.
+        DataError: the dataset does not honour its contract.
+        RunError: training diverged (a non-finite loss) or evaluation failed.
+        KeyboardInterrupt: passed through; nothing has been appended to the leaderboard.
+    """
+    run = resolve_run(spec, registries)
+    run_id = run.run_id
+    board = leaderboard_path(options.leaderboard_dir, spec.dataset)
+    if _already_recorded(board, run_id):
+        raise UsageError(
+            f"Run {run_id} ({spec.model} on {spec.dataset}) is already on {board}.",
+            hint="The same spec gives the same result; change the seed or budget to run another.",
+        )
+    device = pick_device(options.device)
+    seed_everything(spec.seed)
+    cache_root = options.cache_dir or medganbench_home()
+
+    dataset_factory = registries.datasets.get(spec.dataset).load()
+    dataset: Dataset = dataset_factory(
+        run.dataset_args,
+        DatasetContext(spec.image_size, cache_root / "datasets" / spec.dataset),
+    )
+    info = dataset.info
+    if info.image_size != spec.image_size:
+        raise DataError(
+            f"Dataset {spec.dataset!r} delivered {info.image_size} px images, "
+            f"{spec.image_size} px were asked for."
+        )
+    model_cls = registries.models.get(spec.model).load()
+    metrics = {name: registries.metrics.get(name).load()() for name in spec.metrics}
+    check_compatibility(run, info, model_cls, metrics)
+
+    run_dir = options.runs_dir / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(run_dir / "spec.json", {"run_id": run_id, **run.identity()})
+
+    model: Model = model_cls(
+        run.model_args, ModelContext(spec.image_size, info, device, spec.seed)
+    )
+    reset_peak_memory(device)
+    ledger = _train(model, dataset, run, device, run_dir, options, on_status)
+    values = _evaluate(model, dataset, run, device, run_dir, ledger, metrics)
+    rows = _rows(run, dataset, model, metrics, values, ledger, device)
+    _write_json(run_dir / "result.json", {"run_id": run_id, "metrics": values})
+    append_rows(board, rows)
+    return RunResult(run_id, run_dir, board, values, ledger, rows)
+
+
+def _already_recorded(board: Path, run_id: str) -> bool:
+    if not board.exists():
+        return False
+    table = read_leaderboard(board)
+    return run_id in set(table.column("run_id").to_pylist())
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    atomic_write(path, lambda f: f.write(json.dumps(payload, indent=2, default=str).encode()))
+
+
+def _train_batches(
+    dataset: Dataset, batch_size: int, seed: int
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Endless shuffled batches of the train split, in an order fixed by the seed."""
+    train = dataset.split("train")
+    if len(train) == 0:  # type: ignore[arg-type]
+        raise DataError("The train split is empty.")
+    generator = torch.Generator().manual_seed(seed)
+    loader = DataLoader(
+        train,
+        batch_size=batch_size,
+        shuffle=True,
+        drop_last=len(train) >= batch_size,  # type: ignore[arg-type]
+        generator=generator,
+    )
+    while True:
+        yield from loader
+
+
+def _to_train_batch(raw: Sample, info: DatasetInfo, device: torch.device) -> TrainBatch:
+    return TrainBatch(
+        a=info.a.to_unit(raw["a"].to(device, non_blocking=True)),
+        b=info.b.to_unit(raw["b"].to(device, non_blocking=True)),
+        mask_a=raw["mask_a"].to(device),
+        mask_b=raw["mask_b"].to(device),
+        paired=info.paired,
+    )
+
+
+def _checkpoint_every(run: ResolvedRun, options: RunOptions) -> int:
+    if options.checkpoint_every is not None:
+        return max(1, options.checkpoint_every)
+    steps = run.spec.budget.steps
+    return max(1, steps // 4) if steps is not None else 500
+
+
+def _train(
+    model: Model,
+    dataset: Dataset,
+    run: ResolvedRun,
+    device: torch.device,
+    run_dir: Path,
+    options: RunOptions,
+    on_status: Callable[[str], None],
+) -> Ledger:
+    """Step the model until the first budget limit; checkpoint periodically."""
+    from medganbench.progress import TrainingProgress
+
+    budget = run.spec.budget
+    ledger = Ledger()
+    batches = _train_batches(dataset, model.batch_size, run.spec.seed)
+    every = _checkpoint_every(run, options)
+    model.train_mode()
+    with TrainingProgress(budget, enabled=options.progress) as progress:
+        while not ledger.exhausted(budget):
+            start = time.perf_counter()
+            batch = _to_train_batch(next(batches), dataset.info, device)
+            losses = model.train_step(batch)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)  # so the metered time is the step's real time
+            ledger.train_seconds += time.perf_counter() - start
+            ledger.steps += 1
+            ledger.images += batch.a.shape[0]
+            _check_finite(losses, ledger.steps, run.spec.model)
+            ledger.losses = dict(losses)
+            progress.update(ledger)
+            if ledger.steps % every == 0 and not ledger.exhausted(budget):
+                _save_checkpoint(model, ledger, run_dir)
+    _save_checkpoint(model, ledger, run_dir)
+    on_status(
+        f"trained {ledger.steps} steps ({ledger.kimg:.3f} kimg) in {ledger.train_seconds:.1f} s"
+    )
+    return ledger
+
+
+def _check_finite(losses: dict[str, float], step: int, model: str) -> None:
+    for name, value in losses.items():
+        if not math.isfinite(value):
+            raise RunError(
+                f"Loss {name!r} of model {model!r} became {value} at step {step}; training "
+                "diverged and no result was recorded.",
+                hint="Lower the learning rate (--model-arg lr=...) or change the seed.",
+            )
+
+
+def _save_checkpoint(model: Model, ledger: Ledger, run_dir: Path) -> None:
+    state = {
+        "model": model.state_dict(),
+        "ledger": {"steps": ledger.steps, "images": ledger.images, "train_seconds": ledger.train_seconds},
+        "rng": {"torch": torch.get_rng_state()},
+        "medganbench_version": __version__,
+    }
+    atomic_write(run_dir / "checkpoint.pt", lambda f: torch.save(state, f))
+
+
+def _evaluate(
+    model: Model,
+    dataset: Dataset,
+    run: ResolvedRun,
+    device: torch.device,
+    run_dir: Path,
+    ledger: Ledger,
+    metrics: dict[str, Metric],
+) -> dict[str, float]:
+    """Score the model on the eval split; the time spent is metered into ``ledger.eval_seconds``."""
+    start = time.perf_counter()
+    info = dataset.info
+    source_key, target_key = ("a", "b") if model.direction == "a2b" else ("b", "a")
+    source_domain: DomainInfo = info.domain(source_key)  # type: ignore[arg-type]
+    target_domain: DomainInfo = info.domain(target_key)  # type: ignore[arg-type]
+    loader = DataLoader(dataset.split(run.spec.eval_split), batch_size=EVAL_BATCH_SIZE)
+    for metric in metrics.values():
+        metric.reset()
+    model.eval_mode()
+    generator = torch.Generator(device=device).manual_seed(run.spec.seed)
+    first = True
+    with torch.no_grad():
+        for raw in loader:
+            target = raw[target_key].to(device)
+            source = raw[source_key].to(device)
+            if model.task is Task.TRANSLATE:
+                pred_unit = model.translate(source_domain.to_unit(source))
+            else:
+                pred_unit = model.sample(target.shape[0], generator)
+            if pred_unit.shape != target.shape:
+                raise RunError(
+                    f"Model {run.spec.model!r} produced images of shape {tuple(pred_unit.shape)}, "
+                    f"expected {tuple(target.shape)}."
+                )
+            pred = target_domain.from_unit(pred_unit.float())
+            batch = EvalBatch(
+                pred=pred,
+                target=target,
+                mask=raw[f"mask_{target_key}"].to(device),
+                window=target_domain.window,
+                paired=info.paired and model.task is Task.TRANSLATE,
+            )
+            for metric in metrics.values():
+                metric.update(batch)
+            if first:
+                save_sample_grid(
+                    run_dir / "samples.png",
+                    [
+                        (source_domain, source),
+                        (target_domain, pred),
+                        (target_domain, target),
+                    ],
+                )
+                first = False
+    if first:
+        raise DataError(f"The {run.spec.eval_split!r} split is empty; nothing to evaluate.")
+    values = {name: metric.compute() for name, metric in metrics.items()}
+    ledger.eval_seconds += time.perf_counter() - start
+    return values
+
+
+def _rows(
+    run: ResolvedRun,
+    dataset: Dataset,
+    model: Model,
+    metrics: dict[str, Metric],
+    values: dict[str, float],
+    ledger: Ledger,
+    device: torch.device,
+) -> list[dict[str, Any]]:
+    spec = run.spec
+    created = datetime.now(timezone.utc)
+    common = {
+        "run_id": run.run_id,
+        "created_at": created,
+        "model": spec.model,
+        "model_version": run.model_version,
+        "model_args": canonical_json(run.model_args),
+        "dataset": spec.dataset,
+        "dataset_version": run.dataset_version,
+        "dataset_args": canonical_json(run.dataset_args),
+        "dataset_fingerprint": dataset.fingerprint(),
+        "image_size": spec.image_size,
+        "direction": model.direction,
+        "eval_split": spec.eval_split,
+        "seed": spec.seed,
+        "budget_steps": spec.budget.steps,
+        "budget_kimg": spec.budget.kimg,
+        "budget_seconds": spec.budget.seconds,
+        "steps_done": ledger.steps,
+        "kimg_done": ledger.kimg,
+        "train_seconds": ledger.train_seconds,
+        "eval_seconds": ledger.eval_seconds,
+        "peak_memory_mb": peak_memory_mb(device),
+        "device": device_name(device),
+        "medganbench_version": __version__,
+        "status": "ok",
+    }
+    return [
+        {
+            **common,
+            "metric": name,
+            "metric_version": run.metric_versions[name],
+            "metric_convention": metric.convention,
+            "value": values[name],
+            "higher_is_better": metric.higher_is_better,
+        }
+        for name, metric in metrics.items()
+    ]

@@ -1,0 +1,88 @@
+"""Run specs and their stable identity.
+
+A :class:`RunSpec` is everything a user chooses about a run. Once the plugins are resolved, the
+spec plus the component versions is hashed into the run id: the same spec, with the same
+versions, always gives the same id, and any change that could move a leaderboard number gives a
+different one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from medganbench.budget import Budget
+from medganbench.params import ArgValue
+
+DEFAULT_DATASET = "phantom-brain"
+DEFAULT_IMAGE_SIZE = 64
+DEFAULT_BUDGET = "steps=300"
+DEFAULT_METRICS = ("psnr", "ssim", "mae")
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace: equal values give equal strings."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to run.
+
+    Attributes:
+        model: registered model name.
+        dataset: registered dataset name.
+        model_args: given model arguments (strings from the CLI, or typed values).
+        dataset_args: given dataset arguments.
+        image_size: side length of the square images.
+        metrics: metric names, evaluated in this order.
+        budget: the training budget.
+        seed: seeds every RNG of the run.
+        eval_split: the split evaluated at the end.
+    """
+
+    model: str
+    dataset: str = DEFAULT_DATASET
+    model_args: Mapping[str, ArgValue] = field(default_factory=dict)
+    dataset_args: Mapping[str, ArgValue] = field(default_factory=dict)
+    image_size: int = DEFAULT_IMAGE_SIZE
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    budget: Budget = field(default_factory=lambda: Budget.parse(DEFAULT_BUDGET))
+    seed: int = 0
+    eval_split: str = "test"
+
+
+@dataclass(frozen=True)
+class ResolvedRun:
+    """A run spec after plugin resolution: arguments typed and defaulted, versions known."""
+
+    spec: RunSpec
+    model_args: dict[str, ArgValue]
+    dataset_args: dict[str, ArgValue]
+    model_version: str
+    dataset_version: str
+    metric_versions: dict[str, str]
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that define the run (and its id)."""
+        return {
+            "model": self.spec.model,
+            "model_version": self.model_version,
+            "model_args": self.model_args,
+            "dataset": self.spec.dataset,
+            "dataset_version": self.dataset_version,
+            "dataset_args": self.dataset_args,
+            "image_size": self.spec.image_size,
+            "metrics": self.metric_versions,
+            "budget": self.spec.budget.as_dict(),
+            "seed": self.spec.seed,
+            "eval_split": self.spec.eval_split,
+        }
+
+    @property
+    def run_id(self) -> str:
+        """16 hex digits of the SHA-256 of :meth:`identity` as canonical JSON."""
+        return hashlib.sha256(canonical_json(self.identity()).encode()).hexdigest()[:16]

@@ -1,0 +1,195 @@
+"""Contract tests, parametrized over every registered dataset, model and metric."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from medganbench.dataset import DatasetContext
+from medganbench.errors import UsageError
+from medganbench.home import medganbench_home
+from medganbench.metric import EvalBatch, Needs
+from medganbench.model import ModelContext, Task, TrainBatch
+from medganbench.params import resolve_args
+from medganbench.plugins import build_registries, make_plugin_manager
+
+# Parametrization needs the names at collection time; each test still gets a fresh manager.
+_COLLECTED = build_registries(make_plugin_manager(autoload=False))
+DATASET_NAMES = _COLLECTED.datasets.names()
+MODEL_NAMES = _COLLECTED.models.names()
+METRIC_NAMES = _COLLECTED.metrics.names()
+
+SIZE = 32
+SMALL_PHANTOM = {"train_subjects": 2, "val_subjects": 2, "test_subjects": 2, "slices_per_subject": 2}
+
+
+def _dataset(registries, name: str, args: dict | None = None):
+    spec = registries.datasets.get(name)
+    resolved = resolve_args(spec.params, args or {}, name)
+    return spec.load()(resolved, DatasetContext(SIZE, medganbench_home() / "datasets" / name))
+
+
+# ---- datasets -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", DATASET_NAMES)
+def test_dataset_items_follow_the_contract(registries, name: str) -> None:
+    dataset = _dataset(registries, name)
+    info = dataset.info
+    assert info.image_size == SIZE
+    for split in info.splits:
+        items = dataset.split(split)
+        assert len(items) > 0
+        item = items[0]
+        for key, domain in (("a", info.a), ("b", info.b)):
+            assert item[key].shape == (domain.channels, SIZE, SIZE)
+            assert item[key].dtype == torch.float32
+            assert item[f"mask_{key}"].shape == (1, SIZE, SIZE)
+            assert item[f"mask_{key}"].dtype == torch.bool
+            assert item[f"mask_{key}"].any()
+
+
+@pytest.mark.parametrize("name", DATASET_NAMES)
+def test_dataset_declares_sane_domains(registries, name: str) -> None:
+    info = _dataset(registries, name).info
+    for domain in (info.a, info.b):
+        low, high = domain.window
+        assert low < high and domain.units and domain.modality and domain.channels >= 1
+
+
+@pytest.mark.parametrize("name", DATASET_NAMES)
+def test_dataset_values_mostly_inside_the_window(registries, name: str) -> None:
+    dataset = _dataset(registries, name)
+    item = dataset.split("train")[0]
+    for key, domain in (("a", dataset.info.a), ("b", dataset.info.b)):
+        low, high = domain.window
+        inside = ((item[key] >= low) & (item[key] <= high)).float().mean()
+        assert inside > 0.99
+
+
+@pytest.mark.parametrize("name", DATASET_NAMES)
+def test_dataset_paired_masks_agree(registries, name: str) -> None:
+    dataset = _dataset(registries, name)
+    if not dataset.info.paired:
+        pytest.skip("unpaired dataset: masks belong to different subjects")
+    item = dataset.split("test")[0]
+    assert torch.equal(item["mask_a"], item["mask_b"])
+
+
+@pytest.mark.parametrize("name", DATASET_NAMES)
+def test_dataset_fingerprint_is_stable(registries, name: str) -> None:
+    first, second = _dataset(registries, name).fingerprint(), _dataset(registries, name).fingerprint()
+    assert first == second and len(first) == 16
+
+
+@pytest.mark.parametrize("name", DATASET_NAMES)
+def test_dataset_unknown_split_is_a_usage_error(registries, name: str) -> None:
+    with pytest.raises(UsageError):
+        _dataset(registries, name).split("no-such-split")
+
+
+# ---- models ---------------------------------------------------------------------------------
+
+
+def _batch(dataset, n: int) -> TrainBatch:
+    items = [dataset.split("train")[i] for i in range(n)]
+    stack = {k: torch.stack([it[k] for it in items]) for k in items[0]}
+    info = dataset.info
+    return TrainBatch(
+        a=info.a.to_unit(stack["a"]),
+        b=info.b.to_unit(stack["b"]),
+        mask_a=stack["mask_a"],
+        mask_b=stack["mask_b"],
+        paired=info.paired,
+    )
+
+
+def _model(registries, name: str, dataset, seed: int = 0):
+    spec = registries.models.get(name)
+    args = resolve_args(spec.params, {}, name)
+    torch.manual_seed(seed)
+    return spec.load()(args, ModelContext(SIZE, dataset.info, torch.device("cpu"), seed))
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_model_trains_steps_with_finite_losses(registries, name: str) -> None:
+    dataset = _dataset(registries, "phantom-brain", SMALL_PHANTOM)
+    model = _model(registries, name, dataset)
+    model.train_mode()
+    for _ in range(2):
+        losses = model.train_step(_batch(dataset, 2))
+        assert all(isinstance(v, float) and math.isfinite(v) for v in losses.values())
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_model_outputs_have_target_shape_and_range(registries, name: str) -> None:
+    dataset = _dataset(registries, "phantom-brain", SMALL_PHANTOM)
+    model = _model(registries, name, dataset)
+    batch = _batch(dataset, 2)
+    model.train_step(batch)
+    model.eval_mode()
+    with torch.no_grad():
+        if model.task is Task.TRANSLATE:
+            out = model.translate(batch.a if model.direction == "a2b" else batch.b)
+        else:
+            out = model.sample(2, torch.Generator().manual_seed(0))
+    assert out.shape == batch.b.shape
+    assert torch.isfinite(out).all() and out.min() >= -1.0 and out.max() <= 1.0
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_model_state_dict_restores_outputs(registries, name: str) -> None:
+    dataset = _dataset(registries, "phantom-brain", SMALL_PHANTOM)
+    trained = _model(registries, name, dataset, seed=0)
+    trained.train_step(_batch(dataset, 2))
+    fresh = _model(registries, name, dataset, seed=1)
+    fresh.load_state_dict(trained.state_dict())
+    for m in (trained, fresh):
+        m.eval_mode()
+    source = _batch(dataset, 2).a
+    with torch.no_grad():
+        if trained.task is Task.TRANSLATE:
+            assert torch.equal(trained.translate(source), fresh.translate(source))
+        else:
+            g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+            assert torch.equal(trained.sample(2, g()), fresh.sample(2, g()))
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_model_declares_task_and_batch_size(registries, name: str) -> None:
+    dataset = _dataset(registries, "phantom-brain", SMALL_PHANTOM)
+    model = _model(registries, name, dataset)
+    assert model.task in (Task.TRANSLATE, Task.SAMPLE)
+    assert model.batch_size >= 1 and model.direction in ("a2b", "b2a")
+    assert model.parameter_count() >= 0
+
+
+# ---- metrics --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", METRIC_NAMES)
+def test_metric_declares_its_needs_and_direction(registries, name: str) -> None:
+    metric = registries.metrics.get(name).load()()
+    assert metric.needs in (Needs.PAIRED, Needs.DISTRIBUTION)
+    assert isinstance(metric.higher_is_better, bool)
+    assert metric.convention
+
+
+@pytest.mark.parametrize("name", METRIC_NAMES)
+def test_metric_prefers_the_truth_over_a_noisy_copy(registries, name: str) -> None:
+    dataset = _dataset(registries, "phantom-brain", SMALL_PHANTOM)
+    items = [dataset.split("test")[i] for i in range(4)]
+    target = torch.stack([it["b"] for it in items])
+    mask = torch.stack([it["mask_b"] for it in items])
+    window = dataset.info.b.window
+    noisy = target + 200.0 * torch.randn(target.shape, generator=torch.Generator().manual_seed(0))
+    metric = registries.metrics.get(name).load()()
+    scores = []
+    for pred in (target.clone(), noisy):
+        metric.reset()
+        metric.update(EvalBatch(pred, target, mask, window, paired=True))
+        scores.append(metric.compute())
+    perfect, degraded = scores
+    assert (perfect > degraded) if metric.higher_is_better else (perfect < degraded)
