@@ -205,7 +205,21 @@ def execute_run(
     ledger = _train(model, dataset, run, device, run_dir, options, on_status)
     values = _evaluate(model, dataset, run, device, run_dir, ledger, metrics)
     rows = _rows(run, dataset, model, metrics, values, ledger, device)
-    _write_json(run_dir / "result.json", {"run_id": run_id, "metrics": values})
+    _write_json(
+        run_dir / "result.json",
+        {
+            "run_id": run_id,
+            "metrics": values,
+            "ledger": {
+                "steps": ledger.steps,
+                "images": ledger.images,
+                "train_seconds": ledger.train_seconds,
+                "eval_seconds": ledger.eval_seconds,
+                "peak_memory_mb": rows[0]["peak_memory_mb"],
+                "device": rows[0]["device"],
+            },
+        },
+    )
     append_rows(board, rows)
     return RunResult(run_id, run_dir, board, values, ledger, rows)
 

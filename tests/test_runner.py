@@ -126,3 +126,12 @@ def test_nan_loss_is_a_clear_run_error(registries, dirs, monkeypatch) -> None:
 def test_unknown_metric_is_refused_before_training(registries, dirs) -> None:
     with pytest.raises(UsageError, match="Did you mean 'psnr'"):
         execute_run(_spec(metrics=("psrn",)), registries, _options(dirs))
+
+
+def test_result_json_records_the_ledger(registries, dirs) -> None:
+    import json
+
+    result = execute_run(_spec(budget=Budget(steps=2)), registries, _options(dirs))
+    ledger = json.loads((result.run_dir / "result.json").read_text())["ledger"]
+    assert ledger["steps"] == 2 and ledger["images"] == 16
+    assert ledger["eval_seconds"] > 0 and ledger["device"].startswith("cpu")
