@@ -20,7 +20,6 @@ import json
 import math
 import numbers
 import os
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +36,7 @@ import pyarrow.parquet as pq
 from rich.table import Table as RichTable
 
 from medganbench.errors import LeaderboardError, UsageError
+from medganbench.fileio import atomic_write
 from medganbench.runspec import canonical_json
 
 SCHEMA_VERSION = 1
@@ -372,45 +372,6 @@ def _write_ipc(sink: IO[bytes], table: pa.Table) -> None:
         writer.write_table(table)
 
 
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable; only possible (and needed) on POSIX.
-    if not hasattr(os, "O_DIRECTORY"):  # pragma: no cover - Windows
-        return
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(target: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write a file via a temporary sibling and ``os.replace``.
-
-    The temporary file lives in the target's directory (``os.replace`` is only atomic within
-    one filesystem) and is created with ``O_EXCL`` and mode 0o666 so the umask, not a
-    temp-file default of 0o600, decides the final permissions. It is fsynced before the rename
-    so a crash cannot leave a renamed-but-empty file, and removed in ``finally`` on any failure,
-    KeyboardInterrupt included.
-
-    Args:
-        target: the file to create or replace.
-        write: called with the open temporary file; writes the whole content.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with open(fd, "wb") as sink:
-            write(sink)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(tmp, target)
-        _fsync_directory(target.parent)
-    finally:
-        # After a successful replace the temp name no longer exists; otherwise remove it.
-        tmp.unlink(missing_ok=True)
-
-
 def append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     """Append rows to a leaderboard file, creating it (and its directory) if needed.
 
@@ -450,7 +411,7 @@ def append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
                 table = pa.concat_tables([old, new])
             # One record batch per file keeps readers fast however many appends happened.
             table = table.combine_chunks()
-            _atomic_write(path, lambda sink: _write_ipc(sink, table))
+            atomic_write(path, lambda sink: _write_ipc(sink, table))
     except filelock.Timeout:
         raise LeaderboardError(
             f"Timed out after {LOCK_TIMEOUT_S:.0f} s waiting for the lock on {path}.",
@@ -799,7 +760,7 @@ def export(table: pa.Table, fmt: str, out: Path, by: str | None = None) -> None:
         raise UsageError(
             f"Unknown export format {fmt!r}.", hint="Use one of " + "|".join(EXPORT_FORMATS) + "."
         )
-    _atomic_write(out, write)
+    atomic_write(out, write)
 
 
 __all__ = [

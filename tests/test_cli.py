@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pyarrow.ipc as ipc
-import pytest
 
 SMALL = ["--image-size", "32", "--dataset-arg", "train_subjects=3,val_subjects=2,test_subjects=2,slices_per_subject=2"]
 
