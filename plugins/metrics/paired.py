@@ -428,16 +428,8 @@ class PSNR(PairedMetric):
         "give +inf)"
     )
 
-    def score(
-        self,
-        pred: torch.Tensor,
-        target: torch.Tensor,
-        *,
-        window: Window,
-        mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Per-image PSNR; see :func:`psnr`."""
-        return psnr(pred, target, window=window, mask=mask)
+    # The functional form is the per-image score itself (same signature as PairedMetric.score).
+    score = staticmethod(psnr)
 
 
 class SSIM(PairedMetric):
@@ -452,16 +444,8 @@ class SSIM(PairedMetric):
         "gaussian_weights=True, use_sample_covariance=False) without a mask"
     )
 
-    def score(
-        self,
-        pred: torch.Tensor,
-        target: torch.Tensor,
-        *,
-        window: Window,
-        mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Per-image SSIM with the default sigma, k1 and k2; see :func:`ssim`."""
-        return ssim(pred, target, window=window, mask=mask)
+    # The functional form is the per-image score itself (same signature as PairedMetric.score).
+    score = staticmethod(ssim)
 
 
 class MAE(PairedMetric):
@@ -473,16 +457,8 @@ class MAE(PairedMetric):
         "the window, over body-mask pixels (all channels), then mean over images"
     )
 
-    def score(
-        self,
-        pred: torch.Tensor,
-        target: torch.Tensor,
-        *,
-        window: Window,
-        mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Per-image MAE; see :func:`mae`."""
-        return mae(pred, target, window=window, mask=mask)
+    # The functional form is the per-image score itself (same signature as PairedMetric.score).
+    score = staticmethod(mae)
 
 
 _MODULE = "medganbench_plugins.metrics.paired"
