@@ -68,7 +68,7 @@ class TinyConvModel(Model):
         self.optimizer.step()
         return {"l1": loss.item()}
 
-    def translate(self, source: torch.Tensor) -> torch.Tensor:
+    def translate(self, source: torch.Tensor, direction: str | None = None) -> torch.Tensor:
         return self.net(source)
 
     def eval_mode(self) -> None:

@@ -68,6 +68,8 @@ def main() -> None:
 @click.option("--runs-dir", default=Path("runs"), show_default=True, type=click.Path(path_type=Path), help="Directory of the per-run outputs (checkpoints, sample grid).")
 @click.option("--model-arg", "model_args", multiple=True, metavar="K=V", help="Model argument; repeatable.")
 @click.option("--dataset-arg", "dataset_args", multiple=True, metavar="K=V", help="Dataset argument; repeatable.")
+@click.option("--amp/--no-amp", default=True, show_default=True, help="bf16 mixed precision on CUDA (CPU runs are always fp32).")
+@click.option("--channels-last/--no-channels-last", default=True, show_default=True, help="Channels-last memory format on CUDA.")
 @click.option("--progress/--no-progress", default=True, help="Show the progress bar.")
 def run(
     model: str,
@@ -81,6 +83,8 @@ def run(
     runs_dir: Path,
     model_args: tuple[str, ...],
     dataset_args: tuple[str, ...],
+    amp: bool,
+    channels_last: bool,
     progress: bool,
 ) -> None:
     """Train MODEL on DATASET under a fixed budget, evaluate it and append to the leaderboard."""
@@ -95,37 +99,48 @@ def run(
         metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
         budget=Budget.parse(budget),
         seed=seed,
+        amp=amp,
+        channels_last=channels_last,
     )
     options = RunOptions(
         leaderboard_dir=leaderboard_dir, runs_dir=runs_dir, device=device, progress=progress
     )
     result = execute_run(spec, _registries(), options, on_status=lambda m: err.print(m, highlight=False))
     table = Table(title=f"{model} on {dataset} — run {result.run_id}")
+    table.add_column("direction")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for row in result.rows:
         arrow = "↑" if row["higher_is_better"] else "↓"
-        table.add_row(f"{row['metric']} {arrow}", f"{row['value']:.4f}")
+        table.add_row(row["direction"], f"{row['metric']} {arrow}", f"{row['value']:.4f}")
     out.print(table)
     out.print(f"run directory: {result.run_dir}\nleaderboard:   {result.leaderboard}", highlight=False)
 
 
 @main.command(name="list")
 @click.argument("kind", required=False, type=click.Choice(["models", "datasets", "metrics"]))
-@click.option("--details", is_flag=True, help="Also show each component's arguments.")
-def list_components(kind: str | None, details: bool) -> None:
+@click.option("--details", is_flag=True, help="Also show arguments, and for models their parameters and FLOPs per training step.")
+@click.option("--image-size", default=DEFAULT_IMAGE_SIZE, show_default=True, type=int, help="Image size at which --details measures FLOPs per step.")
+def list_components(kind: str | None, details: bool, image_size: int) -> None:
     """List registered models, datasets and metrics."""
     registries = _registries()
     kinds = [kind] if kind else ["models", "datasets", "metrics"]
     for name in kinds:
         registry = getattr(registries, name)
-        table = Table(title=name)
+        measure = details and name == "models"
+        title = f"{name} (FLOPs of one training step at {image_size} px, measured on CPU)" if measure else name
+        table = Table(title=title)
         for column in ("name", "version", "summary", "plugin"):
             table.add_column(column)
+        if measure:
+            table.add_column("parameters", justify="right")
+            table.add_column("GFLOPs/step", justify="right")
         if details:
             table.add_column("arguments (default)")
         for entry in registry.entries():
             row = [entry.spec.name, entry.spec.version, entry.spec.summary, entry.plugin]
+            if measure:
+                row.extend(_model_size_cells(entry.spec, image_size))
             if details:
                 row.append(
                     "\n".join(
@@ -136,6 +151,15 @@ def list_components(kind: str | None, details: bool) -> None:
                 )
             table.add_row(*row)
         out.print(table)
+
+
+def _model_size_cells(spec: Any, image_size: int) -> list[str]:
+    """Parameters and GFLOPs per step of one model, measured by a real step on random images."""
+    from medganbench.flops import probe_model
+
+    size = probe_model(spec, image_size)
+    gflops = f"{size.flops_per_step / 1e9:.2f} (batch {size.batch_size})"
+    return [f"{size.parameters:,}", gflops]
 
 
 @main.command()

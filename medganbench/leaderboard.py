@@ -39,12 +39,15 @@ from medganbench.errors import LeaderboardError, UsageError
 from medganbench.fileio import atomic_write
 from medganbench.runspec import canonical_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _VERSION_KEY = b"medganbench.schema_version"
 
-# Budget columns are nullable because a budget sets any subset of its three limits; every other
-# column is always known when a row is written, so a null there is a bug upstream.
-_NULLABLE = frozenset({"budget_steps", "budget_kimg", "budget_seconds"})
+# Budget columns are nullable because a budget sets any subset of its three limits; model size
+# columns because rows upgraded from schema v1 never measured them. Every other column is always
+# known when a row is written, so a null there is a bug upstream.
+_NULLABLE = frozenset(
+    {"budget_steps", "budget_kimg", "budget_seconds", "parameters", "flops_per_step"}
+)
 
 
 def _field(name: str, type_: pa.DataType) -> pa.Field:
@@ -80,6 +83,11 @@ SCHEMA: pa.Schema = pa.schema(
         _field("eval_seconds", pa.float64()),
         _field("peak_memory_mb", pa.float64()),
         _field("device", pa.string()),
+        # Effective settings (what the device honoured), added in schema v2.
+        _field("precision", pa.string()),
+        _field("channels_last", pa.bool_()),
+        _field("parameters", pa.int64()),
+        _field("flops_per_step", pa.int64()),
         _field("medganbench_version", pa.string()),
         _field("status", pa.string()),
     ],
@@ -230,9 +238,27 @@ def _rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
 # Schema versions
 # --------------------------------------------------------------------------------------------
 
+def _upgrade_v1_to_v2(table: pa.Table) -> pa.Table:
+    """v2 added precision, channels_last, parameters and flops_per_step after ``device``.
+
+    v1 runs were all fp32 in the default memory format (the runner had no AMP then); their
+    model size was not measured, so those two columns are null rather than a guess.
+    """
+    n = table.num_rows
+    at = table.schema.get_field_index("device") + 1
+    added = [
+        ("precision", pa.array(["fp32"] * n, pa.string())),
+        ("channels_last", pa.array([False] * n, pa.bool_())),
+        ("parameters", pa.nulls(n, pa.int64())),
+        ("flops_per_step", pa.nulls(n, pa.int64())),
+    ]
+    for offset, (name, values) in enumerate(added):
+        table = table.add_column(at + offset, name, values)
+    return table
+
+
 # Upgrade steps: ``_UPGRADES[n]`` maps a table of schema version ``n`` to version ``n + 1``.
-# Empty while version 1 is the only one; a future version 2 adds ``_UPGRADES[1]`` here.
-_UPGRADES: dict[int, Callable[[pa.Table], pa.Table]] = {}
+_UPGRADES: dict[int, Callable[[pa.Table], pa.Table]] = {1: _upgrade_v1_to_v2}
 
 
 def _schema_version(schema: pa.Schema, path: Path) -> int:

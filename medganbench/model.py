@@ -36,12 +36,18 @@ class ModelContext:
         dataset: the dataset's declared facts (channels, windows, pairing).
         device: where the model must live.
         seed: the run's seed (the runner has already seeded all RNGs with it).
+        amp: train with bf16 autocast. The runner sets it only on CUDA and only when the run
+            asks for it (``RunSpec.amp``); models that cannot use it ignore it.
+        channels_last: keep weights and activations in channels-last memory format (same
+            rule as ``amp``).
     """
 
     image_size: int
     dataset: DatasetInfo
     device: torch.device
     seed: int
+    amp: bool = False
+    channels_last: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,10 +75,15 @@ class Model(ABC):
     Class attributes:
         task: :attr:`Task.TRANSLATE` or :attr:`Task.SAMPLE`.
         needs_paired_training: if true, the runner refuses an unpaired dataset before training.
+        unpaired_training: if true, the runner draws the A and B images of each training batch
+            independently (two shuffles), even from a paired dataset, and marks the batch
+            unpaired. Cycle-consistent models set it: learning without correspondences is
+            their use, and a paired phantom would otherwise leak pairing into training.
     """
 
     task: ClassVar[Task]
     needs_paired_training: ClassVar[bool] = False
+    unpaired_training: ClassVar[bool] = False
 
     def __init__(self, args: Mapping[str, Any], ctx: ModelContext) -> None:
         self.args = dict(args)
@@ -88,6 +99,22 @@ class Model(ABC):
         """``"a2b"`` (default) or ``"b2a"``: which domain :meth:`translate` maps from."""
         return str(self.args.get("direction", "a2b"))
 
+    @property
+    def eval_directions(self) -> tuple[str, ...]:
+        """Directions the runner evaluates, primary first; each gets its own leaderboard rows.
+
+        Default: only :attr:`direction`. Models that translate both ways (cycle models)
+        may return ``("a2b", "b2a")`` or the reverse.
+        """
+        return (self.direction,)
+
+    def set_progress(self, fraction: float) -> None:
+        """Told before every :meth:`train_step` how much of the budget is used, in [0, 1).
+
+        The fraction is the largest over the budget's limits (steps, kimg, seconds), so a
+        learning-rate schedule written against it works under any budget. Default: ignored.
+        """
+
     @abstractmethod
     def train_step(self, batch: TrainBatch) -> dict[str, float]:
         """Do one optimiser step (or one update of a non-learned model's statistics).
@@ -97,11 +124,16 @@ class Model(ABC):
             message if any of them is not finite.
         """
 
-    def translate(self, source: torch.Tensor) -> torch.Tensor:
+    def translate(self, source: torch.Tensor, direction: str | None = None) -> torch.Tensor:
         """Map source-domain images in [-1, 1] to target-domain images in [-1, 1].
 
         Called under ``torch.no_grad()`` after :meth:`eval_mode`. Translation models override
         this; shape (N, C_src, H, W) in, (N, C_tgt, H, W) out.
+
+        Args:
+            source: images of the direction's source domain.
+            direction: ``"a2b"`` or ``"b2a"``; ``None`` means :attr:`direction`. Only the
+                directions in :attr:`eval_directions` are ever asked for.
         """
         raise NotImplementedError(f"{type(self).__name__} does not translate")
 

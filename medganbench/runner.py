@@ -34,6 +34,7 @@ from medganbench.device import (
 )
 from medganbench.errors import DataError, RunError, UsageError
 from medganbench.fileio import atomic_write
+from medganbench.flops import count_flops
 from medganbench.home import medganbench_home
 from medganbench.leaderboard import append_rows, leaderboard_path, read_leaderboard
 from medganbench.metric import EvalBatch, Metric, Needs
@@ -78,6 +79,8 @@ class RunResult:
     metrics: dict[str, float]
     ledger: Ledger
     rows: list[dict[str, Any]] = field(repr=False)
+    metrics_by_direction: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Every evaluated direction's values; :attr:`metrics` is the primary direction's."""
 
 
 def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
@@ -198,18 +201,35 @@ def execute_run(
     run_dir.mkdir(parents=True, exist_ok=True)
     _write_json(run_dir / "spec.json", {"run_id": run_id, **run.identity()})
 
+    settings = _effective_settings(spec, device)
     model: Model = model_cls(
-        run.model_args, ModelContext(spec.image_size, info, device, spec.seed)
+        run.model_args,
+        ModelContext(
+            spec.image_size,
+            info,
+            device,
+            spec.seed,
+            amp=settings.amp,
+            channels_last=settings.channels_last,
+        ),
     )
     reset_peak_memory(device)
-    ledger = _train(model, dataset, run, device, run_dir, options, on_status)
-    values = _evaluate(model, dataset, run, device, run_dir, ledger, metrics)
-    rows = _rows(run, dataset, model, metrics, values, ledger, device)
+    ledger, flops = _train(model, dataset, run, device, run_dir, options, on_status)
+    directions = tuple(model.eval_directions)
+    values = {
+        direction: _evaluate(model, direction, dataset, run, device, run_dir, ledger, metrics)
+        for direction in directions
+    }
+    rows = _rows(run, dataset, model, metrics, values, ledger, device, settings, flops)
     _write_json(
         run_dir / "result.json",
         {
             "run_id": run_id,
             "metrics": values,
+            "precision": settings.precision,
+            "channels_last": settings.channels_last,
+            "parameters": model.parameter_count(),
+            "flops_per_step": flops,
             "ledger": {
                 "steps": ledger.steps,
                 "images": ledger.images,
@@ -221,7 +241,29 @@ def execute_run(
         },
     )
     append_rows(board, rows)
-    return RunResult(run_id, run_dir, board, values, ledger, rows)
+    return RunResult(
+        run_id, run_dir, board, values[directions[0]], ledger, rows, metrics_by_direction=values
+    )
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """Precision and memory format as the device honours them (recorded on the row)."""
+
+    amp: bool
+    channels_last: bool
+
+    @property
+    def precision(self) -> str:
+        return "bf16-mixed" if self.amp else "fp32"
+
+
+def _effective_settings(spec: RunSpec, device: torch.device) -> _Settings:
+    # bf16 autocast and channels-last pay off on CUDA tensor cores; on CPU they are slower or
+    # unsupported for several layers here, so a CPU run is fp32/contiguous whatever was asked.
+    on_cuda = device.type == "cuda"
+    bf16 = on_cuda and torch.cuda.is_bf16_supported()
+    return _Settings(amp=spec.amp and bf16, channels_last=spec.channels_last and on_cuda)
 
 
 def _already_recorded(board: Path, run_id: str) -> bool:
@@ -235,32 +277,55 @@ def _write_json(path: Path, payload: dict[str, Any]) -> None:
     atomic_write(path, lambda f: f.write(json.dumps(payload, indent=2, default=str).encode()))
 
 
-def _train_batches(
-    dataset: Dataset, batch_size: int, seed: int
-) -> Iterator[dict[str, torch.Tensor]]:
-    """Endless shuffled batches of the train split, in an order fixed by the seed."""
-    train = dataset.split("train")
-    if len(train) == 0:  # type: ignore[arg-type]
-        raise DataError("The train split is empty.")
-    generator = torch.Generator().manual_seed(seed)
+def _shuffled(train: Any, batch_size: int, seed: int) -> Iterator[Sample]:
+    """Endless shuffled batches of ``train``, in an order fixed by ``seed``."""
     loader = DataLoader(
         train,
         batch_size=batch_size,
         shuffle=True,
-        drop_last=len(train) >= batch_size,  # type: ignore[arg-type]
-        generator=generator,
+        drop_last=len(train) >= batch_size,
+        generator=torch.Generator().manual_seed(seed),
     )
     while True:
         yield from loader
 
 
-def _to_train_batch(raw: Sample, info: DatasetInfo, device: torch.device) -> TrainBatch:
+def _train_batches(
+    dataset: Dataset, batch_size: int, seed: int, unpaired: bool
+) -> Iterator[tuple[Sample, bool]]:
+    """Endless training batches and whether each is paired.
+
+    With ``unpaired`` the A half and the B half come from two independent shuffles (seeds
+    ``seed`` and ``seed + 1``), so an A image and the B image beside it are unrelated even on
+    a paired dataset.
+    """
+    train = dataset.split("train")
+    if len(train) == 0:  # type: ignore[arg-type]
+        raise DataError("The train split is empty.")
+    if not unpaired:
+        for raw in _shuffled(train, batch_size, seed):
+            yield raw, dataset.info.paired
+        return
+    for raw_a, raw_b in zip(
+        _shuffled(train, batch_size, seed), _shuffled(train, batch_size, seed + 1)
+    ):
+        yield {"a": raw_a["a"], "mask_a": raw_a["mask_a"], "b": raw_b["b"], "mask_b": raw_b["mask_b"]}, False
+
+
+def _to_train_batch(
+    raw: Sample, paired: bool, info: DatasetInfo, device: torch.device, channels_last: bool
+) -> TrainBatch:
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+
+    def image(x: torch.Tensor, domain: DomainInfo) -> torch.Tensor:
+        return domain.to_unit(x.to(device, non_blocking=True)).contiguous(memory_format=fmt)
+
     return TrainBatch(
-        a=info.a.to_unit(raw["a"].to(device, non_blocking=True)),
-        b=info.b.to_unit(raw["b"].to(device, non_blocking=True)),
+        a=image(raw["a"], info.a),
+        b=image(raw["b"], info.b),
         mask_a=raw["mask_a"].to(device),
         mask_b=raw["mask_b"].to(device),
-        paired=info.paired,
+        paired=paired,
     )
 
 
@@ -279,20 +344,33 @@ def _train(
     run_dir: Path,
     options: RunOptions,
     on_status: Callable[[str], None],
-) -> Ledger:
-    """Step the model until the first budget limit; checkpoint periodically."""
+) -> tuple[Ledger, int]:
+    """Step the model until the first budget limit; checkpoint periodically.
+
+    Returns:
+        The ledger, and the FLOPs of one training step (counted on the first step, which runs
+        as usual; only its wall time carries the counter's small overhead).
+    """
     from medganbench.progress import TrainingProgress
 
     budget = run.spec.budget
     ledger = Ledger()
-    batches = _train_batches(dataset, model.batch_size, run.spec.seed)
+    batches = _train_batches(
+        dataset, model.batch_size, run.spec.seed, type(model).unpaired_training
+    )
     every = _checkpoint_every(run, options)
+    flops = 0
     model.train_mode()
     with TrainingProgress(budget, enabled=options.progress) as progress:
         while not ledger.exhausted(budget):
             start = time.perf_counter()
-            batch = _to_train_batch(next(batches), dataset.info, device)
-            losses = model.train_step(batch)
+            raw, paired = next(batches)
+            batch = _to_train_batch(raw, paired, dataset.info, device, model.ctx.channels_last)
+            model.set_progress(ledger.fraction(budget))
+            if ledger.steps == 0:
+                losses, flops = count_flops(lambda: model.train_step(batch))
+            else:
+                losses = model.train_step(batch)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)  # so the metered time is the step's real time
             ledger.train_seconds += time.perf_counter() - start
@@ -307,7 +385,7 @@ def _train(
     on_status(
         f"trained {ledger.steps} steps ({ledger.kimg:.3f} kimg) in {ledger.train_seconds:.1f} s"
     )
-    return ledger
+    return ledger, flops
 
 
 def _check_finite(losses: dict[str, float], step: int, model: str) -> None:
@@ -332,6 +410,7 @@ def _save_checkpoint(model: Model, ledger: Ledger, run_dir: Path) -> None:
 
 def _evaluate(
     model: Model,
+    direction: str,
     dataset: Dataset,
     run: ResolvedRun,
     device: torch.device,
@@ -339,10 +418,17 @@ def _evaluate(
     ledger: Ledger,
     metrics: dict[str, Metric],
 ) -> dict[str, float]:
-    """Score the model on the eval split; the time spent is metered into ``ledger.eval_seconds``."""
+    """Score the model in one direction on the eval split.
+
+    The time spent is metered into ``ledger.eval_seconds``. The sample grid of the model's
+    primary direction is ``samples.png``; other directions get ``samples-<direction>.png``.
+    """
     start = time.perf_counter()
     info = dataset.info
-    source_key, target_key = ("a", "b") if model.direction == "a2b" else ("b", "a")
+    if direction not in ("a2b", "b2a"):
+        raise RunError(f"Model {run.spec.model!r} asked to be evaluated in direction {direction!r}.")
+    source_key, target_key = ("a", "b") if direction == "a2b" else ("b", "a")
+    grid_name = "samples.png" if direction == model.direction else f"samples-{direction}.png"
     source_domain: DomainInfo = info.domain(source_key)  # type: ignore[arg-type]
     target_domain: DomainInfo = info.domain(target_key)  # type: ignore[arg-type]
     loader = DataLoader(dataset.split(run.spec.eval_split), batch_size=EVAL_BATCH_SIZE)
@@ -356,7 +442,7 @@ def _evaluate(
             target = raw[target_key].to(device)
             source = raw[source_key].to(device)
             if model.task is Task.TRANSLATE:
-                pred_unit = model.translate(source_domain.to_unit(source))
+                pred_unit = model.translate(source_domain.to_unit(source), direction)
             else:
                 pred_unit = model.sample(target.shape[0], generator)
             if pred_unit.shape != target.shape:
@@ -376,7 +462,7 @@ def _evaluate(
                 metric.update(batch)
             if first:
                 save_sample_grid(
-                    run_dir / "samples.png",
+                    run_dir / grid_name,
                     [
                         (source_domain, source),
                         (target_domain, pred),
@@ -396,10 +482,13 @@ def _rows(
     dataset: Dataset,
     model: Model,
     metrics: dict[str, Metric],
-    values: dict[str, float],
+    values: dict[str, dict[str, float]],
     ledger: Ledger,
     device: torch.device,
+    settings: _Settings,
+    flops: int,
 ) -> list[dict[str, Any]]:
+    """One row per (evaluated direction, metric)."""
     spec = run.spec
     created = datetime.now(timezone.utc)
     common = {
@@ -413,7 +502,6 @@ def _rows(
         "dataset_args": canonical_json(run.dataset_args),
         "dataset_fingerprint": dataset.fingerprint(),
         "image_size": spec.image_size,
-        "direction": model.direction,
         "eval_split": spec.eval_split,
         "seed": spec.seed,
         "budget_steps": spec.budget.steps,
@@ -425,17 +513,23 @@ def _rows(
         "eval_seconds": ledger.eval_seconds,
         "peak_memory_mb": peak_memory_mb(device),
         "device": device_name(device),
+        "precision": settings.precision,
+        "channels_last": settings.channels_last,
+        "parameters": model.parameter_count(),
+        "flops_per_step": flops,
         "medganbench_version": __version__,
         "status": "ok",
     }
     return [
         {
             **common,
+            "direction": direction,
             "metric": name,
             "metric_version": run.metric_versions[name],
             "metric_convention": metric.convention,
-            "value": values[name],
+            "value": by_name[name],
             "higher_is_better": metric.higher_is_better,
         }
+        for direction, by_name in values.items()
         for name, metric in metrics.items()
     ]

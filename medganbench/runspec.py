@@ -42,6 +42,8 @@ class RunSpec:
         budget: the training budget.
         seed: seeds every RNG of the run.
         eval_split: the split evaluated at the end.
+        amp: use bf16 mixed precision where the device supports it (CUDA); ignored on CPU.
+        channels_last: use channels-last memory format on CUDA; ignored on CPU.
     """
 
     model: str
@@ -53,6 +55,8 @@ class RunSpec:
     budget: Budget = field(default_factory=lambda: Budget.parse(DEFAULT_BUDGET))
     seed: int = 0
     eval_split: str = "test"
+    amp: bool = True
+    channels_last: bool = True
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,9 @@ class ResolvedRun:
             "budget": self.spec.budget.as_dict(),
             "seed": self.spec.seed,
             "eval_split": self.spec.eval_split,
+            # Requested, not effective: the leaderboard row records what the device honoured.
+            "amp": self.spec.amp,
+            "channels_last": self.spec.channels_last,
         }
 
     @property

@@ -49,6 +49,10 @@ def make_row(**overrides: Any) -> dict[str, Any]:
         "eval_seconds": 0.5,
         "peak_memory_mb": 512.0,
         "device": "cpu",
+        "precision": "fp32",
+        "channels_last": False,
+        "parameters": 0,
+        "flops_per_step": 0,
         "medganbench_version": "0.1.0",
         "status": "ok",
     }
@@ -105,8 +109,8 @@ def test_second_append_keeps_earlier_rows(board: Path) -> None:
 
 def test_file_records_schema_version_in_metadata(board: Path) -> None:
     schema = ipc.open_file(str(board)).schema
-    assert schema.metadata[b"medganbench.schema_version"] == b"1"
-    assert lb.SCHEMA_VERSION == 1
+    assert schema.metadata[b"medganbench.schema_version"] == b"2"
+    assert lb.SCHEMA_VERSION == 2
 
 
 def test_file_columns_and_types_equal_schema(board: Path) -> None:
@@ -288,7 +292,7 @@ def test_wrongly_typed_value_raises_naming_the_column(
 def test_newer_schema_version_in_existing_file_refuses_append(tmp_path: Path) -> None:
     path = tmp_path / "x.arrow"
     table = pa.Table.from_pylist([make_row()], schema=lb.SCHEMA)
-    write_raw(path, table.replace_schema_metadata({b"medganbench.schema_version": b"2"}))
+    write_raw(path, table.replace_schema_metadata({b"medganbench.schema_version": b"3"}))
     before = path.read_bytes()
     with pytest.raises(LeaderboardError, match="newer medganbench") as info:
         lb.append_rows(path, [make_row(run_id="new")])
@@ -299,7 +303,7 @@ def test_newer_schema_version_in_existing_file_refuses_append(tmp_path: Path) ->
 def test_newer_schema_version_refuses_read(tmp_path: Path) -> None:
     path = tmp_path / "x.arrow"
     table = pa.Table.from_pylist([make_row()], schema=lb.SCHEMA)
-    write_raw(path, table.replace_schema_metadata({b"medganbench.schema_version": b"2"}))
+    write_raw(path, table.replace_schema_metadata({b"medganbench.schema_version": b"3"}))
     with pytest.raises(LeaderboardError, match="newer medganbench"):
         lb.read_leaderboard(path)
 
@@ -310,6 +314,40 @@ def test_unknown_older_schema_version_raises(tmp_path: Path) -> None:
     write_raw(path, table.replace_schema_metadata({b"medganbench.schema_version": b"0"}))
     with pytest.raises(LeaderboardError, match="v0"):
         lb.read_leaderboard(path)
+
+
+V2_COLUMNS = ("precision", "channels_last", "parameters", "flops_per_step")
+
+
+def v1_table(*rows: dict[str, Any]) -> pa.Table:
+    """A table as medganbench 0.1 (schema v1, without the v2 columns) wrote it."""
+    v1_schema = pa.schema(
+        [f for f in lb.SCHEMA if f.name not in V2_COLUMNS],
+        metadata={b"medganbench.schema_version": b"1"},
+    )
+    plain = [{k: v for k, v in row.items() if k not in V2_COLUMNS} for row in rows]
+    return pa.Table.from_pylist(plain, schema=v1_schema)
+
+
+def test_v1_file_is_upgraded_on_read_with_fp32_and_unknown_size(tmp_path: Path) -> None:
+    path = tmp_path / "x.arrow"
+    write_raw(path, v1_table(make_row()))
+    table = lb.read_leaderboard(path)
+    assert table.schema.names == lb.SCHEMA.names
+    row = table.to_pylist()[0]
+    assert (row["precision"], row["channels_last"]) == ("fp32", False)
+    assert row["parameters"] is None and row["flops_per_step"] is None
+
+
+def test_append_to_v1_file_rewrites_it_as_v2_keeping_old_rows(tmp_path: Path) -> None:
+    path = tmp_path / "x.arrow"
+    write_raw(path, v1_table(make_row(run_id="old")))
+    lb.append_rows(path, [make_row(run_id="new", parameters=11_000_000)])
+    with pa.OSFile(str(path), "rb") as source:
+        raw = ipc.open_file(source).read_all()
+    assert raw.schema.metadata[b"medganbench.schema_version"] == b"2"
+    assert raw.column("run_id").to_pylist() == ["old", "new"]
+    assert raw.column("parameters").to_pylist() == [None, 11_000_000]
 
 
 def test_file_without_schema_version_is_not_a_leaderboard(tmp_path: Path) -> None:
@@ -519,7 +557,7 @@ def test_export_parquet_round_trip_row_count(board: Path, tmp_path: Path) -> Non
     lb.export(table, "parquet", out)
     back = pq.read_table(out)
     assert back.num_rows == 2
-    assert back.schema.metadata[b"medganbench.schema_version"] == b"1"
+    assert back.schema.metadata[b"medganbench.schema_version"] == b"2"
 
 
 def test_export_md_has_table_header_and_models(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ class IdentityModel(Model):
     def train_step(self, batch: TrainBatch) -> dict[str, float]:
         return {}
 
-    def translate(self, source: torch.Tensor) -> torch.Tensor:
+    def translate(self, source: torch.Tensor, direction: str | None = None) -> torch.Tensor:
         return source.clone()
 
     def state_dict(self) -> dict[str, Any]:

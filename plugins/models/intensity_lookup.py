@@ -61,7 +61,7 @@ class IntensityLookupModel(Model):
         centres = -1.0 + (torch.arange(self.bins, dtype=torch.float64) + 0.5) * (2.0 / self.bins)
         return centres[filled], self._sum[filled] / self._count[filled]
 
-    def translate(self, source: torch.Tensor) -> torch.Tensor:
+    def translate(self, source: torch.Tensor, direction: str | None = None) -> torch.Tensor:
         xs, ys = self._table()
         x = source.double().cpu().clamp(-1.0, 1.0)
         # Linear interpolation between filled bin centres; constant beyond the outermost ones.
