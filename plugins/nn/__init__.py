@@ -1,0 +1,6 @@
+"""Network building blocks shared by the built-in model plugins.
+
+Normalisation layers (including Switchable Normalization), generators (ResNet, U-Net), the
+PatchGAN discriminator, adversarial losses, the history image pool and training helpers
+(optimisers, learning-rate schedule, autocast). Third-party model plugins may import them too.
+"""
