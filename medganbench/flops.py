@@ -33,6 +33,24 @@ PROBE_DATASET = DatasetInfo(
 )
 
 
+class _GlobalOnly:
+    """Stands in for FlopCounterMode's per-module tracker: every FLOP is attributed to "Global".
+
+    The tracker installs backward hooks on every module, and those hooks make
+    ``torch.autograd.grad`` fail ("A leaf node was passed to _will_engine_execute_node") — which
+    is exactly what a gradient penalty calls. Only the total is used here, so the per-module
+    attribution is not needed.
+    """
+
+    parents = frozenset({"Global"})
+
+    def __enter__(self) -> _GlobalOnly:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 def count_flops(fn: Callable[[], T]) -> tuple[T, int]:
     """Run ``fn()`` once while counting the FLOPs of the torch operations it performs.
 
@@ -40,6 +58,8 @@ def count_flops(fn: Callable[[], T]) -> tuple[T, int]:
         ``fn``'s result and the total FLOPs (a multiply-add counts as two).
     """
     counter = FlopCounterMode(display=False)
+    if hasattr(counter, "mod_tracker"):
+        counter.mod_tracker = _GlobalOnly()
     with counter:
         result = fn()
     return result, int(counter.get_total_flops())

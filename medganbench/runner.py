@@ -10,6 +10,7 @@ write, so an interrupted or failed run leaves no row and no half-written file.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -306,9 +307,10 @@ def _train_batches(
         for raw in _shuffled(train, batch_size, seed):
             yield raw, dataset.info.paired
         return
-    for raw_a, raw_b in zip(
-        _shuffled(train, batch_size, seed), _shuffled(train, batch_size, seed + 1)
-    ):
+    halves_a = _shuffled(train, batch_size, seed)
+    halves_b = _shuffled(train, batch_size, seed + 1)
+    while True:
+        raw_a, raw_b = next(halves_a), next(halves_b)
         yield {"a": raw_a["a"], "mask_a": raw_a["mask_a"], "b": raw_b["b"], "mask_b": raw_b["mask_b"]}, False
 
 
@@ -368,7 +370,7 @@ def _train(
             batch = _to_train_batch(raw, paired, dataset.info, device, model.ctx.channels_last)
             model.set_progress(ledger.fraction(budget))
             if ledger.steps == 0:
-                losses, flops = count_flops(lambda: model.train_step(batch))
+                losses, flops = count_flops(functools.partial(model.train_step, batch))
             else:
                 losses = model.train_step(batch)
             if device.type == "cuda":

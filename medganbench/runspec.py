@@ -19,7 +19,7 @@ from medganbench.params import ArgValue
 
 DEFAULT_DATASET = "phantom-brain"
 DEFAULT_IMAGE_SIZE = 64
-DEFAULT_BUDGET = "steps=300"
+DEFAULT_BUDGET = "steps=100"
 DEFAULT_METRICS = ("psnr", "ssim", "mae")
 
 
