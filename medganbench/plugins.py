@@ -30,6 +30,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.datasets.phantom_brain",
     "medganbench_plugins.models.identity",
     "medganbench_plugins.models.intensity_lookup",
+    "medganbench_plugins.models.cyclegan",
+    "medganbench_plugins.models.hlsnc",
+    "medganbench_plugins.models.pix2pix",
     "medganbench_plugins.metrics.paired",
 )
 

@@ -73,9 +73,26 @@ def test_show_without_leaderboards_exits_2(tmp_path: Path) -> None:
 
 
 def test_list_models_shows_builtins(tmp_path: Path) -> None:
-    proc = _cli("list", "models", "--details", cwd=tmp_path)
-    assert proc.returncode == 0
+    proc = _cli("list", "models", "--details", "--image-size", "32", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
     assert "intensity-lookup" in proc.stdout and "bins=256" in proc.stdout
+    assert "GFLOPs/step" in proc.stdout and "at 32 px" in proc.stdout
+    hlsnc = next(line for line in proc.stdout.splitlines() if line.startswith("│ hlsnc "))
+    # Two 9-block generators and two PatchGANs: 28,263,100 learned parameters at any size.
+    assert "28,263,100" in hlsnc and "loss=hinge" in hlsnc
+
+
+def test_bad_ablation_value_exits_2_listing_the_allowed_ones(tmp_path: Path) -> None:
+    proc = _cli("run", "--model", "hlsnc", "--model-arg", "norm=group", cwd=tmp_path)
+    _assert_clean_failure(proc, 2)
+    assert "norm='group'" in proc.stderr and "switchable|instance|batch|layer" in proc.stderr
+
+
+def test_pix2pix_on_unpaired_data_exits_2_before_training(tmp_path: Path) -> None:
+    proc = _cli("run", "--model", "pix2pix", *SMALL, "--dataset-arg", "paired=false", cwd=tmp_path)
+    _assert_clean_failure(proc, 2)
+    assert "needs paired training data" in proc.stderr
+    assert not (tmp_path / "runs").exists()
 
 
 def test_plugins_lists_versions(tmp_path: Path) -> None:

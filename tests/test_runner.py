@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow.ipc as ipc
 import pytest
+import torch
 
 from medganbench.budget import Budget
 from medganbench.errors import RunError, UsageError
@@ -135,3 +136,42 @@ def test_result_json_records_the_ledger(registries, dirs) -> None:
     ledger = json.loads((result.run_dir / "result.json").read_text())["ledger"]
     assert ledger["steps"] == 2 and ledger["images"] == 16
     assert ledger["eval_seconds"] > 0 and ledger["device"].startswith("cpu")
+
+
+def _phantom(registries):
+    from medganbench.dataset import DatasetContext
+    from medganbench.home import medganbench_home
+    from medganbench.params import resolve_args
+
+    spec = registries.datasets.get("phantom-brain")
+    args = resolve_args(spec.params, SMALL, "phantom-brain")
+    return spec.load()(args, DatasetContext(32, medganbench_home() / "datasets" / "phantom-brain"))
+
+
+def test_unpaired_training_draws_a_and_b_independently(registries) -> None:
+    from medganbench.runner import _train_batches
+
+    batches = _train_batches(_phantom(registries), 4, seed=0, unpaired=True)
+    same = []
+    for _ in range(5):
+        raw, paired = next(batches)
+        assert paired is False
+        # On the paired phantom, A and B of one item share one body mask; independent draws don't.
+        same += [bool((raw["mask_a"][i] == raw["mask_b"][i]).all()) for i in range(4)]
+    assert sum(same) <= 4, f"{sum(same)} of {len(same)} items still look paired"
+
+
+def test_paired_training_keeps_pairs(registries) -> None:
+    from medganbench.runner import _train_batches
+
+    raw, paired = next(_train_batches(_phantom(registries), 4, seed=0, unpaired=False))
+    assert paired is True and torch.equal(raw["mask_a"], raw["mask_b"])
+
+
+def test_runner_reports_budget_progress_before_each_step(registries, dirs, monkeypatch) -> None:
+    from medganbench_plugins.models.identity import IdentityModel
+
+    seen: list[float] = []
+    monkeypatch.setattr(IdentityModel, "set_progress", lambda self, f: seen.append(f), raising=False)
+    execute_run(_spec(budget=Budget(steps=4)), registries, _options(dirs))
+    assert seen == [0.0, 0.25, 0.5, 0.75]
