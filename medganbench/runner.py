@@ -10,6 +10,7 @@ write, so an interrupted or failed run leaves no row and no half-written file.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -38,12 +39,13 @@ from medganbench.fileio import atomic_write
 from medganbench.flops import count_flops
 from medganbench.home import medganbench_home
 from medganbench.leaderboard import append_rows, leaderboard_path, read_leaderboard
-from medganbench.metric import EvalBatch, Metric, Needs
+from medganbench.metric import EvalBatch, Metric, MetricContext, MetricReport, Needs
 from medganbench.model import Model, ModelContext, Task, TrainBatch
 from medganbench.params import resolve_args
 from medganbench.plugins import Registries
 from medganbench.runspec import ResolvedRun, RunSpec, canonical_json
 from medganbench.samples import save_sample_grid
+from medganbench.weights import cached, resolve_weights
 
 EVAL_BATCH_SIZE = 16
 
@@ -100,6 +102,18 @@ def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
     model_spec = registries.models.get(spec.model)
     dataset_spec = registries.datasets.get(spec.dataset)
     metric_versions = {name: registries.metrics.get(name).version for name in spec.metrics}
+    for name in spec.metric_args:
+        if name not in spec.metrics:
+            raise UsageError(
+                f"--metric-arg for {name!r}, which is not among the run's metrics "
+                f"({','.join(spec.metrics)})."
+            )
+    metric_args = {
+        name: resolve_args(
+            registries.metrics.get(name).params, spec.metric_args.get(name, {}), f"metric {name!r}"
+        )
+        for name in spec.metrics
+    }
     return ResolvedRun(
         spec=spec,
         model_args=resolve_args(model_spec.params, spec.model_args, f"model {spec.model!r}"),
@@ -107,6 +121,7 @@ def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
         model_version=model_spec.version,
         dataset_version=dataset_spec.version,
         metric_versions=metric_versions,
+        metric_args=metric_args,
     )
 
 
@@ -195,8 +210,21 @@ def execute_run(
             f"{spec.image_size} px were asked for."
         )
     model_cls = registries.models.get(spec.model).load()
-    metrics = {name: registries.metrics.get(name).load()() for name in spec.metrics}
+    metric_ctx = MetricContext(
+        device=device,
+        cache_dir=cache_root / "features",
+        dataset=spec.dataset,
+        dataset_version=run.dataset_version,
+        dataset_fingerprint=dataset.fingerprint(),
+        split=spec.eval_split,
+        image_size=spec.image_size,
+    )
+    metrics = {
+        name: registries.metrics.get(name).load()(run.metric_args[name], metric_ctx)
+        for name in spec.metrics
+    }
     check_compatibility(run, info, model_cls, metrics)
+    _prefetch_weights(metrics, on_status)
 
     run_dir = options.runs_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -217,16 +245,21 @@ def execute_run(
     reset_peak_memory(device)
     ledger, flops = _train(model, dataset, run, device, run_dir, options, on_status)
     directions = tuple(model.eval_directions)
-    values = {
+    scored = {
         direction: _evaluate(model, direction, dataset, run, device, run_dir, ledger, metrics)
         for direction in directions
     }
-    rows = _rows(run, dataset, model, metrics, values, ledger, device, settings, flops)
+    values = {d: {name: value for name, (value, _) in by.items()} for d, by in scored.items()}
+    rows = _rows(run, dataset, model, metrics, scored, ledger, device, settings, flops)
     _write_json(
         run_dir / "result.json",
         {
             "run_id": run_id,
             "metrics": values,
+            "metric_reports": {
+                d: {name: dataclasses.asdict(rep) for name, (_, rep) in by.items()}
+                for d, by in scored.items()
+            },
             "precision": settings.precision,
             "channels_last": settings.channels_last,
             "parameters": model.parameter_count(),
@@ -265,6 +298,25 @@ def _effective_settings(spec: RunSpec, device: torch.device) -> _Settings:
     on_cuda = device.type == "cuda"
     bf16 = on_cuda and torch.cuda.is_bf16_supported()
     return _Settings(amp=spec.amp and bf16, channels_last=spec.channels_last and on_cuda)
+
+
+def _prefetch_weights(metrics: dict[str, Metric], on_status: Callable[[str], None]) -> None:
+    """Resolve every metric's weights now (fetching if needed), before any training.
+
+    Raises:
+        WeightsUnavailableError: one artifact cannot be obtained (its message lists why).
+    """
+    seen: set[str] = set()
+    for metric in metrics.values():
+        for spec in metric.weights_needed():
+            if spec.name in seen:
+                continue
+            seen.add(spec.name)
+            if cached(spec) is None:
+                on_status(f"weights {spec.name}: not cached, fetching")
+            got = resolve_weights(spec, report=lambda m, n=spec.name: on_status(f"weights {n}: {m}"))
+            if not got.source.startswith("cache"):
+                on_status(f"weights {spec.name}: sha256 {got.sha256[:16]}… ({got.source})")
 
 
 def _already_recorded(board: Path, run_id: str) -> bool:
@@ -419,8 +471,8 @@ def _evaluate(
     run_dir: Path,
     ledger: Ledger,
     metrics: dict[str, Metric],
-) -> dict[str, float]:
-    """Score the model in one direction on the eval split.
+) -> dict[str, tuple[float, MetricReport]]:
+    """Score the model in one direction on the eval split: value and report per metric.
 
     The time spent is metered into ``ledger.eval_seconds``. The sample grid of the model's
     primary direction is ``samples.png``; other directions get ``samples-<direction>.png``.
@@ -459,6 +511,7 @@ def _evaluate(
                 mask=raw[f"mask_{target_key}"].to(device),
                 window=target_domain.window,
                 paired=info.paired and model.task is Task.TRANSLATE,
+                domain=target_domain.name,
             )
             for metric in metrics.values():
                 metric.update(batch)
@@ -474,9 +527,9 @@ def _evaluate(
                 first = False
     if first:
         raise DataError(f"The {run.spec.eval_split!r} split is empty; nothing to evaluate.")
-    values = {name: metric.compute() for name, metric in metrics.items()}
+    results = {name: (metric.compute(), metric.report()) for name, metric in metrics.items()}
     ledger.eval_seconds += time.perf_counter() - start
-    return values
+    return results
 
 
 def _rows(
@@ -484,7 +537,7 @@ def _rows(
     dataset: Dataset,
     model: Model,
     metrics: dict[str, Metric],
-    values: dict[str, dict[str, float]],
+    scored: dict[str, dict[str, tuple[float, MetricReport]]],
     ledger: Ledger,
     device: torch.device,
     settings: _Settings,
@@ -529,9 +582,13 @@ def _rows(
             "metric": name,
             "metric_version": run.metric_versions[name],
             "metric_convention": metric.convention,
-            "value": by_name[name],
+            "metric_args": canonical_json(run.metric_args[name]),
+            "metric_details": canonical_json(dict(by_name[name][1].details)),
+            "value": by_name[name][0],
+            "noise_floor": by_name[name][1].noise_floor,
+            "weights": canonical_json(dict(by_name[name][1].weights)),
             "higher_is_better": metric.higher_is_better,
         }
-        for direction, by_name in values.items()
+        for direction, by_name in scored.items()
         for name, metric in metrics.items()
     ]

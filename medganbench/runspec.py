@@ -39,6 +39,7 @@ class RunSpec:
         dataset_args: given dataset arguments.
         image_size: side length of the square images.
         metrics: metric names, evaluated in this order.
+        metric_args: given arguments per metric name, e.g. ``{"lpips": {"net": "vgg"}}``.
         budget: the training budget.
         seed: seeds every RNG of the run.
         eval_split: the split evaluated at the end.
@@ -52,6 +53,7 @@ class RunSpec:
     dataset_args: Mapping[str, ArgValue] = field(default_factory=dict)
     image_size: int = DEFAULT_IMAGE_SIZE
     metrics: tuple[str, ...] = DEFAULT_METRICS
+    metric_args: Mapping[str, Mapping[str, ArgValue]] = field(default_factory=dict)
     budget: Budget = field(default_factory=lambda: Budget.parse(DEFAULT_BUDGET))
     seed: int = 0
     eval_split: str = "test"
@@ -69,6 +71,7 @@ class ResolvedRun:
     model_version: str
     dataset_version: str
     metric_versions: dict[str, str]
+    metric_args: dict[str, dict[str, ArgValue]] = field(default_factory=dict)
 
     def identity(self) -> dict[str, Any]:
         """The fields that define the run (and its id)."""
@@ -81,6 +84,13 @@ class ResolvedRun:
             "dataset_args": self.dataset_args,
             "image_size": self.spec.image_size,
             "metrics": self.metric_versions,
+            # Only metrics that declare arguments appear, so adding argument support to the
+            # spec did not change the ids of runs whose metrics take none.
+            **(
+                {"metric_args": {k: v for k, v in self.metric_args.items() if v}}
+                if any(self.metric_args.values())
+                else {}
+            ),
             "budget": self.spec.budget.as_dict(),
             "seed": self.spec.seed,
             "eval_split": self.spec.eval_split,

