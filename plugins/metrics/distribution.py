@@ -1,0 +1,266 @@
+"""Distribution metrics: FID and KID on Inception features, through torch-fidelity.
+
+Both compare the set of generated images with the set of real images of the protocol's real
+split (for translation: the real target-domain images of the evaluated split; for synthesis:
+the split the run names, recorded as ``real_split``). Features come from
+:mod:`medganbench_plugins.metrics.inception`; the statistics and the metrics themselves are
+torch-fidelity's (``fid_features_to_statistics``, ``fid_statistics_to_metric``,
+``kid_features_to_metric``).
+
+* FID is clamped at 0 (the matrix square root's round-off can push a perfect match slightly
+  below).
+* KID uses torch-fidelity's polynomial kernel (degree 3, γ = 1/d, coef 1) over 100 random
+  subsets; the subset size is ``min(1000, n_real, n_generated)`` so small evaluation sets still
+  get a value, and the size used is recorded.
+* Each row gets a **noise floor**: the same metric between two halves of the real set (a seeded
+  random split). A model whose FID differs from another's by less than this is not
+  distinguishable on this data.
+* Real-set features are cached under ``<cache>/features/`` per (dataset, version, fingerprint,
+  split, image size, domain, window, quantisation, weights hash), written atomically, so the
+  real set is embedded once per protocol, not once per run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import torch
+
+from medganbench.errors import RunError
+from medganbench.fileio import atomic_write
+from medganbench.hookspecs import hookimpl
+from medganbench.metric import EvalBatch, Metric, MetricReport, Needs
+from medganbench.specs import MetricSpec
+from medganbench.weights import ResolvedWeights, WeightsSpec, resolve_weights
+from medganbench_plugins.metrics.inception import (
+    EXTRACTOR,
+    FEATURES,
+    FID_INCEPTION,
+    QUANTISATION,
+    quantise,
+)
+
+# torch-fidelity (and the Inception network) are imported inside the functions that use them:
+# it pulls in torchvision, which would add more than a second to every command's start-up.
+
+KID_SUBSETS = 100
+KID_MAX_SUBSET = 1000
+#: Seeds KID's subset draws and the real set's split into halves for the noise floor.
+SEED = 2020
+
+
+def fid_from_features(real: torch.Tensor, generated: torch.Tensor) -> float:
+    """FID between two feature sets (N, D), clamped at 0.
+
+    Raises:
+        RunError: fewer than two samples in a set (no covariance).
+    """
+    for name, f in (("real", real), ("generated", generated)):
+        if f.shape[0] < 2:
+            raise RunError(f"FID needs at least 2 {name} images, got {f.shape[0]}.")
+    from torch_fidelity.metric_fid import (
+        KEY_METRIC_FID,
+        fid_features_to_statistics,
+        fid_statistics_to_metric,
+    )
+
+    # float64 statistics: 2048×2048 covariances of float32 features lose digits in the sqrtm.
+    stats = [fid_features_to_statistics(f.double()) for f in (real, generated)]
+    return max(0.0, float(fid_statistics_to_metric(stats[0], stats[1], verbose=False)[KEY_METRIC_FID]))
+
+
+def kid_from_features(real: torch.Tensor, generated: torch.Tensor) -> tuple[float, float, int]:
+    """KID (mean, std over subsets, subset size) between two feature sets (N, D).
+
+    Raises:
+        RunError: fewer than two samples in a set (the unbiased estimator needs pairs).
+    """
+    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+
+    size = min(KID_MAX_SUBSET, real.shape[0], generated.shape[0])
+    if size < 2:
+        raise RunError(f"KID needs at least 2 real and 2 generated images, got {real.shape[0]} and {generated.shape[0]}.")
+    out = kid_features_to_metric(
+        real.double(),
+        generated.double(),
+        kid_subsets=KID_SUBSETS,
+        kid_subset_size=size,
+        rng_seed=SEED,
+        verbose=False,
+    )
+    return float(out[KEY_METRIC_KID_MEAN]), float(out[KEY_METRIC_KID_STD]), size
+
+
+def split_halves(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded random split of a feature set into two halves (the noise-floor protocol)."""
+    order = torch.randperm(features.shape[0], generator=torch.Generator().manual_seed(SEED))
+    half = features.shape[0] // 2
+    return features[order[:half]], features[order[half : 2 * half]]
+
+
+class _InceptionMetric(Metric):
+    """Shared machinery: weights, feature extraction, the real-feature cache, the report."""
+
+    needs = Needs.DISTRIBUTION
+    higher_is_better = False
+    weights_spec: WeightsSpec = FID_INCEPTION
+
+    def reset(self) -> None:
+        self._generated: list[torch.Tensor] = []
+        self._real_images: list[torch.Tensor] = []
+        self._real_cached: torch.Tensor | None = None
+        self._key: dict[str, Any] | None = None
+        self._details: dict[str, Any] = {}
+        self._floor: float | None = None
+
+    def weights_needed(self) -> tuple[WeightsSpec, ...]:
+        return (self.weights_spec,)
+
+    def _weights(self) -> ResolvedWeights:
+        if not hasattr(self, "_resolved"):
+            self._resolved = resolve_weights(self.weights_spec)
+        return self._resolved
+
+    def _extract(self, images: torch.Tensor) -> torch.Tensor:
+        from medganbench_plugins.metrics.inception_net import shared_extractor
+
+        return shared_extractor(self._weights(), self.ctx.device)(images)
+
+    def _cache_key(self, batch: EvalBatch) -> dict[str, Any]:
+        c = self.ctx
+        return {
+            "dataset": c.dataset,
+            "dataset_version": c.dataset_version,
+            "fingerprint": c.dataset_fingerprint,
+            "split": c.split,
+            "image_size": c.image_size,
+            "domain": batch.domain,
+            "window": list(batch.window),
+            "extractor": f"{EXTRACTOR}/{FEATURES}",
+            "quantisation": QUANTISATION,
+            "weights_sha256": self._weights().sha256,
+        }
+
+    def _cache_file(self) -> Any:
+        if self.ctx.cache_dir is None or self._key is None:
+            return None
+        digest = hashlib.sha256(json.dumps(self._key, sort_keys=True).encode()).hexdigest()[:24]
+        return self.ctx.cache_dir / f"real-{digest}.pt"
+
+    def update(self, batch: EvalBatch) -> None:
+        if self._key is None:
+            self._key = self._cache_key(batch)
+            self._window = batch.window
+            path = self._cache_file()
+            if path is not None and path.is_file():
+                stored = torch.load(path, map_location="cpu", weights_only=True)
+                self._real_cached = stored["features"]
+        self._generated.append(self._extract(quantise(batch.pred, batch.window)))
+        if self._real_cached is None:
+            # Kept as uint8 and embedded at compute(): by then another metric of this
+            # evaluation may have cached the real features.
+            self._real_images.append(quantise(batch.target, batch.window).cpu())
+
+    def _real_features(self) -> tuple[torch.Tensor, str]:
+        path = self._cache_file()
+        if self._real_cached is None and path is not None and path.is_file():
+            self._real_cached = torch.load(path, map_location="cpu", weights_only=True)["features"]
+        if self._real_cached is not None:
+            return self._real_cached, "hit"
+        features = self._extract(torch.cat(self._real_images))
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            payload = {"features": features, "key": json.dumps(self._key, sort_keys=True)}
+            atomic_write(path, lambda f: torch.save(payload, f))
+        self._real_cached = features
+        return features, "miss"
+
+    def compute(self) -> float:
+        if not self._generated:
+            raise RunError(f"{type(self).__name__}: no images were evaluated.")
+        real, cache = self._real_features()
+        generated = torch.cat(self._generated)
+        value, details = self._score(real, generated)
+        floor, _ = self._score(*split_halves(real))
+        self._floor = floor
+        self._details = {
+            **details,
+            "n_real": int(real.shape[0]),
+            "n_generated": int(generated.shape[0]),
+            "real_split": self.ctx.split,
+            "features": f"{EXTRACTOR} pool {FEATURES}",
+            "quantisation": QUANTISATION,
+            "window": list(self._window),
+            "noise_floor": "same metric between two seeded random halves of the real set",
+            "real_features_cache": cache,
+        }
+        return value
+
+    def _score(self, real: torch.Tensor, generated: torch.Tensor) -> tuple[float, dict[str, Any]]:
+        raise NotImplementedError
+
+    def report(self) -> MetricReport:
+        return MetricReport(
+            details=self._details,
+            weights={self.weights_spec.name: self._weights().sha256},
+            noise_floor=self._floor,
+        )
+
+
+class FID(_InceptionMetric):
+    """Fréchet Inception Distance between generated and real images (lower is better)."""
+
+    convention = (
+        "FID (torch-fidelity) on inception-v3-compat pool features (2048); images quantised to "
+        "uint8 through the target window, gray repeated to RGB; clamped at 0; noise_floor = FID "
+        "between two seeded halves of the real split"
+    )
+
+    def _score(self, real: torch.Tensor, generated: torch.Tensor) -> tuple[float, dict[str, Any]]:
+        return fid_from_features(real, generated), {}
+
+
+class KID(_InceptionMetric):
+    """Kernel Inception Distance (unbiased MMD², polynomial kernel) between generated and real."""
+
+    convention = (
+        "KID mean over 100 subsets (torch-fidelity, poly kernel degree 3, gamma 1/d, coef 1) on "
+        "inception-v3-compat pool features (2048); subset size min(1000, n_real, n_generated); "
+        "images quantised to uint8 through the target window; noise_floor = KID between two "
+        "seeded halves of the real split"
+    )
+
+    def _score(self, real: torch.Tensor, generated: torch.Tensor) -> tuple[float, dict[str, Any]]:
+        mean, std, size = kid_from_features(real, generated)
+        return mean, {"kid_std": std, "kid_subset_size": size, "kid_subsets": KID_SUBSETS}
+
+
+_MODULE = "medganbench_plugins.metrics.distribution"
+
+
+@hookimpl
+def medganbench_metrics() -> list[MetricSpec]:
+    """Register ``fid`` and ``kid``."""
+    return [
+        MetricSpec(
+            name="fid",
+            summary="Fréchet Inception Distance (torch-fidelity), with a real-vs-real noise floor.",
+            version="1",
+            factory=f"{_MODULE}:FID",
+        ),
+        MetricSpec(
+            name="kid",
+            summary="Kernel Inception Distance (torch-fidelity), subset size adapted to small sets.",
+            version="1",
+            factory=f"{_MODULE}:KID",
+        ),
+    ]
+
+
+@hookimpl
+def medganbench_weights() -> list[WeightsSpec]:
+    """Register the ``fid-inception`` artifact."""
+    return [FID_INCEPTION]
+
