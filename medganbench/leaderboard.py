@@ -476,18 +476,22 @@ class MetricColumn:
         version: metric version; different versions are separate columns, never ranked
             together.
         higher_is_better: ranking direction.
+        args: canonical JSON of the metric's arguments; LPIPS with AlexNet and with VGG are
+            different measures, so different arguments are separate columns too.
     """
 
     metric: str
     version: str
     higher_is_better: bool
+    args: str = "{}"
 
     @property
     def label(self) -> str:
-        """Header text, e.g. ``"psnr ↑ (v1)"``."""
+        """Header text, e.g. ``"psnr ↑ (v1)"`` or ``"lpips ↓ (v1, net=vgg)"``."""
         arrow = "↑" if self.higher_is_better else "↓"
         version = self.version if self.version.startswith("v") else f"v{self.version}"
-        return f"{self.metric} {arrow} ({version})"
+        args = _format_args(self.args)
+        return f"{self.metric} {arrow} ({version}{', ' + args if args else ''})"
 
 
 @dataclass(frozen=True)
@@ -506,6 +510,7 @@ class RankedRow:
         device: device the run trained on.
         values: one value per column of the group's ``metrics`` (same order); ``None`` where
             the run has no finite value for that column.
+        noise_floors: per column, the row's noise floor (distribution metrics), else ``None``.
         rank: competition rank ("1224") by the group's ``ranked_by`` column, ``None`` if the
             run has no value for it.
     """
@@ -521,6 +526,7 @@ class RankedRow:
     device: str
     values: tuple[float | None, ...]
     rank: int | None
+    noise_floors: tuple[float | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -586,7 +592,9 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
     columns: dict[tuple[Any, ...], list[MetricColumn]] = {}
     for row in ok.to_pylist():
         key = tuple(row[k] for k in COMPARABLE_KEYS)
-        column = MetricColumn(row["metric"], row["metric_version"], row["higher_is_better"])
+        column = MetricColumn(
+            row["metric"], row["metric_version"], row["higher_is_better"], row["metric_args"]
+        )
         group_columns = columns.setdefault(key, [])
         if column not in group_columns:
             group_columns.append(column)
@@ -595,7 +603,7 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
             run["info"] = row
         previous = run["values"].get(column)
         if previous is None or row["created_at"] >= previous[0]:
-            run["values"][column] = (row["created_at"], row["value"])
+            run["values"][column] = (row["created_at"], row["value"], row["noise_floor"])
 
     if by is not None and not any(c.metric == by for cols in columns.values() for c in cols):
         available = sorted({c.metric for cols in columns.values() for c in cols})
@@ -614,17 +622,18 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
         rows = []
         for run_id, run in groups[key].items():
             info = run["info"]
-            values = []
+            values, floors = [], []
             for column in metrics:
-                value = run["values"].get(column, (None, None))[1]
+                _, value, floor = run["values"].get(column, (None, None, None))
                 # A NaN score cannot be ranked; show and treat it as missing.
                 values.append(None if value is None or math.isnan(value) else value)
-            rows.append((run_id, info, tuple(values)))
+                floors.append(floor)
+            rows.append((run_id, info, tuple(values), tuple(floors)))
         rank_of: dict[str, int] = {}
         if ranked_by is not None:
             index = metrics.index(ranked_by)
             scored = [
-                (run_id, values[index]) for run_id, _, values in rows if values[index] is not None
+                (run_id, values[index]) for run_id, _, values, _ in rows if values[index] is not None
             ]
             ranks = _competition_ranks([v for _, v in scored], ranked_by.higher_is_better)
             rank_of = {run_id: rank for (run_id, _), rank in zip(scored, ranks)}
@@ -641,8 +650,9 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
                 device=info["device"],
                 values=values,
                 rank=rank_of.get(run_id),
+                noise_floors=floors,
             )
-            for run_id, info, values in rows
+            for run_id, info, values, floors in rows
         ]
         # Ranked first by rank, unranked last; model and run id make the order deterministic.
         ranked_rows.sort(
@@ -724,7 +734,10 @@ def _group_cells(group: RankedGroup) -> tuple[list[str], list[list[str]]]:
                 f"{row.model} v{row.model_version}",
                 _format_args(row.model_args),
                 str(row.seed),
-                *(_format_value(v) for v in row.values),
+                *(
+                    _format_value(v) + (f" (floor {_format_value(f)})" if f is not None else "")
+                    for v, f in zip(row.values, row.noise_floors or (None,) * len(row.values), strict=True)
+                ),
                 str(row.steps_done),
                 f"{row.train_seconds:.1f}",
                 row.device,

@@ -604,3 +604,23 @@ def test_export_replaces_existing_file_and_leaves_no_temp(board: Path, tmp_path:
     lb.export(lb.read_leaderboard(board), "csv", out)
     assert out.read_text().startswith('"run_id"')
     assert [p.name for p in out.parent.iterdir()] == ["board.csv"]
+
+
+def test_metric_arguments_make_separate_columns() -> None:
+    table = table_of(
+        make_row(run_id="r1", metric="lpips", metric_args='{"net":"alex"}', value=0.2, higher_is_better=False),
+        make_row(run_id="r2", metric="lpips", metric_args='{"net":"vgg"}', value=0.1, higher_is_better=False),
+    )
+    (group,) = lb.ranked_groups(table)
+    assert [c.label for c in group.metrics] == ["lpips ↓ (v1, net=alex)", "lpips ↓ (v1, net=vgg)"]
+    # Ranked by the alex column only: the vgg run has no alex value, so it is unranked.
+    assert [(r.run_id, r.rank) for r in group.rows] == [("r1", 1), ("r2", None)]
+
+
+def test_noise_floor_is_shown_next_to_the_value(tmp_path: Path) -> None:
+    table = table_of(
+        make_row(run_id="r1", metric="fid", value=231.78, noise_floor=14.4, higher_is_better=False),
+    )
+    out = tmp_path / "board.md"
+    lb.export(table, "md", out)
+    assert "231.8 (floor 14.40)" in out.read_text()  # 4 significant figures, like values
