@@ -160,7 +160,12 @@ class UrlSource(Source):
         target = workdir / Path(self.url).name
         report(f"downloading {self.url}")
         with urllib.request.urlopen(self.url, timeout=FETCH_TIMEOUT_S) as response, open(target, "wb") as out:
-            shutil.copyfileobj(response, out, 1 << 20)
+            total, done = int(response.headers.get("Content-Length") or 0), 0
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+                done += len(chunk)
+                size = f"{done / 2**20:.0f} of {total / 2**20:.0f} MiB" if total else f"{done / 2**20:.0f} MiB"
+                report(f"downloading {Path(self.url).name}: {size}")
         self._verify(target)
         return target
 
