@@ -82,4 +82,4 @@ class ModelSpec(ComponentSpec):
 
 @dataclass(frozen=True)
 class MetricSpec(ComponentSpec):
-    """A metric component; its factory is called as ``factory(args)``."""
+    """A metric component; its factory is called as ``factory(args, MetricContext)``."""
