@@ -66,6 +66,7 @@ def main() -> None:
 @click.option("--metrics", default=",".join(DEFAULT_METRICS), show_default=True, help="Comma-separated metric names.")
 @click.option("--leaderboard-dir", default=Path("leaderboards"), show_default=True, type=click.Path(path_type=Path), help="Directory of the <dataset>.arrow leaderboards.")
 @click.option("--runs-dir", default=Path("runs"), show_default=True, type=click.Path(path_type=Path), help="Directory of the per-run outputs (checkpoints, sample grid).")
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="Where the dataset's files are (for datasets you download yourself).")
 @click.option("--model-arg", "model_args", multiple=True, metavar="K=V", help="Model argument; repeatable.")
 @click.option("--dataset-arg", "dataset_args", multiple=True, metavar="K=V", help="Dataset argument; repeatable.")
 @click.option("--metric-arg", "metric_args", multiple=True, metavar="METRIC.K=V", help="Metric argument, e.g. lpips.net=vgg; repeatable.")
@@ -82,6 +83,7 @@ def run(
     metrics: str,
     leaderboard_dir: Path,
     runs_dir: Path,
+    data_dir: Path | None,
     model_args: tuple[str, ...],
     dataset_args: tuple[str, ...],
     metric_args: tuple[str, ...],
@@ -106,7 +108,11 @@ def run(
         channels_last=channels_last,
     )
     options = RunOptions(
-        leaderboard_dir=leaderboard_dir, runs_dir=runs_dir, device=device, progress=progress
+        leaderboard_dir=leaderboard_dir,
+        runs_dir=runs_dir,
+        device=device,
+        progress=progress,
+        data_dir=data_dir,
     )
     result = execute_run(spec, _registries(), options, on_status=lambda m: err.print(m, highlight=False))
     table = Table(title=f"{model} on {dataset} — run {result.run_id}")
@@ -138,7 +144,8 @@ def _metric_args(items: tuple[str, ...]) -> dict[str, dict[str, str]]:
 @click.argument("kind", required=False, type=click.Choice(["models", "datasets", "metrics"]))
 @click.option("--details", is_flag=True, help="Also show arguments, and for models their parameters and FLOPs per training step.")
 @click.option("--image-size", default=DEFAULT_IMAGE_SIZE, show_default=True, type=int, help="Image size at which --details measures FLOPs per step.")
-def list_components(kind: str | None, details: bool, image_size: int) -> None:
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="Also look for dataset files here.")
+def list_components(kind: str | None, details: bool, image_size: int, data_dir: Path | None) -> None:
     """List registered models, datasets and metrics."""
     registries = _registries()
     kinds = [kind] if kind else ["models", "datasets", "metrics"]
@@ -152,12 +159,18 @@ def list_components(kind: str | None, details: bool, image_size: int) -> None:
         if measure:
             table.add_column("parameters", justify="right")
             table.add_column("GFLOPs/step", justify="right")
+        if name == "datasets":
+            for column in ("modality", "pairing", "size", "present here"):
+                table.add_column(column)
         if details:
             table.add_column("arguments (default)")
         for entry in registry.entries():
             row = [entry.spec.name, entry.spec.version, entry.spec.summary, entry.plugin]
             if measure:
                 row.extend(_model_size_cells(entry.spec, image_size))
+            if name == "datasets":
+                spec = entry.spec
+                row.extend([spec.modality, spec.pairing, spec.size, _presence(spec, data_dir)])
             if details:
                 row.append(
                     "\n".join(
@@ -168,6 +181,26 @@ def list_components(kind: str | None, details: bool, image_size: int) -> None:
                 )
             table.add_row(*row)
         out.print(table)
+
+
+def _dataset_context(name: str, data_dir: Path | None) -> Any:
+    from medganbench.dataset import DatasetContext
+    from medganbench.home import medganbench_home
+
+    return DatasetContext(DEFAULT_IMAGE_SIZE, medganbench_home() / "datasets" / name, data_dir)
+
+
+def _presence(spec: Any, data_dir: Path | None) -> str:
+    """"generated" (nothing to download), "yes: <root>" or "no" (see `datasets download`)."""
+    from medganbench.params import resolve_args
+    from medganbench.specs import import_ref
+
+    if spec.locate is None:
+        return "generated" if spec.name == "phantom-brain" else "given by --dataset-arg root"
+    locate = import_ref(spec.locate, spec.name)
+    args = resolve_args(spec.params, {}, f"dataset {spec.name!r}")
+    root = locate(args, _dataset_context(spec.name, data_dir))
+    return f"yes: {root}" if root is not None else "no"
 
 
 def _model_size_cells(spec: Any, image_size: int) -> list[str]:
@@ -236,6 +269,29 @@ def export(dataset: str, fmt: str, out_path: Path, leaderboard_dir: Path, by: st
 
     export_table(read_leaderboard(leaderboard_path(leaderboard_dir, dataset)), fmt, out_path, by=by)
     out.print(f"wrote {out_path}", highlight=False)
+
+
+@main.group(cls=_Group)
+def datasets() -> None:
+    """Obtain datasets that are not ours to redistribute."""
+
+
+@datasets.command(name="download")
+@click.argument("name")
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="Download here instead of the cache.")
+def datasets_download(name: str, data_dir: Path | None) -> None:
+    """Download NAME with its official client where one is installed, else print the commands."""
+    from medganbench.params import resolve_args
+    from medganbench.specs import import_ref
+
+    spec = _registries().datasets.get(name)
+    if spec.download is None:
+        raise UsageError(f"Dataset {name!r} has nothing to download.", hint="It is generated, or read from --dataset-arg root.")
+    fetch = import_ref(spec.download, spec.name)
+    args = resolve_args(spec.params, {}, f"dataset {name!r}")
+    with err.status(f"{name}: downloading") as status:
+        root = fetch(args, _dataset_context(name, data_dir), lambda m: status.update(f"{name}: {m}"))
+    out.print(f"{name}: files in {root}", highlight=False)
 
 
 @main.group(cls=_Group)

@@ -88,10 +88,13 @@ class DatasetContext:
     Attributes:
         image_size: the side length every delivered image must have.
         cache_dir: a directory this dataset may use for its cache (created on demand).
+        data_dir: where the user keeps this dataset's files (``--data-dir``), if given; see
+            :func:`medganbench.dataroot.find_root` for the full lookup order.
     """
 
     image_size: int
     cache_dir: Path
+    data_dir: Path | None = None
 
 
 class Dataset(ABC):

@@ -62,6 +62,9 @@ class RunOptions:
             (or every 500 steps without one). A final checkpoint is always written.
         progress: show the rich progress bar.
         cache_dir: cache root (datasets, weights); ``None`` = :func:`medganbench_home`.
+        data_dir: where the dataset's files are (``--data-dir``); where the data live does not
+            change a result (the dataset fingerprint on the row does), so it is not part of the
+            run id.
     """
 
     leaderboard_dir: Path = Path("leaderboards")
@@ -70,6 +73,7 @@ class RunOptions:
     checkpoint_every: int | None = None
     progress: bool = True
     cache_dir: Path | None = None
+    data_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -201,7 +205,7 @@ def execute_run(
     dataset_factory = registries.datasets.get(spec.dataset).load()
     dataset: Dataset = dataset_factory(
         run.dataset_args,
-        DatasetContext(spec.image_size, cache_root / "datasets" / spec.dataset),
+        DatasetContext(spec.image_size, cache_root / "datasets" / spec.dataset, options.data_dir),
     )
     info = dataset.info
     if info.image_size != spec.image_size:

@@ -57,22 +57,48 @@ class ComponentSpec:
         Raises:
             PluginError: the module or attribute cannot be imported.
         """
-        module_name, _, attr = self.factory.partition(":")
-        try:
-            obj: Any = importlib.import_module(module_name)
-            for part in attr.split("."):
-                obj = getattr(obj, part)
-        except (ImportError, AttributeError) as exc:
-            raise PluginError(
-                f"{self.name}: cannot import factory {self.factory!r}: {exc}",
-                hint="Is the plugin's package installed in this environment?",
-            ) from exc
-        return obj
+        return import_ref(self.factory, self.name)
+
+
+def import_ref(ref: str, owner: str) -> Any:
+    """Import ``"package.module:attr"`` (``attr`` may be dotted) and return the object.
+
+    Raises:
+        PluginError: the module or attribute cannot be imported (named with ``owner``).
+    """
+    module_name, _, attr = ref.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise PluginError(
+            f"{owner}: cannot import {ref!r}: {exc}",
+            hint="Is the plugin's package installed in this environment?",
+        ) from exc
+    return obj
 
 
 @dataclass(frozen=True)
 class DatasetSpec(ComponentSpec):
-    """A dataset component; its factory is called as ``factory(args, DatasetContext)``."""
+    """A dataset component; its factory is called as ``factory(args, DatasetContext)``.
+
+    Extra attributes (shown by ``medganbench list datasets``):
+        modality: e.g. ``"MR → CT"`` or ``"CT"``.
+        pairing: ``"paired"``, ``"unpaired"`` or ``"either"``.
+        size: the expected size in words, e.g. ``"4974 slices"``.
+        locate: ``"module:function"`` called as ``function(args, ctx)`` returning the data root
+            if the files are present locally, else ``None`` (for datasets one must download).
+        download: ``"module:function"`` called as ``function(args, ctx, report)``: fetches the
+            files (``medganbench datasets download NAME``) and returns the root, or raises
+            :class:`~medganbench.errors.DataError` with manual instructions.
+    """
+
+    modality: str = ""
+    pairing: str = ""
+    size: str = ""
+    locate: str | None = None
+    download: str | None = None
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,6 @@ def test_malformed_spec_is_rejected(name: str, factory: str, pattern: str) -> No
 
 def test_unimportable_factory_is_a_plugin_error() -> None:
     spec = ModelSpec("ghost", "summary", "1", "no_such_module_xyz:Model")
-    with pytest.raises(PluginError, match="cannot import factory"):
+    with pytest.raises(PluginError, match="cannot import"):
         spec.load()
 

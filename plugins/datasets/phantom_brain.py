@@ -76,6 +76,9 @@ def medganbench_datasets() -> list[DatasetSpec]:
             version=VERSION,
             factory="medganbench_plugins.datasets.phantom_brain:PhantomBrain",
             params=PARAMS,
+            modality="MR (T1/T2) → CT",
+            pairing="paired (paired=false: unpaired)",
+            size="28 subjects × 8 slices by default",
         )
     ]
 
