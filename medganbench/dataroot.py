@@ -8,8 +8,9 @@ Datasets that are not ours to redistribute (Kaggle, challenge data) are read fro
 3. the dataset's cache directory (``$MEDGANBENCH_HOME/datasets/<name>``), where
    ``medganbench datasets download`` puts them.
 
-A candidate counts only if the caller's ``looks_valid`` accepts it, so an empty or wrong folder
-is reported rather than read as an empty dataset.
+A ``root`` dataset argument, when given, replaces that list: the user named the folder, so no
+other place is tried. A candidate counts only if the caller's ``looks_valid`` accepts it, so an
+empty or wrong folder is reported rather than read as an empty dataset.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ def env_var(name: str) -> str:
     return "MEDGANBENCH_DATA_" + name.upper().replace("-", "_")
 
 
-def candidates(name: str, ctx: DatasetContext) -> list[tuple[str, Path]]:
+def candidates(name: str, ctx: DatasetContext, explicit: str = "") -> list[tuple[str, Path]]:
     """(how it was named, path) for every place the root may be, in lookup order."""
+    if explicit:
+        return [("--dataset-arg root", Path(explicit).expanduser())]
     out: list[tuple[str, Path]] = []
     if ctx.data_dir is not None:
         out.append(("--data-dir", Path(ctx.data_dir).expanduser()))
@@ -38,9 +41,11 @@ def candidates(name: str, ctx: DatasetContext) -> list[tuple[str, Path]]:
     return out
 
 
-def locate_root(name: str, ctx: DatasetContext, looks_valid: Callable[[Path], bool]) -> Path | None:
-    """The first candidate ``looks_valid`` accepts, or ``None``."""
-    for _, path in candidates(name, ctx):
+def locate_root(
+    name: str, ctx: DatasetContext, looks_valid: Callable[[Path], bool], explicit: str = ""
+) -> Path | None:
+    """The first candidate ``looks_valid`` accepts, or ``None`` (``explicit``: the root argument)."""
+    for _, path in candidates(name, ctx, explicit):
         if path.is_dir() and looks_valid(path):
             return path
     return None
@@ -51,6 +56,7 @@ def find_root(
     ctx: DatasetContext,
     looks_valid: Callable[[Path], bool],
     instructions: str,
+    explicit: str = "",
 ) -> Path:
     """Like :func:`locate_root`, but a missing root is one clear :class:`DataError`.
 
@@ -59,16 +65,17 @@ def find_root(
         ctx: the dataset context.
         looks_valid: whether a directory holds the expected layout.
         instructions: how to obtain the files (exact commands), shown in the error.
+        explicit: the dataset's ``root`` argument; if set, the only candidate.
 
     Raises:
         DataError: no candidate holds the dataset; the message lists where it looked.
     """
-    root = locate_root(name, ctx, looks_valid)
+    root = locate_root(name, ctx, looks_valid, explicit)
     if root is not None:
         return root
     looked = "\n".join(
         f"  - {how}: {path} ({'no such directory' if not path.is_dir() else 'not the expected layout'})"
-        for how, path in candidates(name, ctx)
+        for how, path in candidates(name, ctx, explicit)
     )
     raise DataError(
         f"Dataset {name!r} was not found. Looked in:\n{looked}",

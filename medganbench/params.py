@@ -9,6 +9,7 @@ defaults. The resolved mapping (every declared key, typed) is what enters a run'
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -92,6 +93,9 @@ def _parse_bool(raw: ArgValue) -> bool:
     raise ValueError(raw)
 
 
+_ITEM_BOUNDARY = re.compile(r",(?=\s*[A-Za-z_][\w.]*\s*=)")
+
+
 def parse_key_values(items: tuple[str, ...] | list[str], what: str) -> dict[str, str]:
     """Split ``["k=v", "k2=v2"]`` (or ``["k=v,k2=v2"]``) into a dict.
 
@@ -100,7 +104,9 @@ def parse_key_values(items: tuple[str, ...] | list[str], what: str) -> dict[str,
     """
     out: dict[str, str] = {}
     for item in items:
-        for part in item.split(","):
+        # Split only at commas that start a new "key=": values may contain commas themselves
+        # (a window "lo,hi"), and "k=-1024,3000" must stay one item.
+        for part in _ITEM_BOUNDARY.split(item):
             if not part.strip():
                 continue
             key, sep, value = part.partition("=")

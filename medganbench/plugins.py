@@ -29,6 +29,13 @@ AUTOLOAD_ENV = "MEDGANBENCH_DISABLE_PLUGIN_AUTOLOAD"
 #: Built-in plugin modules, registered in this order before any third-party plugin.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.datasets.phantom_brain",
+    "medganbench_plugins.datasets.dicom_series",
+    "medganbench_plugins.datasets.nifti_volumes",
+    "medganbench_plugins.datasets.brats",
+    "medganbench_plugins.datasets.acdc",
+    "medganbench_plugins.datasets.folders",
+    "medganbench_plugins.datasets.kaggle_brain",
+    "medganbench_plugins.datasets.covid_ct",
     "medganbench_plugins.models.identity",
     "medganbench_plugins.models.intensity_lookup",
     "medganbench_plugins.models.cyclegan",

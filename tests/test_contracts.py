@@ -15,6 +15,8 @@ from medganbench.model import ModelContext, Task, TrainBatch
 from medganbench.params import resolve_args
 from medganbench.plugins import build_registries, make_plugin_manager
 
+from dataset_trees import contract_args
+
 # Parametrization needs the names at collection time; each test still gets a fresh manager.
 _COLLECTED = build_registries(make_plugin_manager(autoload=False))
 DATASET_NAMES = _COLLECTED.datasets.names()
@@ -26,9 +28,13 @@ SMALL_PHANTOM = {"train_subjects": 2, "val_subjects": 2, "test_subjects": 2, "sl
 
 
 def _dataset(registries, name: str, args: dict | None = None):
+    """The dataset at 32 px; without ``args``, on a generated tree in its real layout."""
     spec = registries.datasets.get(name)
-    resolved = resolve_args(spec.params, args or {}, name)
-    return spec.load()(resolved, DatasetContext(SIZE, medganbench_home() / "datasets" / name))
+    cache = medganbench_home() / "datasets" / name
+    if args is None:
+        args = contract_args(name, medganbench_home() / "trees", cache)
+    resolved = resolve_args(spec.params, args, name)
+    return spec.load()(resolved, DatasetContext(SIZE, cache))
 
 
 # ---- datasets -------------------------------------------------------------------------------

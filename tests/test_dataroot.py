@@ -49,3 +49,11 @@ def test_missing_root_lists_each_place_and_the_instructions(tmp_path: Path) -> N
     assert "--data-dir" in message and "not the expected layout" in message
     assert "cache" in message and "no such directory" in message
     assert hint.startswith("Run: fetch-demo --to DIR") and "MEDGANBENCH_DATA_DEMO" in hint
+
+
+def test_an_explicit_root_argument_is_the_only_candidate(tmp_path: Path) -> None:
+    cache = _tree(tmp_path / "cache")
+    ctx = DatasetContext(32, cache, None)
+    assert locate_root("demo", ctx, _has_marker, explicit=str(tmp_path / "elsewhere")) is None
+    with pytest.raises(DataError, match="--dataset-arg root"):
+        find_root("demo", ctx, _has_marker, "get it", explicit=str(tmp_path / "elsewhere"))

@@ -64,3 +64,8 @@ def test_key_values_without_equals_are_refused(item: str) -> None:
 def test_key_given_twice_is_refused() -> None:
     with pytest.raises(UsageError, match="given twice"):
         parse_key_values(["a=1", "a=2"], "--model-arg")
+
+
+def test_values_may_contain_commas() -> None:
+    got = parse_key_values(["window=-1024,3000,seed=2", "a_window=0,255"], "--dataset-arg")
+    assert got == {"window": "-1024,3000", "seed": "2", "a_window": "0,255"}

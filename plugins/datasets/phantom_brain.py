@@ -27,14 +27,25 @@ from typing import Any
 
 import numpy as np
 import torch
+from medganbench_plugins.datasets.phantom_anatomy import (
+    SEQUENCES,
+    SubjectSlices,
+    render_subject,
+)
 from torch.utils.data import Dataset as TorchDataset
 
-from medganbench.dataset import SPLITS, Dataset, DatasetContext, DatasetInfo, DomainInfo, Sample
+from medganbench.dataset import (
+    SPLITS,
+    Dataset,
+    DatasetContext,
+    DatasetInfo,
+    DomainInfo,
+    Sample,
+)
 from medganbench.errors import UsageError
 from medganbench.hookspecs import hookimpl
 from medganbench.params import Param, resolve_args
 from medganbench.specs import DatasetSpec
-from medganbench_plugins.datasets.phantom_anatomy import SEQUENCES, SubjectSlices, render_subject
 
 log = logging.getLogger(__name__)
 

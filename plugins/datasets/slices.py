@@ -25,6 +25,7 @@ from torch.utils.data import Dataset as TorchDataset
 from medganbench.dataset import Dataset, DatasetInfo, Sample
 from medganbench.errors import DataError, UsageError
 from medganbench.fileio import atomic_write
+from medganbench.params import Param
 
 #: Layout version of the cache files written by :func:`cached` (a mismatch means "rebuild").
 CACHE_FORMAT = 1
@@ -214,6 +215,20 @@ class InputProblems:
         shown = "; ".join(f"{w}: {p}" for w, p in self.problems[:limit])
         more = f" (+{len(self.problems) - limit} more)" if len(self.problems) > limit else ""
         return f"skipped {len(self.problems)} bad file(s): {shown}{more}"
+
+
+def group_split_params(unit: str) -> tuple[Param, ...]:
+    """The split arguments of a dataset split by ``unit`` (patients, cases, volumes).
+
+    Declared once so every volume dataset splits the same way by default (70/15/15 of the
+    groups, seed 0) and treats bad input the same way (strict).
+    """
+    return (
+        Param("val_fraction", 0.15, f"fraction of {unit} in the validation split", minimum=0.0),
+        Param("test_fraction", 0.15, f"fraction of {unit} in the test split", minimum=0.0),
+        Param("seed", 0, f"seed of the {unit}-to-split assignment"),
+        Param("strict", True, "stop at the first unusable file (false: skip and count it)"),
+    )
 
 
 def stack(slices: Sequence[torch.Tensor], channels: int, size: int) -> torch.Tensor:
