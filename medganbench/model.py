@@ -79,11 +79,15 @@ class Model(ABC):
             independently (two shuffles), even from a paired dataset, and marks the batch
             unpaired. Cycle-consistent models set it: learning without correspondences is
             their use, and a paired phantom would otherwise leak pairing into training.
+        cycle_consistent: the model translates both ways, so :attr:`eval_directions` may also
+            name ``"a2b2a"``/``"b2a2b"``: the runner translates there and back and scores the
+            result against the input, which is a true pair even on an unpaired dataset.
     """
 
     task: ClassVar[Task]
     needs_paired_training: ClassVar[bool] = False
     unpaired_training: ClassVar[bool] = False
+    cycle_consistent: ClassVar[bool] = False
 
     def __init__(self, args: Mapping[str, Any], ctx: ModelContext) -> None:
         self.args = dict(args)
@@ -104,7 +108,8 @@ class Model(ABC):
         """Directions the runner evaluates, primary first; each gets its own leaderboard rows.
 
         Default: only :attr:`direction`. Models that translate both ways (cycle models)
-        may return ``("a2b", "b2a")`` or the reverse.
+        may return ``("a2b", "b2a")`` or the reverse, and, if :attr:`cycle_consistent`, the
+        round trips ``"a2b2a"`` and ``"b2a2b"``.
         """
         return (self.direction,)
 

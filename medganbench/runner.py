@@ -153,7 +153,9 @@ def check_compatibility(
         )
     task = getattr(model_cls, "task", Task.TRANSLATE)
     paired_metrics = [name for name, m in metrics.items() if m.needs is Needs.PAIRED]
-    if paired_metrics and (not info.paired or task is Task.SAMPLE):
+    # A cycle-consistent model scores A→B→A against A itself: a true pair even on unpaired data.
+    cycle = task is Task.TRANSLATE and getattr(model_cls, "cycle_consistent", False)
+    if paired_metrics and (not info.paired or task is Task.SAMPLE) and not cycle:
         why = (
             f"dataset {spec.dataset!r} is unpaired"
             if not info.paired
@@ -249,10 +251,14 @@ def execute_run(
     reset_peak_memory(device)
     ledger, flops = _train(model, dataset, run, device, run_dir, options, on_status)
     directions = tuple(model.eval_directions)
-    scored = {
-        direction: _evaluate(model, direction, dataset, run, device, run_dir, ledger, metrics)
-        for direction in directions
-    }
+    scored = {}
+    for direction in directions:
+        usable = _meaningful(metrics, direction, info, model)
+        if usable:
+            scored[direction] = _evaluate(model, direction, dataset, run, device, run_dir, ledger, usable)
+    if not scored:
+        raise RunError(f"No metric of {','.join(spec.metrics)} can be computed for this run.")
+    directions = tuple(scored)
     values = {d: {name: value for name, (value, _) in by.items()} for d, by in scored.items()}
     rows = _rows(run, dataset, model, metrics, scored, ledger, device, settings, flops)
     _write_json(
@@ -302,6 +308,23 @@ def _effective_settings(spec: RunSpec, device: torch.device) -> _Settings:
     on_cuda = device.type == "cuda"
     bf16 = on_cuda and torch.cuda.is_bf16_supported()
     return _Settings(amp=spec.amp and bf16, channels_last=spec.channels_last and on_cuda)
+
+
+def is_cycle(direction: str) -> bool:
+    """``"a2b2a"`` / ``"b2a2b"``: translate there and back, compare with the input."""
+    return direction in ("a2b2a", "b2a2b")
+
+
+def _meaningful(
+    metrics: dict[str, Metric], direction: str, info: DatasetInfo, model: Model
+) -> dict[str, Metric]:
+    """The metrics that mean something in ``direction``.
+
+    Distribution metrics always do. Paired metrics need a pixel-wise counterpart: the paired
+    target of a translation on paired data, or the input itself for a cycle direction.
+    """
+    paired_ok = is_cycle(direction) or (info.paired and model.task is Task.TRANSLATE)
+    return {n: m for n, m in metrics.items() if m.needs is not Needs.PAIRED or paired_ok}
 
 
 def _prefetch_weights(metrics: dict[str, Metric], on_status: Callable[[str], None]) -> None:
@@ -483,9 +506,10 @@ def _evaluate(
     """
     start = time.perf_counter()
     info = dataset.info
-    if direction not in ("a2b", "b2a"):
+    if direction not in ("a2b", "b2a", "a2b2a", "b2a2b"):
         raise RunError(f"Model {run.spec.model!r} asked to be evaluated in direction {direction!r}.")
-    source_key, target_key = ("a", "b") if direction == "a2b" else ("b", "a")
+    source_key: str = direction[0]
+    target_key: str = source_key if is_cycle(direction) else direction[2]
     grid_name = "samples.png" if direction == model.direction else f"samples-{direction}.png"
     source_domain: DomainInfo = info.domain(source_key)  # type: ignore[arg-type]
     target_domain: DomainInfo = info.domain(target_key)  # type: ignore[arg-type]
@@ -500,7 +524,7 @@ def _evaluate(
             target = raw[target_key].to(device)
             source = raw[source_key].to(device)
             if model.task is Task.TRANSLATE:
-                pred_unit = model.translate(source_domain.to_unit(source), direction)
+                pred_unit = _translate(model, source_domain.to_unit(source), direction)
             else:
                 pred_unit = model.sample(target.shape[0], generator)
             if pred_unit.shape != target.shape:
@@ -514,7 +538,7 @@ def _evaluate(
                 target=target,
                 mask=raw[f"mask_{target_key}"].to(device),
                 window=target_domain.window,
-                paired=info.paired and model.task is Task.TRANSLATE,
+                paired=is_cycle(direction) or (info.paired and model.task is Task.TRANSLATE),
                 domain=target_domain.name,
             )
             for metric in metrics.values():
@@ -534,6 +558,14 @@ def _evaluate(
     results = {name: (metric.compute(), metric.report()) for name, metric in metrics.items()}
     ledger.eval_seconds += time.perf_counter() - start
     return results
+
+
+def _translate(model: Model, source: torch.Tensor, direction: str) -> torch.Tensor:
+    """One translation, or there and back for a cycle direction (``"a2b2a"``: a2b, then b2a)."""
+    if not is_cycle(direction):
+        return model.translate(source, direction)
+    there, back = direction[:3], direction[2:]
+    return model.translate(model.translate(source, there), back)
 
 
 def _rows(

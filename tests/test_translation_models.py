@@ -74,18 +74,34 @@ def test_cycle_model_is_scored_in_both_directions(registries, dirs, model: str) 
     result = _run(registries, dirs, _spec(model))
     rows = read_leaderboard(result.leaderboard).to_pylist()
     assert sorted((r["direction"], r["metric"]) for r in rows) == sorted(
-        (d, m) for d in ("a2b", "b2a") for m in ("psnr", "ssim", "mae")
+        (d, m) for d in ("a2b", "b2a", "a2b2a", "b2a2b") for m in ("psnr", "ssim", "mae")
     )
     mae = {r["direction"]: r["value"] for r in rows if r["metric"] == "mae"}
     # A→B is scored in CT's HU (window 4024 HU wide), B→A in MR's a.u. (window [0, 1]).
     assert mae["a2b"] > 1.0 and 0.0 <= mae["b2a"] <= 1.0
-    assert (result.run_dir / "samples.png").exists() and (result.run_dir / "samples-b2a.png").exists()
+    for grid in ("samples.png", "samples-b2a.png", "samples-a2b2a.png", "samples-b2a2b.png"):
+        assert (result.run_dir / grid).exists()
 
 
 def test_eval_both_false_gives_only_the_primary_direction(registries, dirs) -> None:
-    spec = _spec("cyclegan", model_args={**NARROW["cyclegan"], "eval_both": "false", "direction": "b2a"})
-    rows = read_leaderboard(_run(registries, dirs, spec).leaderboard).to_pylist()
+    args = {**NARROW["cyclegan"], "eval_both": "false", "eval_cycle": "false", "direction": "b2a"}
+    rows = read_leaderboard(_run(registries, dirs, _spec("cyclegan", model_args=args)).leaderboard).to_pylist()
     assert {r["direction"] for r in rows} == {"b2a"}
+
+
+def test_cycle_reconstruction_is_scored_on_unpaired_data(registries, dirs) -> None:
+    """On unpaired data only A→B→A vs A (a true pair) gets paired metrics; FID covers A→B."""
+    spec = _spec("hlsnc", dataset_args={**FEW, "paired": "false"}, metrics=("psnr", "mae"))
+    rows = read_leaderboard(_run(registries, dirs, spec).leaderboard).to_pylist()
+    assert {r["direction"] for r in rows} == {"a2b2a", "b2a2b"}
+    mae = {r["direction"]: r["value"] for r in rows if r["metric"] == "mae"}
+    assert 0.0 <= mae["a2b2a"] <= 1.0 and mae["b2a2b"] > 1.0  # MR a.u. and CT HU
+
+
+def test_a_model_without_round_trips_keeps_paired_metrics_refused_on_unpaired_data(registries, dirs) -> None:
+    spec = _spec("identity", dataset_args={**FEW, "paired": "false"}, model_args={}, metrics=("psnr",))
+    with pytest.raises(UsageError, match="cannot be computed"):
+        _run(registries, dirs, spec)
 
 
 @pytest.mark.parametrize("model", TRANSLATORS)

@@ -74,6 +74,7 @@ def cycle_params(
         Param("batch_size", 1, "images per domain per step", minimum=1),
         Param("direction", "a2b", "primary direction (the sample grid and first rows)", choices=("a2b", "b2a")),
         Param("eval_both", True, "also evaluate the reverse direction, as separate rows"),
+        Param("eval_cycle", True, "also score the round trips A→B→A and B→A→B against their inputs"),
     )
 
 
@@ -82,6 +83,7 @@ class CycleModel(Model):
 
     task = Task.TRANSLATE
     unpaired_training = True
+    cycle_consistent = True
 
     def __init__(self, args: Mapping[str, Any], ctx: ModelContext) -> None:
         super().__init__(args, ctx)
@@ -130,7 +132,11 @@ class CycleModel(Model):
     @property
     def eval_directions(self) -> tuple[str, ...]:
         other = "b2a" if self.direction == "a2b" else "a2b"
-        return (self.direction, other) if self.args["eval_both"] else (self.direction,)
+        directions = (self.direction, other) if self.args["eval_both"] else (self.direction,)
+        if self.args["eval_cycle"]:
+            # The round trip starting in each evaluated direction's source domain.
+            directions += tuple(f"{d}2{d[0]}" for d in directions)
+        return directions
 
     def set_progress(self, fraction: float) -> None:
         if self.args["lr_schedule"] == "linear-decay":
