@@ -122,3 +122,21 @@ def test_ctrl_c_mid_run_leaves_no_row_and_no_corrupt_file(tmp_path: Path) -> Non
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert board.read_bytes() == before
     assert not list(board.parent.glob("*.tmp"))
+
+
+def test_corrupt_image_in_a_folder_dataset_is_one_message_naming_it(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for side in ("A", "B"):
+        for split in ("train", "test"):
+            folder = tmp_path / "data" / side / split
+            folder.mkdir(parents=True)
+            for i in range(3):
+                Image.new("L", (40, 40), color=40 * i + 60).save(folder / f"s{i}.png")
+    broken = tmp_path / "data" / "A" / "train" / "s1.png"
+    broken.write_bytes(broken.read_bytes()[:40])
+    proc = _cli("run", "--model", "identity", "--dataset", "paired-folder", "--image-size", "32",
+                "--dataset-arg", f"root={tmp_path / 'data'}", "--budget", "steps=1", "--no-progress", cwd=tmp_path)
+    _assert_clean_failure(proc, 1)
+    assert "A/train/s1.png" in proc.stderr and "strict=false" in proc.stderr
+    assert not (tmp_path / "leaderboards").exists()
