@@ -20,7 +20,14 @@ from medganbench.budget import Budget
 from medganbench.errors import MedganbenchError, UsageError
 from medganbench.params import parse_key_values
 from medganbench.plugins import Registries, build_registries, make_plugin_manager, plugin_versions
-from medganbench.runspec import DEFAULT_BUDGET, DEFAULT_DATASET, DEFAULT_IMAGE_SIZE, DEFAULT_METRICS, RunSpec
+from medganbench.runspec import (
+    DEFAULT_BUDGET,
+    DEFAULT_DATASET,
+    DEFAULT_IMAGE_SIZE,
+    DEFAULT_METRICS,
+    SAMPLING_METRICS,
+    RunSpec,
+)
 
 # Piped output (CI logs, files, tests) gets a wide console so tables are not cut to 80 columns.
 out = Console() if Console().is_terminal else Console(width=200)
@@ -63,7 +70,7 @@ def main() -> None:
 @click.option("--image-size", default=DEFAULT_IMAGE_SIZE, show_default=True, type=int, help="Side length of the square images.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seeds every RNG of the run.")
 @click.option("--device", default=None, help="cpu, cuda or cuda:N; default CUDA when present, else CPU.")
-@click.option("--metrics", default=",".join(DEFAULT_METRICS), show_default=True, help="Comma-separated metric names.")
+@click.option("--metrics", default=None, help=f"Comma-separated metric names [default: {','.join(DEFAULT_METRICS)} for translation models, {','.join(SAMPLING_METRICS)} for sampling models].")
 @click.option("--leaderboard-dir", default=Path("leaderboards"), show_default=True, type=click.Path(path_type=Path), help="Directory of the <dataset>.arrow leaderboards.")
 @click.option("--runs-dir", default=Path("runs"), show_default=True, type=click.Path(path_type=Path), help="Directory of the per-run outputs (checkpoints, sample grid).")
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="Where the dataset's files are (for datasets you download yourself).")
@@ -80,7 +87,7 @@ def run(
     image_size: int,
     seed: int,
     device: str | None,
-    metrics: str,
+    metrics: str | None,
     leaderboard_dir: Path,
     runs_dir: Path,
     data_dir: Path | None,
@@ -92,8 +99,14 @@ def run(
     progress: bool,
 ) -> None:
     """Train MODEL on DATASET under a fixed budget, evaluate it and append to the leaderboard."""
+    from medganbench.model import Task
     from medganbench.runner import RunOptions, execute_run
 
+    registries = _registries()
+    if metrics is None:
+        # Samplers have no paired target: their default is the distribution metrics.
+        task = getattr(registries.models.get(model).load(), "task", Task.TRANSLATE)
+        metrics = ",".join(SAMPLING_METRICS if task is Task.SAMPLE else DEFAULT_METRICS)
     spec = RunSpec(
         model=model,
         dataset=dataset,
@@ -114,7 +127,7 @@ def run(
         progress=progress,
         data_dir=data_dir,
     )
-    result = execute_run(spec, _registries(), options, on_status=lambda m: err.print(m, highlight=False))
+    result = execute_run(spec, registries, options, on_status=lambda m: err.print(m, highlight=False))
     table = Table(title=f"{model} on {dataset} — run {result.run_id}")
     table.add_column("direction")
     table.add_column("metric")

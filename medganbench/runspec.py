@@ -21,6 +21,8 @@ DEFAULT_DATASET = "phantom-brain"
 DEFAULT_IMAGE_SIZE = 64
 DEFAULT_BUDGET = "steps=100"
 DEFAULT_METRICS = ("psnr", "ssim", "mae")
+#: The CLI's default for unconditional (sampling) models, which have no paired target.
+SAMPLING_METRICS = ("fid", "kid")
 
 
 def canonical_json(value: Any) -> str:

@@ -59,7 +59,7 @@ def test_hook_registers_phantom_brain_with_its_arguments() -> None:
     assert spec.load() is PhantomBrain
     assert [p.name for p in spec.params] == [
         "train_subjects", "val_subjects", "test_subjects", "slices_per_subject", "seed",
-        "weighting", "paired",
+        "weighting", "paired", "domain",
     ]
     assert all(p.help for p in PARAMS)
 
@@ -275,3 +275,12 @@ def test_unknown_argument_is_rejected(tmp_path: Path) -> None:
 def test_too_small_image_size_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(UsageError):
         make(tmp_path, size=8)
+
+
+def test_single_domain_view_delivers_ct_as_a_and_b_unpaired(tmp_path: Path) -> None:
+    both = make(tmp_path)
+    ct_only = make(tmp_path, domain="b")
+    assert ct_only.info.a == ct_only.info.b == both.info.b and not ct_only.info.paired
+    split = ct_only.split("test")
+    assert torch.equal(split.a, both.split("test").b) and torch.equal(split.a, split.b)
+    assert ct_only.fingerprint() != both.fingerprint()

@@ -72,6 +72,13 @@ PARAMS: tuple[Param, ...] = (
         "A and B of an item show the same slice; false draws A and B from disjoint subject "
         "halves in every split",
     ),
+    Param(
+        "domain",
+        "both",
+        "both: MR (A) and CT (B); a or b: only that domain, delivered as A and B (unpaired), for "
+        "the unconditional synthesis track",
+        choices=("both", "a", "b"),
+    ),
 )
 
 CT_DOMAIN = DomainInfo(name="CT", modality="CT", units="HU", window=(-1024.0, 3000.0), channels=1)
@@ -239,6 +246,11 @@ class PhantomBrain(Dataset):
             splits=SPLITS,
             image_size=self._size,
         )
+        self.domain = str(self.args["domain"])
+        if self.domain != "both":
+            # One domain as both A and B: samplers compare with B, and nothing is "paired".
+            only = self.info.domain(self.domain)  # type: ignore[arg-type]
+            self.info = DatasetInfo(a=only, b=only, paired=False, splits=SPLITS, image_size=self._size)
         self._fingerprint = _hash_settings(self.args, self._size)
         self.cache_path = Path(ctx.cache_dir) / f"{NAME}-{self._fingerprint}.pt"
         self.generated: bool | None = None
@@ -255,7 +267,12 @@ class PhantomBrain(Dataset):
                 f"{NAME} has no split {name!r}.",
                 hint=f"Known splits: {', '.join(self.info.splits)}",
             )
-        return self._data()[name]
+        split = self._data()[name]
+        if self.domain == "both":
+            return split
+        images, masks = (split.a, split.mask_a) if self.domain == "a" else (split.b, split.mask_b)
+        ids = split.subject_a if self.domain == "a" else split.subject_b
+        return PhantomSplit(images, images, masks, masks, ids, ids)
 
     def fingerprint(self) -> str:
         """16 hex digits of sha256 over dataset name, version, arguments and image size."""
