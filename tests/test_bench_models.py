@@ -1,4 +1,4 @@
-"""Benchmarks of one training step per translation model at 64 px on CPU, at paper defaults.
+"""Benchmarks of one training step per model (translation and sampling) at 64 px on CPU, at paper defaults.
 
 The step is the model's real ``train_step`` (generator and discriminator updates, pools,
 penalties) on one-channel phantom-like images at the model's default batch size. Each benchmark
@@ -25,7 +25,7 @@ SIZE = 64
 ROUNDS = 3
 
 
-@pytest.mark.parametrize("name", ["cyclegan", "hlsnc", "pix2pix"])
+@pytest.mark.parametrize("name", ["cyclegan", "hlsnc", "pix2pix", "dcgan", "wgan-gp", "sagan", "hagan"])
 def test_bench_train_step_64px(benchmark: BenchmarkFixture, registries, name: str) -> None:
     spec = registries.models.get(name)
     info = dataclasses.replace(PROBE_DATASET, image_size=SIZE)

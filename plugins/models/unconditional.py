@@ -1,0 +1,295 @@
+"""Unconditional GANs (noise → target-domain image): the ``dcgan``, ``wgan-gp`` and ``sagan`` plugins.
+
+They learn the distribution of the target domain (``batch.b``, the "real set") and are
+evaluated by sampling (:attr:`Task.SAMPLE`), e.g. with FID/KID against real images. All three
+share one :class:`UnconditionalGAN`: a DCGAN-shaped generator fed z ∈ U[-1, 1]^z_dim and a
+strided-convolution discriminator (see :mod:`medganbench_plugins.nn.sampling`); they differ in
+normalisation, loss, critic steps and optimiser settings:
+
+- ``dcgan`` (Radford, Metz & Chintala, ICLR 2016, Sec. 3–4): batch norm in both networks,
+  LeakyReLU 0.2 in the discriminator, non-saturating BCE loss, Adam lr 2e-4, β = (0.5, 0.999);
+- ``wgan-gp`` (Gulrajani et al., NeurIPS 2017, Alg. 1): Wasserstein loss with gradient penalty
+  λ = 10, a critic with layer norm instead of batch norm (Sec. 4: batch norm invalidates the
+  per-sample penalty), n_critic = 5 critic updates per generator update, Adam lr 1e-4,
+  β = (0, 0.9), batch size 64;
+- ``sagan`` (Zhang et al., ICML 2019, Sec. 3–5): self-attention in both networks, spectral norm
+  in both, hinge loss (D: E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))]; G: −E[D(G(z))]),
+  two-time-scale learning rates 1e-4 (G) / 4e-4 (D), Adam β = (0, 0.9). The attention sits at
+  image_size/4 (32×32 maps at 128 px, where SAGAN's ablation found it best); unconditional
+  here, so the generator's batch norm is plain rather than class-conditional.
+
+Paper 002 (Sec. IV, implementation notes) trains its unconditional baselines on 64 px slices with
+z ∈ U[-1, 1]^100; ``z_dim`` defaults to 100 and the noise is uniform for that reason.
+
+One :meth:`UnconditionalGAN.train_step` consumes one batch of ``batch_size`` real images. With
+n_critic > 1 (WGAN-GP) the batch is split into n_critic chunks, one per critic update, when it
+holds at least n_critic images (so every real image is seen once, as in Alg. 1 where each critic
+step draws fresh data); a smaller batch is reused whole for every critic update. The generator
+update then uses ``batch_size`` fresh noise vectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from medganbench.hookspecs import hookimpl
+from medganbench.model import Model, ModelContext, Task, TrainBatch
+from medganbench.params import Param
+from medganbench.specs import ModelSpec
+from medganbench_plugins.nn.gan_losses import adversarial_loss, gradient_penalty
+from medganbench_plugins.nn.sampling import ConvDiscriminator, DCGANGenerator, sample_noise
+from medganbench_plugins.nn.training import autocast, count_parameters, set_requires_grad
+
+#: Largest number of images :meth:`UnconditionalGAN.sample` pushes through the generator at once;
+#: the noise is drawn for all images first, so the chunking never changes the result.
+SAMPLE_CHUNK = 256
+
+
+def _neg_mean(fake: Tensor) -> Tensor:
+    # SAGAN's (and WGAN's) generator loss −E[D(G(z))]; the shared "hinge" g_loss is HLSNC-GAN's
+    # bounded variant, so SAGAN pairs the hinge discriminator loss with this one instead.
+    return -fake.mean()
+
+
+class UnconditionalGAN(Model):
+    """Generator G(z) and discriminator D(x) trained against the target domain's images.
+
+    Subclasses fix the architecture and loss through class attributes; the numbers (widths,
+    learning rates, betas, batch size, critic steps) are run arguments.
+
+    Class attributes:
+        d_norm: discriminator normalisation (``"batch"``, ``"layer"`` or ``"none"``).
+        spectral: spectral norm on every convolution of both networks.
+        attention: insert self-attention at ``attention_res`` (0: image_size/4) in both networks.
+        loss: adversarial loss name of :func:`adversarial_loss` for the discriminator.
+        sagan_generator_loss: use −E[D(G(z))] for the generator instead of the loss's own.
+    """
+
+    task = Task.SAMPLE
+    d_norm: ClassVar[str] = "batch"
+    spectral: ClassVar[bool] = False
+    attention: ClassVar[bool] = False
+    loss: ClassVar[str] = "bce"
+    sagan_generator_loss: ClassVar[bool] = False
+
+    def __init__(self, args: Mapping[str, Any], ctx: ModelContext) -> None:
+        super().__init__(args, ctx)
+        channels = ctx.dataset.b.channels
+        self.z_dim = int(self.args["z_dim"])
+        attention_res: int | None = None
+        if self.attention:
+            attention_res = int(self.args.get("attention_res", 0)) or ctx.image_size // 4
+        self.generator = DCGANGenerator(
+            ctx.image_size,
+            self.z_dim,
+            channels,
+            int(self.args["ngf"]),
+            spectral=self.spectral,
+            attention_res=attention_res,
+        )
+        self.critic = ConvDiscriminator(
+            ctx.image_size,
+            channels,
+            int(self.args["ndf"]),
+            norm=self.d_norm,
+            spectral=self.spectral,
+            attention_res=attention_res,
+        )
+        fmt = torch.channels_last if ctx.channels_last else torch.preserve_format
+        for net in self.nets:
+            net.to(device=ctx.device, memory_format=fmt)
+        self.adv = adversarial_loss(self.loss)
+        self.g_loss = _neg_mean if self.sagan_generator_loss else self.adv.g_loss
+        self.n_critic = int(self.args.get("n_critic", 1))
+        betas = (float(self.args["beta1"]), float(self.args["beta2"]))
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=float(self.args["lr_g"]), betas=betas)
+        self.opt_d = torch.optim.Adam(self.critic.parameters(), lr=float(self.args["lr_d"]), betas=betas)
+        # Own RNGs for training noise and penalty interpolates, saved in state_dict, so a
+        # resumed run draws exactly what the uninterrupted one would have.
+        self.noise_rng = torch.Generator().manual_seed(ctx.seed + 1)
+        self.gp_rng = torch.Generator().manual_seed(ctx.seed + 2)
+
+    @property
+    def nets(self) -> tuple[nn.Module, ...]:
+        """Generator, discriminator."""
+        return (self.generator, self.critic)
+
+    def _noise(self, n: int) -> Tensor:
+        return sample_noise(n, self.z_dim, self.noise_rng, self.ctx.device)
+
+    def _critic_chunks(self, real: Tensor) -> list[Tensor]:
+        """The real images of each critic update (see the module docstring)."""
+        if self.n_critic == 1:
+            return [real]
+        if real.shape[0] >= self.n_critic:
+            return list(torch.chunk(real, self.n_critic, 0))
+        return [real] * self.n_critic
+
+    def train_step(self, batch: TrainBatch) -> dict[str, float]:
+        real = batch.b
+        if self.ctx.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        d_losses: list[Tensor] = []
+        penalties: list[Tensor] = []
+        set_requires_grad((self.critic,), True)
+        for chunk in self._critic_chunks(real):
+            with torch.no_grad(), autocast(self.ctx.device, self.ctx.amp):
+                fake = self.generator(self._noise(chunk.shape[0])).to(chunk.dtype)
+            with autocast(self.ctx.device, self.ctx.amp):
+                # Real and fake go through D separately, as in DCGAN, so batch norm never
+                # mixes their statistics.
+                loss_d = self.adv.d_loss(self.critic(chunk).float(), self.critic(fake).float())
+                if self.adv.penalty_weight:
+                    gp = gradient_penalty(self.critic, chunk, fake, self.gp_rng)
+                    penalties.append(gp.detach())
+                    loss_d = loss_d + self.adv.penalty_weight * gp
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+            d_losses.append(loss_d.detach())
+        # Generator: fool the (frozen) discriminator with fresh noise.
+        set_requires_grad((self.critic,), False)
+        with autocast(self.ctx.device, self.ctx.amp):
+            loss_g = self.g_loss(self.critic(self.generator(self._noise(real.shape[0]))).float())
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        set_requires_grad((self.critic,), True)
+        values = {"g": loss_g.detach().float(), "d": torch.stack(d_losses).float().mean()}
+        if penalties:
+            values["gp"] = torch.stack(penalties).float().mean()
+        # One device→host transfer for all losses.
+        floats = torch.stack(list(values.values())).tolist()
+        return dict(zip(values, floats, strict=True))
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        """Draw ``n`` images, (n, C, S, S) float32 in [-1, 1].
+
+        z is drawn on the CPU from ``generator`` (so the same generator state gives the same
+        images) and G runs in eval mode (batch-norm running statistics, no spectral-norm power
+        iteration) under no_grad; G's previous mode is restored afterwards.
+        """
+        z = torch.rand(n, self.z_dim, generator=generator) * 2.0 - 1.0
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            with torch.no_grad(), autocast(self.ctx.device, self.ctx.amp):
+                parts = [self.generator(c.to(self.ctx.device)).float() for c in z.split(SAMPLE_CHUNK)]
+        finally:
+            self.generator.train(was_training)
+        return torch.cat(parts, 0).clamp(-1.0, 1.0).contiguous()
+
+    def eval_mode(self) -> None:
+        for net in self.nets:
+            net.eval()
+
+    def train_mode(self) -> None:
+        for net in self.nets:
+            net.train()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "nets": [net.state_dict() for net in self.nets],
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "noise_rng": self.noise_rng.get_state(),
+            "gp_rng": self.gp_rng.get_state(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for net, weights in zip(self.nets, state["nets"], strict=True):
+            net.load_state_dict(weights)
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.noise_rng.set_state(state["noise_rng"])
+        self.gp_rng.set_state(state["gp_rng"])
+
+    def parameter_count(self) -> int:
+        """Learned parameters of the generator and the discriminator."""
+        return count_parameters(self.nets)
+
+
+class DCGAN(UnconditionalGAN):
+    """DCGAN (Radford et al. 2016): batch norm in G and D, non-saturating BCE."""
+
+    d_norm = "batch"
+    loss = "bce"
+
+
+class WGANGP(UnconditionalGAN):
+    """WGAN-GP (Gulrajani et al. 2017): layer-norm critic, Wasserstein loss + 10·gradient penalty."""
+
+    d_norm = "layer"
+    loss = "wgan-gp"
+
+
+class SAGAN(UnconditionalGAN):
+    """SAGAN (Zhang et al. 2019): self-attention and spectral norm in G and D, hinge loss, TTUR."""
+
+    d_norm = "none"
+    spectral = True
+    attention = True
+    loss = "hinge"
+    sagan_generator_loss = True
+
+
+def _params(
+    *, batch_size: int, lr_g: float, lr_d: float, beta1: float, beta2: float, extra: tuple[Param, ...] = ()
+) -> tuple[Param, ...]:
+    """The arguments every unconditional plugin declares, with that plugin's defaults."""
+    return (
+        Param("z_dim", 100, "latent dimension; z ~ U[-1, 1]^z_dim", minimum=1),
+        Param("ngf", 64, "generator filters at the last feature map (×2 per coarser level, at most ×8)", minimum=1),
+        Param("ndf", 64, "discriminator filters in the first layer (×2 per level, at most ×8)", minimum=1),
+        Param("batch_size", batch_size, "real images per step", minimum=1),
+        Param("lr_g", lr_g, "generator learning rate", minimum=0.0),
+        Param("lr_d", lr_d, "discriminator learning rate", minimum=0.0),
+        Param("beta1", beta1, "Adam's β1", minimum=0.0),
+        Param("beta2", beta2, "Adam's β2", minimum=0.0),
+        *extra,
+    )
+
+
+@hookimpl
+def medganbench_models() -> list[ModelSpec]:
+    return [
+        ModelSpec(
+            name="dcgan",
+            summary="DCGAN (Radford et al. 2016): unconditional, batch norm, BCE; samples the target domain.",
+            version="1",
+            factory="medganbench_plugins.models.unconditional:DCGAN",
+            params=_params(batch_size=32, lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999),
+        ),
+        ModelSpec(
+            name="wgan-gp",
+            summary="WGAN-GP (Gulrajani et al. 2017): unconditional, layer-norm critic, gradient penalty 10, 5 critic steps.",
+            version="1",
+            factory="medganbench_plugins.models.unconditional:WGANGP",
+            params=_params(
+                batch_size=64,
+                lr_g=1e-4,
+                lr_d=1e-4,
+                beta1=0.0,
+                beta2=0.9,
+                extra=(Param("n_critic", 5, "critic updates per generator update (the step's batch is split among them)", minimum=1),),
+            ),
+        ),
+        ModelSpec(
+            name="sagan",
+            summary="SAGAN (Zhang et al. 2019): unconditional, self-attention + spectral norm in G and D, hinge loss, TTUR.",
+            version="1",
+            factory="medganbench_plugins.models.unconditional:SAGAN",
+            params=_params(
+                batch_size=32,
+                lr_g=1e-4,
+                lr_d=4e-4,
+                beta1=0.0,
+                beta2=0.9,
+                extra=(Param("attention_res", 0, "feature resolution of the self-attention blocks; 0 = image_size/4", minimum=0),),
+            ),
+        ),
+    ]

@@ -1,0 +1,237 @@
+"""Building blocks of the unconditional (noise → image) GANs: noise, DCGAN networks, self-attention.
+
+- :func:`sample_noise`: z ∈ U[-1, 1]^dim, as paper 002 (Sec. IV) and DCGAN (Radford et al. 2016,
+  Sec. 4) draw it;
+- :class:`DCGANGenerator`: DCGAN's all-convolutional generator (Radford et al. 2016, Fig. 1):
+  z is projected to 4×4 by a transposed convolution, then doubled in size by 4×4 stride-2
+  transposed convolutions with batch norm and ReLU, ending in tanh;
+- :class:`ConvDiscriminator`: the mirror image: 4×4 stride-2 convolutions with LeakyReLU 0.2,
+  an optional normalisation (none on the first layer) and a final 4×4 convolution to one logit;
+- :class:`SelfAttention`: SAGAN's self-attention block (Zhang et al. 2019, Sec. 3), which either
+  network can insert at a chosen feature resolution.
+
+Both networks accept spectral normalisation (Miyato et al. 2018) on every convolution, as SAGAN
+uses in generator and discriminator. Weights start from N(0, 0.02) (batch-norm scales from
+N(1, 0.02)), DCGAN's initialisation, applied before spectral norm wraps a layer so the
+parametrisation's original weight is what is initialised.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+#: Discriminator normalisations: DCGAN's batch norm, layer norm (WGAN-GP's advice for a critic,
+#: since batch norm breaks the per-sample gradient penalty), or none (SAGAN relies on spectral
+#: norm alone).
+D_NORM_KINDS: tuple[str, ...] = ("batch", "layer", "none")
+
+#: Channel multipliers stop at 8·ngf / 8·ndf (DCGAN's widest layer at 64 px), so a 256 px network
+#: does not grow to 32·ngf channels at 4×4.
+MAX_MULT = 8
+
+#: Image sizes the builders accept: powers of two from 32 to 256.
+MIN_SIZE, MAX_SIZE = 32, 256
+
+
+def sample_noise(n: int, dim: int, generator: torch.Generator, device: torch.device) -> Tensor:
+    """Draw ``n`` latent vectors z ∈ U[-1, 1]^dim.
+
+    The numbers are drawn on the CPU with ``generator`` and then moved, so the same generator
+    state gives the same z on every device.
+
+    Returns:
+        A float32 tensor of shape (n, dim) on ``device``.
+    """
+    return (torch.rand(n, dim, generator=generator) * 2.0 - 1.0).to(device)
+
+
+def check_image_size(image_size: int) -> int:
+    """Return the number of ×2 stages between 4×4 and ``image_size``.
+
+    Raises:
+        ValueError: the size is not a power of two in [32, 256].
+    """
+    if image_size < MIN_SIZE or image_size > MAX_SIZE or image_size & (image_size - 1):
+        raise ValueError(f"image size must be a power of two from {MIN_SIZE} to {MAX_SIZE}, got {image_size}")
+    return int(math.log2(image_size)) - 2
+
+
+def _check_attention_res(attention_res: int | None, image_size: int) -> None:
+    # Attention is placed on an intermediate feature map; the output image itself (or the input)
+    # has no channels of its own to attend with.
+    if attention_res is None:
+        return
+    if attention_res < 4 or attention_res > image_size // 2 or attention_res & (attention_res - 1):
+        raise ValueError(
+            f"attention resolution must be a power of two from 4 to {image_size // 2}, got {attention_res}"
+        )
+
+
+def _init(module: nn.Module) -> nn.Module:
+    """DCGAN's initialisation, in place; returns ``module``."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+    return module
+
+
+def _layer(module: nn.Module, spectral: bool) -> nn.Module:
+    """Initialise a convolution, then wrap it in spectral norm if asked."""
+    _init(module)
+    return spectral_norm(module) if spectral else module
+
+
+class SelfAttention(nn.Module):
+    """SAGAN's self-attention (Zhang et al. 2019, Sec. 3, eq. 1–3).
+
+    f(x) = W_f x and g(x) = W_g x (1×1 convolutions to C/8 channels) give the attention
+    β_{j,i} = softmax_i(f(x_i)ᵀ g(x_j)) over all N = H·W positions; h(x) = W_h x (C channels)
+    is mixed with it and the result added back: y = γ·o + x. γ is learned and starts at 0, so
+    the block is the identity at initialisation and the network first relies on local cues.
+    """
+
+    def __init__(self, channels: int, spectral: bool = False) -> None:
+        super().__init__()
+        inner = max(1, channels // 8)
+        self.query = _layer(nn.Conv2d(channels, inner, 1), spectral)
+        self.key = _layer(nn.Conv2d(channels, inner, 1), spectral)
+        self.value = _layer(nn.Conv2d(channels, channels, 1), spectral)
+        self.gamma = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Attend over positions.
+
+        Args:
+            x: features, (B, C, H, W).
+
+        Returns:
+            ``(y, attention)``: y has x's shape; attention is (B, H·W, H·W) whose row j is the
+            distribution over the positions i that output position j attends to (rows sum to 1).
+        """
+        b, c, h, w = x.shape
+        q = self.query(x).flatten(2)  # (B, C', N)
+        k = self.key(x).flatten(2)  # (B, C', N)
+        v = self.value(x).flatten(2)  # (B, C, N)
+        attention = torch.softmax(torch.bmm(q.transpose(1, 2), k), dim=-1)  # (B, N_out, N_in)
+        out = torch.bmm(v, attention.transpose(1, 2)).view(b, c, h, w)
+        return self.gamma * out + x, attention
+
+
+class DCGANGenerator(nn.Module):
+    """DCGAN generator for a square image of ``image_size`` px (a power of two, 32–256).
+
+    Channels: ngf·min(2^(k−1), 8) at 4×4 for k ×2 stages, halving at each stage down to ngf
+    before the last transposed convolution to ``out_channels`` with tanh.
+    """
+
+    def __init__(
+        self,
+        image_size: int,
+        z_dim: int,
+        out_channels: int,
+        ngf: int,
+        *,
+        spectral: bool = False,
+        attention_res: int | None = None,
+    ) -> None:
+        super().__init__()
+        stages = check_image_size(image_size)
+        _check_attention_res(attention_res, image_size)
+        self.z_dim = z_dim
+        widths = [ngf * min(2 ** (stages - 1 - i), MAX_MULT) for i in range(stages)]
+        # widths[i] is the channel count at resolution 4·2^i (i < stages); the image follows.
+        self.blocks = nn.ModuleList(
+            [
+                nn.Sequential(
+                    _layer(nn.ConvTranspose2d(z_dim, widths[0], 4, 1, 0, bias=False), spectral),
+                    _init(nn.BatchNorm2d(widths[0])),
+                    nn.ReLU(True),
+                )
+            ]
+        )
+        for i in range(1, stages):
+            self.blocks.append(
+                nn.Sequential(
+                    _layer(nn.ConvTranspose2d(widths[i - 1], widths[i], 4, 2, 1, bias=False), spectral),
+                    _init(nn.BatchNorm2d(widths[i])),
+                    nn.ReLU(True),
+                )
+            )
+        self.to_image = nn.Sequential(
+            _layer(nn.ConvTranspose2d(widths[-1], out_channels, 4, 2, 1), spectral), nn.Tanh()
+        )
+        self.attention_index = -1
+        self.attention: SelfAttention | None = None
+        if attention_res is not None:
+            self.attention_index = int(math.log2(attention_res)) - 2
+            self.attention = SelfAttention(widths[self.attention_index], spectral)
+
+    def forward(self, z: Tensor) -> Tensor:
+        """z of shape (N, z_dim) → images (N, out_channels, S, S) in [-1, 1]."""
+        x = z.view(z.shape[0], self.z_dim, 1, 1)
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i == self.attention_index and self.attention is not None:
+                x, _ = self.attention(x)
+        return self.to_image(x)
+
+
+class ConvDiscriminator(nn.Module):
+    """Strided-convolution discriminator (critic) returning one raw logit per image.
+
+    Resolution halves from S to 4 with channels ndf·min(2^i, 8); no normalisation on the first
+    layer (DCGAN, Sec. 3); LeakyReLU 0.2 everywhere; a final 4×4 valid convolution to 1.
+    """
+
+    def __init__(
+        self,
+        image_size: int,
+        in_channels: int,
+        ndf: int,
+        *,
+        norm: str = "batch",
+        spectral: bool = False,
+        attention_res: int | None = None,
+    ) -> None:
+        super().__init__()
+        stages = check_image_size(image_size)
+        _check_attention_res(attention_res, image_size)
+        if norm not in D_NORM_KINDS:
+            raise ValueError(f"unknown discriminator norm {norm!r}; expected one of {', '.join(D_NORM_KINDS)}")
+        widths = [ndf * min(2**i, MAX_MULT) for i in range(stages)]
+        self.blocks = nn.ModuleList()
+        channels = in_channels
+        for i, width in enumerate(widths):
+            layers: list[nn.Module] = [_layer(nn.Conv2d(channels, width, 4, 2, 1, bias=norm == "none" or i == 0), spectral)]
+            if i > 0 and norm == "batch":
+                layers.append(_init(nn.BatchNorm2d(width)))
+            elif i > 0 and norm == "layer":
+                # GroupNorm with one group normalises each sample over (C, H, W): layer norm,
+                # independent of the other samples, as the gradient penalty needs.
+                layers.append(_init(nn.GroupNorm(1, width)))
+            layers.append(nn.LeakyReLU(0.2, True))
+            self.blocks.append(nn.Sequential(*layers))
+            channels = width
+        self.to_logit = _layer(nn.Conv2d(channels, 1, 4, 1, 0), spectral)
+        self.attention_index = -1
+        self.attention: SelfAttention | None = None
+        if attention_res is not None:
+            # Block i outputs resolution S / 2^(i+1).
+            self.attention_index = int(math.log2(image_size // attention_res)) - 1
+            self.attention = SelfAttention(widths[self.attention_index], spectral)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Images (N, C, S, S) → logits (N,)."""
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i == self.attention_index and self.attention is not None:
+                x, _ = self.attention(x)
+        return self.to_logit(x).flatten()
