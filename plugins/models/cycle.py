@@ -20,13 +20,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from torch import Tensor, nn
-
-from medganbench.errors import UsageError
-from medganbench.model import Model, ModelContext, Task, TrainBatch
-from medganbench.params import Param
+from medganbench_plugins.models.adversarial import AdversarialModel
 from medganbench_plugins.nn.discriminators import PatchDiscriminator
-from medganbench_plugins.nn.gan_losses import LOSS_KINDS, adversarial_loss, gradient_penalty
+from medganbench_plugins.nn.gan_losses import (
+    LOSS_KINDS,
+    adversarial_loss,
+    gradient_penalty,
+)
 from medganbench_plugins.nn.generators import ResnetGenerator
 from medganbench_plugins.nn.image_pool import ImagePool
 from medganbench_plugins.nn.norms import NORM_KINDS
@@ -34,11 +34,14 @@ from medganbench_plugins.nn.training import (
     OPTIMIZER_KINDS,
     autocast,
     count_parameters,
-    linear_decay,
     make_optimizer,
-    set_lr,
     set_requires_grad,
 )
+from torch import Tensor, nn
+
+from medganbench.errors import UsageError
+from medganbench.model import ModelContext, Task, TrainBatch
+from medganbench.params import Param
 
 LR_SCHEDULES: tuple[str, ...] = ("linear-decay", "constant")
 
@@ -78,7 +81,7 @@ def cycle_params(
     )
 
 
-class CycleModel(Model):
+class CycleModel(AdversarialModel):
     """A CycleGAN-structured model configured entirely by its arguments (see :func:`cycle_params`)."""
 
     task = Task.TRANSLATE
@@ -138,12 +141,6 @@ class CycleModel(Model):
             directions += tuple(f"{d}2{d[0]}" for d in directions)
         return directions
 
-    def set_progress(self, fraction: float) -> None:
-        if self.args["lr_schedule"] == "linear-decay":
-            lr = self.base_lr * linear_decay(fraction)
-            set_lr(self.opt_g, lr)
-            set_lr(self.opt_d, lr)
-
     def _critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator) -> Tensor:
         with autocast(self.ctx.device, self.ctx.amp):
             loss = self.adv.d_loss(critic(real).float(), critic(fake).float())
@@ -190,36 +187,17 @@ class CycleModel(Model):
         with autocast(self.ctx.device, self.ctx.amp):
             return net(source).float().contiguous()
 
-    def eval_mode(self) -> None:
-        for net in self.nets:
-            net.eval()
-
-    def train_mode(self) -> None:
-        for net in self.nets:
-            net.train()
-
-    def state_dict(self) -> dict[str, Any]:
+    def extra_state(self) -> dict[str, Any]:
         return {
-            "nets": [net.state_dict() for net in self.nets],
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
             "pool_a": self.pool_a.state_dict(),
             "pool_b": self.pool_b.state_dict(),
             "gp_rng": self.gp_rng.get_state(),
         }
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        for net, weights in zip(self.nets, state["nets"], strict=True):
-            net.load_state_dict(weights)
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
         self.pool_a.load_state_dict(state["pool_a"], self.ctx.device)
         self.pool_b.load_state_dict(state["pool_b"], self.ctx.device)
         self.gp_rng.set_state(state["gp_rng"])
-
-    def parameter_count(self) -> int:
-        """Learned parameters of both generators and both discriminators."""
-        return count_parameters(self.nets)
 
     def generator_parameter_count(self) -> int:
         """Learned parameters of one generator (what translation at test time runs)."""

@@ -70,6 +70,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from medganbench_plugins.models.adversarial import AdversarialModel
 from medganbench_plugins.nn.training import (
     autocast,
     count_parameters,
@@ -80,7 +81,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from medganbench.errors import UsageError
 from medganbench.hookspecs import hookimpl
-from medganbench.model import Model, ModelContext, Task, TrainBatch
+from medganbench.model import ModelContext, Task, TrainBatch
 from medganbench.params import Param
 from medganbench.specs import ModelSpec
 
@@ -344,7 +345,7 @@ def _bce(logits: Tensor, target: Tensor | float) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits.float(), target.float())
 
 
-class HAGAN(Model):
+class HAGAN(AdversarialModel):
     """HAGAN (see the module docstring for the paper's sections and the readings chosen)."""
 
     task = Task.SAMPLE
@@ -466,34 +467,12 @@ class HAGAN(Model):
         """``n`` images from z ~ U[-1, 1] drawn with ``generator``; call after :meth:`eval_mode`."""
         return self.generate(self._noise(n, generator)).clamp(-1.0, 1.0).contiguous()
 
-    def eval_mode(self) -> None:
-        for net in self.nets:
-            net.eval()
+    def extra_state(self) -> dict[str, Any]:
+        return {"rng": self.rng.get_state(), "progress": self.progress}
 
-    def train_mode(self) -> None:
-        for net in self.nets:
-            net.train()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "nets": [net.state_dict() for net in self.nets],
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "rng": self.rng.get_state(),
-            "progress": self.progress,
-        }
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        for net, weights in zip(self.nets, state["nets"], strict=True):
-            net.load_state_dict(weights)
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
         self.rng.set_state(state["rng"])
         self.progress = float(state["progress"])
-
-    def parameter_count(self) -> int:
-        """Learned parameters of G and D."""
-        return count_parameters(self.nets)
 
     def generator_parameter_count(self) -> int:
         """Learned parameters of G (what sampling runs)."""

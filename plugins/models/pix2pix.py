@@ -28,29 +28,31 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from torch import Tensor, nn
-
-from medganbench.hookspecs import hookimpl
-from medganbench.model import Model, ModelContext, Task, TrainBatch
-from medganbench.params import Param
-from medganbench.specs import ModelSpec
+from medganbench_plugins.models.adversarial import AdversarialModel
 from medganbench_plugins.models.cycle import LR_SCHEDULES
 from medganbench_plugins.nn.discriminators import PatchDiscriminator
-from medganbench_plugins.nn.gan_losses import LOSS_KINDS, adversarial_loss, gradient_penalty
+from medganbench_plugins.nn.gan_losses import (
+    LOSS_KINDS,
+    adversarial_loss,
+    gradient_penalty,
+)
 from medganbench_plugins.nn.generators import UnetGenerator, unet_depth
 from medganbench_plugins.nn.norms import NORM_KINDS
 from medganbench_plugins.nn.training import (
     OPTIMIZER_KINDS,
     autocast,
-    count_parameters,
-    linear_decay,
     make_optimizer,
-    set_lr,
     set_requires_grad,
 )
+from torch import Tensor, nn
+
+from medganbench.hookspecs import hookimpl
+from medganbench.model import ModelContext, Task, TrainBatch
+from medganbench.params import Param
+from medganbench.specs import ModelSpec
 
 
-class Pix2Pix(Model):
+class Pix2Pix(AdversarialModel):
     """U-Net generator and PatchGAN discriminator trained on aligned pairs."""
 
     task = Task.TRANSLATE
@@ -87,12 +89,6 @@ class Pix2Pix(Model):
     def nets(self) -> tuple[nn.Module, ...]:
         """Generator, discriminator."""
         return (self.generator, self.critic)
-
-    def set_progress(self, fraction: float) -> None:
-        if self.args["lr_schedule"] == "linear-decay":
-            lr = self.base_lr * linear_decay(fraction)
-            set_lr(self.opt_g, lr)
-            set_lr(self.opt_d, lr)
 
     def train_step(self, batch: TrainBatch) -> dict[str, float]:
         source, target = (batch.a, batch.b) if self.direction == "a2b" else (batch.b, batch.a)
@@ -160,24 +156,11 @@ class Pix2Pix(Model):
         for net in self.nets:
             net.train()
 
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "nets": [net.state_dict() for net in self.nets],
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "gp_rng": self.gp_rng.get_state(),
-        }
+    def extra_state(self) -> dict[str, Any]:
+        return {"gp_rng": self.gp_rng.get_state()}
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        for net, weights in zip(self.nets, state["nets"], strict=True):
-            net.load_state_dict(weights)
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
         self.gp_rng.set_state(state["gp_rng"])
-
-    def parameter_count(self) -> int:
-        """Learned parameters of the generator and the discriminator."""
-        return count_parameters(self.nets)
 
 
 def _norm_buffers(net: nn.Module) -> dict[str, Tensor]:

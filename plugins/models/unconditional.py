@@ -34,15 +34,23 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
+from medganbench_plugins.models.adversarial import AdversarialModel
+from medganbench_plugins.nn.gan_losses import adversarial_loss, gradient_penalty
+from medganbench_plugins.nn.sampling import (
+    ConvDiscriminator,
+    DCGANGenerator,
+    sample_noise,
+)
+from medganbench_plugins.nn.training import (
+    autocast,
+    set_requires_grad,
+)
 from torch import Tensor, nn
 
 from medganbench.hookspecs import hookimpl
-from medganbench.model import Model, ModelContext, Task, TrainBatch
+from medganbench.model import ModelContext, Task, TrainBatch
 from medganbench.params import Param
 from medganbench.specs import ModelSpec
-from medganbench_plugins.nn.gan_losses import adversarial_loss, gradient_penalty
-from medganbench_plugins.nn.sampling import ConvDiscriminator, DCGANGenerator, sample_noise
-from medganbench_plugins.nn.training import autocast, count_parameters, set_requires_grad
 
 #: Largest number of images :meth:`UnconditionalGAN.sample` pushes through the generator at once;
 #: the noise is drawn for all images first, so the chunking never changes the result.
@@ -55,7 +63,7 @@ def _neg_mean(fake: Tensor) -> Tensor:
     return -fake.mean()
 
 
-class UnconditionalGAN(Model):
+class UnconditionalGAN(AdversarialModel):
     """Generator G(z) and discriminator D(x) trained against the target domain's images.
 
     Subclasses fix the architecture and loss through class attributes; the numbers (widths,
@@ -183,34 +191,12 @@ class UnconditionalGAN(Model):
             self.generator.train(was_training)
         return torch.cat(parts, 0).clamp(-1.0, 1.0).contiguous()
 
-    def eval_mode(self) -> None:
-        for net in self.nets:
-            net.eval()
+    def extra_state(self) -> dict[str, Any]:
+        return {"noise_rng": self.noise_rng.get_state(), "gp_rng": self.gp_rng.get_state()}
 
-    def train_mode(self) -> None:
-        for net in self.nets:
-            net.train()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "nets": [net.state_dict() for net in self.nets],
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "noise_rng": self.noise_rng.get_state(),
-            "gp_rng": self.gp_rng.get_state(),
-        }
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        for net, weights in zip(self.nets, state["nets"], strict=True):
-            net.load_state_dict(weights)
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
         self.noise_rng.set_state(state["noise_rng"])
         self.gp_rng.set_state(state["gp_rng"])
-
-    def parameter_count(self) -> int:
-        """Learned parameters of the generator and the discriminator."""
-        return count_parameters(self.nets)
 
 
 class DCGAN(UnconditionalGAN):
