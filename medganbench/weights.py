@@ -337,6 +337,21 @@ def _record_path(spec: WeightsSpec) -> Path:
     return spec.cache_path().with_suffix(".json")
 
 
+#: Cache files already hashed in this process: (path, size, mtime_ns) → sha256. A run resolves
+#: the same artifact several times (before training, then once per metric that uses it), and
+#: hashing a 90 MB network each time is the slowest part of that; a file that changes on disk
+#: changes its size or mtime and is hashed again. ``verify`` always re-hashes.
+_VERIFIED: dict[tuple[str, int, int], str] = {}
+
+
+def _cache_file_sha256(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _VERIFIED:
+        _VERIFIED[key] = sha256_of(path)
+    return _VERIFIED[key]
+
+
 def cached(spec: WeightsSpec) -> ResolvedWeights | None:
     """The cached artifact if present and its recorded sha256 still matches, else None."""
     path, record = spec.cache_path(), _record_path(spec)
@@ -346,7 +361,7 @@ def cached(spec: WeightsSpec) -> ResolvedWeights | None:
         meta = json.loads(record.read_text())
     except ValueError:
         return None
-    if sha256_of(path) != meta.get("sha256"):
+    if _cache_file_sha256(path) != meta.get("sha256"):
         return None
     return ResolvedWeights(spec.name, path, meta["sha256"], f"cache ({meta.get('source', '?')})")
 
