@@ -519,22 +519,22 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _root(name: str, args: Mapping[str, Any], settings: FolderSettings, ctx: DatasetContext) -> Path:
-    """``root`` if given, else the first of --data-dir / env var / cache holding the A folder.
+    """``root`` if given, else the first of --data-dir / env var / cache holding both domain folders.
 
     Raises:
-        DataError: the given root does not exist, or no candidate holds the domain folders.
+        DataError: the given root, or every candidate, lacks the domain folders.
     """
-    if args["root"]:
-        root = Path(str(args["root"])).expanduser()
-        if not root.is_dir():
-            raise DataError(f"{name}: root {root} does not exist.", hint="Pass --dataset-arg root=DIR.")
-        return root
 
     def looks_valid(path: Path) -> bool:
         return all(_domain_present(path, d) for d in (settings.a_dir, settings.b_dir))
 
-    return find_root(name, ctx, looks_valid,
-                     f"Pass --dataset-arg root=DIR, where DIR holds the folders {settings.a_dir} and {settings.b_dir}.")
+    return find_root(
+        name,
+        ctx,
+        looks_valid,
+        f"Pass --dataset-arg root=DIR, where DIR holds the folders {settings.a_dir} and {settings.b_dir}.",
+        str(args["root"]),
+    )
 
 
 def _domain_present(root: Path, pattern: str) -> bool:
