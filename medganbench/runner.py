@@ -16,6 +16,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,7 +26,16 @@ import torch
 from torch.utils.data import DataLoader
 
 from medganbench import __version__
+from medganbench.batches import TrainBatches
 from medganbench.budget import Ledger
+from medganbench.checkpoint import (
+    CHECKPOINT_NAME,
+    Checkpoint,
+    load_checkpoint,
+    restore_rng,
+    rng_state,
+    save_checkpoint,
+)
 from medganbench.dataset import Dataset, DatasetContext, DatasetInfo, DomainInfo, Sample
 from medganbench.device import (
     device_name,
@@ -65,6 +75,12 @@ class RunOptions:
         data_dir: where the dataset's files are (``--data-dir``); where the data live does not
             change a result (the dataset fingerprint on the row does), so it is not part of the
             run id.
+        resume: continue from the run directory's checkpoint if there is one (else start at
+            step 0). The resumed run ends with the same result as an uninterrupted one.
+        deterministic: make torch use deterministic algorithms only (and fail on an operation
+            that has none), so that two runs of one spec on one machine agree bit for bit.
+        record: append the rows to the leaderboard. Sweep workers turn it off and hand the rows
+            to the sweep, which is the leaderboard's single writer.
     """
 
     leaderboard_dir: Path = Path("leaderboards")
@@ -74,6 +90,9 @@ class RunOptions:
     progress: bool = True
     cache_dir: Path | None = None
     data_dir: Path | None = None
+    resume: bool = False
+    deterministic: bool = False
+    record: bool = True
 
 
 @dataclass(frozen=True)
@@ -235,6 +254,10 @@ def execute_run(
     run_dir = options.runs_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     _write_json(run_dir / "spec.json", {"run_id": run_id, **run.identity()})
+    checkpoint = None
+    if options.resume and (run_dir / CHECKPOINT_NAME).exists():
+        checkpoint = load_checkpoint(run_dir / CHECKPOINT_NAME, run_id)
+        on_status(f"resuming run {run_id} from step {checkpoint.ledger.steps}")
 
     settings = _effective_settings(spec, device)
     model: Model = model_cls(
@@ -249,7 +272,8 @@ def execute_run(
         ),
     )
     reset_peak_memory(device)
-    ledger, flops = _train(model, dataset, run, device, run_dir, options, on_status)
+    with _determinism(options.deterministic):
+        ledger, flops, peak = _train(model, dataset, run, device, run_dir, options, on_status, checkpoint)
     directions = tuple(model.eval_directions)
     scored = {}
     for direction in directions:
@@ -260,7 +284,7 @@ def execute_run(
         raise RunError(f"No metric of {','.join(spec.metrics)} can be computed for this run.")
     directions = tuple(scored)
     values = {d: {name: value for name, (value, _) in by.items()} for d, by in scored.items()}
-    rows = _rows(run, dataset, model, metrics, scored, ledger, device, settings, flops)
+    rows = _rows(run, dataset, model, metrics, scored, ledger, device, settings, flops, peak)
     _write_json(
         run_dir / "result.json",
         {
@@ -282,9 +306,12 @@ def execute_run(
                 "peak_memory_mb": rows[0]["peak_memory_mb"],
                 "device": rows[0]["device"],
             },
+            "resumed_from_step": None if checkpoint is None else checkpoint.ledger.steps,
+            "deterministic": options.deterministic,
         },
     )
-    append_rows(board, rows)
+    if options.record:
+        append_rows(board, rows)
     return RunResult(
         run_id, run_dir, board, values[directions[0]], ledger, rows, metrics_by_direction=values
     )
@@ -357,42 +384,6 @@ def _write_json(path: Path, payload: dict[str, Any]) -> None:
     atomic_write(path, lambda f: f.write(json.dumps(payload, indent=2, default=str).encode()))
 
 
-def _shuffled(train: Any, batch_size: int, seed: int) -> Iterator[Sample]:
-    """Endless shuffled batches of ``train``, in an order fixed by ``seed``."""
-    loader = DataLoader(
-        train,
-        batch_size=batch_size,
-        shuffle=True,
-        drop_last=len(train) >= batch_size,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    while True:
-        yield from loader
-
-
-def _train_batches(
-    dataset: Dataset, batch_size: int, seed: int, unpaired: bool
-) -> Iterator[tuple[Sample, bool]]:
-    """Endless training batches and whether each is paired.
-
-    With ``unpaired`` the A half and the B half come from two independent shuffles (seeds
-    ``seed`` and ``seed + 1``), so an A image and the B image beside it are unrelated even on
-    a paired dataset.
-    """
-    train = dataset.split("train")
-    if len(train) == 0:  # type: ignore[arg-type]
-        raise DataError("The train split is empty.")
-    if not unpaired:
-        for raw in _shuffled(train, batch_size, seed):
-            yield raw, dataset.info.paired
-        return
-    halves_a = _shuffled(train, batch_size, seed)
-    halves_b = _shuffled(train, batch_size, seed + 1)
-    while True:
-        raw_a, raw_b = next(halves_a), next(halves_b)
-        yield {"a": raw_a["a"], "mask_a": raw_a["mask_a"], "b": raw_b["b"], "mask_b": raw_b["mask_b"]}, False
-
-
 def _to_train_batch(
     raw: Sample, paired: bool, info: DatasetInfo, device: torch.device, channels_last: bool
 ) -> TrainBatch:
@@ -417,6 +408,20 @@ def _checkpoint_every(run: ResolvedRun, options: RunOptions) -> int:
     return max(1, steps // 4) if steps is not None else 500
 
 
+@contextmanager
+def _determinism(enabled: bool) -> Iterator[None]:
+    """Deterministic algorithms only, for the duration of training (a process-wide switch)."""
+    if not enabled:
+        yield
+        return
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
 def _train(
     model: Model,
     dataset: Dataset,
@@ -425,22 +430,43 @@ def _train(
     run_dir: Path,
     options: RunOptions,
     on_status: Callable[[str], None],
-) -> tuple[Ledger, int]:
+    checkpoint: Checkpoint | None = None,
+) -> tuple[Ledger, int, float]:
     """Step the model until the first budget limit; checkpoint periodically.
 
+    Args:
+        checkpoint: continue from this state instead of step 0.
+
     Returns:
-        The ledger, and the FLOPs of one training step (counted on the first step, which runs
-        as usual; only its wall time carries the counter's small overhead).
+        The ledger; the FLOPs of one training step (counted on the first step, which runs as
+        usual; only its wall time carries the counter's small overhead); the peak memory in MiB
+        over every process that trained the run.
     """
     from medganbench.progress import TrainingProgress
 
     budget = run.spec.budget
-    ledger = Ledger()
-    batches = _train_batches(
-        dataset, model.batch_size, run.spec.seed, type(model).unpaired_training
+    batches = TrainBatches(
+        dataset.split("train"),
+        model.batch_size,
+        run.spec.seed,
+        unpaired=type(model).unpaired_training,
+        paired_data=dataset.info.paired,
     )
+    ledger, flops, peak_before = Ledger(), 0, 0.0
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint.model)
+        batches.load_state_dict(checkpoint.data_order)
+        # Last, so that nothing done while rebuilding the run moves an RNG off its state.
+        restore_rng(checkpoint.rng)
+        ledger, flops, peak_before = checkpoint.ledger, checkpoint.flops_per_step, checkpoint.peak_memory_mb
+
+    def save() -> None:
+        peak = max(peak_before, peak_memory_mb(device))
+        state = Checkpoint(run.run_id, model.state_dict(), batches.state_dict(), rng_state(), ledger, flops, peak)
+        save_checkpoint(run_dir / CHECKPOINT_NAME, state)
+
     every = _checkpoint_every(run, options)
-    flops = 0
+    steps_at_start = ledger.steps
     model.train_mode()
     with TrainingProgress(budget, enabled=options.progress) as progress:
         while not ledger.exhausted(budget):
@@ -461,12 +487,13 @@ def _train(
             ledger.losses = dict(losses)
             progress.update(ledger)
             if ledger.steps % every == 0 and not ledger.exhausted(budget):
-                _save_checkpoint(model, ledger, run_dir)
-    _save_checkpoint(model, ledger, run_dir)
+                save()
+    if ledger.steps > steps_at_start or checkpoint is None:
+        save()
     on_status(
         f"trained {ledger.steps} steps ({ledger.kimg:.3f} kimg) in {ledger.train_seconds:.1f} s"
     )
-    return ledger, flops
+    return ledger, flops, max(peak_before, peak_memory_mb(device))
 
 
 def _check_finite(losses: dict[str, float], step: int, model: str) -> None:
@@ -477,16 +504,6 @@ def _check_finite(losses: dict[str, float], step: int, model: str) -> None:
                 "diverged and no result was recorded.",
                 hint="Lower the learning rate (--model-arg lr=...) or change the seed.",
             )
-
-
-def _save_checkpoint(model: Model, ledger: Ledger, run_dir: Path) -> None:
-    state = {
-        "model": model.state_dict(),
-        "ledger": {"steps": ledger.steps, "images": ledger.images, "train_seconds": ledger.train_seconds},
-        "rng": {"torch": torch.get_rng_state()},
-        "medganbench_version": __version__,
-    }
-    atomic_write(run_dir / "checkpoint.pt", lambda f: torch.save(state, f))
 
 
 def _evaluate(
@@ -578,6 +595,7 @@ def _rows(
     device: torch.device,
     settings: _Settings,
     flops: int,
+    peak_memory: float,
 ) -> list[dict[str, Any]]:
     """One row per (evaluated direction, metric)."""
     spec = run.spec
@@ -602,7 +620,7 @@ def _rows(
         "kimg_done": ledger.kimg,
         "train_seconds": ledger.train_seconds,
         "eval_seconds": ledger.eval_seconds,
-        "peak_memory_mb": peak_memory_mb(device),
+        "peak_memory_mb": peak_memory,
         "device": device_name(device),
         "precision": settings.precision,
         "channels_last": settings.channels_last,

@@ -105,3 +105,34 @@ class ResolvedRun:
     def run_id(self) -> str:
         """16 hex digits of the SHA-256 of :meth:`identity` as canonical JSON."""
         return hashlib.sha256(canonical_json(self.identity()).encode()).hexdigest()[:16]
+
+
+def spec_from_identity(identity: Mapping[str, Any]) -> RunSpec:
+    """Rebuild the :class:`RunSpec` of a run from its recorded :meth:`ResolvedRun.identity`.
+
+    The resolved arguments stand in for the given ones (resolving them again gives the same
+    values), so the rebuilt spec has the same run id as long as the component versions are
+    unchanged.
+
+    Raises:
+        UsageError: ``identity`` lacks a field or holds a malformed one.
+    """
+    from medganbench.errors import UsageError
+
+    try:
+        return RunSpec(
+            model=str(identity["model"]),
+            dataset=str(identity["dataset"]),
+            model_args=dict(identity["model_args"]),
+            dataset_args=dict(identity["dataset_args"]),
+            image_size=int(identity["image_size"]),
+            metrics=tuple(identity["metrics"]),
+            metric_args={k: dict(v) for k, v in identity.get("metric_args", {}).items()},
+            budget=Budget(**identity["budget"]),
+            seed=int(identity["seed"]),
+            eval_split=str(identity["eval_split"]),
+            amp=bool(identity["amp"]),
+            channels_last=bool(identity["channels_last"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"The recorded run spec is incomplete or malformed ({exc!r}).") from None
