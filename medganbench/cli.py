@@ -64,7 +64,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--model", "-m", required=True, help="Registered model name (see `medganbench list models`).")
+@click.option("--model", "-m", default=None, help="Registered model name (see `medganbench list models`); required unless --resume.")
 @click.option("--dataset", "-d", default=DEFAULT_DATASET, show_default=True, help="Registered dataset name.")
 @click.option("--budget", default=DEFAULT_BUDGET, show_default=True, help="steps=N,kimg=K,seconds=S: the first limit reached stops training.")
 @click.option("--image-size", default=DEFAULT_IMAGE_SIZE, show_default=True, type=int, help="Side length of the square images.")
@@ -80,8 +80,13 @@ def main() -> None:
 @click.option("--amp/--no-amp", default=True, show_default=True, help="bf16 mixed precision on CUDA (CPU runs are always fp32).")
 @click.option("--channels-last/--no-channels-last", default=True, show_default=True, help="Channels-last memory format on CUDA.")
 @click.option("--progress/--no-progress", default=True, help="Show the progress bar.")
+@click.option("--resume", "resume_dir", default=None, type=click.Path(path_type=Path, file_okay=False), metavar="RUN_DIR", help="Continue the run in RUN_DIR (runs/<run id>) from its last checkpoint; its spec.json gives the spec.")
+@click.option("--checkpoint-every", default=None, type=click.IntRange(min=1), metavar="STEPS", help="Steps between checkpoints [default: a quarter of a step budget, else 500].")
+@click.option("--deterministic", is_flag=True, help="Deterministic algorithms only, so repeated or resumed runs agree bit for bit.")
+@click.pass_context
 def run(
-    model: str,
+    ctx: click.Context,
+    model: str | None,
     dataset: str,
     budget: str,
     image_size: int,
@@ -97,17 +102,127 @@ def run(
     amp: bool,
     channels_last: bool,
     progress: bool,
+    resume_dir: Path | None,
+    checkpoint_every: int | None,
+    deterministic: bool,
 ) -> None:
-    """Train MODEL on DATASET under a fixed budget, evaluate it and append to the leaderboard."""
-    from medganbench.model import Task
+    """Train MODEL on DATASET under a fixed budget, evaluate it and append to the leaderboard.
+
+    With --resume RUN_DIR, continue an interrupted run from its last checkpoint instead; the
+    result is the one the uninterrupted run would have recorded.
+    """
     from medganbench.runner import RunOptions, execute_run
 
     registries = _registries()
+    if resume_dir is not None:
+        spec, runs_dir = _resumed_spec(ctx, resume_dir, registries)
+        model, dataset = spec.model, spec.dataset
+    elif model is None:
+        raise UsageError("Missing option --model.", hint="Example: medganbench run --model hlsnc")
+    else:
+        spec = _spec_from_options(
+            registries, model, dataset, budget, image_size, seed, metrics,
+            model_args, dataset_args, metric_args, amp, channels_last,
+        )
+    options = RunOptions(
+        leaderboard_dir=leaderboard_dir,
+        runs_dir=runs_dir,
+        device=device,
+        progress=progress,
+        data_dir=data_dir,
+        checkpoint_every=checkpoint_every,
+        resume=resume_dir is not None,
+        deterministic=deterministic,
+    )
+    result = execute_run(spec, registries, options, on_status=lambda m: err.print(m, highlight=False))
+    table = Table(title=f"{model} on {dataset} — run {result.run_id}")
+    table.add_column("direction")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for row in result.rows:
+        arrow = "↑" if row["higher_is_better"] else "↓"
+        table.add_row(row["direction"], f"{row['metric']} {arrow}", f"{row['value']:.4f}")
+    out.print(table)
+    out.print(f"run directory: {result.run_dir}\nleaderboard:   {result.leaderboard}", highlight=False)
+
+
+# The options that make up a run's spec; with --resume the spec comes from the run directory.
+_SPEC_OPTIONS = (
+    "model", "dataset", "budget", "image_size", "seed", "metrics", "model_args",
+    "dataset_args", "metric_args", "amp", "channels_last", "runs_dir",
+)
+
+
+def _resumed_spec(ctx: click.Context, run_dir: Path, registries: Registries) -> tuple[RunSpec, Path]:
+    """The spec recorded in ``run_dir`` and the runs directory holding it.
+
+    Raises:
+        UsageError: spec options were given too, ``run_dir`` has no readable spec.json, or the
+            installed components no longer give the recorded run id.
+    """
+    import json
+
+    from medganbench.runner import resolve_run
+    from medganbench.runspec import spec_from_identity
+
+    given = [
+        param.opts[0]
+        for param in ctx.command.params
+        if param.name in _SPEC_OPTIONS
+        and ctx.get_parameter_source(param.name) is not click.core.ParameterSource.DEFAULT
+    ]
+    if given:
+        flags = ", ".join(given)
+        raise UsageError(
+            f"--resume takes the run's spec from {run_dir / 'spec.json'}; do not also give {flags}.",
+            hint="Run options (--device, --leaderboard-dir, --data-dir, --deterministic) may be given.",
+        )
+    try:
+        recorded = json.loads((run_dir / "spec.json").read_text())
+    except FileNotFoundError:
+        raise UsageError(
+            f"{run_dir} is not a run directory: it has no spec.json.",
+            hint="Resume from runs/<run id>, the directory `medganbench run` printed.",
+        ) from None
+    except ValueError as exc:
+        raise UsageError(f"{run_dir / 'spec.json'} is not valid JSON ({exc}).") from None
+    spec = spec_from_identity(recorded)
+    run_id = resolve_run(spec, registries).run_id
+    if run_id != recorded.get("run_id"):
+        raise UsageError(
+            f"Run {recorded.get('run_id')} was made with other component versions than the "
+            f"installed ones (they now give run id {run_id}), so it cannot be resumed exactly.",
+            hint="Install the medganbench version the run was started with, or start a new run.",
+        )
+    if run_dir.name != run_id:
+        raise UsageError(
+            f"{run_dir} holds run {run_id}; a run directory must be named after its run id.",
+            hint=f"Rename it to {run_dir.parent / run_id}.",
+        )
+    return spec, run_dir.parent
+
+
+def _spec_from_options(
+    registries: Registries,
+    model: str,
+    dataset: str,
+    budget: str,
+    image_size: int,
+    seed: int,
+    metrics: str | None,
+    model_args: tuple[str, ...],
+    dataset_args: tuple[str, ...],
+    metric_args: tuple[str, ...],
+    amp: bool,
+    channels_last: bool,
+) -> RunSpec:
+    from medganbench.model import Task
+
     if metrics is None:
         # Samplers have no paired target: their default is the distribution metrics.
         task = getattr(registries.models.get(model).load(), "task", Task.TRANSLATE)
         metrics = ",".join(SAMPLING_METRICS if task is Task.SAMPLE else DEFAULT_METRICS)
-    spec = RunSpec(
+    return RunSpec(
         model=model,
         dataset=dataset,
         model_args=parse_key_values(model_args, "--model-arg"),
@@ -120,23 +235,6 @@ def run(
         amp=amp,
         channels_last=channels_last,
     )
-    options = RunOptions(
-        leaderboard_dir=leaderboard_dir,
-        runs_dir=runs_dir,
-        device=device,
-        progress=progress,
-        data_dir=data_dir,
-    )
-    result = execute_run(spec, registries, options, on_status=lambda m: err.print(m, highlight=False))
-    table = Table(title=f"{model} on {dataset} — run {result.run_id}")
-    table.add_column("direction")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for row in result.rows:
-        arrow = "↑" if row["higher_is_better"] else "↓"
-        table.add_row(row["direction"], f"{row['metric']} {arrow}", f"{row['value']:.4f}")
-    out.print(table)
-    out.print(f"run directory: {result.run_dir}\nleaderboard:   {result.leaderboard}", highlight=False)
 
 
 def _metric_args(items: tuple[str, ...]) -> dict[str, dict[str, str]]:
@@ -260,12 +358,18 @@ def _leaderboard_files(directory: Path, dataset: str | None) -> list[Path]:
 @click.option("--dataset", "-d", default=None, help="Only this dataset's leaderboard.")
 @click.option("--leaderboard-dir", default=Path("leaderboards"), show_default=True, type=click.Path(path_type=Path))
 @click.option("--by", default=None, help="Metric to rank by (default: the first metric of each group).")
-def show(dataset: str | None, leaderboard_dir: Path, by: str | None) -> None:
-    """Rank comparable runs (same dataset version, image size, budget, metric version)."""
-    from medganbench.leaderboard import ranked_groups, read_leaderboard, render_groups
+@click.option("--runs", is_flag=True, help="One row per run instead of mean ± std over seeds.")
+def show(dataset: str | None, leaderboard_dir: Path, by: str | None, runs: bool) -> None:
+    """Rank comparable runs (same dataset version, image size, budget, metric version).
+
+    By default runs that differ only by seed are merged: mean ± std and a 95% bootstrap interval
+    per metric; configurations whose intervals overlap share a rank.
+    """
+    from medganbench.leaderboard import read_leaderboard
+    from medganbench.leaderboard_render import render_groups, view_groups
 
     for path in _leaderboard_files(leaderboard_dir, dataset):
-        for table in render_groups(ranked_groups(read_leaderboard(path), by=by)):
+        for table in render_groups(view_groups(read_leaderboard(path), by=by, runs=runs)):
             out.print(table)
 
 
@@ -275,12 +379,13 @@ def show(dataset: str | None, leaderboard_dir: Path, by: str | None) -> None:
 @click.option("--out", "out_path", required=True, type=click.Path(path_type=Path))
 @click.option("--leaderboard-dir", default=Path("leaderboards"), show_default=True, type=click.Path(path_type=Path))
 @click.option("--by", default=None, help="Metric to rank by in the md export.")
-def export(dataset: str, fmt: str, out_path: Path, leaderboard_dir: Path, by: str | None) -> None:
+@click.option("--runs", is_flag=True, help="md: one row per run instead of mean ± std over seeds.")
+def export(dataset: str, fmt: str, out_path: Path, leaderboard_dir: Path, by: str | None, runs: bool) -> None:
     """Export a leaderboard as CSV or Parquet (all rows) or Markdown (ranked tables)."""
     from medganbench.leaderboard import export as export_table
     from medganbench.leaderboard import leaderboard_path, read_leaderboard
 
-    export_table(read_leaderboard(leaderboard_path(leaderboard_dir, dataset)), fmt, out_path, by=by)
+    export_table(read_leaderboard(leaderboard_path(leaderboard_dir, dataset)), fmt, out_path, by=by, runs=runs)
     out.print(f"wrote {out_path}", highlight=False)
 
 

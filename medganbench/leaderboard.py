@@ -122,7 +122,6 @@ LOCK_TIMEOUT_S = 300.0
 
 _NO_RUNS_HINT = "No runs yet for this dataset; run `medganbench run ...` to add some."
 _JSON_COLUMNS = frozenset({"model_args", "dataset_args", "metric_args", "metric_details", "weights"})
-_EMPTY = "—"
 
 
 def leaderboard_path(directory: Path, dataset: str) -> Path:
@@ -513,6 +512,9 @@ class RankedRow:
         noise_floors: per column, the row's noise floor (distribution metrics), else ``None``.
         rank: competition rank ("1224") by the group's ``ranked_by`` column, ``None`` if the
             run has no value for it.
+        precision: effective training precision (``"fp32"``, ``"bf16"``, ...). Carried so that
+            seed aggregation (:mod:`medganbench.seedstats`) does not pool runs that differ in
+            precision as if they were seed replicates.
     """
 
     run_id: str
@@ -527,6 +529,7 @@ class RankedRow:
     values: tuple[float | None, ...]
     rank: int | None
     noise_floors: tuple[float | None, ...] = ()
+    precision: str = "fp32"
 
 
 @dataclass(frozen=True)
@@ -651,6 +654,7 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
                 values=values,
                 rank=rank_of.get(run_id),
                 noise_floors=floors,
+                precision=info["precision"],
             )
             for run_id, info, values, floors in rows
         ]
@@ -670,28 +674,8 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
 
 
 # --------------------------------------------------------------------------------------------
-# Rendering and export
+# Rendering and export (rendering itself lives in medganbench.leaderboard_render)
 # --------------------------------------------------------------------------------------------
-
-
-def _format_budget(key: Mapping[str, Any]) -> str:
-    parts = []
-    for name in ("steps", "kimg", "seconds"):
-        value = key.get(f"budget_{name}")
-        if value is not None:
-            # Same spelling as ``--budget``; ``:g`` would turn 1000000 steps into 1e+06.
-            parts.append(f"{name}={value}" if isinstance(value, int) else f"{name}={value:g}")
-    return ",".join(parts) or "none"
-
-
-def _group_title(group: RankedGroup) -> str:
-    k = group.key
-    # The fingerprint is shown (shortened) because two groups can differ only in it.
-    return (
-        f"{k['dataset']} v{k['dataset_version']} · {k['image_size']}px · "
-        f"budget {_format_budget(k)} · split {k['eval_split']} · {k['direction']} · "
-        f"data {str(k['dataset_fingerprint'])[:8]}"
-    )
 
 
 def _format_args(model_args: str) -> str:
@@ -711,82 +695,20 @@ def _format_args(model_args: str) -> str:
     return " ".join(parts)
 
 
-def _format_value(value: float | None) -> str:
-    """4 significant figures, trailing zeros kept so a column reads evenly (20 -> "20.00")."""
-    if value is None:
-        return _EMPTY
-    # "#" keeps trailing zeros but leaves a bare point on 4-digit integers ("1234.").
-    return f"{value:#.4g}".rstrip(".")
-
-
-def _group_cells(group: RankedGroup) -> tuple[list[str], list[list[str]]]:
-    """Headers and string cells of one group, shared by the rich and markdown renderings."""
-    headers = (
-        ["rank", "model", "args", "seed"]
-        + [c.label for c in group.metrics]
-        + ["steps", "train s", "device", "run id"]
-    )
-    cells = []
-    for row in group.rows:
-        cells.append(
-            [
-                _EMPTY if row.rank is None else str(row.rank),
-                f"{row.model} v{row.model_version}",
-                _format_args(row.model_args),
-                str(row.seed),
-                *(
-                    _format_value(v) + (f" (floor {_format_value(f)})" if f is not None else "")
-                    for v, f in zip(row.values, row.noise_floors or (None,) * len(row.values), strict=True)
-                ),
-                str(row.steps_done),
-                f"{row.train_seconds:.1f}",
-                row.device,
-                row.run_id[:8],
-            ]
-        )
-    return headers, cells
-
-
 def render_groups(groups: list[RankedGroup]) -> list[RichTable]:
-    """One rich table per group, for the terminal.
+    """One rich table per group, one row per run (the ``--runs`` view).
 
-    Args:
-        groups: from :func:`ranked_groups`.
-
-    Returns:
-        Tables titled with the group key; columns rank, model, args, seed, one per metric
-        (e.g. ``"psnr ↑ (v1)"``, 4 significant figures), steps, train s, device, run id.
+    Thin re-export of :func:`medganbench.leaderboard_render.render_groups`, kept here because
+    callers import it from this module. Imported lazily: the render module imports this one.
     """
-    tables = []
-    for group in groups:
-        headers, cells = _group_cells(group)
-        table = RichTable(title=_group_title(group))
-        numeric = {"rank", "seed", "steps", "train s"} | {c.label for c in group.metrics}
-        for header in headers:
-            table.add_column(header, justify="right" if header in numeric else "left")
-        for row in cells:
-            table.add_row(*row)
-        tables.append(table)
-    return tables
+    from medganbench.leaderboard_render import render_groups as _render_groups
+
+    return _render_groups(groups)
 
 
-def _markdown(groups: list[RankedGroup]) -> str:
-    def cell(text: str) -> str:
-        # A bare "|" would split the cell; args can contain one inside JSON strings.
-        return text.replace("|", "\\|")
-
-    parts = []
-    for group in groups:
-        headers, cells = _group_cells(group)
-        lines = [f"## {_group_title(group)}", ""]
-        lines.append("| " + " | ".join(cell(h) for h in headers) + " |")
-        lines.append("|" + "|".join("---" for _ in headers) + "|")
-        lines.extend("| " + " | ".join(cell(c) for c in row) + " |" for row in cells)
-        parts.append("\n".join(lines) + "\n")
-    return "\n".join(parts) if parts else "_No successful runs._\n"
-
-
-def export(table: pa.Table, fmt: str, out: Path, by: str | None = None) -> None:
+def export(
+    table: pa.Table, fmt: str, out: Path, by: str | None = None, *, runs: bool = False
+) -> None:
     """Export a leaderboard table.
 
     The output is written atomically (temporary sibling, then ``os.replace``); parent
@@ -795,9 +717,12 @@ def export(table: pa.Table, fmt: str, out: Path, by: str | None = None) -> None:
     Args:
         table: a leaderboard table (see :func:`read_leaderboard`).
         fmt: ``"csv"`` (all rows), ``"parquet"`` (all rows, schema metadata kept) or ``"md"``
-            (one markdown table per ranked group, as :func:`render_groups` shows them).
+            (one markdown table per comparable group: by default one row per model
+            configuration aggregated over seeds, see :mod:`medganbench.seedstats`).
         out: the file to write.
         by: for ``"md"``, the metric to rank by (see :func:`ranked_groups`); ignored otherwise.
+        runs: for ``"md"``, one row per run instead of the aggregate over seeds; ignored
+            otherwise.
 
     Raises:
         UsageError: unknown ``fmt``; for ``"md"``, unknown ``by``.
@@ -805,13 +730,16 @@ def export(table: pa.Table, fmt: str, out: Path, by: str | None = None) -> None:
     out = Path(out)
     write: Callable[[IO[bytes]], None]
     if fmt == "csv":
-        write = lambda sink: pa_csv.write_csv(table, sink)  # noqa: E731
+        write = lambda sink: pa_csv.write_csv(table, sink)
     elif fmt == "parquet":
-        write = lambda sink: pq.write_table(table, sink)  # noqa: E731
+        write = lambda sink: pq.write_table(table, sink)
     elif fmt == "md":
+        # Lazy: the render module imports this one.
+        from medganbench.leaderboard_render import markdown
+
         # Rank before opening anything, so a bad ``by`` leaves no file behind.
-        text = _markdown(ranked_groups(table, by=by)).encode("utf-8")
-        write = lambda sink: sink.write(text)  # noqa: E731
+        text = markdown(table, by=by, runs=runs).encode("utf-8")
+        write = lambda sink: sink.write(text)
     else:
         raise UsageError(
             f"Unknown export format {fmt!r}.", hint="Use one of " + "|".join(EXPORT_FORMATS) + "."
@@ -831,7 +759,7 @@ __all__ = [
     "append_rows",
     "export",
     "leaderboard_path",
-    "read_leaderboard",
     "ranked_groups",
+    "read_leaderboard",
     "render_groups",
 ]

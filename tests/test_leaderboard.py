@@ -584,8 +584,21 @@ def test_export_md_has_table_header_and_models(tmp_path: Path) -> None:
     lb.export(table, "md", out)
     text = out.read_text(encoding="utf-8")
     assert "## phantom-brain" in text
-    assert "| rank | model | args | seed | psnr ↑ (v1) |" in text
+    # The default md view aggregates over seeds (see tests/test_seedstats.py).
+    assert "| rank | model | args | seeds | psnr ↑ (v1) |" in text
     assert "identity" in text and "intensity-lookup" in text
+    assert text.index("intensity-lookup") < text.index("| 2 | identity")
+
+
+def test_export_md_with_runs_has_one_row_per_run(tmp_path: Path) -> None:
+    table = table_of(
+        make_row(run_id="r1", model="identity", value=20.0),
+        make_row(run_id="r2", model="intensity-lookup", value=25.0),
+    )
+    out = tmp_path / "board.md"
+    lb.export(table, "md", out, runs=True)
+    text = out.read_text(encoding="utf-8")
+    assert "| rank | model | args | seed | psnr ↑ (v1) |" in text
     assert text.index("intensity-lookup") < text.index("| 2 | identity")
 
 
@@ -623,4 +636,5 @@ def test_noise_floor_is_shown_next_to_the_value(tmp_path: Path) -> None:
     )
     out = tmp_path / "board.md"
     lb.export(table, "md", out)
-    assert "231.8 (floor 14.40)" in out.read_text()  # 4 significant figures, like values
+    # 4 significant figures, like values; the default view marks the lone seed.
+    assert "231.8 (1 seed) (floor 14.40)" in out.read_text()
