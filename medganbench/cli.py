@@ -251,15 +251,98 @@ def _metric_args(items: tuple[str, ...]) -> dict[str, dict[str, str]]:
     return out
 
 
+@main.command()
+@click.argument("sweep_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--executor", "-e", default="local", show_default=True, help="Executor plugin: local or ray (see `medganbench list executors`).")
+@click.option("--workers", default=None, type=click.IntRange(min=1), help="local executor: trials at once, each in its own process.")
+@click.option("--address", default=None, help="ray executor: address of an existing cluster (e.g. auto).")
+@click.option("--executor-arg", "executor_args", multiple=True, metavar="K=V", help="Executor argument; repeatable.")
+@click.option("--leaderboard-dir", default=Path("leaderboards"), show_default=True, type=click.Path(path_type=Path))
+@click.option("--runs-dir", default=Path("runs"), show_default=True, type=click.Path(path_type=Path), help="Run directories and the sweep record (shared storage on a cluster).")
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="Where the datasets' files are, on the workers.")
+@click.option("--device", default=None, help="Device of every trial; default CUDA when present, else CPU.")
+@click.option("--checkpoint-every", default=None, type=click.IntRange(min=1), metavar="STEPS")
+@click.option("--deterministic", is_flag=True, help="Deterministic algorithms only.")
+@click.option("--dry-run", is_flag=True, help="List the trials and which are already recorded; run nothing.")
+@click.option("--progress/--no-progress", default=None, help="A live table of the trials, or one line per change [default: live on a terminal].")
+def sweep(
+    sweep_file: Path,
+    executor: str,
+    workers: int | None,
+    address: str | None,
+    executor_args: tuple[str, ...],
+    leaderboard_dir: Path,
+    runs_dir: Path,
+    data_dir: Path | None,
+    device: str | None,
+    checkpoint_every: int | None,
+    deterministic: bool,
+    dry_run: bool,
+    progress: bool | None,
+) -> None:
+    """Run every trial of SWEEP_FILE (a TOML grid) that is not on the leaderboard yet.
+
+    Trials already recorded are skipped and interrupted ones resume from their checkpoints,
+    so running a sweep again finishes only what is missing. Exits 1 if any trial failed.
+    """
+    from medganbench.sweep import load_sweep
+    from medganbench.sweep_progress import SweepDisplay, summary_table
+    from medganbench.sweep_runner import SweepOptions, make_executor, run_sweep
+
+    registries = _registries()
+    spec = load_sweep(sweep_file)
+    raw = dict(parse_key_values(executor_args, "--executor-arg"))
+    for name, value in (("workers", workers), ("address", address)):
+        if value is not None:
+            raw[name] = value
+    options = SweepOptions(
+        leaderboard_dir=leaderboard_dir,
+        runs_dir=runs_dir,
+        device=device,
+        data_dir=data_dir,
+        deterministic=deterministic,
+        checkpoint_every=checkpoint_every,
+    )
+    if dry_run:
+        _print_trials(spec, registries, options)
+        return
+    runner = make_executor(registries, executor, raw)
+    live = err.is_terminal if progress is None else progress
+    with SweepDisplay(err, live=live) as display:
+        report = run_sweep(spec, registries, runner, options, display)
+    out.print(summary_table(report))
+    if report.count("failed"):
+        err.print(
+            f"[bold red]{report.count('failed')} trial(s) failed[/]; their errors are above and in "
+            f"{runs_dir / 'sweeps' / (spec.name + '.json')}. Run the sweep again to retry them.",
+            highlight=False,
+        )
+        raise click.exceptions.Exit(1)
+
+
+def _print_trials(spec: Any, registries: Registries, options: Any) -> None:
+    from medganbench.sweep import expand_trials
+    from medganbench.sweep_runner import recorded_run_ids
+
+    trials = expand_trials(spec, registries)
+    recorded = recorded_run_ids(options.leaderboard_dir, {t.spec.dataset for t in trials})
+    table = Table(title=f"sweep {spec.name}: {len(trials)} trials, budget {spec.budget}, {spec.image_size} px")
+    for column in ("#", "trial", "run id", "on the leaderboard"):
+        table.add_column(column)
+    for trial in trials:
+        table.add_row(str(trial.index + 1), trial.label, trial.run_id, "yes" if trial.run_id in recorded else "no")
+    out.print(table)
+
+
 @main.command(name="list")
-@click.argument("kind", required=False, type=click.Choice(["models", "datasets", "metrics"]))
+@click.argument("kind", required=False, type=click.Choice(["models", "datasets", "metrics", "executors"]))
 @click.option("--details", is_flag=True, help="Also show arguments, and for models their parameters and FLOPs per training step.")
 @click.option("--image-size", default=DEFAULT_IMAGE_SIZE, show_default=True, type=int, help="Image size at which --details measures FLOPs per step.")
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="Also look for dataset files here.")
 def list_components(kind: str | None, details: bool, image_size: int, data_dir: Path | None) -> None:
-    """List registered models, datasets and metrics."""
+    """List registered models, datasets, metrics and sweep executors."""
     registries = _registries()
-    kinds = [kind] if kind else ["models", "datasets", "metrics"]
+    kinds = [kind] if kind else ["models", "datasets", "metrics", "executors"]
     for name in kinds:
         registry = getattr(registries, name)
         measure = details and name == "models"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pluggy
 
-from medganbench.specs import DatasetSpec, MetricSpec, ModelSpec
+from medganbench.specs import DatasetSpec, ExecutorSpec, MetricSpec, ModelSpec
 from medganbench.weights import WeightsSpec
 
 PROJECT_NAME = "medganbench"
@@ -65,4 +65,15 @@ def medganbench_weights() -> list[WeightsSpec]:
     index) and converters; components obtain the file with
     :func:`medganbench.weights.resolve_weights`, and ``medganbench weights`` lists, installs and
     verifies them.
+    """
+
+
+@hookspec
+def medganbench_executors() -> list[ExecutorSpec]:
+    """Return the sweep executors this plugin provides.
+
+    Each factory is called as ``factory(args)`` with the executor's resolved arguments and
+    returns a :class:`medganbench.executor.Executor`, which runs a sweep's trials (each through
+    :func:`medganbench.executor.run_trial`) sequentially, in worker processes or on a cluster,
+    and hands each outcome back to the sweep as it finishes.
     """

@@ -20,7 +20,7 @@ import pluggy
 from medganbench import __version__, hookspecs
 from medganbench.errors import PluginError
 from medganbench.registry import Registry
-from medganbench.specs import DatasetSpec, MetricSpec, ModelSpec
+from medganbench.specs import DatasetSpec, ExecutorSpec, MetricSpec, ModelSpec
 from medganbench.weights import WeightsSpec
 
 ENTRY_POINT_GROUP = "medganbench"
@@ -46,6 +46,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.metrics.paired",
     "medganbench_plugins.metrics.lpips_metric",
     "medganbench_plugins.metrics.distribution",
+    "medganbench_plugins.executors.local",
+    "medganbench_plugins.executors.ray_cluster",
 )
 
 
@@ -113,6 +115,7 @@ class Registries:
     models: Registry[ModelSpec]
     metrics: Registry[MetricSpec]
     weights: Registry[WeightsSpec]
+    executors: Registry[ExecutorSpec]
 
 
 def build_registries(pm: pluggy.PluginManager) -> Registries:
@@ -127,6 +130,7 @@ def build_registries(pm: pluggy.PluginManager) -> Registries:
         models=_collect(pm, "medganbench_models", ModelSpec, "model"),
         metrics=_collect(pm, "medganbench_metrics", MetricSpec, "metric"),
         weights=_collect(pm, "medganbench_weights", WeightsSpec, "weights artifact"),
+        executors=_collect(pm, "medganbench_executors", ExecutorSpec, "executor"),
     )
 
 

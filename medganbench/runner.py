@@ -192,6 +192,7 @@ def execute_run(
     registries: Registries,
     options: RunOptions = RunOptions(),
     on_status: Callable[[str], None] = lambda message: None,
+    on_step: Callable[[Ledger], None] | None = None,
 ) -> RunResult:
     """Train, evaluate and record one run.
 
@@ -200,6 +201,8 @@ def execute_run(
         registries: the component registries (from :func:`medganbench.plugins.build_registries`).
         options: where to write and which device to use.
         on_status: receives one-line status messages (the CLI prints them).
+        on_step: called with the ledger after every training step (sweeps report progress
+            with it); it must be quick, since its time counts against the budget.
 
     Returns:
         The run's id, directory, metric values, ledger and the leaderboard rows appended.
@@ -273,7 +276,9 @@ def execute_run(
     )
     reset_peak_memory(device)
     with _determinism(options.deterministic):
-        ledger, flops, peak = _train(model, dataset, run, device, run_dir, options, on_status, checkpoint)
+        ledger, flops, peak = _train(
+            model, dataset, run, device, run_dir, options, on_status, checkpoint, on_step
+        )
     directions = tuple(model.eval_directions)
     scored = {}
     for direction in directions:
@@ -431,11 +436,13 @@ def _train(
     options: RunOptions,
     on_status: Callable[[str], None],
     checkpoint: Checkpoint | None = None,
+    on_step: Callable[[Ledger], None] | None = None,
 ) -> tuple[Ledger, int, float]:
     """Step the model until the first budget limit; checkpoint periodically.
 
     Args:
         checkpoint: continue from this state instead of step 0.
+        on_step: see :func:`execute_run`.
 
     Returns:
         The ledger; the FLOPs of one training step (counted on the first step, which runs as
@@ -486,6 +493,8 @@ def _train(
             _check_finite(losses, ledger.steps, run.spec.model)
             ledger.losses = dict(losses)
             progress.update(ledger)
+            if on_step is not None:
+                on_step(ledger)
             if ledger.steps % every == 0 and not ledger.exhausted(budget):
                 save()
     if ledger.steps > steps_at_start or checkpoint is None:

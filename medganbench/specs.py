@@ -109,3 +109,13 @@ class ModelSpec(ComponentSpec):
 @dataclass(frozen=True)
 class MetricSpec(ComponentSpec):
     """A metric component; its factory is called as ``factory(args, MetricContext)``."""
+
+
+@dataclass(frozen=True)
+class ExecutorSpec(ComponentSpec):
+    """A sweep executor; its factory is called as ``factory(args)`` and returns a
+    :class:`medganbench.executor.Executor`.
+
+    An executor decides where and how many trials run at once, never what a trial computes, so
+    its name and version are not part of any run's identity.
+    """

@@ -1,0 +1,1 @@
+"""Built-in sweep executors: local (sequential or worker processes) and Ray."""
