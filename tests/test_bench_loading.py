@@ -12,10 +12,10 @@ import pytest
 import torch
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from medganbench.batches import TrainBatches
 from medganbench.dataset import DatasetContext
 from medganbench.home import medganbench_home
 from medganbench.params import resolve_args
-from medganbench.runner import _train_batches
 
 SIZE, BATCH = 64, 8
 
@@ -36,7 +36,7 @@ def registries_module():
 
 @pytest.mark.parametrize("unpaired", [False, True], ids=["paired", "unpaired"])
 def test_bench_train_batches(benchmark: BenchmarkFixture, phantom, unpaired: bool) -> None:
-    batches = _train_batches(phantom, BATCH, seed=0, unpaired=unpaired)
+    batches = TrainBatches(phantom.split("train"), BATCH, 0, unpaired=unpaired, paired_data=phantom.info.paired)
     benchmark.group = f"train-batches-{BATCH}x{SIZE}px"
     raw, paired = benchmark(lambda: next(batches))
     assert paired is (not unpaired)

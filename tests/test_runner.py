@@ -149,9 +149,10 @@ def _phantom(registries):
 
 
 def test_unpaired_training_draws_a_and_b_independently(registries) -> None:
-    from medganbench.runner import _train_batches
+    from medganbench.batches import TrainBatches
 
-    batches = _train_batches(_phantom(registries), 4, seed=0, unpaired=True)
+    phantom = _phantom(registries)
+    batches = TrainBatches(phantom.split("train"), 4, 0, unpaired=True, paired_data=phantom.info.paired)
     same = []
     for _ in range(5):
         raw, paired = next(batches)
@@ -162,9 +163,10 @@ def test_unpaired_training_draws_a_and_b_independently(registries) -> None:
 
 
 def test_paired_training_keeps_pairs(registries) -> None:
-    from medganbench.runner import _train_batches
+    from medganbench.batches import TrainBatches
 
-    raw, paired = next(_train_batches(_phantom(registries), 4, seed=0, unpaired=False))
+    phantom = _phantom(registries)
+    raw, paired = next(TrainBatches(phantom.split("train"), 4, 0, unpaired=False, paired_data=phantom.info.paired))
     assert paired is True and torch.equal(raw["mask_a"], raw["mask_b"])
 
 

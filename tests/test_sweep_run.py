@@ -45,11 +45,21 @@ def _sweep(tmp_path: Path, executor: str, args: dict, data: dict = TWO_BY_TWO): 
     return sweep, expand_trials(sweep, registries), report
 
 
+# The arguments each registered executor is exercised with; a new executor must add its own.
+EXECUTOR_TEST_ARGS: dict[str, list[dict[str, object]]] = {
+    "local": [{}, {"workers": 2}],
+    "ray": [{"num_cpus": 2}],  # a Ray instance on this machine, as ray.init(num_cpus=2)
+}
 EXECUTORS = [
-    pytest.param("local", {}, id="local-sequential"),
-    pytest.param("local", {"workers": 2}, id="local-2-workers", marks=pytest.mark.slow),
-    pytest.param("ray", {"num_cpus": 2}, id="ray-local-cluster", marks=pytest.mark.slow),
+    pytest.param(name, args, id=f"{name}-{i}", marks=() if name == "local" and not args else pytest.mark.slow)
+    for name, variants in EXECUTOR_TEST_ARGS.items()
+    for i, args in enumerate(variants)
 ]
+
+
+def test_every_registered_executor_is_exercised() -> None:
+    registered = set(build_registries(make_plugin_manager()).executors.names())
+    assert registered == set(EXECUTOR_TEST_ARGS)
 
 
 @pytest.mark.parametrize(("executor", "args"), EXECUTORS)
