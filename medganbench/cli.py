@@ -555,5 +555,41 @@ def weights_verify(names: tuple[str, ...]) -> None:
         raise click.exceptions.Exit(1)
 
 
+@leaderboard.command()
+@click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path, file_okay=False), help="The site directory (created, or replaced if it holds an earlier site).")
+@click.option("--leaderboard-dir", default=Path("leaderboards"), show_default=True, type=click.Path(path_type=Path))
+@click.option("--runs-dir", default=Path("runs"), show_default=True, type=click.Path(path_type=Path), help="Run directories: sample grids and specs for the run pages.")
+@click.option("--dataset", "-d", "datasets", multiple=True, help="Only these datasets (repeatable); default all.")
+@click.option("--to-hub", "hub_repo", default=None, metavar="ORG/NAME", help="Also upload the site and the leaderboards to this Hugging Face Hub dataset repo.")
+def publish(out_dir: Path | None, leaderboard_dir: Path, runs_dir: Path, datasets: tuple[str, ...], hub_repo: str | None) -> None:
+    """Write a static site of the leaderboards (plain HTML/CSS/JS; opens from disk or any static host)."""
+    import tempfile
+
+    from medganbench.plugins import collect_reported_results
+    from medganbench.site import publish_site
+
+    if out_dir is None and hub_repo is None:
+        raise UsageError("Nothing to do: give --out DIR, --to-hub ORG/NAME, or both.")
+    boards = [p for name in datasets for p in _leaderboard_files(leaderboard_dir, name)] if datasets else _leaderboard_files(leaderboard_dir, None)
+    pm = make_plugin_manager()
+    reported = [r for r in collect_reported_results(pm) if not datasets or r.dataset in datasets]
+    with tempfile.TemporaryDirectory() as scratch:
+        target = out_dir or Path(scratch) / "site"
+        summary = publish_site(boards, target, runs_dir=runs_dir, registries=build_registries(pm), reported=reported)
+        out.print(
+            f"site: {summary.datasets} dataset page(s), {summary.groups} group(s), {summary.runs} run page(s), "
+            f"{summary.images} thumbnail(s), {summary.reported} reported-in-paper row(s), "
+            f"{summary.bytes / 2**20:.2f} MiB" + (f" in {summary.out}" if out_dir else ""),
+            highlight=False,
+        )
+        if out_dir is not None:
+            out.print(f"open {(summary.out / 'index.html').resolve().as_uri()}", highlight=False)
+        if hub_repo is not None:
+            from medganbench.site.hub import upload_to_hub
+
+            with err.status(f"uploading to {hub_repo}"):
+                url = upload_to_hub(hub_repo, summary.out, boards)
+            out.print(f"uploaded: {url}", highlight=False)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

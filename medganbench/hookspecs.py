@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pluggy
 
-from medganbench.specs import DatasetSpec, ExecutorSpec, MetricSpec, ModelSpec
+from medganbench.specs import DatasetSpec, ExecutorSpec, MetricSpec, ModelSpec, ReportedResult
 from medganbench.weights import WeightsSpec
 
 PROJECT_NAME = "medganbench"
@@ -76,4 +76,14 @@ def medganbench_executors() -> list[ExecutorSpec]:
     returns a :class:`medganbench.executor.Executor`, which runs a sweep's trials (each through
     :func:`medganbench.executor.run_trial`) sequentially, in worker processes or on a cluster,
     and hands each outcome back to the sweep as it finishes.
+    """
+
+
+@hookspec
+def medganbench_reported_results() -> list[ReportedResult]:
+    """Return numbers that source papers report (see :class:`medganbench.specs.ReportedResult`).
+
+    ``medganbench leaderboard publish`` shows them on each dataset's page in a table of their
+    own, labelled as reported, never ranked with measured runs: they come from other budgets,
+    splits and metric conventions.
     """

@@ -32,7 +32,7 @@ _MAX_RUN_IDS_SHOWN = 4
 _AnyGroup: TypeAlias = RankedGroup | AggregatedGroup
 
 
-def _format_budget(key: Mapping[str, Any]) -> str:
+def format_budget(key: Mapping[str, Any]) -> str:
     parts = []
     for name in ("steps", "kimg", "seconds"):
         value = key.get(f"budget_{name}")
@@ -42,17 +42,17 @@ def _format_budget(key: Mapping[str, Any]) -> str:
     return ",".join(parts) or "none"
 
 
-def _group_title(group: _AnyGroup) -> str:
+def group_title(group: _AnyGroup) -> str:
     k = group.key
     # The fingerprint is shown (shortened) because two groups can differ only in it.
     return (
         f"{k['dataset']} v{k['dataset_version']} · {k['image_size']}px · "
-        f"budget {_format_budget(k)} · split {k['eval_split']} · {k['direction']} · "
+        f"budget {format_budget(k)} · split {k['eval_split']} · {k['direction']} · "
         f"data {str(k['dataset_fingerprint'])[:8]}"
     )
 
 
-def _format_value(value: float | None) -> str:
+def format_value(value: float | None) -> str:
     """4 significant figures, trailing zeros kept so a column reads evenly (20 -> "20.00")."""
     if value is None:
         return _EMPTY
@@ -61,7 +61,7 @@ def _format_value(value: float | None) -> str:
 
 
 def _with_floor(text: str, floor: float | None) -> str:
-    return text + (f" (floor {_format_value(floor)})" if floor is not None else "")
+    return text + (f" (floor {format_value(floor)})" if floor is not None else "")
 
 
 # ------------------------------------------------------------------------------- per-run view
@@ -83,7 +83,7 @@ def _run_cells(group: RankedGroup) -> tuple[list[str], list[list[str]]]:
                 f"{row.model} v{row.model_version}",
                 _format_args(row.model_args),
                 str(row.seed),
-                *(_with_floor(_format_value(v), f) for v, f in zip(row.values, floors, strict=True)),
+                *(_with_floor(format_value(v), f) for v, f in zip(row.values, floors, strict=True)),
                 str(row.steps_done),
                 f"{row.train_seconds:.1f}",
                 row.device,
@@ -96,15 +96,15 @@ def _run_cells(group: RankedGroup) -> tuple[list[str], list[list[str]]]:
 # ---------------------------------------------------------------------------- aggregated view
 
 
-def _summary_cell(summary: SeedSummary | None, n_runs: int, floor: float | None) -> str:
+def summary_cell(summary: SeedSummary | None, n_runs: int, floor: float | None) -> str:
     """``"21.99 ± 0.5000 [21.50, 22.40]"``; one seed: ``"21.99 (1 seed)"``; floor appended."""
     if summary is None:
         return _with_floor(_EMPTY, floor)
     if summary.single_seed:
-        return _with_floor(f"{_format_value(summary.mean)} (1 seed)", floor)
+        return _with_floor(f"{format_value(summary.mean)} (1 seed)", floor)
     text = (
-        f"{_format_value(summary.mean)} ± {_format_value(summary.std)} "
-        f"[{_format_value(summary.ci_low)}, {_format_value(summary.ci_high)}]"
+        f"{format_value(summary.mean)} ± {format_value(summary.std)} "
+        f"[{format_value(summary.ci_low)}, {format_value(summary.ci_high)}]"
     )
     # Some runs of the entry lack this metric (e.g. NaN): say how many the numbers rest on.
     if summary.n != n_runs:
@@ -112,22 +112,22 @@ def _summary_cell(summary: SeedSummary | None, n_runs: int, floor: float | None)
     return _with_floor(text, floor)
 
 
-def _format_mean_count(value: float) -> str:
+def format_mean_count(value: float) -> str:
     # Mean steps are usually equal integers; show "300", not "300.0", and never "3e+02".
     return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
 
 
-def _seeds_cell(entry: SeedAggregate) -> str:
+def seeds_cell(entry: SeedAggregate) -> str:
     return f"n={entry.n_seeds} ({', '.join(str(s) for s in entry.seeds)})"
 
 
-def _run_ids_cell(run_ids: Sequence[str]) -> str:
+def run_ids_cell(run_ids: Sequence[str]) -> str:
     if len(run_ids) > _MAX_RUN_IDS_SHOWN:
         return f"{len(run_ids)} runs"
     return ", ".join(r[:8] for r in run_ids)
 
 
-def _args_cell(entry: SeedAggregate) -> str:
+def args_cell(entry: SeedAggregate) -> str:
     args = _format_args(entry.model_args)
     # fp32 is the default and says nothing; other precisions are what separates two entries.
     if entry.precision != "fp32":
@@ -148,16 +148,16 @@ def _aggregate_cells(group: AggregatedGroup) -> tuple[list[str], list[list[str]]
             [
                 _EMPTY if entry.rank is None else str(entry.rank),
                 f"{entry.model} v{entry.model_version}",
-                _args_cell(entry),
-                _seeds_cell(entry),
+                args_cell(entry),
+                seeds_cell(entry),
                 *(
-                    _summary_cell(s, entry.n_seeds, f)
+                    summary_cell(s, entry.n_seeds, f)
                     for s, f in zip(entry.summaries, entry.noise_floors, strict=True)
                 ),
-                _format_mean_count(entry.steps_done),
+                format_mean_count(entry.steps_done),
                 f"{entry.train_seconds:.1f}",
                 ", ".join(entry.devices),
-                _run_ids_cell(entry.run_ids),
+                run_ids_cell(entry.run_ids),
             ]
         )
     return headers, cells
@@ -197,7 +197,7 @@ def render_groups(groups: Sequence[_AnyGroup]) -> list[RichTable]:
     for group in groups:
         headers, cells = _cells(group)
         caption = _legend(group) if isinstance(group, AggregatedGroup) else None
-        table = RichTable(title=_group_title(group), caption=caption)
+        table = RichTable(title=group_title(group), caption=caption)
         numeric = {"rank", "seed", "steps", "train s"} | {c.label for c in group.metrics}
         for header in headers:
             table.add_column(header, justify="right" if header in numeric else "left")
@@ -218,7 +218,7 @@ def render_markdown(groups: Sequence[_AnyGroup]) -> str:
     parts = []
     for group in groups:
         headers, cells = _cells(group)
-        lines = [f"## {_group_title(group)}", ""]
+        lines = [f"## {group_title(group)}", ""]
         if isinstance(group, AggregatedGroup):
             lines += [f"_{_legend(group)}._", ""]
         lines.append("| " + " | ".join(cell(h) for h in headers) + " |")

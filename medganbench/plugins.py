@@ -20,7 +20,7 @@ import pluggy
 from medganbench import __version__, hookspecs
 from medganbench.errors import PluginError
 from medganbench.registry import Registry
-from medganbench.specs import DatasetSpec, ExecutorSpec, MetricSpec, ModelSpec
+from medganbench.specs import DatasetSpec, ExecutorSpec, MetricSpec, ModelSpec, ReportedResult
 from medganbench.weights import WeightsSpec
 
 ENTRY_POINT_GROUP = "medganbench"
@@ -153,6 +153,30 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, spec_type: type, kind: st
     return registry
 
 
+def collect_reported_results(pm: pluggy.PluginManager) -> tuple[ReportedResult, ...]:
+    """Every plugin's reported results, in registration order.
+
+    Raises:
+        PluginError: a hook returns something else, or two entries are identical (a number
+            registered twice would be shown twice).
+    """
+    seen: dict[ReportedResult, str] = {}
+    for impl in reversed(pm.hook.medganbench_reported_results.get_hookimpls()):
+        for result in impl.function() or []:
+            if not isinstance(result, ReportedResult):
+                raise PluginError(
+                    f"Plugin {impl.plugin_name!r}: medganbench_reported_results() returned "
+                    f"{type(result).__name__}, expected ReportedResult."
+                )
+            if result in seen:
+                raise PluginError(
+                    f"Reported result {result.method!r} ({result.source}, {result.table}, "
+                    f"{result.metric}) is registered twice: by {seen[result]!r} and {impl.plugin_name!r}."
+                )
+            seen[result] = impl.plugin_name
+    return tuple(seen)
+
+
 def plugin_versions(pm: pluggy.PluginManager) -> list[tuple[str, str]]:
     """(plugin name, version) for every registered plugin, in registration order.
 
@@ -177,6 +201,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "Registries",
     "build_registries",
+    "collect_reported_results",
     "make_plugin_manager",
     "plugin_versions",
 ]

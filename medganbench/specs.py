@@ -7,6 +7,7 @@ so listing components never has to build them. Specs are frozen: a registry hold
 from __future__ import annotations
 
 import importlib
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -119,3 +120,39 @@ class ExecutorSpec(ComponentSpec):
     An executor decides where and how many trials run at once, never what a trial computes, so
     its name and version are not part of any run's identity.
     """
+
+
+@dataclass(frozen=True)
+class ReportedResult:
+    """A number a source paper reports: shown on the published site, never ranked.
+
+    Attributes:
+        source: short citation, e.g. ``"paper 000 (HLSNC-GAN)"``.
+        table: where in the paper, e.g. ``"Table 9"``.
+        method: the method's name as the paper prints it.
+        model: the registered model it corresponds to, if any.
+        dataset: the registered dataset it was reported on.
+        direction: ``"a2b"`` or ``"b2a"`` in the dataset's domains (sampling models: ``"a2b"``).
+        metric: the registered metric name.
+        value: the number as printed.
+        image_size: the resolution it was reported at, if stated.
+        note: caveats (conventions, budgets) a reader needs.
+    """
+
+    source: str
+    table: str
+    method: str
+    model: str | None
+    dataset: str
+    direction: str
+    metric: str
+    value: float
+    image_size: int | None = None
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("source", "table", "method", "dataset", "direction", "metric"):
+            if not str(getattr(self, name)).strip():
+                raise PluginError(f"Reported result {self.method!r}: {name} must not be empty.")
+        if not isinstance(self.value, (int, float)) or not math.isfinite(self.value):
+            raise PluginError(f"Reported result {self.method!r} ({self.table}): value {self.value!r} is not a finite number.")

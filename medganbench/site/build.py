@@ -1,0 +1,216 @@
+"""Publishing leaderboards as a static site: plain HTML, CSS and JS, no server, no network.
+
+The site is built in a temporary sibling of the output directory and moved into place at the
+end, so a failure leaves the previous site (or nothing) rather than half a site. The output
+directory carries a marker file; an existing directory without it is never replaced, so a
+mistyped ``--out`` cannot delete someone's files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow.compute as pc
+from PIL import Image
+
+from medganbench.errors import LeaderboardError, UsageError
+from medganbench.leaderboard import read_leaderboard
+from medganbench.plugins import Registries
+from medganbench.seedstats import aggregate_groups
+from medganbench.site import pages
+from medganbench.site.assets import SITE_CSS, SITE_JS
+from medganbench.site.html import page
+from medganbench.site.reproduce import reproduce
+
+if TYPE_CHECKING:
+    from medganbench.specs import ReportedResult
+
+#: Marks a directory as a medganbench site, so publishing may replace it.
+MARKER = ".medganbench-site"
+#: Longest side of a sample-grid thumbnail, in pixels.
+THUMBNAIL_PX = 768
+
+
+@dataclass(frozen=True)
+class SiteSummary:
+    """What was published.
+
+    Attributes:
+        out: the site's directory.
+        datasets: dataset pages written.
+        groups: comparable groups shown.
+        runs: run pages written.
+        images: sample-grid thumbnails written.
+        reported: reported-in-paper rows shown.
+        bytes: total size of the site.
+    """
+
+    out: Path
+    datasets: int
+    groups: int
+    runs: int
+    images: int
+    reported: int
+    bytes: int
+
+
+def publish_site(
+    boards: Sequence[Path],
+    out: Path,
+    *,
+    runs_dir: Path | None = None,
+    registries: Registries | None = None,
+    reported: Sequence[ReportedResult] = (),
+    generated: str | None = None,
+) -> SiteSummary:
+    """Write the static site of ``boards`` to ``out``.
+
+    Args:
+        boards: leaderboard files (one per dataset).
+        out: the site directory; created, or replaced if it holds an earlier site.
+        runs_dir: where the run directories are (sample grids, spec.json); runs without one get
+            a page without images.
+        registries: the installed components, used to shorten and check reproduce commands.
+        reported: numbers reported in the source papers, shown apart from measured rankings.
+        generated: the "generated on" text; default: now, in UTC.
+
+    Returns:
+        Counts of what was written.
+
+    Raises:
+        LeaderboardError: a leaderboard cannot be read.
+        UsageError: ``out`` exists, is not empty and is not a medganbench site.
+    """
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise UsageError(
+            f"{out} exists and is not a medganbench site; refusing to replace it.",
+            hint="Choose an empty or new directory for --out.",
+        )
+    generated = generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    staging = out.parent / f".{out.name}.building-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    try:
+        summary = _build(boards, staging, runs_dir, registries, reported, generated)
+        (staging / MARKER).write_text("written by medganbench leaderboard publish\n")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    return SiteSummary(out, summary[0], summary[1], summary[2], summary[3], summary[4], total)
+
+
+def _build(
+    boards: Sequence[Path],
+    site: Path,
+    runs_dir: Path | None,
+    registries: Registries | None,
+    reported: Sequence[ReportedResult],
+    generated: str,
+) -> tuple[int, int, int, int, int]:
+    (site / "assets").mkdir()
+    (site / "assets" / "site.css").write_text(SITE_CSS, encoding="utf-8")
+    (site / "assets" / "site.js").write_text(SITE_JS, encoding="utf-8")
+    (site / "datasets").mkdir()
+    (site / "runs").mkdir()
+
+    reported_by_dataset: dict[str, list[ReportedResult]] = defaultdict(list)
+    for result in reported:
+        reported_by_dataset[result.dataset].append(result)
+
+    facts: dict[str, dict[str, Any]] = {}
+    n_groups = n_runs = n_images = 0
+    seen: set[str] = set()
+    for board in boards:
+        table = read_leaderboard(board)
+        table = table.filter(pc.equal(table["status"], "ok"))
+        datasets = set(table.column("dataset").to_pylist())
+        if len(datasets) > 1:
+            raise LeaderboardError(f"{board} mixes datasets ({', '.join(sorted(datasets))}).")
+        dataset = datasets.pop() if datasets else Path(board).stem
+        if dataset in seen:
+            raise UsageError(f"Two leaderboards of dataset {dataset!r} were given; merge them first.",
+                             hint="medganbench leaderboard merge A.arrow B.arrow --out merged.arrow")
+        seen.add(dataset)
+        groups = aggregate_groups(table)
+        by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in table.to_pylist():
+            by_run[row["run_id"]].append(row)
+        body = pages.dataset_body(groups, reported_by_dataset.get(dataset, []), len(by_run))
+        _write(site / pages.dataset_file(dataset), page(f"{dataset} leaderboard", body, root="../", generated=generated))
+        for run_id, rows in by_run.items():
+            n_images += _run_page(site, run_id, rows, runs_dir, registries, generated)
+        facts[dataset] = {
+            "runs": len(by_run),
+            "groups": len(groups),
+            "models": sorted({r[0]["model"] for r in by_run.values()}),
+            "reported": len(reported_by_dataset.get(dataset, [])),
+        }
+        n_groups += len(groups)
+        n_runs += len(by_run)
+    # Datasets with reported numbers but no measured run still get a page.
+    for dataset, results in reported_by_dataset.items():
+        if dataset not in facts:
+            body = pages.dataset_body([], results, 0)
+            _write(site / pages.dataset_file(dataset), page(f"{dataset} leaderboard", body, root="../", generated=generated))
+            facts[dataset] = {"runs": 0, "groups": 0, "models": [], "reported": len(results)}
+    _write(site / "index.html", page("Leaderboards", pages.index_body(facts), root="", generated=generated))
+    return len(facts), n_groups, n_runs, n_images, len(reported)
+
+
+def _run_page(
+    site: Path,
+    run_id: str,
+    rows: list[dict[str, Any]],
+    runs_dir: Path | None,
+    registries: Registries | None,
+    generated: str,
+) -> int:
+    """Write a run's page and its thumbnails; return how many thumbnails."""
+    run_dir = runs_dir / run_id if runs_dir is not None else None
+    spec_json = None
+    images: list[tuple[str, str]] = []
+    if run_dir is not None and run_dir.is_dir():
+        try:
+            spec_json = json.loads((run_dir / "spec.json").read_text())
+        except (FileNotFoundError, ValueError):
+            spec_json = None
+        for grid in sorted(run_dir.glob("samples*.png")):
+            target = site / "runs" / run_id / grid.name
+            if _thumbnail(grid, target):
+                direction = grid.stem.removeprefix("samples").removeprefix("-") or rows[0]["direction"]
+                images.append((f"{run_id}/{grid.name}", f"{direction}: inputs, outputs and targets (rows)"))
+    body = pages.run_body(rows, images, spec_json, reproduce(rows, spec_json, registries))
+    _write(site / pages.run_file(run_id), page(f"Run {run_id}", body, root="../", generated=generated))
+    return len(images)
+
+
+def _thumbnail(source: Path, target: Path) -> bool:
+    """A downscaled PNG copy of ``source`` (at most :data:`THUMBNAIL_PX`); False if unreadable."""
+    try:
+        with Image.open(source) as image:
+            image.load()
+            thumb = image.copy()
+    except OSError:
+        return False
+    # Nearest neighbour: a grid of small medical images must not be smoothed into mush.
+    thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX), Image.Resampling.NEAREST)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    thumb.save(target, format="PNG", optimize=True)
+    return True
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")

@@ -1,0 +1,112 @@
+"""The one-line "reproduce this row" command of a run, checked against the row's run id."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from medganbench.budget import Budget
+from medganbench.errors import MedganbenchError
+from medganbench.plugins import Registries
+from medganbench.runspec import RunSpec
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """A command and whether it was checked to give the row's run id.
+
+    Attributes:
+        command: ``medganbench run ...`` as one shell line.
+        checked: the command's spec resolves, with the components installed here, to the
+            row's run id.
+    """
+
+    command: str
+    checked: bool
+
+
+def _arg_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _non_default(args: Mapping[str, Any], params: Sequence[Any] | None) -> dict[str, Any]:
+    """The arguments that differ from their declared defaults (all of them if unknown here)."""
+    if params is None:
+        return dict(args)
+    defaults = {p.name: p.default for p in params}
+    return {k: v for k, v in args.items() if k not in defaults or defaults[k] != v}
+
+
+def reproduce(rows: Sequence[Mapping[str, Any]], spec_json: Mapping[str, Any] | None, registries: Registries | None) -> Reproduction:
+    """The command that re-runs the run of ``rows`` (all rows of one run id).
+
+    Arguments equal to a component's default are left out when the component is installed here
+    (the run id is computed from resolved arguments, so the command gives the same id). The
+    requested AMP / channels-last settings come from the run's ``spec.json`` when it is there;
+    otherwise the combination that reproduces the run id is searched for.
+    """
+    first = rows[0]
+    model_args = json.loads(first["model_args"])
+    dataset_args = json.loads(first["dataset_args"])
+    metrics = list(dict.fromkeys(r["metric"] for r in rows))
+    metric_args = {r["metric"]: json.loads(r["metric_args"]) for r in rows}
+    budget = Budget(steps=first["budget_steps"], kimg=first["budget_kimg"], seconds=first["budget_seconds"])
+
+    def params(kind: str, name: str) -> Sequence[Any] | None:
+        if registries is None:
+            return None
+        registry = getattr(registries, kind)
+        return registry.get(name).params if name in registry else None
+
+    shown_model = _non_default(model_args, params("models", first["model"]))
+    shown_dataset = _non_default(dataset_args, params("datasets", first["dataset"]))
+    shown_metric = {m: _non_default(a, params("metrics", m)) for m, a in metric_args.items()}
+    if spec_json is not None and "amp" in spec_json:
+        settings = [(bool(spec_json["amp"]), bool(spec_json["channels_last"]))]
+    else:
+        settings = list(itertools.product((True, False), repeat=2))
+
+    chosen, checked = settings[0], False
+    if registries is not None:
+        from medganbench.runner import resolve_run
+
+        for amp, channels_last in settings:
+            spec = RunSpec(
+                model=first["model"],
+                dataset=first["dataset"],
+                model_args=model_args,
+                dataset_args=dataset_args,
+                image_size=first["image_size"],
+                metrics=tuple(metrics),
+                metric_args={m: a for m, a in metric_args.items() if a},
+                budget=budget,
+                seed=first["seed"],
+                eval_split=first["eval_split"],
+                amp=amp,
+                channels_last=channels_last,
+            )
+            try:
+                run_id = resolve_run(spec, registries).run_id
+            except MedganbenchError:
+                break  # a component or argument is unknown here: the command cannot be checked
+            if run_id == first["run_id"]:
+                chosen, checked = (amp, channels_last), True
+                break
+
+    words = ["medganbench", "run", "--model", first["model"], "--dataset", first["dataset"],
+             "--budget", str(budget), "--image-size", str(first["image_size"]),
+             "--seed", str(first["seed"]), "--metrics", ",".join(metrics)]  # fmt: skip
+    words += [f"--model-arg={k}={_arg_text(v)}" for k, v in shown_model.items()]
+    words += [f"--dataset-arg={k}={_arg_text(v)}" for k, v in shown_dataset.items()]
+    words += [f"--metric-arg={m}.{k}={_arg_text(v)}" for m, a in shown_metric.items() for k, v in a.items()]
+    if not chosen[0]:
+        words.append("--no-amp")
+    if not chosen[1]:
+        words.append("--no-channels-last")
+    return Reproduction(" ".join(shlex.quote(w) for w in words), checked)
