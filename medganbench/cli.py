@@ -47,8 +47,8 @@ class _Group(click.Group):
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             err.print(
-                "[bold yellow]interrupted:[/] no leaderboard row was written; "
-                "checkpoints written so far are complete."
+                "[bold yellow]interrupted:[/] no row of an unfinished run was written; "
+                "checkpoints written so far are complete (run --resume, or rerun the sweep)."
             )
             ctx.exit(130)
 
@@ -554,6 +554,57 @@ def weights_verify(names: tuple[str, ...]) -> None:
     if failed:
         raise click.exceptions.Exit(1)
 
+
+@leaderboard.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path, dir_okay=False), help="The merged file (may be one of the inputs).")
+@click.option("--on-conflict", default="fail", show_default=True, type=click.Choice(["fail", "first", "keep-all"]), help="When inputs disagree about a run: refuse and write nothing, keep the earliest input's row, or keep all rows.")
+@click.option("--report", "report_path", default=None, type=click.Path(path_type=Path, dir_okay=False), help="Write every conflict to this JSON file.")
+def merge(inputs: tuple[Path, ...], out_path: Path, on_conflict: str, report_path: Path | None) -> None:
+    """Merge leaderboards of one dataset from several machines into OUT.
+
+    Rows are deduplicated by run id; older schemas are upgraded, newer ones refused; rows of one
+    run recorded with different values are reported and never overwritten silently.
+    """
+    from medganbench.merge import MergeConflictError, merge_leaderboards, write_merged
+
+    try:
+        result = merge_leaderboards(inputs, on_conflict)
+    except MergeConflictError:
+        if report_path is not None:
+            _write_conflicts(report_path, merge_leaderboards(inputs, "keep-all").conflicts)
+        raise
+    write_merged(result, out_path)
+    if report_path is not None:
+        _write_conflicts(report_path, result.conflicts)
+    table = Table(title=f"merged into {out_path}")
+    for column in ("input", "rows", "schema"):
+        table.add_column(column)
+    for summary in result.inputs:
+        table.add_row(str(summary.path), str(summary.rows), f"v{summary.schema_version}")
+    out.print(table)
+    out.print(
+        f"{result.table.num_rows} rows written; {result.duplicates} duplicate(s) dropped; "
+        f"{len(result.conflicts)} conflict(s)" + (f", kept by policy {on_conflict}" if result.conflicts else ""),
+        highlight=False,
+    )
+    for conflict in result.conflicts[:20]:
+        err.print(f"[yellow]conflict:[/] {conflict.describe()}", highlight=False)
+    if len(result.conflicts) > 20:
+        err.print(f"… and {len(result.conflicts) - 20} more" + (f" (all in {report_path})" if report_path else ""))
+
+
+def _write_conflicts(path: Path, conflicts: Any) -> None:
+    import json
+
+    from medganbench.fileio import atomic_write
+
+    payload = [
+        {"key": list(c.key), "files": [str(f) for f in c.files], "columns": {k: [str(v) for v in vs] for k, vs in c.columns.items()}}
+        for c in conflicts
+    ]
+    text = json.dumps(payload, indent=2).encode()
+    atomic_write(path, lambda sink: sink.write(text))
 
 @leaderboard.command()
 @click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path, file_okay=False), help="The site directory (created, or replaced if it holds an earlier site).")
