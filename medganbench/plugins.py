@@ -48,6 +48,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.metrics.distribution",
     "medganbench_plugins.executors.local",
     "medganbench_plugins.executors.ray_cluster",
+    "medganbench_plugins.references.paper000",
+    "medganbench_plugins.references.paper002",
 )
 
 
@@ -161,7 +163,7 @@ def collect_reported_results(pm: pluggy.PluginManager) -> tuple[ReportedResult, 
             registered twice would be shown twice).
     """
     seen: dict[ReportedResult, str] = {}
-    for impl in reversed(pm.hook.medganbench_reported_results.get_hookimpls()):
+    for impl in pm.hook.medganbench_reported_results.get_hookimpls():
         for result in impl.function() or []:
             if not isinstance(result, ReportedResult):
                 raise PluginError(
