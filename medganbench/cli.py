@@ -472,6 +472,63 @@ def export(dataset: str, fmt: str, out_path: Path, leaderboard_dir: Path, by: st
     out.print(f"wrote {out_path}", highlight=False)
 
 
+# How many conflicts the terminal lists; --report FILE.json holds all of them.
+_CONFLICTS_SHOWN = 20
+
+
+@leaderboard.command(name="merge")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path, dir_okay=False), help="The merged file; may be one of the inputs (replaced atomically after everything is read).")
+@click.option("--on-conflict", default="fail", show_default=True, type=click.Choice(["fail", "first", "keep-all"]), help="When inputs disagree about a run: write nothing and exit 1, keep the earliest input's rows, or keep every version.")
+@click.option("--report", "report_path", default=None, type=click.Path(path_type=Path, dir_okay=False), help="Also write the summary and every conflict to this JSON file.")
+def leaderboard_merge(inputs: tuple[Path, ...], out_path: Path, on_conflict: str, report_path: Path | None) -> None:
+    """Merge leaderboard files of one dataset, e.g. from several machines, into OUT.
+
+    Identical copies of a row are kept once. Rows of one run that differ between inputs are
+    conflicts: listed, never overwritten silently, resolved by --on-conflict. Older schemas are
+    upgraded; files of a newer medganbench are refused.
+    """
+    from medganbench.merge import MergeConflictError, merge_to_file, write_report
+
+    try:
+        result = merge_to_file(inputs, out_path, on_conflict)
+    except MergeConflictError as exc:
+        # Show what was read and what disagrees before the error itself (printed by _Group).
+        report = exc.to_json()
+        _print_merge_summary(report, [c.describe() for c in exc.conflicts], report_path)
+        if report_path is not None:
+            write_report(report, report_path)
+        raise
+    report = result.to_json(out_path)
+    if report_path is not None:
+        write_report(report, report_path)
+    _print_merge_summary(report, [c.describe() for c in result.conflicts], report_path)
+    out.print(f"wrote {out_path}", highlight=False)
+
+
+def _print_merge_summary(report: dict[str, Any], conflicts: list[str], report_path: Path | None) -> None:
+    """Print a merge report (see MergeResult.to_json): inputs, counts, the first conflicts."""
+    from rich.markup import escape  # paths and values are data, not markup
+
+    table = Table(title="leaderboard merge")
+    for column in ("input", "rows read", "schema read"):
+        table.add_column(column)
+    for source in report["inputs"]:
+        table.add_row(escape(source["path"]), str(source["rows"]), f"v{source['schema_version_read']}")
+    out.print(table)
+    policy = report["policy"]
+    written = f"{report['rows_out']} row(s) out" if report["written"] else "nothing written"
+    resolved = {"fail": "", "first": f", resolved by --on-conflict first ({report['discarded']} version(s) discarded)", "keep-all": ", every version kept (--on-conflict keep-all)"}[policy]
+    out.print(f"{written}; {report['duplicates']} duplicate(s) dropped; {len(conflicts)} conflict(s){resolved if conflicts else ''}", highlight=False)
+    # Conflicts go to stderr whatever the policy: they are never resolved silently.
+    colour = "red" if policy == "fail" else "yellow"
+    for line in conflicts[:_CONFLICTS_SHOWN]:
+        err.print(f"[bold {colour}]conflict:[/] {escape(line)}", highlight=False)
+    if len(conflicts) > _CONFLICTS_SHOWN:
+        where = f"all in {report_path}" if report_path is not None else "pass --report FILE.json for all"
+        err.print(f"… and {len(conflicts) - _CONFLICTS_SHOWN} more conflict(s) ({where})", highlight=False)
+
+
 @main.group(cls=_Group)
 def datasets() -> None:
     """Obtain datasets that are not ours to redistribute."""
@@ -554,57 +611,6 @@ def weights_verify(names: tuple[str, ...]) -> None:
     if failed:
         raise click.exceptions.Exit(1)
 
-
-@leaderboard.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path, dir_okay=False), help="The merged file (may be one of the inputs).")
-@click.option("--on-conflict", default="fail", show_default=True, type=click.Choice(["fail", "first", "keep-all"]), help="When inputs disagree about a run: refuse and write nothing, keep the earliest input's row, or keep all rows.")
-@click.option("--report", "report_path", default=None, type=click.Path(path_type=Path, dir_okay=False), help="Write every conflict to this JSON file.")
-def merge(inputs: tuple[Path, ...], out_path: Path, on_conflict: str, report_path: Path | None) -> None:
-    """Merge leaderboards of one dataset from several machines into OUT.
-
-    Rows are deduplicated by run id; older schemas are upgraded, newer ones refused; rows of one
-    run recorded with different values are reported and never overwritten silently.
-    """
-    from medganbench.merge import MergeConflictError, merge_leaderboards, write_merged
-
-    try:
-        result = merge_leaderboards(inputs, on_conflict)
-    except MergeConflictError:
-        if report_path is not None:
-            _write_conflicts(report_path, merge_leaderboards(inputs, "keep-all").conflicts)
-        raise
-    write_merged(result, out_path)
-    if report_path is not None:
-        _write_conflicts(report_path, result.conflicts)
-    table = Table(title=f"merged into {out_path}")
-    for column in ("input", "rows", "schema"):
-        table.add_column(column)
-    for summary in result.inputs:
-        table.add_row(str(summary.path), str(summary.rows), f"v{summary.schema_version}")
-    out.print(table)
-    out.print(
-        f"{result.table.num_rows} rows written; {result.duplicates} duplicate(s) dropped; "
-        f"{len(result.conflicts)} conflict(s)" + (f", kept by policy {on_conflict}" if result.conflicts else ""),
-        highlight=False,
-    )
-    for conflict in result.conflicts[:20]:
-        err.print(f"[yellow]conflict:[/] {conflict.describe()}", highlight=False)
-    if len(result.conflicts) > 20:
-        err.print(f"… and {len(result.conflicts) - 20} more" + (f" (all in {report_path})" if report_path else ""))
-
-
-def _write_conflicts(path: Path, conflicts: Any) -> None:
-    import json
-
-    from medganbench.fileio import atomic_write
-
-    payload = [
-        {"key": list(c.key), "files": [str(f) for f in c.files], "columns": {k: [str(v) for v in vs] for k, vs in c.columns.items()}}
-        for c in conflicts
-    ]
-    text = json.dumps(payload, indent=2).encode()
-    atomic_write(path, lambda sink: sink.write(text))
 
 @leaderboard.command()
 @click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path, file_okay=False), help="The site directory (created, or replaced if it holds an earlier site).")

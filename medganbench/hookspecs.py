@@ -15,7 +15,13 @@ from __future__ import annotations
 
 import pluggy
 
-from medganbench.specs import DatasetSpec, ExecutorSpec, MetricSpec, ModelSpec, ReportedResult
+from medganbench.specs import (
+    DatasetSpec,
+    ExecutorSpec,
+    MetricSpec,
+    ModelSpec,
+    ReportedResult,
+)
 from medganbench.weights import WeightsSpec
 
 PROJECT_NAME = "medganbench"

@@ -1,72 +1,156 @@
-"""Merging leaderboards recorded on several machines into one.
+"""Merging leaderboards recorded on several machines into one file.
 
-A row is identified by its run id and what it measures: ``(run_id, direction, metric,
-metric_version, metric_args)``. The same run recorded on two machines gives the same key; if
-every other column is equal too (``created_at`` aside: when it was written says nothing about
-the result) the copies are **duplicates** and one is kept. If anything else differs — the value,
-the ledger, the device — the key is a **conflict**: the two machines disagree about one run,
-and a merge must never pick one silently. The policy decides: refuse (default), keep the first
-input's row, or keep every row.
+A row is identified by its run and what it measures: the key ``(run_id, direction, metric,
+metric_version, metric_args)``. The run id is a hash of the run's spec, so the same run recorded
+on two machines has the same key.
+
+* Rows of one key that agree on every column except ``created_at`` are **duplicates** (when a
+  copy was written says nothing about the result): one is kept, the earliest.
+* Rows of one key that differ anywhere else (the value, the noise floor, the ledger, the device)
+  are **versions** of that key. Versions that one input already holds together are a re-run that
+  input recorded itself; the leaderboard's own rule (the latest ``created_at`` wins when ranking)
+  covers them, so they are kept as they are. Versions that no single input holds together are a
+  **conflict**: the machines disagree about one run, and a merge never picks one silently. The
+  policy decides: refuse and write nothing (``fail``, the default), keep the versions of the
+  earliest input listed that holds the key (``first``), or keep every version (``keep-all``).
+
+The merged rows are sorted by ``(created_at, run_id, direction, metric)`` with every other column
+as a tie-break, and the table is rebuilt from Python values, so the same inputs in any order
+give byte-identical files (except under ``first``, whose choice depends on the order by design).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import filelock
 import pyarrow as pa
 from pyarrow import ipc
 
 from medganbench.errors import LeaderboardError, UsageError
 from medganbench.fileio import atomic_write
 from medganbench.leaderboard import (
+    LOCK_TIMEOUT_S,
     SCHEMA,
     _schema_version,
     _write_ipc,
     read_leaderboard,
 )
 
-POLICIES = ("fail", "first", "keep-all")
-_KEY = ("run_id", "direction", "metric", "metric_version", "metric_args")
+#: Conflict policies, the default first.
+POLICIES: tuple[str, ...] = ("fail", "first", "keep-all")
+
+#: The columns that identify a row: one run's measurement of one metric configuration.
+KEY_COLUMNS: tuple[str, ...] = ("run_id", "direction", "metric", "metric_version", "metric_args")
+
+# Excluded from the duplicate test: the same result copied or re-recorded later is still the
+# same result.
 _IGNORED = frozenset({"created_at"})
-#: Deterministic row order of the merged file, so equal inputs give equal bytes.
-_ORDER = ("created_at", "run_id", "direction", "metric", "metric_version", "metric_args")
+
+# Leading sort columns of the merged file; every remaining column breaks ties (see _sort_key).
+_ORDER: tuple[str, ...] = ("created_at", "run_id", "direction", "metric")
+
+RowKey = tuple[str, ...]
 
 
 class MergeConflictError(LeaderboardError):
-    """Inputs disagree about a run and the policy is ``fail``; nothing was written."""
+    """Inputs disagree about at least one run and the policy is ``fail``; nothing was written.
+
+    Attributes:
+        conflicts: every conflict found, ordered by key.
+        inputs: what was read from each input.
+        duplicates: identical copies that would have been dropped.
+    """
+
+    def __init__(
+        self,
+        conflicts: tuple[Conflict, ...],
+        inputs: tuple[InputSummary, ...],
+        duplicates: int,
+    ) -> None:
+        super().__init__(
+            f"{len(conflicts)} row key(s) were recorded with different values by different "
+            "inputs; nothing was written.",
+            hint="Fix the file that is wrong, or choose --on-conflict first (keep the earliest "
+            "input's rows) or --on-conflict keep-all (keep every version).",
+        )
+        self.conflicts = conflicts
+        self.inputs = inputs
+        self.duplicates = duplicates
+
+    def to_json(self) -> dict[str, Any]:
+        """The same report as :meth:`MergeResult.to_json`, with ``written`` false."""
+        return _report(self.inputs, self.duplicates, 0, self.conflicts, "fail", None)
 
 
 @dataclass(frozen=True)
 class InputSummary:
-    """One input file: its path, rows read and the schema version it was written with."""
+    """One input file as read.
+
+    Attributes:
+        path: the file, as given.
+        rows: rows read from it.
+        schema_version_read: the schema version it was written with (older ones are upgraded
+            in memory before merging).
+    """
 
     path: Path
     rows: int
-    schema_version: int
+    schema_version_read: int
+
+
+@dataclass(frozen=True)
+class ColumnDiff:
+    """One column that differs between the versions of a conflicting key.
+
+    Attributes:
+        column: the column name.
+        values: its value in each version, in the order of :attr:`Conflict.files`.
+    """
+
+    column: str
+    values: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
 class Conflict:
-    """One key recorded with different values.
+    """One key recorded with different values by different inputs.
 
     Attributes:
-        key: ``(run_id, direction, metric, metric_version, metric_args)``.
-        files: the inputs holding a version of the row, in input order.
-        columns: per differing column, its value in each of ``files`` (same order).
+        key: the row key, see :data:`KEY_COLUMNS`.
+        files: per version, the first input (in the order given) that holds it. A file appears
+            twice if it holds two versions itself.
+        columns: the columns that differ, with each version's value.
     """
 
-    key: tuple[str, ...]
+    key: RowKey
     files: tuple[Path, ...]
-    columns: dict[str, tuple[Any, ...]]
+    columns: tuple[ColumnDiff, ...]
 
     def describe(self) -> str:
-        """One line: the key and what differs."""
-        diffs = "; ".join(f"{c}: {' vs '.join(map(str, v))}" for c, v in self.columns.items())
-        return f"run {self.key[0]} {self.key[1]} {self.key[2]} v{self.key[3]}: {diffs}"
+        """One line naming the key, then per differing column each value and its file."""
+        run_id, direction, metric, version, args = self.key
+        what = f"run {run_id} {direction} {metric} v{version}" + (f" {args}" if args != "{}" else "")
+        diffs = "; ".join(
+            f"{d.column}: "
+            + " vs ".join(f"{_show(v)} ({f})" for v, f in zip(d.values, self.files))
+            for d in self.columns
+        )
+        return f"{what}: {diffs}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The conflict as JSON-ready data (timestamps as ISO 8601, NaN and inf as strings)."""
+        return {
+            "key": dict(zip(KEY_COLUMNS, self.key)),
+            "files": [str(f) for f in self.files],
+            "columns": {d.column: [_jsonable(v) for v in d.values] for d in self.columns},
+        }
 
 
 @dataclass(frozen=True)
@@ -74,109 +158,319 @@ class MergeResult:
     """What merging produced.
 
     Attributes:
-        table: the merged rows (empty of conflicts unless the policy kept them).
-        inputs: what was read from each input.
-        duplicates: identical copies dropped.
-        conflicts: keys recorded with different values.
-        policy: how conflicts were resolved.
+        table: the merged rows with exactly :data:`~medganbench.leaderboard.SCHEMA`, sorted.
+        inputs: what was read from each input, in the order given.
+        duplicates: identical copies dropped (across or within inputs).
+        conflicts: keys recorded with different values by different inputs, ordered by key;
+            resolved by ``policy``.
+        rows_out: rows in ``table``.
+        policy: the conflict policy applied.
+        discarded: versions dropped by the ``first`` policy (0 under the other policies).
     """
 
     table: pa.Table
     inputs: tuple[InputSummary, ...]
     duplicates: int
     conflicts: tuple[Conflict, ...]
-    policy: str
+    rows_out: int
+    policy: str = "fail"
+    discarded: int = 0
+
+    def to_json(self, out: Path | None = None) -> dict[str, Any]:
+        """The merge report as JSON-ready data (what ``--report`` writes).
+
+        Args:
+            out: where the merged file was written, if it was.
+
+        Returns:
+            ``policy``, ``written``, ``out``, ``inputs``, ``rows_out``, ``duplicates``,
+            ``discarded`` and every conflict.
+        """
+        report = _report(
+            self.inputs, self.duplicates, self.discarded, self.conflicts, self.policy, out
+        )
+        report["rows_out"] = self.rows_out
+        return report
+
+
+@dataclass
+class _Version:
+    """One distinct version of a key while merging: its kept row and the inputs holding it."""
+
+    row: dict[str, Any]
+    holders: list[int] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
 
 
 def _same(a: Any, b: Any) -> bool:
+    # A NaN score (a diverged run) is the same result as another NaN, though NaN != NaN.
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
     return bool(a == b)
 
 
-def _differences(rows: Sequence[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+def _identical(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return all(_same(a[c], b[c]) for c in SCHEMA.names if c not in _IGNORED)
+
+
+def _differences(rows: Sequence[dict[str, Any]]) -> tuple[ColumnDiff, ...]:
     first = rows[0]
-    return {
-        column: tuple(row[column] for row in rows)
+    return tuple(
+        ColumnDiff(column, tuple(row[column] for row in rows))
         for column in SCHEMA.names
-        if column not in _IGNORED and not all(_same(first[column], row[column]) for row in rows[1:])
+        if column not in _IGNORED and not all(_same(first[column], row[column]) for row in rows)
+    )
+
+
+def _sort_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    # The named columns give a readable order (oldest first, as append_rows leaves a file); the
+    # rest only make the order total, so that keep-all rows sharing those columns do not end up
+    # in input order. repr() is total and stable for every column type, NaN and None included.
+    rest = tuple(repr(row[c]) for c in SCHEMA.names if c not in _ORDER)
+    return (*(row[c] for c in _ORDER), rest)
+
+
+def _show(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # strict JSON has no NaN or Infinity
+    return value
+
+
+def _report(
+    inputs: tuple[InputSummary, ...],
+    duplicates: int,
+    discarded: int,
+    conflicts: tuple[Conflict, ...],
+    policy: str,
+    out: Path | None,
+) -> dict[str, Any]:
+    return {
+        "policy": policy,
+        "written": out is not None,
+        "out": None if out is None else str(out),
+        "inputs": [
+            {"path": str(i.path), "rows": i.rows, "schema_version_read": i.schema_version_read}
+            for i in inputs
+        ],
+        "rows_out": None,
+        "duplicates": duplicates,
+        "discarded": discarded,
+        "conflicts": [c.to_json() for c in conflicts],
     }
+
+
+def _read_input(path: Path) -> tuple[pa.Table, int]:
+    """Read one input at the current schema, and the schema version its file records.
+
+    Raises:
+        LeaderboardError: the file is missing, corrupt, or of a newer schema; the message
+            names it.
+    """
+    table = read_leaderboard(path)  # upgrades older schemas; its errors name the path
+    try:
+        # Only the footer is read: the version the file was written with, for the summary.
+        with pa.OSFile(str(path), "rb") as source:
+            version = _schema_version(ipc.open_file(source).schema, path)
+    except (pa.ArrowException, OSError) as exc:  # the file changed under us since the read
+        raise LeaderboardError(f"Cannot read leaderboard {path}: {exc}") from None
+    return table, version
+
+
+# --------------------------------------------------------------------------------------------
+# Merging
+# --------------------------------------------------------------------------------------------
 
 
 def merge_leaderboards(paths: Sequence[Path], on_conflict: str = "fail") -> MergeResult:
     """Merge leaderboard files of one dataset.
 
     Args:
-        paths: the inputs; older schema versions are upgraded on read.
-        on_conflict: ``"fail"`` (raise, write nothing), ``"first"`` (keep the row of the
-            earliest input listed) or ``"keep-all"`` (keep every differing row).
+        paths: the input files; older schema versions are upgraded on read.
+        on_conflict: ``"fail"`` (raise, so nothing can be written), ``"first"`` (keep the
+            versions from the earliest input listed that holds the key) or ``"keep-all"``
+            (keep every version).
 
     Returns:
-        The merged rows and a report.
+        The merged, sorted rows and what happened to them.
 
     Raises:
         UsageError: no inputs, or an unknown policy.
-        LeaderboardError: an input is missing, corrupt or of a newer schema (named), or the
-            inputs hold different datasets.
-        MergeConflictError: conflicts under ``"fail"``; the error lists them.
+        LeaderboardError: an input is missing, corrupt or of a newer schema (the message names
+            it), or the inputs hold more than one dataset.
+        MergeConflictError: conflicts under ``"fail"``; it carries every conflict.
     """
     if not paths:
         raise UsageError("Nothing to merge: give at least one leaderboard file.")
     if on_conflict not in POLICIES:
-        raise UsageError(f"Unknown conflict policy {on_conflict!r}.", hint="Use one of " + ", ".join(POLICIES) + ".")
+        raise UsageError(
+            f"Unknown conflict policy {on_conflict!r}.", hint="Use one of " + ", ".join(POLICIES)
+        )
+    paths = [Path(p) for p in paths]
+    # Name every missing input at once, and without read_leaderboard's "run something first"
+    # hint, which is meant for a leaderboard directory, not for files given to merge.
+    if missing := [str(p) for p in paths if not p.exists()]:
+        raise LeaderboardError(f"Cannot merge: no such file: {', '.join(missing)}.")
+
     inputs: list[InputSummary] = []
-    versions: dict[tuple[Any, ...], list[tuple[int, dict[str, Any]]]] = {}
-    datasets: dict[str, Path] = {}
-    for index, path in enumerate(map(Path, paths)):
-        table = read_leaderboard(path)
-        with pa.OSFile(str(path), "rb") as source:
-            version = _schema_version(ipc.open_file(source).schema, path)
+    versions: dict[RowKey, list[_Version]] = {}
+    datasets: dict[str, list[Path]] = {}
+    duplicates = 0
+    for index, path in enumerate(paths):
+        table, version = _read_input(path)
         inputs.append(InputSummary(path, table.num_rows, version))
         for row in table.to_pylist():
-            datasets.setdefault(row["dataset"], path)
-            versions.setdefault(tuple(row[k] for k in _KEY), []).append((index, row))
+            holders = datasets.setdefault(row["dataset"], [])
+            if path not in holders:
+                holders.append(path)
+            known = versions.setdefault(tuple(row[c] for c in KEY_COLUMNS), [])
+            twin = next((v for v in known if _identical(v.row, row)), None)
+            if twin is None:
+                known.append(_Version(row, [index]))
+                continue
+            duplicates += 1
+            if row["created_at"] < twin.row["created_at"]:
+                twin.row = row  # keep the earliest copy: when the result was first recorded
+            if index not in twin.holders:
+                twin.holders.append(index)
     if len(datasets) > 1:
-        where = ", ".join(f"{name} ({path})" for name, path in sorted(datasets.items()))
+        where = "; ".join(
+            f"{name} in {', '.join(map(str, files))}" for name, files in sorted(datasets.items())
+        )
         raise LeaderboardError(
-            f"The inputs hold more than one dataset: {where}.",
-            hint="A leaderboard file holds one dataset; merge each dataset's files separately.",
+            f"The inputs hold more than one dataset ({where}).",
+            hint="There is one leaderboard file per dataset; merge each dataset's files "
+            "separately.",
         )
 
     kept: list[dict[str, Any]] = []
     conflicts: list[Conflict] = []
-    duplicates = 0
-    for key, found in versions.items():
-        rows = [row for _, row in found]
-        differences = _differences(rows)
-        if not differences:
-            kept.append(min(rows, key=lambda r: r["created_at"]))
-            duplicates += len(rows) - 1
+    discarded = 0
+    for key in sorted(versions):
+        found = versions[key]
+        # One input holding every version (a run it recorded twice, or just one version) is
+        # not a disagreement between machines: that leaderboard already ranks the latest.
+        if set.intersection(*(set(v.holders) for v in found)):
+            kept.extend(v.row for v in found)
             continue
-        # Identical copies within a conflict still count once each.
-        distinct: list[tuple[int, dict[str, Any]]] = []
-        for index, row in found:
-            if any(not _differences([row, other]) for _, other in distinct):
-                duplicates += 1
-            else:
-                distinct.append((index, row))
+        # Versions were created in input order, so files and values read in input order too.
         conflicts.append(
-            Conflict(key, tuple(inputs[i].path for i, _ in distinct), _differences([r for _, r in distinct]))
+            Conflict(
+                key=key,
+                files=tuple(paths[v.holders[0]] for v in found),
+                columns=_differences([v.row for v in found]),
+            )
         )
-        kept.extend([distinct[0][1]] if on_conflict == "first" else [r for _, r in distinct])
+        if on_conflict == "first":
+            earliest = min(min(v.holders) for v in found)
+            chosen = [v for v in found if earliest in v.holders]
+            discarded += len(found) - len(chosen)
+            kept.extend(v.row for v in chosen)
+        else:
+            kept.extend(v.row for v in found)
     if conflicts and on_conflict == "fail":
-        shown = "\n".join("  " + c.describe() for c in conflicts[:5])
-        more = f"\n  … and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
-        raise MergeConflictError(
-            f"{len(conflicts)} row(s) were recorded with different values; nothing was written:\n{shown}{more}",
-            hint="Check which machine is right, or pass --on-conflict first (keep the earliest input's "
-            "row) or --on-conflict keep-all (keep both).",
-        )
-    kept.sort(key=lambda r: tuple(r[c] for c in _ORDER))
-    table = pa.Table.from_pylist(kept, schema=SCHEMA) if kept else SCHEMA.empty_table()
-    return MergeResult(table, tuple(inputs), duplicates, tuple(conflicts), on_conflict)
+        raise MergeConflictError(tuple(conflicts), tuple(inputs), duplicates)
+
+    kept.sort(key=_sort_key)
+    # Rebuilt from Python values rather than taken from the input tables, so the bytes written
+    # depend on the row values alone, never on how an input happened to lay out its buffers
+    # (chunks, validity bitmaps, bytes under nulls). Writing an IPC file adds no timestamp.
+    table = pa.Table.from_pylist(kept, schema=SCHEMA)
+    return MergeResult(
+        table=table,
+        inputs=tuple(inputs),
+        duplicates=duplicates,
+        conflicts=tuple(conflicts),
+        rows_out=table.num_rows,
+        policy=on_conflict,
+        discarded=discarded,
+    )
 
 
 def write_merged(result: MergeResult, out: Path) -> None:
-    """Write the merged rows to ``out`` atomically, as a current-schema leaderboard file."""
+    """Write merged rows as a leaderboard file (current schema and metadata), atomically.
+
+    ``out`` may be one of the inputs: everything was read into memory by
+    :func:`merge_leaderboards`, and the file is replaced in one ``os.replace``. This function
+    takes no lock; :func:`merge_to_file` does.
+
+    Args:
+        result: from :func:`merge_leaderboards`.
+        out: the file to create or replace; parent directories are created.
+    """
+    # One record batch, as append_rows writes, so readers stay fast.
     table = result.table.combine_chunks()
     atomic_write(Path(out), lambda sink: _write_ipc(sink, table))
+
+
+def merge_to_file(paths: Sequence[Path], out: Path, on_conflict: str = "fail") -> MergeResult:
+    """Merge ``paths`` and write the result to ``out``, locked against concurrent appends.
+
+    If ``out`` already exists it may be a live leaderboard (often it is one of the inputs); its
+    ``<out>.lock`` is held from before the inputs are read until the file is replaced, so a run
+    appending to it meanwhile waits instead of having its row overwritten.
+
+    Args:
+        paths: the input files.
+        out: the merged file; may be one of the inputs.
+        on_conflict: see :func:`merge_leaderboards`.
+
+    Returns:
+        What was written.
+
+    Raises:
+        UsageError, LeaderboardError, MergeConflictError: as :func:`merge_leaderboards`; then
+            ``out`` is untouched. LeaderboardError also when the lock is not acquired within
+            :data:`~medganbench.leaderboard.LOCK_TIMEOUT_S`.
+    """
+    out = Path(out)
+    if not out.exists():
+        # Nothing there to lose; not creating a lock file keeps a failed merge free of traces.
+        result = merge_leaderboards(paths, on_conflict)
+        write_merged(result, out)
+        return result
+    try:
+        with filelock.FileLock(f"{out}.lock", timeout=LOCK_TIMEOUT_S):
+            result = merge_leaderboards(paths, on_conflict)
+            write_merged(result, out)
+    except filelock.Timeout:
+        raise LeaderboardError(
+            f"Timed out after {LOCK_TIMEOUT_S:.0f} s waiting for the lock on {out}.",
+            hint=f"Another medganbench process is holding {out}.lock; check for a hung run.",
+        ) from None
+    return result
+
+
+def write_report(report: dict[str, Any], path: Path) -> None:
+    """Write a merge report (``to_json()`` of a result or a :class:`MergeConflictError`).
+
+    Args:
+        report: the JSON-ready report.
+        path: the ``.json`` file; written atomically, parents created.
+    """
+    text = (json.dumps(report, indent=2, allow_nan=False) + "\n").encode("utf-8")
+    atomic_write(Path(path), lambda sink: sink.write(text))
+
+
+__all__ = [
+    "KEY_COLUMNS",
+    "POLICIES",
+    "ColumnDiff",
+    "Conflict",
+    "InputSummary",
+    "MergeConflictError",
+    "MergeResult",
+    "merge_leaderboards",
+    "merge_to_file",
+    "write_merged",
+    "write_report",
+]

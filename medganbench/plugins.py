@@ -20,7 +20,13 @@ import pluggy
 from medganbench import __version__, hookspecs
 from medganbench.errors import PluginError
 from medganbench.registry import Registry
-from medganbench.specs import DatasetSpec, ExecutorSpec, MetricSpec, ModelSpec, ReportedResult
+from medganbench.specs import (
+    DatasetSpec,
+    ExecutorSpec,
+    MetricSpec,
+    ModelSpec,
+    ReportedResult,
+)
 from medganbench.weights import WeightsSpec
 
 ENTRY_POINT_GROUP = "medganbench"

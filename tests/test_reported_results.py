@@ -64,6 +64,16 @@ def test_table_iv_rows_are_the_hagan_ablation_rows() -> None:
     assert {(r.model, r.image_size) for r in rows} == {("hagan", 64)}
 
 
+def test_notes_carry_the_caveats() -> None:
+    notes = {(r.table, r.method, r.dataset, r.metric): r.note for r in _results()}
+    # 000: 50 dB PSNR is a convention artefact (papers README).
+    assert "convention artefact" in notes[("Table 9", "HLSNC-GAN(Our)", "kaggle-brain", "psnr")]
+    # 002, Sec. IV-A: "we segmented 3D MRIs under single mode" (which sequence is not said).
+    assert "not stated" in notes[("Table II", "HAGAN(Ours)", "brats2018", "fid")]
+    # 002: the text says "from 240.331 to 123.270", Table IV prints 240.231.
+    assert "240.331" in notes[("Table IV", "Base Model", "covid-ct", "fid")]
+
+
 def test_image_sizes_follow_the_tables_resolution() -> None:
     sizes = {r.table: r.image_size for r in _results()}
     assert sizes["Table II"] == 64 and sizes["Table III"] == 256 and sizes["Table 9"] is None

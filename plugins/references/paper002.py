@@ -14,7 +14,14 @@ from medganbench.specs import ReportedResult
 
 SOURCE = "paper 002 (HAGAN)"
 _NOTE = "FID as the paper computed it, with its own training budget and image counts"
-_WGAN_NOTE = _NOTE + "; the paper's WGAN baseline, whose closest model here is wgan-gp"
+_WGAN_NOTE = "; the paper's WGAN baseline, whose closest model here is wgan-gp"
+#: What the paper trained on, where it differs from our dataset's default reading.
+_DATASET_NOTES: dict[str, str] = {
+    "covid-ct": "; trained on 396 non-COVID images only",
+    "acdc": "; 1798 cine MR training images from 100 patients",
+    "brats2018": "; 6528 slices of one MR sequence, which one is not stated",
+}
+_TABLE4_NOTE = "; the text reads 240.331 for the base model, the table 240.231 (used here)"
 
 #: Paper method name → our model (None where medganbench has no such model).
 MODELS: dict[str, str | None] = {
@@ -60,7 +67,9 @@ TABLE4: dict[str, float] = {
 
 
 def _fid(table: str, method: str, model: str | None, dataset: str, value: float, size: int) -> ReportedResult:
-    note = _WGAN_NOTE if method.startswith("WGAN") else _NOTE
+    note = _NOTE + _DATASET_NOTES[dataset] + (_WGAN_NOTE if method.startswith("WGAN") else "")
+    if table == "Table IV" and method == "Base Model":
+        note += _TABLE4_NOTE
     return ReportedResult(
         source=SOURCE, table=table, method=method, model=model, dataset=dataset,
         direction="a2b", metric="fid", value=value, image_size=size, note=note,
