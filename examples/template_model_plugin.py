@@ -31,10 +31,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from medganbench.hookspecs import hookimpl
-from medganbench.model import Model, ModelContext, Task, TrainBatch
-from medganbench.params import Param
-from medganbench.specs import ModelSpec
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.model import Model, ModelContext, Task, TrainBatch
+from medganbench.core.params import Param
+from medganbench.core.specs import ModelSpec
 
 
 class TinyConvModel(Model):

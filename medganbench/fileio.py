@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Callable
@@ -46,3 +47,9 @@ def atomic_write(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
     finally:
         # After a successful replace the temp name no longer exists; otherwise remove it.
         tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """Write ``payload`` as indented JSON, atomically (values JSON cannot hold become strings)."""
+    text = json.dumps(payload, indent=2, default=str).encode()
+    atomic_write(path, lambda f: f.write(text))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from medganbench.plugins import Registries, build_registries, make_plugin_manager
+from medganbench.core.manager import Registries, build_registries, make_plugin_manager
 
 
 @pytest.fixture(autouse=True)

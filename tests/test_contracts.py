@@ -7,15 +7,14 @@ import math
 import pytest
 import torch
 
-from medganbench.dataset import DatasetContext
+from medganbench.core.dataset import DatasetContext
+from medganbench.core.manager import build_registries, make_plugin_manager
+from medganbench.core.metric import EvalBatch, Needs
+from medganbench.core.model import ModelContext, Task, TrainBatch
+from medganbench.core.params import resolve_args
+from medganbench.defaults import medganbench_home
 from medganbench.errors import UsageError
-from medganbench.home import medganbench_home
-from medganbench.metric import EvalBatch, Needs
-from medganbench.model import ModelContext, Task, TrainBatch
-from medganbench.params import resolve_args
-from medganbench.plugins import build_registries, make_plugin_manager
-
-from dataset_trees import contract_args
+from tests.dataset_trees import contract_args
 
 # Parametrization needs the names at collection time; each test still gets a fresh manager.
 _COLLECTED = build_registries(make_plugin_manager(autoload=False))

@@ -22,16 +22,16 @@ import pyarrow.compute as pc
 from PIL import Image
 
 from medganbench.errors import LeaderboardError, UsageError
-from medganbench.leaderboard import read_leaderboard
-from medganbench.plugins import Registries
-from medganbench.seedstats import aggregate_groups
+from medganbench.leaderboard.store import read_leaderboard
+from medganbench.core.manager import Registries
+from medganbench.leaderboard.seeds import aggregate_groups
 from medganbench.site import pages
 from medganbench.site.assets import SITE_CSS, SITE_JS
 from medganbench.site.html import page
 from medganbench.site.reproduce import reproduce
 
 if TYPE_CHECKING:
-    from medganbench.specs import ReportedResult
+    from medganbench.core.specs import ReportedResult
 
 #: Marks a directory as a medganbench site, so publishing may replace it.
 MARKER = ".medganbench-site"

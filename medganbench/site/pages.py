@@ -7,8 +7,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from medganbench.leaderboard import _format_args
-from medganbench.leaderboard_render import (
+from medganbench.leaderboard.ranking import format_args, interval_rule
+from medganbench.leaderboard.render import (
     args_cell,
     format_budget,
     format_mean_count,
@@ -16,13 +16,13 @@ from medganbench.leaderboard_render import (
     group_title,
     summary_cell,
 )
-from medganbench.seedstats import AggregatedGroup
+from medganbench.leaderboard.seeds import AggregatedGroup
 from medganbench.site.charts import Point, Series, line_chart
 from medganbench.site.html import Cell, esc, table, text_cell
 from medganbench.site.reproduce import Reproduction
 
 if TYPE_CHECKING:
-    from medganbench.specs import ReportedResult
+    from medganbench.core.specs import ReportedResult
 
 _BUDGET_KEYS = ("budget_steps", "budget_kimg", "budget_seconds")
 _EMPTY = "—"
@@ -98,8 +98,8 @@ def group_section(group: AggregatedGroup, anchor: str) -> str:
     ranked = f"ranked by {group.ranked_by.label}" if group.ranked_by else "not ranked"
     return (
         f'<section id="{esc(anchor)}"><h2>{esc(group_title(group))}</h2>'
-        f'<p class="muted">Budget {esc(format_budget(group.key))}; {esc(ranked)}. Values are '
-        f"mean ± std [95% bootstrap CI] over seeds; single-seed entries are marked. Click a column "
+        f'<p class="muted">Budget {esc(format_budget(group.key))}; {esc(ranked)}. '
+        f"{esc(interval_rule(group.confidence))}; single-seed entries are marked. Click a column "
         f"header to sort.</p>"
         + table(headers, rows, numeric_headers=numeric)
         + "</section>"
@@ -237,7 +237,7 @@ def run_body(
             text_cell(r["direction"]),
             text_cell(r["metric"]),
             text_cell(r["metric_version"]),
-            text_cell(_format_args(r["metric_args"]) or _EMPTY),
+            text_cell(format_args(r["metric_args"]) or _EMPTY),
             text_cell(format_value(r["value"]), r["value"], numeric=True),
             text_cell(format_value(r["noise_floor"]) if r["noise_floor"] is not None else _EMPTY, r["noise_floor"], numeric=True),
             text_cell(r["metric_convention"]),
@@ -272,9 +272,9 @@ def run_body(
             [
                 ("run id", first["run_id"]),
                 ("model", f"{first['model']} v{first['model_version']}"),
-                ("model args", _format_args(first["model_args"]) or _EMPTY),
+                ("model args", format_args(first["model_args"]) or _EMPTY),
                 ("dataset", f"{first['dataset']} v{first['dataset_version']}"),
-                ("dataset args", _format_args(first["dataset_args"]) or _EMPTY),
+                ("dataset args", format_args(first["dataset_args"]) or _EMPTY),
                 ("dataset fingerprint", first["dataset_fingerprint"]),
                 ("image size", f"{first['image_size']} px"),
                 ("split", first["eval_split"]),

@@ -9,10 +9,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from medganbench.budget import Budget
+from medganbench.run.budget import Budget
 from medganbench.errors import MedganbenchError
-from medganbench.plugins import Registries
-from medganbench.runspec import RunSpec
+from medganbench.core.manager import Registries
+from medganbench.run.spec import RunSpec
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def reproduce(rows: Sequence[Mapping[str, Any]], spec_json: Mapping[str, Any] | 
 
     chosen, checked = settings[0], False
     if registries is not None:
-        from medganbench.runner import resolve_run
+        from medganbench.run.spec import resolve_run
 
         for amp, channels_last in settings:
             spec = RunSpec(

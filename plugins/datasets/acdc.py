@@ -47,11 +47,11 @@ from medganbench_plugins.datasets.slices import (
     stack,
 )
 
-from medganbench.dataroot import find_root, locate_root
-from medganbench.dataset import DatasetContext
-from medganbench.hookspecs import hookimpl
-from medganbench.params import Param, resolve_args
-from medganbench.specs import DatasetSpec
+from medganbench.data.dataroot import find_root, locate_root
+from medganbench.core.dataset import DatasetContext
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.params import Param, resolve_args
+from medganbench.core.specs import DatasetSpec
 
 NAME = "acdc"
 VERSION = "1"

@@ -48,12 +48,12 @@ from medganbench_plugins.datasets.slices import (
     stack,
 )
 
-from medganbench.dataroot import find_root, locate_root
-from medganbench.dataset import DatasetContext
+from medganbench.data.dataroot import find_root, locate_root
+from medganbench.core.dataset import DatasetContext
 from medganbench.errors import UsageError
-from medganbench.hookspecs import hookimpl
-from medganbench.params import Param, resolve_args
-from medganbench.specs import DatasetSpec
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.params import Param, resolve_args
+from medganbench.core.specs import DatasetSpec
 
 NAME = "brats2018"
 VERSION = "1"

@@ -46,12 +46,12 @@ from medganbench_plugins.datasets.slices import (
     stack,
 )
 
-from medganbench.dataroot import find_root, locate_root
-from medganbench.dataset import SPLITS, DatasetContext, DatasetInfo, DomainInfo
+from medganbench.data.dataroot import find_root, locate_root
+from medganbench.core.dataset import SPLITS, DatasetContext, DatasetInfo, DomainInfo
 from medganbench.errors import DataError, UsageError
-from medganbench.hookspecs import hookimpl
-from medganbench.params import Param, resolve_args
-from medganbench.specs import DatasetSpec
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.params import Param, resolve_args
+from medganbench.core.specs import DatasetSpec
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ def instructions(target: Path) -> str:
 
 
 def locate(args: Mapping[str, Any], ctx: DatasetContext) -> Path | None:
-    """The data root if the files are present (lookup order of :mod:`medganbench.dataroot`)."""
+    """The data root if the files are present (lookup order of :mod:`medganbench.data.dataroot`)."""
     classes = SUBSETS[str(args.get("subset", "noncovid"))]
     return locate_root(NAME, ctx, lambda p: base_dir(p, classes) is not None)
 

@@ -60,12 +60,12 @@ from medganbench_plugins.datasets.slices import (
 )
 from pydicom.errors import InvalidDicomError
 
-from medganbench.dataroot import find_root, locate_root
-from medganbench.dataset import DatasetContext
+from medganbench.data.dataroot import find_root, locate_root
+from medganbench.core.dataset import DatasetContext
 from medganbench.errors import DataError
-from medganbench.hookspecs import hookimpl
-from medganbench.params import Param, resolve_args
-from medganbench.specs import DatasetSpec
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.params import Param, resolve_args
+from medganbench.core.specs import DatasetSpec
 
 log = logging.getLogger(__name__)
 

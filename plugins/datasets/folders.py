@@ -48,13 +48,13 @@ from medganbench_plugins.datasets.slices import (
     stack,
 )
 
-from medganbench.dataroot import find_root
-from medganbench.dataset import SPLITS, DatasetContext, DatasetInfo, DomainInfo
+from medganbench.data.dataroot import find_root
+from medganbench.core.dataset import SPLITS, DatasetContext, DatasetInfo, DomainInfo
 from medganbench.errors import DataError, UsageError
 from medganbench.fileio import atomic_write
-from medganbench.hookspecs import hookimpl
-from medganbench.params import Param, resolve_args
-from medganbench.specs import DatasetSpec
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.params import Param, resolve_args
+from medganbench.core.specs import DatasetSpec
 
 log = logging.getLogger(__name__)
 

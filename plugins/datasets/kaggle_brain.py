@@ -3,7 +3,7 @@
 The download holds ``Dataset/images/trainA`` (CT, 1742 files), ``trainB`` (MRI, 1744),
 ``testA`` (CT, 744) and ``testB`` (MRI, 744): 4974 unpaired 2-D slices, PNG and JPEG mixed, of
 mixed sizes, gray or RGB. The files are not ours to redistribute; they are read from a root found
-by :func:`medganbench.dataroot.find_root` (``--data-dir``, ``MEDGANBENCH_DATA_KAGGLE_BRAIN``, or
+by :func:`medganbench.data.dataroot.find_root` (``--data-dir``, ``MEDGANBENCH_DATA_KAGGLE_BRAIN``, or
 the cache where ``medganbench datasets download kaggle-brain`` puts them).
 
 Direction: domain A is MR (``trainB``/``testB``) and domain B is CT (``trainA``/``testA``), so
@@ -38,12 +38,12 @@ from medganbench_plugins.datasets.folders import (
 from medganbench_plugins.datasets.image_files import count_images
 from medganbench_plugins.datasets.slices import InputProblems
 
-from medganbench.dataroot import env_var, find_root, locate_root
-from medganbench.dataset import DatasetContext
+from medganbench.data.dataroot import env_var, find_root, locate_root
+from medganbench.core.dataset import DatasetContext
 from medganbench.errors import DataError
-from medganbench.hookspecs import hookimpl
-from medganbench.params import Param, resolve_args
-from medganbench.specs import DatasetSpec
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.params import Param, resolve_args
+from medganbench.core.specs import DatasetSpec
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def instructions(target: Path) -> str:
 
 
 def locate(args: Mapping[str, Any], ctx: DatasetContext) -> Path | None:
-    """The data root if the files are present (lookup order of :mod:`medganbench.dataroot`)."""
+    """The data root if the files are present (lookup order of :mod:`medganbench.data.dataroot`)."""
     return locate_root(NAME, ctx, looks_valid)
 
 

@@ -34,7 +34,7 @@ from medganbench_plugins.datasets.phantom_anatomy import (
 )
 from torch.utils.data import Dataset as TorchDataset
 
-from medganbench.dataset import (
+from medganbench.core.dataset import (
     SPLITS,
     Dataset,
     DatasetContext,
@@ -43,9 +43,9 @@ from medganbench.dataset import (
     Sample,
 )
 from medganbench.errors import UsageError
-from medganbench.hookspecs import hookimpl
-from medganbench.params import Param, resolve_args
-from medganbench.specs import DatasetSpec
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.params import Param, resolve_args
+from medganbench.core.specs import DatasetSpec
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def medganbench_datasets() -> list[DatasetSpec]:
 
 
 class PhantomSplit(TorchDataset[Sample]):
-    """One split held in memory: a map-style dataset of :data:`~medganbench.dataset.Sample`.
+    """One split held in memory: a map-style dataset of :data:`~medganbench.core.dataset.Sample`.
 
     Attributes:
         subject_a: subject id of each item's A image (e.g. ``"train-003"``).

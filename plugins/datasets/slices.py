@@ -5,7 +5,7 @@ A file-backed dataset plugin (folders of images, DICOM series, NIfTI volumes) re
 into per-domain lists of 2-D slices in the domain's physical units, each tagged with the
 *group* it belongs to (a patient or a volume). :func:`assign_splits` assigns whole groups to
 splits, so no patient is ever in two splits. :class:`SliceDataset` then serves the splits through
-the :class:`~medganbench.dataset.Dataset` contract, and :func:`cached` stores the decoded,
+the :class:`~medganbench.core.dataset.Dataset` contract, and :func:`cached` stores the decoded,
 resized slices on disk keyed by everything that shapes them, so a second run starts in seconds.
 """
 
@@ -22,10 +22,10 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset as TorchDataset
 
-from medganbench.dataset import Dataset, DatasetInfo, Sample
+from medganbench.core.dataset import Dataset, DatasetInfo, Sample
 from medganbench.errors import DataError, UsageError
 from medganbench.fileio import atomic_write
-from medganbench.params import Param
+from medganbench.core.params import Param
 
 #: Layout version of the cache files written by :func:`cached` (a mismatch means "rebuild").
 CACHE_FORMAT = 1
@@ -81,7 +81,7 @@ class SliceSplit(TorchDataset[Sample]):
 
 
 class SliceDataset(Dataset):
-    """A :class:`~medganbench.dataset.Dataset` over prepared :class:`SliceSplit` objects.
+    """A :class:`~medganbench.core.dataset.Dataset` over prepared :class:`SliceSplit` objects.
 
     Args:
         info: the declared facts.

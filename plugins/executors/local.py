@@ -18,16 +18,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from medganbench.executor import (
-    Executor,
-    TrialEvent,
-    TrialOutcome,
-    TrialRequest,
-    run_trial,
-)
-from medganbench.hookspecs import hookimpl
-from medganbench.params import Param
-from medganbench.specs import ExecutorSpec
+from medganbench.sweep.executor import Executor, TrialEvent, TrialOutcome, TrialRequest
+from medganbench.sweep.trial import run_trial
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.params import Param
+from medganbench.core.specs import ExecutorSpec
 
 #: How often the driver looks for finished trials and progress events, in seconds.
 POLL_S = 0.25

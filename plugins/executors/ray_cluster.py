@@ -20,16 +20,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from medganbench.errors import UsageError
-from medganbench.executor import (
-    Executor,
-    TrialEvent,
-    TrialOutcome,
-    TrialRequest,
-    run_trial,
-)
-from medganbench.hookspecs import hookimpl
-from medganbench.params import Param
-from medganbench.specs import ExecutorSpec
+from medganbench.sweep.executor import Executor, TrialEvent, TrialOutcome, TrialRequest
+from medganbench.sweep.trial import run_trial
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.params import Param
+from medganbench.core.specs import ExecutorSpec
 
 #: How long the driver waits for a finished task before it collects progress events, in seconds.
 POLL_S = 0.25

@@ -30,10 +30,11 @@ import torch
 
 from medganbench.errors import RunError
 from medganbench.fileio import atomic_write
-from medganbench.hookspecs import hookimpl
-from medganbench.metric import EvalBatch, Metric, MetricReport, Needs
-from medganbench.specs import MetricSpec
-from medganbench.weights import ResolvedWeights, WeightsSpec, resolve_weights
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.metric import EvalBatch, Metric, MetricReport, Needs
+from medganbench.core.specs import MetricSpec
+from medganbench.core.specs import WeightsSpec
+from medganbench.weights.store import ResolvedWeights, resolve_weights
 from medganbench_plugins.metrics.inception import (
     EXTRACTOR,
     FEATURES,

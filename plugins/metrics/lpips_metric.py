@@ -44,19 +44,13 @@ import torch
 from medganbench_plugins.metrics.paired import _check_images, _check_window
 
 from medganbench.errors import DataError, RunError, UsageError
-from medganbench.hookspecs import hookimpl
-from medganbench.metric import EvalBatch, Metric, MetricContext, MetricReport, Needs
-from medganbench.params import Param
-from medganbench.specs import MetricSpec
-from medganbench.weights import (
-    PackageIndexSource,
-    ResolvedWeights,
-    Tensors,
-    UrlSource,
-    WeightsError,
-    WeightsSpec,
-    resolve_weights,
-)
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.metric import EvalBatch, Metric, MetricContext, MetricReport, Needs
+from medganbench.core.params import Param
+from medganbench.core.specs import MetricSpec
+from medganbench.core.specs import WeightsSpec
+from medganbench.weights.sources import PackageIndexSource, UrlSource, WeightsError
+from medganbench.weights.store import ResolvedWeights, Tensors, resolve_weights
 
 __all__ = [
     "NETS",
@@ -454,7 +448,7 @@ class LPIPSMetric(Metric):
 
     The weights ``lpips-<net>`` are resolved (and, the first time, fetched and converted) on the
     first :meth:`update`, so listing or constructing the metric costs nothing. A failure to
-    obtain them raises :class:`medganbench.weights.WeightsUnavailableError` unchanged.
+    obtain them raises :class:`medganbench.weights.store.WeightsUnavailableError` unchanged.
     """
 
     needs = Needs.PAIRED

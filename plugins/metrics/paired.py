@@ -1,7 +1,7 @@
 """Paired image metrics: PSNR, SSIM and MAE.
 
 Each metric is a batched function over ``(N, C, H, W)`` tensors in physical units (HU for CT)
-returning one float64 value per image, and a :class:`~medganbench.metric.PairedMetric` class
+returning one float64 value per image, and a :class:`~medganbench.core.metric.PairedMetric` class
 that averages those values over every evaluated image.
 
 The conventions below are the contract; each class states its own in ``convention``, which is
@@ -31,9 +31,9 @@ import math
 import torch
 
 from medganbench.errors import DataError
-from medganbench.hookspecs import hookimpl
-from medganbench.metric import PairedMetric
-from medganbench.specs import MetricSpec
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.metric import PairedMetric
+from medganbench.core.specs import MetricSpec
 
 __all__ = ["MAE", "PSNR", "SSIM", "mae", "medganbench_metrics", "psnr", "ssim"]
 

@@ -16,7 +16,7 @@ import torch
 from medganbench_plugins.nn.training import count_parameters, linear_decay, set_lr
 from torch import nn
 
-from medganbench.model import Model
+from medganbench.core.model import Model
 
 
 class AdversarialModel(Model):

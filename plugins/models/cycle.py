@@ -40,8 +40,8 @@ from medganbench_plugins.nn.training import (
 from torch import Tensor, nn
 
 from medganbench.errors import UsageError
-from medganbench.model import ModelContext, Task, TrainBatch
-from medganbench.params import Param
+from medganbench.core.model import ModelContext, Task, TrainBatch
+from medganbench.core.params import Param
 
 LR_SCHEDULES: tuple[str, ...] = ("linear-decay", "constant")
 

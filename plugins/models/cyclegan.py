@@ -17,8 +17,8 @@ Batch size 1 as in the paper. All of it is an argument; the ablation switches ``
 
 from __future__ import annotations
 
-from medganbench.hookspecs import hookimpl
-from medganbench.specs import ModelSpec
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.specs import ModelSpec
 from medganbench_plugins.models.cycle import CycleModel, cycle_params
 
 

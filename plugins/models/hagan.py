@@ -80,10 +80,10 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from medganbench.errors import UsageError
-from medganbench.hookspecs import hookimpl
-from medganbench.model import ModelContext, Task, TrainBatch
-from medganbench.params import Param
-from medganbench.specs import ModelSpec
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.model import ModelContext, Task, TrainBatch
+from medganbench.core.params import Param
+from medganbench.core.specs import ModelSpec
 
 #: HAGAN Table IV (COVID-CT): label → model arguments of ``hagan``. Each row adds one module to
 #: the one above. "Base Model" is SAGAN with image-level loss only; "+ AttnMix Generator" adds

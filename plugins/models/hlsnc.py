@@ -44,8 +44,8 @@ The paper's ablation grid (Tables 5 and 6) is :data:`TABLE5_ABLATION`.
 
 from __future__ import annotations
 
-from medganbench.hookspecs import hookimpl
-from medganbench.specs import ModelSpec
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.specs import ModelSpec
 from medganbench_plugins.models.cycle import CycleModel, cycle_params
 
 #: HLSNC-GAN Table 5 (MR→CT) and Table 6 (CT→MR): label → model arguments of ``hlsnc``.

@@ -18,10 +18,10 @@ from typing import Any
 import torch
 
 from medganbench.errors import RunError
-from medganbench.hookspecs import hookimpl
-from medganbench.model import Model, ModelContext, Task, TrainBatch
-from medganbench.params import Param
-from medganbench.specs import ModelSpec
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.model import Model, ModelContext, Task, TrainBatch
+from medganbench.core.params import Param
+from medganbench.core.specs import ModelSpec
 
 
 class IntensityLookupModel(Model):

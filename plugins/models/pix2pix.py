@@ -46,10 +46,10 @@ from medganbench_plugins.nn.training import (
 )
 from torch import Tensor, nn
 
-from medganbench.hookspecs import hookimpl
-from medganbench.model import ModelContext, Task, TrainBatch
-from medganbench.params import Param
-from medganbench.specs import ModelSpec
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.model import ModelContext, Task, TrainBatch
+from medganbench.core.params import Param
+from medganbench.core.specs import ModelSpec
 
 
 class Pix2Pix(AdversarialModel):

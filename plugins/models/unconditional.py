@@ -47,10 +47,10 @@ from medganbench_plugins.nn.training import (
 )
 from torch import Tensor, nn
 
-from medganbench.hookspecs import hookimpl
-from medganbench.model import ModelContext, Task, TrainBatch
-from medganbench.params import Param
-from medganbench.specs import ModelSpec
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.model import ModelContext, Task, TrainBatch
+from medganbench.core.params import Param
+from medganbench.core.specs import ModelSpec
 
 #: Largest number of images :meth:`UnconditionalGAN.sample` pushes through the generator at once;
 #: the noise is drawn for all images first, so the chunking never changes the result.

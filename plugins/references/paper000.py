@@ -10,8 +10,8 @@ was evaluated.
 
 from __future__ import annotations
 
-from medganbench.hookspecs import hookimpl
-from medganbench.specs import ReportedResult
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.specs import ReportedResult
 
 SOURCE = "paper 000 (HLSNC-GAN)"
 _PSNR_NOTE = (

@@ -9,8 +9,8 @@ value is used.
 
 from __future__ import annotations
 
-from medganbench.hookspecs import hookimpl
-from medganbench.specs import ReportedResult
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.specs import ReportedResult
 
 SOURCE = "paper 002 (HAGAN)"
 _NOTE = "FID as the paper computed it, with its own training budget and image counts"

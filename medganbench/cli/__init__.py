@@ -1,0 +1,33 @@
+"""The ``medganbench`` command line (click + rich), one module per command group.
+
+Exit codes: 0 success; 2 usage errors (unknown names, bad syntax, incompatible choices);
+1 run failures; 130 interrupted. Errors the user can fix are printed as one message with a hint,
+never a traceback (:class:`~medganbench.cli.common.CommandGroup`).
+
+The CLI may import every other medganbench package; nothing imports the CLI.
+"""
+
+from __future__ import annotations
+
+import click
+
+from medganbench import __version__
+from medganbench.cli import datasets, leaderboard, listing, run, sweep, weights
+from medganbench.cli.common import CommandGroup
+
+
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="medganbench")
+def main() -> None:
+    """Fair benchmarks for GAN medical image synthesis: fixed budgets, splits and metrics."""
+
+
+main.add_command(run.run)
+main.add_command(sweep.sweep)
+main.add_command(listing.list_components)
+main.add_command(listing.plugins)
+main.add_command(leaderboard.leaderboard)
+main.add_command(datasets.datasets)
+main.add_command(weights.weights)
+
+__all__ = ["main"]

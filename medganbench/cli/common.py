@@ -1,0 +1,78 @@
+"""What every command shares: the consoles, the error-to-exit-code group, registries, paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from medganbench import defaults
+from medganbench.core.dataset import DatasetContext
+from medganbench.core.manager import Registries, build_registries, make_plugin_manager
+from medganbench.errors import MedganbenchError, UsageError
+from medganbench.leaderboard.store import leaderboard_path
+
+# Piped output (CI logs, files, tests) gets a wide console so tables are not cut to 80 columns.
+out = Console() if Console().is_terminal else Console(width=200)
+err = Console(stderr=True) if Console(stderr=True).is_terminal else Console(stderr=True, width=200)
+
+#: Exit code of an interrupted command (128 + SIGINT), as shells report it.
+INTERRUPTED_EXIT = 130
+
+
+class CommandGroup(click.Group):
+    """A click group that turns :class:`MedganbenchError` into one message and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MedganbenchError as exc:
+            err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            if exc.hint:
+                err.print(exc.hint, highlight=False)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            err.print(
+                "[bold yellow]interrupted:[/] no row of an unfinished run was written; "
+                "checkpoints written so far are complete (run --resume, or rerun the sweep)."
+            )
+            ctx.exit(INTERRUPTED_EXIT)
+
+
+def load_registries() -> Registries:
+    """The registries of every installed plugin (built-ins, then entry points)."""
+    return build_registries(make_plugin_manager())
+
+
+def leaderboard_files(directory: Path, dataset: str | None) -> list[Path]:
+    """The leaderboard of ``dataset``, or every leaderboard in ``directory``.
+
+    Raises:
+        UsageError: ``directory`` holds no leaderboard.
+    """
+    if dataset is not None:
+        return [leaderboard_path(directory, dataset)]
+    files = sorted(directory.glob("*.arrow"))
+    if not files:
+        raise UsageError(
+            f"No leaderboards in {directory}.",
+            hint="Run a model first, e.g. medganbench run --model identity",
+        )
+    return files
+
+
+def dataset_context(name: str, data_dir: Path | None) -> DatasetContext:
+    """The context a dataset's locate/download functions get outside a run."""
+    return DatasetContext(defaults.IMAGE_SIZE, defaults.medganbench_home() / "datasets" / name, data_dir)
+
+
+#: ``--leaderboard-dir``, shared by every command that reads or writes leaderboards.
+leaderboard_dir_option = click.option(
+    "--leaderboard-dir",
+    default=defaults.LEADERBOARD_DIR,
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Directory of the <dataset>.arrow leaderboards.",
+)

@@ -1,0 +1,85 @@
+"""``medganbench list`` and ``medganbench plugins``: what is installed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from medganbench import defaults
+from medganbench.cli.common import dataset_context, load_registries, out
+from medganbench.core.manager import make_plugin_manager, plugin_versions
+from medganbench.core.specs import DatasetSpec, ModelSpec, import_ref
+from medganbench.run.flops import probe_model
+
+
+@click.command(name="list")
+@click.argument("kind", required=False, type=click.Choice(["models", "datasets", "metrics", "executors"]))
+@click.option("--details", is_flag=True, help="Also show arguments, and for models their parameters and FLOPs per training step.")
+@click.option("--image-size", default=defaults.IMAGE_SIZE, show_default=True, type=int, help="Image size at which --details measures FLOPs per step.")
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="Also look for dataset files here.")
+def list_components(kind: str | None, details: bool, image_size: int, data_dir: Path | None) -> None:
+    """List registered models, datasets, metrics and sweep executors."""
+    registries = load_registries()
+    kinds = [kind] if kind else ["models", "datasets", "metrics", "executors"]
+    for name in kinds:
+        registry = getattr(registries, name)
+        measure = details and name == "models"
+        title = f"{name} (FLOPs of one training step at {image_size} px, measured on CPU)" if measure else name
+        table = Table(title=title)
+        for column in ("name", "version", "summary", "plugin"):
+            table.add_column(column)
+        if measure:
+            table.add_column("parameters", justify="right")
+            table.add_column("GFLOPs/step", justify="right")
+        if name == "datasets":
+            for column in ("modality", "pairing", "size", "present here"):
+                table.add_column(column)
+        if details:
+            table.add_column("arguments (default)")
+        for entry in registry.entries():
+            row = [entry.spec.name, entry.spec.version, entry.spec.summary, entry.plugin]
+            if measure:
+                row.extend(_model_size_cells(entry.spec, image_size))
+            if name == "datasets":
+                spec = entry.spec
+                row.extend([spec.modality, spec.pairing, spec.size, _presence(spec, data_dir)])
+            if details:
+                row.append(
+                    "\n".join(
+                        f"{p.name}={p.default}"
+                        + (f" [{'|'.join(map(str, p.choices))}]" if p.choices else "")
+                        for p in entry.spec.params
+                    )
+                )
+            table.add_row(*row)
+        out.print(table)
+
+
+def _presence(spec: DatasetSpec, data_dir: Path | None) -> str:
+    """"generated" (nothing to download), "yes: <root>" or "no" (see `datasets download`)."""
+    if spec.locate is None:
+        return "generated" if spec.name == "phantom-brain" else "given by --dataset-arg root"
+    locate = import_ref(spec.locate, spec.name)
+    root = locate(spec.resolve({}), dataset_context(spec.name, data_dir))
+    return f"yes: {root}" if root is not None else "no"
+
+
+def _model_size_cells(spec: ModelSpec, image_size: int) -> list[str]:
+    """Parameters and GFLOPs per step of one model, measured by a real step on random images."""
+    size = probe_model(spec, image_size)
+    gflops = f"{size.flops_per_step / 1e9:.2f} (batch {size.batch_size})"
+    return [f"{size.parameters:,}", gflops]
+
+
+@click.command()
+def plugins() -> None:
+    """List loaded plugins and their versions."""
+    pm = make_plugin_manager()
+    table = Table(title="plugins")
+    table.add_column("plugin")
+    table.add_column("version")
+    for name, version in plugin_versions(pm):
+        table.add_row(name, version)
+    out.print(table)

@@ -1,0 +1,177 @@
+"""``medganbench run``: one run, or the resumption of an interrupted one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from medganbench import defaults
+from medganbench.cli.common import err, leaderboard_dir_option, load_registries, out
+from medganbench.core.manager import Registries
+from medganbench.core.params import parse_key_values
+from medganbench.errors import UsageError
+from medganbench.run.budget import Budget
+from medganbench.run.options import RunOptions
+from medganbench.run.resume import SPEC_NAME, spec_from_run_dir
+from medganbench.run.runner import execute_run
+from medganbench.run.spec import RunSpec, default_metrics
+
+
+@click.command()
+@click.option("--model", "-m", default=None, help="Registered model name (see `medganbench list models`); required unless --resume.")
+@click.option("--dataset", "-d", default=defaults.DATASET, show_default=True, help="Registered dataset name.")
+@click.option("--budget", default=defaults.BUDGET, show_default=True, help="steps=N,kimg=K,seconds=S: the first limit reached stops training.")
+@click.option("--image-size", default=defaults.IMAGE_SIZE, show_default=True, type=int, help="Side length of the square images.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seeds every RNG of the run.")
+@click.option("--device", default=None, help="cpu, cuda or cuda:N; default CUDA when present, else CPU.")
+@click.option("--metrics", default=None, help=f"Comma-separated metric names [default: {','.join(defaults.PAIRED_METRICS)} for translation models, {','.join(defaults.SAMPLING_METRICS)} for sampling models].")
+@leaderboard_dir_option
+@click.option("--runs-dir", default=defaults.RUNS_DIR, show_default=True, type=click.Path(path_type=Path), help="Directory of the per-run outputs (checkpoints, sample grid).")
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="Where the dataset's files are (for datasets you download yourself).")
+@click.option("--model-arg", "model_args", multiple=True, metavar="K=V", help="Model argument; repeatable.")
+@click.option("--dataset-arg", "dataset_args", multiple=True, metavar="K=V", help="Dataset argument; repeatable.")
+@click.option("--metric-arg", "metric_args", multiple=True, metavar="METRIC.K=V", help="Metric argument, e.g. lpips.net=vgg; repeatable.")
+@click.option("--amp/--no-amp", default=True, show_default=True, help="bf16 mixed precision on CUDA (CPU runs are always fp32).")
+@click.option("--channels-last/--no-channels-last", default=True, show_default=True, help="Channels-last memory format on CUDA.")
+@click.option("--progress/--no-progress", default=True, help="Show the progress bar.")
+@click.option("--resume", "resume_dir", default=None, type=click.Path(path_type=Path, file_okay=False), metavar="RUN_DIR", help="Continue the run in RUN_DIR (runs/<run id>) from its last checkpoint; its spec.json gives the spec.")
+@click.option("--checkpoint-every", default=None, type=click.IntRange(min=1), metavar="STEPS", help="Steps between checkpoints [default: a quarter of a step budget, else 500].")
+@click.option("--deterministic", is_flag=True, help="Deterministic algorithms only, so repeated or resumed runs agree bit for bit.")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    model: str | None,
+    dataset: str,
+    budget: str,
+    image_size: int,
+    seed: int,
+    device: str | None,
+    metrics: str | None,
+    leaderboard_dir: Path,
+    runs_dir: Path,
+    data_dir: Path | None,
+    model_args: tuple[str, ...],
+    dataset_args: tuple[str, ...],
+    metric_args: tuple[str, ...],
+    amp: bool,
+    channels_last: bool,
+    progress: bool,
+    resume_dir: Path | None,
+    checkpoint_every: int | None,
+    deterministic: bool,
+) -> None:
+    """Train MODEL on DATASET under a fixed budget, evaluate it and append to the leaderboard.
+
+    With --resume RUN_DIR, continue an interrupted run from its last checkpoint instead; the
+    result is the one the uninterrupted run would have recorded.
+    """
+    registries = load_registries()
+    if resume_dir is not None:
+        spec, runs_dir = _resumed_spec(ctx, resume_dir, registries)
+        model, dataset = spec.model, spec.dataset
+    elif model is None:
+        raise UsageError("Missing option --model.", hint="Example: medganbench run --model hlsnc")
+    else:
+        spec = spec_from_options(
+            registries, model, dataset, budget, image_size, seed, metrics,
+            model_args, dataset_args, metric_args, amp, channels_last,
+        )
+    options = RunOptions(
+        leaderboard_dir=leaderboard_dir,
+        runs_dir=runs_dir,
+        device=device,
+        progress=progress,
+        data_dir=data_dir,
+        checkpoint_every=checkpoint_every,
+        resume=resume_dir is not None,
+        deterministic=deterministic,
+    )
+    result = execute_run(spec, registries, options, on_status=lambda m: err.print(m, highlight=False))
+    table = Table(title=f"{model} on {dataset} — run {result.run_id}")
+    table.add_column("direction")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for row in result.rows:
+        arrow = "↑" if row.higher_is_better else "↓"
+        table.add_row(row.direction, f"{row.metric} {arrow}", f"{row.value:.4f}")
+    out.print(table)
+    out.print(f"run directory: {result.run_dir}\nleaderboard:   {result.leaderboard}", highlight=False)
+
+
+# The options that make up a run's spec; with --resume the spec comes from the run directory.
+_SPEC_OPTIONS = (
+    "model", "dataset", "budget", "image_size", "seed", "metrics", "model_args",
+    "dataset_args", "metric_args", "amp", "channels_last", "runs_dir",
+)
+
+
+def _resumed_spec(ctx: click.Context, run_dir: Path, registries: Registries) -> tuple[RunSpec, Path]:
+    """The spec recorded in ``run_dir`` and the runs directory holding it.
+
+    Raises:
+        UsageError: spec options were given too, or see
+            :func:`~medganbench.run.resume.spec_from_run_dir`.
+    """
+    given = [
+        param.opts[0]
+        for param in ctx.command.params
+        if param.name in _SPEC_OPTIONS
+        and ctx.get_parameter_source(param.name) is not click.core.ParameterSource.DEFAULT
+    ]
+    if given:
+        flags = ", ".join(given)
+        raise UsageError(
+            f"--resume takes the run's spec from {run_dir / SPEC_NAME}; do not also give {flags}.",
+            hint="Run options (--device, --leaderboard-dir, --data-dir, --deterministic) may be given.",
+        )
+    return spec_from_run_dir(run_dir, registries)
+
+
+def spec_from_options(
+    registries: Registries,
+    model: str,
+    dataset: str,
+    budget: str,
+    image_size: int,
+    seed: int,
+    metrics: str | None,
+    model_args: tuple[str, ...],
+    dataset_args: tuple[str, ...],
+    metric_args: tuple[str, ...],
+    amp: bool,
+    channels_last: bool,
+) -> RunSpec:
+    chosen = (
+        default_metrics(registries, model)
+        if metrics is None
+        else tuple(m.strip() for m in metrics.split(",") if m.strip())
+    )
+    return RunSpec(
+        model=model,
+        dataset=dataset,
+        model_args=parse_key_values(model_args, "--model-arg"),
+        dataset_args=parse_key_values(dataset_args, "--dataset-arg"),
+        metric_args=parse_metric_args(metric_args),
+        image_size=image_size,
+        metrics=chosen,
+        budget=Budget.parse(budget),
+        seed=seed,
+        amp=amp,
+        channels_last=channels_last,
+    )
+
+
+def parse_metric_args(items: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """``("lpips.net=vgg", ...)`` → ``{"lpips": {"net": "vgg"}}``."""
+    out: dict[str, dict[str, str]] = {}
+    for key, value in parse_key_values(items, "--metric-arg").items():
+        metric, dot, arg = key.partition(".")
+        if not dot or not metric or not arg:
+            raise UsageError(
+                f"--metric-arg {key}={value} does not name its metric.",
+                hint="Write METRIC.KEY=VALUE, e.g. --metric-arg lpips.net=vgg",
+            )
+        out.setdefault(metric, {})[arg] = value
+    return out

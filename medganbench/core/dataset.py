@@ -1,0 +1,123 @@
+"""The dataset contract.
+
+A dataset plugin's factory is called as ``factory(args, ctx)`` with its resolved arguments and a
+:class:`DatasetContext`, and returns a :class:`Dataset`. A dataset declares, per domain, the
+modality, the units its values are in (for example Hounsfield units), the value window used to
+normalise images for models and to score them, and the channel count; and whether A and B images
+of a split are pairs of the same anatomy. Images are delivered in physical units; the runner
+maps them to [-1, 1] through :meth:`DomainInfo.to_unit` for the model and back for the metrics.
+
+Each item of a split is a :data:`Sample`: a dict with ``"a"`` and ``"b"`` (float tensors of shape
+(C, H, W) in the domain's units) and ``"mask_a"``/``"mask_b"`` (bool tensors of shape (1, H, W),
+true inside the body). For a paired dataset ``a`` and ``b`` show the same anatomy and the two
+masks are equal; for an unpaired one they come from different subjects.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch.utils.data import Dataset as TorchDataset
+
+DomainKey = Literal["a", "b"]
+Sample = dict[str, torch.Tensor]
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class DomainInfo:
+    """What one image domain holds.
+
+    Attributes:
+        name: short human name, e.g. ``"T1-weighted MR"``.
+        modality: ``"MR"``, ``"CT"``, ...
+        units: the units of the delivered values, e.g. ``"HU"`` or ``"a.u."``.
+        window: (low, high) value window. Values are clipped to it before normalisation and
+            before scoring; metrics use ``high - low`` as their data range.
+        channels: number of image channels.
+    """
+
+    name: str
+    modality: str
+    units: str
+    window: tuple[float, float]
+    channels: int = 1
+
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        """Map values in domain units to [-1, 1], clipping to the window first."""
+        lo, hi = self.window
+        return (x.clamp(lo, hi) - lo) * (2.0 / (hi - lo)) - 1.0
+
+    def from_unit(self, y: torch.Tensor) -> torch.Tensor:
+        """Map model outputs in [-1, 1] back to domain units (inverse of :meth:`to_unit`)."""
+        lo, hi = self.window
+        return (y.clamp(-1.0, 1.0) + 1.0) * ((hi - lo) / 2.0) + lo
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """The declared facts of a dataset instance.
+
+    Attributes:
+        a: domain A (the source of the default translation direction).
+        b: domain B.
+        paired: whether A and B of an item show the same anatomy, in every split.
+        splits: the split names this dataset provides.
+        image_size: side length of the square images it delivers.
+    """
+
+    a: DomainInfo
+    b: DomainInfo
+    paired: bool
+    splits: tuple[str, ...]
+    image_size: int
+
+    def domain(self, key: DomainKey) -> DomainInfo:
+        """Return domain ``"a"`` or ``"b"``."""
+        return self.a if key == "a" else self.b
+
+
+@dataclass(frozen=True)
+class DatasetContext:
+    """What the runner tells a dataset factory.
+
+    Attributes:
+        image_size: the side length every delivered image must have.
+        cache_dir: a directory this dataset may use for its cache (created on demand).
+        data_dir: where the user keeps this dataset's files (``--data-dir``), if given; see
+            :func:`medganbench.data.dataroot.find_root` for the full lookup order.
+    """
+
+    image_size: int
+    cache_dir: Path
+    data_dir: Path | None = None
+
+
+class Dataset(ABC):
+    """A dataset instance: declared facts plus its splits."""
+
+    info: DatasetInfo
+
+    @abstractmethod
+    def split(self, name: str) -> TorchDataset[Sample]:
+        """Return the map-style dataset of one split.
+
+        Raises:
+            medganbench.errors.UsageError: ``name`` is not in ``info.splits``.
+        """
+
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """A short hash that changes whenever the delivered data would change.
+
+        Written on every leaderboard row, so two rows with the same dataset name but different
+        files (or generator settings) are never ranked together unknowingly.
+        """
+
+    def split_sizes(self) -> dict[str, int]:
+        """Number of items per split."""
+        return {name: len(self.split(name)) for name in self.info.splits}  # type: ignore[arg-type]

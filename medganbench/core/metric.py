@@ -1,0 +1,189 @@
+"""The metric contract.
+
+A metric plugin's factory is called as ``factory(args, ctx)`` with its resolved arguments and a
+:class:`MetricContext`, and returns a :class:`Metric`. A metric declares what it needs from the
+data (:class:`Needs`); the runner refuses, before training, a metric whose needs the dataset
+cannot supply — PSNR on an unpaired dataset, for instance, would compare images of different
+anatomy and produce a meaningless number. After :meth:`Metric.compute`, :meth:`Metric.report`
+says what else belongs on the leaderboard row: details of the computation, the weights used
+(name and sha256) and, for distribution metrics, a noise floor.
+
+Paired metrics derive from :class:`PairedMetric` and implement :meth:`PairedMetric.score`, a
+batched per-image function that is also usable on its own from Python.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from medganbench.core.specs import WeightsSpec
+
+
+class Needs(str, Enum):
+    """What a metric needs to be meaningful."""
+
+    PAIRED = "paired"  # prediction and target show the same anatomy
+    DISTRIBUTION = "distribution"  # sets of generated and real images, no correspondence
+
+
+@dataclass(frozen=True)
+class MetricContext:
+    """What the runner tells a metric factory.
+
+    Attributes:
+        device: where feature extractors should run.
+        cache_dir: a directory the metric may cache into (e.g. real-set features); ``None``
+            disables caching.
+        dataset: dataset name; with the next three fields, the key of anything cached about
+            the real images.
+        dataset_version: the dataset plugin's version.
+        dataset_fingerprint: the dataset's data fingerprint.
+        split: the split whose real images are compared with (the protocol's real split).
+        image_size: the evaluated image size.
+    """
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    cache_dir: Path | None = None
+    dataset: str = ""
+    dataset_version: str = ""
+    dataset_fingerprint: str = ""
+    split: str = "test"
+    image_size: int = 0
+
+
+@dataclass(frozen=True)
+class MetricReport:
+    """What a metric adds to its leaderboard row besides the value.
+
+    Attributes:
+        details: facts about this computation (sample counts, subset sizes, quantisation, the
+            backbone), stored as JSON in the row's ``metric_details``.
+        weights: pretrained weights used, name → sha256, stored in the row's ``weights``.
+        noise_floor: for distribution metrics, the value between two halves of the real set:
+            differences smaller than this are not meaningful.
+    """
+
+    details: Mapping[str, Any] = field(default_factory=dict)
+    weights: Mapping[str, str] = field(default_factory=dict)
+    noise_floor: float | None = None
+
+
+@dataclass(frozen=True)
+class EvalBatch:
+    """One evaluation batch, in the target domain's physical units.
+
+    Attributes:
+        pred: generated images, (N, C, H, W).
+        target: real target images, (N, C, H, W); for paired data ``target[i]`` is the
+            counterpart of ``pred[i]``.
+        mask: body masks of the target, bool, (N, 1, H, W).
+        window: the target domain's (low, high) value window.
+        paired: whether ``pred[i]`` and ``target[i]`` correspond.
+        domain: the target domain's name (part of the key of cached real-set features).
+    """
+
+    pred: torch.Tensor
+    target: torch.Tensor
+    mask: torch.Tensor
+    window: tuple[float, float]
+    paired: bool
+    domain: str = ""
+
+
+class Metric(ABC):
+    """An accumulating metric: :meth:`reset`, :meth:`update` per batch, :meth:`compute`.
+
+    Class attributes:
+        needs: what the metric needs from the dataset.
+        higher_is_better: ranking direction.
+        convention: one line stating how the value is computed (written on each row).
+    """
+
+    needs: ClassVar[Needs]
+    higher_is_better: ClassVar[bool]
+    convention: ClassVar[str] = ""
+
+    def __init__(self, args: Mapping[str, Any] | None = None, ctx: MetricContext | None = None) -> None:
+        self.args = dict(args or {})
+        self.ctx = ctx or MetricContext()
+        self.reset()
+
+    def report(self) -> MetricReport:
+        """Details, weights and noise floor of the last :meth:`compute`; default: none."""
+        return MetricReport()
+
+    def weights_needed(self) -> tuple[WeightsSpec, ...]:
+        """Pretrained weights this metric will resolve; default: none.
+
+        The runner resolves them before training starts, so a machine that cannot obtain them
+        fails in seconds with the weights manager's message, not after the training budget.
+        """
+        return ()
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Forget all accumulated batches."""
+
+    @abstractmethod
+    def update(self, batch: EvalBatch) -> None:
+        """Accumulate one batch."""
+
+    @abstractmethod
+    def compute(self) -> float:
+        """Return the metric over all batches since :meth:`reset`.
+
+        Raises:
+            medganbench.errors.RunError: nothing was accumulated.
+        """
+
+
+class PairedMetric(Metric):
+    """A metric computed per image pair and averaged over images."""
+
+    needs = Needs.PAIRED
+
+    def reset(self) -> None:
+        self._values: list[torch.Tensor] = []
+
+    def update(self, batch: EvalBatch) -> None:
+        if not batch.paired:
+            # The runner refuses this before training; reaching it here is a bug.
+            raise AssertionError(f"{type(self).__name__} received unpaired images")
+        self._values.append(
+            self.score(batch.pred, batch.target, window=batch.window, mask=batch.mask).double().cpu()
+        )
+
+    def compute(self) -> float:
+        from medganbench.errors import RunError
+
+        if not self._values:
+            raise RunError(f"{type(self).__name__}: no images were evaluated.")
+        return float(torch.cat(self._values).mean())
+
+    @abstractmethod
+    def score(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        *,
+        window: tuple[float, float],
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Score each image pair.
+
+        Args:
+            pred: (N, C, H, W) predictions in physical units.
+            target: (N, C, H, W) targets in the same units.
+            window: (low, high): both images are clipped to it; ``high - low`` is the range.
+            mask: optional bool (N, 1, H, W); only pixels inside it count.
+
+        Returns:
+            A float64 tensor of shape (N,), one value per image.
+        """

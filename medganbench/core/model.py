@@ -1,0 +1,165 @@
+"""The model contract.
+
+A model plugin's factory is called as ``factory(args, ctx)`` with its resolved arguments and a
+:class:`ModelContext`, and returns a :class:`Model`. The runner drives it one optimiser step at a
+time through :meth:`Model.train_step`, so every model obeys the same budget, and evaluates it
+through :meth:`Model.translate` (translation models, A→B by default) or :meth:`Model.sample`
+(unconditional models). Models see images in [-1, 1]; the runner does the unit conversion.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, ClassVar
+
+import torch
+
+from medganbench.core.dataset import DatasetInfo
+
+
+class Task(str, Enum):
+    """What a model does at evaluation time."""
+
+    TRANSLATE = "translate"
+    SAMPLE = "sample"
+
+
+@dataclass(frozen=True)
+class ModelContext:
+    """What the runner tells a model factory.
+
+    Attributes:
+        image_size: side length of the square training images.
+        dataset: the dataset's declared facts (channels, windows, pairing).
+        device: where the model must live.
+        seed: the run's seed (the runner has already seeded all RNGs with it).
+        amp: train with bf16 autocast. The runner sets it only on CUDA and only when the run
+            asks for it (``RunSpec.amp``); models that cannot use it ignore it.
+        channels_last: keep weights and activations in channels-last memory format (same
+            rule as ``amp``).
+    """
+
+    image_size: int
+    dataset: DatasetInfo
+    device: torch.device
+    seed: int
+    amp: bool = False
+    channels_last: bool = False
+
+
+@dataclass(frozen=True)
+class TrainBatch:
+    """One training batch, images in [-1, 1].
+
+    Attributes:
+        a: domain-A images, shape (N, C_a, H, W).
+        b: domain-B images, shape (N, C_b, H, W).
+        mask_a: body masks of ``a``, bool, shape (N, 1, H, W).
+        mask_b: body masks of ``b``.
+        paired: whether ``a[i]`` and ``b[i]`` show the same anatomy.
+    """
+
+    a: torch.Tensor
+    b: torch.Tensor
+    mask_a: torch.Tensor
+    mask_b: torch.Tensor
+    paired: bool
+
+
+class Model(ABC):
+    """A trainable (or non-learned) image model driven by the runner.
+
+    Class attributes:
+        task: :attr:`Task.TRANSLATE` or :attr:`Task.SAMPLE`.
+        needs_paired_training: if true, the runner refuses an unpaired dataset before training.
+        unpaired_training: if true, the runner draws the A and B images of each training batch
+            independently (two shuffles), even from a paired dataset, and marks the batch
+            unpaired. Cycle-consistent models set it: learning without correspondences is
+            their use, and a paired phantom would otherwise leak pairing into training.
+        cycle_consistent: the model translates both ways, so :attr:`eval_directions` may also
+            name ``"a2b2a"``/``"b2a2b"``: the runner translates there and back and scores the
+            result against the input, which is a true pair even on an unpaired dataset.
+    """
+
+    task: ClassVar[Task]
+    needs_paired_training: ClassVar[bool] = False
+    unpaired_training: ClassVar[bool] = False
+    cycle_consistent: ClassVar[bool] = False
+
+    def __init__(self, args: Mapping[str, Any], ctx: ModelContext) -> None:
+        self.args = dict(args)
+        self.ctx = ctx
+
+    @property
+    def batch_size(self) -> int:
+        """Images per training step; models take it from their ``batch_size`` argument."""
+        return int(self.args.get("batch_size", 1))
+
+    @property
+    def direction(self) -> str:
+        """``"a2b"`` (default) or ``"b2a"``: which domain :meth:`translate` maps from."""
+        return str(self.args.get("direction", "a2b"))
+
+    @property
+    def eval_directions(self) -> tuple[str, ...]:
+        """Directions the runner evaluates, primary first; each gets its own leaderboard rows.
+
+        Default: only :attr:`direction`. Models that translate both ways (cycle models)
+        may return ``("a2b", "b2a")`` or the reverse, and, if :attr:`cycle_consistent`, the
+        round trips ``"a2b2a"`` and ``"b2a2b"``.
+        """
+        return (self.direction,)
+
+    def set_progress(self, fraction: float) -> None:
+        """Told before every :meth:`train_step` how much of the budget is used, in [0, 1).
+
+        The fraction is the largest over the budget's limits (steps, kimg, seconds), so a
+        learning-rate schedule written against it works under any budget. Default: ignored.
+        """
+
+    @abstractmethod
+    def train_step(self, batch: TrainBatch) -> dict[str, float]:
+        """Do one optimiser step (or one update of a non-learned model's statistics).
+
+        Returns:
+            Named losses of this step as Python floats; the runner stops the run with a clear
+            message if any of them is not finite.
+        """
+
+    def translate(self, source: torch.Tensor, direction: str | None = None) -> torch.Tensor:
+        """Map source-domain images in [-1, 1] to target-domain images in [-1, 1].
+
+        Called under ``torch.no_grad()`` after :meth:`eval_mode`. Translation models override
+        this; shape (N, C_src, H, W) in, (N, C_tgt, H, W) out.
+
+        Args:
+            source: images of the direction's source domain.
+            direction: ``"a2b"`` or ``"b2a"``; ``None`` means :attr:`direction`. Only the
+                directions in :attr:`eval_directions` are ever asked for.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not translate")
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """Draw ``n`` images in [-1, 1] from the model; unconditional models override this."""
+        raise NotImplementedError(f"{type(self).__name__} does not sample")
+
+    def eval_mode(self) -> None:
+        """Switch to evaluation behaviour (e.g. ``nn.Module.eval()``); default nothing."""
+
+    def train_mode(self) -> None:
+        """Switch back to training behaviour; default nothing."""
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to restore the model (weights, optimiser state, statistics)."""
+
+    @abstractmethod
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+    def parameter_count(self) -> int:
+        """Number of learned parameters; 0 for non-learned models."""
+        return 0

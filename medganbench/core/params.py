@@ -1,0 +1,159 @@
+"""Declared arguments of models and datasets, and their validation.
+
+A component declares its arguments as a tuple of :class:`Param`. Raw ``key=value`` strings from
+the command line are parsed against that declaration by :func:`resolve_args`, which fills in
+defaults. The resolved mapping (every declared key, typed) is what enters a run's identity, so
+``--model-arg lr=0.0002`` and the default ``lr`` give the same run id.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from medganbench.errors import UnknownNameError, UsageError
+
+ArgValue = bool | int | float | str
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace: equal values give equal strings.
+
+    Resolved arguments, run identities and the JSON columns of leaderboard rows are all written
+    this way, so equal content always hashes and compares equal.
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared argument.
+
+    Attributes:
+        name: the key used in ``--model-arg name=value``.
+        default: the value used when the argument is not given; its type (bool, int, float,
+            str) is the argument's type.
+        help: one line shown by ``medganbench list --details``.
+        choices: the allowed values, where the argument is an enumeration.
+        minimum: the smallest allowed value, for numbers.
+    """
+
+    name: str
+    default: ArgValue
+    help: str = ""
+    choices: tuple[ArgValue, ...] | None = None
+    minimum: float | None = None
+
+    def parse(self, raw: ArgValue, owner: str) -> ArgValue:
+        """Convert ``raw`` to this argument's type and check it.
+
+        Args:
+            raw: a string from the command line, or an already typed value.
+            owner: the component name, used in error messages.
+
+        Returns:
+            The typed value.
+
+        Raises:
+            UsageError: the value has the wrong type, is not among ``choices`` or is below
+                ``minimum``.
+        """
+        kind = type(self.default)
+        try:
+            if kind is bool:
+                value: ArgValue = _parse_bool(raw)
+            elif kind is int:
+                if isinstance(raw, float) and not raw.is_integer():
+                    raise ValueError(raw)
+                value = int(raw)
+            elif kind is float:
+                value = float(raw)
+            else:
+                value = str(raw)
+        except (TypeError, ValueError):
+            raise UsageError(
+                f"{owner}: argument {self.name}={raw!r} is not a valid {kind.__name__}.",
+                hint=f"Example: {self.name}={self.default}",
+            ) from None
+        if self.choices is not None and value not in self.choices:
+            allowed = "|".join(str(c) for c in self.choices)
+            raise UsageError(
+                f"{owner}: argument {self.name}={raw!r} is not allowed.",
+                hint=f"Allowed values: {allowed}",
+            )
+        if self.minimum is not None and isinstance(value, int | float) and value < self.minimum:
+            raise UsageError(f"{owner}: argument {self.name}={raw!r} is below its minimum {self.minimum}.")
+        return value
+
+
+def _parse_bool(raw: ArgValue) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(raw)
+
+
+_ITEM_BOUNDARY = re.compile(r",(?=\s*[A-Za-z_][\w.]*\s*=)")
+
+
+def parse_key_values(items: tuple[str, ...] | list[str], what: str) -> dict[str, str]:
+    """Split ``["k=v", "k2=v2"]`` (or ``["k=v,k2=v2"]``) into a dict.
+
+    Raises:
+        UsageError: an item has no ``=`` or a key is given twice.
+    """
+    out: dict[str, str] = {}
+    for item in items:
+        # Split only at commas that start a new "key=": values may contain commas themselves
+        # (a window "lo,hi"), and "k=-1024,3000" must stay one item.
+        for part in _ITEM_BOUNDARY.split(item):
+            if not part.strip():
+                continue
+            key, sep, value = part.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                raise UsageError(f"{what} {part!r} is not of the form key=value.")
+            if key in out:
+                raise UsageError(f"{what} {key!r} is given twice.")
+            out[key] = value.strip()
+    return out
+
+
+def resolve_args(
+    params: tuple[Param, ...], raw: Mapping[str, ArgValue], owner: str
+) -> dict[str, ArgValue]:
+    """Validate raw arguments against their declaration and fill in defaults.
+
+    Args:
+        params: the component's declared arguments.
+        raw: given arguments, as strings or typed values.
+        owner: the component name, used in messages.
+
+    Returns:
+        A dict with every declared argument, in declaration order, typed.
+
+    Raises:
+        UnknownNameError: a key is not declared (the message lists the declared ones).
+        UsageError: a value does not parse or is not allowed.
+    """
+    known = {p.name: p for p in params}
+    for key in raw:
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f"Did you mean {close[0]!r}? " if close else ""
+            listed = ", ".join(known) if known else "(none)"
+            raise UnknownNameError(
+                f"{owner} has no argument {key!r}.", hint=f"{hint}Known arguments: {listed}"
+            )
+    return {p.name: p.parse(raw[p.name], owner) if p.name in raw else p.default for p in params}

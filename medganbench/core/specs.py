@@ -1,0 +1,279 @@
+"""Component specs: what a plugin hook returns for each dataset, model, metric, executor and
+weights artifact, and for each number a paper reports.
+
+A spec names a component and points at its factory, either by import path
+(``"package.module:attr"``, so listing components never imports them) or as the class itself.
+:meth:`ComponentSpec.build` is the one way a component is made: it resolves the raw arguments
+against the declared parameters, loads the factory, calls it and checks that the result honours
+the kind's contract (a :class:`~medganbench.core.model.Model` subclass for a model, and so on).
+The contract is named by import path too, so this module imports no contract (and no torch).
+Specs are frozen: a registry holds them as given.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from medganbench.core.params import ArgValue, Param, resolve_args
+from medganbench.errors import PluginError
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """Fields shared by every kind of component.
+
+    Attributes:
+        name: registry key: lower case, digits and hyphens (``"intensity-lookup"``).
+        summary: one line for ``medganbench list``.
+        version: bumped whenever the component's results could change; written on every
+            leaderboard row so results of different versions are never ranked together.
+        factory: ``"module:attr"`` of the callable that builds the component, or the callable
+            (usually the class) itself.
+        params: declared arguments (see :class:`medganbench.core.params.Param`).
+
+    Class attributes:
+        kind: the kind's name in messages (``"model"``).
+        contract: ``"module:attr"`` of the base class every built component must be an instance
+            of; empty for kinds without one.
+    """
+
+    kind: ClassVar[str] = "component"
+    contract: ClassVar[str] = ""
+
+    name: str
+    summary: str
+    version: str
+    factory: str | Callable[..., Any]
+    params: tuple[Param, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise PluginError(
+                f"Component name {self.name!r} is invalid.",
+                hint="Use lower case letters, digits and hyphens, starting with a letter.",
+            )
+        if isinstance(self.factory, str):
+            if not _FACTORY.match(self.factory):
+                raise PluginError(
+                    f"{self.name}: factory {self.factory!r} is not of the form 'package.module:attr'."
+                )
+        elif not callable(self.factory):
+            raise PluginError(
+                f"{self.name}: factory {self.factory!r} is neither 'package.module:attr' nor callable."
+            )
+        if not self.version:
+            raise PluginError(f"{self.name}: a version string is required.")
+
+    def load(self) -> Callable[..., Any]:
+        """Import and return the factory.
+
+        Raises:
+            PluginError: the module or attribute cannot be imported.
+        """
+        if isinstance(self.factory, str):
+            return import_ref(self.factory, self.name)  # type: ignore[no-any-return]
+        return self.factory
+
+    def resolve(self, raw_args: Mapping[str, ArgValue]) -> dict[str, ArgValue]:
+        """Check ``raw_args`` against :attr:`params` and fill in defaults.
+
+        Raises:
+            UnknownNameError: an argument is not declared.
+            UsageError: a value does not parse or is not allowed.
+        """
+        return resolve_args(self.params, raw_args, f"{self.kind} {self.name!r}")
+
+    def build(self, raw_args: Mapping[str, ArgValue], ctx: Any = None) -> Any:
+        """Resolve the arguments, load the factory, call it and check the contract.
+
+        The factory is called as ``factory(args, ctx)``, or ``factory(args)`` when ``ctx`` is
+        ``None`` (executors take no context).
+
+        Raises:
+            UnknownNameError, UsageError: see :meth:`resolve`.
+            PluginError: the factory cannot be imported, or did not build an instance of the
+                kind's contract.
+        """
+        args = self.resolve(raw_args)
+        factory = self.load()
+        built = factory(args) if ctx is None else factory(args, ctx)
+        if self.contract:
+            base = import_ref(self.contract, self.kind)
+            if not isinstance(built, base):
+                raise PluginError(
+                    f"The {self.kind} {self.name!r} built a {type(built).__name__}, which is not a "
+                    f"{base.__module__}.{base.__qualname__}.",
+                    hint=f"Derive the {self.kind} from {base.__qualname__} (see docs/plugins.md).",
+                )
+        return built
+
+
+def import_ref(ref: str, owner: str) -> Any:
+    """Import ``"package.module:attr"`` (``attr`` may be dotted) and return the object.
+
+    Raises:
+        PluginError: the module or attribute cannot be imported (named with ``owner``).
+    """
+    module_name, _, attr = ref.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise PluginError(
+            f"{owner}: cannot import {ref!r}: {exc}",
+            hint="Is the plugin's package installed in this environment?",
+        ) from exc
+    return obj
+
+
+@dataclass(frozen=True)
+class DatasetSpec(ComponentSpec):
+    """A dataset component; its factory is called as ``factory(args, DatasetContext)``.
+
+    Extra attributes (shown by ``medganbench list datasets``):
+        modality: e.g. ``"MR → CT"`` or ``"CT"``.
+        pairing: ``"paired"``, ``"unpaired"`` or ``"either"``.
+        size: the expected size in words, e.g. ``"4974 slices"``.
+        locate: ``"module:function"`` called as ``function(args, ctx)`` returning the data root
+            if the files are present locally, else ``None`` (for datasets one must download).
+        download: ``"module:function"`` called as ``function(args, ctx, report)``: fetches the
+            files (``medganbench datasets download NAME``) and returns the root, or raises
+            :class:`~medganbench.errors.DataError` with manual instructions.
+    """
+
+    kind: ClassVar[str] = "dataset"
+    contract: ClassVar[str] = "medganbench.core.dataset:Dataset"
+
+    modality: str = ""
+    pairing: str = ""
+    size: str = ""
+    locate: str | None = None
+    download: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec(ComponentSpec):
+    """A model component; its factory is called as ``factory(args, ModelContext)``."""
+
+
+@dataclass(frozen=True)
+class MetricSpec(ComponentSpec):
+    """A metric component; its factory is called as ``factory(args, MetricContext)``."""
+
+
+@dataclass(frozen=True)
+class ExecutorSpec(ComponentSpec):
+    """A sweep executor; its factory is called as ``factory(args)`` and returns a
+    :class:`medganbench.sweep.executor.Executor`.
+
+    An executor decides where and how many trials run at once, never what a trial computes, so
+    its name and version are not part of any run's identity.
+    """
+
+    kind: ClassVar[str] = "executor"
+    contract: ClassVar[str] = "medganbench.sweep.executor:Executor"
+
+
+#: Called with a short status line while a weights source works (the CLI shows it).
+Reporter = Callable[[str], None]
+
+
+class Source(ABC):
+    """One way of obtaining the raw file behind an artifact, and converting it.
+
+    Attributes:
+        convert: ``"module:function"``; the function takes the raw file's path and returns the
+            artifact's tensors (a dict name → tensor).
+    """
+
+    convert: str
+
+    @property
+    @abstractmethod
+    def label(self) -> str:
+        """One line naming the source, for listings and error messages."""
+
+    @abstractmethod
+    def obtain(self, workdir: Path, report: Reporter) -> Path:
+        """Fetch the raw file into ``workdir`` and verify it; return its path.
+
+        Raises:
+            Exception: any failure (network, missing package, hash mismatch); the resolver
+                records its message and tries the next source.
+        """
+
+    @abstractmethod
+    def accepts(self, path: Path) -> Path | None:
+        """For ``weights install --from FILE``: the verified raw file inside ``path``, or None."""
+
+    @property
+    @abstractmethod
+    def manual_hint(self) -> str:
+        """How a person can get this source's file onto an offline machine."""
+
+
+@dataclass(frozen=True)
+class WeightsSpec:
+    """A named weights artifact (``medganbench_weights`` hook); resolved by
+    :func:`medganbench.weights.store.resolve_weights`.
+
+    Attributes:
+        name: the artifact's name, e.g. ``"fid-inception"``.
+        summary: one line for ``medganbench weights list``.
+        sources: tried in order after the cache and the explicit file.
+    """
+
+    name: str
+    summary: str
+    sources: tuple[Source, ...] = field(default=())
+
+    @property
+    def env_var(self) -> str:
+        """The environment variable naming an explicit file for this artifact."""
+        return "MEDGANBENCH_WEIGHTS_" + self.name.upper().replace("-", "_")
+
+
+@dataclass(frozen=True)
+class ReportedResult:
+    """A number a source paper reports: shown on the published site, never ranked.
+
+    Attributes:
+        source: short citation, e.g. ``"paper 000 (HLSNC-GAN)"``.
+        table: where in the paper, e.g. ``"Table 9"``.
+        method: the method's name as the paper prints it.
+        model: the registered model it corresponds to, if any.
+        dataset: the registered dataset it was reported on.
+        direction: ``"a2b"`` or ``"b2a"`` in the dataset's domains (sampling models: ``"a2b"``).
+        metric: the registered metric name.
+        value: the number as printed.
+        image_size: the resolution it was reported at, if stated.
+        note: caveats (conventions, budgets) a reader needs.
+    """
+
+    source: str
+    table: str
+    method: str
+    model: str | None
+    dataset: str
+    direction: str
+    metric: str
+    value: float
+    image_size: int | None = None
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("source", "table", "method", "dataset", "direction", "metric"):
+            if not str(getattr(self, name)).strip():
+                raise PluginError(f"Reported result {self.method!r}: {name} must not be empty.")
+        if not isinstance(self.value, (int, float)) or not math.isfinite(self.value):
+            raise PluginError(f"Reported result {self.method!r} ({self.table}): value {self.value!r} is not a finite number.")

@@ -1,0 +1,295 @@
+"""Which leaderboard rows are comparable, and how they are ranked.
+
+Rows are ranked together only when they agree on every :data:`COMPARABLE_KEYS` value; within
+such a group each metric at one version and one set of arguments is its own column. Two rank
+rules exist, and their wording lives here so that the terminal, the markdown export and the site
+say the same thing:
+
+* per run (:func:`ranked_groups`, ``--runs``): competition ranking (:func:`competition_ranks`);
+* per configuration over seeds (:mod:`medganbench.leaderboard.seeds`): ranking by confidence
+  interval (:func:`interval_ranks`), worded by :func:`interval_rule`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from medganbench.errors import LeaderboardError, UsageError
+from medganbench.leaderboard.schema import SCHEMA, LeaderboardRow, rows_from_table
+
+# Rows are ranked together only if all of these are equal. ``direction`` is included on top of
+# the data/budget/split keys because A→B and B→A scores are measured in different target
+# domains (different units and windows), so ranking them against each other is meaningless.
+COMPARABLE_KEYS: tuple[str, ...] = (
+    "dataset",
+    "dataset_version",
+    "dataset_fingerprint",
+    "image_size",
+    "budget_steps",
+    "budget_kimg",
+    "budget_seconds",
+    "eval_split",
+    "direction",
+)
+
+def interval_rule(confidence: float) -> str:
+    """The seed rank rule in words, e.g. ``"... whose 95% intervals overlap share a rank"``."""
+    percent = f"{confidence * 100:g}%"
+    return (
+        f"mean ± std [{percent} bootstrap CI of the mean] over seeds; "
+        f"entries whose {percent} intervals overlap share a rank"
+    )
+
+
+def format_args(args_json: str) -> str:
+    """``{"a":1,"b":"x"}`` -> ``"a=1 b=x"``, skipping empty values."""
+    try:
+        args = json.loads(args_json)
+    except ValueError:
+        return args_json
+    if not isinstance(args, dict):
+        return args_json
+    parts = []
+    for name, value in args.items():
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+        parts.append(f"{name}={text}")
+    return " ".join(parts)
+
+
+def competition_ranks(values: Sequence[float], higher_is_better: bool) -> list[int]:
+    """Rank = 1 + number of strictly better values, so ties share a rank ("1224")."""
+    return [
+        1 + sum(1 for other in values if (other > v if higher_is_better else other < v))
+        for v in values
+    ]
+
+
+def interval_ranks(intervals: Sequence[tuple[float, float]], higher_is_better: bool) -> list[int]:
+    """Rank = 1 + number of intervals entirely better than this one.
+
+    "Entirely better" means no overlap: for higher-is-better, the other's low end is above this
+    one's high end (lower-is-better: the other's high end is below this one's low end).
+    Touching intervals count as overlapping. So entries the data cannot separate share a rank,
+    and a point interval ``(v, v)`` reduces this to :func:`competition_ranks`.
+
+    Args:
+        intervals: ``(low, high)`` per entry, ``low <= high``.
+        higher_is_better: ranking direction.
+
+    Returns:
+        One rank per interval, in input order.
+    """
+
+    def better(other: tuple[float, float], this: tuple[float, float]) -> bool:
+        return other[0] > this[1] if higher_is_better else other[1] < this[0]
+
+    return [1 + sum(1 for other in intervals if better(other, this)) for this in intervals]
+
+
+@dataclass(frozen=True)
+class MetricColumn:
+    """One metric column of a group: a metric at one version.
+
+    Attributes:
+        metric: metric name.
+        version: metric version; different versions are separate columns, never ranked
+            together.
+        higher_is_better: ranking direction.
+        args: canonical JSON of the metric's arguments; LPIPS with AlexNet and with VGG are
+            different measures, so different arguments are separate columns too.
+    """
+
+    metric: str
+    version: str
+    higher_is_better: bool
+    args: str = "{}"
+
+    @property
+    def label(self) -> str:
+        """Header text, e.g. ``"psnr ↑ (v1)"`` or ``"lpips ↓ (v1, net=vgg)"``."""
+        arrow = "↑" if self.higher_is_better else "↓"
+        version = self.version if self.version.startswith("v") else f"v{self.version}"
+        args = format_args(self.args)
+        return f"{self.metric} {arrow} ({version}{', ' + args if args else ''})"
+
+
+@dataclass(frozen=True)
+class RankedRow:
+    """One run within a group.
+
+    Attributes:
+        run_id: the run's id.
+        model: model name.
+        model_version: model version.
+        model_args: canonical JSON of the model arguments.
+        seed: the run's seed.
+        steps_done: optimiser steps taken.
+        kimg_done: thousands of real images shown.
+        train_seconds: training wall time.
+        device: device the run trained on.
+        values: one value per column of the group's ``metrics`` (same order); ``None`` where
+            the run has no finite value for that column.
+        noise_floors: per column, the row's noise floor (distribution metrics), else ``None``.
+        rank: competition rank ("1224") by the group's ``ranked_by`` column, ``None`` if the
+            run has no value for it.
+        precision: effective training precision (``"fp32"``, ``"bf16"``, ...). Carried so that
+            seed aggregation (:mod:`medganbench.leaderboard.seeds`) does not pool runs that differ in
+            precision as if they were seed replicates.
+    """
+
+    run_id: str
+    model: str
+    model_version: str
+    model_args: str
+    seed: int
+    steps_done: int
+    kimg_done: float
+    train_seconds: float
+    device: str
+    values: tuple[float | None, ...]
+    rank: int | None
+    noise_floors: tuple[float | None, ...] = ()
+    precision: str = "fp32"
+
+
+@dataclass(frozen=True)
+class RankedGroup:
+    """Runs that are comparable with each other, ranked.
+
+    Attributes:
+        key: the :data:`COMPARABLE_KEYS` values shared by every row of the group.
+        metrics: metric columns, in the order they first appear in the file.
+        ranked_by: the column the rows are ranked by; ``None`` if the requested metric is not
+            in this group (then every rank is ``None``).
+        rows: ranked rows first (best first), then unranked ones.
+    """
+
+    key: dict[str, Any]
+    metrics: tuple[MetricColumn, ...]
+    ranked_by: MetricColumn | None
+    rows: tuple[RankedRow, ...]
+
+
+def _sort_key(values: tuple[Any, ...]) -> tuple[tuple[bool, Any], ...]:
+    # None sorts first and is never compared with a real value.
+    return tuple((v is not None, v) for v in values)
+
+
+def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
+    """Group comparable runs and rank them.
+
+    Only rows with ``status == "ok"`` take part. Rows form one group when all
+    :data:`COMPARABLE_KEYS` are equal; within a group, each (metric, metric_version,
+    higher_is_better) is its own column. If the same run has several rows for one column (the
+    run was repeated), the most recent (``created_at``) wins.
+
+    Args:
+        table: a leaderboard table (see :func:`~medganbench.leaderboard.store.read_leaderboard`).
+        by: metric name to rank by; default: in each group, the first metric column. If a
+            group has that metric at several versions, the first one to appear is used.
+
+    Returns:
+        Groups ordered by their key; within each, ranked rows best first (ties by model and
+        run id), then unranked rows.
+
+    Raises:
+        LeaderboardError: ``table`` lacks leaderboard columns.
+        UsageError: ``by`` is not a metric of any group.
+    """
+    if missing := [name for name in SCHEMA.names if name not in table.column_names]:
+        raise LeaderboardError(
+            f"Not a leaderboard table; missing column(s): {', '.join(missing)}."
+        )
+    ok = table.filter(pc.equal(table["status"], "ok"))
+
+    # key -> run_id -> {"info": latest row, "values": {column: (created_at, value, floor)}}
+    groups: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
+    columns: dict[tuple[Any, ...], list[MetricColumn]] = {}
+    for row in rows_from_table(ok):
+        key = tuple(getattr(row, k) for k in COMPARABLE_KEYS)
+        column = MetricColumn(row.metric, row.metric_version, row.higher_is_better, row.metric_args)
+        group_columns = columns.setdefault(key, [])
+        if column not in group_columns:
+            group_columns.append(column)
+        run = groups.setdefault(key, {}).setdefault(row.run_id, {"info": row, "values": {}})
+        if row.created_at >= run["info"].created_at:
+            run["info"] = row
+        previous = run["values"].get(column)
+        if previous is None or row.created_at >= previous[0]:
+            run["values"][column] = (row.created_at, row.value, row.noise_floor)
+
+    if by is not None and not any(c.metric == by for cols in columns.values() for c in cols):
+        available = sorted({c.metric for cols in columns.values() for c in cols})
+        raise UsageError(
+            f"Cannot rank by {by!r}: no run on this leaderboard has that metric.",
+            hint="Available metrics: " + (", ".join(available) if available else "none"),
+        )
+
+    result = []
+    for key in sorted(groups, key=_sort_key):
+        metrics = tuple(columns[key])
+        if by is None:
+            ranked_by: MetricColumn | None = metrics[0]
+        else:
+            ranked_by = next((c for c in metrics if c.metric == by), None)
+        rows: list[tuple[str, LeaderboardRow, tuple[float | None, ...], tuple[float | None, ...]]] = []
+        for run_id, run in groups[key].items():
+            info = run["info"]
+            values: list[float | None] = []
+            floors: list[float | None] = []
+            for column in metrics:
+                _, value, floor = run["values"].get(column, (None, None, None))
+                # A NaN score cannot be ranked; show and treat it as missing.
+                values.append(None if value is None or math.isnan(value) else value)
+                floors.append(floor)
+            rows.append((run_id, info, tuple(values), tuple(floors)))
+        rank_of: dict[str, int] = {}
+        if ranked_by is not None:
+            index = metrics.index(ranked_by)
+            scored = [
+                (run_id, value)
+                for run_id, _, values, _ in rows
+                if (value := values[index]) is not None
+            ]
+            ranks = competition_ranks([v for _, v in scored], ranked_by.higher_is_better)
+            rank_of = {run_id: rank for (run_id, _), rank in zip(scored, ranks)}
+        ranked_rows = [
+            RankedRow(
+                run_id=run_id,
+                model=info.model,
+                model_version=info.model_version,
+                model_args=info.model_args,
+                seed=info.seed,
+                steps_done=info.steps_done,
+                kimg_done=info.kimg_done,
+                train_seconds=info.train_seconds,
+                device=info.device,
+                values=values,
+                rank=rank_of.get(run_id),
+                noise_floors=floors,
+                precision=info.precision,
+            )
+            for run_id, info, values, floors in rows
+        ]
+        # Ranked first by rank, unranked last; model and run id make the order deterministic.
+        ranked_rows.sort(
+            key=lambda r: (r.rank is None, r.rank or 0, r.model, r.model_version, r.run_id)
+        )
+        result.append(
+            RankedGroup(
+                key=dict(zip(COMPARABLE_KEYS, key)),
+                metrics=metrics,
+                ranked_by=ranked_by,
+                rows=tuple(ranked_rows),
+            )
+        )
+    return result

@@ -1,0 +1,249 @@
+"""Rendering of ranked leaderboard groups: rich tables for the terminal and markdown for export.
+
+Two views of the same groups share the cell formatting here, so the terminal and the markdown
+export always agree:
+
+* the aggregated view (default): one row per model configuration, merged over seeds by
+  :mod:`medganbench.leaderboard.seeds`, with mean ± std and the bootstrap interval;
+* the per-run view (``--runs``): one row per run, as
+  :func:`~medganbench.leaderboard.ranking.ranked_groups` returns them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
+
+import pyarrow as pa
+from rich.table import Table as RichTable
+
+from medganbench.leaderboard.ranking import (
+    RankedGroup,
+    format_args,
+    interval_rule,
+    ranked_groups,
+)
+from medganbench.leaderboard.seeds import (
+    AggregatedGroup,
+    SeedAggregate,
+    SeedSummary,
+    aggregate_groups,
+)
+
+_EMPTY = "—"
+# Beyond this many runs the run-id cell shows a count: a dozen ids would swamp the table, and
+# the full list is one `seed_table(...)` away.
+_MAX_RUN_IDS_SHOWN = 4
+_AnyGroup: TypeAlias = RankedGroup | AggregatedGroup
+
+
+def format_budget(key: Mapping[str, Any]) -> str:
+    parts = []
+    for name in ("steps", "kimg", "seconds"):
+        value = key.get(f"budget_{name}")
+        if value is not None:
+            # Same spelling as ``--budget``; ``:g`` would turn 1000000 steps into 1e+06.
+            parts.append(f"{name}={value}" if isinstance(value, int) else f"{name}={value:g}")
+    return ",".join(parts) or "none"
+
+
+def group_title(group: _AnyGroup) -> str:
+    k = group.key
+    # The fingerprint is shown (shortened) because two groups can differ only in it.
+    return (
+        f"{k['dataset']} v{k['dataset_version']} · {k['image_size']}px · "
+        f"budget {format_budget(k)} · split {k['eval_split']} · {k['direction']} · "
+        f"data {str(k['dataset_fingerprint'])[:8]}"
+    )
+
+
+def format_value(value: float | None) -> str:
+    """4 significant figures, trailing zeros kept so a column reads evenly (20 -> "20.00")."""
+    if value is None:
+        return _EMPTY
+    # "#" keeps trailing zeros but leaves a bare point on 4-digit integers ("1234.").
+    return f"{value:#.4g}".rstrip(".")
+
+
+def _with_floor(text: str, floor: float | None) -> str:
+    return text + (f" (floor {format_value(floor)})" if floor is not None else "")
+
+
+# ------------------------------------------------------------------------------- per-run view
+
+
+def _run_cells(group: RankedGroup) -> tuple[list[str], list[list[str]]]:
+    """Headers and string cells of one group, one row per run."""
+    headers = (
+        ["rank", "model", "args", "seed"]
+        + [c.label for c in group.metrics]
+        + ["steps", "train s", "device", "run id"]
+    )
+    cells = []
+    for row in group.rows:
+        floors = row.noise_floors or (None,) * len(row.values)
+        cells.append(
+            [
+                _EMPTY if row.rank is None else str(row.rank),
+                f"{row.model} v{row.model_version}",
+                format_args(row.model_args),
+                str(row.seed),
+                *(_with_floor(format_value(v), f) for v, f in zip(row.values, floors, strict=True)),
+                str(row.steps_done),
+                f"{row.train_seconds:.1f}",
+                row.device,
+                row.run_id[:8],
+            ]
+        )
+    return headers, cells
+
+
+# ---------------------------------------------------------------------------- aggregated view
+
+
+def summary_cell(summary: SeedSummary | None, n_runs: int, floor: float | None) -> str:
+    """``"21.99 ± 0.5000 [21.50, 22.40]"``; one seed: ``"21.99 (1 seed)"``; floor appended."""
+    if summary is None:
+        return _with_floor(_EMPTY, floor)
+    if summary.single_seed:
+        return _with_floor(f"{format_value(summary.mean)} (1 seed)", floor)
+    text = (
+        f"{format_value(summary.mean)} ± {format_value(summary.std)} "
+        f"[{format_value(summary.ci_low)}, {format_value(summary.ci_high)}]"
+    )
+    # Some runs of the entry lack this metric (e.g. NaN): say how many the numbers rest on.
+    if summary.n != n_runs:
+        text += f" (n={summary.n})"
+    return _with_floor(text, floor)
+
+
+def format_mean_count(value: float) -> str:
+    # Mean steps are usually equal integers; show "300", not "300.0", and never "3e+02".
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+def seeds_cell(entry: SeedAggregate) -> str:
+    return f"n={entry.n_seeds} ({', '.join(str(s) for s in entry.seeds)})"
+
+
+def run_ids_cell(run_ids: Sequence[str]) -> str:
+    if len(run_ids) > _MAX_RUN_IDS_SHOWN:
+        return f"{len(run_ids)} runs"
+    return ", ".join(r[:8] for r in run_ids)
+
+
+def args_cell(entry: SeedAggregate) -> str:
+    args = format_args(entry.model_args)
+    # fp32 is the default and says nothing; other precisions are what separates two entries.
+    if entry.precision != "fp32":
+        args = f"{args} [{entry.precision}]" if args else f"[{entry.precision}]"
+    return args
+
+
+def _aggregate_cells(group: AggregatedGroup) -> tuple[list[str], list[list[str]]]:
+    """Headers and string cells of one group, one row per model configuration."""
+    headers = (
+        ["rank", "model", "args", "seeds"]
+        + [c.label for c in group.metrics]
+        + ["steps", "train s", "device", "run ids"]
+    )
+    cells = []
+    for entry in group.entries:
+        cells.append(
+            [
+                _EMPTY if entry.rank is None else str(entry.rank),
+                f"{entry.model} v{entry.model_version}",
+                args_cell(entry),
+                seeds_cell(entry),
+                *(
+                    summary_cell(s, entry.n_seeds, f)
+                    for s, f in zip(entry.summaries, entry.noise_floors, strict=True)
+                ),
+                format_mean_count(entry.steps_done),
+                f"{entry.train_seconds:.1f}",
+                ", ".join(entry.devices),
+                run_ids_cell(entry.run_ids),
+            ]
+        )
+    return headers, cells
+
+
+def _legend(group: AggregatedGroup) -> str:
+    return interval_rule(group.confidence)
+
+
+def _cells(group: _AnyGroup) -> tuple[list[str], list[list[str]]]:
+    if isinstance(group, AggregatedGroup):
+        return _aggregate_cells(group)
+    return _run_cells(group)
+
+
+# ---------------------------------------------------------------------------------- outputs
+
+
+def render_groups(groups: Sequence[_AnyGroup]) -> list[RichTable]:
+    """One rich table per group, for the terminal.
+
+    Args:
+        groups: from :func:`~medganbench.leaderboard.ranking.ranked_groups` (one row per run: columns
+            rank, model, args, seed, one per metric, steps, train s, device, run id) or from
+            :func:`~medganbench.leaderboard.seeds.aggregate_groups` (one row per configuration:
+            rank, model, args, seeds, one per metric as ``mean ± std [lo, hi]``, steps,
+            train s, device, run ids; with a caption explaining the interval).
+
+    Returns:
+        Tables titled with the group key; values to 4 significant figures.
+    """
+    tables = []
+    for group in groups:
+        headers, cells = _cells(group)
+        caption = _legend(group) if isinstance(group, AggregatedGroup) else None
+        table = RichTable(title=group_title(group), caption=caption)
+        numeric = {"rank", "seed", "steps", "train s"} | {c.label for c in group.metrics}
+        for header in headers:
+            table.add_column(header, justify="right" if header in numeric else "left")
+        for row in cells:
+            table.add_row(*row)
+        tables.append(table)
+    return tables
+
+
+def render_markdown(groups: Sequence[_AnyGroup]) -> str:
+    """Markdown for ``groups``: a ``##`` heading and a table per group, same cells as
+    :func:`render_groups`; ``"_No successful runs._"`` when there are none."""
+
+    def cell(text: str) -> str:
+        # A bare "|" would split the cell; args can contain one inside JSON strings.
+        return text.replace("|", "\\|")
+
+    parts = []
+    for group in groups:
+        headers, cells = _cells(group)
+        lines = [f"## {group_title(group)}", ""]
+        if isinstance(group, AggregatedGroup):
+            lines += [f"_{_legend(group)}._", ""]
+        lines.append("| " + " | ".join(cell(h) for h in headers) + " |")
+        lines.append("|" + "|".join("---" for _ in headers) + "|")
+        lines.extend("| " + " | ".join(cell(c) for c in row) + " |" for row in cells)
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts) if parts else "_No successful runs._\n"
+
+
+def view_groups(
+    table: pa.Table, by: str | None = None, *, runs: bool = False
+) -> list[RankedGroup] | list[AggregatedGroup]:
+    """The groups a view shows: aggregated over seeds by default, per run with ``runs``.
+
+    Raises:
+        LeaderboardError: ``table`` lacks leaderboard columns.
+        UsageError: ``by`` is not a metric of any group.
+    """
+    return ranked_groups(table, by=by) if runs else aggregate_groups(table, by=by)
+
+
+def markdown(table: pa.Table, by: str | None = None, *, runs: bool = False) -> str:
+    """The markdown export of a leaderboard table (see :func:`view_groups`)."""
+    return render_markdown(view_groups(table, by=by, runs=runs))
+
+
+__all__ = ["markdown", "render_groups", "render_markdown", "view_groups"]

@@ -1,0 +1,362 @@
+"""The leaderboard's one row type, the Arrow schema derived from it, and older schemas' upgrades.
+
+:class:`LeaderboardRow` is the only definition of a leaderboard column: its field names, types
+and nullability give :data:`SCHEMA`, the runner builds rows of it, and readers get rows of it
+back (:func:`rows_from_table`). A row checks its values when built, more strictly than pyarrow
+would (which silently truncates 1.5 to an int64 1 and reads a naive datetime as UTC), and stores
+its JSON columns canonically, so equal arguments give equal strings.
+
+Files record their schema version in the metadata key ``medganbench.schema_version``; files of
+an older version are upgraded in memory by :func:`to_current_schema` when read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import numbers
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from medganbench.core.params import canonical_json
+from medganbench.errors import LeaderboardError
+
+SCHEMA_VERSION = 2
+VERSION_KEY = b"medganbench.schema_version"
+
+
+def _column(arrow: pa.DataType, *, json_object: bool = False) -> Any:
+    """A dataclass field that carries its Arrow type (and whether it holds a JSON object)."""
+    return dataclasses.field(metadata={"arrow": arrow, "json": json_object})
+
+
+_STRING, _INT64, _FLOAT64, _BOOL = pa.string(), pa.int64(), pa.float64(), pa.bool_()
+_JSON = {"json_object": True}
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    """One leaderboard row: one run's value of one metric in one direction.
+
+    Every field is a column, in this order. ``X | None`` fields are the nullable columns: a
+    budget sets any subset of its three limits, and rows upgraded from schema v1 never measured
+    the model's size or a noise floor. A null anywhere else is a bug upstream.
+    ``model_args``, ``dataset_args``, ``metric_args``, ``metric_details`` and ``weights`` hold
+    JSON objects: pass a JSON string or a mapping; both are stored as canonical JSON.
+
+    Raises (on construction):
+        LeaderboardError: a value has the wrong type, naming the column.
+    """
+
+    run_id: str = _column(_STRING)
+    created_at: datetime = _column(pa.timestamp("us", tz="UTC"))
+    model: str = _column(_STRING)
+    model_version: str = _column(_STRING)
+    model_args: str = _column(_STRING, **_JSON)
+    dataset: str = _column(_STRING)
+    dataset_version: str = _column(_STRING)
+    dataset_args: str = _column(_STRING, **_JSON)
+    dataset_fingerprint: str = _column(_STRING)
+    image_size: int = _column(pa.int32())
+    direction: str = _column(_STRING)
+    eval_split: str = _column(_STRING)
+    metric: str = _column(_STRING)
+    metric_version: str = _column(_STRING)
+    metric_convention: str = _column(_STRING)
+    metric_args: str = _column(_STRING, **_JSON)
+    metric_details: str = _column(_STRING, **_JSON)
+    value: float = _column(_FLOAT64)
+    noise_floor: float | None = _column(_FLOAT64)
+    weights: str = _column(_STRING, **_JSON)
+    higher_is_better: bool = _column(_BOOL)
+    seed: int = _column(_INT64)
+    budget_steps: int | None = _column(_INT64)
+    budget_kimg: float | None = _column(_FLOAT64)
+    budget_seconds: float | None = _column(_FLOAT64)
+    steps_done: int = _column(_INT64)
+    kimg_done: float = _column(_FLOAT64)
+    train_seconds: float = _column(_FLOAT64)
+    eval_seconds: float = _column(_FLOAT64)
+    peak_memory_mb: float = _column(_FLOAT64)
+    device: str = _column(_STRING)
+    # Effective settings (what the device honoured), added in schema v2.
+    precision: str = _column(_STRING)
+    channels_last: bool = _column(_BOOL)
+    parameters: int | None = _column(_INT64)
+    flops_per_step: int | None = _column(_INT64)
+    medganbench_version: str = _column(_STRING)
+    status: str = _column(_STRING)
+
+    def __post_init__(self) -> None:
+        for name, value in _checked(self.__dict__, "Leaderboard row").items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_mapping(cls, row: Mapping[str, Any], index: int = 0) -> LeaderboardRow:
+        """Build a row from a mapping of column name to value.
+
+        Args:
+            row: exactly the columns of :data:`SCHEMA`.
+            index: the row's position, named in messages.
+
+        Raises:
+            LeaderboardError: ``row`` is not a mapping, misses or adds a column, or has a value
+                of the wrong type (the message names the row index and the column).
+        """
+        if not isinstance(row, Mapping):
+            raise LeaderboardError(f"Leaderboard row {index} is a {type(row).__name__}, not a mapping.")
+        if missing := [c.name for c in _COLUMNS if c.name not in row]:
+            raise LeaderboardError(f"Leaderboard row {index} is missing column(s): {', '.join(missing)}.")
+        if unknown := sorted(set(row) - set(SCHEMA.names), key=str):
+            raise LeaderboardError(
+                f"Leaderboard row {index} has unknown column(s): {', '.join(map(str, unknown))}."
+            )
+        return cls(**_checked(row, f"Leaderboard row {index},"))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Column name → value, in column order."""
+        return {c.name: getattr(self, c.name) for c in _COLUMNS}
+
+    def replace(self, **changes: Any) -> LeaderboardRow:
+        """A copy with some columns changed (checked like a new row)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    arrow: pa.DataType
+    nullable: bool
+    json_object: bool
+
+
+def _columns() -> tuple[_Column, ...]:
+    hints = typing.get_type_hints(LeaderboardRow)
+    return tuple(
+        _Column(
+            f.name,
+            f.metadata["arrow"],
+            type(None) in typing.get_args(hints[f.name]),
+            f.metadata["json"],
+        )
+        for f in dataclasses.fields(LeaderboardRow)
+    )
+
+
+_COLUMNS: tuple[_Column, ...] = _columns()
+
+#: The Arrow schema of a leaderboard file, derived from :class:`LeaderboardRow`.
+SCHEMA: pa.Schema = pa.schema(
+    [pa.field(c.name, c.arrow, nullable=c.nullable) for c in _COLUMNS],
+    metadata={VERSION_KEY: str(SCHEMA_VERSION).encode()},
+)
+#: Columns holding canonical JSON objects.
+JSON_COLUMNS: frozenset[str] = frozenset(c.name for c in _COLUMNS if c.json_object)
+
+
+def _checked(values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Every column's value checked and normalised; ``where`` starts the error message."""
+    out = {}
+    for column in _COLUMNS:
+        try:
+            out[column.name] = _check_value(column, values[column.name])
+        except TypeError as exc:
+            raise LeaderboardError(f"{where} column {column.name!r}: {exc}.") from None
+    return out
+
+
+def _check_value(column: _Column, value: Any) -> Any:
+    """Return ``value`` as stored in ``column``, or raise ``TypeError`` saying what is wrong."""
+    if value is None:
+        if column.nullable:
+            return None
+        raise TypeError("must not be None")
+    type_ = column.arrow
+    if column.json_object:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise TypeError(f"is not valid JSON ({exc})") from None
+        if not isinstance(value, Mapping):
+            raise TypeError(f"must be a JSON object or a mapping, got {type(value).__name__}")
+        return canonical_json(dict(value))
+    if pa.types.is_string(type_):
+        if not isinstance(value, str):
+            raise TypeError(f"expected a string, got {type(value).__name__} {value!r}")
+        return value
+    if pa.types.is_boolean(type_):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"expected a bool, got {type(value).__name__} {value!r}")
+        return bool(value)
+    if pa.types.is_integer(type_):
+        # bool is an int subclass; True as a seed is certainly a mistake.
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"expected an integer, got {type(value).__name__} {value!r}")
+        bits = type_.bit_width - 1
+        if not -(2**bits) <= int(value) < 2**bits:
+            raise TypeError(f"{value} does not fit the column's {type_} type")
+        return int(value)
+    if pa.types.is_floating(type_):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"expected a number, got {type(value).__name__} {value!r}")
+        return float(value)
+    if pa.types.is_timestamp(type_):
+        # A naive datetime has no defined instant; refuse it rather than guess a timezone.
+        if not isinstance(value, datetime) or value.utcoffset() is None:
+            raise TypeError(f"expected a timezone-aware datetime, got {value!r}")
+        return value
+    raise TypeError(f"unsupported column type {type_}")  # pragma: no cover - schema is fixed
+
+
+def as_rows(rows: Iterable[LeaderboardRow | Mapping[str, Any]]) -> list[LeaderboardRow]:
+    """``rows`` as :class:`LeaderboardRow` objects (mappings are checked by
+    :meth:`LeaderboardRow.from_mapping`)."""
+    return [
+        row if isinstance(row, LeaderboardRow) else LeaderboardRow.from_mapping(row, index)
+        for index, row in enumerate(rows)
+    ]
+
+
+def rows_to_table(rows: Iterable[LeaderboardRow | Mapping[str, Any]]) -> pa.Table:
+    """A table with exactly :data:`SCHEMA` holding ``rows``.
+
+    Raises:
+        LeaderboardError: a mapping is not a valid row (see :func:`as_rows`).
+    """
+    checked = as_rows(rows)
+    arrays = [pa.array([getattr(r, c.name) for r in checked], type=c.arrow) for c in _COLUMNS]
+    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+def rows_from_table(table: pa.Table) -> list[LeaderboardRow]:
+    """The rows of a table with :data:`SCHEMA` (see :func:`to_current_schema`), in file order."""
+    return [LeaderboardRow(**row) for row in table.to_pylist()]
+
+
+# --------------------------------------------------------------------------------------------
+# Schema versions
+# --------------------------------------------------------------------------------------------
+
+
+def _upgrade_v1_to_v2(table: pa.Table) -> pa.Table:
+    """v2 added metric arguments, details, noise floor and weights around ``value``, and
+    precision, channels_last, parameters and flops_per_step after ``device``.
+
+    v1 had only argument-free metrics without pretrained weights (psnr, ssim, mae), so their
+    arguments, details and weights are empty objects and they have no noise floor. v1 runs were
+    all fp32 in the default memory format (the runner had no AMP then); their model size was not
+    measured, so those two columns are null rather than a guess.
+    """
+    n = table.num_rows
+
+    def insert(after: str, added: list[tuple[str, pa.Array]]) -> None:
+        nonlocal table
+        at = table.schema.get_field_index(after) + 1
+        for offset, (name, values) in enumerate(added):
+            table = table.add_column(at + offset, name, values)
+
+    empty = pa.array(["{}"] * n, pa.string())
+    insert("metric_convention", [("metric_args", empty), ("metric_details", empty)])
+    insert("value", [("noise_floor", pa.nulls(n, pa.float64())), ("weights", empty)])
+    insert(
+        "device",
+        [
+            ("precision", pa.array(["fp32"] * n, pa.string())),
+            ("channels_last", pa.array([False] * n, pa.bool_())),
+            ("parameters", pa.nulls(n, pa.int64())),
+            ("flops_per_step", pa.nulls(n, pa.int64())),
+        ],
+    )
+    return table
+
+
+# Upgrade steps: ``_UPGRADES[n]`` maps a table of schema version ``n`` to version ``n + 1``.
+_UPGRADES: dict[int, Callable[[pa.Table], pa.Table]] = {1: _upgrade_v1_to_v2}
+
+
+def schema_version(schema: pa.Schema, path: Path) -> int:
+    """The schema version recorded in a file's metadata.
+
+    Raises:
+        LeaderboardError: no version recorded, or not an integer.
+    """
+    raw = (schema.metadata or {}).get(VERSION_KEY)
+    if raw is None:
+        raise LeaderboardError(
+            f"{path} is not a medganbench leaderboard (no schema version in its metadata)."
+        )
+    try:
+        return int(raw.decode())
+    except (UnicodeDecodeError, ValueError):
+        raise LeaderboardError(f"{path} has an invalid schema version {raw!r}.") from None
+
+
+def to_current_schema(table: pa.Table, path: Path) -> pa.Table:
+    """Bring a table read from ``path`` to :data:`SCHEMA`, upgrading older versions.
+
+    Args:
+        table: the table as read from the file.
+        path: the file, for messages.
+
+    Returns:
+        The table with exactly :data:`SCHEMA` (metadata included).
+
+    Raises:
+        LeaderboardError: the file was written by a newer medganbench, has a version with no
+            upgrade path, or its columns do not match its declared version.
+    """
+    version = schema_version(table.schema, path)
+    if version > SCHEMA_VERSION:
+        raise LeaderboardError(
+            f"{path} was written by a newer medganbench (leaderboard schema v{version}; "
+            f"this version understands up to v{SCHEMA_VERSION}).",
+            hint="Upgrade medganbench to read or append to it.",
+        )
+    while version < SCHEMA_VERSION:
+        step = _UPGRADES.get(version)
+        if step is None:
+            raise LeaderboardError(
+                f"{path} has leaderboard schema v{version}, which this medganbench cannot "
+                "upgrade."
+            )
+        table = step(table)
+        version += 1
+    actual = [(f.name, f.type) for f in table.schema]
+    wanted = [(f.name, f.type) for f in SCHEMA]
+    if actual != wanted:
+        raise LeaderboardError(
+            f"{path} claims leaderboard schema v{SCHEMA_VERSION} but its columns differ: "
+            f"{_describe_schema_diff(actual, wanted)}."
+        )
+    try:
+        # Same names and types; the cast only restores our nullability flags and metadata and
+        # refuses nulls where a column must not have them.
+        return table.cast(SCHEMA)
+    except (pa.ArrowInvalid, ValueError) as exc:
+        raise LeaderboardError(f"{path} has invalid contents: {exc}") from None
+
+
+def _describe_schema_diff(
+    actual: list[tuple[str, pa.DataType]], wanted: list[tuple[str, pa.DataType]]
+) -> str:
+    actual_d, wanted_d = dict(actual), dict(wanted)
+    parts = []
+    if missing := [n for n in wanted_d if n not in actual_d]:
+        parts.append("missing " + ", ".join(missing))
+    if extra := [n for n in actual_d if n not in wanted_d]:
+        parts.append("unexpected " + ", ".join(extra))
+    if changed := [
+        f"{n} is {actual_d[n]} not {t}"
+        for n, t in wanted_d.items()
+        if n in actual_d and actual_d[n] != t
+    ]:
+        parts.append("; ".join(changed))
+    return "; ".join(parts) or "columns are in a different order"

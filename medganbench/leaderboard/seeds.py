@@ -1,0 +1,367 @@
+"""Aggregate leaderboard runs over seeds: mean, sample std and a bootstrap confidence interval.
+
+A GAN trained twice with different seeds can differ by more than two models differ from each
+other, so one run per model is an anecdote, not a ranking. This module merges the runs of one
+model configuration that differ only by seed and ranks the merged entries by their confidence
+intervals: entries whose intervals overlap share a rank, because the data cannot tell them apart.
+
+It is built on :func:`medganbench.leaderboard.ranking.ranked_groups`, which already decides which runs
+are comparable (same :data:`~medganbench.leaderboard.ranking.COMPARABLE_KEYS`, same metric version and
+arguments) and which value of a repeated run counts; this module only pools inside a group.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from medganbench.leaderboard.ranking import (
+    MetricColumn,
+    RankedGroup,
+    RankedRow,
+    interval_ranks,
+    ranked_groups,
+)
+from medganbench.leaderboard.store import read_leaderboard
+
+DEFAULT_CONFIDENCE = 0.95
+DEFAULT_RESAMPLES = 10_000
+# Fixed so that the same leaderboard always displays the same interval; the Monte Carlo error
+# of 10,000 resamples is far below the 4 significant figures shown.
+DEFAULT_BOOTSTRAP_SEED = 0
+
+
+def bootstrap_ci(
+    values: Sequence[float] | np.ndarray,
+    confidence: float = DEFAULT_CONFIDENCE,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_BOOTSTRAP_SEED,
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean.
+
+    Draws ``resamples`` samples of ``len(values)`` values with replacement (one vectorised
+    ``rng.integers`` call giving a ``(resamples, n)`` index matrix), takes each sample's mean
+    and returns the ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of those
+    means. The generator is ``np.random.default_rng(seed)``, so equal inputs give equal output.
+
+    With few seeds (n = 3 to 5, typical for GAN benchmarks) the percentile interval is narrower
+    than the true coverage would demand; it is a reproducible summary of the spread, not an
+    exact 95 % guarantee.
+
+    Args:
+        values: the per-seed values; at least two, all finite.
+        confidence: interval coverage, strictly between 0 and 1.
+        resamples: number of bootstrap samples, at least 1.
+        seed: seed of the resampling generator.
+
+    Returns:
+        ``(low, high)`` with ``min(values) <= low <= high <= max(values)``.
+
+    Raises:
+        ValueError: fewer than two values (a single value has no spread, so no interval is
+            defined; callers show it as a point instead), a non-finite value, values that are
+            not one-dimensional, or ``confidence``/``resamples`` out of range.
+    """
+    data = np.asarray(values, dtype=np.float64)
+    if data.ndim != 1:
+        raise ValueError(f"bootstrap_ci needs a 1-d sequence of values, got shape {data.shape}")
+    if data.size < 2:
+        raise ValueError(
+            f"bootstrap_ci needs at least 2 values for an interval, got {data.size}"
+        )
+    if not np.all(np.isfinite(data)):
+        raise ValueError("bootstrap_ci needs finite values")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence}")
+    if resamples < 1:
+        raise ValueError(f"resamples must be at least 1, got {resamples}")
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, data.size, size=(resamples, data.size))
+    means = data[index].mean(axis=1)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    # A mean of resampled values cannot leave [min, max]; clipping removes float round-off
+    # (e.g. a constant sample giving a "mean" one ulp above its value), so a constant sample
+    # gets exactly [v, v] and interval comparisons stay exact.
+    low, high = np.clip([low, high], data.min(), data.max())
+    return float(low), float(high)
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    """One metric of one model configuration, over the seeds that have a finite value for it.
+
+    Attributes:
+        n: number of runs summarised (at least 1).
+        mean: mean over those runs.
+        std: sample standard deviation (``ddof=1``); ``None`` when ``n == 1``.
+        ci_low: lower end of the percentile bootstrap interval of the mean; ``None`` when
+            ``n == 1``.
+        ci_high: upper end of that interval; ``None`` when ``n == 1``.
+        seeds: the runs' seeds, in the same order as ``run_ids``.
+        run_ids: the runs summarised.
+    """
+
+    n: int
+    mean: float
+    std: float | None
+    ci_low: float | None
+    ci_high: float | None
+    seeds: tuple[int, ...]
+    run_ids: tuple[str, ...]
+
+    @property
+    def single_seed(self) -> bool:
+        """True when one run is all there is: the value is a point, not an estimate."""
+        return self.n == 1
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The interval used for ranking: the bootstrap CI, or ``(mean, mean)`` for one seed."""
+        if self.ci_low is None or self.ci_high is None:
+            return (self.mean, self.mean)
+        return (self.ci_low, self.ci_high)
+
+
+@dataclass(frozen=True)
+class SeedAggregate:
+    """One model configuration within a group: its runs that differ only by seed, merged.
+
+    Attributes:
+        model: model name.
+        model_version: model version.
+        model_args: canonical JSON of the model arguments.
+        precision: effective training precision shared by the runs.
+        seeds: the runs' seeds, sorted (same order as ``run_ids``).
+        run_ids: the merged runs.
+        summaries: one per column of the group's ``metrics`` (same order); ``None`` where no
+            run has a finite value for that column.
+        noise_floors: per column, the mean noise floor of the runs that recorded one, else
+            ``None``.
+        steps_done: mean optimiser steps over the runs.
+        train_seconds: mean training wall time over the runs.
+        devices: the devices the runs trained on, sorted and unique.
+        rank: rank by the group's ``ranked_by`` column (see :func:`aggregate_groups`);
+            ``None`` if no run has a value for it.
+    """
+
+    model: str
+    model_version: str
+    model_args: str
+    precision: str
+    seeds: tuple[int, ...]
+    run_ids: tuple[str, ...]
+    summaries: tuple[SeedSummary | None, ...]
+    noise_floors: tuple[float | None, ...]
+    steps_done: float
+    train_seconds: float
+    devices: tuple[str, ...]
+    rank: int | None
+
+    @property
+    def n_seeds(self) -> int:
+        """Number of merged runs."""
+        return len(self.run_ids)
+
+    @property
+    def single_seed(self) -> bool:
+        """True when the entry rests on one run, so its rank has no uncertainty behind it."""
+        return self.n_seeds == 1
+
+
+@dataclass(frozen=True)
+class AggregatedGroup:
+    """A :class:`~medganbench.leaderboard.ranking.RankedGroup` with its runs merged over seeds.
+
+    Attributes:
+        key: the :data:`~medganbench.leaderboard.ranking.COMPARABLE_KEYS` values of the group.
+        metrics: metric columns, as in the ranked group.
+        ranked_by: the column entries are ranked by; ``None`` if the requested metric is not in
+            this group (then every rank is ``None``).
+        entries: ranked entries first (see :func:`aggregate_groups` for the order), then
+            unranked ones.
+        confidence: the coverage of the intervals in ``entries``.
+    """
+
+    key: dict[str, Any]
+    metrics: tuple[MetricColumn, ...]
+    ranked_by: MetricColumn | None
+    entries: tuple[SeedAggregate, ...]
+    confidence: float = DEFAULT_CONFIDENCE
+
+
+def summarise(
+    samples: Sequence[tuple[int, str, float | None]],
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> SeedSummary | None:
+    """Summarise one metric over runs.
+
+    Args:
+        samples: ``(seed, run_id, value)`` per run; ``None`` or non-finite values are skipped
+            (a diverged run has no score, and one NaN would poison the mean).
+        confidence: coverage of the bootstrap interval.
+
+    Returns:
+        The summary, or ``None`` if no sample has a finite value.
+    """
+    kept = [(s, r, v) for s, r, v in samples if v is not None and math.isfinite(v)]
+    if not kept:
+        return None
+    values = np.array([v for _, _, v in kept], dtype=np.float64)
+    n = len(kept)
+    if n >= 2:
+        std: float | None = float(np.std(values, ddof=1))
+        ci_low, ci_high = bootstrap_ci(values, confidence=confidence)
+    else:
+        std, ci_low, ci_high = None, None, None
+    return SeedSummary(
+        n=n,
+        mean=float(values.mean()),
+        std=std,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        seeds=tuple(s for s, _, _ in kept),
+        run_ids=tuple(r for _, r, _ in kept),
+    )
+
+
+def _mean_or_none(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(present)) if present else None
+
+
+def _aggregate(group: RankedGroup, confidence: float) -> AggregatedGroup:
+    # Runs that differ only by seed: same model, version, arguments and precision. Precision is
+    # included because bf16 and fp32 runs of one model are different experiments, not replicas.
+    by_config: dict[tuple[str, str, str, str], list[RankedRow]] = {}
+    for row in group.rows:
+        key = (row.model, row.model_version, row.model_args, row.precision)
+        by_config.setdefault(key, []).append(row)
+
+    width = len(group.metrics)
+    drafts = []
+    for (model, version, args, precision), rows in by_config.items():
+        rows = sorted(rows, key=lambda r: (r.seed, r.run_id))
+        summaries = tuple(
+            summarise([(r.seed, r.run_id, r.values[i]) for r in rows], confidence)
+            for i in range(width)
+        )
+        floors = tuple(
+            _mean_or_none([(r.noise_floors or (None,) * width)[i] for r in rows])
+            for i in range(width)
+        )
+        drafts.append(
+            {
+                "model": model,
+                "model_version": version,
+                "model_args": args,
+                "precision": precision,
+                "seeds": tuple(r.seed for r in rows),
+                "run_ids": tuple(r.run_id for r in rows),
+                "summaries": summaries,
+                "noise_floors": floors,
+                "steps_done": float(np.mean([r.steps_done for r in rows])),
+                "train_seconds": float(np.mean([r.train_seconds for r in rows])),
+                "devices": tuple(sorted({r.device for r in rows})),
+            }
+        )
+
+    ranks: list[int | None] = [None] * len(drafts)
+    ranked_means: list[float | None] = [None] * len(drafts)
+    if group.ranked_by is not None:
+        index = group.metrics.index(group.ranked_by)
+        scored = [
+            (i, d["summaries"][index])
+            for i, d in enumerate(drafts)
+            if d["summaries"][index] is not None
+        ]
+        found = interval_ranks([s.interval for _, s in scored], group.ranked_by.higher_is_better)
+        for (i, summary), rank in zip(scored, found, strict=True):
+            ranks[i] = rank
+            ranked_means[i] = summary.mean
+
+    sign = -1.0 if group.ranked_by is not None and group.ranked_by.higher_is_better else 1.0
+
+    def order(i: int) -> tuple[Any, ...]:
+        d = drafts[i]
+        mean = ranked_means[i]
+        # Rank, then best mean first, then names: equal inputs always list in the same order.
+        return (
+            ranks[i] is None,
+            ranks[i] or 0,
+            0.0 if mean is None else sign * mean,
+            d["model"],
+            d["model_version"],
+            d["model_args"],
+            d["precision"],
+        )
+
+    entries = tuple(
+        SeedAggregate(**drafts[i], rank=ranks[i]) for i in sorted(range(len(drafts)), key=order)
+    )
+    return AggregatedGroup(
+        key=dict(group.key),
+        metrics=group.metrics,
+        ranked_by=group.ranked_by,
+        entries=entries,
+        confidence=confidence,
+    )
+
+
+def _as_table(table_or_path: pa.Table | str | Path) -> pa.Table:
+    if isinstance(table_or_path, pa.Table):
+        return table_or_path
+    return read_leaderboard(Path(table_or_path))
+
+
+def aggregate_groups(
+    table: pa.Table | str | Path,
+    by: str | None = None,
+    *,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> list[AggregatedGroup]:
+    """Merge the runs of each comparable group over seeds and rank the merged entries.
+
+    Groups, metric columns and the value that counts for a repeated run are exactly those of
+    :func:`~medganbench.leaderboard.ranking.ranked_groups`. Within a group, runs with equal model,
+    model version, model arguments and precision form one :class:`SeedAggregate`; every run
+    counts once, so a seed run twice under two run ids counts twice.
+
+    Each entry is ranked by the group's ``ranked_by`` column with :func:`interval_ranks` on its
+    interval: the bootstrap CI for two or more seeds, the point ``(v, v)`` for one seed. Entries
+    without a value for that column are unranked (``None``). Order: rank, then mean (best
+    first), then model, model version, model arguments and precision; unranked entries last.
+
+    Args:
+        table: a leaderboard table (see :func:`~medganbench.leaderboard.store.read_leaderboard`) or
+            the path of a leaderboard file.
+        by: metric name to rank by, as in :func:`~medganbench.leaderboard.ranking.ranked_groups`.
+        confidence: coverage of the bootstrap intervals.
+
+    Returns:
+        One aggregated group per ranked group, in the same order.
+
+    Raises:
+        LeaderboardError: ``table`` lacks leaderboard columns, or the file cannot be read.
+        UsageError: ``by`` is not a metric of any group.
+    """
+    return [_aggregate(g, confidence) for g in ranked_groups(_as_table(table), by=by)]
+
+
+__all__ = [
+    "DEFAULT_BOOTSTRAP_SEED",
+    "DEFAULT_CONFIDENCE",
+    "DEFAULT_RESAMPLES",
+    "AggregatedGroup",
+    "SeedAggregate",
+    "SeedSummary",
+    "aggregate_groups",
+    "bootstrap_ci",
+    "summarise",
+]

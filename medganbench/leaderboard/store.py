@@ -1,0 +1,188 @@
+"""Leaderboard files: where they are, reading them whole, and appending under a lock.
+
+The file ``<dir>/<dataset>.arrow`` is an Arrow IPC *file* (the random-access format), so plain
+pyarrow (``pyarrow.ipc.open_file``), pandas (``pd.read_feather``), polars (``pl.read_ipc``) and
+anything else that speaks Arrow can read it without medganbench.
+
+Writing is crash- and concurrency-safe: :func:`append_rows` takes an exclusive lock on a sidecar
+``<file>.lock``, reads the current file, writes old plus new rows to a temporary file in the same
+directory, fsyncs it and ``os.replace``-s it over the target. Readers therefore see either the
+old or the new file, never a partial one; concurrent writers queue on the lock and lose no row;
+an error or Ctrl-C at any point leaves the previous file untouched.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import filelock
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+
+from medganbench.errors import LeaderboardError
+from medganbench.fileio import atomic_write
+from medganbench.leaderboard.schema import LeaderboardRow, rows_to_table, to_current_schema
+
+# How long a writer waits for another writer before giving up. Appends take milliseconds, and
+# the lock is an OS lock released when its holder dies, so hitting this means something is
+# badly wrong (a hung process, a dead network filesystem) rather than ordinary contention.
+LOCK_TIMEOUT_S = 300.0
+
+_NO_RUNS_HINT = "No runs yet for this dataset; run `medganbench run ...` to add some."
+
+
+def leaderboard_path(directory: Path, dataset: str) -> Path:
+    """Where the leaderboard of ``dataset`` lives.
+
+    Args:
+        directory: the leaderboard directory.
+        dataset: registered dataset name.
+
+    Returns:
+        ``directory / f"{dataset}.arrow"``.
+
+    Raises:
+        LeaderboardError: ``dataset`` is empty or would escape ``directory`` (contains a path
+            separator or is ``.``/``..``).
+    """
+    # Dataset names come from plugins; refuse anything that would write outside the directory.
+    if not dataset or dataset in (".", "..") or "/" in dataset or os.sep in dataset:
+        raise LeaderboardError(f"Dataset name {dataset!r} cannot be used as a leaderboard name.")
+    return Path(directory) / f"{dataset}.arrow"
+
+
+def lock_for(path: Path, timeout: float = LOCK_TIMEOUT_S) -> filelock.FileLock:
+    """The lock every writer of the leaderboard ``path`` holds while it replaces the file."""
+    return filelock.FileLock(f"{path}.lock", timeout=timeout)
+
+
+def _read_file(path: Path) -> pa.Table:
+    """Read an IPC file fully into memory and bring it to the current schema.
+
+    An ``OSFile`` (not a memory map) is used so the returned table owns its buffers and does not
+    depend on the file staying open or unchanged.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist (callers decide what that means).
+        LeaderboardError: the file cannot be read or is not a valid leaderboard.
+    """
+    try:
+        with pa.OSFile(str(path), "rb") as source:
+            table = ipc.open_file(source).read_all()
+    except FileNotFoundError:
+        raise
+    except pa.ArrowException as exc:  # malformed content (pyarrow's I/O errors are OSErrors)
+        raise LeaderboardError(
+            f"Cannot read leaderboard {path}: it is corrupt, truncated or not an Arrow IPC file "
+            f"({exc}).",
+            hint="Restore it from a backup or move it aside; medganbench will not overwrite it.",
+        ) from None
+    except OSError as exc:  # permissions, a directory in the way, a failing disk
+        raise LeaderboardError(f"Cannot read leaderboard {path}: {exc}") from None
+    return to_current_schema(table, path)
+
+
+def read_leaderboard(path: Path) -> pa.Table:
+    """Read a leaderboard file.
+
+    Args:
+        path: the ``.arrow`` file (see :func:`leaderboard_path`).
+
+    Returns:
+        All rows, with exactly :data:`~medganbench.leaderboard.schema.SCHEMA` (older schema
+        versions are upgraded in memory).
+
+    Raises:
+        LeaderboardError: the file does not exist (with a hint to run something first), is
+            corrupt or truncated, or was written by a newer medganbench.
+    """
+    path = Path(path)
+    try:
+        return _read_file(path)
+    except FileNotFoundError:
+        raise LeaderboardError(f"No leaderboard at {path}.", hint=_NO_RUNS_HINT) from None
+
+
+def write_ipc(sink: IO[bytes], table: pa.Table) -> None:
+    """Write ``table`` as an Arrow IPC file to the open binary ``sink``."""
+    with ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def write_table(path: Path, table: pa.Table) -> None:
+    """Replace ``path`` atomically with ``table`` as one record batch (the caller holds the lock)."""
+    # One record batch per file keeps readers fast however many appends happened.
+    table = table.combine_chunks()
+    atomic_write(path, lambda sink: write_ipc(sink, table))
+
+
+def append_rows(path: Path, rows: Iterable[LeaderboardRow | Mapping[str, Any]]) -> None:
+    """Append rows to a leaderboard file, creating it (and its directory) if needed.
+
+    Rows are :class:`~medganbench.leaderboard.schema.LeaderboardRow` objects, or mappings with
+    exactly their columns (checked the same way). An empty ``rows`` is a no-op.
+
+    The append holds an exclusive lock on ``<path>.lock`` while it reads the current file, and
+    replaces the file atomically, so concurrent appends from several processes all land and a
+    failure at any point leaves the previous file intact.
+
+    Raises:
+        LeaderboardError: a row misses a column, has an unknown one, or a value of the wrong
+            type; the existing file is corrupt or was written by a newer medganbench; the lock
+            cannot be acquired within :data:`LOCK_TIMEOUT_S`.
+    """
+    path = Path(path)
+    # Validate before taking the lock: a bad row must fail fast and never touch the file.
+    new = rows_to_table(rows)
+    if new.num_rows == 0:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with lock_for(path):
+            # Re-read under the lock: another writer may have replaced the file since we last
+            # looked, and concatenating onto a stale copy would drop its rows.
+            try:
+                old = _read_file(path)
+            except FileNotFoundError:
+                table = new
+            else:
+                table = pa.concat_tables([old, new])
+            write_table(path, table)
+    except filelock.Timeout:
+        raise LeaderboardError(
+            f"Timed out after {LOCK_TIMEOUT_S:.0f} s waiting for the lock on {path}.",
+            hint=f"Another medganbench process is holding {path}.lock; check for a hung run.",
+        ) from None
+
+
+def recorded_run_ids(path: Path) -> set[str]:
+    """The runs a leaderboard file already records: run ids with a row of status ``ok``.
+
+    This is the one "already recorded" rule: a run is not run again, and a sweep skips its trial,
+    exactly when this holds. A missing file records nothing.
+
+    Raises:
+        LeaderboardError: the file exists but cannot be read.
+    """
+    path = Path(path)
+    if not path.exists():
+        return set()
+    table = read_leaderboard(path)
+    ok = table.filter(pc.equal(table["status"], "ok"))
+    return set(ok.column("run_id").to_pylist())
+
+
+__all__ = [
+    "LOCK_TIMEOUT_S",
+    "append_rows",
+    "leaderboard_path",
+    "lock_for",
+    "read_leaderboard",
+    "recorded_run_ids",
+    "write_ipc",
+    "write_table",
+]

@@ -1,0 +1,137 @@
+"""Training checkpoints that resume a run exactly.
+
+A checkpoint holds everything the rest of the run depends on: the model's own state (weights,
+optimisers, history pools, private RNGs — whatever :meth:`Model.state_dict` returns), the
+process-wide RNG states (Python, NumPy, torch CPU and every CUDA device), the position in the
+data order, the budget ledger, and what was measured once (FLOPs per step, peak memory so far).
+It is written atomically, so a run killed at any moment — SIGKILL included — leaves either the
+previous checkpoint or the new one, and :func:`load_checkpoint` refuses a file that belongs to
+another run.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from medganbench import __version__
+from medganbench.run.budget import Ledger
+from medganbench.errors import RunError
+from medganbench.fileio import atomic_write
+
+CHECKPOINT_NAME = "checkpoint.pt"
+#: Bumped when the checkpoint layout changes; older files are refused with a clear message.
+CHECKPOINT_FORMAT = 2
+
+
+def rng_state() -> dict[str, Any]:
+    """The states of every process-wide RNG a model may draw from."""
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Set every process-wide RNG back to :func:`rng_state`'s result."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A loaded checkpoint.
+
+    Attributes:
+        run_id: the run it belongs to.
+        model: :meth:`Model.state_dict` at the checkpoint.
+        data_order: the training batches' state (:meth:`TrainBatches.state_dict`).
+        rng: :func:`rng_state` at the checkpoint.
+        ledger: steps, images and training seconds used so far.
+        flops_per_step: measured on the run's first step.
+        peak_memory_mb: the largest peak memory seen by any process that trained this run.
+    """
+
+    run_id: str
+    model: dict[str, Any]
+    data_order: dict[str, Any]
+    rng: dict[str, Any]
+    ledger: Ledger
+    flops_per_step: int
+    peak_memory_mb: float
+
+
+def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
+    """Write ``checkpoint`` to ``path`` atomically."""
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "medganbench_version": __version__,
+        "run_id": checkpoint.run_id,
+        "model": checkpoint.model,
+        "data_order": checkpoint.data_order,
+        "rng": checkpoint.rng,
+        "ledger": {
+            "steps": checkpoint.ledger.steps,
+            "images": checkpoint.ledger.images,
+            "train_seconds": checkpoint.ledger.train_seconds,
+            "losses": dict(checkpoint.ledger.losses),
+        },
+        "flops_per_step": checkpoint.flops_per_step,
+        "peak_memory_mb": checkpoint.peak_memory_mb,
+    }
+    atomic_write(path, lambda sink: torch.save(state, sink))
+
+
+def load_checkpoint(path: Path, run_id: str) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint` for run ``run_id``.
+
+    Raises:
+        RunError: the file is unreadable, of another layout, or belongs to another run.
+    """
+    try:
+        # The file holds RNG states (tuples, numpy arrays), so the weights-only loader cannot
+        # read it; it is the run's own file, written by this program.
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
+        raise RunError(
+            f"Cannot read the checkpoint {path}: {exc}.",
+            hint="Delete it to start the run from step 0.",
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise RunError(
+            f"{path} is not a resumable checkpoint of this medganbench "
+            f"(layout {state.get('format') if isinstance(state, dict) else '?'}, "
+            f"expected {CHECKPOINT_FORMAT}).",
+            hint="Delete it to start the run from step 0.",
+        )
+    if state["run_id"] != run_id:
+        raise RunError(
+            f"{path} belongs to run {state['run_id']}, not to run {run_id}.",
+            hint="Resume each run from its own directory, runs/<run id>.",
+        )
+    saved = state["ledger"]
+    ledger = Ledger(
+        steps=saved["steps"],
+        images=saved["images"],
+        train_seconds=saved["train_seconds"],
+        losses=dict(saved["losses"]),
+    )
+    return Checkpoint(
+        run_id=run_id,
+        model=state["model"],
+        data_order=state["data_order"],
+        rng=state["rng"],
+        ledger=ledger,
+        flops_per_step=int(state["flops_per_step"]),
+        peak_memory_mb=float(state["peak_memory_mb"]),
+    )

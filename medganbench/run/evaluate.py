@@ -1,0 +1,144 @@
+"""Phase 3 of a run: score the trained model on the evaluation split, in every direction.
+
+Evaluation time is metered into ``ledger.eval_seconds``, apart from the training budget. Each
+direction gets its sample grid (``samples.png`` for the model's primary direction,
+``samples-<direction>.png`` for the others).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader
+
+from medganbench.core.dataset import DatasetInfo, DomainInfo
+from medganbench.core.metric import EvalBatch, Metric, MetricReport, Needs
+from medganbench.core.model import Model, Task
+from medganbench.errors import DataError, RunError
+from medganbench.run.prepare import PreparedRun
+from medganbench.run.samples import save_sample_grid
+from medganbench.run.train import TrainedRun
+
+EVAL_BATCH_SIZE = 16
+#: Every direction a model may ask to be evaluated in.
+DIRECTIONS: tuple[str, ...] = ("a2b", "b2a", "a2b2a", "b2a2b")
+
+#: Per direction, per metric: the value and what else goes on its row.
+Scores = dict[str, dict[str, tuple[float, MetricReport]]]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What evaluation measured.
+
+    Attributes:
+        scores: per evaluated direction (primary first), per metric, the value and its report.
+    """
+
+    scores: Scores
+
+    def values(self) -> dict[str, dict[str, float]]:
+        """Per direction, per metric, the value alone."""
+        return {d: {name: value for name, (value, _) in by.items()} for d, by in self.scores.items()}
+
+
+def is_cycle(direction: str) -> bool:
+    """``"a2b2a"`` / ``"b2a2b"``: translate there and back, compare with the input."""
+    return direction in ("a2b2a", "b2a2b")
+
+
+def meaningful_metrics(
+    metrics: dict[str, Metric], direction: str, info: DatasetInfo, model: Model
+) -> dict[str, Metric]:
+    """The metrics that mean something in ``direction``.
+
+    Distribution metrics always do. Paired metrics need a pixel-wise counterpart: the paired
+    target of a translation on paired data, or the input itself for a cycle direction.
+    """
+    paired_ok = is_cycle(direction) or (info.paired and model.task is Task.TRANSLATE)
+    return {n: m for n, m in metrics.items() if m.needs is not Needs.PAIRED or paired_ok}
+
+
+def evaluate(prepared: PreparedRun, trained: TrainedRun) -> Evaluation:
+    """Score the model in each of its evaluation directions with the metrics meaningful there.
+
+    Raises:
+        RunError: no requested metric can be computed in any direction, the model asks for an
+            unknown direction, or it produces images of the wrong shape.
+        DataError: the evaluation split is empty.
+    """
+    scores: Scores = {}
+    for direction in prepared.model.eval_directions:
+        usable = meaningful_metrics(prepared.metrics, direction, prepared.dataset.info, prepared.model)
+        if usable:
+            scores[direction] = _evaluate_direction(prepared, trained, direction, usable)
+    if not scores:
+        raise RunError(f"No metric of {','.join(prepared.spec.metrics)} can be computed for this run.")
+    return Evaluation(scores)
+
+
+def _evaluate_direction(
+    prepared: PreparedRun, trained: TrainedRun, direction: str, metrics: dict[str, Metric]
+) -> dict[str, tuple[float, MetricReport]]:
+    """Score the model in one direction on the eval split: value and report per metric."""
+    start = time.perf_counter()
+    model, device, spec = prepared.model, prepared.device, prepared.spec
+    info = prepared.dataset.info
+    if direction not in DIRECTIONS:
+        raise RunError(f"Model {spec.model!r} asked to be evaluated in direction {direction!r}.")
+    source_key = direction[0]
+    target_key = source_key if is_cycle(direction) else direction[2]
+    grid_name = "samples.png" if direction == model.direction else f"samples-{direction}.png"
+    source_domain: DomainInfo = info.domain(source_key)  # type: ignore[arg-type]
+    target_domain: DomainInfo = info.domain(target_key)  # type: ignore[arg-type]
+    loader = DataLoader(prepared.dataset.split(spec.eval_split), batch_size=EVAL_BATCH_SIZE)
+    for metric in metrics.values():
+        metric.reset()
+    model.eval_mode()
+    generator = torch.Generator(device=device).manual_seed(spec.seed)
+    first = True
+    with torch.no_grad():
+        for raw in loader:
+            target = raw[target_key].to(device)
+            source = raw[source_key].to(device)
+            if model.task is Task.TRANSLATE:
+                pred_unit = translate(model, source_domain.to_unit(source), direction)
+            else:
+                pred_unit = model.sample(target.shape[0], generator)
+            if pred_unit.shape != target.shape:
+                raise RunError(
+                    f"Model {spec.model!r} produced images of shape {tuple(pred_unit.shape)}, "
+                    f"expected {tuple(target.shape)}."
+                )
+            pred = target_domain.from_unit(pred_unit.float())
+            batch = EvalBatch(
+                pred=pred,
+                target=target,
+                mask=raw[f"mask_{target_key}"].to(device),
+                window=target_domain.window,
+                paired=is_cycle(direction) or (info.paired and model.task is Task.TRANSLATE),
+                domain=target_domain.name,
+            )
+            for metric in metrics.values():
+                metric.update(batch)
+            if first:
+                save_sample_grid(
+                    prepared.run_dir / grid_name,
+                    [(source_domain, source), (target_domain, pred), (target_domain, target)],
+                )
+                first = False
+    if first:
+        raise DataError(f"The {spec.eval_split!r} split is empty; nothing to evaluate.")
+    results = {name: (metric.compute(), metric.report()) for name, metric in metrics.items()}
+    trained.ledger.eval_seconds += time.perf_counter() - start
+    return results
+
+
+def translate(model: Model, source: torch.Tensor, direction: str) -> torch.Tensor:
+    """One translation, or there and back for a cycle direction (``"a2b2a"``: a2b, then b2a)."""
+    if not is_cycle(direction):
+        return model.translate(source, direction)
+    there, back = direction[:3], direction[2:]
+    return model.translate(model.translate(source, there), back)

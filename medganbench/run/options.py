@@ -1,0 +1,51 @@
+"""How to run, as opposed to what: the one options type of runs, sweeps and trial requests."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from medganbench import defaults
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where to write and how to run (none of this enters the run id).
+
+    A sweep takes the same options and hands them, unchanged, to every trial it runs; the trial
+    derives its worker's view with :meth:`for_trial`.
+
+    Attributes:
+        leaderboard_dir: where ``<dataset>.arrow`` lives.
+        runs_dir: parent of the per-run directories (shared storage for a multi-machine sweep).
+        device: ``None`` picks CUDA when present, else CPU.
+        checkpoint_every: steps between checkpoints; ``None`` = every quarter of a step budget
+            (or every 500 steps without one). A final checkpoint is always written.
+        progress: show the rich progress bar.
+        cache_dir: cache root (datasets, weights); ``None`` = :func:`medganbench_home`.
+        data_dir: where the dataset's files are (``--data-dir``); where the data live does not
+            change a result (the dataset fingerprint on the row does), so it is not part of the
+            run id.
+        resume: continue from the run directory's checkpoint if there is one (else start at
+            step 0). The resumed run ends with the same result as an uninterrupted one.
+        deterministic: make torch use deterministic algorithms only (and fail on an operation
+            that has none), so that two runs of one spec on one machine agree bit for bit.
+        record: append the rows to the leaderboard. Sweep workers turn it off and hand the rows
+            to the sweep, which is the leaderboard's single writer.
+    """
+
+    leaderboard_dir: Path = defaults.LEADERBOARD_DIR
+    runs_dir: Path = defaults.RUNS_DIR
+    device: str | None = None
+    checkpoint_every: int | None = None
+    progress: bool = True
+    cache_dir: Path | None = None
+    data_dir: Path | None = None
+    resume: bool = False
+    deterministic: bool = False
+    record: bool = True
+
+    def for_trial(self) -> RunOptions:
+        """The options a sweep trial runs with: resume its checkpoint, no bar, rows handed back."""
+        return dataclasses.replace(self, progress=False, resume=True, record=False)

@@ -1,0 +1,234 @@
+"""Phase 1 of a run: everything that can be decided or fail before training starts.
+
+:func:`prepare` resolves the spec, refuses a run that is already recorded and combinations that
+would produce meaningless numbers, builds the dataset, the metrics and the model, fetches every
+pretrained weight the metrics need, writes ``spec.json`` into the run directory and picks up the
+checkpoint to resume from. A run that would fail for any of these reasons fails here, in
+seconds, rather than after its training budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from medganbench.core.dataset import Dataset, DatasetContext, DatasetInfo
+from medganbench.core.manager import Registries
+from medganbench.core.metric import Metric, MetricContext, Needs
+from medganbench.core.model import Model, ModelContext, Task
+from medganbench.defaults import medganbench_home
+from medganbench.errors import DataError, UsageError
+from medganbench.leaderboard.store import leaderboard_path, recorded_run_ids
+from medganbench.run.checkpoint import Checkpoint
+from medganbench.run.device import pick_device, seed_everything
+from medganbench.fileio import write_json
+from medganbench.run.options import RunOptions
+from medganbench.run.resume import checkpoint_to_resume
+from medganbench.run.spec import ResolvedRun, RunSpec, resolve_run
+from medganbench.weights.store import cached, resolve_weights
+
+#: Status messages go to this callable (the CLI prints them).
+StatusSink = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Precision and memory format as the device honours them (recorded on the row)."""
+
+    amp: bool
+    channels_last: bool
+
+    @property
+    def precision(self) -> str:
+        return "bf16-mixed" if self.amp else "fp32"
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """A run ready to train: everything built, checked and on its device.
+
+    Attributes:
+        run: the resolved spec (arguments typed, versions fixed, run id).
+        options: where to write and how to run.
+        board: the leaderboard file the rows go to.
+        device: where the model trains and is evaluated.
+        dataset: the dataset instance.
+        fingerprint: the dataset's data fingerprint (computed once).
+        metrics: the metric instances, in the spec's order.
+        model: the model, freshly built (a checkpoint is restored by the train phase).
+        settings: the precision and memory format the device honours.
+        run_dir: ``runs/<run id>``, with ``spec.json`` written.
+        checkpoint: the checkpoint to continue from, if resuming.
+    """
+
+    run: ResolvedRun
+    options: RunOptions
+    board: Path
+    device: torch.device
+    dataset: Dataset
+    fingerprint: str
+    metrics: dict[str, Metric]
+    model: Model
+    settings: Settings
+    run_dir: Path
+    checkpoint: Checkpoint | None
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    @property
+    def spec(self) -> RunSpec:
+        return self.run.spec
+
+
+def prepare(
+    spec: RunSpec,
+    registries: Registries,
+    options: RunOptions = RunOptions(),
+    on_status: StatusSink = lambda message: None,
+) -> PreparedRun:
+    """Resolve, check and build everything a run needs, in the order that keeps runs exact.
+
+    The order is part of the run's reproducibility: the process RNGs are seeded first, then the
+    dataset, metrics and model are built (their constructors draw from those RNGs).
+
+    Raises:
+        UsageError: see :func:`~medganbench.run.spec.resolve_run` and
+            :func:`check_compatibility`; also when the run is already on the leaderboard.
+        DataError: the dataset does not honour its contract.
+        WeightsUnavailableError: a metric's weights cannot be obtained.
+        RunError: the checkpoint to resume from is unreadable or of another run.
+    """
+    run = resolve_run(spec, registries)
+    board = leaderboard_path(options.leaderboard_dir, spec.dataset)
+    if run.run_id in recorded_run_ids(board):
+        raise UsageError(
+            f"Run {run.run_id} ({spec.model} on {spec.dataset}) is already on {board}.",
+            hint="The same spec gives the same result; change the seed or budget to run another.",
+        )
+    device = pick_device(options.device)
+    seed_everything(spec.seed)
+    cache_root = options.cache_dir or medganbench_home()
+
+    dataset: Dataset = registries.datasets.get(spec.dataset).build(
+        run.dataset_args,
+        DatasetContext(spec.image_size, cache_root / "datasets" / spec.dataset, options.data_dir),
+    )
+    info = dataset.info
+    if info.image_size != spec.image_size:
+        raise DataError(
+            f"Dataset {spec.dataset!r} delivered {info.image_size} px images, "
+            f"{spec.image_size} px were asked for."
+        )
+    model_cls = registries.models.get(spec.model).load()
+    fingerprint = dataset.fingerprint()
+    metric_ctx = MetricContext(
+        device=device,
+        cache_dir=cache_root / "features",
+        dataset=spec.dataset,
+        dataset_version=run.dataset_version,
+        dataset_fingerprint=fingerprint,
+        split=spec.eval_split,
+        image_size=spec.image_size,
+    )
+    metrics: dict[str, Metric] = {
+        name: registries.metrics.get(name).build(run.metric_args[name], metric_ctx)
+        for name in spec.metrics
+    }
+    check_compatibility(run, info, model_cls, metrics)
+    prefetch_weights(metrics, on_status)
+
+    run_dir = options.runs_dir / run.run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "spec.json", {"run_id": run.run_id, **run.identity()})
+    checkpoint = checkpoint_to_resume(run_dir, run.run_id) if options.resume else None
+    if checkpoint is not None:
+        on_status(f"resuming run {run.run_id} from step {checkpoint.ledger.steps}")
+
+    settings = effective_settings(spec, device)
+    model: Model = registries.models.get(spec.model).build(
+        run.model_args,
+        ModelContext(
+            spec.image_size,
+            info,
+            device,
+            spec.seed,
+            amp=settings.amp,
+            channels_last=settings.channels_last,
+        ),
+    )
+    return PreparedRun(
+        run, options, board, device, dataset, fingerprint, metrics, model, settings, run_dir, checkpoint
+    )
+
+
+def effective_settings(spec: RunSpec, device: torch.device) -> Settings:
+    """The precision and memory format ``device`` honours for what ``spec`` asks."""
+    # bf16 autocast and channels-last pay off on CUDA tensor cores; on CPU they are slower or
+    # unsupported for several layers here, so a CPU run is fp32/contiguous whatever was asked.
+    on_cuda = device.type == "cuda"
+    bf16 = on_cuda and torch.cuda.is_bf16_supported()
+    return Settings(amp=spec.amp and bf16, channels_last=spec.channels_last and on_cuda)
+
+
+def check_compatibility(
+    run: ResolvedRun, info: DatasetInfo, model_cls: Any, metrics: dict[str, Metric]
+) -> None:
+    """Refuse, before training, combinations that would produce meaningless numbers.
+
+    Raises:
+        UsageError: a paired metric on unpaired data or on a sampling model, a model that needs
+            paired training data on an unpaired dataset, or a missing split.
+    """
+    spec = run.spec
+    for split in ("train", spec.eval_split):
+        if split not in info.splits:
+            raise UsageError(
+                f"Dataset {spec.dataset!r} has no {split!r} split.",
+                hint=f"Its splits: {', '.join(info.splits)}",
+            )
+    if getattr(model_cls, "needs_paired_training", False) and not info.paired:
+        raise UsageError(
+            f"Model {spec.model!r} needs paired training data, but dataset {spec.dataset!r} "
+            "is unpaired.",
+            hint="Use a cycle-consistent model (e.g. cyclegan) or a paired dataset.",
+        )
+    task = getattr(model_cls, "task", Task.TRANSLATE)
+    paired_metrics = [name for name, m in metrics.items() if m.needs is Needs.PAIRED]
+    # A cycle-consistent model scores A→B→A against A itself: a true pair even on unpaired data.
+    cycle = task is Task.TRANSLATE and getattr(model_cls, "cycle_consistent", False)
+    if paired_metrics and (not info.paired or task is Task.SAMPLE) and not cycle:
+        why = (
+            f"dataset {spec.dataset!r} is unpaired"
+            if not info.paired
+            else f"model {spec.model!r} samples images that have no paired target"
+        )
+        raise UsageError(
+            f"Paired metric(s) {', '.join(paired_metrics)} cannot be computed: {why}, so there is "
+            "no pixel-wise ground truth to compare with.",
+            hint="Use distribution metrics (e.g. fid, kid) for unpaired data.",
+        )
+
+
+def prefetch_weights(metrics: dict[str, Metric], on_status: StatusSink) -> None:
+    """Resolve every metric's weights now (fetching if needed), before any training.
+
+    Raises:
+        WeightsUnavailableError: one artifact cannot be obtained (its message lists why).
+    """
+    seen: set[str] = set()
+    for metric in metrics.values():
+        for spec in metric.weights_needed():
+            if spec.name in seen:
+                continue
+            seen.add(spec.name)
+            if cached(spec) is None:
+                on_status(f"weights {spec.name}: not cached, fetching")
+            got = resolve_weights(spec, report=lambda m, n=spec.name: on_status(f"weights {n}: {m}"))
+            if not got.source.startswith("cache"):
+                on_status(f"weights {spec.name}: sha256 {got.sha256[:16]}… ({got.source})")

@@ -1,0 +1,163 @@
+"""Phase 4 of a run: turn what was measured into leaderboard rows and the run's result file.
+
+Rows are appended only after everything else has succeeded, in one atomic write, so an
+interrupted or failed run leaves no row and no half-written file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from medganbench import __version__
+from medganbench.core.params import canonical_json
+from medganbench.fileio import write_json
+from medganbench.leaderboard.schema import LeaderboardRow
+from medganbench.leaderboard.store import append_rows
+from medganbench.run.budget import Ledger
+from medganbench.run.device import device_name
+from medganbench.run.evaluate import Evaluation
+from medganbench.run.prepare import PreparedRun
+from medganbench.run.train import TrainedRun
+
+#: The run's outcome file in its run directory.
+RESULT_NAME = "result.json"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run produced.
+
+    Attributes:
+        run_id: the run's id.
+        run_dir: ``runs/<run id>``.
+        leaderboard: the leaderboard file its rows belong to.
+        metrics: the primary direction's values, by metric.
+        ledger: what the run consumed.
+        rows: its leaderboard rows, one per (direction, metric).
+        metrics_by_direction: every evaluated direction's values.
+        resumed_from_step: the checkpoint step training continued from, or ``None``.
+    """
+
+    run_id: str
+    run_dir: Path
+    leaderboard: Path
+    metrics: dict[str, float]
+    ledger: Ledger
+    rows: list[LeaderboardRow] = field(repr=False)
+    metrics_by_direction: dict[str, dict[str, float]] = field(default_factory=dict)
+    resumed_from_step: int | None = None
+
+
+def leaderboard_rows(
+    prepared: PreparedRun, trained: TrainedRun, evaluation: Evaluation
+) -> list[LeaderboardRow]:
+    """One row per (evaluated direction, metric), in evaluation order."""
+    run, spec, ledger = prepared.run, prepared.spec, trained.ledger
+    common = LeaderboardRow(
+        run_id=run.run_id,
+        created_at=datetime.now(timezone.utc),
+        model=spec.model,
+        model_version=run.model_version,
+        model_args=canonical_json(run.model_args),
+        dataset=spec.dataset,
+        dataset_version=run.dataset_version,
+        dataset_args=canonical_json(run.dataset_args),
+        dataset_fingerprint=prepared.fingerprint,
+        image_size=spec.image_size,
+        direction="",
+        eval_split=spec.eval_split,
+        metric="",
+        metric_version="",
+        metric_convention="",
+        metric_args="{}",
+        metric_details="{}",
+        value=0.0,
+        noise_floor=None,
+        weights="{}",
+        higher_is_better=True,
+        seed=spec.seed,
+        budget_steps=spec.budget.steps,
+        budget_kimg=spec.budget.kimg,
+        budget_seconds=spec.budget.seconds,
+        steps_done=ledger.steps,
+        kimg_done=ledger.kimg,
+        train_seconds=ledger.train_seconds,
+        eval_seconds=ledger.eval_seconds,
+        peak_memory_mb=trained.peak_memory_mb,
+        device=device_name(prepared.device),
+        precision=prepared.settings.precision,
+        channels_last=prepared.settings.channels_last,
+        parameters=prepared.model.parameter_count(),
+        flops_per_step=trained.flops_per_step,
+        medganbench_version=__version__,
+        status="ok",
+    )
+    return [
+        dataclasses.replace(
+            common,
+            direction=direction,
+            metric=name,
+            metric_version=run.metric_versions[name],
+            metric_convention=prepared.metrics[name].convention,
+            metric_args=canonical_json(run.metric_args[name]),
+            metric_details=canonical_json(dict(report.details)),
+            value=value,
+            noise_floor=report.noise_floor,
+            weights=canonical_json(dict(report.weights)),
+            higher_is_better=prepared.metrics[name].higher_is_better,
+        )
+        for direction, by_name in evaluation.scores.items()
+        for name, (value, report) in by_name.items()
+    ]
+
+
+def record(prepared: PreparedRun, trained: TrainedRun, evaluation: Evaluation) -> RunResult:
+    """Write ``result.json`` and, unless the options say otherwise, append the rows.
+
+    Raises:
+        LeaderboardError: the leaderboard cannot be appended to (the result file is kept).
+    """
+    rows = leaderboard_rows(prepared, trained, evaluation)
+    values = evaluation.values()
+    ledger = trained.ledger
+    write_json(
+        prepared.run_dir / RESULT_NAME,
+        {
+            "run_id": prepared.run_id,
+            "metrics": values,
+            "metric_reports": {
+                d: {name: dataclasses.asdict(rep) for name, (_, rep) in by.items()}
+                for d, by in evaluation.scores.items()
+            },
+            "precision": prepared.settings.precision,
+            "channels_last": prepared.settings.channels_last,
+            "parameters": prepared.model.parameter_count(),
+            "flops_per_step": trained.flops_per_step,
+            "ledger": {
+                "steps": ledger.steps,
+                "images": ledger.images,
+                "train_seconds": ledger.train_seconds,
+                "eval_seconds": ledger.eval_seconds,
+                "peak_memory_mb": rows[0].peak_memory_mb,
+                "device": rows[0].device,
+            },
+            "resumed_from_step": trained.resumed_from_step,
+            "deterministic": prepared.options.deterministic,
+        },
+    )
+    if prepared.options.record:
+        append_rows(prepared.board, rows)
+    primary = next(iter(values))
+    return RunResult(
+        prepared.run_id,
+        prepared.run_dir,
+        prepared.board,
+        values[primary],
+        ledger,
+        rows,
+        metrics_by_direction=values,
+        resumed_from_step=trained.resumed_from_step,
+    )

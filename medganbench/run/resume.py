@@ -1,0 +1,112 @@
+"""Everything about resuming a run: its spec from the run folder, its checkpoint, restore order.
+
+Both ``medganbench run --resume RUN_DIR`` and a sweep trial that finds a checkpoint go through
+this module: :func:`spec_from_run_dir` rebuilds the spec recorded in ``spec.json`` (and checks
+that the installed components still give the same run id), :func:`checkpoint_to_resume` reads
+the run's checkpoint if it has one, and :func:`restore` puts the model, the data order and the
+process RNGs back in the order that makes the resumed run equal the uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from medganbench.core.manager import Registries
+from medganbench.core.model import Model
+from medganbench.errors import UsageError
+from medganbench.run.batches import TrainBatches
+from medganbench.run.budget import Budget
+from medganbench.run.checkpoint import CHECKPOINT_NAME, Checkpoint, load_checkpoint, restore_rng
+from medganbench.run.spec import RunSpec, resolve_run
+
+#: The file in a run directory that records the run's spec and id.
+SPEC_NAME = "spec.json"
+
+
+def spec_from_identity(identity: Mapping[str, Any]) -> RunSpec:
+    """Rebuild the :class:`RunSpec` of a run from its recorded
+    :meth:`~medganbench.run.spec.ResolvedRun.identity`.
+
+    The resolved arguments stand in for the given ones (resolving them again gives the same
+    values), so the rebuilt spec has the same run id as long as the component versions are
+    unchanged.
+
+    Raises:
+        UsageError: ``identity`` lacks a field or holds a malformed one.
+    """
+    try:
+        return RunSpec(
+            model=str(identity["model"]),
+            dataset=str(identity["dataset"]),
+            model_args=dict(identity["model_args"]),
+            dataset_args=dict(identity["dataset_args"]),
+            image_size=int(identity["image_size"]),
+            metrics=tuple(identity["metrics"]),
+            metric_args={k: dict(v) for k, v in identity.get("metric_args", {}).items()},
+            budget=Budget(**identity["budget"]),
+            seed=int(identity["seed"]),
+            eval_split=str(identity["eval_split"]),
+            amp=bool(identity["amp"]),
+            channels_last=bool(identity["channels_last"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"The recorded run spec is incomplete or malformed ({exc!r}).") from None
+
+
+def spec_from_run_dir(run_dir: Path, registries: Registries) -> tuple[RunSpec, Path]:
+    """The spec recorded in ``run_dir`` and the runs directory holding it.
+
+    Raises:
+        UsageError: ``run_dir`` has no readable ``spec.json``, the installed components no longer
+            give the recorded run id, or the directory is not named after its run id.
+    """
+    run_dir = Path(run_dir)
+    try:
+        recorded = json.loads((run_dir / SPEC_NAME).read_text())
+    except FileNotFoundError:
+        raise UsageError(
+            f"{run_dir} is not a run directory: it has no {SPEC_NAME}.",
+            hint="Resume from runs/<run id>, the directory `medganbench run` printed.",
+        ) from None
+    except ValueError as exc:
+        raise UsageError(f"{run_dir / SPEC_NAME} is not valid JSON ({exc}).") from None
+    if not isinstance(recorded, dict):
+        raise UsageError(f"{run_dir / SPEC_NAME} does not hold a run spec.")
+    spec = spec_from_identity(recorded)
+    run_id = resolve_run(spec, registries).run_id
+    if run_id != recorded.get("run_id"):
+        raise UsageError(
+            f"Run {recorded.get('run_id')} was made with other component versions than the "
+            f"installed ones (they now give run id {run_id}), so it cannot be resumed exactly.",
+            hint="Install the medganbench version the run was started with, or start a new run.",
+        )
+    if run_dir.name != run_id:
+        raise UsageError(
+            f"{run_dir} holds run {run_id}; a run directory must be named after its run id.",
+            hint=f"Rename it to {run_dir.parent / run_id}.",
+        )
+    return spec, run_dir.parent
+
+
+def checkpoint_to_resume(run_dir: Path, run_id: str) -> Checkpoint | None:
+    """The checkpoint of run ``run_id`` in ``run_dir``, or ``None`` if it has none yet.
+
+    Raises:
+        RunError: the checkpoint is unreadable, of another layout, or of another run.
+    """
+    path = Path(run_dir) / CHECKPOINT_NAME
+    return load_checkpoint(path, run_id) if path.exists() else None
+
+
+def restore(checkpoint: Checkpoint, model: Model, batches: TrainBatches) -> None:
+    """Put the model, the data order and the process RNGs back to ``checkpoint``.
+
+    The RNGs come last, so that nothing done while rebuilding the run (building the model,
+    replaying the data order) moves an RNG off its checkpointed state.
+    """
+    model.load_state_dict(checkpoint.model)
+    batches.load_state_dict(checkpoint.data_order)
+    restore_rng(checkpoint.rng)

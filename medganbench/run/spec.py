@@ -1,0 +1,149 @@
+"""Run specs, their resolution against the plugins, and their stable identity.
+
+A :class:`RunSpec` is everything a user chooses about a run. :func:`resolve_run` checks it
+against the registries (names, arguments, metric arguments) without building anything heavy and
+fixes the component versions; the resulting :class:`ResolvedRun` is hashed into the run id: the
+same spec, with the same versions, always gives the same id, and any change that could move a
+leaderboard number gives a different one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from medganbench import defaults
+from medganbench.core.manager import Registries
+from medganbench.core.model import Task
+from medganbench.core.params import ArgValue, canonical_json
+from medganbench.errors import UsageError
+from medganbench.run.budget import Budget
+
+#: Smallest and largest ``--image-size`` a run accepts.
+IMAGE_SIZE_RANGE = (16, 4096)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to run.
+
+    Attributes:
+        model: registered model name.
+        dataset: registered dataset name.
+        model_args: given model arguments (strings from the CLI, or typed values).
+        dataset_args: given dataset arguments.
+        image_size: side length of the square images.
+        metrics: metric names, evaluated in this order.
+        metric_args: given arguments per metric name, e.g. ``{"lpips": {"net": "vgg"}}``.
+        budget: the training budget.
+        seed: seeds every RNG of the run.
+        eval_split: the split evaluated at the end.
+        amp: use bf16 mixed precision where the device supports it (CUDA); ignored on CPU.
+        channels_last: use channels-last memory format on CUDA; ignored on CPU.
+    """
+
+    model: str
+    dataset: str = defaults.DATASET
+    model_args: Mapping[str, ArgValue] = field(default_factory=dict)
+    dataset_args: Mapping[str, ArgValue] = field(default_factory=dict)
+    image_size: int = defaults.IMAGE_SIZE
+    metrics: tuple[str, ...] = defaults.PAIRED_METRICS
+    metric_args: Mapping[str, Mapping[str, ArgValue]] = field(default_factory=dict)
+    budget: Budget = field(default_factory=lambda: Budget.parse(defaults.BUDGET))
+    seed: int = 0
+    eval_split: str = "test"
+    amp: bool = True
+    channels_last: bool = True
+
+
+@dataclass(frozen=True)
+class ResolvedRun:
+    """A run spec after plugin resolution: arguments typed and defaulted, versions known."""
+
+    spec: RunSpec
+    model_args: dict[str, ArgValue]
+    dataset_args: dict[str, ArgValue]
+    model_version: str
+    dataset_version: str
+    metric_versions: dict[str, str]
+    metric_args: dict[str, dict[str, ArgValue]] = field(default_factory=dict)
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that define the run (and its id)."""
+        return {
+            "model": self.spec.model,
+            "model_version": self.model_version,
+            "model_args": self.model_args,
+            "dataset": self.spec.dataset,
+            "dataset_version": self.dataset_version,
+            "dataset_args": self.dataset_args,
+            "image_size": self.spec.image_size,
+            "metrics": self.metric_versions,
+            # Only metrics that declare arguments appear, so adding argument support to the
+            # spec did not change the ids of runs whose metrics take none.
+            **(
+                {"metric_args": {k: v for k, v in self.metric_args.items() if v}}
+                if any(self.metric_args.values())
+                else {}
+            ),
+            "budget": self.spec.budget.as_dict(),
+            "seed": self.spec.seed,
+            "eval_split": self.spec.eval_split,
+            # Requested, not effective: the leaderboard row records what the device honoured.
+            "amp": self.spec.amp,
+            "channels_last": self.spec.channels_last,
+        }
+
+    @property
+    def run_id(self) -> str:
+        """16 hex digits of the SHA-256 of :meth:`identity` as canonical JSON."""
+        return hashlib.sha256(canonical_json(self.identity()).encode()).hexdigest()[:16]
+
+
+def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
+    """Check names and arguments and fix the versions, without building anything heavy.
+
+    Raises:
+        UnknownNameError: an unknown model, dataset, metric or argument (exit code 2).
+        UsageError: a bad argument value, an empty metric list or a bad image size.
+    """
+    low, high = IMAGE_SIZE_RANGE
+    if not low <= spec.image_size <= high:
+        raise UsageError(f"--image-size {spec.image_size} is out of range ({low} to {high}).")
+    if not spec.metrics:
+        raise UsageError("No metrics were asked for.", hint="Example: --metrics psnr,ssim,mae")
+    if len(set(spec.metrics)) != len(spec.metrics):
+        raise UsageError(f"A metric is listed twice in {','.join(spec.metrics)}.")
+    model_spec = registries.models.get(spec.model)
+    dataset_spec = registries.datasets.get(spec.dataset)
+    metric_specs = {name: registries.metrics.get(name) for name in spec.metrics}
+    for name in spec.metric_args:
+        if name not in spec.metrics:
+            raise UsageError(
+                f"--metric-arg for {name!r}, which is not among the run's metrics "
+                f"({','.join(spec.metrics)})."
+            )
+    return ResolvedRun(
+        spec=spec,
+        model_args=model_spec.resolve(spec.model_args),
+        dataset_args=dataset_spec.resolve(spec.dataset_args),
+        model_version=model_spec.version,
+        dataset_version=dataset_spec.version,
+        metric_versions={name: s.version for name, s in metric_specs.items()},
+        metric_args={name: s.resolve(spec.metric_args.get(name, {})) for name, s in metric_specs.items()},
+    )
+
+
+def default_metrics(registries: Registries, model: str) -> tuple[str, ...]:
+    """The metrics a run of ``model`` gets without ``--metrics``.
+
+    Samplers have no paired target, so their default is the distribution metrics; translation
+    models get the paired metrics.
+
+    Raises:
+        UnknownNameError: no such model.
+    """
+    task = getattr(registries.models.get(model).load(), "task", Task.TRANSLATE)
+    return defaults.SAMPLING_METRICS if task is Task.SAMPLE else defaults.PAIRED_METRICS

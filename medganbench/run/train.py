@@ -1,0 +1,179 @@
+"""Phase 2 of a run: train one step at a time until the first budget limit, checkpointing.
+
+Only the batch fetch and the model's step are metered against the budget; checkpoints, progress
+display and the caller's ``on_step`` are outside the metered time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+
+from medganbench.core.dataset import DatasetInfo, DomainInfo, Sample
+from medganbench.core.model import TrainBatch
+from medganbench.errors import RunError
+from medganbench.run.batches import TrainBatches
+from medganbench.run.budget import Ledger
+from medganbench.run.checkpoint import CHECKPOINT_NAME, Checkpoint, rng_state, save_checkpoint
+from medganbench.run.device import peak_memory_mb, reset_peak_memory
+from medganbench.run.flops import count_flops
+from medganbench.run.prepare import PreparedRun, StatusSink
+from medganbench.run.progress import TrainingProgress
+from medganbench.run.resume import restore
+
+#: Steps between checkpoints of a run without a step budget (and without --checkpoint-every).
+DEFAULT_CHECKPOINT_EVERY = 500
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """What training left behind.
+
+    Attributes:
+        ledger: steps, images and training seconds used (including those before a resume).
+        flops_per_step: FLOPs of one training step, counted on the run's first step.
+        peak_memory_mb: the largest peak memory of any process that trained the run.
+        resumed_from_step: the checkpoint step training continued from, or ``None``.
+    """
+
+    ledger: Ledger
+    flops_per_step: int
+    peak_memory_mb: float
+    resumed_from_step: int | None
+
+
+def train(
+    prepared: PreparedRun,
+    on_status: StatusSink = lambda message: None,
+    on_step: Callable[[Ledger], None] | None = None,
+) -> TrainedRun:
+    """Step the model until the first budget limit; checkpoint periodically and at the end.
+
+    Args:
+        prepared: from :func:`~medganbench.run.prepare.prepare`; its checkpoint, if any, is
+            restored first.
+        on_status: receives one-line status messages.
+        on_step: called with the ledger after every step (sweeps report progress with it).
+
+    Raises:
+        RunError: a loss became non-finite.
+    """
+    reset_peak_memory(prepared.device)
+    with _determinism(prepared.options.deterministic):
+        return _train(prepared, on_status, on_step)
+
+
+@contextmanager
+def _determinism(enabled: bool) -> Iterator[None]:
+    """Deterministic algorithms only, for the duration of training (a process-wide switch)."""
+    if not enabled:
+        yield
+        return
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
+def checkpoint_every(prepared: PreparedRun) -> int:
+    """Steps between checkpoints: ``--checkpoint-every``, else a quarter of a step budget."""
+    if prepared.options.checkpoint_every is not None:
+        return max(1, prepared.options.checkpoint_every)
+    steps = prepared.spec.budget.steps
+    return max(1, steps // 4) if steps is not None else DEFAULT_CHECKPOINT_EVERY
+
+
+def _train(
+    prepared: PreparedRun, on_status: StatusSink, on_step: Callable[[Ledger], None] | None
+) -> TrainedRun:
+    model, device, budget = prepared.model, prepared.device, prepared.spec.budget
+    batches = TrainBatches(
+        prepared.dataset.split("train"),
+        model.batch_size,
+        prepared.spec.seed,
+        unpaired=type(model).unpaired_training,
+        paired_data=prepared.dataset.info.paired,
+    )
+    ledger, flops, peak_before = Ledger(), 0, 0.0
+    checkpoint = prepared.checkpoint
+    resumed_from = None
+    if checkpoint is not None:
+        restore(checkpoint, model, batches)
+        # A copy: the checkpoint keeps saying where training resumed from.
+        ledger = dataclasses.replace(checkpoint.ledger, losses=dict(checkpoint.ledger.losses))
+        flops, peak_before = checkpoint.flops_per_step, checkpoint.peak_memory_mb
+        resumed_from = checkpoint.ledger.steps
+
+    def save() -> None:
+        peak = max(peak_before, peak_memory_mb(device))
+        state = Checkpoint(
+            prepared.run_id, model.state_dict(), batches.state_dict(), rng_state(), ledger, flops, peak
+        )
+        save_checkpoint(prepared.run_dir / CHECKPOINT_NAME, state)
+
+    every = checkpoint_every(prepared)
+    steps_at_start = ledger.steps
+    model.train_mode()
+    with TrainingProgress(budget, enabled=prepared.options.progress) as progress:
+        while not ledger.exhausted(budget):
+            start = time.perf_counter()
+            raw, paired = next(batches)
+            batch = to_train_batch(raw, paired, prepared.dataset.info, device, model.ctx.channels_last)
+            model.set_progress(ledger.fraction(budget))
+            if ledger.steps == 0:
+                losses, flops = count_flops(functools.partial(model.train_step, batch))
+            else:
+                losses = model.train_step(batch)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)  # so the metered time is the step's real time
+            ledger.train_seconds += time.perf_counter() - start
+            ledger.steps += 1
+            ledger.images += batch.a.shape[0]
+            _check_finite(losses, ledger.steps, prepared.spec.model)
+            ledger.losses = dict(losses)
+            progress.update(ledger)
+            if on_step is not None:
+                on_step(ledger)
+            if ledger.steps % every == 0 and not ledger.exhausted(budget):
+                save()
+    if ledger.steps > steps_at_start or checkpoint is None:
+        save()
+    on_status(f"trained {ledger.steps} steps ({ledger.kimg:.3f} kimg) in {ledger.train_seconds:.1f} s")
+    return TrainedRun(ledger, flops, max(peak_before, peak_memory_mb(device)), resumed_from)
+
+
+def to_train_batch(
+    raw: Sample, paired: bool, info: DatasetInfo, device: torch.device, channels_last: bool
+) -> TrainBatch:
+    """A dataset sample on ``device``, images mapped from physical units to [-1, 1]."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+
+    def image(x: torch.Tensor, domain: DomainInfo) -> torch.Tensor:
+        return domain.to_unit(x.to(device, non_blocking=True)).contiguous(memory_format=fmt)
+
+    return TrainBatch(
+        a=image(raw["a"], info.a),
+        b=image(raw["b"], info.b),
+        mask_a=raw["mask_a"].to(device),
+        mask_b=raw["mask_b"].to(device),
+        paired=paired,
+    )
+
+
+def _check_finite(losses: dict[str, float], step: int, model: str) -> None:
+    for name, value in losses.items():
+        if not math.isfinite(value):
+            raise RunError(
+                f"Loss {name!r} of model {model!r} became {value} at step {step}; training "
+                "diverged and no result was recorded.",
+                hint="Lower the learning rate (--model-arg lr=...) or change the seed.",
+            )

@@ -1,0 +1,48 @@
+"""Benchmarks of one training step per model (translation and sampling) at 64 px on CPU, at paper defaults.
+
+The step is the model's real ``train_step`` (generator and discriminator updates, pools,
+penalties) on one-channel phantom-like images at the model's default batch size. Each benchmark
+asserts that the step returned finite losses, so a fast but broken step fails. GPU figures
+(256 px, bf16, channels-last) are recorded in ``benchmarks/`` when a session has a GPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from medganbench.core.model import ModelContext, TrainBatch
+from medganbench.core.params import resolve_args
+from medganbench.run.flops import PROBE_DATASET
+
+SIZE = 64
+# A full-width HLSNC-GAN step takes over a second on two cores: a fixed, small number of rounds
+# (after one warm-up step that pays for lazy allocations) keeps the suite fast.
+ROUNDS = 3
+
+
+@pytest.mark.parametrize("name", ["cyclegan", "hlsnc", "pix2pix", "dcgan", "wgan-gp", "sagan", "hagan"])
+def test_bench_train_step_64px(benchmark: BenchmarkFixture, registries, name: str) -> None:
+    spec = registries.models.get(name)
+    info = dataclasses.replace(PROBE_DATASET, image_size=SIZE)
+    torch.manual_seed(0)
+    model = spec.load()(
+        resolve_args(spec.params, {}, name), ModelContext(SIZE, info, torch.device("cpu"), 0)
+    )
+    n = model.batch_size
+    gen = torch.Generator().manual_seed(0)
+    a = torch.rand(n, 1, SIZE, SIZE, generator=gen) * 2 - 1
+    b = torch.rand(n, 1, SIZE, SIZE, generator=gen) * 2 - 1
+    batch = TrainBatch(a, b, a > -1, b > -1, True)
+    model.train_mode()
+    benchmark.group = f"train-step-{SIZE}px-cpu"
+    benchmark.extra_info["batch_size"] = n
+    benchmark.extra_info["parameters"] = model.parameter_count()
+    losses = benchmark.pedantic(
+        model.train_step, args=(batch,), rounds=ROUNDS, iterations=1, warmup_rounds=1
+    )
+    assert losses and all(math.isfinite(v) for v in losses.values())

@@ -1,0 +1,93 @@
+"""Leaderboard rows and files for tests: a valid row, raw IPC writes, schema-v1 tables."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from medganbench.leaderboard.schema import SCHEMA
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def make_row(**overrides: Any) -> dict[str, Any]:
+    """A complete, valid leaderboard row; keyword arguments replace single columns."""
+    row: dict[str, Any] = {
+        "run_id": "0123456789abcdef",
+        "created_at": T0,
+        "model": "identity",
+        "model_version": "1",
+        "model_args": '{"direction":"a2b"}',
+        "dataset": "phantom-brain",
+        "dataset_version": "1",
+        "dataset_args": "{}",
+        "dataset_fingerprint": "fp00aa11bb22",
+        "image_size": 64,
+        "direction": "a2b",
+        "eval_split": "test",
+        "metric": "psnr",
+        "metric_version": "1",
+        "metric_convention": "PSNR in dB over the body mask, data range = window width",
+        "metric_args": "{}",
+        "metric_details": "{}",
+        "value": 20.0,
+        "noise_floor": None,
+        "weights": "{}",
+        "higher_is_better": True,
+        "seed": 0,
+        "budget_steps": 300,
+        "budget_kimg": None,
+        "budget_seconds": None,
+        "steps_done": 300,
+        "kimg_done": 1.2,
+        "train_seconds": 3.5,
+        "eval_seconds": 0.5,
+        "peak_memory_mb": 512.0,
+        "device": "cpu",
+        "precision": "fp32",
+        "channels_last": False,
+        "parameters": 0,
+        "flops_per_step": 0,
+        "medganbench_version": "0.1.0",
+        "status": "ok",
+    }
+    unknown = set(overrides) - set(row)
+    assert not unknown, f"make_row got unknown columns {unknown}"
+    row.update(overrides)
+    return row
+
+
+def write_raw(path: Path, table: pa.Table) -> None:
+    """Write an IPC file directly, bypassing append_rows (to fake other versions)."""
+    with ipc.new_file(str(path), table.schema) as writer:
+        writer.write_table(table)
+
+
+V2_COLUMNS = (
+    "metric_args",
+    "metric_details",
+    "noise_floor",
+    "weights",
+    "precision",
+    "channels_last",
+    "parameters",
+    "flops_per_step",
+)
+
+
+def v1_table(*rows: dict[str, Any]) -> pa.Table:
+    """A table as medganbench 0.1 (schema v1, without the v2 columns) wrote it."""
+    v1_schema = pa.schema(
+        [f for f in SCHEMA if f.name not in V2_COLUMNS],
+        metadata={b"medganbench.schema_version": b"1"},
+    )
+    plain = [{k: v for k, v in row.items() if k not in V2_COLUMNS} for row in rows]
+    return pa.Table.from_pylist(plain, schema=v1_schema)
+
+
+def table_of(*rows: dict[str, Any]) -> pa.Table:
+    return pa.Table.from_pylist(list(rows), schema=SCHEMA)
