@@ -17,7 +17,7 @@ To use your copy:
 3. Check that it is picked up: ``medganbench plugins`` and ``medganbench list models``; then
    ``medganbench run --model tiny-conv``.
 
-The contract (see ``medganbench/model.py``): the runner builds the model once with its resolved
+The contract (see ``medganbench/core/model.py``): the runner builds the model once with its resolved
 arguments and a ``ModelContext``, calls ``train_step`` once per optimiser step until the budget
 ends, then ``eval_mode`` and ``translate`` (images in [-1, 1]) on the test split. Bump
 ``version`` whenever a change could move a result: it is written on every leaderboard row.

@@ -1,9 +1,22 @@
 """medganbench: a fair benchmark harness for GAN medical image synthesis.
 
-The core defines the plugin hooks (:mod:`medganbench.core.hookspecs`), the contracts that datasets,
-models and metrics follow (:mod:`medganbench.core.dataset`, :mod:`medganbench.core.model`,
-:mod:`medganbench.core.metric`), the budgeted runner and the Arrow leaderboard. Built-in components
-live in the separate import package ``medganbench_plugins``; the core never imports it directly.
+The packages follow the stages of a run (see docs/architecture.md):
+
+* :mod:`medganbench.core` — the plugin system (hooks, specs, parameters, registries, plugin
+  manager) and the contracts datasets, models and metrics implement;
+* :mod:`medganbench.data` and :mod:`medganbench.weights` — what plugins use to find dataset
+  files and pretrained weights;
+* :mod:`medganbench.run` — one run: spec and identity, then prepare → train → evaluate → record,
+  and resuming;
+* :mod:`medganbench.leaderboard` — the Arrow leaderboard: row schema, store, ranking, seeds,
+  rendering, export, merge;
+* :mod:`medganbench.sweep` — grids of runs on executor plugins;
+* :mod:`medganbench.site` — the static site;
+* :mod:`medganbench.cli` — the command line.
+
+Shared by all of them: :mod:`medganbench.errors`, :mod:`medganbench.defaults` and
+:mod:`medganbench.fileio`. Built-in components live in the separate import package
+``medganbench_plugins``; the core never imports it directly.
 """
 
 from __future__ import annotations

@@ -49,7 +49,16 @@ def atomic_write(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def write_all(sink: IO[bytes], data: bytes) -> None:
+    """Write all of ``data`` to ``sink`` (a ``write`` callback for :func:`atomic_write`)."""
+    sink.write(data)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    atomic_write(path, lambda sink: write_all(sink, data))
+
+
 def write_json(path: Path, payload: Any) -> None:
     """Write ``payload`` as indented JSON, atomically (values JSON cannot hold become strings)."""
-    text = json.dumps(payload, indent=2, default=str).encode()
-    atomic_write(path, lambda f: f.write(text))
+    write_bytes(path, json.dumps(payload, indent=2, default=str).encode())

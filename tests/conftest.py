@@ -19,7 +19,9 @@ from medganbench.core.manager import Registries, build_registries, make_plugin_m
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Tests never touch the user's ~/.cache/medganbench; the phantom cache is shared by the
     # session's tests so it is generated once per (arguments, image size).
     monkeypatch.setenv("MEDGANBENCH_HOME", str(tmp_path_factory.getbasetemp() / "home"))
@@ -28,7 +30,9 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 
 TEST_WEIGHTS_DIR = Path(
-    os.environ.get("MEDGANBENCH_TEST_WEIGHTS_DIR", Path.home() / ".cache" / "medganbench-test-weights")
+    os.environ.get(
+        "MEDGANBENCH_TEST_WEIGHTS_DIR", Path.home() / ".cache" / "medganbench-test-weights"
+    )
 )
 
 
@@ -54,4 +58,3 @@ def registries(pm: pluggy.PluginManager) -> Registries:
 def dirs(tmp_path: Path) -> Iterator[dict[str, Path]]:
     """Leaderboard and runs directories private to one test."""
     yield {"leaderboard_dir": tmp_path / "leaderboards", "runs_dir": tmp_path / "runs"}
-

@@ -31,27 +31,38 @@ def _disc(seed: int, size: int = 40) -> np.ndarray:
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:size, :size]
     disc = ((yy - size / 2) ** 2 + (xx - size / 2) ** 2) < (size / 3) ** 2
-    return np.where(disc, 120 + rng.integers(0, 120, (size, size)), rng.integers(0, 8, (size, size))).astype(np.uint8)
+    return np.where(
+        disc, 120 + rng.integers(0, 120, (size, size)), rng.integers(0, 8, (size, size))
+    ).astype(np.uint8)
 
 
 def _images(folder: Path, n: int, seed: int, prefix: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        Image.fromarray(_disc(seed * 100 + i)).save(folder / f"{prefix}{1000 + i}{'.png' if i % 2 else '.jpg'}")
+        Image.fromarray(_disc(seed * 100 + i)).save(
+            folder / f"{prefix}{1000 + i}{'.png' if i % 2 else '.jpg'}"
+        )
 
 
 def _folders(root: Path, paired: bool) -> dict[str, str]:
     for split in ("train", "test"):
         for side, seed in (("A", 1), ("B", 2)):
             # Paired trees share stems across A and B; unpaired ones need not.
-            _images(root / side / split, 6 if split == "train" else 3, seed, "x" if paired else side)
+            _images(
+                root / side / split, 6 if split == "train" else 3, seed, "x" if paired else side
+            )
     return {"root": str(root)}
 
 
 def _kaggle(root: Path) -> dict[str, str]:
     images = root / "Dataset" / "images"
     for k, name in enumerate(("trainA", "trainB", "testA", "testB")):
-        _images(images / name, 6 if name.startswith("train") else 3, k, "ct" if name.endswith("A") else "mri")
+        _images(
+            images / name,
+            6 if name.startswith("train") else 3,
+            k,
+            "ct" if name.endswith("A") else "mri",
+        )
     return {"strict": "false"}  # found counts differ from the published ones by design
 
 

@@ -23,7 +23,12 @@ MODEL_NAMES = _COLLECTED.models.names()
 METRIC_NAMES = _COLLECTED.metrics.names()
 
 SIZE = 32
-SMALL_PHANTOM = {"train_subjects": 2, "val_subjects": 2, "test_subjects": 2, "slices_per_subject": 2}
+SMALL_PHANTOM = {
+    "train_subjects": 2,
+    "val_subjects": 2,
+    "test_subjects": 2,
+    "slices_per_subject": 2,
+}
 
 
 def _dataset(registries, name: str, args: dict | None = None):
@@ -33,7 +38,7 @@ def _dataset(registries, name: str, args: dict | None = None):
     if args is None:
         args = contract_args(name, medganbench_home() / "trees", cache)
     resolved = resolve_args(spec.params, args, name)
-    return spec.load()(resolved, DatasetContext(SIZE, cache))
+    return spec.build(resolved, DatasetContext(SIZE, cache))
 
 
 # ---- datasets -------------------------------------------------------------------------------
@@ -85,7 +90,10 @@ def test_dataset_paired_masks_agree(registries, name: str) -> None:
 
 @pytest.mark.parametrize("name", DATASET_NAMES)
 def test_dataset_fingerprint_is_stable(registries, name: str) -> None:
-    first, second = _dataset(registries, name).fingerprint(), _dataset(registries, name).fingerprint()
+    first, second = (
+        _dataset(registries, name).fingerprint(),
+        _dataset(registries, name).fingerprint(),
+    )
     assert first == second and len(first) == 16
 
 
@@ -115,7 +123,7 @@ def _model(registries, name: str, dataset, seed: int = 0):
     spec = registries.models.get(name)
     args = resolve_args(spec.params, {}, name)
     torch.manual_seed(seed)
-    return spec.load()(args, ModelContext(SIZE, dataset.info, torch.device("cpu"), seed))
+    return spec.build(args, ModelContext(SIZE, dataset.info, torch.device("cpu"), seed))
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -176,7 +184,7 @@ def test_model_declares_task_and_batch_size(registries, name: str) -> None:
 
 @pytest.mark.parametrize("name", METRIC_NAMES)
 def test_metric_declares_its_needs_and_direction(registries, name: str) -> None:
-    metric = registries.metrics.get(name).load()()
+    metric = registries.metrics.get(name).build({})
     assert metric.needs in (Needs.PAIRED, Needs.DISTRIBUTION)
     assert isinstance(metric.higher_is_better, bool)
     assert metric.convention
@@ -190,7 +198,7 @@ def test_metric_prefers_the_truth_over_a_noisy_copy(registries, name: str) -> No
     mask = torch.stack([it["mask_b"] for it in items])
     window = dataset.info.b.window
     noisy = target + 200.0 * torch.randn(target.shape, generator=torch.Generator().manual_seed(0))
-    metric = registries.metrics.get(name).load()()
+    metric = registries.metrics.get(name).build({})
     scores = []
     for pred in (target.clone(), noisy):
         metric.reset()

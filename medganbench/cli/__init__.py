@@ -4,7 +4,13 @@ Exit codes: 0 success; 2 usage errors (unknown names, bad syntax, incompatible c
 1 run failures; 130 interrupted. Errors the user can fix are printed as one message with a hint,
 never a traceback (:class:`~medganbench.cli.common.CommandGroup`).
 
-The CLI may import every other medganbench package; nothing imports the CLI.
+Owns: the commands, one module each (:mod:`~medganbench.cli.run`, :mod:`~medganbench.cli.sweep`,
+:mod:`~medganbench.cli.listing`, :mod:`~medganbench.cli.leaderboard`,
+:mod:`~medganbench.cli.datasets`, :mod:`~medganbench.cli.weights`) and what they share
+(:mod:`~medganbench.cli.common`).
+
+May import: core, data, defaults, errors, fileio, leaderboard, run, site, sweep, weights.
+Nothing imports the CLI.
 """
 
 from __future__ import annotations

@@ -65,7 +65,9 @@ def leaderboard_files(directory: Path, dataset: str | None) -> list[Path]:
 
 def dataset_context(name: str, data_dir: Path | None) -> DatasetContext:
     """The context a dataset's locate/download functions get outside a run."""
-    return DatasetContext(defaults.IMAGE_SIZE, defaults.medganbench_home() / "datasets" / name, data_dir)
+    return DatasetContext(
+        defaults.IMAGE_SIZE, defaults.medganbench_home() / "datasets" / name, data_dir
+    )
 
 
 #: ``--leaderboard-dir``, shared by every command that reads or writes leaderboards.

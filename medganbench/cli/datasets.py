@@ -18,12 +18,20 @@ def datasets() -> None:
 
 @datasets.command(name="download")
 @click.argument("name")
-@click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="Download here instead of the cache.")
+@click.option(
+    "--data-dir",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Download here instead of the cache.",
+)
 def datasets_download(name: str, data_dir: Path | None) -> None:
     """Download NAME with its official client where one is installed, else print the commands."""
     spec = load_registries().datasets.get(name)
     if spec.download is None:
-        raise UsageError(f"Dataset {name!r} has nothing to download.", hint="It is generated, or read from --dataset-arg root.")
+        raise UsageError(
+            f"Dataset {name!r} has nothing to download.",
+            hint="It is generated, or read from --dataset-arg root.",
+        )
     fetch = import_ref(spec.download, spec.name)
     args = spec.resolve({})
     with err.status(f"{name}: downloading") as status:

@@ -30,7 +30,9 @@ def leaderboard() -> None:
 @leaderboard.command()
 @click.option("--dataset", "-d", default=None, help="Only this dataset's leaderboard.")
 @leaderboard_dir_option
-@click.option("--by", default=None, help="Metric to rank by (default: the first metric of each group).")
+@click.option(
+    "--by", default=None, help="Metric to rank by (default: the first metric of each group)."
+)
 @click.option("--runs", is_flag=True, help="One row per run instead of mean ± std over seeds.")
 def show(dataset: str | None, leaderboard_dir: Path, by: str | None, runs: bool) -> None:
     """Rank comparable runs (same dataset version, image size, budget, metric version).
@@ -51,10 +53,18 @@ def show(dataset: str | None, leaderboard_dir: Path, by: str | None, runs: bool)
 @leaderboard_dir_option
 @click.option("--by", default=None, help="Metric to rank by in the md export.")
 @click.option("--runs", is_flag=True, help="md: one row per run instead of mean ± std over seeds.")
-def export(dataset: str, fmt: str, out_path: Path, leaderboard_dir: Path, by: str | None, runs: bool) -> None:
+def export(
+    dataset: str, fmt: str, out_path: Path, leaderboard_dir: Path, by: str | None, runs: bool
+) -> None:
     """Export a leaderboard as CSV or Parquet (all rows) or Markdown (ranked tables)."""
 
-    export_table(read_leaderboard(leaderboard_path(leaderboard_dir, dataset)), fmt, out_path, by=by, runs=runs)
+    export_table(
+        read_leaderboard(leaderboard_path(leaderboard_dir, dataset)),
+        fmt,
+        out_path,
+        by=by,
+        runs=runs,
+    )
     out.print(f"wrote {out_path}", highlight=False)
 
 
@@ -64,10 +74,30 @@ _CONFLICTS_SHOWN = 20
 
 @leaderboard.command(name="merge")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path, dir_okay=False), help="The merged file; may be one of the inputs (replaced atomically after everything is read).")
-@click.option("--on-conflict", default="fail", show_default=True, type=click.Choice(POLICIES), help="When inputs disagree about a run: write nothing and exit 1, keep the earliest input's rows, or keep every version.")
-@click.option("--report", "report_path", default=None, type=click.Path(path_type=Path, dir_okay=False), help="Also write the summary and every conflict to this JSON file.")
-def leaderboard_merge(inputs: tuple[Path, ...], out_path: Path, on_conflict: str, report_path: Path | None) -> None:
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The merged file; may be one of the inputs (replaced atomically after everything is read).",
+)
+@click.option(
+    "--on-conflict",
+    default="fail",
+    show_default=True,
+    type=click.Choice(POLICIES),
+    help="When inputs disagree about a run: write nothing and exit 1, keep the earliest input's rows, or keep every version.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    default=None,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the summary and every conflict to this JSON file.",
+)
+def leaderboard_merge(
+    inputs: tuple[Path, ...], out_path: Path, on_conflict: str, report_path: Path | None
+) -> None:
     """Merge leaderboard files of one dataset, e.g. from several machines, into OUT.
 
     Identical copies of a row are kept once. Rows of one run that differ between inputs are
@@ -91,47 +121,99 @@ def leaderboard_merge(inputs: tuple[Path, ...], out_path: Path, on_conflict: str
     out.print(f"wrote {out_path}", highlight=False)
 
 
-def _print_merge_summary(report: dict[str, Any], conflicts: list[str], report_path: Path | None) -> None:
+def _print_merge_summary(
+    report: dict[str, Any], conflicts: list[str], report_path: Path | None
+) -> None:
     """Print a merge report (see MergeResult.to_json): inputs, counts, the first conflicts."""
 
     table = Table(title="leaderboard merge")
     for column in ("input", "rows read", "schema read"):
         table.add_column(column)
     for source in report["inputs"]:
-        table.add_row(escape(source["path"]), str(source["rows"]), f"v{source['schema_version_read']}")
+        table.add_row(
+            escape(source["path"]), str(source["rows"]), f"v{source['schema_version_read']}"
+        )
     out.print(table)
     policy = report["policy"]
     written = f"{report['rows_out']} row(s) out" if report["written"] else "nothing written"
-    resolved = {"fail": "", "first": f", resolved by --on-conflict first ({report['discarded']} version(s) discarded)", "keep-all": ", every version kept (--on-conflict keep-all)"}[policy]
-    out.print(f"{written}; {report['duplicates']} duplicate(s) dropped; {len(conflicts)} conflict(s){resolved if conflicts else ''}", highlight=False)
+    resolved = {
+        "fail": "",
+        "first": f", resolved by --on-conflict first ({report['discarded']} version(s) discarded)",
+        "keep-all": ", every version kept (--on-conflict keep-all)",
+    }[policy]
+    out.print(
+        f"{written}; {report['duplicates']} duplicate(s) dropped; {len(conflicts)} conflict(s){resolved if conflicts else ''}",
+        highlight=False,
+    )
     # Conflicts go to stderr whatever the policy: they are never resolved silently.
     colour = "red" if policy == "fail" else "yellow"
     for line in conflicts[:_CONFLICTS_SHOWN]:
         err.print(f"[bold {colour}]conflict:[/] {escape(line)}", highlight=False)
     if len(conflicts) > _CONFLICTS_SHOWN:
-        where = f"all in {report_path}" if report_path is not None else "pass --report FILE.json for all"
-        err.print(f"… and {len(conflicts) - _CONFLICTS_SHOWN} more conflict(s) ({where})", highlight=False)
+        where = (
+            f"all in {report_path}"
+            if report_path is not None
+            else "pass --report FILE.json for all"
+        )
+        err.print(
+            f"… and {len(conflicts) - _CONFLICTS_SHOWN} more conflict(s) ({where})", highlight=False
+        )
 
 
 @leaderboard.command()
-@click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path, file_okay=False), help="The site directory (created, or replaced if it holds an earlier site).")
+@click.option(
+    "--out",
+    "out_dir",
+    default=None,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The site directory (created, or replaced if it holds an earlier site).",
+)
 @leaderboard_dir_option
-@click.option("--runs-dir", default=defaults.RUNS_DIR, show_default=True, type=click.Path(path_type=Path), help="Run directories: sample grids and specs for the run pages.")
-@click.option("--dataset", "-d", "datasets", multiple=True, help="Only these datasets (repeatable); default all.")
-@click.option("--to-hub", "hub_repo", default=None, metavar="ORG/NAME", help="Also upload the site and the leaderboards to this Hugging Face Hub dataset repo.")
-def publish(out_dir: Path | None, leaderboard_dir: Path, runs_dir: Path, datasets: tuple[str, ...], hub_repo: str | None) -> None:
+@click.option(
+    "--runs-dir",
+    default=defaults.RUNS_DIR,
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Run directories: sample grids and specs for the run pages.",
+)
+@click.option(
+    "--dataset",
+    "-d",
+    "datasets",
+    multiple=True,
+    help="Only these datasets (repeatable); default all.",
+)
+@click.option(
+    "--to-hub",
+    "hub_repo",
+    default=None,
+    metavar="ORG/NAME",
+    help="Also upload the site and the leaderboards to this Hugging Face Hub dataset repo.",
+)
+def publish(
+    out_dir: Path | None,
+    leaderboard_dir: Path,
+    runs_dir: Path,
+    datasets: tuple[str, ...],
+    hub_repo: str | None,
+) -> None:
     """Write a static site of the leaderboards (plain HTML/CSS/JS; opens from disk or any static host)."""
     from medganbench.site import publish_site  # the site's templates load only when needed
 
-
     if out_dir is None and hub_repo is None:
         raise UsageError("Nothing to do: give --out DIR, --to-hub ORG/NAME, or both.")
-    boards = [p for name in datasets for p in leaderboard_files(leaderboard_dir, name)] if datasets else leaderboard_files(leaderboard_dir, None)
+    boards = (
+        [p for name in datasets for p in leaderboard_files(leaderboard_dir, name)]
+        if datasets
+        else leaderboard_files(leaderboard_dir, None)
+    )
     pm = make_plugin_manager()
     reported = [r for r in collect_reported_results(pm) if not datasets or r.dataset in datasets]
     with tempfile.TemporaryDirectory() as scratch:
         target = out_dir or Path(scratch) / "site"
-        summary = publish_site(boards, target, runs_dir=runs_dir, registries=build_registries(pm), reported=reported)
+        summary = publish_site(
+            boards, target, runs_dir=runs_dir, registries=build_registries(pm), reported=reported
+        )
         out.print(
             f"site: {summary.datasets} dataset page(s), {summary.groups} group(s), {summary.runs} run page(s), "
             f"{summary.images} thumbnail(s), {summary.reported} reported-in-paper row(s), "

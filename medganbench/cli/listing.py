@@ -15,18 +15,41 @@ from medganbench.run.flops import probe_model
 
 
 @click.command(name="list")
-@click.argument("kind", required=False, type=click.Choice(["models", "datasets", "metrics", "executors"]))
-@click.option("--details", is_flag=True, help="Also show arguments, and for models their parameters and FLOPs per training step.")
-@click.option("--image-size", default=defaults.IMAGE_SIZE, show_default=True, type=int, help="Image size at which --details measures FLOPs per step.")
-@click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="Also look for dataset files here.")
-def list_components(kind: str | None, details: bool, image_size: int, data_dir: Path | None) -> None:
+@click.argument(
+    "kind", required=False, type=click.Choice(["models", "datasets", "metrics", "executors"])
+)
+@click.option(
+    "--details",
+    is_flag=True,
+    help="Also show arguments, and for models their parameters and FLOPs per training step.",
+)
+@click.option(
+    "--image-size",
+    default=defaults.IMAGE_SIZE,
+    show_default=True,
+    type=int,
+    help="Image size at which --details measures FLOPs per step.",
+)
+@click.option(
+    "--data-dir",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Also look for dataset files here.",
+)
+def list_components(
+    kind: str | None, details: bool, image_size: int, data_dir: Path | None
+) -> None:
     """List registered models, datasets, metrics and sweep executors."""
     registries = load_registries()
     kinds = [kind] if kind else ["models", "datasets", "metrics", "executors"]
     for name in kinds:
         registry = getattr(registries, name)
         measure = details and name == "models"
-        title = f"{name} (FLOPs of one training step at {image_size} px, measured on CPU)" if measure else name
+        title = (
+            f"{name} (FLOPs of one training step at {image_size} px, measured on CPU)"
+            if measure
+            else name
+        )
         table = Table(title=title)
         for column in ("name", "version", "summary", "plugin"):
             table.add_column(column)
@@ -58,7 +81,7 @@ def list_components(kind: str | None, details: bool, image_size: int, data_dir: 
 
 
 def _presence(spec: DatasetSpec, data_dir: Path | None) -> str:
-    """"generated" (nothing to download), "yes: <root>" or "no" (see `datasets download`)."""
+    """ "generated" (nothing to download), "yes: <root>" or "no" (see `datasets download`)."""
     if spec.locate is None:
         return "generated" if spec.name == "phantom-brain" else "given by --dataset-arg root"
     locate = import_ref(spec.locate, spec.name)

@@ -20,25 +20,101 @@ from medganbench.run.spec import RunSpec, default_metrics
 
 
 @click.command()
-@click.option("--model", "-m", default=None, help="Registered model name (see `medganbench list models`); required unless --resume.")
-@click.option("--dataset", "-d", default=defaults.DATASET, show_default=True, help="Registered dataset name.")
-@click.option("--budget", default=defaults.BUDGET, show_default=True, help="steps=N,kimg=K,seconds=S: the first limit reached stops training.")
-@click.option("--image-size", default=defaults.IMAGE_SIZE, show_default=True, type=int, help="Side length of the square images.")
+@click.option(
+    "--model",
+    "-m",
+    default=None,
+    help="Registered model name (see `medganbench list models`); required unless --resume.",
+)
+@click.option(
+    "--dataset", "-d", default=defaults.DATASET, show_default=True, help="Registered dataset name."
+)
+@click.option(
+    "--budget",
+    default=defaults.BUDGET,
+    show_default=True,
+    help="steps=N,kimg=K,seconds=S: the first limit reached stops training.",
+)
+@click.option(
+    "--image-size",
+    default=defaults.IMAGE_SIZE,
+    show_default=True,
+    type=int,
+    help="Side length of the square images.",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seeds every RNG of the run.")
-@click.option("--device", default=None, help="cpu, cuda or cuda:N; default CUDA when present, else CPU.")
-@click.option("--metrics", default=None, help=f"Comma-separated metric names [default: {','.join(defaults.PAIRED_METRICS)} for translation models, {','.join(defaults.SAMPLING_METRICS)} for sampling models].")
+@click.option(
+    "--device", default=None, help="cpu, cuda or cuda:N; default CUDA when present, else CPU."
+)
+@click.option(
+    "--metrics",
+    default=None,
+    help=f"Comma-separated metric names [default: {','.join(defaults.PAIRED_METRICS)} for translation models, {','.join(defaults.SAMPLING_METRICS)} for sampling models].",
+)
 @leaderboard_dir_option
-@click.option("--runs-dir", default=defaults.RUNS_DIR, show_default=True, type=click.Path(path_type=Path), help="Directory of the per-run outputs (checkpoints, sample grid).")
-@click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="Where the dataset's files are (for datasets you download yourself).")
-@click.option("--model-arg", "model_args", multiple=True, metavar="K=V", help="Model argument; repeatable.")
-@click.option("--dataset-arg", "dataset_args", multiple=True, metavar="K=V", help="Dataset argument; repeatable.")
-@click.option("--metric-arg", "metric_args", multiple=True, metavar="METRIC.K=V", help="Metric argument, e.g. lpips.net=vgg; repeatable.")
-@click.option("--amp/--no-amp", default=True, show_default=True, help="bf16 mixed precision on CUDA (CPU runs are always fp32).")
-@click.option("--channels-last/--no-channels-last", default=True, show_default=True, help="Channels-last memory format on CUDA.")
+@click.option(
+    "--runs-dir",
+    default=defaults.RUNS_DIR,
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Directory of the per-run outputs (checkpoints, sample grid).",
+)
+@click.option(
+    "--data-dir",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Where the dataset's files are (for datasets you download yourself).",
+)
+@click.option(
+    "--model-arg", "model_args", multiple=True, metavar="K=V", help="Model argument; repeatable."
+)
+@click.option(
+    "--dataset-arg",
+    "dataset_args",
+    multiple=True,
+    metavar="K=V",
+    help="Dataset argument; repeatable.",
+)
+@click.option(
+    "--metric-arg",
+    "metric_args",
+    multiple=True,
+    metavar="METRIC.K=V",
+    help="Metric argument, e.g. lpips.net=vgg; repeatable.",
+)
+@click.option(
+    "--amp/--no-amp",
+    default=True,
+    show_default=True,
+    help="bf16 mixed precision on CUDA (CPU runs are always fp32).",
+)
+@click.option(
+    "--channels-last/--no-channels-last",
+    default=True,
+    show_default=True,
+    help="Channels-last memory format on CUDA.",
+)
 @click.option("--progress/--no-progress", default=True, help="Show the progress bar.")
-@click.option("--resume", "resume_dir", default=None, type=click.Path(path_type=Path, file_okay=False), metavar="RUN_DIR", help="Continue the run in RUN_DIR (runs/<run id>) from its last checkpoint; its spec.json gives the spec.")
-@click.option("--checkpoint-every", default=None, type=click.IntRange(min=1), metavar="STEPS", help="Steps between checkpoints [default: a quarter of a step budget, else 500].")
-@click.option("--deterministic", is_flag=True, help="Deterministic algorithms only, so repeated or resumed runs agree bit for bit.")
+@click.option(
+    "--resume",
+    "resume_dir",
+    default=None,
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="RUN_DIR",
+    help="Continue the run in RUN_DIR (runs/<run id>) from its last checkpoint; its spec.json gives the spec.",
+)
+@click.option(
+    "--checkpoint-every",
+    default=None,
+    type=click.IntRange(min=1),
+    metavar="STEPS",
+    help="Steps between checkpoints [default: a quarter of a step budget, else 500].",
+)
+@click.option(
+    "--deterministic",
+    is_flag=True,
+    help="Deterministic algorithms only, so repeated or resumed runs agree bit for bit.",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -75,8 +151,18 @@ def run(
         raise UsageError("Missing option --model.", hint="Example: medganbench run --model hlsnc")
     else:
         spec = spec_from_options(
-            registries, model, dataset, budget, image_size, seed, metrics,
-            model_args, dataset_args, metric_args, amp, channels_last,
+            registries,
+            model,
+            dataset,
+            budget,
+            image_size,
+            seed,
+            metrics,
+            model_args,
+            dataset_args,
+            metric_args,
+            amp,
+            channels_last,
         )
     options = RunOptions(
         leaderboard_dir=leaderboard_dir,
@@ -88,7 +174,9 @@ def run(
         resume=resume_dir is not None,
         deterministic=deterministic,
     )
-    result = execute_run(spec, registries, options, on_status=lambda m: err.print(m, highlight=False))
+    result = execute_run(
+        spec, registries, options, on_status=lambda m: err.print(m, highlight=False)
+    )
     table = Table(title=f"{model} on {dataset} — run {result.run_id}")
     table.add_column("direction")
     table.add_column("metric")
@@ -97,17 +185,31 @@ def run(
         arrow = "↑" if row.higher_is_better else "↓"
         table.add_row(row.direction, f"{row.metric} {arrow}", f"{row.value:.4f}")
     out.print(table)
-    out.print(f"run directory: {result.run_dir}\nleaderboard:   {result.leaderboard}", highlight=False)
+    out.print(
+        f"run directory: {result.run_dir}\nleaderboard:   {result.leaderboard}", highlight=False
+    )
 
 
 # The options that make up a run's spec; with --resume the spec comes from the run directory.
 _SPEC_OPTIONS = (
-    "model", "dataset", "budget", "image_size", "seed", "metrics", "model_args",
-    "dataset_args", "metric_args", "amp", "channels_last", "runs_dir",
+    "model",
+    "dataset",
+    "budget",
+    "image_size",
+    "seed",
+    "metrics",
+    "model_args",
+    "dataset_args",
+    "metric_args",
+    "amp",
+    "channels_last",
+    "runs_dir",
 )
 
 
-def _resumed_spec(ctx: click.Context, run_dir: Path, registries: Registries) -> tuple[RunSpec, Path]:
+def _resumed_spec(
+    ctx: click.Context, run_dir: Path, registries: Registries
+) -> tuple[RunSpec, Path]:
     """The spec recorded in ``run_dir`` and the runs directory holding it.
 
     Raises:

@@ -10,7 +10,7 @@ from rich.table import Table
 from medganbench import defaults
 from medganbench.cli.common import err, leaderboard_dir_option, load_registries, out
 from medganbench.core.manager import Registries
-from medganbench.core.params import parse_key_values
+from medganbench.core.params import ArgValue, parse_key_values
 from medganbench.run.options import RunOptions
 from medganbench.sweep.progress import SweepDisplay, summary_table
 from medganbench.sweep.runner import make_executor, recorded_runs, run_sweep
@@ -19,18 +19,56 @@ from medganbench.sweep.spec import SweepSpec, expand_trials, load_sweep
 
 @click.command()
 @click.argument("sweep_file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--executor", "-e", default="local", show_default=True, help="Executor plugin: local or ray (see `medganbench list executors`).")
-@click.option("--workers", default=None, type=click.IntRange(min=1), help="local executor: trials at once, each in its own process.")
-@click.option("--address", default=None, help="ray executor: address of an existing cluster (e.g. auto).")
-@click.option("--executor-arg", "executor_args", multiple=True, metavar="K=V", help="Executor argument; repeatable.")
+@click.option(
+    "--executor",
+    "-e",
+    default="local",
+    show_default=True,
+    help="Executor plugin: local or ray (see `medganbench list executors`).",
+)
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="local executor: trials at once, each in its own process.",
+)
+@click.option(
+    "--address", default=None, help="ray executor: address of an existing cluster (e.g. auto)."
+)
+@click.option(
+    "--executor-arg",
+    "executor_args",
+    multiple=True,
+    metavar="K=V",
+    help="Executor argument; repeatable.",
+)
 @leaderboard_dir_option
-@click.option("--runs-dir", default=defaults.RUNS_DIR, show_default=True, type=click.Path(path_type=Path), help="Run directories and the sweep record (shared storage on a cluster).")
-@click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="Where the datasets' files are, on the workers.")
-@click.option("--device", default=None, help="Device of every trial; default CUDA when present, else CPU.")
+@click.option(
+    "--runs-dir",
+    default=defaults.RUNS_DIR,
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Run directories and the sweep record (shared storage on a cluster).",
+)
+@click.option(
+    "--data-dir",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Where the datasets' files are, on the workers.",
+)
+@click.option(
+    "--device", default=None, help="Device of every trial; default CUDA when present, else CPU."
+)
 @click.option("--checkpoint-every", default=None, type=click.IntRange(min=1), metavar="STEPS")
 @click.option("--deterministic", is_flag=True, help="Deterministic algorithms only.")
-@click.option("--dry-run", is_flag=True, help="List the trials and which are already recorded; run nothing.")
-@click.option("--progress/--no-progress", default=None, help="A live table of the trials, or one line per change [default: live on a terminal].")
+@click.option(
+    "--dry-run", is_flag=True, help="List the trials and which are already recorded; run nothing."
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="A live table of the trials, or one line per change [default: live on a terminal].",
+)
 def sweep(
     sweep_file: Path,
     executor: str,
@@ -53,7 +91,7 @@ def sweep(
     """
     registries = load_registries()
     spec = load_sweep(sweep_file)
-    raw = dict(parse_key_values(executor_args, "--executor-arg"))
+    raw: dict[str, ArgValue] = dict(parse_key_values(executor_args, "--executor-arg"))
     for name, value in (("workers", workers), ("address", address)):
         if value is not None:
             raw[name] = value
@@ -85,9 +123,16 @@ def sweep(
 def _print_trials(spec: SweepSpec, registries: Registries, options: RunOptions) -> None:
     trials = expand_trials(spec, registries)
     recorded = recorded_runs(options.leaderboard_dir, {t.spec.dataset for t in trials})
-    table = Table(title=f"sweep {spec.name}: {len(trials)} trials, budget {spec.budget}, {spec.image_size} px")
+    table = Table(
+        title=f"sweep {spec.name}: {len(trials)} trials, budget {spec.budget}, {spec.image_size} px"
+    )
     for column in ("#", "trial", "run id", "on the leaderboard"):
         table.add_column(column)
     for trial in trials:
-        table.add_row(str(trial.index + 1), trial.label, trial.run_id, "yes" if trial.run_id in recorded else "no")
+        table.add_row(
+            str(trial.index + 1),
+            trial.label,
+            trial.run_id,
+            "yes" if trial.run_id in recorded else "no",
+        )
     out.print(table)

@@ -1,0 +1,11 @@
+"""The plugin system and the contracts every component honours.
+
+Owns: the hook specifications (:mod:`~medganbench.core.hookspecs`), component specs and how a
+component is built (:mod:`~medganbench.core.specs`), declared parameters
+(:mod:`~medganbench.core.params`), name registries (:mod:`~medganbench.core.registry`), the
+plugin manager (:mod:`~medganbench.core.manager`) and the dataset, model and metric contracts
+(:mod:`~medganbench.core.dataset`, :mod:`~medganbench.core.model`,
+:mod:`~medganbench.core.metric`).
+
+May import: errors.
+"""

@@ -1,3 +1,5 @@
+# Hook specifications are declarations: their bodies are their docstrings.
+# mypy: disable-error-code="empty-body"
 """The hooks a medganbench plugin can implement.
 
 A plugin is a module (or object) with functions decorated by :data:`hookimpl` whose names match
@@ -21,8 +23,8 @@ from medganbench.core.specs import (
     MetricSpec,
     ModelSpec,
     ReportedResult,
+    WeightsSpec,
 )
-from medganbench.core.specs import WeightsSpec
 
 PROJECT_NAME = "medganbench"
 

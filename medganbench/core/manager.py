@@ -13,13 +13,12 @@ import difflib
 import importlib
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
 from medganbench import __version__
 from medganbench.core import hookspecs
-from medganbench.errors import PluginError
 from medganbench.core.registry import Registry
 from medganbench.core.specs import (
     DatasetSpec,
@@ -27,8 +26,9 @@ from medganbench.core.specs import (
     MetricSpec,
     ModelSpec,
     ReportedResult,
+    WeightsSpec,
 )
-from medganbench.core.specs import WeightsSpec
+from medganbench.errors import PluginError
 
 ENTRY_POINT_GROUP = "medganbench"
 AUTOLOAD_ENV = "MEDGANBENCH_DISABLE_PLUGIN_AUTOLOAD"
@@ -104,9 +104,7 @@ def make_plugin_manager(
 def _explain_validation(pm: pluggy.PluginManager, exc: pluggy.PluginValidationError) -> str:
     known = [name for name in dir(hookspecs) if name.startswith("medganbench_")]
     names = [
-        name
-        for name in dir(exc.plugin)
-        if name.startswith("medganbench_") and name not in known
+        name for name in dir(exc.plugin) if name.startswith("medganbench_") and name not in known
     ]
     plugin_name = pm.get_name(exc.plugin) or repr(exc.plugin)
     parts = [f"Plugin {plugin_name!r} implements an unknown hook"]
@@ -171,7 +169,8 @@ def collect_reported_results(pm: pluggy.PluginManager) -> tuple[ReportedResult, 
     """
     seen: dict[ReportedResult, str] = {}
     for impl in pm.hook.medganbench_reported_results.get_hookimpls():
-        for result in impl.function() or []:
+        results = cast(list[object], impl.function() or [])
+        for result in results:
             if not isinstance(result, ReportedResult):
                 raise PluginError(
                     f"Plugin {impl.plugin_name!r}: medganbench_reported_results() returned "

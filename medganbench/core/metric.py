@@ -110,7 +110,9 @@ class Metric(ABC):
     higher_is_better: ClassVar[bool]
     convention: ClassVar[str] = ""
 
-    def __init__(self, args: Mapping[str, Any] | None = None, ctx: MetricContext | None = None) -> None:
+    def __init__(
+        self, args: Mapping[str, Any] | None = None, ctx: MetricContext | None = None
+    ) -> None:
         self.args = dict(args or {})
         self.ctx = ctx or MetricContext()
         self.reset()
@@ -157,7 +159,9 @@ class PairedMetric(Metric):
             # The runner refuses this before training; reaching it here is a bug.
             raise AssertionError(f"{type(self).__name__} received unpaired images")
         self._values.append(
-            self.score(batch.pred, batch.target, window=batch.window, mask=batch.mask).double().cpu()
+            self.score(batch.pred, batch.target, window=batch.window, mask=batch.mask)
+            .double()
+            .cpu()
         )
 
     def compute(self) -> float:

@@ -28,6 +28,7 @@ def canonical_json(value: Any) -> str:
     """
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -89,7 +90,9 @@ class Param:
                 hint=f"Allowed values: {allowed}",
             )
         if self.minimum is not None and isinstance(value, int | float) and value < self.minimum:
-            raise UsageError(f"{owner}: argument {self.name}={raw!r} is below its minimum {self.minimum}.")
+            raise UsageError(
+                f"{owner}: argument {self.name}={raw!r} is below its minimum {self.minimum}."
+            )
         return value
 
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from medganbench.errors import DuplicateNameError, UnknownNameError
-from medganbench.core.specs import ComponentSpec
 
-S = TypeVar("S", bound=ComponentSpec)
+
+class Named(Protocol):
+    """What a registry needs of a spec: its name (component specs and weights specs have one)."""
+
+    @property
+    def name(self) -> str: ...
+
+
+S = TypeVar("S", bound=Named)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from medganbench.errors import PluginError
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
+
 @dataclass(frozen=True)
 class ComponentSpec:
     """Fields shared by every kind of component.
@@ -165,10 +166,16 @@ class DatasetSpec(ComponentSpec):
 class ModelSpec(ComponentSpec):
     """A model component; its factory is called as ``factory(args, ModelContext)``."""
 
+    kind: ClassVar[str] = "model"
+    contract: ClassVar[str] = "medganbench.core.model:Model"
+
 
 @dataclass(frozen=True)
 class MetricSpec(ComponentSpec):
     """A metric component; its factory is called as ``factory(args, MetricContext)``."""
+
+    kind: ClassVar[str] = "metric"
+    contract: ClassVar[str] = "medganbench.core.metric:Metric"
 
 
 @dataclass(frozen=True)
@@ -276,4 +283,6 @@ class ReportedResult:
             if not str(getattr(self, name)).strip():
                 raise PluginError(f"Reported result {self.method!r}: {name} must not be empty.")
         if not isinstance(self.value, (int, float)) or not math.isfinite(self.value):
-            raise PluginError(f"Reported result {self.method!r} ({self.table}): value {self.value!r} is not a finite number.")
+            raise PluginError(
+                f"Reported result {self.method!r} ({self.table}): value {self.value!r} is not a finite number."
+            )

@@ -1,0 +1,7 @@
+"""Helpers for dataset plugins.
+
+Owns: where a downloadable dataset's files are looked for, and the one message when they are not
+(:mod:`~medganbench.data.dataroot`).
+
+May import: core, errors.
+"""

@@ -12,7 +12,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from medganbench.errors import UsageError
-from medganbench.fileio import atomic_write
+from medganbench.fileio import atomic_write, write_all
 from medganbench.leaderboard.ranking import COMPARABLE_KEYS
 from medganbench.leaderboard.render import markdown
 from medganbench.leaderboard.schema import SCHEMA
@@ -51,7 +51,7 @@ def export(
     elif fmt == "md":
         # Rank before opening anything, so a bad ``by`` leaves no file behind.
         text = markdown(table, by=by, runs=runs).encode("utf-8")
-        write = lambda sink: sink.write(text)  # noqa: E731
+        write = lambda sink: write_all(sink, text)  # noqa: E731
     else:
         raise UsageError(
             f"Unknown export format {fmt!r}.", hint="Use one of " + "|".join(EXPORT_FORMATS) + "."

@@ -55,7 +55,6 @@ _IGNORED = frozenset({"created_at"})
 _ORDER: tuple[str, ...] = ("created_at", "run_id", "direction", "metric")
 
 
-
 @dataclass
 class _Version:
     """One distinct version of a key while merging: its kept row and the inputs holding it."""

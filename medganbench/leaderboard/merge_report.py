@@ -101,10 +101,12 @@ class Conflict:
     def describe(self) -> str:
         """One line naming the key, then per differing column each value and its file."""
         run_id, direction, metric, version, args = self.key
-        what = f"run {run_id} {direction} {metric} v{version}" + (f" {args}" if args != "{}" else "")
+        what = f"run {run_id} {direction} {metric} v{version}" + (
+            f" {args}" if args != "{}" else ""
+        )
         diffs = "; ".join(
             f"{d.column}: "
-            + " vs ".join(f"{_show(v)} ({f})" for v, f in zip(d.values, self.files))
+            + " vs ".join(f"{_show(v)} ({f})" for v, f in zip(d.values, self.files, strict=True))
             for d in self.columns
         )
         return f"{what}: {diffs}"
@@ -112,7 +114,7 @@ class Conflict:
     def to_json(self) -> dict[str, Any]:
         """The conflict as JSON-ready data (timestamps as ISO 8601, NaN and inf as strings)."""
         return {
-            "key": dict(zip(KEY_COLUMNS, self.key)),
+            "key": dict(zip(KEY_COLUMNS, self.key, strict=True)),
             "files": [str(f) for f in self.files],
             "columns": {d.column: [_jsonable(v) for v in d.values] for d in self.columns},
         }
@@ -156,8 +158,6 @@ class MergeResult:
         )
         report["rows_out"] = self.rows_out
         return report
-
-
 
 
 def _show(value: Any) -> str:

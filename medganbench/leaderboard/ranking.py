@@ -39,6 +39,7 @@ COMPARABLE_KEYS: tuple[str, ...] = (
     "direction",
 )
 
+
 def interval_rule(confidence: float) -> str:
     """The seed rank rule in words, e.g. ``"... whose 95% intervals overlap share a rank"``."""
     percent = f"{confidence * 100:g}%"
@@ -206,9 +207,7 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
         UsageError: ``by`` is not a metric of any group.
     """
     if missing := [name for name in SCHEMA.names if name not in table.column_names]:
-        raise LeaderboardError(
-            f"Not a leaderboard table; missing column(s): {', '.join(missing)}."
-        )
+        raise LeaderboardError(f"Not a leaderboard table; missing column(s): {', '.join(missing)}.")
     ok = table.filter(pc.equal(table["status"], "ok"))
 
     # key -> run_id -> {"info": latest row, "values": {column: (created_at, value, floor)}}
@@ -241,7 +240,9 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
             ranked_by: MetricColumn | None = metrics[0]
         else:
             ranked_by = next((c for c in metrics if c.metric == by), None)
-        rows: list[tuple[str, LeaderboardRow, tuple[float | None, ...], tuple[float | None, ...]]] = []
+        rows: list[
+            tuple[str, LeaderboardRow, tuple[float | None, ...], tuple[float | None, ...]]
+        ] = []
         for run_id, run in groups[key].items():
             info = run["info"]
             values: list[float | None] = []
@@ -261,7 +262,7 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
                 if (value := values[index]) is not None
             ]
             ranks = competition_ranks([v for _, v in scored], ranked_by.higher_is_better)
-            rank_of = {run_id: rank for (run_id, _), rank in zip(scored, ranks)}
+            rank_of = {run_id: rank for (run_id, _), rank in zip(scored, ranks, strict=True)}
         ranked_rows = [
             RankedRow(
                 run_id=run_id,
@@ -286,7 +287,7 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
         )
         result.append(
             RankedGroup(
-                key=dict(zip(COMPARABLE_KEYS, key)),
+                key=dict(zip(COMPARABLE_KEYS, key, strict=True)),
                 metrics=metrics,
                 ranked_by=ranked_by,
                 rows=tuple(ranked_rows),

@@ -111,9 +111,13 @@ class LeaderboardRow:
                 of the wrong type (the message names the row index and the column).
         """
         if not isinstance(row, Mapping):
-            raise LeaderboardError(f"Leaderboard row {index} is a {type(row).__name__}, not a mapping.")
+            raise LeaderboardError(
+                f"Leaderboard row {index} is a {type(row).__name__}, not a mapping."
+            )
         if missing := [c.name for c in _COLUMNS if c.name not in row]:
-            raise LeaderboardError(f"Leaderboard row {index} is missing column(s): {', '.join(missing)}.")
+            raise LeaderboardError(
+                f"Leaderboard row {index} is missing column(s): {', '.join(missing)}."
+            )
         if unknown := sorted(set(row) - set(SCHEMA.names), key=str):
             raise LeaderboardError(
                 f"Leaderboard row {index} has unknown column(s): {', '.join(map(str, unknown))}."
@@ -324,8 +328,7 @@ def to_current_schema(table: pa.Table, path: Path) -> pa.Table:
         step = _UPGRADES.get(version)
         if step is None:
             raise LeaderboardError(
-                f"{path} has leaderboard schema v{version}, which this medganbench cannot "
-                "upgrade."
+                f"{path} has leaderboard schema v{version}, which this medganbench cannot upgrade."
             )
         table = step(table)
         version += 1

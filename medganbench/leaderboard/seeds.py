@@ -12,6 +12,7 @@ arguments) and which value of a repeated run counts; this module only pools insi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,9 +73,7 @@ def bootstrap_ci(
     if data.ndim != 1:
         raise ValueError(f"bootstrap_ci needs a 1-d sequence of values, got shape {data.shape}")
     if data.size < 2:
-        raise ValueError(
-            f"bootstrap_ci needs at least 2 values for an interval, got {data.size}"
-        )
+        raise ValueError(f"bootstrap_ci needs at least 2 values for an interval, got {data.size}")
     if not np.all(np.isfinite(data)):
         raise ValueError("bootstrap_ci needs finite values")
     if not 0.0 < confidence < 1.0:
@@ -245,45 +244,43 @@ def _aggregate(group: RankedGroup, confidence: float) -> AggregatedGroup:
         by_config.setdefault(key, []).append(row)
 
     width = len(group.metrics)
-    drafts = []
+    drafts: list[SeedAggregate] = []
     for (model, version, args, precision), rows in by_config.items():
         rows = sorted(rows, key=lambda r: (r.seed, r.run_id))
-        summaries = tuple(
-            summarise([(r.seed, r.run_id, r.values[i]) for r in rows], confidence)
-            for i in range(width)
-        )
-        floors = tuple(
-            _mean_or_none([(r.noise_floors or (None,) * width)[i] for r in rows])
-            for i in range(width)
-        )
         drafts.append(
-            {
-                "model": model,
-                "model_version": version,
-                "model_args": args,
-                "precision": precision,
-                "seeds": tuple(r.seed for r in rows),
-                "run_ids": tuple(r.run_id for r in rows),
-                "summaries": summaries,
-                "noise_floors": floors,
-                "steps_done": float(np.mean([r.steps_done for r in rows])),
-                "train_seconds": float(np.mean([r.train_seconds for r in rows])),
-                "devices": tuple(sorted({r.device for r in rows})),
-            }
+            SeedAggregate(
+                model=model,
+                model_version=version,
+                model_args=args,
+                precision=precision,
+                seeds=tuple(r.seed for r in rows),
+                run_ids=tuple(r.run_id for r in rows),
+                summaries=tuple(
+                    summarise([(r.seed, r.run_id, r.values[i]) for r in rows], confidence)
+                    for i in range(width)
+                ),
+                noise_floors=tuple(
+                    _mean_or_none([(r.noise_floors or (None,) * width)[i] for r in rows])
+                    for i in range(width)
+                ),
+                steps_done=float(np.mean([r.steps_done for r in rows])),
+                train_seconds=float(np.mean([r.train_seconds for r in rows])),
+                devices=tuple(sorted({r.device for r in rows})),
+                rank=None,
+            )
         )
 
-    ranks: list[int | None] = [None] * len(drafts)
     ranked_means: list[float | None] = [None] * len(drafts)
     if group.ranked_by is not None:
         index = group.metrics.index(group.ranked_by)
         scored = [
-            (i, d["summaries"][index])
+            (i, summary)
             for i, d in enumerate(drafts)
-            if d["summaries"][index] is not None
+            if (summary := d.summaries[index]) is not None
         ]
         found = interval_ranks([s.interval for _, s in scored], group.ranked_by.higher_is_better)
         for (i, summary), rank in zip(scored, found, strict=True):
-            ranks[i] = rank
+            drafts[i] = dataclasses.replace(drafts[i], rank=rank)
             ranked_means[i] = summary.mean
 
     sign = -1.0 if group.ranked_by is not None and group.ranked_by.higher_is_better else 1.0
@@ -293,18 +290,16 @@ def _aggregate(group: RankedGroup, confidence: float) -> AggregatedGroup:
         mean = ranked_means[i]
         # Rank, then best mean first, then names: equal inputs always list in the same order.
         return (
-            ranks[i] is None,
-            ranks[i] or 0,
+            d.rank is None,
+            d.rank or 0,
             0.0 if mean is None else sign * mean,
-            d["model"],
-            d["model_version"],
-            d["model_args"],
-            d["precision"],
+            d.model,
+            d.model_version,
+            d.model_args,
+            d.precision,
         )
 
-    entries = tuple(
-        SeedAggregate(**drafts[i], rank=ranks[i]) for i in sorted(range(len(drafts)), key=order)
-    )
+    entries = tuple(drafts[i] for i in sorted(range(len(drafts)), key=order))
     return AggregatedGroup(
         key=dict(group.key),
         metrics=group.metrics,

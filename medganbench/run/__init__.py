@@ -1,0 +1,14 @@
+"""One run, in the order it happens.
+
+Owns: the run spec, its resolution and identity (:mod:`~medganbench.run.spec`), run options
+(:mod:`~medganbench.run.options`), budgets and the ledger (:mod:`~medganbench.run.budget`), the
+phases :mod:`~medganbench.run.prepare` → :mod:`~medganbench.run.train` →
+:mod:`~medganbench.run.evaluate` → :mod:`~medganbench.run.record` and their composition
+(:mod:`~medganbench.run.runner`), resuming (:mod:`~medganbench.run.resume`), and what training
+needs: the data order (:mod:`~medganbench.run.batches`), checkpoints
+(:mod:`~medganbench.run.checkpoint`), devices (:mod:`~medganbench.run.device`), FLOP counting
+(:mod:`~medganbench.run.flops`), the progress bar (:mod:`~medganbench.run.progress`) and sample
+grids (:mod:`~medganbench.run.samples`).
+
+May import: core, data, defaults, errors, fileio, leaderboard, weights.
+"""

@@ -103,7 +103,9 @@ class TrainBatches:
     paired dataset. Yields ``(sample, paired)``.
     """
 
-    def __init__(self, train: Any, batch_size: int, seed: int, *, unpaired: bool, paired_data: bool) -> None:
+    def __init__(
+        self, train: Any, batch_size: int, seed: int, *, unpaired: bool, paired_data: bool
+    ) -> None:
         self._unpaired = unpaired
         self._paired_data = paired_data
         self._a = ShuffledBatches(train, batch_size, seed)
@@ -117,7 +119,12 @@ class TrainBatches:
         if self._b is None:
             return raw_a, self._paired_data
         raw_b = next(self._b)
-        return {"a": raw_a["a"], "mask_a": raw_a["mask_a"], "b": raw_b["b"], "mask_b": raw_b["mask_b"]}, False
+        return {
+            "a": raw_a["a"],
+            "mask_a": raw_a["mask_a"],
+            "b": raw_b["b"],
+            "mask_b": raw_b["mask_b"],
+        }, False
 
     def state_dict(self) -> dict[str, Any]:
         """Both shuffles' positions (see :meth:`ShuffledBatches.state_dict`)."""

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from medganbench import __version__
-from medganbench.run.budget import Ledger
 from medganbench.errors import RunError
 from medganbench.fileio import atomic_write
+from medganbench.run.budget import Ledger
 
 CHECKPOINT_NAME = "checkpoint.pt"
 #: Bumped when the checkpoint layout changes; older files are refused with a clear message.

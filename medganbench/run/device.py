@@ -24,7 +24,9 @@ def pick_device(requested: str | None) -> torch.device:
     try:
         device = torch.device(requested)
     except RuntimeError:
-        raise UsageError(f"--device {requested!r} is not a device name (try cpu or cuda).") from None
+        raise UsageError(
+            f"--device {requested!r} is not a device name (try cpu or cuda)."
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"--device {requested} asked for CUDA, but no CUDA GPU is available here.")
     if device.type not in ("cpu", "cuda"):

@@ -41,7 +41,9 @@ class Evaluation:
 
     def values(self) -> dict[str, dict[str, float]]:
         """Per direction, per metric, the value alone."""
-        return {d: {name: value for name, (value, _) in by.items()} for d, by in self.scores.items()}
+        return {
+            d: {name: value for name, (value, _) in by.items()} for d, by in self.scores.items()
+        }
 
 
 def is_cycle(direction: str) -> bool:
@@ -71,11 +73,15 @@ def evaluate(prepared: PreparedRun, trained: TrainedRun) -> Evaluation:
     """
     scores: Scores = {}
     for direction in prepared.model.eval_directions:
-        usable = meaningful_metrics(prepared.metrics, direction, prepared.dataset.info, prepared.model)
+        usable = meaningful_metrics(
+            prepared.metrics, direction, prepared.dataset.info, prepared.model
+        )
         if usable:
             scores[direction] = _evaluate_direction(prepared, trained, direction, usable)
     if not scores:
-        raise RunError(f"No metric of {','.join(prepared.spec.metrics)} can be computed for this run.")
+        raise RunError(
+            f"No metric of {','.join(prepared.spec.metrics)} can be computed for this run."
+        )
     return Evaluation(scores)
 
 

@@ -18,7 +18,6 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from medganbench.core.dataset import DatasetInfo, DomainInfo
 from medganbench.core.model import Model, ModelContext, TrainBatch
-from medganbench.core.params import resolve_args
 from medganbench.core.specs import ModelSpec
 
 T = TypeVar("T")
@@ -59,7 +58,7 @@ def count_flops(fn: Callable[[], T]) -> tuple[T, int]:
     """
     counter = FlopCounterMode(display=False)
     if hasattr(counter, "mod_tracker"):
-        counter.mod_tracker = _GlobalOnly()
+        counter.mod_tracker = _GlobalOnly()  # type: ignore[assignment]  # duck-typed stand-in
     with counter:
         result = fn()
     return result, int(counter.get_total_flops())
@@ -99,7 +98,6 @@ def probe_model(
     Raises:
         UsageError / UnknownNameError: ``args`` do not validate against the spec.
     """
-    resolved = resolve_args(spec.params, args or {}, f"model {spec.name!r}")
     info = DatasetInfo(
         a=PROBE_DATASET.a,
         b=PROBE_DATASET.b,
@@ -109,7 +107,7 @@ def probe_model(
     )
     torch.manual_seed(seed)
     ctx = ModelContext(image_size, info, torch.device("cpu"), seed)
-    model: Model = spec.load()(resolved, ctx)
+    model: Model = spec.build(args or {}, ctx)
     n = model.batch_size
     generator = torch.Generator().manual_seed(seed)
     shape = (n, 1, image_size, image_size)

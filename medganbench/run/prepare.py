@@ -22,10 +22,10 @@ from medganbench.core.metric import Metric, MetricContext, Needs
 from medganbench.core.model import Model, ModelContext, Task
 from medganbench.defaults import medganbench_home
 from medganbench.errors import DataError, UsageError
+from medganbench.fileio import write_json
 from medganbench.leaderboard.store import leaderboard_path, recorded_run_ids
 from medganbench.run.checkpoint import Checkpoint
 from medganbench.run.device import pick_device, seed_everything
-from medganbench.fileio import write_json
 from medganbench.run.options import RunOptions
 from medganbench.run.resume import checkpoint_to_resume
 from medganbench.run.spec import ResolvedRun, RunSpec, resolve_run
@@ -163,7 +163,17 @@ def prepare(
         ),
     )
     return PreparedRun(
-        run, options, board, device, dataset, fingerprint, metrics, model, settings, run_dir, checkpoint
+        run,
+        options,
+        board,
+        device,
+        dataset,
+        fingerprint,
+        metrics,
+        model,
+        settings,
+        run_dir,
+        checkpoint,
     )
 
 
@@ -215,6 +225,10 @@ def check_compatibility(
         )
 
 
+def _prefixed(sink: StatusSink, prefix: str) -> StatusSink:
+    return lambda message: sink(prefix + message)
+
+
 def prefetch_weights(metrics: dict[str, Metric], on_status: StatusSink) -> None:
     """Resolve every metric's weights now (fetching if needed), before any training.
 
@@ -229,6 +243,6 @@ def prefetch_weights(metrics: dict[str, Metric], on_status: StatusSink) -> None:
             seen.add(spec.name)
             if cached(spec) is None:
                 on_status(f"weights {spec.name}: not cached, fetching")
-            got = resolve_weights(spec, report=lambda m, n=spec.name: on_status(f"weights {n}: {m}"))
+            got = resolve_weights(spec, report=_prefixed(on_status, f"weights {spec.name}: "))
             if not got.source.startswith("cache"):
                 on_status(f"weights {spec.name}: sha256 {got.sha256[:16]}… ({got.source})")

@@ -13,7 +13,9 @@ from medganbench.run.budget import Budget, Ledger
 class TrainingProgress:
     """A rich progress bar over the fraction of the budget used (a no-op when disabled)."""
 
-    def __init__(self, budget: Budget, *, enabled: bool = True, console: Console | None = None) -> None:
+    def __init__(
+        self, budget: Budget, *, enabled: bool = True, console: Console | None = None
+    ) -> None:
         self.budget = budget
         self._progress: Progress | None = None
         self._task: TaskID | None = None

@@ -132,7 +132,9 @@ def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
         model_version=model_spec.version,
         dataset_version=dataset_spec.version,
         metric_versions={name: s.version for name, s in metric_specs.items()},
-        metric_args={name: s.resolve(spec.metric_args.get(name, {})) for name, s in metric_specs.items()},
+        metric_args={
+            name: s.resolve(spec.metric_args.get(name, {})) for name, s in metric_specs.items()
+        },
     )
 
 

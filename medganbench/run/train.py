@@ -116,7 +116,13 @@ def _train(
     def save() -> None:
         peak = max(peak_before, peak_memory_mb(device))
         state = Checkpoint(
-            prepared.run_id, model.state_dict(), batches.state_dict(), rng_state(), ledger, flops, peak
+            prepared.run_id,
+            model.state_dict(),
+            batches.state_dict(),
+            rng_state(),
+            ledger,
+            flops,
+            peak,
         )
         save_checkpoint(prepared.run_dir / CHECKPOINT_NAME, state)
 
@@ -127,7 +133,9 @@ def _train(
         while not ledger.exhausted(budget):
             start = time.perf_counter()
             raw, paired = next(batches)
-            batch = to_train_batch(raw, paired, prepared.dataset.info, device, model.ctx.channels_last)
+            batch = to_train_batch(
+                raw, paired, prepared.dataset.info, device, model.ctx.channels_last
+            )
             model.set_progress(ledger.fraction(budget))
             if ledger.steps == 0:
                 losses, flops = count_flops(functools.partial(model.train_step, batch))
@@ -147,7 +155,9 @@ def _train(
                 save()
     if ledger.steps > steps_at_start or checkpoint is None:
         save()
-    on_status(f"trained {ledger.steps} steps ({ledger.kimg:.3f} kimg) in {ledger.train_seconds:.1f} s")
+    on_status(
+        f"trained {ledger.steps} steps ({ledger.kimg:.3f} kimg) in {ledger.train_seconds:.1f} s"
+    )
     return TrainedRun(ledger, flops, max(peak_before, peak_memory_mb(device)), resumed_from)
 
 

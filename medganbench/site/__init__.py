@@ -1,4 +1,12 @@
-"""The static leaderboard site (``medganbench leaderboard publish``)."""
+"""The static leaderboard site (``medganbench leaderboard publish``).
+
+Owns: building and swapping in the site (:mod:`~medganbench.site.build`), its pages
+(:mod:`~medganbench.site.pages`), HTML helpers (:mod:`~medganbench.site.html`), charts
+(:mod:`~medganbench.site.charts`), assets (:mod:`~medganbench.site.assets`), reproduce commands
+(:mod:`~medganbench.site.reproduce`) and the Hub upload (:mod:`~medganbench.site.hub`).
+
+May import: core, errors, leaderboard, run.
+"""
 
 from medganbench.site.build import SiteSummary, publish_site
 

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.compute as pc
 from PIL import Image
 
-from medganbench.errors import LeaderboardError, UsageError
-from medganbench.leaderboard.store import read_leaderboard
 from medganbench.core.manager import Registries
+from medganbench.errors import LeaderboardError, UsageError
 from medganbench.leaderboard.seeds import aggregate_groups
+from medganbench.leaderboard.store import read_leaderboard
 from medganbench.site import pages
 from medganbench.site.assets import SITE_CSS, SITE_JS
 from medganbench.site.html import page
@@ -140,15 +140,20 @@ def _build(
             raise LeaderboardError(f"{board} mixes datasets ({', '.join(sorted(datasets))}).")
         dataset = datasets.pop() if datasets else Path(board).stem
         if dataset in seen:
-            raise UsageError(f"Two leaderboards of dataset {dataset!r} were given; merge them first.",
-                             hint="medganbench leaderboard merge A.arrow B.arrow --out merged.arrow")
+            raise UsageError(
+                f"Two leaderboards of dataset {dataset!r} were given; merge them first.",
+                hint="medganbench leaderboard merge A.arrow B.arrow --out merged.arrow",
+            )
         seen.add(dataset)
         groups = aggregate_groups(table)
         by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in table.to_pylist():
             by_run[row["run_id"]].append(row)
         body = pages.dataset_body(groups, reported_by_dataset.get(dataset, []), len(by_run))
-        _write(site / pages.dataset_file(dataset), page(f"{dataset} leaderboard", body, root="../", generated=generated))
+        _write(
+            site / pages.dataset_file(dataset),
+            page(f"{dataset} leaderboard", body, root="../", generated=generated),
+        )
         for run_id, rows in by_run.items():
             n_images += _run_page(site, run_id, rows, runs_dir, registries, generated)
         facts[dataset] = {
@@ -163,9 +168,15 @@ def _build(
     for dataset, results in reported_by_dataset.items():
         if dataset not in facts:
             body = pages.dataset_body([], results, 0)
-            _write(site / pages.dataset_file(dataset), page(f"{dataset} leaderboard", body, root="../", generated=generated))
+            _write(
+                site / pages.dataset_file(dataset),
+                page(f"{dataset} leaderboard", body, root="../", generated=generated),
+            )
             facts[dataset] = {"runs": 0, "groups": 0, "models": [], "reported": len(results)}
-    _write(site / "index.html", page("Leaderboards", pages.index_body(facts), root="", generated=generated))
+    _write(
+        site / "index.html",
+        page("Leaderboards", pages.index_body(facts), root="", generated=generated),
+    )
     return len(facts), n_groups, n_runs, n_images, len(reported)
 
 
@@ -189,10 +200,16 @@ def _run_page(
         for grid in sorted(run_dir.glob("samples*.png")):
             target = site / "runs" / run_id / grid.name
             if _thumbnail(grid, target):
-                direction = grid.stem.removeprefix("samples").removeprefix("-") or rows[0]["direction"]
-                images.append((f"{run_id}/{grid.name}", f"{direction}: inputs, outputs and targets (rows)"))
+                direction = (
+                    grid.stem.removeprefix("samples").removeprefix("-") or rows[0]["direction"]
+                )
+                images.append(
+                    (f"{run_id}/{grid.name}", f"{direction}: inputs, outputs and targets (rows)")
+                )
     body = pages.run_body(rows, images, spec_json, reproduce(rows, spec_json, registries))
-    _write(site / pages.run_file(run_id), page(f"Run {run_id}", body, root="../", generated=generated))
+    _write(
+        site / pages.run_file(run_id), page(f"Run {run_id}", body, root="../", generated=generated)
+    )
     return len(images)
 
 

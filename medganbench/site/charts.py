@@ -78,11 +78,19 @@ def line_chart(series: Sequence[Series], x_label: str, y_label: str, title: str)
     ]
     for tick in _ticks(y0, y1):
         y = sy(tick)
-        parts.append(f'<line x1="{_LEFT - 4}" x2="{_LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eef0f2"/>')
-        parts.append(f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{esc(_fmt(tick))}</text>')
+        parts.append(
+            f'<line x1="{_LEFT - 4}" x2="{_LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eef0f2"/>'
+        )
+        parts.append(
+            f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{esc(_fmt(tick))}</text>'
+        )
     for x in sorted(set(xs)):
-        parts.append(f'<text x="{sx(x):.1f}" y="{_TOP + plot_h + 16}" text-anchor="middle">{esc(_fmt(x))}</text>')
-    parts.append(f'<text x="{_LEFT + plot_w / 2:.1f}" y="{_H - 6}" text-anchor="middle">{esc(x_label)}</text>')
+        parts.append(
+            f'<text x="{sx(x):.1f}" y="{_TOP + plot_h + 16}" text-anchor="middle">{esc(_fmt(x))}</text>'
+        )
+    parts.append(
+        f'<text x="{_LEFT + plot_w / 2:.1f}" y="{_H - 6}" text-anchor="middle">{esc(x_label)}</text>'
+    )
     parts.append(
         f'<text transform="translate(14 {_TOP + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle">{esc(y_label)}</text>'
     )
@@ -96,13 +104,19 @@ def line_chart(series: Sequence[Series], x_label: str, y_label: str, title: str)
                 parts.append(
                     f'<line x1="{sx(p.x):.1f}" x2="{sx(p.x):.1f}" y1="{sy(p.low):.1f}" y2="{sy(p.high):.1f}" stroke="{colour}"/>'
                 )
-            interval = f" [{_fmt(p.low)}, {_fmt(p.high)}]" if p.low is not None and p.high is not None else ""
+            interval = (
+                f" [{_fmt(p.low)}, {_fmt(p.high)}]"
+                if p.low is not None and p.high is not None
+                else ""
+            )
             parts.append(
                 f'<circle cx="{sx(p.x):.1f}" cy="{sy(p.y):.1f}" r="3.5" fill="{colour}">'
                 f"<title>{esc(one.label)}: {esc(_fmt(p.y))}{esc(interval)} at {esc(_fmt(p.x))}</title></circle>"
             )
         ly = _TOP + 12 + index * 16
-        parts.append(f'<rect x="{_W - _RIGHT + 10}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>')
+        parts.append(
+            f'<rect x="{_W - _RIGHT + 10}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>'
+        )
         label = one.label if len(one.label) <= 24 else one.label[:23] + "…"
         parts.append(f'<text x="{_W - _RIGHT + 24}" y="{ly + 1}">{esc(label)}</text>')
     parts.append("</svg>")

@@ -45,7 +45,8 @@ def table(
     """A ``<table>`` with a header row; sortable tables get ``class="sortable"`` for site.js."""
     classes = " ".join(c for c in ("sortable" if sortable else "", css_class) if c)
     head = "".join(
-        f'<th scope="col"{" class=num" if h in numeric_headers else ""}>{esc(h)}</th>' for h in headers
+        f'<th scope="col"{" class=num" if h in numeric_headers else ""}>{esc(h)}</th>'
+        for h in headers
     )
     body = []
     for row in rows:

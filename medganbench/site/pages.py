@@ -81,11 +81,18 @@ def group_section(group: AggregatedGroup, anchor: str) -> str:
             text_cell(entry.rank if entry.rank is not None else _EMPTY, entry.rank, numeric=True),
             text_cell(f"{entry.model} v{entry.model_version}", entry.model),
             text_cell(args_cell(entry) or _EMPTY),
-            text_cell(f"n={entry.n_seeds}" + ("" if entry.n_seeds > 1 else " (single seed)"), entry.n_seeds),
+            text_cell(
+                f"n={entry.n_seeds}" + ("" if entry.n_seeds > 1 else " (single seed)"),
+                entry.n_seeds,
+            ),
         ]
         for summary, floor in zip(entry.summaries, entry.noise_floors, strict=True):
             cells.append(
-                text_cell(summary_cell(summary, len(entry.run_ids), floor), None if summary is None else summary.mean, numeric=True)
+                text_cell(
+                    summary_cell(summary, len(entry.run_ids), floor),
+                    None if summary is None else summary.mean,
+                    numeric=True,
+                )
             )
         cells += [
             text_cell(format_mean_count(entry.steps_done), entry.steps_done, numeric=True),
@@ -100,9 +107,7 @@ def group_section(group: AggregatedGroup, anchor: str) -> str:
         f'<section id="{esc(anchor)}"><h2>{esc(group_title(group))}</h2>'
         f'<p class="muted">Budget {esc(format_budget(group.key))}; {esc(ranked)}. '
         f"{esc(interval_rule(group.confidence))}; single-seed entries are marked. Click a column "
-        f"header to sort.</p>"
-        + table(headers, rows, numeric_headers=numeric)
-        + "</section>"
+        f"header to sort.</p>" + table(headers, rows, numeric_headers=numeric) + "</section>"
     )
 
 
@@ -136,8 +141,14 @@ def budget_charts(groups: Sequence[AggregatedGroup]) -> str:
                     summary = entry.summaries[index]
                     if summary is None:
                         continue
-                    by_config[_series_label(entry, bucket)].append(Point(float(group.key[axis]), summary.mean, summary.ci_low, summary.ci_high))
-            series = [Series(label, tuple(points)) for label, points in by_config.items() if len(points) >= 2]
+                    by_config[_series_label(entry, bucket)].append(
+                        Point(float(group.key[axis]), summary.mean, summary.ci_low, summary.ci_high)
+                    )
+            series = [
+                Series(label, tuple(points))
+                for label, points in by_config.items()
+                if len(points) >= 2
+            ]
             if not series:
                 continue
             title = f"{column.label} against budget — {bucket[0].key['direction']}, {bucket[0].key['image_size']} px"
@@ -153,7 +164,12 @@ def budget_charts(groups: Sequence[AggregatedGroup]) -> str:
 
 def _series_label(entry: Any, bucket: Sequence[AggregatedGroup]) -> str:
     """The model name, plus its arguments where the bucket has several configurations of it."""
-    configs = {(e.model, e.model_args, e.precision) for g in bucket for e in g.entries if e.model == entry.model}
+    configs = {
+        (e.model, e.model_args, e.precision)
+        for g in bucket
+        for e in g.entries
+        if e.model == entry.model
+    }
     return entry.model if len(configs) == 1 else f"{entry.model} {args_cell(entry)}"
 
 
@@ -161,7 +177,17 @@ def reported_section(reported: Sequence[ReportedResult]) -> str:
     """Numbers the source papers report, in their own table: never ranked with measured runs."""
     if not reported:
         return ""
-    headers = ["source", "table", "method", "our model", "direction", "metric", "value", "image size", "note"]
+    headers = [
+        "source",
+        "table",
+        "method",
+        "our model",
+        "direction",
+        "metric",
+        "value",
+        "image size",
+        "note",
+    ]
     rows = [
         [
             text_cell(r.source),
@@ -171,7 +197,9 @@ def reported_section(reported: Sequence[ReportedResult]) -> str:
             text_cell(r.direction),
             text_cell(r.metric),
             text_cell(format_value(r.value), r.value, numeric=True),
-            text_cell(r.image_size if r.image_size is not None else _EMPTY, r.image_size, numeric=True),
+            text_cell(
+                r.image_size if r.image_size is not None else _EMPTY, r.image_size, numeric=True
+            ),
             text_cell(r.note or ""),
         ]
         for r in reported
@@ -181,18 +209,24 @@ def reported_section(reported: Sequence[ReportedResult]) -> str:
         '<p class="muted">What the source papers report for this dataset, under their own '
         "budgets, splits and metric conventions. These numbers are shown for reference only: they "
         "were not measured by medganbench and take no part in any ranking above.</p>"
-        + table(headers, rows, css_class="reported", numeric_headers=frozenset({"value", "image size"}))
+        + table(
+            headers, rows, css_class="reported", numeric_headers=frozenset({"value", "image size"})
+        )
         + "</section>"
     )
 
 
-def dataset_body(groups: Sequence[AggregatedGroup], reported: Sequence[ReportedResult], runs: int) -> str:
+def dataset_body(
+    groups: Sequence[AggregatedGroup], reported: Sequence[ReportedResult], runs: int
+) -> str:
     """A dataset's page: one table per comparable group, the budget charts, reported numbers."""
     parts = [f'<p class="muted">{runs} runs in {len(groups)} comparable group(s).</p>']
     if not groups:
         parts.append("<p>No measured runs yet.</p>")
     if groups:
-        toc = "".join(f'<li><a href="#g{i}">{esc(group_title(g))}</a></li>' for i, g in enumerate(groups))
+        toc = "".join(
+            f'<li><a href="#g{i}">{esc(group_title(g))}</a></li>' for i, g in enumerate(groups)
+        )
         parts.append(f"<nav><ul>{toc}</ul></nav>")
     parts += [group_section(g, f"g{i}") for i, g in enumerate(groups)]
     parts.append(budget_charts(groups))
@@ -204,7 +238,11 @@ def dataset_body(groups: Sequence[AggregatedGroup], reported: Sequence[ReportedR
 
 
 def _facts(pairs: Sequence[tuple[str, str]]) -> str:
-    return '<dl class="facts">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in pairs) + "</dl>"
+    return (
+        '<dl class="facts">'
+        + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in pairs)
+        + "</dl>"
+    )
 
 
 def run_body(
@@ -222,7 +260,9 @@ def run_body(
         reproduction: its reproduce command.
     """
     first = rows[0]
-    parts = [f'<p><a href="../{dataset_file(first["dataset"])}">← {esc(first["dataset"])} leaderboard</a></p>']
+    parts = [
+        f'<p><a href="../{dataset_file(first["dataset"])}">← {esc(first["dataset"])} leaderboard</a></p>'
+    ]
     parts.append("<h2>Samples</h2>")
     if images:
         parts += [
@@ -230,7 +270,9 @@ def run_body(
             for src, caption in images
         ]
     else:
-        parts.append('<p class="muted">No sample grid: the run directory was not available when the site was published.</p>')
+        parts.append(
+            '<p class="muted">No sample grid: the run directory was not available when the site was published.</p>'
+        )
 
     value_rows = [
         [
@@ -239,14 +281,23 @@ def run_body(
             text_cell(r["metric_version"]),
             text_cell(format_args(r["metric_args"]) or _EMPTY),
             text_cell(format_value(r["value"]), r["value"], numeric=True),
-            text_cell(format_value(r["noise_floor"]) if r["noise_floor"] is not None else _EMPTY, r["noise_floor"], numeric=True),
+            text_cell(
+                format_value(r["noise_floor"]) if r["noise_floor"] is not None else _EMPTY,
+                r["noise_floor"],
+                numeric=True,
+            ),
             text_cell(r["metric_convention"]),
         ]
         for r in rows
     ]
     parts.append("<h2>Values</h2>")
-    parts.append(table(["direction", "metric", "version", "args", "value", "noise floor", "convention"], value_rows,
-                       numeric_headers=frozenset({"value", "noise floor"})))
+    parts.append(
+        table(
+            ["direction", "metric", "version", "args", "value", "noise floor", "convention"],
+            value_rows,
+            numeric_headers=frozenset({"value", "noise floor"}),
+        )
+    )
 
     check = (
         "Checked: with the components installed where this site was built, this command gives run id "
@@ -255,13 +306,26 @@ def run_body(
         else "Not checked: a component of this run is not installed (or has another version) where this site was built."
     )
     parts.append("<h2>Reproduce this row</h2>")
-    parts.append(f'<pre class="reproduce"><code>{esc(reproduction.command)}</code></pre><p class="muted">{esc(check)}</p>')
+    parts.append(
+        f'<pre class="reproduce"><code>{esc(reproduction.command)}</code></pre><p class="muted">{esc(check)}</p>'
+    )
 
     parts.append("<h2>Spec</h2>")
     spec = spec_json or {
-        k: first[k] for k in ("model", "model_version", "dataset", "dataset_version", "image_size", "seed", "eval_split")
+        k: first[k]
+        for k in (
+            "model",
+            "model_version",
+            "dataset",
+            "dataset_version",
+            "image_size",
+            "seed",
+            "eval_split",
+        )
     }
-    parts.append(f"<pre><code>{esc(json.dumps(spec, indent=2, sort_keys=True, default=str))}</code></pre>")
+    parts.append(
+        f"<pre><code>{esc(json.dumps(spec, indent=2, sort_keys=True, default=str))}</code></pre>"
+    )
 
     weights = {}
     for r in rows:
@@ -288,9 +352,20 @@ def run_body(
                 ("device", first["device"]),
                 ("precision", first["precision"]),
                 ("channels last", str(first["channels_last"]).lower()),
-                ("parameters", f"{first['parameters']:,}" if first["parameters"] is not None else _EMPTY),
-                ("FLOPs per step", f"{first['flops_per_step']:,}" if first["flops_per_step"] is not None else _EMPTY),
-                ("weights (sha256)", ", ".join(f"{k} {v[:16]}…" for k, v in sorted(weights.items())) or _EMPTY),
+                (
+                    "parameters",
+                    f"{first['parameters']:,}" if first["parameters"] is not None else _EMPTY,
+                ),
+                (
+                    "FLOPs per step",
+                    f"{first['flops_per_step']:,}"
+                    if first["flops_per_step"] is not None
+                    else _EMPTY,
+                ),
+                (
+                    "weights (sha256)",
+                    ", ".join(f"{k} {v[:16]}…" for k, v in sorted(weights.items())) or _EMPTY,
+                ),
                 ("recorded at", str(first["created_at"])),
                 ("medganbench", first["medganbench_version"]),
             ]

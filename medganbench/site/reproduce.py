@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from medganbench.run.budget import Budget
-from medganbench.errors import MedganbenchError
 from medganbench.core.manager import Registries
-from medganbench.run.spec import RunSpec
+from medganbench.errors import MedganbenchError
+from medganbench.run.budget import Budget
+from medganbench.run.spec import RunSpec, resolve_run
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,11 @@ def _non_default(args: Mapping[str, Any], params: Sequence[Any] | None) -> dict[
     return {k: v for k, v in args.items() if k not in defaults or defaults[k] != v}
 
 
-def reproduce(rows: Sequence[Mapping[str, Any]], spec_json: Mapping[str, Any] | None, registries: Registries | None) -> Reproduction:
+def reproduce(
+    rows: Sequence[Mapping[str, Any]],
+    spec_json: Mapping[str, Any] | None,
+    registries: Registries | None,
+) -> Reproduction:
     """The command that re-runs the run of ``rows`` (all rows of one run id).
 
     Arguments equal to a component's default are left out when the component is installed here
@@ -56,7 +59,9 @@ def reproduce(rows: Sequence[Mapping[str, Any]], spec_json: Mapping[str, Any] | 
     dataset_args = json.loads(first["dataset_args"])
     metrics = list(dict.fromkeys(r["metric"] for r in rows))
     metric_args = {r["metric"]: json.loads(r["metric_args"]) for r in rows}
-    budget = Budget(steps=first["budget_steps"], kimg=first["budget_kimg"], seconds=first["budget_seconds"])
+    budget = Budget(
+        steps=first["budget_steps"], kimg=first["budget_kimg"], seconds=first["budget_seconds"]
+    )
 
     def params(kind: str, name: str) -> Sequence[Any] | None:
         if registries is None:
@@ -70,12 +75,10 @@ def reproduce(rows: Sequence[Mapping[str, Any]], spec_json: Mapping[str, Any] | 
     if spec_json is not None and "amp" in spec_json:
         settings = [(bool(spec_json["amp"]), bool(spec_json["channels_last"]))]
     else:
-        settings = list(itertools.product((True, False), repeat=2))
+        settings = [(amp, cl) for amp in (True, False) for cl in (True, False)]
 
     chosen, checked = settings[0], False
     if registries is not None:
-        from medganbench.run.spec import resolve_run
-
         for amp, channels_last in settings:
             spec = RunSpec(
                 model=first["model"],
@@ -104,7 +107,11 @@ def reproduce(rows: Sequence[Mapping[str, Any]], spec_json: Mapping[str, Any] | 
              "--seed", str(first["seed"]), "--metrics", ",".join(metrics)]  # fmt: skip
     words += [f"--model-arg={k}={_arg_text(v)}" for k, v in shown_model.items()]
     words += [f"--dataset-arg={k}={_arg_text(v)}" for k, v in shown_dataset.items()]
-    words += [f"--metric-arg={m}.{k}={_arg_text(v)}" for m, a in shown_metric.items() for k, v in a.items()]
+    words += [
+        f"--metric-arg={m}.{k}={_arg_text(v)}"
+        for m, a in shown_metric.items()
+        for k, v in a.items()
+    ]
     if not chosen[0]:
         words.append("--no-amp")
     if not chosen[1]:

@@ -16,8 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from medganbench.sweep.executor import Trial, TrialEvent, TrialOutcome
-from medganbench.sweep.spec import SweepSpec
 from medganbench.sweep.runner import SweepObserver, SweepReport
+from medganbench.sweep.spec import SweepSpec
 
 _STYLE = {"ok": "green", "failed": "bold red", "skipped": "dim", "running": "cyan", "pending": ""}
 _ORDER = ("ok", "running", "failed", "skipped", "pending")
@@ -71,7 +71,12 @@ class SweepDisplay(SweepObserver):
             if status[trial.run_id] == "skipped":
                 self.states[trial.run_id].note = "already on the leaderboard"
         if self.live:
-            self._live = Live(self.render(), console=self.console, refresh_per_second=4, vertical_overflow="visible")
+            self._live = Live(
+                self.render(),
+                console=self.console,
+                refresh_per_second=4,
+                vertical_overflow="visible",
+            )
             self._live.start()
         else:
             self.console.print(self._headline(), highlight=False)
@@ -79,25 +84,39 @@ class SweepDisplay(SweepObserver):
     def event(self, event: TrialEvent) -> None:
         state = self.states[event.run_id]
         first = state.status != "running"
-        state.status, state.steps, state.fraction, state.host = "running", event.steps, event.fraction, event.host
+        state.status, state.steps, state.fraction, state.host = (
+            "running",
+            event.steps,
+            event.fraction,
+            event.host,
+        )
         if self._live is not None:
             self._live.update(self.render())
         elif first:
-            self.console.print(f"started   {self._label(event.run_id)} on {event.host}", highlight=False)
+            self.console.print(
+                f"started   {self._label(event.run_id)} on {event.host}", highlight=False
+            )
 
     def finished(self, outcome: TrialOutcome) -> None:
         state = self.states[outcome.run_id]
         state.status = outcome.status
         state.fraction = 1.0 if outcome.status == "ok" else state.fraction
         state.note = (
-            f"{outcome.seconds:.1f} s" + (f", resumed at step {outcome.resumed_from_step}" if outcome.resumed_from_step else "")
+            f"{outcome.seconds:.1f} s"
+            + (
+                f", resumed at step {outcome.resumed_from_step}"
+                if outcome.resumed_from_step
+                else ""
+            )
             if outcome.status == "ok"
             else _one_line(outcome.error)
         )
         if self._live is not None:
             self._live.update(self.render())
         else:
-            self.console.print(f"{outcome.status:<9} {self._label(outcome.run_id)}: {state.note}", highlight=False)
+            self.console.print(
+                f"{outcome.status:<9} {self._label(outcome.run_id)}: {state.note}", highlight=False
+            )
 
     def _label(self, run_id: str) -> str:
         trial = next(t for t in self.trials if t.run_id == run_id)
@@ -114,11 +133,22 @@ class SweepDisplay(SweepObserver):
     def render(self) -> Group:
         """The headline and one row per trial."""
         table = Table(show_edge=False, pad_edge=False)
-        for column, justify in (("#", "right"), ("trial", "left"), ("run id", "left"), ("status", "left"), ("progress", "right"), ("note", "left")):
+        for column, justify in (
+            ("#", "right"),
+            ("trial", "left"),
+            ("run id", "left"),
+            ("status", "left"),
+            ("progress", "right"),
+            ("note", "left"),
+        ):
             table.add_column(column, justify=justify)  # type: ignore[arg-type]
         for trial in self.trials:
             state = self.states[trial.run_id]
-            progress = f"{100 * state.fraction:.0f}% · step {state.steps}" if state.status == "running" else ""
+            progress = (
+                f"{100 * state.fraction:.0f}% · step {state.steps}"
+                if state.status == "running"
+                else ""
+            )
             table.add_row(
                 str(trial.index + 1),
                 trial.label,
@@ -145,7 +175,13 @@ def summary_table(report: SweepReport) -> Table:
             note = f"{outcome.seconds:.1f} s on {outcome.host}"
         else:
             note = _one_line(outcome.error)
-        table.add_row(str(trial.index + 1), trial.label, trial.run_id[:8], Text(status, style=_STYLE.get(status, "")), note)
+        table.add_row(
+            str(trial.index + 1),
+            trial.label,
+            trial.run_id[:8],
+            Text(status, style=_STYLE.get(status, "")),
+            note,
+        )
     return table
 
 

@@ -21,12 +21,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from medganbench.sweep.executor import Executor, Trial, TrialEvent, TrialOutcome, TrialRequest
-from medganbench.fileio import atomic_write
+from medganbench.core.manager import Registries
+from medganbench.core.params import ArgValue
+from medganbench.fileio import atomic_write, write_bytes
 from medganbench.leaderboard.store import append_rows, leaderboard_path, recorded_run_ids
 from medganbench.run.options import RunOptions
-from medganbench.core.params import ArgValue
-from medganbench.core.manager import Registries
+from medganbench.sweep.executor import Executor, Trial, TrialEvent, TrialOutcome, TrialRequest
 from medganbench.sweep.spec import SweepSpec, expand_trials
 
 
@@ -146,7 +146,7 @@ def _keep_files(run_dir: Path, files: Mapping[str, bytes]) -> None:
     for name, payload in files.items():
         target = run_dir / name
         if not target.exists() or target.read_bytes() != payload:
-            atomic_write(target, lambda sink, p=payload: sink.write(p))
+            write_bytes(target, payload)
 
 
 class _SweepRecord:
@@ -197,4 +197,3 @@ __all__ = [
     "recorded_runs",
     "run_sweep",
 ]
-

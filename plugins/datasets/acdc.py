@@ -23,6 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from medganbench.core.dataset import DatasetContext
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.params import Param, resolve_args
+from medganbench.core.specs import DatasetSpec
+from medganbench.data.dataroot import find_root, locate_root
 from medganbench_plugins.datasets.nifti_volumes import (
     MR_WINDOW,
     Built,
@@ -47,12 +53,6 @@ from medganbench_plugins.datasets.slices import (
     stack,
 )
 
-from medganbench.data.dataroot import find_root, locate_root
-from medganbench.core.dataset import DatasetContext
-from medganbench.core.hookspecs import hookimpl
-from medganbench.core.params import Param, resolve_args
-from medganbench.core.specs import DatasetSpec
-
 NAME = "acdc"
 VERSION = "1"
 SUBSETS: tuple[str, ...] = ("training", "testing")
@@ -66,8 +66,12 @@ INSTRUCTIONS = (
 )
 
 PARAMS: tuple[Param, ...] = (
-    Param("root", "", "folder holding training/ (and testing/); empty: --data-dir, MEDGANBENCH_DATA_ACDC "
-          "or the cache directory"),
+    Param(
+        "root",
+        "",
+        "folder holding training/ (and testing/); empty: --data-dir, MEDGANBENCH_DATA_ACDC "
+        "or the cache directory",
+    ),
     Param("include_testing", True, "also read testing/ patients when present"),
     Param("skip_empty", True, "drop slices with no pixel above 5% of the window"),
     Param("percentile", 99.5, "per-volume percentile mapped to 1.0", minimum=50.0),
@@ -115,7 +119,11 @@ def volume_files(patient: Path) -> list[tuple[Path, int]]:
 
     Segmentation files (``*_gt.nii.gz``) are never read. An empty list means neither exists.
     """
-    frames = sorted(p for p in patient.iterdir() if _FRAME.match(p.name) and _FRAME.match(p.name)["case"] == patient.name)
+    frames = sorted(
+        p
+        for p in patient.iterdir()
+        if _FRAME.match(p.name) and _FRAME.match(p.name)["case"] == patient.name
+    )
     if frames:
         return [(p, -1) for p in frames]
     cine = [patient / f"{patient.name}_4d.nii{ext}" for ext in (".gz", "")]
@@ -130,6 +138,7 @@ def locate(args: Mapping[str, Any], ctx: DatasetContext) -> Path | None:
 
 def _root(args: Mapping[str, Any], ctx: DatasetContext) -> Path:
     return find_root(NAME, ctx, looks_valid, INSTRUCTIONS, str(args["root"]))
+
 
 def Acdc(args: Mapping[str, Any], ctx: DatasetContext) -> SliceDataset:
     """Build ``acdc`` (factory called by the runner).
@@ -148,14 +157,18 @@ def Acdc(args: Mapping[str, Any], ctx: DatasetContext) -> SliceDataset:
     size = int(ctx.image_size)
     fingerprint = files_fingerprint(files, root, fingerprint_extra(NAME, VERSION, resolved, size))
     key = {"dataset": NAME, "root": str(root.resolve()), "fingerprint": fingerprint}
-    payload = cached(Path(ctx.cache_dir) / "slices", key, lambda: _read_patients(patients, root, resolved, size))
+    payload = cached(
+        Path(ctx.cache_dir) / "slices", key, lambda: _read_patients(patients, root, resolved, size)
+    )
     payload_problems(payload, NAME)
     domain = mr_domain("cardiac cine MR")
     built = Built(a=payload["a"], b=None, groups=list(payload["groups"]))
     return build_dataset(built, (domain, domain), ratios, int(resolved["seed"]), size, fingerprint)
 
 
-def _read_patients(patients: Sequence[Path], root: Path, args: Mapping[str, Any], size: int) -> dict[str, Any]:
+def _read_patients(
+    patients: Sequence[Path], root: Path, args: Mapping[str, Any], size: int
+) -> dict[str, Any]:
     """Slices of every patient's volumes; bad or missing files go to :class:`InputProblems`."""
     problems = InputProblems(strict=bool(args["strict"]))
     slices: list[torch.Tensor] = []
@@ -174,7 +187,11 @@ def _read_patients(patients: Sequence[Path], root: Path, args: Mapping[str, Any]
             cut = volume_slices(volume, SLICE_AXIS, size, MR_WINDOW, bool(args["skip_empty"]))
             slices += cut
             groups += [patient.name] * len(cut)
-    return {"a": stack(slices, 1, size), "groups": groups, "problems": [list(p) for p in problems.problems]}
+    return {
+        "a": stack(slices, 1, size),
+        "groups": groups,
+        "problems": [list(p) for p in problems.problems],
+    }
 
 
 __all__ = [

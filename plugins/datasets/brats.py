@@ -23,6 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from medganbench.core.dataset import DatasetContext
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.params import Param, resolve_args
+from medganbench.core.specs import DatasetSpec
+from medganbench.data.dataroot import find_root, locate_root
+from medganbench.errors import UsageError
 from medganbench_plugins.datasets.nifti_volumes import (
     MR_WINDOW,
     Built,
@@ -48,18 +55,14 @@ from medganbench_plugins.datasets.slices import (
     stack,
 )
 
-from medganbench.data.dataroot import find_root, locate_root
-from medganbench.core.dataset import DatasetContext
-from medganbench.errors import UsageError
-from medganbench.core.hookspecs import hookimpl
-from medganbench.core.params import Param, resolve_args
-from medganbench.core.specs import DatasetSpec
-
 NAME = "brats2018"
 VERSION = "1"
 SEQUENCES: tuple[str, ...] = ("t1", "t1ce", "t2", "flair")
 SEQUENCE_NAMES: dict[str, str] = {
-    "t1": "T1-weighted MR", "t1ce": "contrast-enhanced T1 MR", "t2": "T2-weighted MR", "flair": "FLAIR MR",
+    "t1": "T1-weighted MR",
+    "t1ce": "contrast-enhanced T1 MR",
+    "t2": "T2-weighted MR",
+    "flair": "FLAIR MR",
 }
 GRADES: tuple[str, ...] = ("HGG", "LGG")
 #: Axial slices are across the third array axis of the BraTS volumes.
@@ -72,10 +75,18 @@ INSTRUCTIONS = (
 )
 
 PARAMS: tuple[Param, ...] = (
-    Param("root", "", "folder holding HGG/ and LGG/; empty: --data-dir, MEDGANBENCH_DATA_BRATS2018 "
-          "or the cache directory"),
-    Param("source", "t1", "sequence of domain A; 'none': target only (unconditional track)",
-          choices=(*SEQUENCES, "none")),
+    Param(
+        "root",
+        "",
+        "folder holding HGG/ and LGG/; empty: --data-dir, MEDGANBENCH_DATA_BRATS2018 "
+        "or the cache directory",
+    ),
+    Param(
+        "source",
+        "t1",
+        "sequence of domain A; 'none': target only (unconditional track)",
+        choices=(*SEQUENCES, "none"),
+    ),
     Param("target", "t2", "sequence of domain B", choices=SEQUENCES),
     Param("skip_empty", True, "drop slices with no tissue in either sequence"),
     Param("percentile", 99.5, "per-volume percentile mapped to 1.0", minimum=50.0),
@@ -133,6 +144,7 @@ def locate(args: Mapping[str, Any], ctx: DatasetContext) -> Path | None:
 def _root(args: Mapping[str, Any], ctx: DatasetContext) -> Path:
     return find_root(NAME, ctx, looks_valid, INSTRUCTIONS, str(args["root"]))
 
+
 def Brats2018(args: Mapping[str, Any], ctx: DatasetContext) -> SliceDataset:
     """Build ``brats2018`` (factory called by the runner).
 
@@ -144,7 +156,10 @@ def Brats2018(args: Mapping[str, Any], ctx: DatasetContext) -> SliceDataset:
     resolved = resolve_args(PARAMS, args, NAME)
     source, target = str(resolved["source"]), str(resolved["target"])
     if source == target:
-        raise UsageError(f"{NAME}: source and target are both {source!r}.", hint="Pick two different sequences, or source=none.")
+        raise UsageError(
+            f"{NAME}: source and target are both {source!r}.",
+            hint="Pick two different sequences, or source=none.",
+        )
     check_percentile(float(resolved["percentile"]), NAME)
     ratios = split_ratios(float(resolved["val_fraction"]), float(resolved["test_fraction"]), NAME)
     root = _root(resolved, ctx)
@@ -154,7 +169,11 @@ def Brats2018(args: Mapping[str, Any], ctx: DatasetContext) -> SliceDataset:
     size = int(ctx.image_size)
     fingerprint = files_fingerprint(files, root, fingerprint_extra(NAME, VERSION, resolved, size))
     key = {"dataset": NAME, "root": str(root.resolve()), "fingerprint": fingerprint}
-    payload = cached(Path(ctx.cache_dir) / "slices", key, lambda: _read_cases(cases, root, sequences, resolved, size))
+    payload = cached(
+        Path(ctx.cache_dir) / "slices",
+        key,
+        lambda: _read_cases(cases, root, sequences, resolved, size),
+    )
     payload_problems(payload, NAME)
     b_domain = mr_domain(SEQUENCE_NAMES[target])
     groups = list(payload["groups"])

@@ -25,6 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from medganbench.core.dataset import SPLITS, DatasetContext, DatasetInfo, DomainInfo
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.params import Param, resolve_args
+from medganbench.core.specs import DatasetSpec
+from medganbench.data.dataroot import find_root, locate_root
+from medganbench.errors import DataError, UsageError
 from medganbench_plugins.datasets.folders import (
     DISPLAY_UNITS,
     FolderDataset,
@@ -46,13 +53,6 @@ from medganbench_plugins.datasets.slices import (
     stack,
 )
 
-from medganbench.data.dataroot import find_root, locate_root
-from medganbench.core.dataset import SPLITS, DatasetContext, DatasetInfo, DomainInfo
-from medganbench.errors import DataError, UsageError
-from medganbench.core.hookspecs import hookimpl
-from medganbench.core.params import Param, resolve_args
-from medganbench.core.specs import DatasetSpec
-
 log = logging.getLogger(__name__)
 
 NAME = "covid-ct"
@@ -67,14 +67,23 @@ SUBSETS: dict[str, tuple[str, ...]] = {
 }
 
 PARAMS: tuple[Param, ...] = (
-    Param("subset", "noncovid", "which images: noncovid (paper 002), covid or all", choices=tuple(SUBSETS)),
+    Param(
+        "subset",
+        "noncovid",
+        "which images: noncovid (paper 002), covid or all",
+        choices=tuple(SUBSETS),
+    ),
     Param("val_fraction", 0.1, "share of images for validation", minimum=0.0),
     Param("test_fraction", 0.2, "share of images for test", minimum=0.0),
     Param("seed", 0, "seed of the split"),
-    Param("strict", True, "count mismatches and bad files are errors; false: warn, skip and record"),
+    Param(
+        "strict", True, "count mismatches and bad files are errors; false: warn, skip and record"
+    ),
 )
 
-CT = DomainInfo(name=f"lung CT ({DISPLAY_UNITS})", modality="CT", units=DISPLAY_UNITS, window=(0.0, 255.0))
+CT = DomainInfo(
+    name=f"lung CT ({DISPLAY_UNITS})", modality="CT", units=DISPLAY_UNITS, window=(0.0, 255.0)
+)
 
 
 @hookimpl
@@ -163,10 +172,14 @@ def list_entries(source: Path, root: Path, problems: InputProblems) -> list[Entr
     if source.suffix == ".zip":
         try:
             with zipfile.ZipFile(source) as archive:
-                names = sorted(n for n in archive.namelist() if not n.endswith("/") and not is_hidden(n))
+                names = sorted(
+                    n for n in archive.namelist() if not n.endswith("/") and not is_hidden(n)
+                )
         except (zipfile.BadZipFile, OSError) as exc:
-            raise DataError(f"{source} is not a readable zip file ({exc}).",
-                            hint=f"Download it again from {REPO_URL}.") from None
+            raise DataError(
+                f"{source} is not a readable zip file ({exc}).",
+                hint=f"Download it again from {REPO_URL}.",
+            ) from None
         for name in names:
             if is_image_file(name):
                 entries.append(Entry(source, name))
@@ -182,7 +195,9 @@ def list_entries(source: Path, root: Path, problems: InputProblems) -> list[Entr
             else:
                 problems.add(Entry(path).where(root), "not an image file")
     if not entries:
-        raise DataError(f"{source} holds no image files.", hint=f"Download it again from {REPO_URL}.")
+        raise DataError(
+            f"{source} holds no image files.", hint=f"Download it again from {REPO_URL}."
+        )
     return entries
 
 
@@ -247,12 +262,20 @@ def CovidCT(args: Mapping[str, Any], ctx: DatasetContext) -> FolderDataset:
         DataError: files not found (hint: how to get them), count mismatch or bad file (strict).
     """
     resolved = resolve_args(PARAMS, args, NAME)
-    vf, tf, seed = float(resolved["val_fraction"]), float(resolved["test_fraction"]), int(resolved["seed"])
+    vf, tf, seed = (
+        float(resolved["val_fraction"]),
+        float(resolved["test_fraction"]),
+        int(resolved["seed"]),
+    )
     if vf + tf >= 1.0:
         raise UsageError(f"{NAME}: val_fraction + test_fraction must be below 1.")
     classes = SUBSETS[str(resolved["subset"])]
-    root = find_root(NAME, ctx, lambda p: base_dir(p, classes) is not None,
-                     instructions(Path(ctx.data_dir or ctx.cache_dir)))
+    root = find_root(
+        NAME,
+        ctx,
+        lambda p: base_dir(p, classes) is not None,
+        instructions(Path(ctx.data_dir or ctx.cache_dir)),
+    )
     base = base_dir(root, classes)
     assert base is not None  # find_root only returns roots that passed the check
     problems = InputProblems(strict=bool(resolved["strict"]))
@@ -267,8 +290,13 @@ def CovidCT(args: Mapping[str, Any], ctx: DatasetContext) -> FolderDataset:
         sources += [source] if source.suffix == ".zip" else [e.file for e in found]
     where = {e.where(root): e for e in entries}
     split_of = assign_splits(where, (1.0 - vf - tf, vf, tf), seed)
-    extra = {"dataset": NAME, "version": VERSION, "image_size": ctx.image_size, "args": dict(resolved),
-             "entries": len(entries)}
+    extra = {
+        "dataset": NAME,
+        "version": VERSION,
+        "image_size": ctx.image_size,
+        "args": dict(resolved),
+        "entries": len(entries),
+    }
     fingerprint = files_fingerprint(sources, root, extra=extra)
     cache_dir = Path(ctx.cache_dir) / "slices"
     built: list[bool] = []
@@ -277,7 +305,9 @@ def CovidCT(args: Mapping[str, Any], ctx: DatasetContext) -> FolderDataset:
         built.append(True)
         return _build(where, split_of, ctx.image_size, bool(resolved["strict"]))
 
-    payload = cached(cache_dir, {**extra, "fingerprint": fingerprint, "root": str(root.resolve())}, build)
+    payload = cached(
+        cache_dir, {**extra, "fingerprint": fingerprint, "root": str(root.resolve())}, build
+    )
     splits = {}
     for split in SPLITS:
         images = payload["splits"][split]
@@ -285,8 +315,14 @@ def CovidCT(args: Mapping[str, Any], ctx: DatasetContext) -> FolderDataset:
         splits[split] = SliceSplit(images, images, mask, mask, paired=False)
     info = DatasetInfo(a=CT, b=CT, paired=False, splits=SPLITS, image_size=ctx.image_size)
     dataset = FolderDataset(
-        info, splits, fingerprint, payload["record"], root=root, cache_dir=cache_dir,
-        problems=[*problems.problems, *payload["problems"]], from_cache=not built,
+        info,
+        splits,
+        fingerprint,
+        payload["record"],
+        root=root,
+        cache_dir=cache_dir,
+        problems=[*problems.problems, *payload["problems"]],
+        from_cache=not built,
     )
     if dataset.problems:
         log.warning("%s: %s", NAME, dataset.problems_summary)
@@ -294,7 +330,9 @@ def CovidCT(args: Mapping[str, Any], ctx: DatasetContext) -> FolderDataset:
     return dataset
 
 
-def _build(where: Mapping[str, Entry], split_of: Mapping[str, str], size: int, strict: bool) -> dict[str, Any]:
+def _build(
+    where: Mapping[str, Entry], split_of: Mapping[str, str], size: int, strict: bool
+) -> dict[str, Any]:
     """Decode every image into its split; the payload the slice cache stores."""
     problems = InputProblems(strict=strict)
     images: dict[str, list[torch.Tensor]] = {s: [] for s in SPLITS}

@@ -36,6 +36,14 @@ from typing import Any
 import numpy as np
 import pydicom
 import torch
+from pydicom.errors import InvalidDicomError
+
+from medganbench.core.dataset import DatasetContext
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.params import Param, resolve_args
+from medganbench.core.specs import DatasetSpec
+from medganbench.data.dataroot import find_root, locate_root
+from medganbench.errors import DataError
 from medganbench_plugins.datasets.nifti_volumes import (
     CT_WINDOW,
     Built,
@@ -58,14 +66,6 @@ from medganbench_plugins.datasets.slices import (
     group_split_params,
     stack,
 )
-from pydicom.errors import InvalidDicomError
-
-from medganbench.data.dataroot import find_root, locate_root
-from medganbench.core.dataset import DatasetContext
-from medganbench.errors import DataError
-from medganbench.core.hookspecs import hookimpl
-from medganbench.core.params import Param, resolve_args
-from medganbench.core.specs import DatasetSpec
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +75,23 @@ VERSION = "1"
 DICOM_SUFFIXES: frozenset[str] = frozenset({".dcm", ".dicom", ".ima"})
 
 PARAMS: tuple[Param, ...] = (
-    Param("root", "", "folder tree of DICOM files; empty: --data-dir, MEDGANBENCH_DATA_DICOM_FOLDER "
-          "or the cache directory"),
-    Param("modality", "CT", "modality to read (files of other modalities are skipped)", choices=("CT", "MR")),
-    Param("window", "", "CT window 'lo:hi' in HU (',' also accepted); empty: -1024:3000. MR is always 0:1"),
+    Param(
+        "root",
+        "",
+        "folder tree of DICOM files; empty: --data-dir, MEDGANBENCH_DATA_DICOM_FOLDER "
+        "or the cache directory",
+    ),
+    Param(
+        "modality",
+        "CT",
+        "modality to read (files of other modalities are skipped)",
+        choices=("CT", "MR"),
+    ),
+    Param(
+        "window",
+        "",
+        "CT window 'lo:hi' in HU (',' also accepted); empty: -1024:3000. MR is always 0:1",
+    ),
     Param("mr_percentile", 99.5, "MR: per-series percentile mapped to 1.0", minimum=50.0),
     *group_split_params("patients"),
 )
@@ -230,7 +243,9 @@ def anonymise(metas: Sequence[SliceMeta]) -> tuple[list[str], list[str]]:
     def tag(*parts: str) -> str:
         return hmac.new(key, "\0".join(parts).encode(), hashlib.sha256).hexdigest()[:12]
 
-    return [tag("patient", m.patient) for m in metas], [tag("series", m.patient, m.study, m.series) for m in metas]
+    return [tag("patient", m.patient) for m in metas], [
+        tag("series", m.patient, m.study, m.series) for m in metas
+    ]
 
 
 def is_dicom_candidate(path: Path) -> bool:
@@ -271,7 +286,14 @@ def locate(args: Mapping[str, Any], ctx: DatasetContext) -> Path | None:
 
 
 def _root(args: Mapping[str, Any], ctx: DatasetContext) -> Path:
-    return find_root(NAME, ctx, _looks_valid, "Copy or link your DICOM export (any folder tree of .dcm files) into one folder.", str(args["root"]))
+    return find_root(
+        NAME,
+        ctx,
+        _looks_valid,
+        "Copy or link your DICOM export (any folder tree of .dcm files) into one folder.",
+        str(args["root"]),
+    )
+
 
 def DicomFolder(args: Mapping[str, Any], ctx: DatasetContext) -> SliceDataset:
     """Build the ``dicom-folder`` dataset (factory called by the runner).
@@ -301,10 +323,17 @@ def DicomFolder(args: Mapping[str, Any], ctx: DatasetContext) -> SliceDataset:
     size = int(ctx.image_size)
     fingerprint = files_fingerprint(files, root, fingerprint_extra(NAME, VERSION, resolved, size))
     key = {"dataset": NAME, "root": str(root.resolve()), "fingerprint": fingerprint}
-    payload = cached(Path(ctx.cache_dir) / "slices", key, lambda: _read_tree(files, root, resolved, size))
+    payload = cached(
+        Path(ctx.cache_dir) / "slices", key, lambda: _read_tree(files, root, resolved, size)
+    )
     payload_problems(payload, NAME)
     if payload.get("other_modality"):
-        log.info("%s: skipped %d file(s) of another modality than %s.", NAME, int(payload["other_modality"]), modality)
+        log.info(
+            "%s: skipped %d file(s) of another modality than %s.",
+            NAME,
+            int(payload["other_modality"]),
+            modality,
+        )
     built = Built(a=payload["a"], b=None, groups=list(payload["groups"]))
     return build_dataset(built, (domain, domain), ratios, int(resolved["seed"]), size, fingerprint)
 
@@ -319,7 +348,9 @@ class _Read:
     image: torch.Tensor
 
 
-def _read_tree(files: Sequence[Path], root: Path, args: Mapping[str, Any], size: int) -> dict[str, Any]:
+def _read_tree(
+    files: Sequence[Path], root: Path, args: Mapping[str, Any], size: int
+) -> dict[str, Any]:
     """Read, group, order and (MR) normalise every slice; the payload holds no header value."""
     problems = InputProblems(strict=bool(args["strict"]))
     reader = read_ct_slice if args["modality"] == "CT" else read_mr_slice
@@ -348,7 +379,11 @@ def _read_tree(files: Sequence[Path], root: Path, args: Mapping[str, Any], size:
 
 
 def _ordered(
-    reads: Sequence[_Read], patients: Sequence[str], series: Sequence[str], args: Mapping[str, Any], size: int
+    reads: Sequence[_Read],
+    patients: Sequence[str],
+    series: Sequence[str],
+    args: Mapping[str, Any],
+    size: int,
 ) -> tuple[list[torch.Tensor], list[str]]:
     """Slices grouped by patient, then series, each series in anatomical order (MR normalised).
 

@@ -31,6 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from medganbench.core.dataset import SPLITS, DatasetContext, DatasetInfo, DomainInfo
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.params import Param, resolve_args
+from medganbench.core.specs import DatasetSpec
+from medganbench.data.dataroot import find_root
+from medganbench.errors import DataError, UsageError
+from medganbench.fileio import atomic_write
 from medganbench_plugins.datasets.image_files import (
     ImageFileError,
     is_hidden,
@@ -48,14 +56,6 @@ from medganbench_plugins.datasets.slices import (
     stack,
 )
 
-from medganbench.data.dataroot import find_root
-from medganbench.core.dataset import SPLITS, DatasetContext, DatasetInfo, DomainInfo
-from medganbench.errors import DataError, UsageError
-from medganbench.fileio import atomic_write
-from medganbench.core.hookspecs import hookimpl
-from medganbench.core.params import Param, resolve_args
-from medganbench.core.specs import DatasetSpec
-
 log = logging.getLogger(__name__)
 
 UNPAIRED = "unpaired-folder"
@@ -70,18 +70,39 @@ SPLIT_PLACEHOLDER = "{split}"
 def _params(paired: bool) -> tuple[Param, ...]:
     pairing = " (pairs are matched by file stem)" if paired else ""
     return (
-        Param("root", "", "folder holding the domain folders; empty: --data-dir, "
-              "MEDGANBENCH_DATA_<NAME> or the cache"),
-        Param("a_dir", "A", "domain A folder under root; may contain {split}, e.g. {split}MRI" + pairing),
+        Param(
+            "root",
+            "",
+            "folder holding the domain folders; empty: --data-dir, "
+            "MEDGANBENCH_DATA_<NAME> or the cache",
+        ),
+        Param(
+            "a_dir",
+            "A",
+            "domain A folder under root; may contain {split}, e.g. {split}MRI" + pairing,
+        ),
         Param("b_dir", "B", "domain B folder under root; may contain {split}, e.g. {split}CT"),
-        Param("split_by", "auto", "folders: train/val/test sub-folders or {split}; ratios: split "
-              "files by val/test_fraction; auto: folders if present", choices=("auto", "folders", "ratios")),
-        Param("val_fraction", 0.1, "share of files (or of train, when only train/test folders "
-              "exist) for validation", minimum=0.0),
+        Param(
+            "split_by",
+            "auto",
+            "folders: train/val/test sub-folders or {split}; ratios: split "
+            "files by val/test_fraction; auto: folders if present",
+            choices=("auto", "folders", "ratios"),
+        ),
+        Param(
+            "val_fraction",
+            0.1,
+            "share of files (or of train, when only train/test folders exist) for validation",
+            minimum=0.0,
+        ),
         Param("test_fraction", 0.2, "share of files for test (ratios only)", minimum=0.0),
         Param("seed", 0, "seed of the ratio split and of carving val from train"),
-        Param("group_by", "", "regular expression whose first match in a file stem is its "
-              "patient/group id, kept in one split; empty: each file is its own group"),
+        Param(
+            "group_by",
+            "",
+            "regular expression whose first match in a file stem is its "
+            "patient/group id, kept in one split; empty: each file is its own group",
+        ),
         Param("a_modality", "MR", "modality of domain A"),
         Param("b_modality", "CT", "modality of domain B"),
         Param("a_window", "0,255", "value window lo,hi of domain A (8-bit exports: 0,255)"),
@@ -176,12 +197,16 @@ class FolderSettings:
         if self.val_fraction + self.test_fraction >= 1.0:
             raise UsageError(f"{owner}: val_fraction + test_fraction must be below 1.")
         if self.split_by == "ratios" and SPLIT_PLACEHOLDER in self.a_dir + self.b_dir:
-            raise UsageError(f"{owner}: split_by=ratios cannot be used with a {SPLIT_PLACEHOLDER} folder name.")
+            raise UsageError(
+                f"{owner}: split_by=ratios cannot be used with a {SPLIT_PLACEHOLDER} folder name."
+            )
         if self.group_by:
             try:
                 re.compile(self.group_by)
             except re.error as exc:
-                raise UsageError(f"{owner}: group_by {self.group_by!r} is not a regular expression: {exc}") from None
+                raise UsageError(
+                    f"{owner}: group_by {self.group_by!r} is not a regular expression: {exc}"
+                ) from None
 
 
 def parse_window(text: str, name: str, owner: str) -> tuple[float, float]:
@@ -194,7 +219,9 @@ def parse_window(text: str, name: str, owner: str) -> tuple[float, float]:
     try:
         lo, hi = (float(p) for p in parts)
     except ValueError:
-        raise UsageError(f"{owner}: {name}={text!r} is not 'lo,hi'.", hint=f"Example: {name}=0,255") from None
+        raise UsageError(
+            f"{owner}: {name}={text!r} is not 'lo,hi'.", hint=f"Example: {name}=0,255"
+        ) from None
     if not lo < hi:
         raise UsageError(f"{owner}: {name}={text!r} needs lo < hi.")
     return lo, hi
@@ -221,17 +248,23 @@ def split_folders(root: Path, pattern: str, split_by: str) -> dict[str, Path] | 
         folders = {s: root / pattern.replace(SPLIT_PLACEHOLDER, s) for s in SPLITS}
     else:
         if not (root / pattern).is_dir():
-            raise DataError(f"Domain folder {root / pattern} does not exist.",
-                            hint="Set a_dir/b_dir to the folder names under root.")
+            raise DataError(
+                f"Domain folder {root / pattern} does not exist.",
+                hint="Set a_dir/b_dir to the folder names under root.",
+            )
         folders = {s: root / pattern / s for s in SPLITS}
         if split_by == "ratios" or (split_by == "auto" and not folders["train"].is_dir()):
             return None
     if not folders["train"].is_dir():
-        raise DataError(f"Training folder {folders['train']} does not exist.",
-                        hint="Expected train/ (and test/, optionally val/) folders, or use split_by=ratios.")
+        raise DataError(
+            f"Training folder {folders['train']} does not exist.",
+            hint="Expected train/ (and test/, optionally val/) folders, or use split_by=ratios.",
+        )
     if not folders["test"].is_dir():
-        raise DataError(f"Test folder {folders['test']} does not exist.",
-                        hint="Add a test folder, or use split_by=ratios to split the files.")
+        raise DataError(
+            f"Test folder {folders['test']} does not exist.",
+            hint="Add a test folder, or use split_by=ratios to split the files.",
+        )
     return {s: f for s, f in folders.items() if f.is_dir()}
 
 
@@ -282,7 +315,10 @@ def _by_stem(items: list[Item], root: Path, problems: InputProblems) -> dict[str
     out: dict[str, Path] = {}
     for stem, (path,) in items:
         if stem in out:
-            problems.add(_rel(path, root), f"stem {stem!r} also used by {out[stem].name}; pairing is ambiguous")
+            problems.add(
+                _rel(path, root),
+                f"stem {stem!r} also used by {out[stem].name}; pairing is ambiguous",
+            )
             continue
         out[stem] = path
     return out
@@ -303,7 +339,9 @@ def assign(listing: Listing, settings: FolderSettings) -> dict[str, list[Item]]:
     return out
 
 
-def _cut(items: list[Item], ratios: tuple[float, float, float], settings: FolderSettings) -> dict[str, list[Item]]:
+def _cut(
+    items: list[Item], ratios: tuple[float, float, float], settings: FolderSettings
+) -> dict[str, list[Item]]:
     groups = {stem: group_of(stem, settings.group_by) for stem, _ in items}
     where = assign_splits(groups.values(), ratios, settings.seed)
     out: dict[str, list[Item]] = {s: [] for s in SPLITS}
@@ -402,10 +440,21 @@ def load_folders(source: FolderSource, ctx: DatasetContext) -> FolderDataset:
         split_items = {"ab": assign(pair_listings(a_list, b_list, root, problems), s)}
     else:
         split_items = {"a": assign(a_list, s), "b": assign(b_list, s)}
-    files = sorted({p for by_split in split_items.values() for items in by_split.values()
-                    for _, paths in items for p in paths})
-    extra = {"dataset": source.name, "version": source.version, "image_size": ctx.image_size,
-             "args": {k: v for k, v in source.args.items() if k != "root"}}
+    files = sorted(
+        {
+            p
+            for by_split in split_items.values()
+            for items in by_split.values()
+            for _, paths in items
+            for p in paths
+        }
+    )
+    extra = {
+        "dataset": source.name,
+        "version": source.version,
+        "image_size": ctx.image_size,
+        "args": {k: v for k, v in source.args.items() if k != "root"},
+    }
     fingerprint = files_fingerprint(files, root, extra=extra)
     cache_dir = Path(ctx.cache_dir) / "slices"
     built: list[bool] = []
@@ -419,8 +468,13 @@ def load_folders(source: FolderSource, ctx: DatasetContext) -> FolderDataset:
     key = {**extra, "fingerprint": fingerprint, "root": str(root.resolve())}
     payload = cached(cache_dir, key, build)
     dataset = FolderDataset(
-        _info(source, ctx.image_size), _splits(payload, source.paired), fingerprint, payload["record"],
-        root=root, cache_dir=cache_dir, problems=[*problems.problems, *payload["problems"]],
+        _info(source, ctx.image_size),
+        _splits(payload, source.paired),
+        fingerprint,
+        payload["record"],
+        root=root,
+        cache_dir=cache_dir,
+        problems=[*problems.problems, *payload["problems"]],
         from_cache=not built,
     )
     if dataset.problems:
@@ -489,8 +543,20 @@ def _splits(payload: Mapping[str, Any], paired: bool) -> dict[str, SliceSplit]:
 def _info(source: FolderSource, size: int) -> DatasetInfo:
     s = source.settings
     return DatasetInfo(
-        a=DomainInfo(source.a_name or f"{s.a_modality} ({s.a_dir})", s.a_modality, DISPLAY_UNITS, s.a_window, s.channels),
-        b=DomainInfo(source.b_name or f"{s.b_modality} ({s.b_dir})", s.b_modality, DISPLAY_UNITS, s.b_window, s.channels),
+        a=DomainInfo(
+            source.a_name or f"{s.a_modality} ({s.a_dir})",
+            s.a_modality,
+            DISPLAY_UNITS,
+            s.a_window,
+            s.channels,
+        ),
+        b=DomainInfo(
+            source.b_name or f"{s.b_modality} ({s.b_dir})",
+            s.b_modality,
+            DISPLAY_UNITS,
+            s.b_window,
+            s.channels,
+        ),
         paired=source.paired,
         splits=SPLITS,
         image_size=size,
@@ -499,8 +565,12 @@ def _info(source: FolderSource, size: int) -> DatasetInfo:
 
 def write_record(path: Path, dataset: FolderDataset) -> None:
     """Keep the split record (file → split) beside the slice cache; a failed write only warns."""
-    body = {"root": str(dataset.root), "fingerprint": dataset.fingerprint(),
-            "splits": dataset.split_record, "problems": dataset.problems}
+    body = {
+        "root": str(dataset.root),
+        "fingerprint": dataset.fingerprint(),
+        "splits": dataset.split_record,
+        "problems": dataset.problems,
+    }
     try:
         atomic_write(path, lambda f: f.write(json.dumps(body, indent=1, sort_keys=True).encode()))
     except OSError as exc:
@@ -518,7 +588,9 @@ def _rel(path: Path, root: Path) -> str:
 # Factories
 
 
-def _root(name: str, args: Mapping[str, Any], settings: FolderSettings, ctx: DatasetContext) -> Path:
+def _root(
+    name: str, args: Mapping[str, Any], settings: FolderSettings, ctx: DatasetContext
+) -> Path:
     """``root`` if given, else the first of --data-dir / env var / cache holding both domain folders.
 
     Raises:
@@ -543,12 +615,21 @@ def _domain_present(root: Path, pattern: str) -> bool:
     return (root / pattern).is_dir()
 
 
-def _make(name: str, params: tuple[Param, ...], paired: bool, args: Mapping[str, Any], ctx: DatasetContext) -> FolderDataset:
+def _make(
+    name: str, params: tuple[Param, ...], paired: bool, args: Mapping[str, Any], ctx: DatasetContext
+) -> FolderDataset:
     resolved = resolve_args(params, args, name)
     settings = FolderSettings.from_args(resolved, name)
     root = _root(name, resolved, settings, ctx)
-    source = FolderSource(name, VERSION, root, settings, resolved, paired,
-                          problems=InputProblems(strict=settings.strict))
+    source = FolderSource(
+        name,
+        VERSION,
+        root,
+        settings,
+        resolved,
+        paired,
+        problems=InputProblems(strict=settings.strict),
+    )
     return load_folders(source, ctx)
 
 

@@ -21,10 +21,10 @@ from typing import BinaryIO
 import numpy as np
 import torch
 import torch.nn.functional as F
-from medganbench_plugins.datasets.slices import InputProblems
 from PIL import Image, UnidentifiedImageError
 
 from medganbench.errors import DataError
+from medganbench_plugins.datasets.slices import InputProblems
 
 #: Suffixes (lower case) read as images; anything else in an image folder is a problem.
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
@@ -81,8 +81,18 @@ def _decode(source: Path | str | bytes | BinaryIO) -> Image.Image:
             decoded = image.copy()
     # UnidentifiedImageError: not an image; OSError: truncated/corrupt data; SyntaxError and
     # ValueError: malformed headers in some decoders; DecompressionBombError: absurd sizes.
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        reason = "not a readable image" if isinstance(exc, UnidentifiedImageError) else f"corrupt or truncated image ({exc})"
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+    ) as exc:
+        reason = (
+            "not a readable image"
+            if isinstance(exc, UnidentifiedImageError)
+            else f"corrupt or truncated image ({exc})"
+        )
         raise ImageFileError(reason) from None
     if decoded.width == 0 or decoded.height == 0:
         raise ImageFileError("image has no pixels (zero width or height)")
@@ -127,7 +137,9 @@ def _square_resize(pixels: torch.Tensor, size: int) -> torch.Tensor:
     return resized[0]
 
 
-def list_images(folder: Path, problems: InputProblems | None = None, root: Path | None = None) -> list[Path]:
+def list_images(
+    folder: Path, problems: InputProblems | None = None, root: Path | None = None
+) -> list[Path]:
     """The image files directly inside ``folder``, sorted by name.
 
     Files without an image suffix and sub-folders are reported to ``problems`` (never skipped
@@ -156,7 +168,11 @@ def list_images(folder: Path, problems: InputProblems | None = None, root: Path 
         if entry.is_file() and is_image_file(entry):
             images.append(entry)
         else:
-            kind = "a folder" if entry.is_dir() else f"not an image file (suffix {entry.suffix or 'none'!r})"
+            kind = (
+                "a folder"
+                if entry.is_dir()
+                else f"not an image file (suffix {entry.suffix or 'none'!r})"
+            )
             problems.add(_relative(entry, base), kind)
     if not images:
         raise DataError(
@@ -170,7 +186,9 @@ def count_images(folder: Path) -> int:
     """Number of image files directly inside ``folder`` (0 if it does not exist)."""
     if not folder.is_dir():
         return 0
-    return sum(1 for e in folder.iterdir() if e.is_file() and is_image_file(e) and not is_hidden(e.name))
+    return sum(
+        1 for e in folder.iterdir() if e.is_file() and is_image_file(e) and not is_hidden(e.name)
+    )
 
 
 def _relative(path: Path, base: Path) -> str:

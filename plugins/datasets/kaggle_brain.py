@@ -28,6 +28,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from medganbench.core.dataset import DatasetContext
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.params import Param, resolve_args
+from medganbench.core.specs import DatasetSpec
+from medganbench.data.dataroot import env_var, find_root, locate_root
+from medganbench.errors import DataError
 from medganbench_plugins.datasets.folders import (
     DISPLAY_UNITS,
     FolderDataset,
@@ -37,13 +43,6 @@ from medganbench_plugins.datasets.folders import (
 )
 from medganbench_plugins.datasets.image_files import count_images
 from medganbench_plugins.datasets.slices import InputProblems
-
-from medganbench.data.dataroot import env_var, find_root, locate_root
-from medganbench.core.dataset import DatasetContext
-from medganbench.errors import DataError
-from medganbench.core.hookspecs import hookimpl
-from medganbench.core.params import Param, resolve_args
-from medganbench.core.specs import DatasetSpec
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +55,18 @@ EXPECTED_COUNTS: dict[str, int] = {"trainA": 1742, "trainB": 1744, "testA": 744,
 MR_DIR, CT_DIR = "{split}B", "{split}A"
 
 PARAMS: tuple[Param, ...] = (
-    Param("val_fraction", 0.1, "share of each domain's training files carved out for validation", minimum=0.0),
+    Param(
+        "val_fraction",
+        0.1,
+        "share of each domain's training files carved out for validation",
+        minimum=0.0,
+    ),
     Param("seed", 0, "seed of the validation carve-out"),
-    Param("strict", True, "file-count mismatches and bad files are errors; false: warn, skip and record"),
+    Param(
+        "strict",
+        True,
+        "file-count mismatches and bad files are errors; false: warn, skip and record",
+    ),
 )
 
 
@@ -170,9 +178,17 @@ def KaggleBrain(args: Mapping[str, Any], ctx: DatasetContext) -> FolderDataset:
     settings.check(NAME)
     problems = InputProblems(strict=settings.strict)
     check_counts(folder, problems)
-    source = FolderSource(NAME, VERSION, folder, settings, resolved, paired=False,
-                          a_name=f"MR (trainB/testB, {DISPLAY_UNITS})",
-                          b_name=f"CT (trainA/testA, {DISPLAY_UNITS})", problems=problems)
+    source = FolderSource(
+        NAME,
+        VERSION,
+        folder,
+        settings,
+        resolved,
+        paired=False,
+        a_name=f"MR (trainB/testB, {DISPLAY_UNITS})",
+        b_name=f"CT (trainA/testA, {DISPLAY_UNITS})",
+        problems=problems,
+    )
     return load_folders(source, ctx)
 
 
@@ -182,9 +198,15 @@ def KaggleBrain(args: Mapping[str, Any], ctx: DatasetContext) -> FolderDataset:
 
 def _kaggle_credentials() -> bool:
     """Whether the Kaggle clients will find an API token (env vars or kaggle.json)."""
-    if os.environ.get("KAGGLE_API_TOKEN") or (os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY")):
+    if os.environ.get("KAGGLE_API_TOKEN") or (
+        os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY")
+    ):
         return True
-    dirs = [os.environ.get("KAGGLE_CONFIG_DIR"), Path.home() / ".kaggle", Path.home() / ".config" / "kaggle"]
+    dirs = [
+        os.environ.get("KAGGLE_CONFIG_DIR"),
+        Path.home() / ".kaggle",
+        Path.home() / ".config" / "kaggle",
+    ]
     return any(d and (Path(d) / "kaggle.json").is_file() for d in dirs)
 
 
@@ -211,18 +233,24 @@ def download(args: Mapping[str, Any], ctx: DatasetContext, report: Callable[[str
             exact commands to run by hand.
     """
     target = Path(ctx.data_dir or ctx.cache_dir)
-    manual = instructions(target) + f"\nThen pass --data-dir {target} or set {env_var(NAME)}={target}."
+    manual = (
+        instructions(target) + f"\nThen pass --data-dir {target} or set {env_var(NAME)}={target}."
+    )
     client = kaggle_client()
     if client is None:
-        raise DataError(f"{NAME}: no Kaggle client (kaggle CLI or kagglehub) is installed.", hint=manual)
+        raise DataError(
+            f"{NAME}: no Kaggle client (kaggle CLI or kagglehub) is installed.", hint=manual
+        )
     if not _kaggle_credentials():
         raise DataError(f"{NAME}: the Kaggle client found no API token.", hint=manual)
     target.mkdir(parents=True, exist_ok=True)
     try:
         if client == "cli":
             report("downloading with the kaggle CLI")
-            subprocess.run(["kaggle", "datasets", "download", "-d", KAGGLE_REF, "-p", str(target), "--unzip"],
-                           check=True)
+            subprocess.run(
+                ["kaggle", "datasets", "download", "-d", KAGGLE_REF, "-p", str(target), "--unzip"],
+                check=True,
+            )
         else:
             report("downloading with kagglehub")
             import kagglehub  # type: ignore[import-not-found]
@@ -232,7 +260,9 @@ def download(args: Mapping[str, Any], ctx: DatasetContext, report: Callable[[str
     except Exception as exc:  # whatever the client raises, the cure is the manual route
         raise DataError(f"{NAME}: the Kaggle download failed: {exc}", hint=manual) from exc
     if not looks_valid(target):
-        raise DataError(f"{NAME}: the download in {target} does not have the expected layout.", hint=manual)
+        raise DataError(
+            f"{NAME}: the download in {target} does not have the expected layout.", hint=manual
+        )
     return target
 
 

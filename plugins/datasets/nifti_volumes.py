@@ -32,6 +32,13 @@ import nibabel as nib
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from medganbench.core.dataset import SPLITS, DatasetContext, DatasetInfo, DomainInfo
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.params import Param, resolve_args
+from medganbench.core.specs import DatasetSpec
+from medganbench.data.dataroot import find_root, locate_root
+from medganbench.errors import DataError, UsageError
 from medganbench_plugins.datasets.slices import (
     InputProblems,
     SliceDataset,
@@ -43,13 +50,6 @@ from medganbench_plugins.datasets.slices import (
     group_split_params,
     stack,
 )
-
-from medganbench.data.dataroot import find_root, locate_root
-from medganbench.core.dataset import SPLITS, DatasetContext, DatasetInfo, DomainInfo
-from medganbench.errors import DataError, UsageError
-from medganbench.core.hookspecs import hookimpl
-from medganbench.core.params import Param, resolve_args
-from medganbench.core.specs import DatasetSpec
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +65,21 @@ MR_WINDOW: tuple[float, float] = (0.0, 1.0)
 EMPTY_FRACTION = 0.05
 
 PARAMS: tuple[Param, ...] = (
-    Param("root", "", "folder of NIfTI files (searched recursively); empty: --data-dir, "
-          "MEDGANBENCH_DATA_NIFTI_FOLDER or the cache directory"),
+    Param(
+        "root",
+        "",
+        "folder of NIfTI files (searched recursively); empty: --data-dir, "
+        "MEDGANBENCH_DATA_NIFTI_FOLDER or the cache directory",
+    ),
     Param("pattern", "*.nii*", "file name pattern (fnmatch) of the volumes"),
     Param("modality", "MR", "modality of the volumes", choices=("MR", "CT")),
     Param("slice_axis", 2, "array axis the 2-D slices are taken across", choices=(0, 1, 2)),
-    Param("volume_index", -1, "index along the 4th axis of 4-D files; -1: files must be 3-D",
-          minimum=-1),
+    Param(
+        "volume_index",
+        -1,
+        "index along the 4th axis of 4-D files; -1: files must be 3-D",
+        minimum=-1,
+    ),
     Param("skip_empty", True, "drop slices with no pixel above 5% of the window"),
     Param("percentile", 99.5, "MR: per-volume percentile mapped to 1.0", minimum=50.0),
     Param("window", "", "CT window 'lo:hi' in HU (',' also accepted); empty: -1024:3000"),
@@ -182,8 +190,13 @@ def square_slice(pixels: np.ndarray, size: int) -> torch.Tensor:
         t = square
     if side == size:
         return t[None].clone()
-    out = F.interpolate(t[None, None], size=(size, size), mode="bilinear", align_corners=False,
-                        antialias=side > size)
+    out = F.interpolate(
+        t[None, None],
+        size=(size, size),
+        mode="bilinear",
+        align_corners=False,
+        antialias=side > size,
+    )
     return out[0]
 
 
@@ -223,7 +236,9 @@ def parse_window(text: str, default: tuple[float, float], owner: str) -> tuple[f
     try:
         lo, hi = (float(p) for p in parts)
     except ValueError:
-        raise UsageError(f"{owner}: window {text!r} is not 'lo:hi'.", hint="Example: window=-1024:3000") from None
+        raise UsageError(
+            f"{owner}: window {text!r} is not 'lo:hi'.", hint="Example: window=-1024:3000"
+        ) from None
     if not lo < hi:
         raise UsageError(f"{owner}: window {text!r} needs lo < hi.")
     return lo, hi
@@ -265,7 +280,9 @@ def relative(path: Path, root: Path) -> str:
 
 
 def _is_hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") or part == "__MACOSX" for part in Path(relative(path, root)).parts)
+    return any(
+        part.startswith(".") or part == "__MACOSX" for part in Path(relative(path, root)).parts
+    )
 
 
 def list_files(root: Path, pattern: str, exclude: Path | None = None) -> list[Path]:
@@ -286,7 +303,9 @@ def list_files(root: Path, pattern: str, exclude: Path | None = None) -> list[Pa
 
 def payload_problems(payload: Mapping[str, Any], owner: str) -> None:
     """Log the skipped files recorded in a (possibly cached) payload, so none is hidden."""
-    problems = InputProblems(strict=False, problems=[(str(w), str(p)) for w, p in payload.get("problems", [])])
+    problems = InputProblems(
+        strict=False, problems=[(str(w), str(p)) for w, p in payload.get("problems", [])]
+    )
     if problems.problems:
         log.warning("%s: %s", owner, problems.summary())
 
@@ -324,18 +343,24 @@ def build_dataset(
         DataError: no slices, or fewer groups than splits.
     """
     if built.a.shape[0] == 0:
-        raise DataError("No usable slices were found (every slice was empty or every file was skipped).")
+        raise DataError(
+            "No usable slices were found (every slice was empty or every file was skipped)."
+        )
     record = assign_splits(built.groups, ratios, seed)
     split_of = [record[g] for g in built.groups]
     splits = {}
     for name in SPLITS:
         index = [i for i, s in enumerate(split_of) if s == name]
         splits[name] = _split(built, domains, index, size)
-    info = DatasetInfo(a=domains[0], b=domains[1], paired=built.b is not None, splits=SPLITS, image_size=size)
+    info = DatasetInfo(
+        a=domains[0], b=domains[1], paired=built.b is not None, splits=SPLITS, image_size=size
+    )
     return SliceDataset(info, splits, fingerprint, record)
 
 
-def _split(built: Built, domains: tuple[DomainInfo, DomainInfo], index: list[int], size: int) -> SliceSplit:
+def _split(
+    built: Built, domains: tuple[DomainInfo, DomainInfo], index: list[int], size: int
+) -> SliceSplit:
     a = stack([built.a[i] for i in index], 1, size)
     mask_a = body_mask(a, domains[0].window)
     if built.b is not None:
@@ -359,10 +384,16 @@ def offset_by_group(groups: Sequence[str]) -> list[int]:
     return [(i + largest) % n for i in range(n)]
 
 
-def fingerprint_extra(name: str, version: str, args: Mapping[str, Any], size: int) -> dict[str, Any]:
+def fingerprint_extra(
+    name: str, version: str, args: Mapping[str, Any], size: int
+) -> dict[str, Any]:
     """What besides the file list shapes the slices (the root's location does not)."""
-    return {"dataset": name, "version": version, "image_size": size,
-            "args": {k: v for k, v in args.items() if k != "root"}}
+    return {
+        "dataset": name,
+        "version": version,
+        "image_size": size,
+        "args": {k: v for k, v in args.items() if k != "root"},
+    }
 
 
 def mr_domain(name: str = "MR") -> DomainInfo:
@@ -394,7 +425,14 @@ def locate(args: Mapping[str, Any], ctx: DatasetContext) -> Path | None:
 
 
 def _root(args: Mapping[str, Any], ctx: DatasetContext) -> Path:
-    return find_root(NAME, ctx, _has_volumes(str(args["pattern"])), "Put your .nii/.nii.gz volumes in one folder (sub-folders are searched).", str(args["root"]))
+    return find_root(
+        NAME,
+        ctx,
+        _has_volumes(str(args["pattern"])),
+        "Put your .nii/.nii.gz volumes in one folder (sub-folders are searched).",
+        str(args["root"]),
+    )
+
 
 def NiftiFolder(args: Mapping[str, Any], ctx: DatasetContext) -> SliceDataset:
     """Build the ``nifti-folder`` dataset (factory called by the runner).
@@ -410,7 +448,11 @@ def NiftiFolder(args: Mapping[str, Any], ctx: DatasetContext) -> SliceDataset:
     owner = NAME
     ratios = split_ratios(float(resolved["val_fraction"]), float(resolved["test_fraction"]), owner)
     modality = str(resolved["modality"])
-    domain = mr_domain() if modality == "MR" else ct_domain(parse_window(str(resolved["window"]), CT_WINDOW, owner))
+    domain = (
+        mr_domain()
+        if modality == "MR"
+        else ct_domain(parse_window(str(resolved["window"]), CT_WINDOW, owner))
+    )
     root = _root(resolved, ctx)
     files = list_files(root, str(resolved["pattern"]), exclude=Path(ctx.cache_dir))
     if not files:
@@ -418,8 +460,11 @@ def NiftiFolder(args: Mapping[str, Any], ctx: DatasetContext) -> SliceDataset:
     size = int(ctx.image_size)
     fingerprint = files_fingerprint(files, root, fingerprint_extra(NAME, VERSION, resolved, size))
     key = {"dataset": NAME, "root": str(root.resolve()), "fingerprint": fingerprint}
-    payload = cached(Path(ctx.cache_dir) / "slices", key,
-                     lambda: _read_folder(files, root, resolved, domain, size))
+    payload = cached(
+        Path(ctx.cache_dir) / "slices",
+        key,
+        lambda: _read_folder(files, root, resolved, domain, size),
+    )
     payload_problems(payload, owner)
     built = Built(a=payload["a"], b=None, groups=list(payload["groups"]))
     return build_dataset(built, (domain, domain), ratios, int(resolved["seed"]), size, fingerprint)
@@ -441,10 +486,16 @@ def _read_folder(
             continue
         if domain.modality == "MR":
             volume = percentile_normalise(volume, check_percentile(float(args["percentile"]), NAME))
-        cut = volume_slices(volume, int(args["slice_axis"]), size, domain.window, bool(args["skip_empty"]))
+        cut = volume_slices(
+            volume, int(args["slice_axis"]), size, domain.window, bool(args["skip_empty"])
+        )
         slices += cut
         groups += [anonymous_id(where, NAME)] * len(cut)
-    return {"a": stack(slices, 1, size), "groups": groups, "problems": [list(p) for p in problems.problems]}
+    return {
+        "a": stack(slices, 1, size),
+        "groups": groups,
+        "problems": [list(p) for p in problems.problems],
+    }
 
 
 __all__ = [

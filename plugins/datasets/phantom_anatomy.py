@@ -116,7 +116,9 @@ MR_PEAK = 0.75
 
 
 def spin_echo_signal(
-    pd: NDArray[np.floating], t1_ms: NDArray[np.floating], t2_ms: NDArray[np.floating],
+    pd: NDArray[np.floating],
+    t1_ms: NDArray[np.floating],
+    t2_ms: NDArray[np.floating],
     seq: SpinEcho,
 ) -> F64:
     """Spin-echo signal ``S = PD·(1 − exp(−TR/T1))·exp(−TE/T2)``, element-wise.
@@ -761,9 +763,7 @@ def gaussian_blur(image: F32, sigma: float) -> F32:
         pad[axis] = (radius, radius)
         padded = np.pad(out, pad, mode="edge")
         n = out.shape[axis]
-        out = sum(
-            w * np.take(padded, np.arange(i, i + n), axis=axis) for i, w in enumerate(kernel)
-        )
+        out = sum(w * np.take(padded, np.arange(i, i + n), axis=axis) for i, w in enumerate(kernel))
     return out.astype(np.float32)
 
 

@@ -27,11 +27,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from medganbench_plugins.datasets.phantom_anatomy import (
-    SEQUENCES,
-    SubjectSlices,
-    render_subject,
-)
 from torch.utils.data import Dataset as TorchDataset
 
 from medganbench.core.dataset import (
@@ -42,10 +37,15 @@ from medganbench.core.dataset import (
     DomainInfo,
     Sample,
 )
-from medganbench.errors import UsageError
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param, resolve_args
 from medganbench.core.specs import DatasetSpec
+from medganbench.errors import UsageError
+from medganbench_plugins.datasets.phantom_anatomy import (
+    SEQUENCES,
+    SubjectSlices,
+    render_subject,
+)
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +124,10 @@ class PhantomSplit(TorchDataset[Sample]):
             ValueError: the tensors or id lists disagree in length.
         """
         n = a.shape[0]
-        if any(t.shape[0] != n for t in (b, mask_a, mask_b)) or n != len(subject_a) or n != len(
-            subject_b
+        if (
+            any(t.shape[0] != n for t in (b, mask_a, mask_b))
+            or n != len(subject_a)
+            or n != len(subject_b)
         ):
             raise ValueError("all tensors and subject id lists of a split need the same length")
         self.a, self.b, self.mask_a, self.mask_b = a, b, mask_a, mask_b
@@ -170,12 +172,19 @@ class PhantomSplit(TorchDataset[Sample]):
             [str(s) for s in payload["subject_a"]],
             [str(s) for s in payload["subject_b"]],
         )
-        for key, dtype in (("a", torch.float32), ("b", torch.float32), ("mask_a", torch.bool),
-                           ("mask_b", torch.bool)):
+        for key, dtype in (
+            ("a", torch.float32),
+            ("b", torch.float32),
+            ("mask_a", torch.bool),
+            ("mask_b", torch.bool),
+        ):
             t = getattr(split, key)
-            if not isinstance(t, torch.Tensor) or t.dtype != dtype or t.dim() != 4 or tuple(
-                t.shape[1:]
-            ) != (1, image_size, image_size):
+            if (
+                not isinstance(t, torch.Tensor)
+                or t.dtype != dtype
+                or t.dim() != 4
+                or tuple(t.shape[1:]) != (1, image_size, image_size)
+            ):
                 raise ValueError(f"cached field {key!r} has the wrong type or shape")
         return split
 
@@ -250,7 +259,9 @@ class PhantomBrain(Dataset):
         if self.domain != "both":
             # One domain as both A and B: samplers compare with B, and nothing is "paired".
             only = self.info.domain(self.domain)  # type: ignore[arg-type]
-            self.info = DatasetInfo(a=only, b=only, paired=False, splits=SPLITS, image_size=self._size)
+            self.info = DatasetInfo(
+                a=only, b=only, paired=False, splits=SPLITS, image_size=self._size
+            )
         self._fingerprint = _hash_settings(self.args, self._size)
         self.cache_path = Path(ctx.cache_dir) / f"{NAME}-{self._fingerprint}.pt"
         self.generated: bool | None = None
@@ -298,8 +309,9 @@ class PhantomBrain(Dataset):
         seed = s.seed % 2**64  # SeedSequence needs non-negative entropy
         ids = [f"{name}-{i:03d}" for i in range(n)]
         subjects = [
-            render_subject((seed, _SPLIT_STREAM[name], i), s.slices_per_subject, self._size,
-                           s.weighting)
+            render_subject(
+                (seed, _SPLIT_STREAM[name], i), s.slices_per_subject, self._size, s.weighting
+            )
             for i in range(n)
         ]
         if s.paired:
@@ -310,7 +322,7 @@ class PhantomBrain(Dataset):
             # same length.
             half = n // 2
             a_side = list(zip(ids[:half], subjects[:half], strict=True))
-            b_side = list(zip(ids[n - half:], subjects[n - half:], strict=True))
+            b_side = list(zip(ids[n - half :], subjects[n - half :], strict=True))
         a, mask_a, subject_a = _stack(a_side, "mr")
         if b_side is None:
             b, _, _ = _stack(a_side, "ct")

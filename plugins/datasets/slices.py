@@ -23,15 +23,17 @@ import torch
 from torch.utils.data import Dataset as TorchDataset
 
 from medganbench.core.dataset import Dataset, DatasetInfo, Sample
+from medganbench.core.params import Param
 from medganbench.errors import DataError, UsageError
 from medganbench.fileio import atomic_write
-from medganbench.core.params import Param
 
 #: Layout version of the cache files written by :func:`cached` (a mismatch means "rebuild").
 CACHE_FORMAT = 1
 
 
-def body_mask(images: torch.Tensor, window: tuple[float, float], fraction: float = 0.05) -> torch.Tensor:
+def body_mask(
+    images: torch.Tensor, window: tuple[float, float], fraction: float = 0.05
+) -> torch.Tensor:
     """Pixels brighter than ``fraction`` of the window above its floor (air/background is dark).
 
     Args:
@@ -148,18 +150,24 @@ def assign_splits(
     return out
 
 
-def files_fingerprint(files: Iterable[Path], root: Path, extra: Mapping[str, Any] | None = None) -> str:
+def files_fingerprint(
+    files: Iterable[Path], root: Path, extra: Mapping[str, Any] | None = None
+) -> str:
     """16 hex digits of the sha256 of the sorted (relative path, size) list plus ``extra``.
 
     File contents are not read (that would cost a full pass over a large dataset); any file
     added, removed, renamed or resized changes the fingerprint.
     """
     listing = sorted((str(Path(f).relative_to(root)), Path(f).stat().st_size) for f in files)
-    payload = json.dumps({"files": listing, "extra": dict(extra or {})}, sort_keys=True, default=str)
+    payload = json.dumps(
+        {"files": listing, "extra": dict(extra or {})}, sort_keys=True, default=str
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def cached(cache_dir: Path, key: Mapping[str, Any], build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def cached(
+    cache_dir: Path, key: Mapping[str, Any], build: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
     """Load the payload stored under ``key``, or build, store (atomically) and return it.
 
     Args:

@@ -18,11 +18,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from medganbench.sweep.executor import Executor, TrialEvent, TrialOutcome, TrialRequest
-from medganbench.sweep.trial import run_trial
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param
 from medganbench.core.specs import ExecutorSpec
+from medganbench.sweep.executor import Executor, TrialEvent, TrialOutcome, TrialRequest
+from medganbench.sweep.trial import run_trial
 
 #: How often the driver looks for finished trials and progress events, in seconds.
 POLL_S = 0.25
@@ -154,6 +154,13 @@ def medganbench_executors() -> list[ExecutorSpec]:
             summary="This machine: trials one after another, or in N worker processes.",
             version="1",
             factory="medganbench_plugins.executors.local:LocalExecutor",
-            params=(Param("workers", 1, "trials at once, each in its own process (1 = in this process)", minimum=1),),
+            params=(
+                Param(
+                    "workers",
+                    1,
+                    "trials at once, each in its own process (1 = in this process)",
+                    minimum=1,
+                ),
+            ),
         )
     ]

@@ -19,12 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from medganbench.errors import UsageError
-from medganbench.sweep.executor import Executor, TrialEvent, TrialOutcome, TrialRequest
-from medganbench.sweep.trial import run_trial
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param
 from medganbench.core.specs import ExecutorSpec
+from medganbench.errors import UsageError
+from medganbench.sweep.executor import Executor, TrialEvent, TrialOutcome, TrialRequest
+from medganbench.sweep.trial import run_trial
 
 #: How long the driver waits for a finished task before it collects progress events, in seconds.
 POLL_S = 0.25
@@ -56,7 +56,12 @@ class RayExecutor(Executor):
         address = str(self.args["address"])
         try:
             if address:
-                ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+                ray.init(
+                    address=address,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level="ERROR",
+                )
             else:
                 num_cpus = int(self.args["num_cpus"]) or None
                 ray.init(
@@ -157,10 +162,24 @@ def medganbench_executors() -> list[ExecutorSpec]:
             version="1",
             factory="medganbench_plugins.executors.ray_cluster:RayExecutor",
             params=(
-                Param("address", "", "Ray cluster address (e.g. auto); empty = start Ray on this machine"),
+                Param(
+                    "address",
+                    "",
+                    "Ray cluster address (e.g. auto); empty = start Ray on this machine",
+                ),
                 Param("num_cpus", 0, "CPUs of a Ray instance started here (0 = all)", minimum=0),
-                Param("cpus_per_trial", 1, "CPUs each trial asks for (and its torch threads)", minimum=1),
-                Param("gpus_per_trial", -1, "GPUs each trial asks for; -1 = one where the cluster has GPUs, else none", minimum=-1),
+                Param(
+                    "cpus_per_trial",
+                    1,
+                    "CPUs each trial asks for (and its torch threads)",
+                    minimum=1,
+                ),
+                Param(
+                    "gpus_per_trial",
+                    -1,
+                    "GPUs each trial asks for; -1 = one where the cluster has GPUs, else none",
+                    minimum=-1,
+                ),
             ),
         )
     ]

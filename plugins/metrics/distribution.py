@@ -28,12 +28,11 @@ from typing import Any
 
 import torch
 
-from medganbench.errors import RunError
-from medganbench.fileio import atomic_write
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.metric import EvalBatch, Metric, MetricReport, Needs
-from medganbench.core.specs import MetricSpec
-from medganbench.core.specs import WeightsSpec
+from medganbench.core.specs import MetricSpec, WeightsSpec
+from medganbench.errors import RunError
+from medganbench.fileio import atomic_write
 from medganbench.weights.store import ResolvedWeights, resolve_weights
 from medganbench_plugins.metrics.inception import (
     EXTRACTOR,
@@ -69,7 +68,9 @@ def fid_from_features(real: torch.Tensor, generated: torch.Tensor) -> float:
 
     # float64 statistics: 2048×2048 covariances of float32 features lose digits in the sqrtm.
     stats = [fid_features_to_statistics(f.double()) for f in (real, generated)]
-    return max(0.0, float(fid_statistics_to_metric(stats[0], stats[1], verbose=False)[KEY_METRIC_FID]))
+    return max(
+        0.0, float(fid_statistics_to_metric(stats[0], stats[1], verbose=False)[KEY_METRIC_FID])
+    )
 
 
 def kid_from_features(real: torch.Tensor, generated: torch.Tensor) -> tuple[float, float, int]:
@@ -78,11 +79,17 @@ def kid_from_features(real: torch.Tensor, generated: torch.Tensor) -> tuple[floa
     Raises:
         RunError: fewer than two samples in a set (the unbiased estimator needs pairs).
     """
-    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+    from torch_fidelity.metric_kid import (
+        KEY_METRIC_KID_MEAN,
+        KEY_METRIC_KID_STD,
+        kid_features_to_metric,
+    )
 
     size = min(KID_MAX_SUBSET, real.shape[0], generated.shape[0])
     if size < 2:
-        raise RunError(f"KID needs at least 2 real and 2 generated images, got {real.shape[0]} and {generated.shape[0]}.")
+        raise RunError(
+            f"KID needs at least 2 real and 2 generated images, got {real.shape[0]} and {generated.shape[0]}."
+        )
     out = kid_features_to_metric(
         real.double(),
         generated.double(),
@@ -264,4 +271,3 @@ def medganbench_metrics() -> list[MetricSpec]:
 def medganbench_weights() -> list[WeightsSpec]:
     """Register the ``fid-inception`` artifact."""
     return [FID_INCEPTION]
-

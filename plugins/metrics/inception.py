@@ -67,5 +67,3 @@ def quantise(images: torch.Tensor, window: tuple[float, float]) -> torch.Tensor:
     if q.shape[1] != 3:
         raise ValueError(f"Inception features need 1 or 3 channels, got {q.shape[1]}")
     return q.contiguous()
-
-

@@ -36,7 +36,9 @@ def _target_layout() -> OrderedDict[str, torch.Tensor]:
     with tempfile.TemporaryDirectory() as tmp:
         empty = Path(tmp) / "empty.pt"
         torch.save({}, empty)
-        return OrderedDict(_Skeleton(EXTRACTOR, [FEATURES], feature_extractor_weights_path=str(empty)).state_dict())
+        return OrderedDict(
+            _Skeleton(EXTRACTOR, [FEATURES], feature_extractor_weights_path=str(empty)).state_dict()
+        )
 
 
 def convert_torch_fidelity_file(path: Path) -> Tensors:
@@ -62,7 +64,9 @@ def convert_fid_helper_trunk(path: Path) -> Tensors:
     layout = _target_layout()
     targets = [key[: -len(".conv.weight")] for key in layout if key.endswith(".conv.weight")]
     if len(blocks) != len(targets):
-        raise WeightsError(f"fid-helper trunk has {len(blocks)} conv blocks, InceptionV3 has {len(targets)}.")
+        raise WeightsError(
+            f"fid-helper trunk has {len(blocks)} conv blocks, InceptionV3 has {len(targets)}."
+        )
     out: Tensors = {}
     for block, target in zip(blocks, targets, strict=True):
         weight = trunk[f"{block}.weight"]
@@ -98,7 +102,9 @@ class InceptionFeatures:
 
     MEMO_SIZE = 64
 
-    def __init__(self, weights: ResolvedWeights, device: torch.device, batch_size: int = 32) -> None:
+    def __init__(
+        self, weights: ResolvedWeights, device: torch.device, batch_size: int = 32
+    ) -> None:
         self.weights = weights
         self.device = device
         self.batch_size = batch_size

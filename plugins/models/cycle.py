@@ -20,6 +20,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+from torch import Tensor, nn
+
+from medganbench.core.model import ModelContext, Task, TrainBatch
+from medganbench.core.params import Param
+from medganbench.errors import UsageError
 from medganbench_plugins.models.adversarial import AdversarialModel
 from medganbench_plugins.nn.discriminators import PatchDiscriminator
 from medganbench_plugins.nn.gan_losses import (
@@ -37,11 +42,6 @@ from medganbench_plugins.nn.training import (
     make_optimizer,
     set_requires_grad,
 )
-from torch import Tensor, nn
-
-from medganbench.errors import UsageError
-from medganbench.core.model import ModelContext, Task, TrainBatch
-from medganbench.core.params import Param
 
 LR_SCHEDULES: tuple[str, ...] = ("linear-decay", "constant")
 
@@ -61,23 +61,60 @@ def cycle_params(
     return (
         Param("loss", loss, "adversarial loss", choices=LOSS_KINDS),
         Param("norm", norm, "normalisation in generators and discriminators", choices=NORM_KINDS),
-        Param("optimizer", optimizer, "optimiser of generators and discriminators", choices=OPTIMIZER_KINDS),
+        Param(
+            "optimizer",
+            optimizer,
+            "optimiser of generators and discriminators",
+            choices=OPTIMIZER_KINDS,
+        ),
         Param("lr", 2e-4, "learning rate", minimum=0.0),
         Param("beta1", 0.5, "Adam's β1 (ignored by rmsprop and sgd)", minimum=0.0),
-        Param("lr_schedule", lr_schedule, "constant, or linear decay to 0 over the second half of the budget", choices=LR_SCHEDULES),
+        Param(
+            "lr_schedule",
+            lr_schedule,
+            "constant, or linear decay to 0 over the second half of the budget",
+            choices=LR_SCHEDULES,
+        ),
         Param("lambda_cycle", 10.0, "weight of the cycle-consistency L1 loss", minimum=0.0),
-        Param("lambda_identity", 5.0, "weight of the identity L1 loss (0.5·λ_cycle in CycleGAN)", minimum=0.0),
-        Param("gp_weight", gp_weight, "gradient-penalty weight (loss=wgan-gp always uses 10)", minimum=0.0),
+        Param(
+            "lambda_identity",
+            5.0,
+            "weight of the identity L1 loss (0.5·λ_cycle in CycleGAN)",
+            minimum=0.0,
+        ),
+        Param(
+            "gp_weight",
+            gp_weight,
+            "gradient-penalty weight (loss=wgan-gp always uses 10)",
+            minimum=0.0,
+        ),
         Param("ngf", 64, "generator filters in the first layer", minimum=1),
         Param("ndf", 64, "discriminator filters in the first layer", minimum=1),
         Param("n_blocks", n_blocks, "residual blocks; 0 = 9 at >= 256 px, else 6", minimum=0),
-        Param("stem_kernel", stem_kernel, "kernel of the generators' first and last convolution", choices=(5, 7)),
+        Param(
+            "stem_kernel",
+            stem_kernel,
+            "kernel of the generators' first and last convolution",
+            choices=(5, 7),
+        ),
         Param("norm_eps", norm_eps, "epsilon of the normalisation layers", minimum=0.0),
-        Param("pool_size", 50, "history pool of generated images shown to the discriminators", minimum=0),
+        Param(
+            "pool_size",
+            50,
+            "history pool of generated images shown to the discriminators",
+            minimum=0,
+        ),
         Param("batch_size", 1, "images per domain per step", minimum=1),
-        Param("direction", "a2b", "primary direction (the sample grid and first rows)", choices=("a2b", "b2a")),
+        Param(
+            "direction",
+            "a2b",
+            "primary direction (the sample grid and first rows)",
+            choices=("a2b", "b2a"),
+        ),
         Param("eval_both", True, "also evaluate the reverse direction, as separate rows"),
-        Param("eval_cycle", True, "also score the round trips A→B→A and B→A→B against their inputs"),
+        Param(
+            "eval_cycle", True, "also score the round trips A→B→A and B→A→B against their inputs"
+        ),
     )
 
 
@@ -93,7 +130,9 @@ class CycleModel(AdversarialModel):
         a, b = ctx.dataset.a.channels, ctx.dataset.b.channels
         ResnetGenerator.check_size(ctx.image_size)
         if ctx.image_size < 32:
-            raise UsageError(f"{type(self).__name__} needs images of at least 32 px, got {ctx.image_size}.")
+            raise UsageError(
+                f"{type(self).__name__} needs images of at least 32 px, got {ctx.image_size}."
+            )
         self.lambda_cycle = float(self.args["lambda_cycle"])
         self.lambda_identity = float(self.args["lambda_identity"])
         if self.lambda_identity > 0 and a != b:
@@ -119,10 +158,18 @@ class CycleModel(AdversarialModel):
             net.to(device=ctx.device, memory_format=fmt)
         self.adv = adversarial_loss(str(self.args["loss"]))
         self.gp_weight = self.adv.penalty_weight or float(self.args["gp_weight"])
-        kind, lr, beta1 = str(self.args["optimizer"]), float(self.args["lr"]), float(self.args["beta1"])
+        kind, lr, beta1 = (
+            str(self.args["optimizer"]),
+            float(self.args["lr"]),
+            float(self.args["beta1"]),
+        )
         self.base_lr = lr
-        self.opt_g = make_optimizer(kind, [*self.g_ab.parameters(), *self.g_ba.parameters()], lr, beta1)
-        self.opt_d = make_optimizer(kind, [*self.d_a.parameters(), *self.d_b.parameters()], lr, beta1)
+        self.opt_g = make_optimizer(
+            kind, [*self.g_ab.parameters(), *self.g_ba.parameters()], lr, beta1
+        )
+        self.opt_d = make_optimizer(
+            kind, [*self.d_a.parameters(), *self.d_b.parameters()], lr, beta1
+        )
         size = int(self.args["pool_size"])
         self.pool_a, self.pool_b = ImagePool(size, ctx.seed), ImagePool(size, ctx.seed + 1)
         self.gp_rng = torch.Generator().manual_seed(ctx.seed + 2)
@@ -141,7 +188,9 @@ class CycleModel(AdversarialModel):
             directions += tuple(f"{d}2{d[0]}" for d in directions)
         return directions
 
-    def _critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator) -> Tensor:
+    def _critic_loss(
+        self, critic: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator
+    ) -> Tensor:
         with autocast(self.ctx.device, self.ctx.amp):
             loss = self.adv.d_loss(critic(real).float(), critic(fake).float())
         if self.gp_weight > 0:
@@ -157,11 +206,15 @@ class CycleModel(AdversarialModel):
         with autocast(self.ctx.device, self.ctx.amp):
             fake_b = self.g_ab(real_a)
             fake_a = self.g_ba(real_b)
-            adv = self.adv.g_loss(self.d_b(fake_b).float()) + self.adv.g_loss(self.d_a(fake_a).float())
+            adv = self.adv.g_loss(self.d_b(fake_b).float()) + self.adv.g_loss(
+                self.d_a(fake_a).float()
+            )
             cycle = l1(self.g_ba(fake_b).float(), real_a) + l1(self.g_ab(fake_a).float(), real_b)
             loss_g = adv + self.lambda_cycle * cycle
             if self.lambda_identity > 0:
-                identity = l1(self.g_ab(real_b).float(), real_b) + l1(self.g_ba(real_a).float(), real_a)
+                identity = l1(self.g_ab(real_b).float(), real_b) + l1(
+                    self.g_ba(real_a).float(), real_a
+                )
                 loss_g = loss_g + self.lambda_identity * identity
             else:
                 identity = torch.zeros((), device=real_a.device)

@@ -70,31 +70,61 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.model import ModelContext, Task, TrainBatch
+from medganbench.core.params import Param
+from medganbench.core.specs import ModelSpec
+from medganbench.errors import UsageError
 from medganbench_plugins.models.adversarial import AdversarialModel
 from medganbench_plugins.nn.training import (
     autocast,
     count_parameters,
     set_requires_grad,
 )
-from torch import Tensor, nn
-from torch.nn.utils.parametrizations import spectral_norm
-
-from medganbench.errors import UsageError
-from medganbench.core.hookspecs import hookimpl
-from medganbench.core.model import ModelContext, Task, TrainBatch
-from medganbench.core.params import Param
-from medganbench.core.specs import ModelSpec
 
 #: HAGAN Table IV (COVID-CT): label → model arguments of ``hagan``. Each row adds one module to
 #: the one above. "Base Model" is SAGAN with image-level loss only; "+ AttnMix Generator" adds
 #: DiffAugment, AttnMix and image-level consistency (Table IV's "Cons Img Loss"), trained from the
 #: start; the pixel branch brings the pixel-level adversarial and consistency losses together.
 TABLE4_ABLATION: dict[str, dict[str, str]] = {
-    "Base Model": {"attnmix": "false", "diffaug": "false", "reverse_skip": "false", "pixel_branch": "false", "two_phase": "false"},
-    "+ AttnMix Generator": {"attnmix": "true", "diffaug": "true", "reverse_skip": "false", "pixel_branch": "false", "two_phase": "false"},
-    "+ Reverse Skip Connection": {"attnmix": "true", "diffaug": "true", "reverse_skip": "true", "pixel_branch": "false", "two_phase": "false"},
-    "+ Hierarchical Discriminator": {"attnmix": "true", "diffaug": "true", "reverse_skip": "true", "pixel_branch": "true", "two_phase": "false"},
-    "+ Training Strategy(Ours)": {"attnmix": "true", "diffaug": "true", "reverse_skip": "true", "pixel_branch": "true", "two_phase": "true"},
+    "Base Model": {
+        "attnmix": "false",
+        "diffaug": "false",
+        "reverse_skip": "false",
+        "pixel_branch": "false",
+        "two_phase": "false",
+    },
+    "+ AttnMix Generator": {
+        "attnmix": "true",
+        "diffaug": "true",
+        "reverse_skip": "false",
+        "pixel_branch": "false",
+        "two_phase": "false",
+    },
+    "+ Reverse Skip Connection": {
+        "attnmix": "true",
+        "diffaug": "true",
+        "reverse_skip": "true",
+        "pixel_branch": "false",
+        "two_phase": "false",
+    },
+    "+ Hierarchical Discriminator": {
+        "attnmix": "true",
+        "diffaug": "true",
+        "reverse_skip": "true",
+        "pixel_branch": "true",
+        "two_phase": "false",
+    },
+    "+ Training Strategy(Ours)": {
+        "attnmix": "true",
+        "diffaug": "true",
+        "reverse_skip": "true",
+        "pixel_branch": "true",
+        "two_phase": "true",
+    },
 }
 
 SIZES: tuple[int, ...] = (32, 64, 128, 256)
@@ -116,7 +146,9 @@ def _attention_res(size: int) -> int:
 # ---- AttnMix (Sec. III-B) ---------------------------------------------------------------------
 
 
-def attnmix(real: Tensor, fake: Tensor, mask: Tensor, saliency: Tensor, alpha: float) -> tuple[Tensor, Tensor]:
+def attnmix(
+    real: Tensor, fake: Tensor, mask: Tensor, saliency: Tensor, alpha: float
+) -> tuple[Tensor, Tensor]:
     """Mix real and fake images (eq. 1–2) and give each mix its attention-adjusted label (eq. 3–4).
 
     Args:
@@ -230,7 +262,9 @@ class Generator(nn.Module):
     ``skips`` maps a resolution to a D feature map (1 or N, C_D, r, r) added after projection.
     """
 
-    def __init__(self, z_dim: int, channels: int, size: int, ngf: int, ndf: int, reverse_skip: bool) -> None:
+    def __init__(
+        self, z_dim: int, channels: int, size: int, ngf: int, ndf: int, reverse_skip: bool
+    ) -> None:
         super().__init__()
         self.size = size
         self.stem = nn.Sequential(
@@ -243,18 +277,27 @@ class Generator(nn.Module):
         while res < size // 2:
             cin, cout = _level_channels(ngf, size, res), _level_channels(ngf, size, 2 * res)
             self.ups[str(2 * res)] = nn.Sequential(
-                nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)
+                nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(True),
             )
             res *= 2
         self.attn_res = _attention_res(size)
         self.attention = SelfAttention(_level_channels(ngf, size, self.attn_res))
-        self.out = nn.Sequential(nn.ConvTranspose2d(_level_channels(ngf, size, size // 2), channels, 4, 2, 1), nn.Tanh())
+        self.out = nn.Sequential(
+            nn.ConvTranspose2d(_level_channels(ngf, size, size // 2), channels, 4, 2, 1), nn.Tanh()
+        )
         self.skip_res: tuple[int, ...] = tuple(int(r) for r in self.ups) if reverse_skip else ()
         self.skip_proj = nn.ModuleDict(
-            {str(r): nn.Conv2d(_level_channels(ndf, size, r), _level_channels(ngf, size, r), 1) for r in self.skip_res}
+            {
+                str(r): nn.Conv2d(_level_channels(ndf, size, r), _level_channels(ngf, size, r), 1)
+                for r in self.skip_res
+            }
         )
         for r in self.skip_res:
-            self.register_buffer(f"skip_mean_{r}", torch.zeros(1, _level_channels(ndf, size, r), r, r))
+            self.register_buffer(
+                f"skip_mean_{r}", torch.zeros(1, _level_channels(ndf, size, r), r, r)
+            )
         self.register_buffer("skip_seen", torch.zeros((), dtype=torch.long))
 
     def running_skips(self) -> dict[int, Tensor] | None:
@@ -273,7 +316,9 @@ class Generator(nn.Module):
             buf.copy_(new if first else decay * buf + (1.0 - decay) * new)
         self.skip_seen += 1
 
-    def forward(self, z: Tensor, skips: Mapping[int, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, z: Tensor, skips: Mapping[int, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor]:
         h = self.stem(z[:, :, None, None])
         attn: Tensor | None = None
         for key, block in self.ups.items():
@@ -316,7 +361,9 @@ class HierDiscriminator(nn.Module):
             res = 4
             while res < size // 2:
                 self.decoder[str(2 * res)] = spectral_norm(
-                    nn.Conv2d(_level_channels(ndf, size, res), _level_channels(ndf, size, 2 * res), 1)
+                    nn.Conv2d(
+                        _level_channels(ndf, size, res), _level_channels(ndf, size, 2 * res), 1
+                    )
                 )
                 res *= 2
             self.pixel_head = spectral_norm(nn.Conv2d(_level_channels(ndf, size, size // 2), 1, 1))
@@ -331,7 +378,9 @@ class HierDiscriminator(nn.Module):
         if not self.pixel_branch:
             return img, None, feats
         for key, conv in self.decoder.items():
-            h = F.leaky_relu(conv(F.interpolate(h, scale_factor=2.0, mode="nearest")) + feats[int(key)], 0.2)
+            h = F.leaky_relu(
+                conv(F.interpolate(h, scale_factor=2.0, mode="nearest")) + feats[int(key)], 0.2
+            )
         pix = self.pixel_head(F.interpolate(h, scale_factor=2.0, mode="nearest"))
         return img, pix, feats
 
@@ -375,8 +424,12 @@ class HAGAN(AdversarialModel):
         for net in self.nets:
             net.to(device=ctx.device, memory_format=fmt)
         betas = (float(self.args["adam_beta1"]), float(self.args["adam_beta2"]))
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=float(self.args["lr_g"]), betas=betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=float(self.args["lr_d"]), betas=betas)
+        self.opt_g = torch.optim.Adam(
+            self.generator.parameters(), lr=float(self.args["lr_g"]), betas=betas
+        )
+        self.opt_d = torch.optim.Adam(
+            self.discriminator.parameters(), lr=float(self.args["lr_d"]), betas=betas
+        )
         # One RNG for noise, masks and augmentation, saved with the model: resume is exact.
         self.rng = torch.Generator().manual_seed(ctx.seed + 7)
         self.progress = 0.0
@@ -426,7 +479,10 @@ class HAGAN(AdversarialModel):
             skips = None
             if self.reverse_skip:
                 # Reverse skip: the real path's features, batch mean, no gradient into D from G.
-                skips = {r: feats[r].detach().float().mean(0, keepdim=True) for r in self.generator.skip_res}
+                skips = {
+                    r: feats[r].detach().float().mean(0, keepdim=True)
+                    for r in self.generator.skip_res
+                }
                 self.generator.update_running_skips(skips, self.skip_decay)
             fake, saliency = self.generator(z, skips)
             fake_in = t(fake.detach())
@@ -443,7 +499,9 @@ class HAGAN(AdversarialModel):
                 if self.pixel_branch:
                     assert mix_pix is not None and real_pix is not None and fake_pix is not None
                     target = mask * real_pix.float() + (1.0 - mask) * fake_pix.float()
-                    d_cons = d_cons + _bce(mix_pix, mask) + (mix_pix.float() - target).square().mean()
+                    d_cons = (
+                        d_cons + _bce(mix_pix, mask) + (mix_pix.float() - target).square().mean()
+                    )
                 lam_mean = lam.mean()
             loss_d = d_img + self.beta1 * d_pix + self.beta2 * d_cons
         self.opt_d.zero_grad(set_to_none=True)
@@ -460,8 +518,12 @@ class HAGAN(AdversarialModel):
         loss_g.backward()
         self.opt_g.step()
         set_requires_grad((self.discriminator,), True)
-        values = torch.stack([d_img, d_pix, d_cons, g_img, g_pixel, lam_mean]).detach().float().tolist()
-        return dict(zip(("d_img", "d_pix", "d_cons", "g_img", "g_pix", "mix_label"), values, strict=True))
+        values = (
+            torch.stack([d_img, d_pix, d_cons, g_img, g_pixel, lam_mean]).detach().float().tolist()
+        )
+        return dict(
+            zip(("d_img", "d_pix", "d_cons", "g_img", "g_pix", "mix_label"), values, strict=True)
+        )
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """``n`` images from z ~ U[-1, 1] drawn with ``generator``; call after :meth:`eval_mode`."""
@@ -488,25 +550,56 @@ def medganbench_models() -> list[ModelSpec]:
             version="1",
             factory="medganbench_plugins.models.hagan:HAGAN",
             params=(
-                Param("z_dim", 0, "noise dimension; 0 = 100 below 256 px, 1000 at 256 px (Sec. IV)", minimum=0),
+                Param(
+                    "z_dim",
+                    0,
+                    "noise dimension; 0 = 100 below 256 px, 1000 at 256 px (Sec. IV)",
+                    minimum=0,
+                ),
                 Param("ngf", 64, "generator filters at the last feature level", minimum=1),
                 Param("ndf", 64, "discriminator filters at the first level", minimum=1),
                 Param("lr_g", 1e-3, "Adam learning rate of G (Sec. IV)", minimum=0.0),
                 Param("lr_d", 1e-3, "Adam learning rate of D (Sec. IV)", minimum=0.0),
                 Param("adam_beta1", 0.5, "Adam's β1", minimum=0.0),
                 Param("adam_beta2", 0.999, "Adam's β2", minimum=0.0),
-                Param("batch_size", 32, "images per step (Sec. IV: 32 low-resolution, 2 high)", minimum=1),
+                Param(
+                    "batch_size",
+                    32,
+                    "images per step (Sec. IV: 32 low-resolution, 2 high)",
+                    minimum=1,
+                ),
                 Param("attnmix", True, "AttnMix mixing and consistency loss (Sec. III-B)"),
                 Param("diffaug", True, "DiffAugment in the augmented phase (Sec. III-B)"),
                 Param("reverse_skip", True, "Reverse Skip Connection D→G (Sec. III-D)"),
-                Param("pixel_branch", True, "pixel-level branch of the hierarchical D (Sec. III-C)"),
-                Param("two_phase", True, "plain training before the warm-up share, augmented after (Sec. III-E)"),
-                Param("warmup", 0.25, "budget share of plain training when two_phase is on", minimum=0.0),
-                Param("alpha", 0.5, "attention share of the mix label: λ=(1-α)λ0+αλ1 (eq. 3-4)", minimum=0.0),
+                Param(
+                    "pixel_branch", True, "pixel-level branch of the hierarchical D (Sec. III-C)"
+                ),
+                Param(
+                    "two_phase",
+                    True,
+                    "plain training before the warm-up share, augmented after (Sec. III-E)",
+                ),
+                Param(
+                    "warmup",
+                    0.25,
+                    "budget share of plain training when two_phase is on",
+                    minimum=0.0,
+                ),
+                Param(
+                    "alpha",
+                    0.5,
+                    "attention share of the mix label: λ=(1-α)λ0+αλ1 (eq. 3-4)",
+                    minimum=0.0,
+                ),
                 Param("beta", 1.0, "weight of G's pixel-level loss (eq. 8)", minimum=0.0),
                 Param("beta1", 1.0, "weight of D's pixel-level loss (eq. 7)", minimum=0.0),
                 Param("beta2", 1.0, "weight of D's consistency loss (eq. 7)", minimum=0.0),
-                Param("skip_decay", 0.99, "EMA decay of the reverse-skip features used at sampling", minimum=0.0),
+                Param(
+                    "skip_decay",
+                    0.99,
+                    "EMA decay of the reverse-skip features used at sampling",
+                    minimum=0.0,
+                ),
             ),
         )
     ]

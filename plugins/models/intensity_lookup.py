@@ -17,11 +17,11 @@ from typing import Any
 
 import torch
 
-from medganbench.errors import RunError
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.model import Model, ModelContext, Task, TrainBatch
 from medganbench.core.params import Param
 from medganbench.core.specs import ModelSpec
+from medganbench.errors import RunError
 
 
 class IntensityLookupModel(Model):

@@ -28,6 +28,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+from torch import Tensor, nn
+
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.model import ModelContext, Task, TrainBatch
+from medganbench.core.params import Param
+from medganbench.core.specs import ModelSpec
 from medganbench_plugins.models.adversarial import AdversarialModel
 from medganbench_plugins.models.cycle import LR_SCHEDULES
 from medganbench_plugins.nn.discriminators import PatchDiscriminator
@@ -44,12 +50,6 @@ from medganbench_plugins.nn.training import (
     make_optimizer,
     set_requires_grad,
 )
-from torch import Tensor, nn
-
-from medganbench.core.hookspecs import hookimpl
-from medganbench.core.model import ModelContext, Task, TrainBatch
-from medganbench.core.params import Param
-from medganbench.core.specs import ModelSpec
 
 
 class Pix2Pix(AdversarialModel):
@@ -72,13 +72,19 @@ class Pix2Pix(AdversarialModel):
             norm,
             dropout=bool(self.args["dropout"]),
         )
-        self.critic = PatchDiscriminator(src.channels + tgt.channels, int(self.args["ndf"]), 3, norm)
+        self.critic = PatchDiscriminator(
+            src.channels + tgt.channels, int(self.args["ndf"]), 3, norm
+        )
         fmt = torch.channels_last if ctx.channels_last else torch.preserve_format
         for net in self.nets:
             net.to(device=ctx.device, memory_format=fmt)
         self.adv = adversarial_loss(str(self.args["loss"]))
         self.lambda_l1 = float(self.args["lambda_l1"])
-        kind, lr, beta1 = str(self.args["optimizer"]), float(self.args["lr"]), float(self.args["beta1"])
+        kind, lr, beta1 = (
+            str(self.args["optimizer"]),
+            float(self.args["lr"]),
+            float(self.args["beta1"]),
+        )
         self.base_lr = lr
         self.opt_g = make_optimizer(kind, self.generator.parameters(), lr, beta1)
         self.opt_d = make_optimizer(kind, self.critic.parameters(), lr, beta1)
@@ -110,7 +116,9 @@ class Pix2Pix(AdversarialModel):
         # Generator: fool the discriminator and stay close to the target in L1.
         set_requires_grad((self.critic,), False)
         with autocast(self.ctx.device, self.ctx.amp):
-            adv = self.adv.g_loss(self.critic(torch.cat([source, fake.to(source.dtype)], 1)).float())
+            adv = self.adv.g_loss(
+                self.critic(torch.cat([source, fake.to(source.dtype)], 1)).float()
+            )
             l1 = nn.functional.l1_loss(fake.float(), target)
             loss_g = adv + self.lambda_l1 * l1
         self.opt_g.zero_grad(set_to_none=True)
@@ -183,16 +191,31 @@ def medganbench_models() -> list[ModelSpec]:
             factory="medganbench_plugins.models.pix2pix:Pix2Pix",
             params=(
                 Param("loss", "bce", "adversarial loss", choices=LOSS_KINDS),
-                Param("norm", "batch", "normalisation in generator and discriminator", choices=NORM_KINDS),
+                Param(
+                    "norm",
+                    "batch",
+                    "normalisation in generator and discriminator",
+                    choices=NORM_KINDS,
+                ),
                 Param("optimizer", "adam", "optimiser", choices=OPTIMIZER_KINDS),
                 Param("lr", 2e-4, "learning rate", minimum=0.0),
                 Param("beta1", 0.5, "Adam's β1", minimum=0.0),
-                Param("lr_schedule", "linear-decay", "constant, or linear decay to 0 over the second half of the budget", choices=LR_SCHEDULES),
+                Param(
+                    "lr_schedule",
+                    "linear-decay",
+                    "constant, or linear decay to 0 over the second half of the budget",
+                    choices=LR_SCHEDULES,
+                ),
                 Param("lambda_l1", 100.0, "weight of the L1 loss to the target", minimum=0.0),
                 Param("ngf", 64, "generator filters in the outermost level", minimum=1),
                 Param("ndf", 64, "discriminator filters in the first layer", minimum=1),
                 Param("dropout", True, "dropout 0.5 in the inner decoder levels"),
-                Param("test_mode", "paper", "paper: per-image batch norm and dropout at test time; eval: running statistics", choices=("paper", "eval")),
+                Param(
+                    "test_mode",
+                    "paper",
+                    "paper: per-image batch norm and dropout at test time; eval: running statistics",
+                    choices=("paper", "eval"),
+                ),
                 Param("batch_size", 1, "pairs per step", minimum=1),
                 Param("direction", "a2b", "translate A→B or B→A", choices=("a2b", "b2a")),
             ),

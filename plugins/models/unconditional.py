@@ -34,6 +34,12 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
+from torch import Tensor, nn
+
+from medganbench.core.hookspecs import hookimpl
+from medganbench.core.model import ModelContext, Task, TrainBatch
+from medganbench.core.params import Param
+from medganbench.core.specs import ModelSpec
 from medganbench_plugins.models.adversarial import AdversarialModel
 from medganbench_plugins.nn.gan_losses import adversarial_loss, gradient_penalty
 from medganbench_plugins.nn.sampling import (
@@ -45,12 +51,6 @@ from medganbench_plugins.nn.training import (
     autocast,
     set_requires_grad,
 )
-from torch import Tensor, nn
-
-from medganbench.core.hookspecs import hookimpl
-from medganbench.core.model import ModelContext, Task, TrainBatch
-from medganbench.core.params import Param
-from medganbench.core.specs import ModelSpec
 
 #: Largest number of images :meth:`UnconditionalGAN.sample` pushes through the generator at once;
 #: the noise is drawn for all images first, so the chunking never changes the result.
@@ -114,8 +114,12 @@ class UnconditionalGAN(AdversarialModel):
         self.g_loss = _neg_mean if self.sagan_generator_loss else self.adv.g_loss
         self.n_critic = int(self.args.get("n_critic", 1))
         betas = (float(self.args["beta1"]), float(self.args["beta2"]))
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=float(self.args["lr_g"]), betas=betas)
-        self.opt_d = torch.optim.Adam(self.critic.parameters(), lr=float(self.args["lr_d"]), betas=betas)
+        self.opt_g = torch.optim.Adam(
+            self.generator.parameters(), lr=float(self.args["lr_g"]), betas=betas
+        )
+        self.opt_d = torch.optim.Adam(
+            self.critic.parameters(), lr=float(self.args["lr_d"]), betas=betas
+        )
         # Own RNGs for training noise and penalty interpolates, saved in state_dict, so a
         # resumed run draws exactly what the uninterrupted one would have.
         self.noise_rng = torch.Generator().manual_seed(ctx.seed + 1)
@@ -186,7 +190,9 @@ class UnconditionalGAN(AdversarialModel):
         self.generator.eval()
         try:
             with torch.no_grad(), autocast(self.ctx.device, self.ctx.amp):
-                parts = [self.generator(c.to(self.ctx.device)).float() for c in z.split(SAMPLE_CHUNK)]
+                parts = [
+                    self.generator(c.to(self.ctx.device)).float() for c in z.split(SAMPLE_CHUNK)
+                ]
         finally:
             self.generator.train(was_training)
         return torch.cat(parts, 0).clamp(-1.0, 1.0).contiguous()
@@ -224,13 +230,29 @@ class SAGAN(UnconditionalGAN):
 
 
 def _params(
-    *, batch_size: int, lr_g: float, lr_d: float, beta1: float, beta2: float, extra: tuple[Param, ...] = ()
+    *,
+    batch_size: int,
+    lr_g: float,
+    lr_d: float,
+    beta1: float,
+    beta2: float,
+    extra: tuple[Param, ...] = (),
 ) -> tuple[Param, ...]:
     """The arguments every unconditional plugin declares, with that plugin's defaults."""
     return (
         Param("z_dim", 100, "latent dimension; z ~ U[-1, 1]^z_dim", minimum=1),
-        Param("ngf", 64, "generator filters at the last feature map (×2 per coarser level, at most ×8)", minimum=1),
-        Param("ndf", 64, "discriminator filters in the first layer (×2 per level, at most ×8)", minimum=1),
+        Param(
+            "ngf",
+            64,
+            "generator filters at the last feature map (×2 per coarser level, at most ×8)",
+            minimum=1,
+        ),
+        Param(
+            "ndf",
+            64,
+            "discriminator filters in the first layer (×2 per level, at most ×8)",
+            minimum=1,
+        ),
         Param("batch_size", batch_size, "real images per step", minimum=1),
         Param("lr_g", lr_g, "generator learning rate", minimum=0.0),
         Param("lr_d", lr_d, "discriminator learning rate", minimum=0.0),
@@ -261,7 +283,14 @@ def medganbench_models() -> list[ModelSpec]:
                 lr_d=1e-4,
                 beta1=0.0,
                 beta2=0.9,
-                extra=(Param("n_critic", 5, "critic updates per generator update (the step's batch is split among them)", minimum=1),),
+                extra=(
+                    Param(
+                        "n_critic",
+                        5,
+                        "critic updates per generator update (the step's batch is split among them)",
+                        minimum=1,
+                    ),
+                ),
             ),
         ),
         ModelSpec(
@@ -275,7 +304,14 @@ def medganbench_models() -> list[ModelSpec]:
                 lr_d=4e-4,
                 beta1=0.0,
                 beta2=0.9,
-                extra=(Param("attention_res", 0, "feature resolution of the self-attention blocks; 0 = image_size/4", minimum=0),),
+                extra=(
+                    Param(
+                        "attention_res",
+                        0,
+                        "feature resolution of the self-attention blocks; 0 = image_size/4",
+                        minimum=0,
+                    ),
+                ),
             ),
         ),
     ]

@@ -95,11 +95,16 @@ def adversarial_loss(name: str) -> AdversarialLoss:
     try:
         return _LOSSES[name]
     except KeyError:
-        raise ValueError(f"unknown loss {name!r}; expected one of {', '.join(LOSS_KINDS)}") from None
+        raise ValueError(
+            f"unknown loss {name!r}; expected one of {', '.join(LOSS_KINDS)}"
+        ) from None
 
 
 def gradient_penalty(
-    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, generator: torch.Generator | None = None
+    critic: Callable[[Tensor], Tensor],
+    real: Tensor,
+    fake: Tensor,
+    generator: torch.Generator | None = None,
 ) -> Tensor:
     """WGAN-GP's penalty E[(‖∇D(x̂)‖₂ − 1)²] at random interpolates x̂ of real and fake images.
 

@@ -67,7 +67,9 @@ class SwitchableNorm2d(nn.Module):
             with torch.no_grad():
                 count = n * h * w
                 unbiased = var_bn.flatten() * (count / max(count - 1, 1))
-                self.running_mean.lerp_(mean_bn.flatten().to(self.running_mean.dtype), self.momentum)
+                self.running_mean.lerp_(
+                    mean_bn.flatten().to(self.running_mean.dtype), self.momentum
+                )
                 self.running_var.lerp_(unbiased.to(self.running_var.dtype), self.momentum)
         else:
             mean_bn = self.running_mean.float().view(1, c, 1, 1)

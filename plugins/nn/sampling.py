@@ -56,7 +56,9 @@ def check_image_size(image_size: int) -> int:
         ValueError: the size is not a power of two in [32, 256].
     """
     if image_size < MIN_SIZE or image_size > MAX_SIZE or image_size & (image_size - 1):
-        raise ValueError(f"image size must be a power of two from {MIN_SIZE} to {MAX_SIZE}, got {image_size}")
+        raise ValueError(
+            f"image size must be a power of two from {MIN_SIZE} to {MAX_SIZE}, got {image_size}"
+        )
     return int(math.log2(image_size)) - 2
 
 
@@ -160,7 +162,9 @@ class DCGANGenerator(nn.Module):
         for i in range(1, stages):
             self.blocks.append(
                 nn.Sequential(
-                    _layer(nn.ConvTranspose2d(widths[i - 1], widths[i], 4, 2, 1, bias=False), spectral),
+                    _layer(
+                        nn.ConvTranspose2d(widths[i - 1], widths[i], 4, 2, 1, bias=False), spectral
+                    ),
                     _init(nn.BatchNorm2d(widths[i])),
                     nn.ReLU(True),
                 )
@@ -205,12 +209,16 @@ class ConvDiscriminator(nn.Module):
         stages = check_image_size(image_size)
         _check_attention_res(attention_res, image_size)
         if norm not in D_NORM_KINDS:
-            raise ValueError(f"unknown discriminator norm {norm!r}; expected one of {', '.join(D_NORM_KINDS)}")
+            raise ValueError(
+                f"unknown discriminator norm {norm!r}; expected one of {', '.join(D_NORM_KINDS)}"
+            )
         widths = [ndf * min(2**i, MAX_MULT) for i in range(stages)]
         self.blocks = nn.ModuleList()
         channels = in_channels
         for i, width in enumerate(widths):
-            layers: list[nn.Module] = [_layer(nn.Conv2d(channels, width, 4, 2, 1, bias=norm == "none" or i == 0), spectral)]
+            layers: list[nn.Module] = [
+                _layer(nn.Conv2d(channels, width, 4, 2, 1, bias=norm == "none" or i == 0), spectral)
+            ]
             if i > 0 and norm == "batch":
                 layers.append(_init(nn.BatchNorm2d(width)))
             elif i > 0 and norm == "layer":

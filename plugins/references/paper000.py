@@ -36,8 +36,14 @@ def medganbench_reported_results() -> list[ReportedResult]:
         for metric, value, note in (("psnr", psnr, _PSNR_NOTE), ("ssim", ssim, _SSIM_NOTE)):
             results.append(
                 ReportedResult(
-                    source=SOURCE, table="Table 9", method=method, model=model,
-                    dataset="kaggle-brain", direction="a2b", metric=metric, value=value,
+                    source=SOURCE,
+                    table="Table 9",
+                    method=method,
+                    model=model,
+                    dataset="kaggle-brain",
+                    direction="a2b",
+                    metric=metric,
+                    value=value,
                     note=note + _SIZE_NOTE,
                 )
             )

@@ -66,13 +66,23 @@ TABLE4: dict[str, float] = {
 }
 
 
-def _fid(table: str, method: str, model: str | None, dataset: str, value: float, size: int) -> ReportedResult:
+def _fid(
+    table: str, method: str, model: str | None, dataset: str, value: float, size: int
+) -> ReportedResult:
     note = _NOTE + _DATASET_NOTES[dataset] + (_WGAN_NOTE if method.startswith("WGAN") else "")
     if table == "Table IV" and method == "Base Model":
         note += _TABLE4_NOTE
     return ReportedResult(
-        source=SOURCE, table=table, method=method, model=model, dataset=dataset,
-        direction="a2b", metric="fid", value=value, image_size=size, note=note,
+        source=SOURCE,
+        table=table,
+        method=method,
+        model=model,
+        dataset=dataset,
+        direction="a2b",
+        metric="fid",
+        value=value,
+        image_size=size,
+        note=note,
     )
 
 
@@ -84,5 +94,7 @@ def medganbench_reported_results() -> list[ReportedResult]:
         for method, by_dataset in values.items()
         for dataset, value in by_dataset.items()
     ]
-    results += [_fid("Table IV", label, "hagan", "covid-ct", value, 64) for label, value in TABLE4.items()]
+    results += [
+        _fid("Table IV", label, "hagan", "covid-ct", value, 64) for label, value in TABLE4.items()
+    ]
     return results

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from medganbench_plugins.metrics.inception import FID_INCEPTION, quantise
-from medganbench_plugins.metrics.inception_net import InceptionFeatures
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from medganbench.weights.store import resolve_weights
+from medganbench_plugins.metrics.inception import FID_INCEPTION, quantise
+from medganbench_plugins.metrics.inception_net import InceptionFeatures
 
 BATCH, SIZE = 8, 64
 WINDOW = (-1024.0, 3000.0)
@@ -24,7 +24,9 @@ def extractor() -> InceptionFeatures:
     return InceptionFeatures(resolve_weights(FID_INCEPTION), torch.device("cpu"), batch_size=BATCH)
 
 
-def test_bench_inception_features_cpu(benchmark: BenchmarkFixture, extractor: InceptionFeatures) -> None:
+def test_bench_inception_features_cpu(
+    benchmark: BenchmarkFixture, extractor: InceptionFeatures
+) -> None:
     gen = torch.Generator().manual_seed(0)
 
     def fresh_batch() -> tuple[tuple[torch.Tensor], dict[str, object]]:

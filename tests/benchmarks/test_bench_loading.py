@@ -24,7 +24,7 @@ SIZE, BATCH = 64, 8
 def phantom(registries_module):
     spec = registries_module.datasets.get("phantom-brain")
     args = resolve_args(spec.params, {}, "phantom-brain")
-    return spec.load()(args, DatasetContext(SIZE, medganbench_home() / "datasets" / "phantom-brain"))
+    return spec.build(args, DatasetContext(SIZE, medganbench_home() / "datasets" / "phantom-brain"))
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,9 @@ def registries_module():
 
 @pytest.mark.parametrize("unpaired", [False, True], ids=["paired", "unpaired"])
 def test_bench_train_batches(benchmark: BenchmarkFixture, phantom, unpaired: bool) -> None:
-    batches = TrainBatches(phantom.split("train"), BATCH, 0, unpaired=unpaired, paired_data=phantom.info.paired)
+    batches = TrainBatches(
+        phantom.split("train"), BATCH, 0, unpaired=unpaired, paired_data=phantom.info.paired
+    )
     benchmark.group = f"train-batches-{BATCH}x{SIZE}px"
     raw, paired = benchmark(lambda: next(batches))
     assert paired is (not unpaired)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from medganbench_plugins.metrics.paired import psnr, ssim
 from pytest_benchmark.fixture import BenchmarkFixture
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from medganbench_plugins.metrics.paired import psnr, ssim
 
 CT_WINDOW = (-1024.0, 3000.0)
 LO, HI = CT_WINDOW
@@ -62,7 +63,11 @@ def _skimage_ssim_loop(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.array(
         [
             structural_similarity(
-                y[i], x[i], data_range=1.0, gaussian_weights=True, sigma=1.5,
+                y[i],
+                x[i],
+                data_range=1.0,
+                gaussian_weights=True,
+                sigma=1.5,
                 use_sample_covariance=False,
             )
             for i in range(len(x))

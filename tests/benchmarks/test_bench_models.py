@@ -25,12 +25,14 @@ SIZE = 64
 ROUNDS = 3
 
 
-@pytest.mark.parametrize("name", ["cyclegan", "hlsnc", "pix2pix", "dcgan", "wgan-gp", "sagan", "hagan"])
+@pytest.mark.parametrize(
+    "name", ["cyclegan", "hlsnc", "pix2pix", "dcgan", "wgan-gp", "sagan", "hagan"]
+)
 def test_bench_train_step_64px(benchmark: BenchmarkFixture, registries, name: str) -> None:
     spec = registries.models.get(name)
     info = dataclasses.replace(PROBE_DATASET, image_size=SIZE)
     torch.manual_seed(0)
-    model = spec.load()(
+    model = spec.build(
         resolve_args(spec.params, {}, name), ModelContext(SIZE, info, torch.device("cpu"), 0)
     )
     n = model.batch_size

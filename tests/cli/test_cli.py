@@ -11,14 +11,25 @@ from pathlib import Path
 
 import pyarrow.ipc as ipc
 
-SMALL = ["--image-size", "32", "--dataset-arg", "train_subjects=3,val_subjects=2,test_subjects=2,slices_per_subject=2"]
+SMALL = [
+    "--image-size",
+    "32",
+    "--dataset-arg",
+    "train_subjects=3,val_subjects=2,test_subjects=2,slices_per_subject=2",
+]
 
 
-def _cli(*args: str, cwd: Path, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _cli(
+    *args: str, cwd: Path, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **(env_extra or {})}
     return subprocess.run(
         [sys.executable, "-m", "medganbench", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -54,7 +65,9 @@ def test_paired_metric_on_unpaired_dataset_exits_2(tmp_path: Path) -> None:
 
 def test_run_then_show_and_export(tmp_path: Path) -> None:
     for model in ("identity", "intensity-lookup"):
-        proc = _cli("run", "--model", model, "--budget", "steps=3", "--no-progress", *SMALL, cwd=tmp_path)
+        proc = _cli(
+            "run", "--model", model, "--budget", "steps=3", "--no-progress", *SMALL, cwd=tmp_path
+        )
         assert proc.returncode == 0, proc.stderr
     board = tmp_path / "leaderboards" / "phantom-brain.arrow"
     assert ipc.open_file(board).read_all().num_rows == 6
@@ -63,7 +76,17 @@ def test_run_then_show_and_export(tmp_path: Path) -> None:
     # intensity-lookup ranks first on the default (first) metric, psnr.
     assert show.stdout.index("intensity-lookup") < show.stdout.index("identity ")
     md = tmp_path / "board.md"
-    exp = _cli("leaderboard", "export", "--dataset", "phantom-brain", "--format", "md", "--out", str(md), cwd=tmp_path)
+    exp = _cli(
+        "leaderboard",
+        "export",
+        "--dataset",
+        "phantom-brain",
+        "--format",
+        "md",
+        "--out",
+        str(md),
+        cwd=tmp_path,
+    )
     assert exp.returncode == 0, exp.stderr
     assert "intensity-lookup" in md.read_text()
 
@@ -102,14 +125,29 @@ def test_plugins_lists_versions(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_mid_run_leaves_no_row_and_no_corrupt_file(tmp_path: Path) -> None:
-    first = _cli("run", "--model", "identity", "--budget", "steps=2", "--no-progress", *SMALL, cwd=tmp_path)
+    first = _cli(
+        "run", "--model", "identity", "--budget", "steps=2", "--no-progress", *SMALL, cwd=tmp_path
+    )
     assert first.returncode == 0, first.stderr
     board = tmp_path / "leaderboards" / "phantom-brain.arrow"
     before = board.read_bytes()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "medganbench", "run", "--model", "intensity-lookup",
-         "--budget", "seconds=600", "--no-progress", *SMALL],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "medganbench",
+            "run",
+            "--model",
+            "intensity-lookup",
+            "--budget",
+            "seconds=600",
+            "--no-progress",
+            *SMALL,
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     checkpoint_glob = lambda: list((tmp_path / "runs").glob("*/checkpoint.pt"))  # noqa: E731
     deadline = time.monotonic() + 120
@@ -135,8 +173,21 @@ def test_corrupt_image_in_a_folder_dataset_is_one_message_naming_it(tmp_path: Pa
                 Image.new("L", (40, 40), color=40 * i + 60).save(folder / f"s{i}.png")
     broken = tmp_path / "data" / "A" / "train" / "s1.png"
     broken.write_bytes(broken.read_bytes()[:40])
-    proc = _cli("run", "--model", "identity", "--dataset", "paired-folder", "--image-size", "32",
-                "--dataset-arg", f"root={tmp_path / 'data'}", "--budget", "steps=1", "--no-progress", cwd=tmp_path)
+    proc = _cli(
+        "run",
+        "--model",
+        "identity",
+        "--dataset",
+        "paired-folder",
+        "--image-size",
+        "32",
+        "--dataset-arg",
+        f"root={tmp_path / 'data'}",
+        "--budget",
+        "steps=1",
+        "--no-progress",
+        cwd=tmp_path,
+    )
     _assert_clean_failure(proc, 1)
     assert "A/train/s1.png" in proc.stderr and "strict=false" in proc.stderr
     assert not (tmp_path / "leaderboards").exists()

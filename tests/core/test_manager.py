@@ -20,7 +20,9 @@ from medganbench.errors import DuplicateNameError, PluginError
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def _install_fake_distribution(root: Path, module_source: str, module: str = "fake_mgb_plugin") -> None:
+def _install_fake_distribution(
+    root: Path, module_source: str, module: str = "fake_mgb_plugin"
+) -> None:
     """Make a real (if minimal) installed distribution with a ``medganbench`` entry point."""
     (root / f"{module}.py").write_text(module_source)
     info = root / "fake_mgb_plugin-1.2.3.dist-info"
@@ -78,7 +80,9 @@ def test_misspelt_hook_is_caught_by_check_pending() -> None:
 
 
 def test_broken_entry_point_gives_plugin_error(tmp_path: Path, monkeypatch) -> None:
-    _install_fake_distribution(tmp_path, "raise ImportError('missing dependency xyz')\n", module="broken_mgb_plugin")
+    _install_fake_distribution(
+        tmp_path, "raise ImportError('missing dependency xyz')\n", module="broken_mgb_plugin"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(PluginError, match="missing dependency xyz"):
         make_plugin_manager(autoload=True)
@@ -88,7 +92,11 @@ def test_duplicate_name_names_both_plugins() -> None:
     class Shadow:
         @hookimpl
         def medganbench_models(self) -> list[ModelSpec]:
-            return [ModelSpec("identity", "again", "1", "medganbench_plugins.models.identity:IdentityModel")]
+            return [
+                ModelSpec(
+                    "identity", "again", "1", "medganbench_plugins.models.identity:IdentityModel"
+                )
+            ]
 
     pm = make_plugin_manager(autoload=False)
     pm.register(Shadow(), name="shadow-plugin")
@@ -139,4 +147,3 @@ def test_unimportable_factory_is_a_plugin_error() -> None:
     spec = ModelSpec("ghost", "summary", "1", "no_such_module_xyz:Model")
     with pytest.raises(PluginError, match="cannot import"):
         spec.load()
-

@@ -26,7 +26,11 @@ def test_env_var_name() -> None:
 
 
 def test_data_dir_wins_over_env_and_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    given, env, cache = _tree(tmp_path / "given"), _tree(tmp_path / "env"), _tree(tmp_path / "cache")
+    given, env, cache = (
+        _tree(tmp_path / "given"),
+        _tree(tmp_path / "env"),
+        _tree(tmp_path / "cache"),
+    )
     monkeypatch.setenv("MEDGANBENCH_DATA_DEMO", str(env))
     assert locate_root("demo", DatasetContext(32, cache, given), _has_marker) == given
     assert locate_root("demo", DatasetContext(32, cache), _has_marker) == env

@@ -37,7 +37,10 @@ def _run_ids(table: pa.Table) -> list[str]:
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "medganbench", "leaderboard", "merge", *args],
-        cwd=cwd, capture_output=True, text=True, check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -282,8 +285,7 @@ def test_cli_conflict_exits_1_writes_nothing_and_reports_all(tmp_path: Path) -> 
 def test_cli_keep_all_exits_0_and_still_lists_conflicts(tmp_path: Path) -> None:
     _board(tmp_path / "a.arrow", make_row(value=20.0))
     _board(tmp_path / "b.arrow", make_row(value=21.5))
-    proc = _cli("a.arrow", "b.arrow", "--out", "c.arrow", "--on-conflict", "keep-all",
-                cwd=tmp_path)
+    proc = _cli("a.arrow", "b.arrow", "--out", "c.arrow", "--on-conflict", "keep-all", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "conflict:" in proc.stderr and "value: 20.0" in proc.stderr
     assert read_leaderboard(tmp_path / "c.arrow").num_rows == 2

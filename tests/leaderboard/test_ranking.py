@@ -139,8 +139,20 @@ def test_unknown_by_raises_usage_error_listing_metrics() -> None:
 
 def test_metric_arguments_make_separate_columns() -> None:
     table = table_of(
-        make_row(run_id="r1", metric="lpips", metric_args='{"net":"alex"}', value=0.2, higher_is_better=False),
-        make_row(run_id="r2", metric="lpips", metric_args='{"net":"vgg"}', value=0.1, higher_is_better=False),
+        make_row(
+            run_id="r1",
+            metric="lpips",
+            metric_args='{"net":"alex"}',
+            value=0.2,
+            higher_is_better=False,
+        ),
+        make_row(
+            run_id="r2",
+            metric="lpips",
+            metric_args='{"net":"vgg"}',
+            value=0.1,
+            higher_is_better=False,
+        ),
     )
     (group,) = ranked_groups(table)
     assert [c.label for c in group.metrics] == ["lpips ↓ (v1, net=alex)", "lpips ↓ (v1, net=vgg)"]

@@ -223,7 +223,9 @@ def test_non_overlapping_intervals_get_different_ranks(tmp_path: Path) -> None:
 def test_lower_is_better_metric_ranks_smaller_mean_first(tmp_path: Path) -> None:
     mae = {"metric": "mae", "higher_is_better": False}
     path = board_of(
-        tmp_path, rows_for("big", [0.30, 0.31, 0.32], **mae), rows_for("small", [0.10, 0.11, 0.12], **mae)
+        tmp_path,
+        rows_for("big", [0.30, 0.31, 0.32], **mae),
+        rows_for("small", [0.10, 0.11, 0.12], **mae),
     )
     (group,) = aggregate_groups(path)
     assert group.ranked_by == MetricColumn("mae", "1", False)
@@ -386,7 +388,16 @@ def test_cli_show_runs_lists_one_row_per_run(three_seed_board: Path) -> None:
 
 def test_cli_export_md_runs_flag(three_seed_board: Path) -> None:
     out = three_seed_board / "board.md"
-    args = ("leaderboard", "export", "--dataset", "phantom-brain", "--format", "md", "--out", str(out))
+    args = (
+        "leaderboard",
+        "export",
+        "--dataset",
+        "phantom-brain",
+        "--format",
+        "md",
+        "--out",
+        str(out),
+    )
     assert _cli(*args, cwd=three_seed_board).returncode == 0
     assert "n=3 (0, 1, 2)" in out.read_text()
     assert _cli(*args, "--runs", cwd=three_seed_board).returncode == 0

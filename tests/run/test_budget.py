@@ -13,7 +13,9 @@ def test_parse_any_subset_in_any_order() -> None:
     assert Budget.parse("kimg=1.5") == Budget(kimg=1.5)
 
 
-@pytest.mark.parametrize("text", ["", "steps", "epochs=3", "steps=ten", "steps=0", "kimg=-1", "steps=1,steps=2"])
+@pytest.mark.parametrize(
+    "text", ["", "steps", "epochs=3", "steps=ten", "steps=0", "kimg=-1", "steps=1,steps=2"]
+)
 def test_bad_budgets_are_usage_errors(text: str) -> None:
     with pytest.raises(UsageError):
         Budget.parse(text)

@@ -70,8 +70,17 @@ def _checkpoint_steps(path: Path) -> int:
 @pytest.mark.slow
 def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
     run_args = [
-        "run", "--model", "hlsnc", "--image-size", "32", "--budget", "steps=12",
-        "--checkpoint-every", "3", "--deterministic", "--no-progress",
+        "run",
+        "--model",
+        "hlsnc",
+        "--image-size",
+        "32",
+        "--budget",
+        "steps=12",
+        "--checkpoint-every",
+        "3",
+        "--deterministic",
+        "--no-progress",
         *(f"--model-arg={k}={v}" for k, v in SMALL_ARGS["hlsnc"].items()),
     ]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
@@ -81,11 +90,17 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> No
     subprocess.run(_cli(*run_args), cwd=whole, env=env, check=True, capture_output=True)
 
     proc = subprocess.Popen(
-        _cli(*run_args), cwd=killed, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        _cli(*run_args),
+        cwd=killed,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 240
-    checkpoints = lambda: list((killed / "runs").glob(f"*/{CHECKPOINT_NAME}"))
+
+    def checkpoints() -> list[Path]:
+        return list((killed / "runs").glob(f"*/{CHECKPOINT_NAME}"))
+
     while time.monotonic() < deadline and proc.poll() is None:
         if checkpoints() and _checkpoint_steps(checkpoints()[0]) >= 3:
             break
@@ -100,7 +115,11 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> No
 
     resumed = subprocess.run(
         _cli("run", "--resume", str(checkpoint.parent), "--deterministic", "--no-progress"),
-        cwd=killed, env=env, capture_output=True, text=True, check=False,
+        cwd=killed,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming run {checkpoint.parent.name} from step {stopped_at}" in resumed.stderr
@@ -151,8 +170,14 @@ def test_every_model_resumes_to_the_same_final_state(
     # Only the prepare and train phases run: evaluation is a deterministic function of the final
     # state (a seeded generator, eval-mode networks), and the SIGKILL test covers metrics end to
     # end, so FID's Inception network stays out of a test about training state.
-    whole = RunOptions(leaderboard_dir=tmp_path / "b", runs_dir=tmp_path / "r1", progress=False,
-                       checkpoint_every=1, cache_dir=tmp_path / "c", deterministic=True)
+    whole = RunOptions(
+        leaderboard_dir=tmp_path / "b",
+        runs_dir=tmp_path / "r1",
+        progress=False,
+        checkpoint_every=1,
+        cache_dir=tmp_path / "c",
+        deterministic=True,
+    )
     train(prepare(spec, registries, whole))
     interrupted = dataclass_replace(whole, runs_dir=tmp_path / "r2")
     with monkeypatch.context() as patch:
@@ -186,7 +211,7 @@ def _assert_same_state(have: object, want: object, path: str = "model") -> None:
             _assert_same_state(have[key], want[key], f"{path}.{key}")
     elif isinstance(want, (list, tuple)):
         assert isinstance(have, (list, tuple)) and len(have) == len(want), path
-        for i, (h, w) in enumerate(zip(have, want)):
+        for i, (h, w) in enumerate(zip(have, want, strict=True)):
             _assert_same_state(h, w, f"{path}[{i}]")
     else:
         assert have == want, path
@@ -202,9 +227,15 @@ def test_resume_without_checkpoint_starts_from_step_zero(tmp_path: Path) -> None
     registries = build_registries(make_plugin_manager())
     spec = RunSpec(model="identity", image_size=32, budget=Budget(steps=2), metrics=("psnr",))
     result = execute_run(
-        spec, registries,
-        RunOptions(leaderboard_dir=tmp_path / "b", runs_dir=tmp_path / "r", progress=False,
-                   cache_dir=tmp_path / "c", resume=True),
+        spec,
+        registries,
+        RunOptions(
+            leaderboard_dir=tmp_path / "b",
+            runs_dir=tmp_path / "r",
+            progress=False,
+            cache_dir=tmp_path / "c",
+            resume=True,
+        ),
     )
     assert result.ledger.steps == 2
     assert json.loads((result.run_dir / "result.json").read_text())["resumed_from_step"] is None
@@ -213,10 +244,20 @@ def test_resume_without_checkpoint_starts_from_step_zero(tmp_path: Path) -> None
 def test_checkpoint_of_another_run_is_refused(tmp_path: Path) -> None:
     registries = build_registries(make_plugin_manager())
     spec = RunSpec(model="identity", image_size=32, budget=Budget(steps=2), metrics=("psnr",))
-    options = RunOptions(leaderboard_dir=tmp_path / "b", runs_dir=tmp_path / "r", progress=False, cache_dir=tmp_path / "c")
+    options = RunOptions(
+        leaderboard_dir=tmp_path / "b",
+        runs_dir=tmp_path / "r",
+        progress=False,
+        cache_dir=tmp_path / "c",
+    )
     result = execute_run(spec, registries, options)
-    other = resolve_run(RunSpec(model="identity", image_size=32, budget=Budget(steps=2), metrics=("psnr",), seed=1), registries)
-    with pytest.raises(RunError, match=f"belongs to run {result.run_id}, not to run {other.run_id}"):
+    other = resolve_run(
+        RunSpec(model="identity", image_size=32, budget=Budget(steps=2), metrics=("psnr",), seed=1),
+        registries,
+    )
+    with pytest.raises(
+        RunError, match=f"belongs to run {result.run_id}, not to run {other.run_id}"
+    ):
         load_checkpoint(result.run_dir / CHECKPOINT_NAME, other.run_id)
 
 
@@ -229,7 +270,15 @@ def test_corrupt_checkpoint_is_one_clear_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("unpaired", [False, True])
 def test_data_order_resumes_across_an_epoch_boundary(unpaired: bool) -> None:
-    data = [{"a": torch.tensor([float(i)]), "b": torch.tensor([float(-i)]), "mask_a": torch.tensor([True]), "mask_b": torch.tensor([True])} for i in range(7)]
+    data = [
+        {
+            "a": torch.tensor([float(i)]),
+            "b": torch.tensor([float(-i)]),
+            "mask_a": torch.tensor([True]),
+            "mask_b": torch.tensor([True]),
+        }
+        for i in range(7)
+    ]
     whole = TrainBatches(data, 2, 3, unpaired=unpaired, paired_data=True)
     first = [next(whole) for _ in range(5)]  # 3 batches per epoch: crosses into the second
     assert first  # the state after five batches is what we restore below
@@ -248,7 +297,10 @@ def test_cli_resume_refuses_spec_options(tmp_path: Path) -> None:
     run_dir.mkdir(parents=True)
     proc = subprocess.run(
         _cli("run", "--resume", str(run_dir), "--seed", "3"),
-        cwd=tmp_path, capture_output=True, text=True, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == UsageError.exit_code
     assert "do not also give --seed" in proc.stderr and "Traceback" not in proc.stderr
@@ -256,7 +308,11 @@ def test_cli_resume_refuses_spec_options(tmp_path: Path) -> None:
 
 def test_cli_resume_of_a_directory_without_spec_is_one_clear_error(tmp_path: Path) -> None:
     proc = subprocess.run(
-        _cli("run", "--resume", str(tmp_path)), cwd=tmp_path, capture_output=True, text=True, check=False
+        _cli("run", "--resume", str(tmp_path)),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == UsageError.exit_code
     assert "has no spec.json" in proc.stderr and "Traceback" not in proc.stderr

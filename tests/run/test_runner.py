@@ -17,7 +17,12 @@ from medganbench.run.options import RunOptions
 from medganbench.run.runner import execute_run
 from medganbench.run.spec import RunSpec
 
-SMALL = {"train_subjects": "3", "val_subjects": "2", "test_subjects": "2", "slices_per_subject": "3"}
+SMALL = {
+    "train_subjects": "3",
+    "val_subjects": "2",
+    "test_subjects": "2",
+    "slices_per_subject": "3",
+}
 
 
 def _spec(model: str = "identity", **changes) -> RunSpec:
@@ -39,10 +44,14 @@ def test_run_appends_one_row_per_metric(registries, dirs) -> None:
 
 
 def test_row_records_the_run_identity(registries, dirs) -> None:
-    result = execute_run(_spec(seed=7, budget=Budget(steps=3, seconds=100.0)), registries, _options(dirs))
+    result = execute_run(
+        _spec(seed=7, budget=Budget(steps=3, seconds=100.0)), registries, _options(dirs)
+    )
     row = read_leaderboard(result.leaderboard).to_pylist()[0]
     assert row["seed"] == 7 and row["image_size"] == 32
-    assert row["budget_steps"] == 3 and row["budget_seconds"] == 100.0 and row["budget_kimg"] is None
+    assert (
+        row["budget_steps"] == 3 and row["budget_seconds"] == 100.0 and row["budget_kimg"] is None
+    )
     assert row["steps_done"] == 3 and row["kimg_done"] == pytest.approx(3 * 8 / 1000)
     assert '"batch_size":8' in row["model_args"] and '"slices_per_subject":3' in row["dataset_args"]
     assert row["model_version"] == "1" and row["dataset_version"] and row["metric_version"] == "1"
@@ -69,7 +78,9 @@ def test_run_writes_checkpoint_samples_and_spec(registries, dirs) -> None:
 def test_intensity_lookup_beats_identity(registries, dirs) -> None:
     scores = {}
     for model in ("identity", "intensity-lookup"):
-        scores[model] = execute_run(_spec(model, budget=Budget(steps=6)), registries, _options(dirs)).metrics
+        scores[model] = execute_run(
+            _spec(model, budget=Budget(steps=6)), registries, _options(dirs)
+        ).metrics
     assert scores["intensity-lookup"]["psnr"] > scores["identity"]["psnr"]
     assert scores["intensity-lookup"]["ssim"] > scores["identity"]["ssim"]
     assert scores["intensity-lookup"]["mae"] < scores["identity"]["mae"]
@@ -95,7 +106,9 @@ def test_paired_training_model_refused_on_unpaired_data(registries, dirs) -> Non
 
 
 @pytest.mark.parametrize("exc_type", [RuntimeError, KeyboardInterrupt])
-def test_failure_mid_run_leaves_the_leaderboard_intact(registries, dirs, monkeypatch, exc_type) -> None:
+def test_failure_mid_run_leaves_the_leaderboard_intact(
+    registries, dirs, monkeypatch, exc_type
+) -> None:
     first = execute_run(_spec(seed=1), registries, _options(dirs))
     before = first.leaderboard.read_bytes()
 
@@ -147,14 +160,16 @@ def _phantom(registries):
 
     spec = registries.datasets.get("phantom-brain")
     args = resolve_args(spec.params, SMALL, "phantom-brain")
-    return spec.load()(args, DatasetContext(32, medganbench_home() / "datasets" / "phantom-brain"))
+    return spec.build(args, DatasetContext(32, medganbench_home() / "datasets" / "phantom-brain"))
 
 
 def test_unpaired_training_draws_a_and_b_independently(registries) -> None:
     from medganbench.run.batches import TrainBatches
 
     phantom = _phantom(registries)
-    batches = TrainBatches(phantom.split("train"), 4, 0, unpaired=True, paired_data=phantom.info.paired)
+    batches = TrainBatches(
+        phantom.split("train"), 4, 0, unpaired=True, paired_data=phantom.info.paired
+    )
     same = []
     for _ in range(5):
         raw, paired = next(batches)
@@ -168,7 +183,9 @@ def test_paired_training_keeps_pairs(registries) -> None:
     from medganbench.run.batches import TrainBatches
 
     phantom = _phantom(registries)
-    raw, paired = next(TrainBatches(phantom.split("train"), 4, 0, unpaired=False, paired_data=phantom.info.paired))
+    raw, paired = next(
+        TrainBatches(phantom.split("train"), 4, 0, unpaired=False, paired_data=phantom.info.paired)
+    )
     assert paired is True and torch.equal(raw["mask_a"], raw["mask_b"])
 
 
@@ -176,6 +193,8 @@ def test_runner_reports_budget_progress_before_each_step(registries, dirs, monke
     from medganbench_plugins.models.identity import IdentityModel
 
     seen: list[float] = []
-    monkeypatch.setattr(IdentityModel, "set_progress", lambda self, f: seen.append(f), raising=False)
+    monkeypatch.setattr(
+        IdentityModel, "set_progress", lambda self, f: seen.append(f), raising=False
+    )
     execute_run(_spec(budget=Budget(steps=4)), registries, _options(dirs))
     assert seen == [0.0, 0.25, 0.5, 0.75]

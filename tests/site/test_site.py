@@ -39,8 +39,16 @@ SWEEP = {
     "models": ["identity", "intensity-lookup"],
 }
 REPORTED = ReportedResult(
-    source="paper 999 (test)", table="Table 1", method="Some-GAN", model=None, dataset="phantom-brain",
-    direction="a2b", metric="psnr", value=99.5, image_size=32, note="a number no run here reached",
+    source="paper 999 (test)",
+    table="Table 1",
+    method="Some-GAN",
+    model=None,
+    dataset="phantom-brain",
+    direction="a2b",
+    metric="psnr",
+    value=99.5,
+    image_size=32,
+    note="a number no run here reached",
 )
 
 
@@ -64,8 +72,12 @@ def site(measured: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     registries = build_registries(make_plugin_manager(autoload=False))
     out = tmp_path_factory.mktemp("site") / "site"
     publish_site(
-        [leaderboard_path(measured / "leaderboards", "phantom-brain")], out,
-        runs_dir=measured / "runs", registries=registries, reported=[REPORTED], generated="test",
+        [leaderboard_path(measured / "leaderboards", "phantom-brain")],
+        out,
+        runs_dir=measured / "runs",
+        registries=registries,
+        reported=[REPORTED],
+        generated="test",
     )
     return out
 
@@ -118,7 +130,9 @@ def test_every_reproduce_command_is_checked_against_its_run_id(site: Path, measu
         assert f"this command gives run id {run_id}" in html
 
 
-def test_running_a_reproduce_command_gives_the_same_run_id(site: Path, measured: Path, tmp_path: Path) -> None:
+def test_running_a_reproduce_command_gives_the_same_run_id(
+    site: Path, measured: Path, tmp_path: Path
+) -> None:
     run_id = _run_ids(measured)[0]
     html = (site / "runs" / f"{run_id}.html").read_text()
     command = re.search(r'<pre class="reproduce"><code>([^<]+)</code>', html).group(1)
@@ -126,7 +140,10 @@ def test_running_a_reproduce_command_gives_the_same_run_id(site: Path, measured:
     assert words[:2] == ["medganbench", "run"]
     proc = subprocess.run(
         [sys.executable, "-m", "medganbench", *words[1:], "--no-progress"],
-        cwd=tmp_path, capture_output=True, text=True, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     table = read_leaderboard(leaderboard_path(tmp_path / "leaderboards", "phantom-brain"))
@@ -146,7 +163,9 @@ def test_thumbnails_keep_the_site_small(site: Path) -> None:
     assert total < 2 * 2**20
 
 
-def test_publishing_again_replaces_an_earlier_site(site: Path, measured: Path, tmp_path: Path) -> None:
+def test_publishing_again_replaces_an_earlier_site(
+    site: Path, measured: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "again"
     board = leaderboard_path(measured / "leaderboards", "phantom-brain")
     publish_site([board], out, runs_dir=measured / "runs")
@@ -164,22 +183,39 @@ def test_a_directory_that_is_not_a_site_is_never_replaced(measured: Path, tmp_pa
 
 def test_cli_publish_writes_the_site(measured: Path, tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "medganbench", "leaderboard", "publish", "--out", str(tmp_path / "s"),
-         "--leaderboard-dir", str(measured / "leaderboards"), "--runs-dir", str(measured / "runs")],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "medganbench",
+            "leaderboard",
+            "publish",
+            "--out",
+            str(tmp_path / "s"),
+            "--leaderboard-dir",
+            str(measured / "leaderboards"),
+            "--runs-dir",
+            str(measured / "runs"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert "8 run page(s)" in proc.stdout and (tmp_path / "s" / "index.html").exists()
 
 
-def test_hub_upload_without_credentials_is_one_clear_error(site: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_hub_upload_without_credentials_is_one_clear_error(
+    site: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # no stored token either
     with pytest.raises(PublishError, match="No Hugging Face credentials"):
         upload_to_hub("org/name", site, [])
 
 
-def test_hub_upload_without_network_is_one_clear_error(site: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_hub_upload_without_network_is_one_clear_error(
+    site: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
@@ -188,28 +224,56 @@ def test_hub_upload_without_network_is_one_clear_error(site: Path, monkeypatch: 
 
 
 def test_cli_hub_failure_exits_1_without_traceback(measured: Path, tmp_path: Path) -> None:
-    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_TOKEN": "hf_not_a_real_token",
-           "HF_ENDPOINT": "http://127.0.0.1:9"}
+    env = {
+        **os.environ,
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_TOKEN": "hf_not_a_real_token",
+        "HF_ENDPOINT": "http://127.0.0.1:9",
+    }
     proc = subprocess.run(
-        [sys.executable, "-m", "medganbench", "leaderboard", "publish", "--to-hub", "org/name",
-         "--leaderboard-dir", str(measured / "leaderboards"), "--runs-dir", str(measured / "runs")],
-        capture_output=True, text=True, check=False, env=env,
+        [
+            sys.executable,
+            "-m",
+            "medganbench",
+            "leaderboard",
+            "publish",
+            "--to-hub",
+            "org/name",
+            "--leaderboard-dir",
+            str(measured / "leaderboards"),
+            "--runs-dir",
+            str(measured / "runs"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
     )
     assert proc.returncode == 1
-    assert "Uploading to the Hub dataset org/name failed" in proc.stderr and "Traceback" not in proc.stderr
+    assert (
+        "Uploading to the Hub dataset org/name failed" in proc.stderr
+        and "Traceback" not in proc.stderr
+    )
 
 
 # ------------------------------------------------------------------------------ in a browser
 
 
 def _browser_paths() -> tuple[str, str] | None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    chromium = (
+        shutil.which("chromium")
+        or shutil.which("chromium-browser")
+        or shutil.which("google-chrome")
+    )
     driver = shutil.which("chromedriver")
     return (chromium, driver) if chromium and driver else None
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(_browser_paths() is None, reason="no chromium + chromedriver (scripts/install-test-browser.sh installs them)")
+@pytest.mark.skipif(
+    _browser_paths() is None,
+    reason="no chromium + chromedriver (scripts/install-test-browser.sh installs them)",
+)
 def test_site_works_in_a_headless_browser(site: Path, measured: Path) -> None:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -218,7 +282,13 @@ def test_site_works_in_a_headless_browser(site: Path, measured: Path) -> None:
     chromium, driver_path = _browser_paths()  # type: ignore[misc]
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     browser = webdriver.Chrome(service=Service(driver_path), options=options)
@@ -249,7 +319,12 @@ def test_site_works_in_a_headless_browser(site: Path, measured: Path) -> None:
         run_id = _run_ids(measured)[0]
         browser.get((site / "runs" / f"{run_id}.html").as_uri())
         image = browser.find_element(By.CSS_SELECTOR, "figure img")
-        assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image) > 0
+        assert (
+            browser.execute_script(
+                "return arguments[0].complete && arguments[0].naturalWidth", image
+            )
+            > 0
+        )
         browser.save_screenshot(str(ARTIFACTS / "site-run-page.png"))
 
         errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]

@@ -52,7 +52,9 @@ EXECUTOR_TEST_ARGS: dict[str, list[dict[str, object]]] = {
     "ray": [{"num_cpus": 2}],  # a Ray instance on this machine, as ray.init(num_cpus=2)
 }
 EXECUTORS = [
-    pytest.param(name, args, id=f"{name}-{i}", marks=() if name == "local" and not args else pytest.mark.slow)
+    pytest.param(
+        name, args, id=f"{name}-{i}", marks=() if name == "local" and not args else pytest.mark.slow
+    )
     for name, variants in EXECUTOR_TEST_ARGS.items()
     for i, args in enumerate(variants)
 ]
@@ -87,7 +89,10 @@ def test_a_failed_trial_is_recorded_and_the_others_finish(tmp_path: Path) -> Non
         **TWO_BY_TWO,
         "seeds": [0],
         "models": ["identity"],
-        "datasets": ["phantom-brain", {"name": "paired-folder", "args": {"root": str(tmp_path / "absent")}}],
+        "datasets": [
+            "phantom-brain",
+            {"name": "paired-folder", "args": {"root": str(tmp_path / "absent")}},
+        ],
     }
     sweep, trials, report = _sweep(tmp_path, "local", {}, data)
     ok, failed = trials
@@ -132,8 +137,19 @@ args = { ngf = 8, ndf = 8 }
 @pytest.mark.slow
 def test_a_killed_sweep_finishes_only_the_missing_trials(tmp_path: Path) -> None:
     (tmp_path / "killed.toml").write_text(SLOW_TRIALS)
-    command = [sys.executable, "-m", "medganbench", "sweep", "killed.toml", "--no-progress", "--checkpoint-every", "1"]
-    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        "-m",
+        "medganbench",
+        "sweep",
+        "killed.toml",
+        "--no-progress",
+        "--checkpoint-every",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     board = leaderboard_path(tmp_path / "leaderboards", "phantom-brain")
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None and not board.exists():
@@ -151,4 +167,6 @@ def test_a_killed_sweep_finishes_only_the_missing_trials(tmp_path: Path) -> None
     record = json.loads((tmp_path / "runs" / "sweeps" / "killed.json").read_text())
     statuses = {entry["run_id"]: entry["status"] for entry in record["trials"]}
     assert {rid for rid, status in statuses.items() if status == "skipped"} == recorded_before
-    assert {rid for rid, status in statuses.items() if status == "ok"} == set(rows) - recorded_before
+    assert {rid for rid, status in statuses.items() if status == "ok"} == set(
+        rows
+    ) - recorded_before

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from medganbench_plugins.models.hagan import TABLE4_ABLATION
-from medganbench_plugins.models.hlsnc import TABLE5_ABLATION
 
 from medganbench.core.manager import build_registries, make_plugin_manager
 from medganbench.core.model import Task
 from medganbench.errors import UnknownNameError, UsageError
 from medganbench.run.spec import resolve_run
 from medganbench.sweep.spec import expand_trials, load_sweep, parse_sweep
+from medganbench_plugins.models.hagan import TABLE4_ABLATION
+from medganbench_plugins.models.hlsnc import TABLE5_ABLATION
 
 SWEEPS = Path(__file__).resolve().parents[2] / "sweeps"
 
@@ -39,10 +39,21 @@ def test_minimal_sweep_expands_seeds_times_models() -> None:
 
 
 def test_grid_is_the_cartesian_product_over_fixed_args() -> None:
-    models = [{"name": "cyclegan", "args": {"ngf": 8}, "grid": {"loss": ["hinge", "lsgan"], "lr": [1e-4, 2e-4]}}]
+    models = [
+        {
+            "name": "cyclegan",
+            "args": {"ngf": 8},
+            "grid": {"loss": ["hinge", "lsgan"], "lr": [1e-4, 2e-4]},
+        }
+    ]
     sweep = parse_sweep({**BASE, "seeds": [0], "models": models}, "t.toml")
     variants = [(v.args["loss"], v.args["lr"], v.args["ngf"]) for v in sweep.models]
-    assert variants == [("hinge", 1e-4, 8), ("hinge", 2e-4, 8), ("lsgan", 1e-4, 8), ("lsgan", 2e-4, 8)]
+    assert variants == [
+        ("hinge", 1e-4, 8),
+        ("hinge", 2e-4, 8),
+        ("lsgan", 1e-4, 8),
+        ("lsgan", 2e-4, 8),
+    ]
     assert sweep.models[1].label == "cyclegan loss=hinge lr=0.0002"
 
 
@@ -66,7 +77,9 @@ def test_variants_equal_after_resolution_run_once() -> None:
     registries = build_registries(make_plugin_manager())
     # lr=0.0002 is pix2pix's default, so both entries are the same run.
     models = [{"name": "pix2pix"}, {"name": "pix2pix", "args": {"lr": 0.0002}}]
-    trials = expand_trials(parse_sweep({**BASE, "seeds": [0], "models": models}, "t.toml"), registries)
+    trials = expand_trials(
+        parse_sweep({**BASE, "seeds": [0], "models": models}, "t.toml"), registries
+    )
     assert len(trials) == 1 and trials[0].label == "pix2pix · phantom-brain · seed 0"
 
 
@@ -79,7 +92,10 @@ def test_variants_equal_after_resolution_run_once() -> None:
         ({"metrics": "psnr"}, "metrics must be of type list"),
         ({"name": "../x"}, "must be a plain file name"),
         ({"models": [{"name": "identity", "grid": {"lr": []}}]}, "non-empty lists"),
-        ({"models": [{"name": "cyclegan", "args": {"lr": 1}, "grid": {"lr": [2]}}]}, "in both args and grid"),
+        (
+            {"models": [{"name": "cyclegan", "args": {"lr": 1}, "grid": {"lr": [2]}}]},
+            "in both args and grid",
+        ),
         ({"models": [{"args": {}}]}, "needs a name"),
         ({"datasets": [{"name": "phantom-brain", "label": "x"}]}, "unknown key"),
     ],
@@ -136,7 +152,9 @@ def test_paper002_sweep_is_table_iv_on_covid_ct_at_64_px() -> None:
 
 def test_seed_table_compares_every_translation_model() -> None:
     registries = build_registries(make_plugin_manager())
-    translators = {e.spec.name for e in registries.models.entries() if e.spec.load().task is Task.TRANSLATE}
+    translators = {
+        e.spec.name for e in registries.models.entries() if e.spec.load().task is Task.TRANSLATE
+    }
     sweep = load_sweep(SWEEPS / "seed-table.toml")
     assert {v.name for v in sweep.models} == translators
     assert len(sweep.seeds) >= 3

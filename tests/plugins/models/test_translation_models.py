@@ -9,13 +9,9 @@ from typing import Any
 
 import pytest
 import torch
-from medganbench_plugins.models.hlsnc import TABLE5_ABLATION
-from medganbench_plugins.nn.norms import SwitchableNorm2d
-from medganbench_plugins.nn.training import linear_decay
 
 from medganbench.core.manager import Registries
 from medganbench.core.model import ModelContext, TrainBatch
-from medganbench.core.params import resolve_args
 from medganbench.errors import UnknownNameError, UsageError
 from medganbench.leaderboard.store import read_leaderboard
 from medganbench.run.budget import Budget
@@ -23,6 +19,9 @@ from medganbench.run.flops import probe_model
 from medganbench.run.options import RunOptions
 from medganbench.run.runner import execute_run
 from medganbench.run.spec import RunSpec, resolve_run
+from medganbench_plugins.models.hlsnc import TABLE5_ABLATION
+from medganbench_plugins.nn.norms import SwitchableNorm2d
+from medganbench_plugins.nn.training import linear_decay
 
 TRANSLATORS = ("cyclegan", "hlsnc", "pix2pix")
 CYCLE_MODELS = ("cyclegan", "hlsnc")
@@ -56,6 +55,7 @@ def _run(registries: Registries, dirs: dict[str, Path], spec: RunSpec):
 @pytest.mark.parametrize("model", TRANSLATORS)
 def test_model_overfits_a_few_pairs_better_than_identity(registries, dirs, model: str) -> None:
     """A real learning check: 120 steps on 4 phantom slices, scored on those same slices."""
+
     def psnr(name: str) -> float:
         spec = _spec(name, budget=Budget(steps=120), eval_split="train", metrics=("psnr",))
         if name == "identity":
@@ -86,7 +86,9 @@ def test_cycle_model_is_scored_in_both_directions(registries, dirs, model: str) 
 
 def test_eval_both_false_gives_only_the_primary_direction(registries, dirs) -> None:
     args = {**NARROW["cyclegan"], "eval_both": "false", "eval_cycle": "false", "direction": "b2a"}
-    rows = read_leaderboard(_run(registries, dirs, _spec("cyclegan", model_args=args)).leaderboard).to_pylist()
+    rows = read_leaderboard(
+        _run(registries, dirs, _spec("cyclegan", model_args=args)).leaderboard
+    ).to_pylist()
     assert {r["direction"] for r in rows} == {"b2a"}
 
 
@@ -99,8 +101,12 @@ def test_cycle_reconstruction_is_scored_on_unpaired_data(registries, dirs) -> No
     assert 0.0 <= mae["a2b2a"] <= 1.0 and mae["b2a2b"] > 1.0  # MR a.u. and CT HU
 
 
-def test_a_model_without_round_trips_keeps_paired_metrics_refused_on_unpaired_data(registries, dirs) -> None:
-    spec = _spec("identity", dataset_args={**FEW, "paired": "false"}, model_args={}, metrics=("psnr",))
+def test_a_model_without_round_trips_keeps_paired_metrics_refused_on_unpaired_data(
+    registries, dirs
+) -> None:
+    spec = _spec(
+        "identity", dataset_args={**FEW, "paired": "false"}, model_args={}, metrics=("psnr",)
+    )
     with pytest.raises(UsageError, match="cannot be computed"):
         _run(registries, dirs, spec)
 
@@ -125,7 +131,9 @@ def test_model_arguments_are_part_of_the_run_id(registries) -> None:
     # "HLSNC-GAN" and the resolved defaults coincide; every other row is a distinct run.
     assert len(ids) == len(TABLE5_ABLATION)
     defaults = resolve_run(_spec("hlsnc", model_args={}), registries).run_id
-    explicit = resolve_run(_spec("hlsnc", model_args=TABLE5_ABLATION["HLSNC-GAN"]), registries).run_id
+    explicit = resolve_run(
+        _spec("hlsnc", model_args=TABLE5_ABLATION["HLSNC-GAN"]), registries
+    ).run_id
     assert defaults == explicit
 
 
@@ -164,7 +172,9 @@ def test_pix2pix_is_refused_on_unpaired_data_before_training(registries, dirs) -
         ("direction", "both", "a2b|b2a"),
     ],
 )
-def test_bad_ablation_value_names_the_allowed_ones(registries, key: str, value: str, allowed: str) -> None:
+def test_bad_ablation_value_names_the_allowed_ones(
+    registries, key: str, value: str, allowed: str
+) -> None:
     with pytest.raises(UsageError) as info:
         resolve_run(_spec("hlsnc", model_args={key: value}), registries)
     assert info.value.exit_code == 2 and allowed in (info.value.hint or "")
@@ -177,7 +187,9 @@ def test_unknown_model_argument_is_refused(registries) -> None:
 
 
 @pytest.mark.parametrize("model", TRANSLATORS)
-def test_image_size_the_generator_cannot_keep_is_a_usage_error(registries, dirs, model: str) -> None:
+def test_image_size_the_generator_cannot_keep_is_a_usage_error(
+    registries, dirs, model: str
+) -> None:
     with pytest.raises(UsageError, match="divisible by"):
         _run(registries, dirs, _spec(model, image_size=34))
 
@@ -191,7 +203,7 @@ def _build(registries: Registries, name: str, args: dict[str, str], size: int = 
     spec = registries.models.get(name)
     info = dataclasses.replace(PROBE_DATASET, image_size=size)
     context = ModelContext(size, info, torch.device("cpu"), 0, **ctx)
-    return spec.load()(resolve_args(spec.params, args, name), context)
+    return spec.build(args, context)
 
 
 def test_cyclegan_uses_six_blocks_below_256_px_and_nine_from_256(registries) -> None:
@@ -210,7 +222,11 @@ def test_cyclegan_resnet9_generator_has_the_reference_parameter_count(registries
 def test_hlsnc_uses_switchable_norm_everywhere_but_the_first_critic_layer(registries) -> None:
     model = _build(registries, "hlsnc", {"ngf": "4", "ndf": "4", "n_blocks": "2"})
     kinds = {type(m).__name__ for net in model.nets for m in net.modules()}
-    assert "SwitchableNorm2d" in kinds and not kinds & {"InstanceNorm2d", "BatchNorm2d", "GroupNorm"}
+    assert "SwitchableNorm2d" in kinds and not kinds & {
+        "InstanceNorm2d",
+        "BatchNorm2d",
+        "GroupNorm",
+    }
     norms = [m for m in model.g_ab.modules() if isinstance(m, SwitchableNorm2d)]
     assert len(norms) == 1 + 2 + 2 * 2 + 2  # stem, two downs, two per block, two ups
 

@@ -9,22 +9,21 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
+
+from medganbench.core.manager import Registries
+from medganbench.core.model import Model, ModelContext, Task, TrainBatch
+from medganbench.leaderboard.store import read_leaderboard
+from medganbench.run.budget import Budget
+from medganbench.run.options import RunOptions
+from medganbench.run.runner import execute_run
+from medganbench.run.spec import RunSpec
 from medganbench_plugins.nn.sampling import (
     ConvDiscriminator,
     DCGANGenerator,
     SelfAttention,
     sample_noise,
 )
-from torch import nn
-
-from medganbench.core.manager import Registries
-from medganbench.core.model import Model, ModelContext, Task, TrainBatch
-from medganbench.core.params import resolve_args
-from medganbench.leaderboard.store import read_leaderboard
-from medganbench.run.budget import Budget
-from medganbench.run.options import RunOptions
-from medganbench.run.runner import execute_run
-from medganbench.run.spec import RunSpec
 
 MODELS = ("dcgan", "wgan-gp", "sagan")
 # Narrow networks keep CPU tests fast; batch 4 is still split among wgan-gp's critic steps
@@ -32,13 +31,15 @@ MODELS = ("dcgan", "wgan-gp", "sagan")
 SMALL = {"ngf": "8", "ndf": "8", "batch_size": "4", "z_dim": "16"}
 
 
-def _build(registries: Registries, name: str, args: dict[str, str] | None = None, size: int = 32) -> Model:
+def _build(
+    registries: Registries, name: str, args: dict[str, str] | None = None, size: int = 32
+) -> Model:
     from medganbench.run.flops import PROBE_DATASET
 
     spec = registries.models.get(name)
     info = dataclasses.replace(PROBE_DATASET, image_size=size)
     context = ModelContext(size, info, torch.device("cpu"), 0)
-    return spec.load()(resolve_args(spec.params, {**SMALL, **(args or {})}, name), context)
+    return spec.build({**SMALL, **(args or {})}, context)
 
 
 def _batch(seed: int) -> TrainBatch:
@@ -167,7 +168,7 @@ def test_trains_on_channels_last_with_bf16_autocast(registries, name: str) -> No
     spec = registries.models.get(name)
     info = dataclasses.replace(PROBE_DATASET, image_size=32)
     ctx = ModelContext(32, info, torch.device("cpu"), 0, amp=True, channels_last=True)
-    model = spec.load()(resolve_args(spec.params, SMALL, name), ctx)
+    model = spec.build(SMALL, ctx)
     assert all(math.isfinite(v) for v in model.train_step(_batch(0)).values())
     images = model.sample(3, torch.Generator().manual_seed(0))
     assert images.dtype == torch.float32 and images.shape == (3, 1, 32, 32)

@@ -6,7 +6,6 @@ import math
 from collections import Counter
 
 import pytest
-from medganbench_plugins.models.hagan import TABLE4_ABLATION
 
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.manager import (
@@ -16,6 +15,7 @@ from medganbench.core.manager import (
 )
 from medganbench.core.specs import ReportedResult
 from medganbench.errors import PluginError
+from medganbench_plugins.models.hagan import TABLE4_ABLATION
 
 
 def _results() -> tuple[ReportedResult, ...]:
@@ -23,7 +23,11 @@ def _results() -> tuple[ReportedResult, ...]:
 
 
 def _one(table: str, method: str, dataset: str, metric: str) -> float:
-    (hit,) = [r for r in _results() if (r.table, r.method, r.dataset, r.metric) == (table, method, dataset, metric)]
+    (hit,) = [
+        r
+        for r in _results()
+        if (r.table, r.method, r.dataset, r.metric) == (table, method, dataset, metric)
+    ]
     return hit.value
 
 
@@ -80,8 +84,16 @@ def test_image_sizes_follow_the_tables_resolution() -> None:
 
 
 def test_a_third_party_plugin_adds_its_results() -> None:
-    extra = ReportedResult(source="x", table="T1", method="M", model=None, dataset="acdc",
-                           direction="a2b", metric="fid", value=1.0)
+    extra = ReportedResult(
+        source="x",
+        table="T1",
+        method="M",
+        model=None,
+        dataset="acdc",
+        direction="a2b",
+        metric="fid",
+        value=1.0,
+    )
 
     class Plugin:
         @hookimpl
@@ -102,9 +114,19 @@ def test_a_result_registered_twice_is_refused() -> None:
         collect_reported_results(make_plugin_manager(autoload=False, extra=(Plugin(),)))
 
 
-@pytest.mark.parametrize(("field", "value"), [("value", math.nan), ("method", " "), ("dataset", "")])
+@pytest.mark.parametrize(
+    ("field", "value"), [("value", math.nan), ("method", " "), ("dataset", "")]
+)
 def test_an_invalid_reported_result_is_a_plugin_error(field: str, value: object) -> None:
-    fields = {"source": "x", "table": "T1", "method": "M", "model": None, "dataset": "acdc",
-              "direction": "a2b", "metric": "fid", "value": 1.0}
+    fields = {
+        "source": "x",
+        "table": "T1",
+        "method": "M",
+        "model": None,
+        "dataset": "acdc",
+        "direction": "a2b",
+        "metric": "fid",
+        "value": 1.0,
+    }
     with pytest.raises(PluginError):
         ReportedResult(**{**fields, field: value})  # type: ignore[arg-type]

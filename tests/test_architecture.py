@@ -1,0 +1,161 @@
+"""The core's shape: the import rules each subpackage's docstring states, and small modules.
+
+Every subpackage of ``medganbench`` ends its docstring with ``May import: a, b, c.``; these tests
+read that line and check it against the imports the code really makes, so the docstrings and the
+code cannot drift apart. Imports under ``if TYPE_CHECKING:`` are annotations only and do not
+count.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "medganbench"
+#: Modules shared by every subpackage, and the root package (its ``__version__``).
+SHARED = {"errors", "defaults", "fileio", ""}
+#: A module longer than this is doing more than one job.
+MAX_LINES = 400
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+SUBPACKAGES = sorted(
+    p.parent.name for p in PACKAGE.glob("*/__init__.py") if p.parent.name != "__pycache__"
+)
+
+
+def _imports(path: Path) -> Iterator[tuple[str, tuple[str, ...], int]]:
+    """(module imported from, names imported, line) for every runtime import in ``path``."""
+
+    class Visitor(ast.NodeVisitor):
+        found: list[tuple[str, tuple[str, ...], int]] = []
+
+        def visit_If(self, node: ast.If) -> None:
+            test = node.test
+            name = test.id if isinstance(test, ast.Name) else getattr(test, "attr", "")
+            for child in node.orelse if name == "TYPE_CHECKING" else node.body + node.orelse:
+                self.visit(child)
+
+        def visit_Import(self, node: ast.Import) -> None:
+            for alias in node.names:
+                self.found.append((alias.name, (), node.lineno))
+
+        def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+            if node.module is not None and node.level == 0:
+                names = tuple(a.name for a in node.names)
+                self.found.append((node.module, names, node.lineno))
+
+    visitor = Visitor()
+    visitor.found = []
+    visitor.visit(ast.parse(path.read_text(encoding="utf-8")))
+    yield from visitor.found
+
+
+def _targets(module: str, names: tuple[str, ...]) -> set[str]:
+    """The medganbench modules an import statement depends on."""
+    targets = set()
+    for name in names or ("",):
+        full = f"{module}.{name}" if name else module
+        targets.add(full if full in MODULES else module)
+    return {t for t in targets if t in MODULES}
+
+
+def _graph() -> dict[str, set[str]]:
+    return {
+        name: {t for module, names, _ in _imports(path) for t in _targets(module, names)} - {name}
+        for name, path in MODULES.items()
+    }
+
+
+def _area(module: str) -> str:
+    """``medganbench.run.train`` → ``run``; ``medganbench.errors`` → ``errors``; root → ``""``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _may_import(package: str) -> set[str]:
+    doc = importlib.import_module(f"medganbench.{package}").__doc__ or ""
+    match = re.search(r"May import: ([^.]*)\.", doc)
+    assert match, f"medganbench.{package}'s docstring has no 'May import: ...' line"
+    return {word.strip() for word in match.group(1).split(",") if word.strip()}
+
+
+def test_there_is_no_import_circle() -> None:
+    graph = _graph()
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt) :] + [nxt]
+                pytest.fail("import circle: " + " → ".join(cycle))
+            if nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+
+
+@pytest.mark.parametrize("package", SUBPACKAGES)
+def test_subpackage_imports_only_what_its_docstring_allows(package: str) -> None:
+    allowed = _may_import(package) | SHARED | {package}
+    wrong = sorted(
+        f"{module} imports {target}"
+        for module, targets in _graph().items()
+        if _area(module) == package
+        for target in targets
+        if _area(target) not in allowed
+    )
+    assert not wrong, f"medganbench.{package} may import only {sorted(allowed - SHARED)}: {wrong}"
+
+
+@pytest.mark.parametrize("package", SUBPACKAGES)
+def test_subpackage_docstring_says_what_it_owns(package: str) -> None:
+    doc = importlib.import_module(f"medganbench.{package}").__doc__ or ""
+    assert "Owns:" in doc, f"medganbench.{package}'s docstring does not say what it owns"
+
+
+def test_the_core_never_imports_the_builtin_plugins() -> None:
+    offenders = [
+        f"{name}:{line}"
+        for name, path in MODULES.items()
+        for module, _, line in _imports(path)
+        if module.split(".")[0] == "medganbench_plugins"
+    ]
+    assert not offenders
+
+
+def test_no_module_of_the_core_is_over_the_size_limit() -> None:
+    long = {
+        name: n
+        for name, path in MODULES.items()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert not long, f"split these modules (over {MAX_LINES} lines): {long}"
+
+
+@pytest.mark.parametrize("tree", ["medganbench", "plugins", "examples", "tests"])
+def test_no_private_name_is_imported_across_modules(tree: str) -> None:
+    private = [
+        f"{path.relative_to(ROOT)}:{line} imports {name} from {module}"
+        for path in sorted((ROOT / tree).rglob("*.py"))
+        for module, names, line in _imports(path)
+        if module.split(".")[0] in ("medganbench", "medganbench_plugins", "tests")
+        for name in names
+        if name.startswith("_") and not name.startswith("__")
+    ]
+    assert not private

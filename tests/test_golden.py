@@ -1,0 +1,66 @@
+"""Golden values: the README's main command and the non-learned baselines do not drift.
+
+Recorded with the code before the core was reorganised into subpackages (issue 13), on the
+embedded phantom at the defaults (64 px, steps=100, seed 0). A change that moves one of these
+numbers must be deliberate: bump the component's version (which changes its run id) and update
+the value here in the same commit, saying why.
+
+Trained models' values are not pinned: GAN training amplifies kernel-level rounding, so they
+differ between CPUs (docs/architecture.md). The baselines involve no training and are pinned to
+a relative 1e-9.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from medganbench import defaults
+from medganbench.cli.run import spec_from_options
+from medganbench.core.manager import Registries
+from medganbench.run.options import RunOptions
+from medganbench.run.runner import execute_run
+from medganbench.run.spec import RunSpec, resolve_run
+
+#: ``medganbench run --model M`` with every default, as the README's main command runs it.
+README_RUN_IDS = {
+    "hlsnc": "cc85508ac14fef12",
+    "identity": "ad5e611643477c43",
+    "intensity-lookup": "b656bb01028bf8d4",
+}
+
+BASELINE_VALUES = {
+    "identity": {"psnr": 12.512758711129974, "ssim": 0.09490684402797843, "mae": 734.7031411529013},
+    "intensity-lookup": {
+        "psnr": 18.231831294365332,
+        "ssim": 0.3661999303645128,
+        "mae": 263.4054003775239,
+    },
+}
+
+
+def _default_spec(registries: Registries, model: str) -> RunSpec:
+    return spec_from_options(
+        registries, model, defaults.DATASET, defaults.BUDGET, defaults.IMAGE_SIZE, 0,
+        None, (), (), (), True, True,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("model", sorted(README_RUN_IDS))
+def test_default_command_gives_the_recorded_run_id(registries: Registries, model: str) -> None:
+    assert resolve_run(_default_spec(registries, model), registries).run_id == README_RUN_IDS[model]
+
+
+@pytest.mark.parametrize("model", sorted(BASELINE_VALUES))
+def test_baseline_gives_the_recorded_values(
+    registries: Registries, model: str, tmp_path: Path
+) -> None:
+    options = RunOptions(
+        leaderboard_dir=tmp_path / "leaderboards", runs_dir=tmp_path / "runs", progress=False
+    )
+    result = execute_run(_default_spec(registries, model), registries, options)
+    assert result.run_id == README_RUN_IDS[model]
+    for metric, want in BASELINE_VALUES[model].items():
+        assert math.isclose(result.metrics[metric], want, rel_tol=1e-9), metric
