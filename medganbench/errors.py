@@ -56,3 +56,19 @@ class RunError(MedganbenchError):
 
 class LeaderboardError(MedganbenchError):
     """A leaderboard file cannot be read or written."""
+
+
+def unsafe_load_reason(exc: BaseException) -> str:
+    """One line saying why a file could not be read safely, from a loader's long message.
+
+    ``torch.load(weights_only=True)`` explains a refused global over a dozen lines (with advice
+    to load the file unsafely, which this program never does); keep the line that names what
+    the file holds.
+    """
+    text = str(exc).strip()
+    for line in text.splitlines():
+        if "Unsupported global" in line:
+            detail = line.split("Unsupported global:", 1)[1].split(" was not", 1)[0].strip()
+            return f"it holds Python objects, not just tensors ({detail})"
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first if len(first) <= 200 else first[:200] + "…"

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from medganbench import defaults
 from medganbench.cli.run import spec_from_options
 from medganbench.core.manager import Registries
 from medganbench.run.options import RunOptions
@@ -42,10 +41,7 @@ BASELINE_VALUES = {
 
 
 def _default_spec(registries: Registries, model: str) -> RunSpec:
-    return spec_from_options(
-        registries, model, defaults.DATASET, defaults.BUDGET, defaults.IMAGE_SIZE, 0,
-        None, (), (), (), True, True,
-    )  # fmt: skip
+    return spec_from_options(registries, model)
 
 
 @pytest.mark.parametrize("model", sorted(README_RUN_IDS))

@@ -115,6 +115,12 @@ from medganbench.run.spec import RunSpec, default_metrics
     is_flag=True,
     help="Deterministic algorithms only, so repeated or resumed runs agree bit for bit.",
 )
+@click.option(
+    "--allow-unverified-weights",
+    is_flag=True,
+    help="Let metrics use a weights file (MEDGANBENCH_WEIGHTS_<NAME>) whose sha256 matches no "
+    "pinned source; its rows record the file's own hash and that it was not verified.",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -137,6 +143,7 @@ def run(
     resume_dir: Path | None,
     checkpoint_every: int | None,
     deterministic: bool,
+    allow_unverified_weights: bool,
 ) -> None:
     """Train MODEL on DATASET under a fixed budget, evaluate it and append to the leaderboard.
 
@@ -153,16 +160,17 @@ def run(
         spec = spec_from_options(
             registries,
             model,
-            dataset,
-            budget,
-            image_size,
-            seed,
-            metrics,
-            model_args,
-            dataset_args,
-            metric_args,
-            amp,
-            channels_last,
+            dataset=dataset,
+            budget=budget,
+            image_size=image_size,
+            seed=seed,
+            metrics=metrics,
+            model_args=model_args,
+            dataset_args=dataset_args,
+            metric_args=metric_args,
+            amp=amp,
+            channels_last=channels_last,
+            allow_unverified_weights=allow_unverified_weights,
         )
     options = RunOptions(
         leaderboard_dir=leaderboard_dir,
@@ -204,6 +212,7 @@ _SPEC_OPTIONS = (
     "amp",
     "channels_last",
     "runs_dir",
+    "allow_unverified_weights",
 )
 
 
@@ -234,17 +243,25 @@ def _resumed_spec(
 def spec_from_options(
     registries: Registries,
     model: str,
-    dataset: str,
-    budget: str,
-    image_size: int,
-    seed: int,
-    metrics: str | None,
-    model_args: tuple[str, ...],
-    dataset_args: tuple[str, ...],
-    metric_args: tuple[str, ...],
-    amp: bool,
-    channels_last: bool,
+    *,
+    dataset: str = defaults.DATASET,
+    budget: str = defaults.BUDGET,
+    image_size: int = defaults.IMAGE_SIZE,
+    seed: int = 0,
+    metrics: str | None = None,
+    model_args: tuple[str, ...] = (),
+    dataset_args: tuple[str, ...] = (),
+    metric_args: tuple[str, ...] = (),
+    amp: bool = True,
+    channels_last: bool = True,
+    allow_unverified_weights: bool = False,
 ) -> RunSpec:
+    """The spec ``medganbench run`` builds from its options (each default is the option's).
+
+    Raises:
+        UsageError: a malformed ``K=V`` argument or budget.
+        UnknownNameError: an unknown model (when the metrics default from it).
+    """
     chosen = (
         default_metrics(registries, model)
         if metrics is None
@@ -262,6 +279,7 @@ def spec_from_options(
         seed=seed,
         amp=amp,
         channels_last=channels_last,
+        allow_unverified_weights=allow_unverified_weights,
     )
 
 

@@ -47,6 +47,9 @@ class MetricContext:
         dataset_fingerprint: the dataset's data fingerprint.
         split: the split whose real images are compared with (the protocol's real split).
         image_size: the evaluated image size.
+        allow_unverified_weights: pass to
+            :func:`~medganbench.weights.store.resolve_weights` as ``unverified_ok``: the run
+            accepts an explicit weights file that matches no pin (its rows say so).
     """
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
@@ -56,6 +59,7 @@ class MetricContext:
     dataset_fingerprint: str = ""
     split: str = "test"
     image_size: int = 0
+    allow_unverified_weights: bool = False
 
 
 @dataclass(frozen=True)

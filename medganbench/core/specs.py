@@ -196,14 +196,31 @@ Reporter = Callable[[str], None]
 
 
 class Source(ABC):
-    """One way of obtaining the raw file behind an artifact, and converting it.
+    """One way of obtaining the raw file behind a weights artifact, and converting it.
+
+    A source pins the sha256 of its raw file. Nothing a source hands on has not been checked
+    against that pin first: :meth:`obtain` verifies what it fetched, and :meth:`read_verified`
+    verifies a file a person placed by hand (or a member of an archive) in memory, before any of
+    it is written anywhere or opened as weights.
 
     Attributes:
-        convert: ``"module:function"``; the function takes the raw file's path and returns the
-            artifact's tensors (a dict name → tensor).
+        convert: ``"module:function"``; the function takes the verified raw file's path and
+            returns the artifact's tensors (a dict name → tensor). It must read the file with a
+            reader that cannot run code (``torch.load(weights_only=True)``, a restricted
+            unpickler, TorchScript's loader, safetensors).
     """
 
     convert: str
+
+    @property
+    @abstractmethod
+    def pinned_sha256(self) -> str:
+        """The raw file's sha256 (64 hex digits), or the prefix its publisher pins."""
+
+    def matches(self, sha256: str) -> bool:
+        """Whether a file with this full sha256 is this source's raw file."""
+        pin = self.pinned_sha256
+        return sha256 == pin if len(pin) == 64 else sha256.startswith(pin)
 
     @property
     @abstractmethod
@@ -220,8 +237,11 @@ class Source(ABC):
         """
 
     @abstractmethod
-    def accepts(self, path: Path) -> Path | None:
-        """For ``weights install --from FILE``: the verified raw file inside ``path``, or None."""
+    def read_verified(self, path: Path) -> bytes | None:
+        """The raw file's bytes if ``path`` is it (or an archive holding it), else ``None``.
+
+        Reads into memory only: nothing is extracted to disk before the hash is checked.
+        """
 
     @property
     @abstractmethod

@@ -20,20 +20,32 @@ import numpy as np
 import torch
 
 from medganbench import __version__
-from medganbench.errors import RunError
+from medganbench.errors import RunError, unsafe_load_reason
 from medganbench.fileio import atomic_write
 from medganbench.run.budget import Ledger
 
 CHECKPOINT_NAME = "checkpoint.pt"
 #: Bumped when the checkpoint layout changes; older files are refused with a clear message.
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 3
 
 
 def rng_state() -> dict[str, Any]:
-    """The states of every process-wide RNG a model may draw from."""
+    """The states of every process-wide RNG a model may draw from, as tensors and plain values.
+
+    Plain types only, so that a checkpoint reads back with ``torch.load(weights_only=True)``,
+    which cannot run code: NumPy's key array becomes a tensor, its other fields numbers.
+    """
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     return {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "python": [version, list(internal), gauss],
+        "numpy": [
+            str(kind),
+            torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            int(pos),
+            int(has_gauss),
+            float(cached),
+        ],  # fmt: skip
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
@@ -41,8 +53,10 @@ def rng_state() -> dict[str, Any]:
 
 def restore_rng(state: dict[str, Any]) -> None:
     """Set every process-wide RNG back to :func:`rng_state`'s result."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -99,12 +113,13 @@ def load_checkpoint(path: Path, run_id: str) -> Checkpoint:
         RunError: the file is unreadable, of another layout, or belongs to another run.
     """
     try:
-        # The file holds RNG states (tuples, numpy arrays), so the weights-only loader cannot
-        # read it; it is the run's own file, written by this program.
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        # weights_only: the file may come from a shared runs folder, so it is read with the
+        # loader that builds tensors and plain containers only and never runs code.
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
         raise RunError(
-            f"Cannot read the checkpoint {path}: {exc}.",
+            f"Cannot read the checkpoint {path}: it is not a checkpoint this program can read "
+            f"safely ({unsafe_load_reason(exc)}). It was not used, and nothing in it was run.",
             hint="Delete it to start the run from step 0.",
         ) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:

@@ -135,13 +135,14 @@ def prepare(
         dataset_fingerprint=fingerprint,
         split=spec.eval_split,
         image_size=spec.image_size,
+        allow_unverified_weights=spec.allow_unverified_weights,
     )
     metrics: dict[str, Metric] = {
         name: registries.metrics.get(name).build(run.metric_args[name], metric_ctx)
         for name in spec.metrics
     }
     check_compatibility(run, info, model_cls, metrics)
-    prefetch_weights(metrics, on_status)
+    prefetch_weights(metrics, on_status, unverified_ok=spec.allow_unverified_weights)
 
     run_dir = options.runs_dir / run.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -229,11 +230,14 @@ def _prefixed(sink: StatusSink, prefix: str) -> StatusSink:
     return lambda message: sink(prefix + message)
 
 
-def prefetch_weights(metrics: dict[str, Metric], on_status: StatusSink) -> None:
+def prefetch_weights(
+    metrics: dict[str, Metric], on_status: StatusSink, *, unverified_ok: bool = False
+) -> None:
     """Resolve every metric's weights now (fetching if needed), before any training.
 
     Raises:
         WeightsUnavailableError: one artifact cannot be obtained (its message lists why).
+        WeightsError: an explicit file matches no pin and ``unverified_ok`` is false.
     """
     seen: set[str] = set()
     for metric in metrics.values():
@@ -243,6 +247,14 @@ def prefetch_weights(metrics: dict[str, Metric], on_status: StatusSink) -> None:
             seen.add(spec.name)
             if cached(spec) is None:
                 on_status(f"weights {spec.name}: not cached, fetching")
-            got = resolve_weights(spec, report=_prefixed(on_status, f"weights {spec.name}: "))
+            got = resolve_weights(
+                spec,
+                report=_prefixed(on_status, f"weights {spec.name}: "),
+                unverified_ok=unverified_ok,
+            )
+            if not got.verified:
+                # No pin vouches for this file: read it now (safely), so a file that is not
+                # weights fails before the training budget is spent.
+                got.load()
             if not got.source.startswith("cache"):
                 on_status(f"weights {spec.name}: sha256 {got.sha256[:16]}… ({got.source})")

@@ -51,6 +51,7 @@ def spec_from_identity(identity: Mapping[str, Any]) -> RunSpec:
             eval_split=str(identity["eval_split"]),
             amp=bool(identity["amp"]),
             channels_last=bool(identity["channels_last"]),
+            allow_unverified_weights=bool(identity.get("allow_unverified_weights", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"The recorded run spec is incomplete or malformed ({exc!r}).") from None

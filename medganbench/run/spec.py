@@ -42,6 +42,8 @@ class RunSpec:
         eval_split: the split evaluated at the end.
         amp: use bf16 mixed precision where the device supports it (CUDA); ignored on CPU.
         channels_last: use channels-last memory format on CUDA; ignored on CPU.
+        allow_unverified_weights: let metrics use an explicit weights file whose sha256 matches
+            no pin (``--allow-unverified-weights``); its rows record the file's own hash.
     """
 
     model: str
@@ -56,6 +58,7 @@ class RunSpec:
     eval_split: str = "test"
     amp: bool = True
     channels_last: bool = True
+    allow_unverified_weights: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,9 @@ class ResolvedRun:
             # Requested, not effective: the leaderboard row records what the device honoured.
             "amp": self.spec.amp,
             "channels_last": self.spec.channels_last,
+            # Only when set, so that the ids of ordinary runs did not change: weights that match
+            # no pin can move every number of the run.
+            **({"allow_unverified_weights": True} if self.spec.allow_unverified_weights else {}),
         }
 
     @property

