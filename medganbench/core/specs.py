@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from medganbench.core.names import is_component_name
 from medganbench.core.params import ArgValue, Param, resolve_args
 from medganbench.errors import PluginError
 
-_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
@@ -57,7 +57,7 @@ class ComponentSpec:
     params: tuple[Param, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
+        if not is_component_name(self.name):
             raise PluginError(
                 f"Component name {self.name!r} is invalid.",
                 hint="Use lower case letters, digits and hyphens, starting with a letter.",
@@ -263,6 +263,14 @@ class WeightsSpec:
     name: str
     summary: str
     sources: tuple[Source, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        # The name becomes a cache folder and an environment variable.
+        if not is_component_name(self.name):
+            raise PluginError(
+                f"Weights artifact name {self.name!r} is invalid.",
+                hint="Use lower case letters, digits and hyphens, starting with a letter.",
+            )
 
     @property
     def env_var(self) -> str:

@@ -13,7 +13,6 @@ an error or Ctrl-C at any point leaves the previous file untouched.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -23,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
+from medganbench.core.names import COMPONENT_NAME, RUN_ID, is_component_name
 from medganbench.errors import LeaderboardError
 from medganbench.fileio import atomic_write
 from medganbench.leaderboard.schema import LeaderboardRow, rows_to_table, to_current_schema
@@ -46,12 +46,15 @@ def leaderboard_path(directory: Path, dataset: str) -> Path:
         ``directory / f"{dataset}.arrow"``.
 
     Raises:
-        LeaderboardError: ``dataset`` is empty or would escape ``directory`` (contains a path
-            separator or is ``.``/``..``).
+        LeaderboardError: ``dataset`` is not a component name (so it could contain ``..``, a
+            path separator, a NUL or a newline).
     """
-    # Dataset names come from plugins; refuse anything that would write outside the directory.
-    if not dataset or dataset in (".", "..") or "/" in dataset or os.sep in dataset:
-        raise LeaderboardError(f"Dataset name {dataset!r} cannot be used as a leaderboard name.")
+    # Dataset names are component names; anything else could lead outside the directory.
+    if not is_component_name(dataset):
+        raise LeaderboardError(
+            f"Dataset name {dataset!r} cannot be used as a leaderboard name.",
+            hint="Dataset names are lower-case letters, digits and hyphens.",
+        )
     return Path(directory) / f"{dataset}.arrow"
 
 
@@ -83,7 +86,43 @@ def _read_file(path: Path) -> pa.Table:
         ) from None
     except OSError as exc:  # permissions, a directory in the way, a failing disk
         raise LeaderboardError(f"Cannot read leaderboard {path}: {exc}") from None
-    return to_current_schema(table, path)
+    table = to_current_schema(table, path)
+    check_contents(table, path)
+    return table
+
+
+#: Columns whose values become parts of paths (run pages, run folders, leaderboard files), and
+#: the check each must pass.
+_PATH_COLUMNS = {"run_id": RUN_ID, "dataset": COMPONENT_NAME, "model": COMPONENT_NAME}
+
+
+def check_contents(table: pa.Table, path: Path) -> None:
+    """Refuse a table whose bytes or identifiers are not what medganbench writes.
+
+    Full Arrow validation (offsets, and UTF-8 in every string column), then the columns that
+    become parts of paths: run ids are 16 hex digits, datasets and models component names.
+
+    Raises:
+        LeaderboardError: naming the file, and the row and value for a bad identifier.
+    """
+    try:
+        table.validate(full=True)
+    except (pa.ArrowInvalid, pa.ArrowException) as exc:
+        raise LeaderboardError(
+            f"Leaderboard {path} is corrupt: {exc}",
+            hint="Restore it from a backup or move it aside; medganbench will not overwrite it.",
+        ) from None
+    for column, pattern in _PATH_COLUMNS.items():
+        ok = pc.match_substring_regex(table[column], pattern.pattern)
+        if not pc.all(ok).as_py():
+            index = pc.index(ok, False).as_py()
+            value = table[column][index].as_py()
+            raise LeaderboardError(
+                f"Leaderboard {path}, row {index}: {column} {value!r} is not a valid {column}; "
+                "the file was not used.",
+                hint="A leaderboard medganbench wrote never holds such a value: the file was "
+                "edited or crafted. Remove the row or the file.",
+            )
 
 
 def read_leaderboard(path: Path) -> pa.Table:
@@ -179,6 +218,7 @@ def recorded_run_ids(path: Path) -> set[str]:
 __all__ = [
     "LOCK_TIMEOUT_S",
     "append_rows",
+    "check_contents",
     "leaderboard_path",
     "lock_for",
     "read_leaderboard",

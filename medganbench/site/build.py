@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from PIL import Image
 
 from medganbench.core.manager import Registries
+from medganbench.core.names import contained, is_component_name, is_file_stem
 from medganbench.errors import LeaderboardError, UsageError
 from medganbench.leaderboard.seeds import aggregate_groups
 from medganbench.leaderboard.store import read_leaderboard
@@ -139,6 +140,8 @@ def _build(
         if len(datasets) > 1:
             raise LeaderboardError(f"{board} mixes datasets ({', '.join(sorted(datasets))}).")
         dataset = datasets.pop() if datasets else Path(board).stem
+        if not is_component_name(dataset):
+            raise LeaderboardError(f"{board} is not named after a dataset; it was not published.")
         if dataset in seen:
             raise UsageError(
                 f"Two leaderboards of dataset {dataset!r} were given; merge them first.",
@@ -192,12 +195,23 @@ def _run_page(
     run_dir = runs_dir / run_id if runs_dir is not None else None
     spec_json = None
     images: list[tuple[str, str]] = []
-    if run_dir is not None and run_dir.is_dir():
+    # Only files that really lie in the runs folder are read: a symlink in a shared runs folder
+    # must not pull a file from elsewhere into a published site.
+    if (
+        runs_dir is not None
+        and run_dir is not None
+        and run_dir.is_dir()
+        and contained(runs_dir, run_dir)
+    ):
+        spec_file = run_dir / "spec.json"
         try:
-            spec_json = json.loads((run_dir / "spec.json").read_text())
-        except (FileNotFoundError, ValueError):
-            spec_json = None
+            loaded = json.loads(spec_file.read_text()) if contained(runs_dir, spec_file) else None
+        except (OSError, ValueError, UnicodeDecodeError):
+            loaded = None
+        spec_json = loaded if isinstance(loaded, dict) else None
         for grid in sorted(run_dir.glob("samples*.png")):
+            if not (is_file_stem(grid.stem) and contained(runs_dir, grid)):
+                continue
             target = site / "runs" / run_id / grid.name
             if _thumbnail(grid, target):
                 direction = (

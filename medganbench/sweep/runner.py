@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from medganbench.core.manager import Registries
+from medganbench.core.names import is_file_stem
 from medganbench.core.params import ArgValue
 from medganbench.fileio import atomic_write, write_bytes
 from medganbench.leaderboard.store import append_rows, leaderboard_path, recorded_run_ids
@@ -142,8 +143,14 @@ def recorded_runs(leaderboard_dir: Path, datasets: set[str]) -> set[str]:
 
 
 def _keep_files(run_dir: Path, files: Mapping[str, bytes]) -> None:
-    """Write files a worker sent back, unless the worker already wrote them here."""
+    """Write files a worker sent back, unless the worker already wrote them here.
+
+    Only plain file names are written (a worker on another machine is not trusted to name
+    paths): anything else is skipped.
+    """
     for name, payload in files.items():
+        if not is_file_stem(name):
+            continue
         target = run_dir / name
         if not target.exists() or target.read_bytes() != payload:
             write_bytes(target, payload)

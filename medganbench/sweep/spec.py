@@ -39,6 +39,7 @@ from typing import Any
 
 from medganbench import defaults
 from medganbench.core.manager import Registries
+from medganbench.core.names import is_file_stem
 from medganbench.core.params import ArgValue
 from medganbench.errors import UsageError
 from medganbench.run.budget import Budget
@@ -173,8 +174,11 @@ def parse_sweep(data: Mapping[str, Any], where: str) -> SweepSpec:
         if key not in data:
             raise fail(f"the key {key!r} is missing.")
     name = _typed(data, "name", str, fail)
-    if not name or any(c in name for c in "/\\") or name.startswith("."):
-        raise fail(f"name {name!r} must be a plain file name.")
+    if not is_file_stem(name):
+        raise fail(
+            f"name {name!r} must be a plain file name: letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit (it names the sweep's record file)."
+        )
     metrics = tuple(_typed(data, "metrics", list, fail))
     seeds = tuple(_typed(data, "seeds", list, fail))
     if not metrics or not all(isinstance(m, str) for m in metrics):

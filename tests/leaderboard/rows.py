@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -9,13 +11,43 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from medganbench.core.names import is_run_id
 from medganbench.leaderboard.schema import SCHEMA
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
 
+_LABELS: dict[str, str] = {}
+
+
+def rid(label: str) -> str:
+    """A valid run id for a readable test label (``"r1"``); a valid id is kept as it is.
+
+    Leaderboard files only ever hold 16-hex-digit run ids (they become parts of paths), so tests
+    name runs by label and store this stable stand-in; :func:`label` maps it back.
+    """
+    if is_run_id(label):
+        return label
+    run_id = hashlib.sha256(label.encode()).hexdigest()[:16]
+    _LABELS[run_id] = label
+    return run_id
+
+
+def label(run_id: str) -> str:
+    """The test label a run id was made from by :func:`rid` (the id itself otherwise)."""
+    return _LABELS.get(run_id, run_id)
+
+
+def labels(run_ids: Iterable[str]) -> list[str]:
+    """:func:`label` of each run id, in order."""
+    return [label(r) for r in run_ids]
+
+
 def make_row(**overrides: Any) -> dict[str, Any]:
-    """A complete, valid leaderboard row; keyword arguments replace single columns."""
+    """A complete, valid leaderboard row; keyword arguments replace single columns.
+
+    ``run_id`` may be a readable label; it is stored as :func:`rid` of it.
+    """
     row: dict[str, Any] = {
         "run_id": "0123456789abcdef",
         "created_at": T0,
@@ -58,6 +90,8 @@ def make_row(**overrides: Any) -> dict[str, Any]:
     unknown = set(overrides) - set(row)
     assert not unknown, f"make_row got unknown columns {unknown}"
     row.update(overrides)
+    if isinstance(row["run_id"], str):
+        row["run_id"] = rid(row["run_id"])
     return row
 
 

@@ -22,7 +22,7 @@ from medganbench.leaderboard.merge import (
 from medganbench.leaderboard.merge_report import ColumnDiff, MergeConflictError
 from medganbench.leaderboard.schema import SCHEMA
 from medganbench.leaderboard.store import append_rows, read_leaderboard
-from tests.leaderboard.rows import T0, make_row, v1_table, write_raw
+from tests.leaderboard.rows import T0, label, labels, make_row, v1_table, write_raw
 
 
 def _board(path: Path, *rows: dict[str, Any]) -> Path:
@@ -31,7 +31,7 @@ def _board(path: Path, *rows: dict[str, Any]) -> Path:
 
 
 def _run_ids(table: pa.Table) -> list[str]:
-    return sorted(table.column("run_id").to_pylist())
+    return sorted(labels(table.column("run_id").to_pylist()))
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -165,7 +165,8 @@ def test_a_v1_input_is_upgraded(tmp_path: Path) -> None:
     with pa.OSFile(str(tmp_path / "out.arrow"), "rb") as source:
         written = ipc.open_file(source).read_all()
     assert written.schema.equals(SCHEMA, check_metadata=True)
-    assert written.to_pylist()[_run_ids(written).index("old")]["precision"] == "fp32"
+    rows = {label(r["run_id"]): r for r in written.to_pylist()}
+    assert rows["old"]["precision"] == "fp32"
 
 
 def test_a_newer_schema_is_refused_naming_the_file(tmp_path: Path) -> None:
@@ -218,7 +219,7 @@ def test_merging_is_order_independent_and_byte_deterministic(tmp_path: Path) -> 
     ab = (tmp_path / "ab.arrow").read_bytes()
     assert ab == (tmp_path / "ab2.arrow").read_bytes() == (tmp_path / "ba.arrow").read_bytes()
     merged = read_leaderboard(tmp_path / "ab.arrow")
-    assert merged.column("run_id").to_pylist() == ["r3", "r2", "r1"]  # by created_at first
+    assert labels(merged.column("run_id").to_pylist()) == ["r3", "r2", "r1"]  # by created_at first
 
 
 def test_merging_a_merged_file_again_changes_nothing(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ import pytest
 
 from medganbench.errors import UsageError
 from medganbench.leaderboard.ranking import MetricColumn, RankedGroup, ranked_groups
-from tests.leaderboard.rows import T0, make_row, table_of
+from tests.leaderboard.rows import T0, label, make_row, table_of
 
 
 def ranks_by_run(group: RankedGroup) -> dict[str, int | None]:
-    return {row.run_id: row.rank for row in group.rows}
+    return {label(row.run_id): row.rank for row in group.rows}
 
 
 def test_higher_is_better_metric_ranks_larger_value_first() -> None:
@@ -22,7 +22,7 @@ def test_higher_is_better_metric_ranks_larger_value_first() -> None:
         make_row(run_id="high", model="lookup", value=25.0),
     )
     (group,) = ranked_groups(table)
-    assert [r.run_id for r in group.rows] == ["high", "low"]
+    assert [label(r.run_id) for r in group.rows] == ["high", "low"]
     assert ranks_by_run(group) == {"high": 1, "low": 2}
 
 
@@ -33,7 +33,7 @@ def test_lower_is_better_metric_ranks_smaller_value_first() -> None:
         make_row(run_id="high", value=0.4, **mae),
     )
     (group,) = ranked_groups(table)
-    assert [r.run_id for r in group.rows] == ["low", "high"]
+    assert [label(r.run_id) for r in group.rows] == ["low", "high"]
     assert group.ranked_by == MetricColumn("mae", "1", False)
 
 
@@ -47,8 +47,8 @@ def test_by_selects_the_ranking_metric_and_values_line_up_with_columns() -> None
     (by_default,) = ranked_groups(table)
     (by_mae,) = ranked_groups(table, by="mae")
     assert [c.metric for c in by_default.metrics] == ["psnr", "mae"]
-    assert [r.run_id for r in by_default.rows] == ["r1", "r2"]  # first metric: psnr
-    assert [r.run_id for r in by_mae.rows] == ["r2", "r1"]
+    assert [label(r.run_id) for r in by_default.rows] == ["r1", "r2"]  # first metric: psnr
+    assert [label(r.run_id) for r in by_mae.rows] == ["r2", "r1"]
     assert by_mae.rows[0].values == (20.0, 0.1)
 
 
@@ -86,7 +86,7 @@ def test_different_metric_versions_are_separate_columns_never_ranked_together() 
     (group,) = ranked_groups(table)
     assert [(c.metric, c.version) for c in group.metrics] == [("psnr", "1"), ("psnr", "2")]
     # Ranked by psnr v1: only "old" has it; "new" is unranked and listed last.
-    assert [(r.run_id, r.rank) for r in group.rows] == [("old", 1), ("new", None)]
+    assert [(label(r.run_id), r.rank) for r in group.rows] == [("old", 1), ("new", None)]
     assert group.rows[1].values == (None, 20.0)
 
 
@@ -107,7 +107,7 @@ def test_only_ok_rows_are_ranked() -> None:
         make_row(run_id="failed", value=99.0, status="failed"),
     )
     (group,) = ranked_groups(table)
-    assert [r.run_id for r in group.rows] == ["good"]
+    assert [label(r.run_id) for r in group.rows] == ["good"]
 
 
 def test_run_without_ranking_metric_is_unranked_and_last() -> None:
@@ -116,7 +116,7 @@ def test_run_without_ranking_metric_is_unranked_and_last() -> None:
         make_row(run_id="scored", model="zzz", value=20.0),
     )
     (group,) = ranked_groups(table)
-    assert [(r.run_id, r.rank) for r in group.rows] == [("scored", 1), ("nan", None)]
+    assert [(label(r.run_id), r.rank) for r in group.rows] == [("scored", 1), ("nan", None)]
 
 
 def test_repeated_run_uses_latest_value() -> None:
@@ -157,4 +157,4 @@ def test_metric_arguments_make_separate_columns() -> None:
     (group,) = ranked_groups(table)
     assert [c.label for c in group.metrics] == ["lpips ↓ (v1, net=alex)", "lpips ↓ (v1, net=vgg)"]
     # Ranked by the alex column only: the vgg run has no alex value, so it is unranked.
-    assert [(r.run_id, r.rank) for r in group.rows] == [("r1", 1), ("r2", None)]
+    assert [(label(r.run_id), r.rank) for r in group.rows] == [("r1", 1), ("r2", None)]

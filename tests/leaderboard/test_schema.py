@@ -13,7 +13,7 @@ import pytest
 from medganbench.errors import LeaderboardError
 from medganbench.leaderboard.schema import SCHEMA, SCHEMA_VERSION
 from medganbench.leaderboard.store import append_rows, read_leaderboard
-from tests.leaderboard.rows import make_row, v1_table, write_raw
+from tests.leaderboard.rows import labels, make_row, v1_table, write_raw
 
 
 def test_file_records_schema_version_in_metadata(board: Path) -> None:
@@ -120,7 +120,7 @@ def test_append_to_v1_file_rewrites_it_as_v2_keeping_old_rows(tmp_path: Path) ->
     with pa.OSFile(str(path), "rb") as source:
         raw = ipc.open_file(source).read_all()
     assert raw.schema.metadata[b"medganbench.schema_version"] == b"2"
-    assert raw.column("run_id").to_pylist() == ["old", "new"]
+    assert labels(raw.column("run_id").to_pylist()) == ["old", "new"]
     assert raw.column("parameters").to_pylist() == [None, 11_000_000]
 
 

@@ -18,7 +18,7 @@ from medganbench.leaderboard.store import (
     leaderboard_path,
     read_leaderboard,
 )
-from tests.leaderboard.rows import T0, make_row
+from tests.leaderboard.rows import T0, labels, make_row, rid
 
 
 def test_leaderboard_path_is_dataset_arrow_file(tmp_path: Path) -> None:
@@ -37,7 +37,7 @@ def test_append_then_read_round_trips_values(tmp_path: Path) -> None:
     table = read_leaderboard(path)
     assert table.num_rows == 2
     got = table.to_pylist()
-    assert [r["run_id"] for r in got] == ["r1", "r2"]
+    assert labels(r["run_id"] for r in got) == ["r1", "r2"]
     assert [r["value"] for r in got] == [21.5, 0.25]
     assert got[0]["created_at"] == T0
     assert got[0]["budget_kimg"] is None
@@ -121,7 +121,7 @@ def test_concurrent_appends_from_eight_processes_lose_no_row(tmp_path: Path) -> 
     assert [p.exitcode for p in procs] == [0] * WRITERS, "a writer process failed"
     table = read_leaderboard(path)
     expected = {
-        f"w{w}-b{b}-r{i}"
+        rid(f"w{w}-b{b}-r{i}")
         for w in range(WRITERS)
         for b in range(BATCHES)
         for i in range(ROWS_PER_BATCH)
