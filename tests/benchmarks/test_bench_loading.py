@@ -43,3 +43,30 @@ def test_bench_train_batches(benchmark: BenchmarkFixture, phantom, unpaired: boo
     raw, paired = benchmark(lambda: next(batches))
     assert paired is (not unpaired)
     assert raw["a"].shape == (BATCH, 1, SIZE, SIZE) and raw["b"].dtype == torch.float32
+
+
+@pytest.fixture(scope="module")
+def dataset_file(tmp_path_factory: pytest.TempPathFactory):
+    """64 MiB of random bytes: a stand-in for a dataset's image and volume files."""
+    path = tmp_path_factory.mktemp("hash") / "volume.bin"
+    path.write_bytes(torch.randint(0, 256, (64 * 2**20,), dtype=torch.uint8).numpy().tobytes())
+    return path
+
+
+@pytest.mark.parametrize("algorithm", ["xxh3-128", "sha256"])
+def test_bench_content_hash(benchmark: BenchmarkFixture, dataset_file, algorithm: str) -> None:
+    """The dataset fingerprint's content hash (xxh3) beside sha256, on the same file."""
+    import hashlib
+
+    from medganbench_plugins.datasets.slices import content_hash
+
+    def sha256(path) -> str:  # type: ignore[no-untyped-def]
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    benchmark.group = "content-hash-64MiB"
+    digest = benchmark(content_hash if algorithm == "xxh3-128" else sha256, dataset_file)
+    assert len(digest) == (32 if algorithm == "xxh3-128" else 64)
