@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,6 +45,12 @@ class Param:
         help: one line shown by ``medganbench list --details``.
         choices: the allowed values, where the argument is an enumeration.
         minimum: the smallest allowed value, for numbers.
+        finite: for floats, refuse NaN and ±inf (true unless a component really takes them).
+        location: the argument says *where* files are (a dataset's ``root``), not what they
+            are. It is not part of the run id and is never written to a leaderboard row, a
+            published ``spec.json`` or the site (a local path can name a person or a patient);
+            the run keeps it in its local run folder only (``runs/<id>/local.json``). The data
+            themselves are identified by the dataset fingerprint on every row.
     """
 
     name: str
@@ -51,6 +58,8 @@ class Param:
     help: str = ""
     choices: tuple[ArgValue, ...] | None = None
     minimum: float | None = None
+    finite: bool = True
+    location: bool = False
 
     def parse(self, raw: ArgValue, owner: str) -> ArgValue:
         """Convert ``raw`` to this argument's type and check it.
@@ -88,6 +97,11 @@ class Param:
             raise UsageError(
                 f"{owner}: argument {self.name}={raw!r} is not allowed.",
                 hint=f"Allowed values: {allowed}",
+            )
+        if self.finite and isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(
+                f"{owner}: argument {self.name}={raw!r} is not a finite number.",
+                hint=f"Example: {self.name}={self.default}",
             )
         if self.minimum is not None and isinstance(value, int | float) and value < self.minimum:
             raise UsageError(

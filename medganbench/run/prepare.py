@@ -27,7 +27,7 @@ from medganbench.leaderboard.store import leaderboard_path, recorded_run_ids
 from medganbench.run.checkpoint import Checkpoint
 from medganbench.run.device import pick_device, seed_everything
 from medganbench.run.options import RunOptions
-from medganbench.run.resume import checkpoint_to_resume
+from medganbench.run.resume import LOCAL_NAME, SPEC_NAME, checkpoint_to_resume
 from medganbench.run.spec import ResolvedRun, RunSpec, resolve_run
 from medganbench.weights.store import cached, resolve_weights
 
@@ -116,7 +116,7 @@ def prepare(
     cache_root = options.cache_dir or medganbench_home()
 
     dataset: Dataset = registries.datasets.get(spec.dataset).build(
-        run.dataset_args,
+        run.dataset_build_args(),
         DatasetContext(spec.image_size, cache_root / "datasets" / spec.dataset, options.data_dir),
     )
     info = dataset.info
@@ -146,7 +146,10 @@ def prepare(
 
     run_dir = options.runs_dir / run.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "spec.json", {"run_id": run.run_id, **run.identity()})
+    write_json(run_dir / SPEC_NAME, {"run_id": run.run_id, **run.identity()})
+    if run.dataset_location:
+        # Where the data are on this machine: for --resume here, never published or sent back.
+        write_json(run_dir / LOCAL_NAME, {"dataset_location": run.dataset_location})
     checkpoint = checkpoint_to_resume(run_dir, run.run_id) if options.resume else None
     if checkpoint is not None:
         on_status(f"resuming run {run.run_id} from step {checkpoint.ledger.steps}")

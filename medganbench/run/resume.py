@@ -9,6 +9,7 @@ process RNGs back in the order that makes the resumed run equal the uninterrupte
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +25,9 @@ from medganbench.run.spec import RunSpec, resolve_run
 
 #: The file in a run directory that records the run's spec and id.
 SPEC_NAME = "spec.json"
+#: The file in a run directory that records where the data were on this machine (the dataset's
+#: location arguments); it stays in the local run folder.
+LOCAL_NAME = "local.json"
 
 
 def spec_from_identity(identity: Mapping[str, Any]) -> RunSpec:
@@ -77,6 +81,9 @@ def spec_from_run_dir(run_dir: Path, registries: Registries) -> tuple[RunSpec, P
     if not isinstance(recorded, dict):
         raise UsageError(f"{run_dir / SPEC_NAME} does not hold a run spec.")
     spec = spec_from_identity(recorded)
+    local = _read_local(run_dir)
+    if local:
+        spec = dataclasses.replace(spec, dataset_args={**spec.dataset_args, **local})
     run_id = resolve_run(spec, registries).run_id
     if run_id != recorded.get("run_id"):
         raise UsageError(
@@ -90,6 +97,29 @@ def spec_from_run_dir(run_dir: Path, registries: Registries) -> tuple[RunSpec, P
             hint=f"Rename it to {run_dir.parent / run_id}.",
         )
     return spec, run_dir.parent
+
+
+def _read_local(run_dir: Path) -> dict[str, Any]:
+    """The dataset location arguments kept in ``local.json``, or ``{}``.
+
+    Raises:
+        UsageError: the file exists but does not hold them.
+    """
+    path = run_dir / LOCAL_NAME
+    if not path.exists():
+        return {}
+    try:
+        local = json.loads(path.read_text())["dataset_location"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(
+            f"{path} is unreadable ({exc!r}).",
+            hint="Delete it, and pass the data's location again.",
+        ) from None
+    if not isinstance(local, dict) or not all(
+        isinstance(v, (str, int, float, bool)) for v in local.values()
+    ):
+        raise UsageError(f"{path} does not hold dataset location arguments.")
+    return local
 
 
 def checkpoint_to_resume(run_dir: Path, run_id: str) -> Checkpoint | None:

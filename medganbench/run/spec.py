@@ -63,7 +63,13 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class ResolvedRun:
-    """A run spec after plugin resolution: arguments typed and defaulted, versions known."""
+    """A run spec after plugin resolution: arguments typed and defaulted, versions known.
+
+    Attributes:
+        dataset_args: the dataset's arguments that define the data (in the run id and on rows).
+        dataset_location: its location arguments (``Param(location=True)``, e.g. ``root``):
+            where the files are on this machine. Never in the run id, a row or a published file.
+    """
 
     spec: RunSpec
     model_args: dict[str, ArgValue]
@@ -72,6 +78,11 @@ class ResolvedRun:
     dataset_version: str
     metric_versions: dict[str, str]
     metric_args: dict[str, dict[str, ArgValue]] = field(default_factory=dict)
+    dataset_location: dict[str, ArgValue] = field(default_factory=dict)
+
+    def dataset_build_args(self) -> dict[str, ArgValue]:
+        """Every dataset argument, location included: what the dataset is built with."""
+        return {**self.dataset_args, **self.dataset_location}
 
     def identity(self) -> dict[str, Any]:
         """The fields that define the run (and its id)."""
@@ -131,10 +142,13 @@ def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
                 f"--metric-arg for {name!r}, which is not among the run's metrics "
                 f"({','.join(spec.metrics)})."
             )
+    dataset_args = dataset_spec.resolve(spec.dataset_args)
+    locations = {p.name for p in dataset_spec.params if p.location}
     return ResolvedRun(
         spec=spec,
         model_args=model_spec.resolve(spec.model_args),
-        dataset_args=dataset_spec.resolve(spec.dataset_args),
+        dataset_args={k: v for k, v in dataset_args.items() if k not in locations},
+        dataset_location={k: v for k, v in dataset_args.items() if k in locations},
         model_version=model_spec.version,
         dataset_version=dataset_spec.version,
         metric_versions={name: s.version for name, s in metric_specs.items()},

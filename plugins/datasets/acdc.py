@@ -71,6 +71,7 @@ PARAMS: tuple[Param, ...] = (
         "",
         "folder holding training/ (and testing/); empty: --data-dir, MEDGANBENCH_DATA_ACDC "
         "or the cache directory",
+        location=True,
     ),
     Param("include_testing", True, "also read testing/ patients when present"),
     Param("skip_empty", True, "drop slices with no pixel above 5% of the window"),

@@ -80,6 +80,7 @@ PARAMS: tuple[Param, ...] = (
         "",
         "folder holding HGG/ and LGG/; empty: --data-dir, MEDGANBENCH_DATA_BRATS2018 "
         "or the cache directory",
+        location=True,
     ),
     Param(
         "source",

@@ -80,6 +80,7 @@ PARAMS: tuple[Param, ...] = (
         "",
         "folder tree of DICOM files; empty: --data-dir, MEDGANBENCH_DATA_DICOM_FOLDER "
         "or the cache directory",
+        location=True,
     ),
     Param(
         "modality",

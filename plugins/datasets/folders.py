@@ -75,6 +75,7 @@ def _params(paired: bool) -> tuple[Param, ...]:
             "",
             "folder holding the domain folders; empty: --data-dir, "
             "MEDGANBENCH_DATA_<NAME> or the cache",
+            location=True,
         ),
         Param(
             "a_dir",

@@ -70,6 +70,7 @@ PARAMS: tuple[Param, ...] = (
         "",
         "folder of NIfTI files (searched recursively); empty: --data-dir, "
         "MEDGANBENCH_DATA_NIFTI_FOLDER or the cache directory",
+        location=True,
     ),
     Param("pattern", "*.nii*", "file name pattern (fnmatch) of the volumes"),
     Param("modality", "MR", "modality of the volumes", choices=("MR", "CT")),
