@@ -27,6 +27,10 @@ PAIRED_METRICS: tuple[str, ...] = ("psnr", "ssim", "mae")
 #: Metrics of a sampling (unconditional) model without ``--metrics``: it has no paired target.
 SAMPLING_METRICS: tuple[str, ...] = ("fid", "kid")
 
+#: The largest image side, in pixels, any decoder accepts from a file (see
+#: :mod:`medganbench.data.images`; ``MEDGANBENCH_MAX_IMAGE_SIDE`` overrides it).
+MAX_IMAGE_SIDE = 8192
+
 #: Environment variable naming the cache root (generated datasets, weights, features).
 HOME_ENV = "MEDGANBENCH_HOME"
 

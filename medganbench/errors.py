@@ -58,6 +58,10 @@ class LeaderboardError(MedganbenchError):
     """A leaderboard file cannot be read or written."""
 
 
+class StorageError(MedganbenchError):
+    """A folder the run must write into is unusable (a file, read-only, on a full disk)."""
+
+
 def unsafe_load_reason(exc: BaseException) -> str:
     """One line saying why a file could not be read safely, from a loader's long message.
 

@@ -1,9 +1,12 @@
-"""Atomic file writes: a reader sees the old file or the new one, never a partial one."""
+"""Atomic file writes (a reader sees the old file or the new one, never a partial one), and the
+checks that a folder can be written before any work is spent on a result for it."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import socket
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +24,72 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+#: This machine's name in temporary file names, so that a process on another machine sharing the
+#: folder (NFS) never takes this machine's live temporary file for a dead one, or the reverse.
+_HOST = "".join(c if c.isalnum() or c == "-" else "_" for c in socket.gethostname()) or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temps(target: Path) -> int:
+    """Remove temporary siblings of ``target`` left by dead processes of this machine.
+
+    A process killed while writing (SIGKILL, power loss) cannot clean up after itself; the next
+    write of the same file does. Temporary files of live processes, or of other machines, are
+    left alone. Returns how many were removed.
+    """
+    removed = 0
+    for tmp in target.parent.glob(f".{target.name}.{_HOST}.*.tmp"):
+        pid = tmp.name[len(f".{target.name}.{_HOST}.") :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def writable_dir_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be used as a folder to write into, or ``None`` if it can.
+
+    The folder itself need not exist yet: then its nearest existing parent must be a folder this
+    process may write into.
+    """
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing != path and existing.is_file():
+        return f"{existing} is a file, so {path} cannot be created"
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None
+
+
+def describe_os_error(exc: OSError) -> tuple[str, str]:
+    """One line for an I/O failure, and a hint that fits its cause."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    what = f"{exc.strerror or type(exc).__name__}{where}"
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        hint = "Free disk space (or raise the quota / file-size limit) and run the command again."
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "Check the folder's permissions, or choose another folder (--leaderboard-dir, --runs-dir, --out)."
+    elif exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        hint = "A file is where a folder is expected (or the reverse); choose another path."
+    else:
+        hint = "Check the file system, then run the command again."
+    return f"I/O error: {what}", hint
+
+
 def atomic_write(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
     """Write a file via a temporary sibling and ``os.replace``.
 
@@ -35,7 +104,8 @@ def atomic_write(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
         write: called with the open temporary file; writes the whole content.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    remove_stale_temps(target)
+    tmp = target.with_name(f".{target.name}.{_HOST}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with open(fd, "wb") as sink:

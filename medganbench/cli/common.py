@@ -7,11 +7,13 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from medganbench import defaults
 from medganbench.core.dataset import DatasetContext
 from medganbench.core.manager import Registries, build_registries, make_plugin_manager
 from medganbench.errors import MedganbenchError, UsageError
+from medganbench.fileio import describe_os_error
 from medganbench.leaderboard.store import leaderboard_path
 
 # Piped output (CI logs, files, tests) gets a wide console so tables are not cut to 80 columns.
@@ -29,10 +31,16 @@ class CommandGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MedganbenchError as exc:
-            err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            # Messages carry paths and values (data, not markup): "[x]" must print as is.
+            err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
             if exc.hint:
-                err.print(exc.hint, highlight=False)
+                err.print(escape(exc.hint), highlight=False)
             ctx.exit(exc.exit_code)
+        except OSError as exc:  # a full disk, a read-only folder: the machine's, not a bug
+            message, hint = describe_os_error(exc)
+            err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+            err.print(escape(hint), highlight=False)
+            ctx.exit(1)
         except KeyboardInterrupt:
             err.print(
                 "[bold yellow]interrupted:[/] no row of an unfinished run was written; "

@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from medganbench import defaults
 from medganbench.cli.common import dataset_context, load_registries, out
-from medganbench.core.manager import make_plugin_manager, plugin_versions
+from medganbench.core.loading import DISABLE_ENV, PluginManager
+from medganbench.core.manager import hook_results, make_plugin_manager
 from medganbench.core.specs import DatasetSpec, ModelSpec, import_ref
+from medganbench.errors import PluginError
 from medganbench.run.flops import probe_model
 
 
@@ -98,11 +101,46 @@ def _model_size_cells(spec: ModelSpec, image_size: int) -> list[str]:
 
 @click.command()
 def plugins() -> None:
-    """List loaded plugins and their versions."""
-    pm = make_plugin_manager()
+    """List the plugins with their packages; mark broken and disabled ones (exit 1 if broken)."""
+    pm = make_plugin_manager(strict=False)
+    problems = hook_problems(pm)
     table = Table(title="plugins")
-    table.add_column("plugin")
-    table.add_column("version")
-    for name, version in plugin_versions(pm):
-        table.add_row(name, version)
+    for column in ("plugin", "package", "entry point", "status"):
+        table.add_column(column)
+    for name, _ in pm.list_name_plugin():
+        origin = pm.origin_of(name)
+        status = f"BROKEN: {problems[name]}" if name in problems else "ok"
+        table.add_row(
+            escape(name), escape(origin.package), escape(origin.entry_point), escape(status)
+        )
+    for broken in pm.broken:
+        origin = broken.origin
+        table.add_row(
+            escape(origin.name), escape(origin.package), escape(origin.entry_point),
+            escape(f"BROKEN: {broken.problem}"),
+        )  # fmt: skip
+    for name in pm.disabled:
+        table.add_row(escape(name), "", "", f"disabled ({DISABLE_ENV})")
     out.print(table)
+    failed = len(pm.broken) + len(problems)
+    if failed:
+        raise PluginError(
+            f"{failed} plugin(s) are broken (marked above); commands that load plugins stop "
+            "with their message.",
+            hint=f"Fix or uninstall them, or leave them out with {DISABLE_ENV}=NAME,...",
+        )
+
+
+def hook_problems(pm: PluginManager) -> dict[str, str]:
+    """Plugin name → the first problem found calling each of its hooks (see
+    :func:`~medganbench.core.manager.hook_results`)."""
+    problems: dict[str, str] = {}
+    for hook_name in sorted(n for n in dir(pm.hook) if n.startswith("medganbench_")):
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            if impl.plugin_name in problems:
+                continue
+            try:
+                hook_results(pm, hook_name, impl)
+            except PluginError as exc:
+                problems[impl.plugin_name] = exc.message
+    return problems

@@ -2,9 +2,10 @@
 
 :func:`make_plugin_manager` is the one place plugins are loaded: the built-in plugin modules
 named in :data:`BUILTIN_PLUGINS` (imported by name, so the core never imports a plugin module
-statically), then third-party plugins from the ``medganbench`` entry-point group unless
-``MEDGANBENCH_DISABLE_PLUGIN_AUTOLOAD`` is set. It always calls ``check_pending()``, so a
-misspelt hook is an error at start-up rather than a silently ignored function.
+statically) first, then third-party plugins from the ``medganbench`` entry-point group unless
+``MEDGANBENCH_DISABLE_PLUGIN_AUTOLOAD`` is set, one at a time (see
+:mod:`medganbench.core.loading`). It always checks hook names, so a misspelt hook is an error at
+start-up rather than a silently ignored function.
 """
 
 from __future__ import annotations
@@ -13,12 +14,19 @@ import difflib
 import importlib
 import os
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import pluggy
 
 from medganbench import __version__
 from medganbench.core import hookspecs
+from medganbench.core.loading import (
+    PluginManager,
+    PluginOrigin,
+    disabled_names,
+    drop_invalid,
+    load_entry_points,
+)
 from medganbench.core.registry import Registry
 from medganbench.core.specs import (
     DatasetSpec,
@@ -61,43 +69,53 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
 
 
 def make_plugin_manager(
-    *, builtins: bool = True, autoload: bool | None = None, extra: tuple[Any, ...] = ()
-) -> pluggy.PluginManager:
+    *,
+    builtins: bool = True,
+    autoload: bool | None = None,
+    extra: tuple[Any, ...] = (),
+    strict: bool = True,
+) -> PluginManager:
     """Create a plugin manager with every plugin registered and validated.
 
     Args:
-        builtins: register the modules in :data:`BUILTIN_PLUGINS`.
+        builtins: register the modules in :data:`BUILTIN_PLUGINS`, in that order, first.
         autoload: load entry points of the ``medganbench`` group; ``None`` means "unless the
             environment variable ``MEDGANBENCH_DISABLE_PLUGIN_AUTOLOAD`` is set".
         extra: further plugin objects to register last (tests, notebooks).
+        strict: a third-party plugin that cannot be loaded is an error; without it, such
+            plugins are only recorded in ``pm.broken`` (``medganbench plugins`` lists them).
 
     Returns:
-        A fresh :class:`pluggy.PluginManager`; nothing is cached between calls.
+        A fresh manager; nothing is cached between calls.
 
     Raises:
-        PluginError: a plugin fails to import, or implements a hook that does not exist.
+        PluginError: (strict) a third-party plugin fails to import or implements a hook that
+            does not exist, naming its package and entry point; or a built-in or extra plugin
+            implements an unknown hook.
     """
-    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm = PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
+    skip = disabled_names()
     if builtins:
         for module_name in BUILTIN_PLUGINS:
-            pm.register(importlib.import_module(module_name), name=module_name)
+            if module_name in skip:
+                pm.disabled.append(module_name)
+                continue
+            origin = PluginOrigin(module_name, "medganbench", __version__, builtin=True)
+            pm.add(importlib.import_module(module_name), origin)
     if autoload is None:
         autoload = not os.environ.get(AUTOLOAD_ENV)
     if autoload:
-        try:
-            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-        except Exception as exc:  # a broken third-party package must not look like our bug
-            raise PluginError(
-                f"A plugin from the {ENTRY_POINT_GROUP!r} entry-point group failed to load: {exc}",
-                hint=f"Fix or uninstall it, or set {AUTOLOAD_ENV}=1 to skip third-party plugins.",
-            ) from exc
+        load_entry_points(pm, ENTRY_POINT_GROUP)
     for plugin in extra:
         pm.register(plugin)
     try:
-        pm.check_pending()
+        drop_invalid(pm)
     except pluggy.PluginValidationError as exc:
         raise PluginError(_explain_validation(pm, exc)) from exc
+    if strict and pm.broken:
+        first = pm.broken[0]
+        raise PluginError(first.message(), hint=first.hint())
     return pm
 
 
@@ -126,11 +144,12 @@ class Registries:
 
 
 def build_registries(pm: pluggy.PluginManager) -> Registries:
-    """Collect every plugin's specs into registries.
+    """Collect every plugin's specs into registries, built-ins first.
 
     Raises:
         DuplicateNameError: two plugins register the same name for one kind.
-        PluginError: a hook returns something that is not a list of the right spec type.
+        PluginError: a hook raises, or returns something that is not a list of the right spec
+            type; the message names the plugin's package and entry point.
     """
     return Registries(
         datasets=_collect(pm, "medganbench_datasets", DatasetSpec, "dataset"),
@@ -141,22 +160,52 @@ def build_registries(pm: pluggy.PluginManager) -> Registries:
     )
 
 
+def _origin(pm: pluggy.PluginManager, name: str) -> str:
+    if isinstance(pm, PluginManager):
+        return pm.origin_of(name).describe()
+    return f"plugin {name!r}"
+
+
+def hook_results(pm: pluggy.PluginManager, hook_name: str, impl: Any) -> list[Any]:
+    """Call one plugin's implementation of a hook; its result as a list.
+
+    Raises:
+        PluginError: the implementation raises, or returns something other than a list (or
+            tuple); the message names the plugin's package and entry point.
+    """
+    where = _origin(pm, impl.plugin_name)
+    try:
+        returned = impl.function()
+    except Exception as exc:  # noqa: BLE001 - a plugin's failure is one message, not a traceback
+        text = " ".join(str(exc).split())
+        raise PluginError(
+            f"The {where} failed in {hook_name}(): {type(exc).__name__}: {text}",
+            hint=f"Fix or uninstall it, or leave it out with MEDGANBENCH_DISABLE_PLUGINS={impl.plugin_name}.",
+        ) from None
+    if returned is None:
+        return []
+    if not isinstance(returned, (list, tuple)):
+        raise PluginError(
+            f"The {where}: {hook_name}() returned a {type(returned).__name__}, expected a list.",
+            hint="A hook returns a list of specs, even of one: return [spec]. Or leave the "
+            f"plugin out with MEDGANBENCH_DISABLE_PLUGINS={impl.plugin_name}.",
+        )
+    return list(returned)
+
+
 def _collect(pm: pluggy.PluginManager, hook_name: str, spec_type: type, kind: str) -> Registry[Any]:
     registry: Registry[Any] = Registry(kind)
     caller = getattr(pm.hook, hook_name)
-    # Call each implementation on its own so a duplicate can name the plugin it came from.
-    for impl in reversed(caller.get_hookimpls()):  # registration order
-        plugin_name = impl.plugin_name
-        specs = impl.function()
-        if specs is None:
-            continue
-        for spec in specs:
+    # Each implementation on its own, in registration order (built-ins first), so that a
+    # duplicate name blames the plugin that came second.
+    for impl in caller.get_hookimpls():
+        for spec in hook_results(pm, hook_name, impl):
             if not isinstance(spec, spec_type):
                 raise PluginError(
-                    f"Plugin {plugin_name!r}: {hook_name}() returned {type(spec).__name__}, "
-                    f"expected {spec_type.__name__}."
+                    f"The {_origin(pm, impl.plugin_name)}: {hook_name}() returned "
+                    f"{type(spec).__name__}, expected {spec_type.__name__}."
                 )
-            registry.add(spec, plugin_name)
+            registry.add(spec, impl.plugin_name)
     return registry
 
 
@@ -169,8 +218,7 @@ def collect_reported_results(pm: pluggy.PluginManager) -> tuple[ReportedResult, 
     """
     seen: dict[ReportedResult, str] = {}
     for impl in pm.hook.medganbench_reported_results.get_hookimpls():
-        results = cast(list[object], impl.function() or [])
-        for result in results:
+        for result in hook_results(pm, "medganbench_reported_results", impl):
             if not isinstance(result, ReportedResult):
                 raise PluginError(
                     f"Plugin {impl.plugin_name!r}: medganbench_reported_results() returned "
@@ -186,21 +234,14 @@ def collect_reported_results(pm: pluggy.PluginManager) -> tuple[ReportedResult, 
 
 
 def plugin_versions(pm: pluggy.PluginManager) -> list[tuple[str, str]]:
-    """(plugin name, version) for every registered plugin, in registration order.
+    """(plugin name, package and version) for every registered plugin, in registration order."""
+    return [(name, _package(pm, name)) for name, _ in pm.list_name_plugin()]
 
-    Built-ins carry medganbench's version; entry-point plugins their distribution's version.
-    """
-    dist_of = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
-    rows = []
-    for name, plugin in pm.list_name_plugin():
-        dist = dist_of.get(id(plugin))
-        if dist is not None:
-            rows.append((name, f"{dist.project_name} {dist.version}"))
-        elif name in BUILTIN_PLUGINS:
-            rows.append((name, f"medganbench {__version__} (built-in)"))
-        else:
-            rows.append((name, "(registered directly)"))
-    return rows
+
+def _package(pm: pluggy.PluginManager, name: str) -> str:
+    if isinstance(pm, PluginManager):
+        return pm.origin_of(name).package
+    return "(registered directly)"
 
 
 __all__ = [
@@ -210,6 +251,7 @@ __all__ = [
     "Registries",
     "build_registries",
     "collect_reported_results",
+    "hook_results",
     "make_plugin_manager",
     "plugin_versions",
 ]

@@ -1,7 +1,8 @@
 """Helpers for dataset plugins.
 
 Owns: where a downloadable dataset's files are looked for, and the one message when they are not
-(:mod:`~medganbench.data.dataroot`).
+(:mod:`~medganbench.data.dataroot`); the pixel limit every image decoder checks
+(:mod:`~medganbench.data.images`).
 
-May import: core, errors.
+May import: core, defaults, errors.
 """

@@ -42,7 +42,13 @@ from medganbench.leaderboard.merge_report import (
     RowKey,
 )
 from medganbench.leaderboard.schema import SCHEMA, schema_version
-from medganbench.leaderboard.store import LOCK_TIMEOUT_S, lock_for, read_leaderboard, write_table
+from medganbench.leaderboard.store import (
+    LOCK_TIMEOUT_S,
+    lock_for,
+    read_leaderboard,
+    real_path,
+    write_table,
+)
 
 #: Conflict policies, the default first.
 POLICIES: tuple[str, ...] = ("fail", "first", "keep-all")
@@ -257,7 +263,7 @@ def merge_to_file(paths: Sequence[Path], out: Path, on_conflict: str = "fail") -
             ``out`` is untouched. LeaderboardError also when the lock is not acquired within
             :data:`~medganbench.leaderboard.store.LOCK_TIMEOUT_S`.
     """
-    out = Path(out)
+    out = real_path(out)
     if not out.exists():
         # Nothing there to lose; not creating a lock file keeps a failed merge free of traces.
         result = merge_leaderboards(paths, on_conflict)

@@ -58,6 +58,13 @@ def leaderboard_path(directory: Path, dataset: str) -> Path:
     return Path(directory) / f"{dataset}.arrow"
 
 
+def real_path(path: Path) -> Path:
+    """The file a leaderboard path stands for: a symlink's target, so that writing replaces the
+    file it points to (a shared leaderboard stays shared) rather than the link."""
+    path = Path(path)
+    return path.resolve() if path.is_symlink() else path
+
+
 def lock_for(path: Path, timeout: float = LOCK_TIMEOUT_S) -> filelock.FileLock:
     """The lock every writer of the leaderboard ``path`` holds while it replaces the file."""
     return filelock.FileLock(f"{path}.lock", timeout=timeout)
@@ -159,7 +166,26 @@ def write_table(path: Path, table: pa.Table) -> None:
     atomic_write(path, lambda sink: write_ipc(sink, table))
 
 
-def append_rows(path: Path, rows: Iterable[LeaderboardRow | Mapping[str, Any]]) -> None:
+class AlreadyRecordedError(LeaderboardError):
+    """Rows of a run are on the leaderboard already (another process recorded it meanwhile).
+
+    Attributes:
+        run_ids: the runs that were already there.
+    """
+
+    def __init__(self, path: Path, run_ids: set[str]) -> None:
+        super().__init__(
+            f"{path} already records run(s) {', '.join(sorted(run_ids))}; nothing was appended."
+        )
+        self.run_ids = run_ids
+
+
+def append_rows(
+    path: Path,
+    rows: Iterable[LeaderboardRow | Mapping[str, Any]],
+    *,
+    unless_recorded: bool = False,
+) -> None:
     """Append rows to a leaderboard file, creating it (and its directory) if needed.
 
     Rows are :class:`~medganbench.leaderboard.schema.LeaderboardRow` objects, or mappings with
@@ -169,12 +195,21 @@ def append_rows(path: Path, rows: Iterable[LeaderboardRow | Mapping[str, Any]]) 
     replaces the file atomically, so concurrent appends from several processes all land and a
     failure at any point leaves the previous file intact.
 
+    Args:
+        path: the leaderboard file. A symlink is followed: the file it points to is replaced
+            (and locked), so a leaderboard on shared storage stays the shared one.
+        rows: the rows to append.
+        unless_recorded: refuse, under the lock, if a run of ``rows`` is already recorded (see
+            :func:`recorded_run_ids`): two processes that ran the same spec at once record it
+            once.
+
     Raises:
+        AlreadyRecordedError: with ``unless_recorded``, a run of ``rows`` is already there.
         LeaderboardError: a row misses a column, has an unknown one, or a value of the wrong
             type; the existing file is corrupt or was written by a newer medganbench; the lock
             cannot be acquired within :data:`LOCK_TIMEOUT_S`.
     """
-    path = Path(path)
+    path = real_path(path)
     # Validate before taking the lock: a bad row must fail fast and never touch the file.
     new = rows_to_table(rows)
     if new.num_rows == 0:
@@ -189,6 +224,11 @@ def append_rows(path: Path, rows: Iterable[LeaderboardRow | Mapping[str, Any]]) 
             except FileNotFoundError:
                 table = new
             else:
+                if unless_recorded:
+                    # The check of the run's start, repeated where it cannot race.
+                    there = _ok_run_ids(old) & set(new.column("run_id").to_pylist())
+                    if there:
+                        raise AlreadyRecordedError(path, there)
                 table = pa.concat_tables([old, new])
             write_table(path, table)
     except filelock.Timeout:
@@ -210,18 +250,23 @@ def recorded_run_ids(path: Path) -> set[str]:
     path = Path(path)
     if not path.exists():
         return set()
-    table = read_leaderboard(path)
+    return _ok_run_ids(read_leaderboard(path))
+
+
+def _ok_run_ids(table: pa.Table) -> set[str]:
     ok = table.filter(pc.equal(table["status"], "ok"))
     return set(ok.column("run_id").to_pylist())
 
 
 __all__ = [
     "LOCK_TIMEOUT_S",
+    "AlreadyRecordedError",
     "append_rows",
     "check_contents",
     "leaderboard_path",
     "lock_for",
     "read_leaderboard",
+    "real_path",
     "recorded_run_ids",
     "write_ipc",
     "write_table",

@@ -33,6 +33,9 @@ class Budget:
             value = getattr(self, key)
             if value is not None and not (value > 0 and math.isfinite(value)):
                 raise UsageError(f"Budget {key}={value} must be a positive number.")
+        # Recorded in the leaderboard's int64 column: refused now rather than after training.
+        if self.steps is not None and self.steps >= 2**63:
+            raise UsageError(f"Budget steps={self.steps} is too large (at most {2**63 - 1}).")
 
     @classmethod
     def parse(cls, text: str) -> Budget:

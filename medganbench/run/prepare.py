@@ -21,8 +21,8 @@ from medganbench.core.manager import Registries
 from medganbench.core.metric import Metric, MetricContext, Needs
 from medganbench.core.model import Model, ModelContext, Task
 from medganbench.defaults import medganbench_home
-from medganbench.errors import DataError, UsageError
-from medganbench.fileio import write_json
+from medganbench.errors import DataError, StorageError, UsageError
+from medganbench.fileio import writable_dir_problem, write_json
 from medganbench.leaderboard.store import leaderboard_path, recorded_run_ids
 from medganbench.run.checkpoint import Checkpoint
 from medganbench.run.device import pick_device, seed_everything
@@ -106,6 +106,7 @@ def prepare(
     """
     run = resolve_run(spec, registries)
     board = leaderboard_path(options.leaderboard_dir, spec.dataset)
+    check_folders(options)
     if run.run_id in recorded_run_ids(board):
         raise UsageError(
             f"Run {run.run_id} ({spec.model} on {spec.dataset}) is already on {board}.",
@@ -179,6 +180,25 @@ def prepare(
         run_dir,
         checkpoint,
     )
+
+
+def check_folders(options: RunOptions) -> None:
+    """Refuse, before anything is computed, folders the run could not write its result into.
+
+    Raises:
+        StorageError: ``--leaderboard-dir`` or ``--runs-dir`` is a file, is not writable, or
+            cannot be created.
+    """
+    folders = [("--runs-dir", options.runs_dir)]
+    if options.record:
+        folders.append(("--leaderboard-dir", options.leaderboard_dir))
+    for flag, folder in folders:
+        problem = writable_dir_problem(Path(folder))
+        if problem is not None:
+            raise StorageError(
+                f"{flag} {folder} cannot be used: {problem}.",
+                hint=f"Choose another folder with {flag}, or fix its permissions.",
+            )
 
 
 def effective_settings(spec: RunSpec, device: torch.device) -> Settings:

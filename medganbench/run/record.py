@@ -7,15 +7,17 @@ interrupted or failed run leaves no row and no half-written file.
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from medganbench import __version__
+from medganbench import __version__, defaults
 from medganbench.core.params import canonical_json
-from medganbench.fileio import write_json
+from medganbench.errors import LeaderboardError
+from medganbench.fileio import describe_os_error, write_json
 from medganbench.leaderboard.schema import LeaderboardRow
-from medganbench.leaderboard.store import append_rows
+from medganbench.leaderboard.store import AlreadyRecordedError, append_rows
 from medganbench.run.budget import Ledger
 from medganbench.run.device import device_name
 from medganbench.run.evaluate import Evaluation
@@ -114,6 +116,31 @@ def leaderboard_rows(
     ]
 
 
+def resume_command(prepared: PreparedRun) -> str:
+    """The command that records this run (again) from its run folder, without training."""
+    words = ["medganbench", "run", "--resume", str(prepared.run_dir)]
+    options = prepared.options
+    if Path(options.leaderboard_dir) != defaults.LEADERBOARD_DIR:
+        words += ["--leaderboard-dir", str(options.leaderboard_dir)]
+    if options.data_dir is not None:
+        words += ["--data-dir", str(options.data_dir)]
+    return shlex.join(words)
+
+
+def _not_recorded(prepared: PreparedRun, exc: Exception) -> LeaderboardError:
+    """The error of a finished run whose rows could not be appended: nothing is lost."""
+    if isinstance(exc, OSError):
+        reason, _ = describe_os_error(exc)
+    else:
+        reason = exc.message if isinstance(exc, LeaderboardError) else str(exc)
+    return LeaderboardError(
+        f"Run {prepared.run_id} finished, but its rows could not be appended to "
+        f"{prepared.board}: {reason}. The result is kept in "
+        f"{prepared.run_dir / RESULT_NAME}, and the final checkpoint beside it.",
+        hint=f"Fix the cause, then record it without training again: {resume_command(prepared)}",
+    )
+
+
 def record(prepared: PreparedRun, trained: TrainedRun, evaluation: Evaluation) -> RunResult:
     """Write ``result.json`` and, unless the options say otherwise, append the rows.
 
@@ -149,7 +176,16 @@ def record(prepared: PreparedRun, trained: TrainedRun, evaluation: Evaluation) -
         },
     )
     if prepared.options.record:
-        append_rows(prepared.board, rows)
+        try:
+            append_rows(prepared.board, rows, unless_recorded=True)
+        except AlreadyRecordedError:
+            raise LeaderboardError(
+                f"Run {prepared.run_id} was recorded on {prepared.board} by another process "
+                "while this one ran; this copy was not appended, so the run is recorded once.",
+                hint=f"This copy's result is in {prepared.run_dir / RESULT_NAME}.",
+            ) from None
+        except (OSError, LeaderboardError) as exc:
+            raise _not_recorded(prepared, exc) from None
     primary = next(iter(values))
     return RunResult(
         prepared.run_id,

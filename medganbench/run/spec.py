@@ -129,6 +129,9 @@ def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
     low, high = IMAGE_SIZE_RANGE
     if not low <= spec.image_size <= high:
         raise UsageError(f"--image-size {spec.image_size} is out of range ({low} to {high}).")
+    if not -(2**63) <= spec.seed < 2**63:
+        # The seed is recorded in the leaderboard's int64 column: refused before training.
+        raise UsageError(f"--seed {spec.seed} does not fit a 64-bit integer.")
     if not spec.metrics:
         raise UsageError("No metrics were asked for.", hint="Example: --metrics psnr,ssim,mae")
     if len(set(spec.metrics)) != len(spec.metrics):

@@ -5,7 +5,7 @@ Owns: building and swapping in the site (:mod:`~medganbench.site.build`), its pa
 (:mod:`~medganbench.site.charts`), assets (:mod:`~medganbench.site.assets`), reproduce commands
 (:mod:`~medganbench.site.reproduce`) and the Hub upload (:mod:`~medganbench.site.hub`).
 
-May import: core, errors, leaderboard, run.
+May import: core, data, errors, leaderboard, run.
 """
 
 from medganbench.site.build import SiteSummary, publish_site

@@ -23,6 +23,7 @@ from PIL import Image
 
 from medganbench.core.manager import Registries
 from medganbench.core.names import contained, is_component_name, is_file_stem
+from medganbench.data.images import oversize
 from medganbench.errors import LeaderboardError, UsageError
 from medganbench.leaderboard.seeds import aggregate_groups
 from medganbench.leaderboard.store import read_leaderboard
@@ -231,9 +232,13 @@ def _thumbnail(source: Path, target: Path) -> bool:
     """A downscaled PNG copy of ``source`` (at most :data:`THUMBNAIL_PX`); False if unreadable."""
     try:
         with Image.open(source) as image:
+            # A sample grid from a shared runs folder may be a decompression bomb: its declared
+            # size is checked before anything is decoded.
+            if oversize(image.width, image.height) is not None:
+                return False
             image.load()
             thumb = image.copy()
-    except OSError:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return False
     # Nearest neighbour: a grid of small medical images must not be smoothed into mush.
     thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX), Image.Resampling.NEAREST)

@@ -13,6 +13,7 @@ each trial's status (ok, failed with its error, skipped).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Mapping
@@ -24,8 +25,14 @@ from typing import Any
 from medganbench.core.manager import Registries
 from medganbench.core.names import is_file_stem
 from medganbench.core.params import ArgValue
-from medganbench.fileio import atomic_write, write_bytes
-from medganbench.leaderboard.store import append_rows, leaderboard_path, recorded_run_ids
+from medganbench.errors import LeaderboardError
+from medganbench.fileio import atomic_write, describe_os_error, write_bytes
+from medganbench.leaderboard.store import (
+    AlreadyRecordedError,
+    append_rows,
+    leaderboard_path,
+    recorded_run_ids,
+)
 from medganbench.run.options import RunOptions
 from medganbench.sweep.executor import Executor, Trial, TrialEvent, TrialOutcome, TrialRequest
 from medganbench.sweep.spec import SweepSpec, expand_trials
@@ -117,7 +124,9 @@ def run_sweep(
         trial = by_id[outcome.run_id]
         if outcome.status == "ok":
             _keep_files(options.runs_dir / outcome.run_id, outcome.files)
-            append_rows(leaderboard_path(options.leaderboard_dir, trial.spec.dataset), outcome.rows)
+            outcome = _record(
+                outcome, leaderboard_path(options.leaderboard_dir, trial.spec.dataset)
+            )
         report.status[outcome.run_id] = outcome.status
         report.outcomes[outcome.run_id] = outcome
         record.write(report)
@@ -131,6 +140,29 @@ def run_sweep(
         report.seconds = time.perf_counter() - started
         record.write(report)
     return report
+
+
+def _record(outcome: TrialOutcome, board: Path) -> TrialOutcome:
+    """Append a finished trial's rows; a trial whose rows cannot land is not lost silently.
+
+    Recorded meanwhile by another process (another sweep ran the same trial): skipped. The
+    leaderboard cannot be written: the trial failed, and its result stays in its run folder.
+    """
+    try:
+        append_rows(board, outcome.rows, unless_recorded=True)
+    except AlreadyRecordedError:
+        return dataclasses.replace(
+            outcome, status="skipped", error="recorded meanwhile by another process"
+        )
+    except (OSError, LeaderboardError) as exc:
+        reason = describe_os_error(exc)[0] if isinstance(exc, OSError) else exc.message
+        return dataclasses.replace(
+            outcome,
+            status="failed",
+            error=f"its rows could not be appended to {board} ({reason}); the result is kept in "
+            f"its run folder, and running the sweep again records it",
+        )
+    return outcome
 
 
 def recorded_runs(leaderboard_dir: Path, datasets: set[str]) -> set[str]:

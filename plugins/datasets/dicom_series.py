@@ -43,6 +43,7 @@ from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param, resolve_args
 from medganbench.core.specs import DatasetSpec
 from medganbench.data.dataroot import find_root, locate_root
+from medganbench.data.images import oversize
 from medganbench.errors import DataError
 from medganbench_plugins.datasets.nifti_volumes import (
     CT_WINDOW,
@@ -190,6 +191,13 @@ def _read(path: Path) -> tuple[pydicom.Dataset, np.ndarray]:
         raise DicomFileError("no pixel data (not an image object)")
     if int(ds.get("SamplesPerPixel", 1) or 1) != 1:
         raise DicomFileError("colour DICOM images are not supported")
+    try:
+        sides = (int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0))
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+    except (TypeError, ValueError):
+        raise DicomFileError("malformed Rows/Columns/NumberOfFrames") from None
+    if (too_big := oversize(*sides, frames)) is not None:
+        raise DicomFileError(f"refused: {too_big}")
     try:
         pixels = np.asarray(ds.pixel_array)
     except Exception:  # noqa: BLE001 - short pixel data, unsupported compression without a decoder, ...

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
+from medganbench.data.images import oversize
 from medganbench.errors import DataError
 from medganbench_plugins.datasets.slices import InputProblems
 
@@ -77,6 +78,9 @@ def _decode(source: Path | str | bytes | BinaryIO) -> Image.Image:
     fp: Path | str | BinaryIO = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
         with Image.open(fp) as image:
+            # The header's size, checked before a single pixel is decoded.
+            if (too_big := oversize(image.width, image.height)) is not None:
+                raise ImageFileError(f"refused: {too_big}")
             image.load()
             decoded = image.copy()
     # UnidentifiedImageError: not an image; OSError: truncated/corrupt data; SyntaxError and

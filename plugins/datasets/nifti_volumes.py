@@ -38,6 +38,7 @@ from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param, resolve_args
 from medganbench.core.specs import DatasetSpec
 from medganbench.data.dataroot import find_root, locate_root
+from medganbench.data.images import oversize
 from medganbench.errors import DataError, UsageError
 from medganbench_plugins.datasets.slices import (
     InputProblems,
@@ -144,6 +145,8 @@ def load_volume(path: Path, volume_index: int = -1) -> np.ndarray:
         raise VolumeError(f"volume_index {volume_index} is out of range (4th axis has {shape[3]})")
     if len(shape) not in (3, 4):
         raise VolumeError(f"{len(shape)}-D data; expected a 3-D volume or a 4-D series")
+    if (too_big := oversize(*shape[:3])) is not None:
+        raise VolumeError(f"refused: {too_big}")
     try:
         proxy = image.dataobj
         # Index only the wanted volume so a long 4-D series is not read whole.

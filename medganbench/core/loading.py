@@ -1,0 +1,154 @@
+"""Loading plugins one at a time, so that one broken plugin never hides the others.
+
+Every plugin has a :class:`PluginOrigin`: its name, the distribution that provides it and, for
+third-party plugins, its entry point. A plugin that fails to import, or that implements a hook
+that does not exist, is recorded as a :class:`BrokenPlugin` instead of stopping the load; the
+caller decides whether that is fatal (a run: yes, one message naming the package and the entry
+point) or something to show (``medganbench plugins``). ``MEDGANBENCH_DISABLE_PLUGINS=a,b``
+skips the named plugins, built-in or not.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+#: Environment variable: comma-separated plugin names to leave out.
+DISABLE_ENV = "MEDGANBENCH_DISABLE_PLUGINS"
+
+
+@dataclass(frozen=True)
+class PluginOrigin:
+    """Where a plugin comes from.
+
+    Attributes:
+        name: the plugin's name (a built-in's module, a third-party plugin's entry point name).
+        distribution: the package that provides it, e.g. ``"my-plugins"``.
+        version: that package's version.
+        entry_point: ``"name = module:attr"`` for entry-point plugins, else ``""``.
+        builtin: whether it is one of medganbench's own plugins.
+    """
+
+    name: str
+    distribution: str
+    version: str
+    entry_point: str = ""
+    builtin: bool = False
+
+    @property
+    def package(self) -> str:
+        """``"my-plugins 1.0"``, ``"medganbench 0.1.0 (built-in)"``."""
+        text = f"{self.distribution} {self.version}".strip()
+        return f"{text} (built-in)" if self.builtin else text
+
+    def describe(self) -> str:
+        """``plugin 'x' (package my-plugins 1.0, entry point x = my_plugins.x)``."""
+        where = f", entry point {self.entry_point}" if self.entry_point else ""
+        return f"plugin {self.name!r} (package {self.package}{where})"
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin that could not be loaded, and why (one line)."""
+
+    origin: PluginOrigin
+    problem: str
+
+    def message(self) -> str:
+        return f"The {self.origin.describe()} {self.problem}."
+
+    def hint(self) -> str:
+        who = self.origin.distribution or "its package"
+        return (
+            f"Fix or uninstall {who}, or leave this plugin out with "
+            f"{DISABLE_ENV}={self.origin.name}."
+        )
+
+
+class PluginManager(pluggy.PluginManager):
+    """A pluggy manager that also knows each plugin's origin and which plugins failed.
+
+    Attributes:
+        origins: plugin name → :class:`PluginOrigin`, for every registered plugin.
+        broken: plugins that could not be loaded (not registered).
+        disabled: plugin names left out through :data:`DISABLE_ENV`.
+    """
+
+    def __init__(self, project_name: str) -> None:
+        super().__init__(project_name)
+        self.origins: dict[str, PluginOrigin] = {}
+        self.broken: list[BrokenPlugin] = []
+        self.disabled: list[str] = []
+
+    def add(self, plugin: Any, origin: PluginOrigin) -> None:
+        """Register ``plugin`` under its origin's name."""
+        self.register(plugin, name=origin.name)
+        self.origins[origin.name] = origin
+
+    def origin_of(self, name: str) -> PluginOrigin:
+        """The origin of a registered plugin (plugins registered by hand: their name only)."""
+        return self.origins.get(name, PluginOrigin(name, "(registered directly)", ""))
+
+
+def disabled_names() -> set[str]:
+    """The plugin names :data:`DISABLE_ENV` lists."""
+    return {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def load_entry_points(pm: PluginManager, group: str) -> None:
+    """Import and register every plugin of the entry-point ``group``, one at a time.
+
+    A plugin that fails to import, or whose name is taken, goes to ``pm.broken``; a disabled one
+    to ``pm.disabled``. Nothing raises.
+    """
+    skip = disabled_names()
+    for entry in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
+        dist = entry.dist
+        origin = PluginOrigin(
+            entry.name,
+            dist.metadata["Name"] if dist is not None else "(unknown package)",
+            dist.version if dist is not None else "",
+            f"{entry.name} = {entry.value}",
+        )
+        if entry.name in skip:
+            pm.disabled.append(entry.name)
+            continue
+        try:
+            plugin = entry.load()
+        except Exception as exc:  # noqa: BLE001 - any failure of someone else's import
+            pm.broken.append(BrokenPlugin(origin, f"failed to import ({_one_line(exc)})"))
+            continue
+        if pm.has_plugin(entry.name) or pm.is_registered(plugin):
+            pm.broken.append(BrokenPlugin(origin, "has the name of a plugin already loaded"))
+            continue
+        pm.add(plugin, origin)
+
+
+def drop_invalid(pm: PluginManager) -> None:
+    """Move third-party plugins that implement unknown hooks to ``pm.broken``.
+
+    Raises:
+        pluggy.PluginValidationError: a built-in or hand-registered plugin does (a bug, or the
+            caller's own plugin: the caller explains it).
+    """
+    while True:
+        try:
+            pm.check_pending()
+            return
+        except pluggy.PluginValidationError as exc:
+            name = pm.get_name(exc.plugin)
+            origin = pm.origins.get(name) if name else None
+            if origin is None or origin.builtin or not origin.entry_point:
+                raise
+            pm.unregister(exc.plugin)
+            del pm.origins[origin.name]
+            pm.broken.append(BrokenPlugin(origin, f"implements a hook that does not exist ({exc})"))
