@@ -8,6 +8,9 @@ Anything else that escapes is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+#: Exit status of a command ended by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_EXIT = 130
+
 
 class MedganbenchError(Exception):
     """Base class for errors that are the user's to fix.

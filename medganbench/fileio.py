@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from medganbench import interrupts
+
 
 def _fsync_directory(directory: Path) -> None:
     # Makes the rename itself durable; only possible (and needed) on POSIX.
@@ -68,6 +70,8 @@ def writable_dir_problem(path: Path) -> str | None:
         existing = existing.parent
     if existing != path and existing.is_file():
         return f"{existing} is a file, so {path} cannot be created"
+    if existing.is_file():
+        return f"{existing} is a file, not a folder"
     if not existing.is_dir():
         return f"{existing} is not a folder"
     if not os.access(existing, os.W_OK | os.X_OK):
@@ -78,7 +82,7 @@ def writable_dir_problem(path: Path) -> str | None:
 def describe_os_error(exc: OSError) -> tuple[str, str]:
     """One line for an I/O failure, and a hint that fits its cause."""
     where = f" ({exc.filename})" if exc.filename else ""
-    what = f"{exc.strerror or type(exc).__name__}{where}"
+    what = f"{exc.strerror or type(exc).__name__}{where}"  # the CLI adds "error:"
     if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
         hint = "Free disk space (or raise the quota / file-size limit) and run the command again."
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -87,7 +91,7 @@ def describe_os_error(exc: OSError) -> tuple[str, str]:
         hint = "A file is where a folder is expected (or the reverse); choose another path."
     else:
         hint = "Check the file system, then run the command again."
-    return f"I/O error: {what}", hint
+    return what, hint
 
 
 def atomic_write(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
@@ -106,17 +110,20 @@ def atomic_write(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(target)
     tmp = target.with_name(f".{target.name}.{_HOST}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with open(fd, "wb") as sink:
-            write(sink)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(tmp, target)
-        _fsync_directory(target.parent)
-    finally:
-        # After a successful replace the temp name no longer exists; otherwise remove it.
-        tmp.unlink(missing_ok=True)
+    # Ctrl-C waits for the write: raised inside a writer's native code (torch.save into a file
+    # object) it would come out as that code's error, and a half-written state helps nobody.
+    with interrupts.deferred():
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with open(fd, "wb") as sink:
+                write(sink)
+                sink.flush()
+                os.fsync(sink.fileno())
+            os.replace(tmp, target)
+            _fsync_directory(target.parent)
+        finally:
+            # After a successful replace the temp name no longer exists; otherwise remove it.
+            tmp.unlink(missing_ok=True)
 
 
 def write_all(sink: IO[bytes], data: bytes) -> None:

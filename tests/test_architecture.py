@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "medganbench"
 #: Modules shared by every subpackage, and the root package (its ``__version__``).
-SHARED = {"errors", "defaults", "fileio", ""}
+SHARED = {"errors", "defaults", "fileio", "interrupts", ""}
 #: A module longer than this is doing more than one job.
 MAX_LINES = 400
 

@@ -12,16 +12,13 @@ from rich.markup import escape
 from medganbench import defaults
 from medganbench.core.dataset import DatasetContext
 from medganbench.core.manager import Registries, build_registries, make_plugin_manager
-from medganbench.errors import MedganbenchError, UsageError
+from medganbench.errors import INTERRUPTED_EXIT, MedganbenchError, UsageError
 from medganbench.fileio import describe_os_error
 from medganbench.leaderboard.store import leaderboard_path
 
 # Piped output (CI logs, files, tests) gets a wide console so tables are not cut to 80 columns.
 out = Console() if Console().is_terminal else Console(width=200)
 err = Console(stderr=True) if Console(stderr=True).is_terminal else Console(stderr=True, width=200)
-
-#: Exit code of an interrupted command (128 + SIGINT), as shells report it.
-INTERRUPTED_EXIT = 130
 
 
 class CommandGroup(click.Group):

@@ -112,7 +112,7 @@ def _read_input(path: Path) -> tuple[pa.Table, int]:
     table = read_leaderboard(path)  # upgrades older schemas; its errors name the path
     try:
         # Only the footer is read: the version the file was written with, for the summary.
-        with pa.OSFile(str(path), "rb") as source:
+        with open(path, "rb") as source:
             version = schema_version(ipc.open_file(source).schema, path)
     except (pa.ArrowException, OSError) as exc:  # the file changed under us since the read
         raise LeaderboardError(f"Cannot read leaderboard {path}: {exc}") from None

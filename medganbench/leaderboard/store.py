@@ -73,15 +73,16 @@ def lock_for(path: Path, timeout: float = LOCK_TIMEOUT_S) -> filelock.FileLock:
 def _read_file(path: Path) -> pa.Table:
     """Read an IPC file fully into memory and bring it to the current schema.
 
-    An ``OSFile`` (not a memory map) is used so the returned table owns its buffers and does not
-    depend on the file staying open or unchanged.
+    The file is read through a plain Python file object (not a memory map), so the returned
+    table owns its buffers and does not depend on the file staying open or unchanged, and any
+    path Python can open works, a folder name that is not UTF-8 too.
 
     Raises:
         FileNotFoundError: ``path`` does not exist (callers decide what that means).
         LeaderboardError: the file cannot be read or is not a valid leaderboard.
     """
     try:
-        with pa.OSFile(str(path), "rb") as source:
+        with open(path, "rb") as source:
             table = ipc.open_file(source).read_all()
     except FileNotFoundError:
         raise

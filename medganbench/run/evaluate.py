@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader
 
+from medganbench import interrupts
 from medganbench.core.dataset import DatasetInfo, DomainInfo
 from medganbench.core.metric import EvalBatch, Metric, MetricReport, Needs
 from medganbench.core.model import Model, Task
@@ -107,6 +108,7 @@ def _evaluate_direction(
     first = True
     with torch.no_grad():
         for raw in loader:
+            interrupts.check()
             target = raw[target_key].to(device)
             source = raw[source_key].to(device)
             if model.task is Task.TRANSLATE:

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from medganbench import interrupts
 from medganbench.core.dataset import Dataset, DatasetContext, DatasetInfo
 from medganbench.core.manager import Registries
 from medganbench.core.metric import Metric, MetricContext, Needs
@@ -120,6 +121,7 @@ def prepare(
         run.dataset_build_args(),
         DatasetContext(spec.image_size, cache_root / "datasets" / spec.dataset, options.data_dir),
     )
+    interrupts.check()  # data generation can take a while
     info = dataset.info
     if info.image_size != spec.image_size:
         raise DataError(

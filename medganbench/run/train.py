@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from medganbench import interrupts
 from medganbench.core.dataset import DatasetInfo, DomainInfo, Sample
 from medganbench.core.model import TrainBatch
 from medganbench.errors import RunError
@@ -131,6 +132,7 @@ def _train(
     model.train_mode()
     with TrainingProgress(budget, enabled=prepared.options.progress) as progress:
         while not ledger.exhausted(budget):
+            interrupts.check()  # a Ctrl-C dropped somewhere inside the last step stops here
             start = time.perf_counter()
             raw, paired = next(batches)
             batch = to_train_batch(

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from medganbench.data.images import oversize
+from medganbench.data.images import MAX_SIDE_ENV, max_image_side, oversize
 from medganbench.errors import DataError
 from medganbench_plugins.datasets.slices import InputProblems
 
@@ -83,14 +83,18 @@ def _decode(source: Path | str | bytes | BinaryIO) -> Image.Image:
                 raise ImageFileError(f"refused: {too_big}")
             image.load()
             decoded = image.copy()
+    except Image.DecompressionBombError:  # PIL's own guard, for sizes far over ours
+        raise ImageFileError(
+            f"refused: its header declares more pixels than the limit of {max_image_side()} a "
+            f"side ({MAX_SIDE_ENV})"
+        ) from None
     # UnidentifiedImageError: not an image; OSError: truncated/corrupt data; SyntaxError and
-    # ValueError: malformed headers in some decoders; DecompressionBombError: absurd sizes.
+    # ValueError: malformed headers in some decoders.
     except (
         UnidentifiedImageError,
         OSError,
         SyntaxError,
         ValueError,
-        Image.DecompressionBombError,
     ) as exc:
         reason = (
             "not a readable image"

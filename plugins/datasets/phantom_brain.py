@@ -14,12 +14,9 @@ returns the same hash.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +38,7 @@ from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param, resolve_args
 from medganbench.core.specs import DatasetSpec
 from medganbench.errors import UsageError
+from medganbench.fileio import atomic_write
 from medganbench_plugins.datasets.phantom_anatomy import (
     SEQUENCES,
     SubjectSlices,
@@ -359,7 +357,7 @@ class PhantomBrain(Dataset):
             "splits": {name: split.to_payload() for name, split in splits.items()},
         }
         try:
-            _atomic_torch_save(payload, self.cache_path)
+            atomic_write(self.cache_path, lambda f: torch.save(payload, f))
         except OSError as exc:
             log.warning("Could not write %s cache %s: %s", NAME, self.cache_path, exc)
 
@@ -387,29 +385,6 @@ def _stack(
         torch.from_numpy(np.ascontiguousarray(masks, dtype=np.bool_)).unsqueeze(1),
         ids,
     )
-
-
-def _atomic_torch_save(payload: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file in the same directory, then rename over ``path``.
-
-    The rename is atomic on one file system, so readers see either the old file or the complete
-    new one, never a partial write, even if this process is killed midway.
-
-    Raises:
-        OSError: the directory cannot be created or written.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 __all__ = [

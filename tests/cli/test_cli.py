@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow.ipc as ipc
@@ -122,44 +120,6 @@ def test_plugins_lists_versions(tmp_path: Path) -> None:
     proc = _cli("plugins", cwd=tmp_path)
     assert proc.returncode == 0
     assert "medganbench_plugins.models.identity" in proc.stdout and "built-in" in proc.stdout
-
-
-def test_ctrl_c_mid_run_leaves_no_row_and_no_corrupt_file(tmp_path: Path) -> None:
-    first = _cli(
-        "run", "--model", "identity", "--budget", "steps=2", "--no-progress", *SMALL, cwd=tmp_path
-    )
-    assert first.returncode == 0, first.stderr
-    board = tmp_path / "leaderboards" / "phantom-brain.arrow"
-    before = board.read_bytes()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "medganbench",
-            "run",
-            "--model",
-            "intensity-lookup",
-            "--budget",
-            "seconds=600",
-            "--no-progress",
-            *SMALL,
-        ],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    checkpoint_glob = lambda: list((tmp_path / "runs").glob("*/checkpoint.pt"))  # noqa: E731
-    deadline = time.monotonic() + 120
-    # Wait until the second run is training (its first periodic checkpoint exists).
-    while len(checkpoint_glob()) < 2 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
-    assert "interrupted" in stderr and "Traceback" not in stderr
-    assert board.read_bytes() == before
-    assert not list(board.parent.glob("*.tmp"))
 
 
 def test_corrupt_image_in_a_folder_dataset_is_one_message_naming_it(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +23,7 @@ def cli(
     return subprocess.run(
         [sys.executable, "-m", "medganbench", *args],
         cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True,
-        timeout=timeout, check=False,
+        errors="replace", timeout=timeout, check=False,
     )  # fmt: skip
 
 
@@ -38,3 +40,40 @@ def work(tmp_path: Path) -> Path:
     folder = tmp_path / "work"
     folder.mkdir()
     return folder
+
+
+def _namespaces_work() -> bool:
+    """Whether this machine lets a process mount a file system in a namespace of its own."""
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    return probe.returncode == 0
+
+
+NAMESPACES = _namespaces_work()
+needs_namespaces = pytest.mark.skipif(
+    not NAMESPACES,
+    reason="needs `unshare -rm` (mount namespaces) to give a folder a real full or read-only "
+    "file system; unavailable on this machine",
+)
+
+
+def cli_with_mount(
+    mount: str, folder: Path, *args: str, cwd: Path, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``python -m medganbench ARGS`` with a fresh tmpfs (``mount`` options) mounted on ``folder``,
+    in a mount namespace of the command's own: a real full disk or read-only folder, without
+    touching the machine's mounts."""
+    folder.mkdir(parents=True, exist_ok=True)
+    command = (
+        f"mount -t tmpfs -o {shlex.quote(mount)} tmpfs {shlex.quote(str(folder))} && exec "
+        + shlex.join([sys.executable, "-m", "medganbench", *args])
+    )
+    return subprocess.run(
+        ["unshare", "-rm", "sh", "-c", command],
+        cwd=cwd, env=os.environ.copy(), capture_output=True, text=True, timeout=timeout,
+        check=False,
+    )  # fmt: skip
