@@ -22,10 +22,24 @@ DATASET = "phantom-brain"
 IMAGE_SIZE = 64
 #: The training budget (``--budget``).
 BUDGET = "steps=100"
-#: Metrics of a translation model on paired data without ``--metrics``.
+#: Without ``--metrics``, the metrics follow the data (:func:`medganbench.run.spec.default_metrics`):
+#: a translation model on paired data gets the paired metrics ...
 PAIRED_METRICS: tuple[str, ...] = ("psnr", "ssim", "mae")
-#: Metrics of a sampling (unconditional) model without ``--metrics``: it has no paired target.
-SAMPLING_METRICS: tuple[str, ...] = ("fid", "kid")
+#: ... on unpaired data, distribution metrics for its one-way directions (A→B, B→A) ...
+UNPAIRED_METRICS: tuple[str, ...] = ("fid", "kid")
+#: ... plus, for a cycle-consistent model, the paired metrics on its round trips (A→B→A vs A).
+ROUND_TRIP_METRICS: tuple[str, ...] = PAIRED_METRICS
+#: A sampling (unconditional) model has no paired target: distribution metrics, the coverage
+#: and fidelity of what it samples, and whether it copies its training set.
+SAMPLING_METRICS: tuple[str, ...] = (
+    "fid",
+    "kid",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "memorisation",
+)
 
 #: The largest image side, in pixels, any decoder accepts from a file (see
 #: :mod:`medganbench.data.images`; ``MEDGANBENCH_MAX_IMAGE_SIDE`` overrides it).

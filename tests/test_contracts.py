@@ -45,6 +45,14 @@ def _dataset(registries, name: str, args: dict | None = None):
 
 
 @pytest.mark.parametrize("name", DATASET_NAMES)
+def test_dataset_declares_its_pairing_truthfully(registries, name: str) -> None:
+    # The default metrics of a run follow the declaration, made without building the dataset.
+    args = contract_args(name, medganbench_home() / "trees", medganbench_home() / "datasets" / name)
+    declared = registries.datasets.get(name).is_paired(args)
+    assert declared == _dataset(registries, name, args).info.paired
+
+
+@pytest.mark.parametrize("name", DATASET_NAMES)
 def test_dataset_items_follow_the_contract(registries, name: str) -> None:
     dataset = _dataset(registries, name)
     info = dataset.info

@@ -18,6 +18,7 @@ from medganbench.leaderboard.export import EXPORT_FORMATS
 from medganbench.leaderboard.export import export as export_table
 from medganbench.leaderboard.merge import POLICIES, merge_to_file
 from medganbench.leaderboard.merge_report import MergeConflictError, write_report
+from medganbench.leaderboard.ranking import ranked_groups, sample_size_warnings
 from medganbench.leaderboard.render import render_groups, view_groups
 from medganbench.leaderboard.store import leaderboard_path, read_leaderboard
 
@@ -38,12 +39,15 @@ def show(dataset: str | None, leaderboard_dir: Path, by: str | None, runs: bool)
     """Rank comparable runs (same dataset version, image size, budget, metric version).
 
     By default runs that differ only by seed are merged: mean ± std and a 95% bootstrap interval
-    per metric; configurations whose intervals overlap share a rank.
+    per metric; configurations whose intervals overlap share a rank. A warning follows when a
+    ranked column mixes rows scored on different numbers of images (FID and KID depend on N).
     """
-
     for path in leaderboard_files(leaderboard_dir, dataset):
-        for table in render_groups(view_groups(read_leaderboard(path), by=by, runs=runs)):
+        board = read_leaderboard(path)
+        for table in render_groups(view_groups(board, by=by, runs=runs)):
             out.print(table)
+        for line in sample_size_warnings(ranked_groups(board, by=by)):
+            err.print(f"[bold yellow]warning:[/] {escape(line)}", highlight=False)
 
 
 @leaderboard.command()

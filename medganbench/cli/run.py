@@ -49,7 +49,11 @@ from medganbench.run.spec import RunSpec, default_metrics
 @click.option(
     "--metrics",
     default=None,
-    help=f"Comma-separated metric names [default: {','.join(defaults.PAIRED_METRICS)} for translation models, {','.join(defaults.SAMPLING_METRICS)} for sampling models].",
+    help="Comma-separated metric names. Default: they follow the data. Translation on paired "
+    f"data: {','.join(defaults.PAIRED_METRICS)}; on unpaired data: "
+    f"{','.join(defaults.UNPAIRED_METRICS)} for A→B and B→A, plus "
+    f"{','.join(defaults.ROUND_TRIP_METRICS)} on the round trips of cycle models; sampling "
+    f"models: {','.join(defaults.SAMPLING_METRICS)}.",
 )
 @leaderboard_dir_option
 @click.option(
@@ -262,8 +266,9 @@ def spec_from_options(
         UsageError: a malformed ``K=V`` argument or budget.
         UnknownNameError: an unknown model (when the metrics default from it).
     """
+    parsed_dataset_args = parse_key_values(dataset_args, "--dataset-arg")
     chosen = (
-        default_metrics(registries, model)
+        default_metrics(registries, model, dataset, parsed_dataset_args)
         if metrics is None
         else tuple(m.strip() for m in metrics.split(",") if m.strip())
     )
@@ -271,7 +276,7 @@ def spec_from_options(
         model=model,
         dataset=dataset,
         model_args=parse_key_values(model_args, "--model-arg"),
-        dataset_args=parse_key_values(dataset_args, "--dataset-arg"),
+        dataset_args=parsed_dataset_args,
         metric_args=parse_metric_args(metric_args),
         image_size=image_size,
         metrics=chosen,

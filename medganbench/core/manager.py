@@ -61,6 +61,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.metrics.paired",
     "medganbench_plugins.metrics.lpips_metric",
     "medganbench_plugins.metrics.distribution",
+    "medganbench_plugins.metrics.manifold",
+    "medganbench_plugins.metrics.memorisation",
     "medganbench_plugins.executors.local",
     "medganbench_plugins.executors.ray_cluster",
     "medganbench_plugins.references.paper000",

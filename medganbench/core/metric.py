@@ -15,7 +15,7 @@ batched per-image function that is also usable on its own from Python.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -50,6 +50,10 @@ class MetricContext:
         allow_unverified_weights: pass to
             :func:`~medganbench.weights.store.resolve_weights` as ``unverified_ok``: the run
             accepts an explicit weights file that matches no pin (its rows say so).
+        training_images: called with a domain's name (:attr:`EvalBatch.domain`), returns every
+            training-split image of that domain, (N, C, H, W) in its physical units; for
+            metrics that compare outputs with what the model was trained on (memorisation).
+            ``None`` outside a run.
     """
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
@@ -60,6 +64,7 @@ class MetricContext:
     split: str = "test"
     image_size: int = 0
     allow_unverified_weights: bool = False
+    training_images: Callable[[str], torch.Tensor] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,11 +77,15 @@ class MetricReport:
         weights: pretrained weights used, name → sha256, stored in the row's ``weights``.
         noise_floor: for distribution metrics, the value between two halves of the real set:
             differences smaller than this are not meaningful.
+        artifacts: files for the run folder, name → bytes (e.g. ``"nearest.png"``); plain file
+            names only. The runner writes them (a direction other than the model's primary one
+            gets ``<stem>-<direction><suffix>``), and the site shows PNGs on the run page.
     """
 
     details: Mapping[str, Any] = field(default_factory=dict)
     weights: Mapping[str, str] = field(default_factory=dict)
     noise_floor: float | None = None
+    artifacts: Mapping[str, bytes] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)

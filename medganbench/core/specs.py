@@ -143,7 +143,11 @@ class DatasetSpec(ComponentSpec):
 
     Extra attributes (shown by ``medganbench list datasets``):
         modality: e.g. ``"MR → CT"`` or ``"CT"``.
-        pairing: ``"paired"``, ``"unpaired"`` or ``"either"``.
+        pairing: the pairing in words, e.g. ``"paired (paired=false: unpaired)"``.
+        paired: whether A and B of an item show the same anatomy, known without building the
+            dataset (the default metrics of a run follow it): a constant, or
+            ``"module:function"`` called with the resolved arguments where an argument decides.
+            It must agree with the built dataset's ``info.paired`` (a contract test checks).
         size: the expected size in words, e.g. ``"4974 slices"``.
         locate: ``"module:function"`` called as ``function(args, ctx)`` returning the data root
             if the files are present locally, else ``None`` (for datasets one must download).
@@ -157,9 +161,21 @@ class DatasetSpec(ComponentSpec):
 
     modality: str = ""
     pairing: str = ""
+    paired: bool | str = False
     size: str = ""
     locate: str | None = None
     download: str | None = None
+
+    def is_paired(self, raw_args: Mapping[str, ArgValue]) -> bool:
+        """Whether the dataset built with these arguments is paired (see :attr:`paired`).
+
+        Raises:
+            UnknownNameError, UsageError: the arguments do not resolve.
+            PluginError: the ``paired`` function cannot be imported.
+        """
+        if isinstance(self.paired, bool):
+            return self.paired
+        return bool(import_ref(self.paired, self.name)(self.resolve(raw_args)))
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,41 @@ def interval_rule(confidence: float) -> str:
     )
 
 
+def sample_size(details_json: str) -> str | None:
+    """``"120/120"`` (real/generated images) from a row's ``metric_details``, if it records them."""
+    try:
+        details = json.loads(details_json)
+    except ValueError:
+        return None
+    if not isinstance(details, dict) or "n_real" not in details or "n_generated" not in details:
+        return None
+    return f"{details['n_real']}/{details['n_generated']}"
+
+
+def sample_size_warnings(groups: Sequence[RankedGroup]) -> list[str]:
+    """One line per group column that ranks rows computed on different numbers of images.
+
+    FID and KID are biased by the number of images (FID strongly, as ``1/N``), so ranking a
+    run scored on 60 images against one scored on 600 compares the sample sizes as much as the
+    models; ``fid-inf`` extrapolates the bias away.
+    """
+    lines = []
+    for group in groups:
+        for index, column in enumerate(group.metrics):
+            sizes = sorted(
+                {s for r in group.rows if r.sample_sizes and (s := r.sample_sizes[index])}
+            )
+            if len(sizes) > 1:
+                k = group.key
+                where = f"{k['dataset']} {k['image_size']}px {k['direction']}"
+                lines.append(
+                    f"{column.label} in {where} ranks rows scored on different numbers of images "
+                    f"(real/generated: {', '.join(sizes)}); the metric is biased by N, so compare "
+                    "rows of equal N, or fid-inf."
+                )
+    return lines
+
+
 def format_args(args_json: str) -> str:
     """``{"a":1,"b":"x"}`` -> ``"a=1 b=x"``, skipping empty values."""
     try:
@@ -143,8 +178,10 @@ class RankedRow:
         rank: competition rank ("1224") by the group's ``ranked_by`` column, ``None`` if the
             run has no value for it.
         precision: effective training precision (``"fp32"``, ``"bf16"``, ...). Carried so that
-            seed aggregation (:mod:`medganbench.leaderboard.seeds`) does not pool runs that differ in
-            precision as if they were seed replicates.
+            seed aggregation (:mod:`medganbench.leaderboard.seeds`) does not pool runs that
+            differ in precision as if they were seed replicates.
+        sample_sizes: per column, ``"<n real>/<n generated>"`` where the row's details record
+            them (distribution metrics), else ``None``: FID and KID are biased by N.
     """
 
     run_id: str
@@ -160,6 +197,7 @@ class RankedRow:
     rank: int | None
     noise_floors: tuple[float | None, ...] = ()
     precision: str = "fp32"
+    sample_sizes: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -224,7 +262,12 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
             run["info"] = row
         previous = run["values"].get(column)
         if previous is None or row.created_at >= previous[0]:
-            run["values"][column] = (row.created_at, row.value, row.noise_floor)
+            run["values"][column] = (
+                row.created_at,
+                row.value,
+                row.noise_floor,
+                sample_size(row.metric_details),
+            )
 
     if by is not None and not any(c.metric == by for cols in columns.values() for c in cols):
         available = sorted({c.metric for cols in columns.values() for c in cols})
@@ -241,24 +284,32 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
         else:
             ranked_by = next((c for c in metrics if c.metric == by), None)
         rows: list[
-            tuple[str, LeaderboardRow, tuple[float | None, ...], tuple[float | None, ...]]
+            tuple[
+                str,
+                LeaderboardRow,
+                tuple[float | None, ...],
+                tuple[float | None, ...],
+                tuple[str | None, ...],
+            ]
         ] = []
         for run_id, run in groups[key].items():
             info = run["info"]
             values: list[float | None] = []
             floors: list[float | None] = []
+            sizes: list[str | None] = []
             for column in metrics:
-                _, value, floor = run["values"].get(column, (None, None, None))
+                _, value, floor, size = run["values"].get(column, (None, None, None, None))
                 # A NaN score cannot be ranked; show and treat it as missing.
                 values.append(None if value is None or math.isnan(value) else value)
                 floors.append(floor)
-            rows.append((run_id, info, tuple(values), tuple(floors)))
+                sizes.append(size)
+            rows.append((run_id, info, tuple(values), tuple(floors), tuple(sizes)))
         rank_of: dict[str, int] = {}
         if ranked_by is not None:
             index = metrics.index(ranked_by)
             scored = [
                 (run_id, value)
-                for run_id, _, values, _ in rows
+                for run_id, _, values, _, _ in rows
                 if (value := values[index]) is not None
             ]
             ranks = competition_ranks([v for _, v in scored], ranked_by.higher_is_better)
@@ -278,8 +329,9 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
                 rank=rank_of.get(run_id),
                 noise_floors=floors,
                 precision=info.precision,
+                sample_sizes=sizes,
             )
-            for run_id, info, values, floors in rows
+            for run_id, info, values, floors, sizes in rows
         ]
         # Ranked first by rank, unranked last; model and run id make the order deterministic.
         ranked_rows.sort(

@@ -65,8 +65,12 @@ def format_value(value: float | None) -> str:
     return f"{value:#.4g}".rstrip(".")
 
 
-def _with_floor(text: str, floor: float | None) -> str:
-    return text + (f" (floor {format_value(floor)})" if floor is not None else "")
+def _with_floor(text: str, floor: float | None, size: str | None = None) -> str:
+    """``text`` with the noise floor and the sample size (real/generated) it was scored on."""
+    notes = ([f"floor {format_value(floor)}"] if floor is not None else []) + (
+        [f"N {size}"] if size else []
+    )
+    return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
 # ------------------------------------------------------------------------------- per-run view
@@ -82,13 +86,17 @@ def _run_cells(group: RankedGroup) -> tuple[list[str], list[list[str]]]:
     cells = []
     for row in group.rows:
         floors = row.noise_floors or (None,) * len(row.values)
+        sizes = row.sample_sizes or (None,) * len(row.values)
         cells.append(
             [
                 _EMPTY if row.rank is None else str(row.rank),
                 f"{row.model} v{row.model_version}",
                 format_args(row.model_args),
                 str(row.seed),
-                *(_with_floor(format_value(v), f) for v, f in zip(row.values, floors, strict=True)),
+                *(
+                    _with_floor(format_value(v), f, n)
+                    for v, f, n in zip(row.values, floors, sizes, strict=True)
+                ),
                 str(row.steps_done),
                 f"{row.train_seconds:.1f}",
                 row.device,
@@ -101,12 +109,15 @@ def _run_cells(group: RankedGroup) -> tuple[list[str], list[list[str]]]:
 # ---------------------------------------------------------------------------- aggregated view
 
 
-def summary_cell(summary: SeedSummary | None, n_runs: int, floor: float | None) -> str:
-    """``"21.99 ± 0.5000 [21.50, 22.40]"``; one seed: ``"21.99 (1 seed)"``; floor appended."""
+def summary_cell(
+    summary: SeedSummary | None, n_runs: int, floor: float | None, size: str | None = None
+) -> str:
+    """``"21.99 ± 0.5000 [21.50, 22.40]"``; one seed: ``"21.99 (1 seed)"``; the noise floor and
+    the sample size (``N real/generated``) appended where known."""
     if summary is None:
-        return _with_floor(_EMPTY, floor)
+        return _with_floor(_EMPTY, floor, size)
     if summary.single_seed:
-        return _with_floor(f"{format_value(summary.mean)} (1 seed)", floor)
+        return _with_floor(f"{format_value(summary.mean)} (1 seed)", floor, size)
     text = (
         f"{format_value(summary.mean)} ± {format_value(summary.std)} "
         f"[{format_value(summary.ci_low)}, {format_value(summary.ci_high)}]"
@@ -114,7 +125,7 @@ def summary_cell(summary: SeedSummary | None, n_runs: int, floor: float | None) 
     # Some runs of the entry lack this metric (e.g. NaN): say how many the numbers rest on.
     if summary.n != n_runs:
         text += f" (n={summary.n})"
-    return _with_floor(text, floor)
+    return _with_floor(text, floor, size)
 
 
 def format_mean_count(value: float) -> str:
@@ -140,6 +151,10 @@ def args_cell(entry: SeedAggregate) -> str:
     return args
 
 
+def _sizes(entry: SeedAggregate) -> tuple[str | None, ...]:
+    return entry.sample_sizes or (None,) * len(entry.summaries)
+
+
 def _aggregate_cells(group: AggregatedGroup) -> tuple[list[str], list[list[str]]]:
     """Headers and string cells of one group, one row per model configuration."""
     headers = (
@@ -156,8 +171,10 @@ def _aggregate_cells(group: AggregatedGroup) -> tuple[list[str], list[list[str]]
                 args_cell(entry),
                 seeds_cell(entry),
                 *(
-                    summary_cell(s, entry.n_seeds, f)
-                    for s, f in zip(entry.summaries, entry.noise_floors, strict=True)
+                    summary_cell(s, entry.n_seeds, f, n)
+                    for s, f, n in zip(
+                        entry.summaries, entry.noise_floors, _sizes(entry), strict=True
+                    )
                 ),
                 format_mean_count(entry.steps_done),
                 f"{entry.train_seconds:.1f}",

@@ -143,6 +143,8 @@ class SeedAggregate:
             run has a finite value for that column.
         noise_floors: per column, the mean noise floor of the runs that recorded one, else
             ``None``.
+        sample_sizes: per column, the ``"<n real>/<n generated>"`` the runs were scored on
+            (several, comma-separated, if they differ), else ``None``.
         steps_done: mean optimiser steps over the runs.
         train_seconds: mean training wall time over the runs.
         devices: the devices the runs trained on, sorted and unique.
@@ -162,6 +164,7 @@ class SeedAggregate:
     train_seconds: float
     devices: tuple[str, ...]
     rank: int | None
+    sample_sizes: tuple[str | None, ...] = ()
 
     @property
     def n_seeds(self) -> int:
@@ -267,6 +270,13 @@ def _aggregate(group: RankedGroup, confidence: float) -> AggregatedGroup:
                 train_seconds=float(np.mean([r.train_seconds for r in rows])),
                 devices=tuple(sorted({r.device for r in rows})),
                 rank=None,
+                sample_sizes=tuple(
+                    ", ".join(
+                        sorted({s for r in rows if r.sample_sizes and (s := r.sample_sizes[i])})
+                    )
+                    or None
+                    for i in range(width)
+                ),
             )
         )
 

@@ -17,7 +17,9 @@ from medganbench import interrupts
 from medganbench.core.dataset import DatasetInfo, DomainInfo
 from medganbench.core.metric import EvalBatch, Metric, MetricReport, Needs
 from medganbench.core.model import Model, Task
+from medganbench.core.names import is_file_stem
 from medganbench.errors import DataError, RunError
+from medganbench.fileio import write_bytes
 from medganbench.run.prepare import PreparedRun
 from medganbench.run.samples import save_sample_grid
 from medganbench.run.train import TrainedRun
@@ -57,10 +59,14 @@ def meaningful_metrics(
 ) -> dict[str, Metric]:
     """The metrics that mean something in ``direction``.
 
-    Distribution metrics always do. Paired metrics need a pixel-wise counterpart: the paired
-    target of a translation on paired data, or the input itself for a cycle direction.
+    Paired metrics need a pixel-wise counterpart: the paired target of a translation on paired
+    data, or the input itself for a round trip. Distribution metrics answer "does the output
+    look like the target domain", a question of the one-way directions and of sampling; a
+    round trip's output is compared with its own input, so they are not computed there.
     """
-    paired_ok = is_cycle(direction) or (info.paired and model.task is Task.TRANSLATE)
+    if is_cycle(direction):
+        return {n: m for n, m in metrics.items() if m.needs is Needs.PAIRED}
+    paired_ok = info.paired and model.task is Task.TRANSLATE
     return {n: m for n, m in metrics.items() if m.needs is not Needs.PAIRED or paired_ok}
 
 
@@ -140,8 +146,27 @@ def _evaluate_direction(
     if first:
         raise DataError(f"The {spec.eval_split!r} split is empty; nothing to evaluate.")
     results = {name: (metric.compute(), metric.report()) for name, metric in metrics.items()}
+    for _, report in results.values():
+        for artifact, data in report.artifacts.items():
+            write_bytes(
+                prepared.run_dir / artifact_name(artifact, direction, model.direction), data
+            )
     trained.ledger.eval_seconds += time.perf_counter() - start
     return results
+
+
+def artifact_name(name: str, direction: str, primary: str) -> str:
+    """``nearest.png`` in the primary direction, ``nearest-b2a.png`` in another.
+
+    Raises:
+        RunError: ``name`` is not a plain file name (a metric cannot write outside the run folder).
+    """
+    if not is_file_stem(name):
+        raise RunError(f"A metric named its artifact {name!r}, which is not a plain file name.")
+    if direction == primary:
+        return name
+    stem, dot, suffix = name.partition(".")
+    return f"{stem}-{direction}{dot}{suffix}"
 
 
 def translate(model: Model, source: torch.Tensor, direction: str) -> torch.Tensor:

@@ -9,12 +9,14 @@ seconds, rather than after its training budget.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import DataLoader
 
 from medganbench import interrupts
 from medganbench.core.dataset import Dataset, DatasetContext, DatasetInfo
@@ -131,6 +133,7 @@ def prepare(
     model_cls = registries.models.get(spec.model).load()
     fingerprint = dataset.fingerprint()
     metric_ctx = MetricContext(
+        training_images=functools.partial(training_images, dataset),
         device=device,
         cache_dir=cache_root / "features",
         dataset=spec.dataset,
@@ -182,6 +185,22 @@ def prepare(
         run_dir,
         checkpoint,
     )
+
+
+def training_images(dataset: Dataset, domain: str) -> torch.Tensor:
+    """Every training-split image of the domain named ``domain``, in its physical units.
+
+    Raises:
+        DataError: the dataset has no domain of that name.
+    """
+    info = dataset.info
+    keys = [k for k in ("a", "b") if info.domain(k).name == domain]
+    if not keys:
+        raise DataError(
+            f"Dataset has no domain named {domain!r} (it has {info.a.name!r}, {info.b.name!r})."
+        )
+    loader = DataLoader(dataset.split("train"), batch_size=64)
+    return torch.cat([batch[keys[0]] for batch in loader])
 
 
 def check_folders(options: RunOptions) -> None:

@@ -156,7 +156,15 @@ def record(prepared: PreparedRun, trained: TrainedRun, evaluation: Evaluation) -
             "run_id": prepared.run_id,
             "metrics": values,
             "metric_reports": {
-                d: {name: dataclasses.asdict(rep) for name, (_, rep) in by.items()}
+                d: {
+                    name: {
+                        "details": dict(rep.details),
+                        "weights": dict(rep.weights),
+                        "noise_floor": rep.noise_floor,
+                        "artifacts": sorted(rep.artifacts),
+                    }
+                    for name, (_, rep) in by.items()
+                }
                 for d, by in evaluation.scores.items()
             },
             "precision": prepared.settings.precision,

@@ -161,14 +161,33 @@ def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
     )
 
 
-def default_metrics(registries: Registries, model: str) -> tuple[str, ...]:
-    """The metrics a run of ``model`` gets without ``--metrics``.
+def default_metrics(
+    registries: Registries,
+    model: str,
+    dataset: str = defaults.DATASET,
+    dataset_args: Mapping[str, ArgValue] | None = None,
+) -> tuple[str, ...]:
+    """The metrics a run gets without ``--metrics``: they follow the model and the data.
 
-    Samplers have no paired target, so their default is the distribution metrics; translation
-    models get the paired metrics.
+    * a sampling model: :data:`~medganbench.defaults.SAMPLING_METRICS` (it has no paired
+      target);
+    * a translation model on paired data: :data:`~medganbench.defaults.PAIRED_METRICS`;
+    * on unpaired data: :data:`~medganbench.defaults.UNPAIRED_METRICS` for the one-way
+      directions, plus :data:`~medganbench.defaults.ROUND_TRIP_METRICS` for the round trips of
+      a cycle-consistent model (which are true pairs even on unpaired data).
+
+    Whether the data are paired comes from the dataset's spec, without building it
+    (:meth:`~medganbench.core.specs.DatasetSpec.is_paired`).
 
     Raises:
-        UnknownNameError: no such model.
+        UnknownNameError: no such model or dataset, or an undeclared dataset argument.
+        UsageError: a bad dataset argument value.
     """
-    task = getattr(registries.models.get(model).load(), "task", Task.TRANSLATE)
-    return defaults.SAMPLING_METRICS if task is Task.SAMPLE else defaults.PAIRED_METRICS
+    model_cls = registries.models.get(model).load()
+    if getattr(model_cls, "task", Task.TRANSLATE) is Task.SAMPLE:
+        return defaults.SAMPLING_METRICS
+    if registries.datasets.get(dataset).is_paired(dataset_args or {}):
+        return defaults.PAIRED_METRICS
+    if getattr(model_cls, "cycle_consistent", False):
+        return defaults.UNPAIRED_METRICS + defaults.ROUND_TRIP_METRICS
+    return defaults.UNPAIRED_METRICS

@@ -37,6 +37,15 @@ if TYPE_CHECKING:
 
 #: Marks a directory as a medganbench site, so publishing may replace it.
 MARKER = ".medganbench-site"
+#: The run folder's figures the run page shows: file-name prefix, and what the rows show.
+_FIGURES = (
+    ("samples", "inputs, outputs and targets (rows)"),
+    (
+        "nearest",
+        "memorisation audit: the generated images closest to a training image (top row) above "
+        "those training images (bottom row)",
+    ),
+)
 #: Longest side of a sample-grid thumbnail, in pixels.
 THUMBNAIL_PX = 768
 
@@ -210,17 +219,16 @@ def _run_page(
         except (OSError, ValueError, UnicodeDecodeError):
             loaded = None
         spec_json = loaded if isinstance(loaded, dict) else None
-        for grid in sorted(run_dir.glob("samples*.png")):
-            if not (is_file_stem(grid.stem) and contained(runs_dir, grid)):
-                continue
-            target = site / "runs" / run_id / grid.name
-            if _thumbnail(grid, target):
-                direction = (
-                    grid.stem.removeprefix("samples").removeprefix("-") or rows[0]["direction"]
-                )
-                images.append(
-                    (f"{run_id}/{grid.name}", f"{direction}: inputs, outputs and targets (rows)")
-                )
+        for prefix, what in _FIGURES:
+            for grid in sorted(run_dir.glob(f"{prefix}*.png")):
+                if not (is_file_stem(grid.stem) and contained(runs_dir, grid)):
+                    continue
+                target = site / "runs" / run_id / grid.name
+                if _thumbnail(grid, target):
+                    direction = (
+                        grid.stem.removeprefix(prefix).removeprefix("-") or rows[0]["direction"]
+                    )
+                    images.append((f"{run_id}/{grid.name}", f"{direction}: {what}"))
     body = pages.run_body(rows, images, spec_json, reproduce(rows, spec_json, registries))
     _write(
         site / pages.run_file(run_id), page(f"Run {run_id}", body, root="../", generated=generated)

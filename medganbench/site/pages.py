@@ -86,10 +86,11 @@ def group_section(group: AggregatedGroup, anchor: str) -> str:
                 entry.n_seeds,
             ),
         ]
-        for summary, floor in zip(entry.summaries, entry.noise_floors, strict=True):
+        sizes = entry.sample_sizes or (None,) * len(entry.summaries)
+        for summary, floor, size in zip(entry.summaries, entry.noise_floors, sizes, strict=True):
             cells.append(
                 text_cell(
-                    summary_cell(summary, len(entry.run_ids), floor),
+                    summary_cell(summary, len(entry.run_ids), floor, size),
                     None if summary is None else summary.mean,
                     numeric=True,
                 )

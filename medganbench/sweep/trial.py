@@ -22,7 +22,7 @@ from medganbench.sweep.executor import TrialEvent, TrialOutcome, TrialRequest
 #: Run-directory files small enough to send back to the driver with the outcome, so a sweep on
 #: a cluster without shared storage still has every run's spec, result and sample grids.
 RETURNED_FILES = ("spec.json", "result.json")
-RETURNED_GLOBS = ("samples*.png",)
+RETURNED_GLOBS = ("samples*.png", "nearest*.png")
 #: Seconds between two progress reports of one trial (the first and last are always sent).
 PROGRESS_INTERVAL_S = 1.0
 

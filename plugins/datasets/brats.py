@@ -95,6 +95,11 @@ PARAMS: tuple[Param, ...] = (
 )
 
 
+def is_paired(args: Mapping[str, Any]) -> bool:
+    """Two sequences of one case are paired; one sequence alone (``source=none``) is not."""
+    return str(args["source"]) != "none"
+
+
 @hookimpl
 def medganbench_datasets() -> list[DatasetSpec]:
     """Register ``brats2018``."""
@@ -106,7 +111,8 @@ def medganbench_datasets() -> list[DatasetSpec]:
             factory="medganbench_plugins.datasets.brats:Brats2018",
             params=PARAMS,
             modality="MR (two of T1/T1ce/T2/FLAIR)",
-            pairing="paired",
+            pairing="paired (source=none: unpaired)",
+            paired=f"{__name__}:is_paired",
             size="285 cases",
             locate="medganbench_plugins.datasets.brats:locate",
         )

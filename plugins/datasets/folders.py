@@ -139,6 +139,7 @@ def medganbench_datasets() -> list[DatasetSpec]:
             params=PAIRED_PARAMS,
             modality="a_modality → b_modality",
             pairing="paired",
+            paired=True,
             size="any",
         ),
     ]

@@ -82,6 +82,11 @@ PARAMS: tuple[Param, ...] = (
 CT_DOMAIN = DomainInfo(name="CT", modality="CT", units="HU", window=(-1024.0, 3000.0), channels=1)
 
 
+def is_paired(args: Mapping[str, Any]) -> bool:
+    """Paired unless ``paired=false`` or a single ``domain`` is delivered as A and B."""
+    return bool(args["paired"]) and str(args["domain"]) == "both"
+
+
 @hookimpl
 def medganbench_datasets() -> list[DatasetSpec]:
     """Register ``phantom-brain``."""
@@ -93,7 +98,8 @@ def medganbench_datasets() -> list[DatasetSpec]:
             factory="medganbench_plugins.datasets.phantom_brain:PhantomBrain",
             params=PARAMS,
             modality="MR (T1/T2) → CT",
-            pairing="paired (paired=false: unpaired)",
+            pairing="paired (paired=false or domain=a|b: unpaired)",
+            paired=f"{__name__}:is_paired",
             size="28 subjects × 8 slices by default",
         )
     ]

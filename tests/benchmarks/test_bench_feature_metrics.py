@@ -1,0 +1,64 @@
+"""Cost of each distribution metric on fixed Inception-sized features (evaluation time).
+
+All of these run at evaluation, metered apart from the training budget; this file says what
+each adds per evaluation. Features: 500 real and 500 generated, 2048-d (the Inception pool
+size), float32, seeded. FID and KID are torch-fidelity's; the others are this project's. Run
+with ``--benchmark-disable`` to only check results.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from medganbench_plugins.metrics.distribution import (
+    fid_from_features,
+    fid_infinity,
+    kid_from_features,
+)
+from medganbench_plugins.metrics.manifold import density_coverage, precision_recall
+from medganbench_plugins.metrics.memorisation import flagged
+
+N, D = 500, 2048
+BENCH = {"rounds": 3, "iterations": 1, "warmup_rounds": 1}
+
+
+@pytest.fixture(scope="module")
+def features() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(N, D, generator=g), torch.randn(N, D, generator=g) * 1.1
+
+
+def test_bench_fid(benchmark: BenchmarkFixture, features) -> None:
+    benchmark.group = "feature-metrics-500x2048"
+    assert benchmark.pedantic(fid_from_features, args=features, **BENCH) > 0
+
+
+def test_bench_fid_inf(benchmark: BenchmarkFixture, features) -> None:
+    benchmark.group = "feature-metrics-500x2048"
+    value, details = benchmark.pedantic(fid_infinity, args=features, **BENCH)
+    assert len(details["fit_sizes"]) == 10 and value >= 0
+
+
+def test_bench_kid(benchmark: BenchmarkFixture, features) -> None:
+    benchmark.group = "feature-metrics-500x2048"
+    assert benchmark.pedantic(kid_from_features, args=features, **BENCH)[0] > 0
+
+
+def test_bench_precision_recall(benchmark: BenchmarkFixture, features) -> None:
+    benchmark.group = "feature-metrics-500x2048"
+    p, r = benchmark.pedantic(precision_recall, args=features, **BENCH)
+    assert 0 <= p <= 1 and 0 <= r <= 1
+
+
+def test_bench_density_coverage(benchmark: BenchmarkFixture, features) -> None:
+    benchmark.group = "feature-metrics-500x2048"
+    d, c = benchmark.pedantic(density_coverage, args=features, **BENCH)
+    assert d >= 0 and 0 <= c <= 1
+
+
+def test_bench_memorisation_rule(benchmark: BenchmarkFixture, features) -> None:
+    benchmark.group = "feature-metrics-500x2048"
+    flags, _, _ = benchmark.pedantic(flagged, args=features, **BENCH)
+    assert flags.shape == (N,)
