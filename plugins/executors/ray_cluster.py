@@ -217,6 +217,8 @@ def _lost(request: TrialRequest, reason: str) -> TrialOutcome:
 #: Why Ray lost a trial, by the class of the error it raised, in words.
 _LOST_BECAUSE = {
     "NodeDiedError": "its Ray node died or became unreachable",
+    # The driver's own node: Ray fails the trials it had not started once it marks it dead.
+    "LocalRayletDiedError": "the Ray node this sweep's driver is attached to died",
     "OutOfMemoryError": "Ray killed its worker because the node ran out of memory",
     "WorkerCrashedError": "its Ray worker process died (killed, out of memory, or node lost)",
     "TaskCancelledError": "its Ray task was cancelled",
