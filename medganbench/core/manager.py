@@ -50,6 +50,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.models.pix2pix",
     "medganbench_plugins.models.hagan",
     "medganbench_plugins.models.unconditional",
+    "medganbench_plugins.models.wgan",
+    "medganbench_plugins.models.infogan",
     "medganbench_plugins.metrics.paired",
     "medganbench_plugins.metrics.lpips_metric",
     "medganbench_plugins.metrics.distribution",

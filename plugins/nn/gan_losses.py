@@ -1,4 +1,4 @@
-"""Adversarial losses by name, on raw discriminator logits: hinge, lsgan, wgan-gp, bce.
+"""Adversarial losses by name, on raw discriminator logits: hinge, lsgan, wgan-gp, bce, wgan.
 
 Each loss gives the discriminator's loss on real and fake logits and the generator's loss on
 fake logits. ``wgan-gp`` also asks for a gradient penalty of weight 10 (Gulrajani et al. 2017);
@@ -14,6 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+#: Losses a model may offer as an argument. ``wgan`` (the Wasserstein loss without a penalty)
+#: is not among them: it is only a loss with a Lipschitz constraint of the model's own (WGAN's
+#: weight clipping), so only the ``wgan`` model asks for it by name.
 LOSS_KINDS: tuple[str, ...] = ("hinge", "lsgan", "wgan-gp", "bce")
 
 #: The gradient-penalty weight that is part of the WGAN-GP loss itself.
@@ -83,6 +86,7 @@ _LOSSES = {
     "lsgan": AdversarialLoss("lsgan", _lsgan_d, _lsgan_g),
     "bce": AdversarialLoss("bce", _bce_d, _bce_g),
     "wgan-gp": AdversarialLoss("wgan-gp", _wgan_d, _wgan_g, WGAN_GP_WEIGHT),
+    "wgan": AdversarialLoss("wgan", _wgan_d, _wgan_g),
 }
 
 
@@ -95,9 +99,7 @@ def adversarial_loss(name: str) -> AdversarialLoss:
     try:
         return _LOSSES[name]
     except KeyError:
-        raise ValueError(
-            f"unknown loss {name!r}; expected one of {', '.join(LOSS_KINDS)}"
-        ) from None
+        raise ValueError(f"unknown loss {name!r}; expected one of {', '.join(_LOSSES)}") from None
 
 
 def gradient_penalty(
