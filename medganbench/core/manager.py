@@ -52,6 +52,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.models.unconditional",
     "medganbench_plugins.models.wgan",
     "medganbench_plugins.models.infogan",
+    "medganbench_plugins.models.unetgan",
+    "medganbench_plugins.models.ddpm",
     "medganbench_plugins.metrics.paired",
     "medganbench_plugins.metrics.lpips_metric",
     "medganbench_plugins.metrics.distribution",
