@@ -201,6 +201,8 @@ def test_metric_declares_its_needs_and_direction(registries, name: str) -> None:
 
 @pytest.mark.parametrize("name", METRIC_NAMES)
 def test_metric_prefers_the_truth_over_a_noisy_copy(registries, name: str) -> None:
+    if name == "is":
+        pytest.skip("reference-free: the Inception Score never looks at the target")
     dataset = _dataset(registries, "phantom-brain", SMALL_PHANTOM)
     items = [dataset.split("test")[i] for i in range(4)]
     target = torch.stack([it["b"] for it in items])

@@ -57,6 +57,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.metrics.paired",
     "medganbench_plugins.metrics.lpips_metric",
     "medganbench_plugins.metrics.distribution",
+    "medganbench_plugins.metrics.inception_score",
     "medganbench_plugins.executors.local",
     "medganbench_plugins.executors.ray_cluster",
     "medganbench_plugins.references.paper000",
