@@ -89,7 +89,9 @@ class UnconditionalGAN(AdversarialModel):
         self.z_dim = int(self.args["z_dim"])
         self.attention_res: int | None = None
         if self.attention:
-            self.attention_res = int(self.args.get("attention_res", 0)) or ctx.image_size // 4
+            self.attention_res = int(
+                self.args.get("attention_res", 0)
+            ) or self.default_attention_res(ctx.image_size)
         self.generator = self.build_generator()
         self.critic = self.build_critic()
         fmt = torch.channels_last if ctx.channels_last else torch.preserve_format
@@ -104,6 +106,10 @@ class UnconditionalGAN(AdversarialModel):
         # resumed run draws exactly what the uninterrupted one would have.
         self.noise_rng = torch.Generator().manual_seed(ctx.seed + 1)
         self.gp_rng = torch.Generator().manual_seed(ctx.seed + 2)
+
+    def default_attention_res(self, image_size: int) -> int:
+        """Where self-attention sits when ``attention_res`` is 0: image_size/4 (SAGAN's choice)."""
+        return image_size // 4
 
     @property
     def latent_dim(self) -> int:

@@ -2,7 +2,9 @@
 
 Paper 002 (Sec. IV, "Implementation") gives UNetGAN the SAGAN generator, as it does HAGAN:
 here the ``sagan`` generator of :mod:`.unconditional` (DCGAN layout, spectral norm, batch norm,
-self-attention at image_size/4). The discriminator is UNetGAN's: an encoder D_enc scoring the
+self-attention), with the attention where ``hagan`` has it, at min(image_size/2, 64) px: Table
+I gives UNetGAN's and HAGAN's generators the same FLOPs (11.96 G), which that placement
+reproduces (11.7 G at batch 32) and SAGAN's image_size/4 does not (7.5 G). The discriminator is UNetGAN's: an encoder D_enc scoring the
 image and a decoder D_dec scoring every pixel, joined by skips
 (:class:`~medganbench_plugins.nn.unet_discriminator.UNetDiscriminator`). As in UNetGAN:
 
@@ -75,6 +77,12 @@ class UNetGAN(UnconditionalGAN):
         self.lambda_cons = float(self.args["lambda_cons"])
         self.mix_rng = torch.Generator().manual_seed(ctx.seed + 3)
         self.progress = 0.0
+
+    def default_attention_res(self, image_size: int) -> int:
+        # Paper 002 builds UNetGAN's and HAGAN's generators alike; Table I gives them the same
+        # FLOPs, which the attention at min(size/2, 64) px of ``hagan`` reproduces (image_size/4
+        # gives 37 % fewer).
+        return min(image_size // 2, 64)
 
     def build_critic(self) -> nn.Module:
         return UNetDiscriminator(
@@ -168,7 +176,7 @@ def medganbench_models() -> list[ModelSpec]:
                     Param(
                         "attention_res",
                         0,
-                        "feature resolution of G's self-attention; 0 = image_size/4",
+                        "feature resolution of G's self-attention; 0 = min(image_size/2, 64)",
                         minimum=0,
                     ),
                 ),
