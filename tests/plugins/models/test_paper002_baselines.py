@@ -211,3 +211,18 @@ def test_ddpm_moving_average_warms_up_then_holds_the_decay() -> None:
 def test_ddpm_counts_the_denoiser_once(registries) -> None:
     model = _build(registries, "ddpm")
     assert model.parameter_count() == sum(p.numel() for p in model.net.parameters())
+
+
+def test_ddpm_sampler_and_steps_are_part_of_the_run_identity(registries) -> None:
+    from medganbench.run.spec import RunSpec, resolve_run
+
+    def resolved(args: dict[str, str]):
+        return resolve_run(
+            RunSpec(model="ddpm", model_args=args, dataset_args={"domain": "b"}), registries
+        )
+
+    fifty = resolved({"sampler": "ddim", "sample_steps": "50"})
+    twenty = resolved({"sampler": "ddim", "sample_steps": "20"})
+    full = resolved({})
+    assert len({fifty.run_id, twenty.run_id, full.run_id}) == 3
+    assert full.model_args["sampler"] == "ancestral" and full.model_args["sample_steps"] == 1000
