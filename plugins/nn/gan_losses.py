@@ -18,6 +18,8 @@ from torch import Tensor
 #: is not among them: it is only a loss with a Lipschitz constraint of the model's own (WGAN's
 #: weight clipping), so only the ``wgan`` model asks for it by name.
 LOSS_KINDS: tuple[str, ...] = ("hinge", "lsgan", "wgan-gp", "bce")
+#: Every loss :func:`adversarial_loss` knows.
+ALL_LOSS_KINDS: tuple[str, ...] = (*LOSS_KINDS, "wgan")
 
 #: The gradient-penalty weight that is part of the WGAN-GP loss itself.
 WGAN_GP_WEIGHT = 10.0
@@ -99,7 +101,9 @@ def adversarial_loss(name: str) -> AdversarialLoss:
     try:
         return _LOSSES[name]
     except KeyError:
-        raise ValueError(f"unknown loss {name!r}; expected one of {', '.join(_LOSSES)}") from None
+        raise ValueError(
+            f"unknown loss {name!r}; expected one of {', '.join(ALL_LOSS_KINDS)}"
+        ) from None
 
 
 def gradient_penalty(
