@@ -4,8 +4,9 @@ classifier requirement, and a run that writes an IS row.
 The official Inception file (the only one with the classifier) cannot be downloaded on a
 machine that reaches only a package index, so the network tests use a test classifier: the
 real converted trunk of ``fid-inception`` with a seeded random ``fc``, passed through
-``MEDGANBENCH_WEIGHTS_IS_INCEPTION`` as any hand-placed file would be. It checks the wiring
-(which layer, which weights, what goes on the row), not ImageNet class semantics.
+``MEDGANBENCH_WEIGHTS_IS_INCEPTION`` under ``--allow-unverified-weights``, as any hand-placed
+file of one's own would be. It checks the wiring (which layer, which weights, what goes on the
+row), not ImageNet class semantics.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from medganbench.run.options import RunOptions
 from medganbench.run.runner import execute_run
 from medganbench.run.spec import RunSpec
 from medganbench.weights.sources import WeightsError
-from medganbench.weights.store import cache_path, resolve_weights
+from medganbench.weights.store import resolve_weights
 from medganbench_plugins.metrics.inception import FID_INCEPTION, IS_INCEPTION, LOGITS, quantise
 from medganbench_plugins.metrics.inception_net import (
     InceptionFeatures,
@@ -81,10 +82,10 @@ def test_a_trunk_without_classifier_gives_an_error_not_a_number() -> None:
         inception_score(torch.full((12, 1008), float("nan")), 10)
 
 
-def test_fid_trunk_is_refused_as_is_weights() -> None:
-    # The cached fid-inception file is in torch-fidelity's layout but its fc is NaN.
-    trunk = cache_path(FID_INCEPTION)
-    resolve_weights(FID_INCEPTION)
+def test_fid_trunk_is_refused_as_is_weights(tmp_path: Path) -> None:
+    # The converted fid-inception trunk is in torch-fidelity's layout but its fc is NaN.
+    trunk = tmp_path / "trunk.pt"
+    torch.save(resolve_weights(FID_INCEPTION).load(), trunk)
     with pytest.raises(WeightsError, match="no usable Inception classifier"):
         convert_torch_fidelity_classifier(trunk)
 
@@ -101,7 +102,7 @@ def test_is_weights_have_only_the_official_source() -> None:
 @pytest.fixture(scope="module")
 def test_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real trunk with a seeded random classifier, as a converted file."""
-    tensors = torch.load(resolve_weights(FID_INCEPTION).path, weights_only=True)
+    tensors = resolve_weights(FID_INCEPTION).load()
     gen = torch.Generator().manual_seed(0)
     tensors["fc.weight"] = torch.randn(tensors["fc.weight"].shape, generator=gen) * 0.05
     tensors["fc.bias"] = torch.zeros_like(tensors["fc.bias"])
@@ -117,7 +118,7 @@ def is_weights(test_classifier: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_logits_are_the_classifier_on_the_pool_features(is_weights: Path) -> None:
-    weights = resolve_weights(IS_INCEPTION)
+    weights = resolve_weights(IS_INCEPTION, unverified_ok=True)
     images = quantise(
         torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(1)) * 4024 - 1024,
         CT_WINDOW,
@@ -143,12 +144,15 @@ def test_run_writes_an_is_row_with_weights_and_the_real_sets_score(
         image_size=32,
         budget=Budget(steps=1),
         metrics=("is",),
+        allow_unverified_weights=True,
     )
     result = execute_run(spec, registries, RunOptions(progress=False, **dirs))
     (row,) = read_leaderboard(result.leaderboard).to_pylist()
     details = json.loads(row["metric_details"])
     assert row["metric"] == "is" and row["higher_is_better"]
-    assert json.loads(row["weights"]) == {"is-inception": resolve_weights(IS_INCEPTION).sha256}
+    own = resolve_weights(IS_INCEPTION, unverified_ok=True).sha256
+    assert json.loads(row["weights"]) == {"is-inception": own}
+    assert details["weights_unverified"] is True
     assert details["splits"] == 10 and details["n_generated"] == 12
     # identity outputs the source domain (MR) while real_is scores the CT targets.
     assert row["value"] >= 1.0 and details["real_is"] >= 1.0
@@ -157,7 +161,7 @@ def test_run_writes_an_is_row_with_weights_and_the_real_sets_score(
 def test_metric_accumulates_batches(is_weights: Path) -> None:
     ct = torch.rand(12, 1, 32, 32, generator=torch.Generator().manual_seed(2)) * 4024 - 1024
     mask = torch.ones_like(ct, dtype=torch.bool)
-    metric = InceptionScore({"splits": 3}, MetricContext())
+    metric = InceptionScore({"splits": 3}, MetricContext(allow_unverified_weights=True))
     for part in ct.split(5):
         metric.update(EvalBatch(part, part, mask[: len(part)], CT_WINDOW, paired=False))
     value = metric.compute()
