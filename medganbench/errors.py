@@ -77,5 +77,8 @@ def unsafe_load_reason(exc: BaseException) -> str:
         if "Unsupported global" in line:
             detail = line.split("Unsupported global:", 1)[1].split(" was not", 1)[0].strip()
             return f"it holds Python objects, not just tensors ({detail})"
+        if "unsupported GLOBAL" in line:
+            detail = line.split("unsupported GLOBAL", 1)[1].split(" whose", 1)[0].strip()
+            return f"it holds Python objects, not just tensors (GLOBAL {detail})"
     first = text.splitlines()[0] if text else type(exc).__name__
     return first if len(first) <= 200 else first[:200] + "…"

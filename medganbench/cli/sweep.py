@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.console import Console
 from rich.table import Table
 
 from medganbench import defaults
@@ -12,8 +13,15 @@ from medganbench.cli.common import err, leaderboard_dir_option, load_registries,
 from medganbench.core.manager import Registries
 from medganbench.core.params import ArgValue, parse_key_values
 from medganbench.run.options import RunOptions
+from medganbench.sweep.capture import CapturedOutput
 from medganbench.sweep.progress import SweepDisplay, summary_table
-from medganbench.sweep.runner import make_executor, recorded_runs, run_sweep
+from medganbench.sweep.runner import (
+    make_executor,
+    recorded_runs,
+    run_sweep,
+    sweep_log_path,
+    sweep_record_path,
+)
 from medganbench.sweep.spec import SweepSpec, expand_trials, load_sweep
 
 
@@ -88,6 +96,7 @@ def sweep(
 
     Trials already recorded are skipped and interrupted ones resume from their checkpoints,
     so running a sweep again finishes only what is missing. Exits 1 if any trial failed.
+    What the libraries print on their own (Ray, torch) goes to runs/sweeps/<name>.log.
     """
     registries = load_registries()
     spec = load_sweep(sweep_file)
@@ -108,14 +117,21 @@ def sweep(
         return
     runner = make_executor(registries, executor, raw)
     live = err.is_terminal if progress is None else progress
-    with SweepDisplay(err, live=live) as display:
-        report = run_sweep(spec, registries, runner, options, display)
+    with CapturedOutput() as captured:
+        # The display keeps the terminal; everything else printed meanwhile goes to the log.
+        console = Console(file=captured.terminal, width=err.width, force_terminal=err.is_terminal)
+        with SweepDisplay(console, live=live) as display:
+            report = run_sweep(spec, registries, runner, options, display, captured)
     out.print(summary_table(report))
     if report.count("failed"):
+        log = sweep_log_path(runs_dir, spec.name)
         err.print(
             f"[bold red]{report.count('failed')} trial(s) failed[/]; their errors are above and in "
-            f"{runs_dir / 'sweeps' / (spec.name + '.json')}. Run the sweep again to retry them.",
+            f"{sweep_record_path(runs_dir, spec.name)}"
+            + (f" (what Ray and the workers printed: {log})" if log.exists() else "")
+            + ". Run the sweep again to retry them.",
             highlight=False,
+            soft_wrap=True,
         )
         raise click.exceptions.Exit(1)
 

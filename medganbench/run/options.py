@@ -46,6 +46,22 @@ class RunOptions:
     deterministic: bool = False
     record: bool = True
 
+    def absolute(self) -> RunOptions:
+        """These options with every directory made absolute against this process's working
+        directory, for workers that run elsewhere: another working directory (a Ray worker's),
+        or another machine that mounts the same storage at the same path."""
+
+        def anchored(path: Path | None) -> Path | None:
+            return None if path is None else Path(path).absolute()
+
+        return dataclasses.replace(
+            self,
+            leaderboard_dir=Path(self.leaderboard_dir).absolute(),
+            runs_dir=Path(self.runs_dir).absolute(),
+            cache_dir=anchored(self.cache_dir),
+            data_dir=anchored(self.data_dir),
+        )
+
     def for_trial(self) -> RunOptions:
         """The options a sweep trial runs with: resume its checkpoint, no bar, rows handed back."""
         return dataclasses.replace(self, progress=False, resume=True, record=False)

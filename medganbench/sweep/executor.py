@@ -62,7 +62,8 @@ class TrialEvent:
         kind: ``"started"`` or ``"progress"``.
         steps: training steps done.
         fraction: fraction of the budget used, in [0, 1].
-        host: the machine the trial runs on.
+        host: where the trial runs: the machine's name, and the executor's name for the worker
+            where one machine holds several (e.g. ``"gpu1 (Ray node 3c20944e)"``).
     """
 
     run_id: str
@@ -100,12 +101,30 @@ class TrialOutcome:
 class Executor(ABC):
     """Runs a sweep's trial requests and hands back each outcome as it finishes.
 
+    The sweep calls :meth:`open`, then :meth:`execute` once, then :meth:`close` (always, even
+    after an error). It writes nothing (no sweep record, no trial marked pending) before
+    :meth:`open` has returned, so an executor that cannot reach its workers leaves no trace.
+
     Args:
         args: the executor's resolved arguments.
     """
 
     def __init__(self, args: Mapping[str, Any]) -> None:
         self.args = dict(args)
+
+    def open(self) -> None:
+        """Reach the workers (connect to a cluster, start a pool); the default does nothing.
+
+        Must fail within seconds, with one message naming the likely cause, rather than
+        retry for long: the user is waiting at a terminal.
+
+        Raises:
+            UsageError: the workers cannot be reached or started (a bad address, missing
+                credentials, another version, the executor's library not installed).
+        """
+
+    def close(self) -> None:
+        """Release what :meth:`open` acquired; the default does nothing. Never raises."""
 
     @abstractmethod
     def execute(
@@ -119,7 +138,12 @@ class Executor(ABC):
         ``on_event`` and ``on_outcome`` must be called in the calling (driver) thread, and
         ``on_outcome`` exactly once per request, as soon as that trial ends, so the sweep can
         record it before the others finish. A trial that fails (its outcome has status
-        ``"failed"``, or its worker dies) must not stop the others.
+        ``"failed"``, or its worker or machine is lost) must not stop the others: a lost trial
+        is an outcome with status ``"failed"`` and a one-line reason; the sweep adds the host
+        and time from the trial's ``"started"`` event. Events that arrive after a trial's
+        outcome are ignored by the sweep. Infrastructure errors of the executor's own calls
+        (a cluster that goes away) end as failed outcomes of the trials still running, never as
+        an exception.
 
         Raises:
             UsageError: the executor cannot start here (e.g. Ray is not installed).

@@ -1,7 +1,8 @@
 """The sweep's display: one live table of every trial, and the summary at the end.
 
 On a terminal the table redraws in place (rich ``Live``); in a log or a pipe every change of a
-trial's status is one line instead, so CI logs stay readable.
+trial's status is one line instead, so CI logs stay readable. The sweep passes on only events of
+trials still running (:mod:`~medganbench.sweep.runner`), so a finished trial stays finished.
 """
 
 from __future__ import annotations
@@ -76,10 +77,14 @@ class SweepDisplay(SweepObserver):
                 console=self.console,
                 refresh_per_second=4,
                 vertical_overflow="visible",
+                # Others' prints must not go through the table's console: while a sweep runs
+                # they belong in its log (see medganbench.sweep.capture).
+                redirect_stdout=False,
+                redirect_stderr=False,
             )
             self._live.start()
         else:
-            self.console.print(self._headline(), highlight=False)
+            self.console.print(self._headline(), highlight=False, soft_wrap=True)
 
     def event(self, event: TrialEvent) -> None:
         state = self.states[event.run_id]
@@ -94,7 +99,9 @@ class SweepDisplay(SweepObserver):
             self._live.update(self.render())
         elif first:
             self.console.print(
-                f"started   {self._label(event.run_id)} on {event.host}", highlight=False
+                f"started   {self._label(event.run_id)} on {event.host}",
+                highlight=False,
+                soft_wrap=True,  # one line per event, however long: logs are read by lines
             )
 
     def finished(self, outcome: TrialOutcome) -> None:
@@ -115,7 +122,9 @@ class SweepDisplay(SweepObserver):
             self._live.update(self.render())
         else:
             self.console.print(
-                f"{outcome.status:<9} {self._label(outcome.run_id)}: {state.note}", highlight=False
+                f"{outcome.status:<9} {self._label(outcome.run_id)}: {state.note}",
+                highlight=False,
+                soft_wrap=True,
             )
 
     def _label(self, run_id: str) -> str:

@@ -5,10 +5,14 @@ skipped; every other trial is handed to the executor and, through :func:`run_tri
 from its checkpoint if an earlier attempt left one. So re-running a sweep after a crash, a kill
 or a failed trial finishes only what is missing, and a trial's rows land exactly once.
 
-Outcomes are recorded as they arrive: rows are appended to the leaderboard (the driver is its
-only writer), the small run files a remote worker sent back are written into the local run
-directory, and the sweep record ``<runs dir>/sweeps/<name>.json`` is rewritten atomically with
-each trial's status (ok, failed with its error, skipped).
+Nothing is written before the executor has reached its workers (:meth:`Executor.open`), so a
+sweep that cannot connect leaves no record and no trial marked pending. Then outcomes are
+recorded as they arrive: rows are appended to the leaderboard (the driver is its only writer),
+the small run files a remote worker sent back are written into the local run directory, and the
+sweep record ``<runs dir>/sweeps/<name>.json`` is rewritten atomically with each trial's status
+(ok, failed with its error, skipped). A trial's outcome is final: a late progress event or a
+second outcome for it changes nothing. What the libraries print on their own goes to
+``<runs dir>/sweeps/<name>.log`` when the caller captures it (:mod:`~medganbench.sweep.capture`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from medganbench.leaderboard.store import (
     recorded_run_ids,
 )
 from medganbench.run.options import RunOptions
+from medganbench.sweep.capture import CapturedOutput
 from medganbench.sweep.executor import Executor, Trial, TrialEvent, TrialOutcome, TrialRequest
 from medganbench.sweep.spec import SweepSpec, expand_trials
 
@@ -91,54 +96,59 @@ def run_sweep(
     executor: Executor,
     options: RunOptions = RunOptions(),
     observer: SweepObserver | None = None,
+    captured: CapturedOutput | None = None,
 ) -> SweepReport:
     """Run the trials of ``sweep`` that are not on the leaderboard yet.
 
     Args:
         sweep: the parsed sweep file.
         registries: component registries of the driver (names are checked here first).
-        executor: where the trials run.
+        executor: where the trials run; opened before anything is written, closed at the end.
         options: directories and run options, handed to every trial.
         observer: receives progress.
+        captured: the process's captured output, kept from then on in the sweep's log
+            (:func:`sweep_log_path`) once the executor is open.
 
     Returns:
         The report; failed trials are in it, never raised.
 
     Raises:
-        UsageError, UnknownNameError: a bad name or argument in the sweep, before anything runs.
+        UsageError, UnknownNameError: a bad name or argument in the sweep, or an executor that
+            cannot reach its workers, before anything is written.
         KeyboardInterrupt: after recording every outcome that arrived.
     """
     observer = observer or SweepObserver()
     started = time.perf_counter()
+    # Relative directories are the driver's; workers run elsewhere (another working directory,
+    # another machine mounting the same storage), so they get absolute ones.
+    options = options.absolute()
     trials = expand_trials(sweep, registries)
     recorded = recorded_runs(options.leaderboard_dir, {t.spec.dataset for t in trials})
     report = SweepReport(
         trials, {t.run_id: "skipped" if t.run_id in recorded else "pending" for t in trials}
     )
-    record = _SweepRecord(options.runs_dir / "sweeps" / f"{sweep.name}.json", sweep, trials)
-    record.write(report)
-    observer.begin(sweep, trials, dict(report.status))
-    by_id = {t.run_id: t for t in trials}
-
-    def on_outcome(outcome: TrialOutcome) -> None:
-        trial = by_id[outcome.run_id]
-        if outcome.status == "ok":
-            _keep_files(options.runs_dir / outcome.run_id, outcome.files)
-            outcome = _record(
-                outcome, leaderboard_path(options.leaderboard_dir, trial.spec.dataset)
-            )
-        report.status[outcome.run_id] = outcome.status
-        report.outcomes[outcome.run_id] = outcome
-        record.write(report)
-        observer.finished(outcome)
-
     requests = [TrialRequest(t, options) for t in trials if report.status[t.run_id] == "pending"]
-    try:
-        if requests:
-            executor.execute(requests, observer.event, on_outcome)
-    finally:
-        report.seconds = time.perf_counter() - started
+    record = _SweepRecord(sweep_record_path(options.runs_dir, sweep.name), sweep, trials)
+    if not requests:
         record.write(report)
+        observer.begin(sweep, trials, dict(report.status))
+        return report
+    executor.open()
+    try:
+        if captured is not None:
+            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            heading = f"--- sweep {sweep.name}, {len(requests)} trial(s) to run, {now} ---"
+            captured.keep_at(sweep_log_path(options.runs_dir, sweep.name), heading)
+        record.write(report)
+        observer.begin(sweep, trials, dict(report.status))
+        bookkeeping = _Bookkeeping(report, record, observer, options)
+        try:
+            executor.execute(requests, bookkeeping.on_event, bookkeeping.on_outcome)
+        finally:
+            report.seconds = time.perf_counter() - started
+            record.write(report)
+    finally:
+        executor.close()
     return report
 
 
@@ -163,6 +173,67 @@ def _record(outcome: TrialOutcome, board: Path) -> TrialOutcome:
             f"its run folder, and running the sweep again records it",
         )
     return outcome
+
+
+def sweep_record_path(runs_dir: Path, name: str) -> Path:
+    """The record of sweep ``name``: every trial's status, error, time and host."""
+    return runs_dir / "sweeps" / f"{name}.json"
+
+
+def sweep_log_path(runs_dir: Path, name: str) -> Path:
+    """The log of sweep ``name``: what the libraries printed on their own (appended per run)."""
+    return runs_dir / "sweeps" / f"{name}.log"
+
+
+class _Bookkeeping:
+    """The driver's view of each trial: records outcomes once, ignores what comes after."""
+
+    def __init__(
+        self,
+        report: SweepReport,
+        record: _SweepRecord,
+        observer: SweepObserver,
+        options: RunOptions,
+    ) -> None:
+        self.report = report
+        self.record = record
+        self.observer = observer
+        self.options = options
+        self.by_id = {t.run_id: t for t in report.trials}
+        #: run id → (host, driver clock) of the first event heard from the trial.
+        self.seen: dict[str, tuple[str, float]] = {}
+
+    def on_event(self, event: TrialEvent) -> None:
+        # An event can arrive after its trial's outcome (sent just before the trial ended, or
+        # from a worker the executor already gave up on); the outcome is final.
+        if self.report.status.get(event.run_id) != "pending":
+            return
+        self.seen.setdefault(event.run_id, (event.host, time.perf_counter()))
+        self.observer.event(event)
+
+    def on_outcome(self, outcome: TrialOutcome) -> None:
+        if self.report.status.get(outcome.run_id) != "pending":
+            return  # an executor's second outcome for a trial: the first stands, rows land once
+        outcome = self._with_origin(outcome)
+        trial = self.by_id[outcome.run_id]
+        if outcome.status == "ok":
+            _keep_files(self.options.runs_dir / outcome.run_id, outcome.files)
+            board = leaderboard_path(self.options.leaderboard_dir, trial.spec.dataset)
+            outcome = _record(outcome, board)
+        self.report.status[outcome.run_id] = outcome.status
+        self.report.outcomes[outcome.run_id] = outcome
+        self.record.write(self.report)
+        self.observer.finished(outcome)
+
+    def _with_origin(self, outcome: TrialOutcome) -> TrialOutcome:
+        """A lost trial's outcome comes from the executor, which may not know where it ran;
+        the trial's first event said so, and the driver timed it since."""
+        if outcome.host or outcome.run_id not in self.seen:
+            return outcome
+        host, since = self.seen[outcome.run_id]
+        return dataclasses.replace(
+            outcome, host=host, seconds=outcome.seconds or time.perf_counter() - since
+        )
 
 
 def recorded_runs(leaderboard_dir: Path, datasets: set[str]) -> set[str]:
@@ -235,4 +306,6 @@ __all__ = [
     "make_executor",
     "recorded_runs",
     "run_sweep",
+    "sweep_log_path",
+    "sweep_record_path",
 ]

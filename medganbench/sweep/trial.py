@@ -27,7 +27,9 @@ RETURNED_GLOBS = ("samples*.png", "nearest*.png")
 PROGRESS_INTERVAL_S = 1.0
 
 
-def run_trial(request: TrialRequest, report: Callable[[TrialEvent], None]) -> TrialOutcome:
+def run_trial(
+    request: TrialRequest, report: Callable[[TrialEvent], None], host: str | None = None
+) -> TrialOutcome:
     """Run one trial to its outcome; never raises for a failed run.
 
     Builds a fresh plugin manager (the worker may be another process or machine), continues
@@ -39,11 +41,13 @@ def run_trial(request: TrialRequest, report: Callable[[TrialEvent], None]) -> Tr
     Args:
         request: the trial and where to run it.
         report: receives ``"started"`` and throttled ``"progress"`` events.
+        host: where the trial runs, as events and the outcome name it; default: this machine's
+            name. Executors that run several workers on one machine add which one.
 
     Raises:
         KeyboardInterrupt: passed through.
     """
-    host = platform.node()
+    host = host or platform.node()
     trial = request.trial
     start = time.perf_counter()
     report(TrialEvent(trial.run_id, "started", host=host))

@@ -5,10 +5,17 @@ GPUs, one GPU — so every trial runs on the same device share, and Ray's schedu
 places them. Ray sets ``CUDA_VISIBLE_DEVICES`` for a GPU task, so a trial sees exactly its GPU;
 on CPU the trial uses ``cpus_per_trial`` torch threads.
 
+Each task is a Ray *streaming generator*: it yields the trial's events and, last, its outcome,
+straight back to the driver that owns it. The driver's bookkeeping is therefore in the driver
+process itself — no helper actor that Ray could place on a node that then dies — and when a node
+is lost, exactly the trials running there fail (Ray raises ``NodeDiedError`` for their next
+item) while the others go on. Every Ray call of the driver handles Ray's errors: a lost trial
+becomes a failed outcome with a one-line reason, a lost cluster fails the trials still running.
+
 Trials return their rows to the driver, which appends them, so workers need no access to the
 leaderboard. They do need medganbench (and any third-party plugin the sweep uses) installed, the
-dataset files (``--data-dir`` or the cache on each node) and, for exact resume after a node is
-lost, a ``--runs-dir`` on storage every node can reach.
+dataset files (``--data-dir`` or the cache on each node) and, for a lost trial to resume where
+it stopped rather than from step 0, a ``--runs-dir`` on storage every node reaches.
 
 Ray is an optional dependency (``pip install 'medganbench[ray]'``); it is imported only when a
 sweep runs on this executor.
@@ -16,7 +23,11 @@ sweep runs on this executor.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import platform
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from medganbench.core.hookspecs import hookimpl
@@ -25,16 +36,49 @@ from medganbench.core.specs import ExecutorSpec
 from medganbench.errors import UsageError
 from medganbench.sweep.executor import Executor, TrialEvent, TrialOutcome, TrialRequest
 from medganbench.sweep.trial import run_trial
+from medganbench_plugins.executors.ray_connect import connect
 
-#: How long the driver waits for a finished task before it collects progress events, in seconds.
+#: How long the driver waits for any trial's next item before looking again, in seconds.
 POLL_S = 0.25
-#: Object store of a Ray instance started here: trials return kilobytes (rows, small PNGs), so
-#: Ray's default of 30% of RAM would only take memory from the trials.
-LOCAL_OBJECT_STORE_BYTES = 256 * 2**20
 
 
 class RayExecutor(Executor):
     """Trials as Ray tasks with equal resource requests."""
+
+    def __init__(self, args: Any) -> None:
+        super().__init__(args)
+        self._ray: Any = None
+        self._started_here = False
+        self._gpus = 0
+
+    def open(self) -> None:
+        """Join the cluster (or start Ray here) unless this process already has Ray running."""
+        if self._ray is not None:
+            return
+        ray = _import_ray()
+        if not ray.is_initialized():
+            connect(ray, str(self.args["address"]), int(self.args["num_cpus"]) or None)
+            self._started_here = True
+        self._ray = ray
+        try:
+            gpus = int(self.args["gpus_per_trial"])
+            if gpus < 0:
+                gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0
+        except Exception as exc:  # noqa: BLE001 - a cluster that fails its first call
+            self.close()
+            raise UsageError(
+                f"Joined the Ray cluster, but it did not answer: {type(exc).__name__}: {exc}"
+            ) from None
+        self._gpus = gpus
+
+    def close(self) -> None:
+        """Leave the cluster (or stop the Ray instance started here)."""
+        ray, self._ray = self._ray, None
+        if ray is not None and self._started_here:
+            self._started_here = False
+            # A lost cluster has nothing left to stop; close() never raises.
+            with contextlib.suppress(Exception):
+                ray.shutdown()
 
     def execute(
         self,
@@ -42,104 +86,163 @@ class RayExecutor(Executor):
         on_event: Callable[[TrialEvent], None],
         on_outcome: Callable[[TrialOutcome], None],
     ) -> None:
-        ray = _import_ray()
-        started_here = not ray.is_initialized()
-        if started_here:
-            self._connect(ray)
-        try:
-            self._run(ray, requests, on_event, on_outcome)
-        finally:
-            if started_here:
-                ray.shutdown()
+        self.open()
+        cpus = int(self.args["cpus_per_trial"])
+        task = self._ray.remote(
+            num_cpus=cpus, num_gpus=self._gpus, max_retries=0, num_returns="streaming"
+        )(_trial_stream)
+        _Streams(self._ray, on_event, on_outcome).run(
+            lambda request: task.remote(request, cpus), requests
+        )
 
-    def _connect(self, ray: Any) -> None:
-        address = str(self.args["address"])
-        try:
-            if address:
-                ray.init(
-                    address=address,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    logging_level="ERROR",
-                )
-            else:
-                num_cpus = int(self.args["num_cpus"]) or None
-                ray.init(
-                    num_cpus=num_cpus,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    logging_level="ERROR",
-                    object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-                )
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
-            raise UsageError(
-                f"Could not start or reach {where}: {str(exc).splitlines()[0]}",
-                hint="Start a cluster with `ray start --head` (then --address auto), or leave "
-                "--address out to run on a Ray instance on this machine.",
-            ) from None
 
-    def _run(
+class _ClusterLost(Exception):
+    """A Ray call of the driver itself failed: the cluster, not one trial, is gone."""
+
+
+class _Streams:
+    """The driver's loop over the trials' streams: events on, outcomes recorded, errors caught.
+
+    Only Ray's calls are guarded here; an error of the sweep's own callbacks (a leaderboard
+    that cannot be written) propagates, since it is not the cluster's.
+    """
+
+    def __init__(
         self,
         ray: Any,
-        requests: Sequence[TrialRequest],
         on_event: Callable[[TrialEvent], None],
         on_outcome: Callable[[TrialOutcome], None],
     ) -> None:
-        cpus = int(self.args["cpus_per_trial"])
-        gpus = int(self.args["gpus_per_trial"])
-        if gpus < 0:
-            gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0
-        events = ray.remote(num_cpus=0)(_EventBuffer).remote()
-        task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(_trial_task)
-        refs = {task.remote(request, events, cpus): request for request in requests}
+        self.ray = ray
+        self.on_event = on_event
+        self.on_outcome = on_outcome
+        self.running: dict[Any, TrialRequest] = {}
+        self.unsubmitted: list[TrialRequest] = []
+
+    def run(self, submit: Callable[[TrialRequest], Any], requests: Sequence[TrialRequest]) -> None:
+        self.unsubmitted = list(requests)
         try:
-            while refs:
-                done, _ = ray.wait(list(refs), num_returns=1, timeout=POLL_S)
-                _drain(ray, events, on_event)
-                for ref in done:
-                    request = refs.pop(ref)
-                    try:
-                        outcome = ray.get(ref)
-                    except ray.exceptions.RayError as exc:
-                        outcome = TrialOutcome(
-                            request.trial.run_id,
-                            "failed",
-                            f"Ray lost the trial: {str(exc).strip().splitlines()[-1]}",
-                        )
-                    on_outcome(outcome)
-            _drain(ray, events, on_event)
+            while self.unsubmitted:
+                stream = self._ray_call(submit, self.unsubmitted[0])
+                self.running[stream] = self.unsubmitted.pop(0)
+            while self.running:
+                ready, _ = self._ray_call(
+                    self.ray.wait, list(self.running), num_returns=1, timeout=POLL_S
+                )
+                for stream in ready:
+                    self._advance(stream)
         except KeyboardInterrupt:
-            for ref in refs:
-                ray.cancel(ref, force=True)
+            self._cancel_all()
             raise
+        except _ClusterLost as lost:
+            reason = f"the driver lost the Ray cluster ({lost}); {RETRY}"
+            for request in [*self.running.values(), *self.unsubmitted]:
+                self.on_outcome(TrialOutcome(request.trial.run_id, "failed", reason))
+            self.running.clear()
+            self.unsubmitted.clear()
+
+    def _advance(self, stream: Any) -> None:
+        """Take every item ``stream`` has ready; stop at its outcome, its error or its end."""
+        request = self.running[stream]
+        while True:
+            try:
+                ref = self._ray_call(next, stream)
+            except StopIteration:
+                del self.running[stream]
+                self.on_outcome(_lost(request, "its Ray task ended without an outcome"))
+                return
+            try:
+                item = self.ray.get(ref)
+            except Exception as exc:  # noqa: BLE001 - Ray's error for this trial's task
+                del self.running[stream]
+                self.on_outcome(_lost(request, _why_lost(self.ray, exc)))
+                return
+            if isinstance(item, TrialOutcome):
+                del self.running[stream]
+                self.on_outcome(item)
+                return
+            self.on_event(item)
+            more, _ = self._ray_call(self.ray.wait, [stream], num_returns=1, timeout=0)
+            if not more:
+                return
+
+    @staticmethod
+    def _ray_call(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except (StopIteration, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever Ray raises when its cluster is gone
+            raise _ClusterLost(_one_line(exc)) from exc
+
+    def _cancel_all(self) -> None:
+        for stream in self.running:
+            # Stopping what is left is best effort: the cluster may be gone already.
+            with contextlib.suppress(Exception):
+                self.ray.cancel(stream, force=True)
 
 
-class _EventBuffer:
-    """A Ray actor collecting trial events until the driver drains them."""
+def _trial_stream(request: TrialRequest, threads: int) -> Iterator[TrialEvent | TrialOutcome]:
+    """The body of a Ray task: the trial's events as they happen, then its outcome.
 
-    def __init__(self) -> None:
-        self.items: list[TrialEvent] = []
-
-    def put(self, event: TrialEvent) -> None:
-        self.items.append(event)
-
-    def drain(self) -> list[TrialEvent]:
-        items, self.items = self.items, []
-        return items
-
-
-def _trial_task(request: TrialRequest, events: Any, threads: int) -> TrialOutcome:
-    """The body of a Ray task: one trial with the task's CPU share as torch threads."""
+    The trial runs in a thread of the task so that its events can be yielded while it trains.
+    """
+    import ray
     import torch
 
     torch.set_num_threads(max(1, threads))
-    return run_trial(request, lambda event: events.put.remote(event))
+    node = ray.get_runtime_context().get_node_id()
+    # Several Ray nodes can share one machine; the node names where the trial ran.
+    host = f"{platform.node()} (Ray node {node[:8]})"
+    items: queue.SimpleQueue[TrialEvent | TrialOutcome] = queue.SimpleQueue()
+
+    def trial() -> None:
+        try:
+            items.put(run_trial(request, items.put, host))
+        except BaseException as exc:  # noqa: BLE001 - the stream must end with an outcome
+            items.put(TrialOutcome(request.trial.run_id, "failed", _one_line(exc), host=host))
+
+    threading.Thread(target=trial, name="medganbench-trial", daemon=True).start()
+    while True:
+        item = items.get()
+        yield item
+        if isinstance(item, TrialOutcome):
+            return
 
 
-def _drain(ray: Any, events: Any, on_event: Callable[[TrialEvent], None]) -> None:
-    for event in ray.get(events.drain.remote()):
-        on_event(event)
+def _lost(request: TrialRequest, reason: str) -> TrialOutcome:
+    return TrialOutcome(request.trial.run_id, "failed", reason)
+
+
+#: Why Ray lost a trial, by the class of the error it raised, in words.
+_LOST_BECAUSE = {
+    "NodeDiedError": "its Ray node died or became unreachable",
+    # The driver's own node: Ray fails the trials it had not started once it marks it dead.
+    "LocalRayletDiedError": "the Ray node this sweep's driver is attached to died",
+    "OutOfMemoryError": "Ray killed its worker because the node ran out of memory",
+    "WorkerCrashedError": "its Ray worker process died (killed, out of memory, or node lost)",
+    "TaskCancelledError": "its Ray task was cancelled",
+}
+RETRY = "rerun the sweep to retry it from its last checkpoint"
+
+
+def _why_lost(ray: Any, exc: BaseException) -> str:
+    """A one-line reason for a trial Ray lost (the sweep adds its host and time)."""
+    if isinstance(exc, ray.exceptions.RayTaskError):
+        cause = exc.cause if isinstance(exc.cause, BaseException) else exc
+        missing = isinstance(cause, ImportError)
+        return f"its Ray worker could not run it: {_one_line(cause)}" + (
+            " (is medganbench installed on every node?)" if missing else ""
+        )
+    for cls in type(exc).__mro__:
+        if cls.__name__ in _LOST_BECAUSE:
+            return f"{_LOST_BECAUSE[cls.__name__]} ({type(exc).__name__}); {RETRY}"
+    return f"Ray lost it ({_one_line(exc)}); {RETRY}"
+
+
+def _one_line(exc: BaseException) -> str:
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def _import_ray() -> Any:
@@ -165,7 +268,7 @@ def medganbench_executors() -> list[ExecutorSpec]:
                 Param(
                     "address",
                     "",
-                    "Ray cluster address (e.g. auto); empty = start Ray on this machine",
+                    "Ray cluster address (HOST:PORT or auto); empty = start Ray on this machine",
                 ),
                 Param("num_cpus", 0, "CPUs of a Ray instance started here (0 = all)", minimum=0),
                 Param(

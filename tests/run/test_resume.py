@@ -1,8 +1,8 @@
 """Exact resume: a run interrupted after a checkpoint and resumed ends with the same result.
 
-The SIGKILL test is the real thing: a `medganbench run` process is killed with SIGKILL once a
-mid-run checkpoint exists, `medganbench run --resume` finishes it, and its leaderboard values
-equal those of the same run done in one go. The in-process tests check the same contract for
+The SIGKILL tests are the real thing: a `medganbench run` process is killed with SIGKILL once a
+mid-run checkpoint exists, `medganbench run --resume` finishes it, its leaderboard values equal
+those of the same run done in one go, and it reports the step it resumed from. The in-process tests check the same contract for
 every registered model, interrupting with a KeyboardInterrupt (what Ctrl-C raises) after a
 checkpoint.
 """
@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -46,6 +47,10 @@ SMALL_ARGS: dict[str, dict[str, str]] = {
     "wgan-gp": {"ngf": "8", "ndf": "8"},
     "sagan": {"ngf": "8", "ndf": "8"},
     "hagan": {"ngf": "8", "ndf": "8"},
+    "wgan": {"ngf": "8", "ndf": "8"},
+    "infogan": {"ngf": "8", "ndf": "8"},
+    "unetgan": {"ngf": "8", "ndf": "8", "warmup": "0"},
+    "ddpm": {"ch": "32", "batch_size": "4", "sampler": "ddim", "sample_steps": "4"},
 }
 
 
@@ -67,8 +72,19 @@ def _checkpoint_steps(path: Path) -> int:
         return 0
 
 
-@pytest.mark.slow
-def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class KilledAndResumed:
+    """A run killed with SIGKILL after a mid-run checkpoint, then resumed with --resume."""
+
+    whole: Path  # where the same run was done in one go
+    killed: Path  # where it was killed and resumed
+    run_dir: Path
+    stopped_at: int  # the step of the checkpoint the kill left behind
+    resumed: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(tmp_path_factory: pytest.TempPathFactory) -> KilledAndResumed:
     run_args = [
         "run",
         "--model",
@@ -83,10 +99,14 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> No
         "--no-progress",
         *(f"--model-arg={k}={v}" for k, v in SMALL_ARGS["hlsnc"].items()),
     ]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    whole, killed = tmp_path / "whole", tmp_path / "killed"
-    whole.mkdir()
-    killed.mkdir()
+    # Module scope runs before the per-test environment fixture, so the child gets it here.
+    env = {
+        **os.environ,
+        "PYTHONHASHSEED": "0",
+        "MEDGANBENCH_HOME": str(tmp_path_factory.getbasetemp() / "home"),
+        "MEDGANBENCH_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
+    whole, killed = tmp_path_factory.mktemp("whole"), tmp_path_factory.mktemp("killed")
     subprocess.run(_cli(*run_args), cwd=whole, env=env, check=True, capture_output=True)
 
     proc = subprocess.Popen(
@@ -122,8 +142,14 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> No
         check=False,
     )
     assert resumed.returncode == 0, resumed.stderr
-    assert f"resuming run {checkpoint.parent.name} from step {stopped_at}" in resumed.stderr
+    return KilledAndResumed(whole, killed, checkpoint.parent, stopped_at, resumed)
 
+
+@pytest.mark.slow
+def test_sigkilled_run_resumes_to_the_uninterrupted_result(
+    killed_and_resumed: KilledAndResumed,
+) -> None:
+    whole, killed = killed_and_resumed.whole, killed_and_resumed.killed
     expected = read_leaderboard(leaderboard_path(whole / "leaderboards", "phantom-brain"))
     got = read_leaderboard(leaderboard_path(killed / "leaderboards", "phantom-brain"))
     assert got.column("run_id").to_pylist() == expected.column("run_id").to_pylist()
@@ -132,6 +158,20 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> No
     for key, value in want.items():
         assert math.isclose(have[key], value, rel_tol=0, abs_tol=TOLERANCE), key
     assert got.column("steps_done").to_pylist() == [12] * got.num_rows
+
+
+@pytest.mark.slow
+def test_a_resumed_run_reports_the_step_it_resumed_from(
+    killed_and_resumed: KilledAndResumed,
+) -> None:
+    run_dir, stopped_at = killed_and_resumed.run_dir, killed_and_resumed.stopped_at
+    assert (
+        f"resuming run {run_dir.name} from step {stopped_at}" in killed_and_resumed.resumed.stderr
+    )
+    result = json.loads((run_dir / "result.json").read_text())
+    # The step training continued from, not the step it ended at.
+    assert result["resumed_from_step"] == stopped_at
+    assert result["ledger"]["steps"] == 12
 
 
 def _interrupt_after(step: int, monkeypatch: pytest.MonkeyPatch, model_cls: type) -> None:

@@ -17,8 +17,10 @@ from medganbench.core.manager import build_registries, make_plugin_manager
 from medganbench.errors import UnknownNameError, UsageError
 from medganbench.leaderboard.store import leaderboard_path, read_leaderboard
 from medganbench.run.options import RunOptions
-from medganbench.sweep.runner import make_executor, run_sweep
+from medganbench.sweep.executor import Executor, TrialEvent, TrialOutcome
+from medganbench.sweep.runner import SweepObserver, make_executor, run_sweep
 from medganbench.sweep.spec import expand_trials, parse_sweep
+from medganbench.sweep.trial import run_trial
 
 # Two non-learned models × two seeds: four real trials in about a second each.
 TWO_BY_TWO = {
@@ -170,3 +172,99 @@ def test_a_killed_sweep_finishes_only_the_missing_trials(tmp_path: Path) -> None
     assert {rid for rid, status in statuses.items() if status == "ok"} == set(
         rows
     ) - recorded_before
+
+
+class _Recorder(SweepObserver):
+    """What the sweep told its display, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    def event(self, event: TrialEvent) -> None:
+        self.calls.append(("event", event.run_id, event.kind))
+
+    def finished(self, outcome: TrialOutcome) -> None:
+        self.calls.append(("finished", outcome.run_id, outcome.status))
+
+
+class _LateTalker(Executor):
+    """Runs each trial for real, then sends what a slow network delivers late: an event and a
+    second outcome of the finished trial."""
+
+    def execute(self, requests, on_event, on_outcome):  # type: ignore[no-untyped-def]
+        for request in requests:
+            outcome = run_trial(request, on_event)
+            on_outcome(outcome)
+            run_id = request.trial.run_id
+            on_event(TrialEvent(run_id, "progress", 1, 0.5, "elsewhere"))
+            on_outcome(TrialOutcome(run_id, "failed", "a stale copy"))
+
+
+class _Loser(Executor):
+    """Hears each trial start, then loses it without a word on where or how long."""
+
+    def execute(self, requests, on_event, on_outcome):  # type: ignore[no-untyped-def]
+        for request in requests:
+            on_event(TrialEvent(request.trial.run_id, "started", host="node-7"))
+            time.sleep(0.2)
+            on_outcome(TrialOutcome(request.trial.run_id, "failed", "its node was lost"))
+
+
+class _Unreachable(Executor):
+    def open(self) -> None:
+        raise UsageError("Could not reach the cluster at 'nowhere:1'.")
+
+    def execute(self, requests, on_event, on_outcome):  # type: ignore[no-untyped-def]
+        raise AssertionError("a sweep must not execute on an executor that did not open")
+
+
+ONE_TRIAL = {**TWO_BY_TWO, "seeds": [0], "models": ["identity"]}
+
+
+def _run(tmp_path: Path, executor: Executor, observer: SweepObserver | None = None):  # type: ignore[no-untyped-def]
+    registries = build_registries(make_plugin_manager())
+    sweep = parse_sweep(ONE_TRIAL, "one.toml")
+    options = RunOptions(leaderboard_dir=tmp_path / "leaderboards", runs_dir=tmp_path / "runs")
+    return run_sweep(sweep, registries, executor, options, observer)
+
+
+def test_late_messages_never_change_a_finished_trial(tmp_path: Path) -> None:
+    recorder = _Recorder()
+    report = _run(tmp_path, _LateTalker({}), recorder)
+    (run_id,) = report.status
+    assert report.status[run_id] == "ok" and report.outcomes[run_id].error is None
+    assert recorder.calls[-1] == ("finished", run_id, "ok")
+    assert _rows_per_run(tmp_path / "leaderboards") == {run_id: ROWS_PER_TRIAL}
+
+
+def test_a_lost_trial_is_recorded_with_the_host_and_time_it_ran(tmp_path: Path) -> None:
+    report = _run(tmp_path, _Loser({}))
+    (outcome,) = report.outcomes.values()
+    assert outcome.host == "node-7" and outcome.seconds >= 0.2
+    record = json.loads((tmp_path / "runs" / "sweeps" / "two-by-two.json").read_text())
+    (entry,) = record["trials"]
+    assert entry["host"] == "node-7" and entry["seconds"] >= 0.2
+    assert entry["error"] == "its node was lost"
+
+
+def test_nothing_is_written_when_the_executor_cannot_start(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="nowhere"):
+        _run(tmp_path, _Unreachable({}))
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "leaderboards").exists()
+
+
+def test_workers_get_absolute_directories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[RunOptions] = []
+
+    class Spy(Executor):
+        def execute(self, requests, on_event, on_outcome):  # type: ignore[no-untyped-def]
+            seen.extend(request.options for request in requests)
+            for request in requests:
+                on_outcome(run_trial(request, on_event))
+
+    monkeypatch.chdir(tmp_path)
+    registries = build_registries(make_plugin_manager())
+    sweep = parse_sweep(ONE_TRIAL, "one.toml")
+    run_sweep(sweep, registries, Spy({}), RunOptions(runs_dir=Path("runs")))
+    (options,) = seen
+    assert options.runs_dir == tmp_path / "runs" and options.leaderboard_dir.is_absolute()
