@@ -56,7 +56,10 @@ def test_unknown_model_arg_exits_2(tmp_path: Path) -> None:
 
 
 def test_paired_metric_on_unpaired_dataset_exits_2(tmp_path: Path) -> None:
-    proc = _cli("run", "--model", "identity", *SMALL, "--dataset-arg", "paired=false", cwd=tmp_path)
+    proc = _cli(
+        "run", "--model", "identity", *SMALL, "--dataset-arg", "paired=false", "--metrics", "psnr",
+        cwd=tmp_path,
+    )  # fmt: skip
     _assert_clean_failure(proc, 2)
     assert "unpaired" in proc.stderr
 
