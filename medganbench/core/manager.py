@@ -59,6 +59,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.models.hagan",
     "medganbench_plugins.models.unconditional",
     "medganbench_plugins.metrics.paired",
+    "medganbench_plugins.metrics.msssim",
     "medganbench_plugins.metrics.lpips_metric",
     "medganbench_plugins.metrics.distribution",
     "medganbench_plugins.executors.local",

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from medganbench import interrupts
-from medganbench.core.dataset import DatasetInfo, DomainInfo
+from medganbench.core.dataset import DatasetInfo, DomainInfo, DomainKey
 from medganbench.core.metric import EvalBatch, Metric, MetricReport, Needs
 from medganbench.core.model import Model, Task
 from medganbench.errors import DataError, RunError
@@ -77,6 +77,8 @@ def evaluate(prepared: PreparedRun, trained: TrainedRun) -> Evaluation:
         usable = meaningful_metrics(
             prepared.metrics, direction, prepared.dataset.info, prepared.model
         )
+        target = prepared.dataset.info.domain(compared_domain(direction))
+        usable = {n: m for n, m in usable.items() if m.applies_to(target)}
         if usable:
             scores[direction] = _evaluate_direction(prepared, trained, direction, usable)
     if not scores:
@@ -142,6 +144,11 @@ def _evaluate_direction(
     results = {name: (metric.compute(), metric.report()) for name, metric in metrics.items()}
     trained.ledger.eval_seconds += time.perf_counter() - start
     return results
+
+
+def compared_domain(direction: str) -> DomainKey:
+    """The domain a direction's outputs are compared with: its end, or its start for a cycle."""
+    return "a" if direction[-1] == "a" else "b"
 
 
 def translate(model: Model, source: torch.Tensor, direction: str) -> torch.Tensor:
