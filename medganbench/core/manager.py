@@ -51,6 +51,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.datasets.folders",
     "medganbench_plugins.datasets.kaggle_brain",
     "medganbench_plugins.datasets.covid_ct",
+    "medganbench_plugins.datasets.synthrad",
+    "medganbench_plugins.datasets.volume_folders",
     "medganbench_plugins.models.identity",
     "medganbench_plugins.models.intensity_lookup",
     "medganbench_plugins.models.cyclegan",

@@ -8,7 +8,7 @@ direction gets its sample grid (``samples.png`` for the model's primary directio
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch.utils.data import DataLoader
@@ -21,6 +21,7 @@ from medganbench.errors import DataError, RunError
 from medganbench.run.prepare import PreparedRun
 from medganbench.run.samples import save_sample_grid
 from medganbench.run.train import TrainedRun
+from medganbench.run.volumes import VolumeCollector, volume_collector
 
 EVAL_BATCH_SIZE = 16
 #: Every direction a model may ask to be evaluated in.
@@ -36,14 +37,24 @@ class Evaluation:
 
     Attributes:
         scores: per evaluated direction (primary first), per metric, the value and its report.
+        volume_scores: the same per patient volume (``eval_unit=volume``, mean over patients),
+            for the directions of a volume-backed dataset that have a pixel-wise counterpart.
     """
 
     scores: Scores
+    volume_scores: Scores = field(default_factory=dict)
 
     def values(self) -> dict[str, dict[str, float]]:
         """Per direction, per metric, the value alone."""
         return {
             d: {name: value for name, (value, _) in by.items()} for d, by in self.scores.items()
+        }
+
+    def volume_values(self) -> dict[str, dict[str, float]]:
+        """Per direction, per metric, the mean over patients."""
+        return {
+            d: {name: value for name, (value, _) in by.items()}
+            for d, by in self.volume_scores.items()
         }
 
 
@@ -73,6 +84,7 @@ def evaluate(prepared: PreparedRun, trained: TrainedRun) -> Evaluation:
         DataError: the evaluation split is empty.
     """
     scores: Scores = {}
+    volume_scores: Scores = {}
     for direction in prepared.model.eval_directions:
         usable = meaningful_metrics(
             prepared.metrics, direction, prepared.dataset.info, prepared.model
@@ -80,18 +92,33 @@ def evaluate(prepared: PreparedRun, trained: TrainedRun) -> Evaluation:
         target = prepared.dataset.info.domain(compared_domain(direction))
         usable = {n: m for n, m in usable.items() if m.applies_to(target)}
         if usable:
-            scores[direction] = _evaluate_direction(prepared, trained, direction, usable)
+            paired = is_cycle(direction) or (
+                prepared.dataset.info.paired and prepared.model.task is Task.TRANSLATE
+            )
+            collector = volume_collector(
+                prepared.dataset, prepared.spec.eval_split, usable, target.window, paired
+            )
+            scores[direction] = _evaluate_direction(prepared, trained, direction, usable, collector)
+            if collector is not None:
+                start = time.perf_counter()
+                volume_scores[direction] = collector.scores()
+                trained.ledger.eval_seconds += time.perf_counter() - start
     if not scores:
         raise RunError(
             f"No metric of {','.join(prepared.spec.metrics)} can be computed for this run."
         )
-    return Evaluation(scores)
+    return Evaluation(scores, volume_scores)
 
 
 def _evaluate_direction(
-    prepared: PreparedRun, trained: TrainedRun, direction: str, metrics: dict[str, Metric]
+    prepared: PreparedRun,
+    trained: TrainedRun,
+    direction: str,
+    metrics: dict[str, Metric],
+    collector: VolumeCollector | None = None,
 ) -> dict[str, tuple[float, MetricReport]]:
-    """Score the model in one direction on the eval split: value and report per metric."""
+    """Score the model in one direction on the eval split: value and report per metric (and
+    hand every batch to ``collector``, for the per-patient scores)."""
     start = time.perf_counter()
     model, device, spec = prepared.model, prepared.device, prepared.spec
     info = prepared.dataset.info
@@ -133,6 +160,8 @@ def _evaluate_direction(
             )
             for metric in metrics.values():
                 metric.update(batch)
+            if collector is not None:
+                collector.add(raw, batch.pred, batch.target, batch.mask)
             if first:
                 save_sample_grid(
                     prepared.run_dir / grid_name,

@@ -19,6 +19,7 @@ from medganbench.leaderboard.render import (
 from medganbench.leaderboard.seeds import AggregatedGroup
 from medganbench.site.charts import Point, Series, line_chart
 from medganbench.site.html import Cell, esc, table, text_cell
+from medganbench.site.patients import patient_section
 from medganbench.site.reproduce import Reproduction
 
 if TYPE_CHECKING:
@@ -298,6 +299,7 @@ def run_body(
             numeric_headers=frozenset({"value", "noise floor"}),
         )
     )
+    parts += patient_section(rows)
 
     check = (
         "Checked: with the components installed where this site was built, this command gives run id "

@@ -128,6 +128,41 @@ class ConventionMetric(PairedMetric):
             self.score = scorer  # type: ignore[method-assign]
             self.convention = text  # type: ignore[misc]
 
+    def score_volume(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        *,
+        window: tuple[float, float],
+        mask: torch.Tensor,
+    ) -> float:
+        """One patient's value (see :class:`medganbench.core.volumes.VolumeScoring`).
+
+        A challenge's convention scores the (C, D, H, W) volume in 3-D, as the challenge does.
+        The medganbench convention pools the patient's slices: :meth:`pool_slices`.
+        """
+        if self.convention_name != DEFAULT:
+            return float(self.score(pred[None], target[None], window=window, mask=mask[None]))
+        return self.pool_slices(pred.transpose(0, 1), target.transpose(0, 1), window, mask)
+
+    def pool_slices(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        window: tuple[float, float],
+        mask: torch.Tensor,
+    ) -> float:
+        """The medganbench convention for one patient, from its (D, C, H, W) slices.
+
+        Default: every masked pixel of every slice counts once, as if the slices were one image
+        (PSNR from the patient's pooled MSE, MAE over all its body voxels).
+        """
+        d, c, h, w = pred.shape
+        flat = (1, c, d * h, w)
+        as_image = mask.transpose(0, 1).reshape(1, 1, d * h, w)
+        stacked = pred.transpose(0, 1).reshape(flat), target.transpose(0, 1).reshape(flat)
+        return float(self.score(*stacked, window=window, mask=as_image))
+
     def applies_to(self, target: DomainInfo) -> bool:
         """A challenge's convention fixes an HU range: it applies to CT targets in HU only."""
         return self.convention_name == DEFAULT or target.units == "HU"

@@ -453,6 +453,22 @@ class SSIM(ConventionMetric):
     # The functional form is the per-image score itself (same signature as PairedMetric.score).
     score = staticmethod(ssim)
 
+    def pool_slices(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        window: Window,
+        mask: torch.Tensor,
+    ) -> float:
+        """One patient: the 2-D SSIM maps of all its slices, averaged over every mask pixel of
+        their valid interiors (each slice weighted by its count of such pixels)."""
+        masks = mask.transpose(0, 1)  # (D, 1, H, W)
+        values = ssim(pred, target, window=window, mask=masks)
+        r = len(_gaussian_kernel(1.5)) // 2
+        counts = masks[..., r : masks.shape[-2] - r, r : masks.shape[-1] - r].sum(dim=(1, 2, 3))
+        weights = counts.to(torch.float64)
+        return float((values * weights).sum() / weights.sum())
+
 
 class MAE(ConventionMetric):
     """Mean over images of the per-image mean absolute error (see :func:`mae`)."""
