@@ -39,10 +39,12 @@ class Evaluation:
         scores: per evaluated direction (primary first), per metric, the value and its report.
         volume_scores: the same per patient volume (``eval_unit=volume``, mean over patients),
             for the directions of a volume-backed dataset that have a pixel-wise counterpart.
+        native_scores: the same on the dataset's native grid (``eval_grid=native``).
     """
 
     scores: Scores
     volume_scores: Scores = field(default_factory=dict)
+    native_scores: Scores = field(default_factory=dict)
 
     def values(self) -> dict[str, dict[str, float]]:
         """Per direction, per metric, the value alone."""
@@ -85,6 +87,7 @@ def evaluate(prepared: PreparedRun, trained: TrainedRun) -> Evaluation:
     """
     scores: Scores = {}
     volume_scores: Scores = {}
+    native_scores: Scores = {}
     for direction in prepared.model.eval_directions:
         usable = meaningful_metrics(
             prepared.metrics, direction, prepared.dataset.info, prepared.model
@@ -96,18 +99,25 @@ def evaluate(prepared: PreparedRun, trained: TrainedRun) -> Evaluation:
                 prepared.dataset.info.paired and prepared.model.task is Task.TRANSLATE
             )
             collector = volume_collector(
-                prepared.dataset, prepared.spec.eval_split, usable, target.window, paired
+                prepared.dataset,
+                prepared.spec.eval_split,
+                usable,
+                target.window,
+                paired,
+                compared_domain(direction),
             )
             scores[direction] = _evaluate_direction(prepared, trained, direction, usable, collector)
             if collector is not None:
                 start = time.perf_counter()
                 volume_scores[direction] = collector.scores()
+                if native := collector.native_scores():
+                    native_scores[direction] = native
                 trained.ledger.eval_seconds += time.perf_counter() - start
     if not scores:
         raise RunError(
             f"No metric of {','.join(prepared.spec.metrics)} can be computed for this run."
         )
-    return Evaluation(scores, volume_scores)
+    return Evaluation(scores, volume_scores, native_scores)
 
 
 def _evaluate_direction(

@@ -40,6 +40,7 @@ from medganbench_plugins.datasets.nifti_volumes import (
     split_ratios,
 )
 from medganbench_plugins.datasets.slices import cached, files_fingerprint, group_split_params
+from medganbench_plugins.datasets.volume_native import eval_grid_param, native_reader
 from medganbench_plugins.datasets.volume_pairs import (
     PatientFiles,
     VolumeDataset,
@@ -99,6 +100,7 @@ def _params(name: str) -> tuple[Param, ...]:
         Param("slice_axis", 2, "array axis of the slices (2: axial)", choices=(0, 1, 2)),
         Param("percentile", 99.5, "MR: per-volume percentile mapped to 1.0", minimum=50.0),
         *group_split_params("patients"),
+        eval_grid_param(),
     )
 
 
@@ -173,7 +175,9 @@ def _factory(name: str) -> Callable[[Mapping[str, Any], DatasetContext], VolumeD
         }
         files = [f for p in patients for f in (*p.images.values(), p.mask) if f and f.exists()]
         size = int(ctx.image_size)
-        extra = fingerprint_extra(name, VERSION, resolved, size)
+        # The evaluation grid does not change the slices: same fingerprint, same cache.
+        sliced = {k: v for k, v in resolved.items() if k != "eval_grid"}
+        extra = fingerprint_extra(name, VERSION, sliced, size)
         fingerprint = files_fingerprint(files, root, extra)
         payload = cached(
             Path(ctx.cache_dir) / "slices",
@@ -181,8 +185,15 @@ def _factory(name: str) -> Callable[[Mapping[str, Any], DatasetContext], VolumeD
             lambda: read_patients(patients, domains, resolved, size),
         )
         payload_problems(payload, name)
+        native = resolved["eval_grid"] == "native"
         return build_volume_dataset(
-            payload, (domains["a"], domains["b"]), ratios, int(resolved["seed"]), size, fingerprint
+            payload,
+            (domains["a"], domains["b"]),
+            ratios,
+            int(resolved["seed"]),
+            size,
+            fingerprint,
+            native_reader(patients, domains, resolved) if native else None,
         )
 
     return build

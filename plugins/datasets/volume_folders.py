@@ -50,6 +50,7 @@ from medganbench_plugins.datasets.slices import (
     files_fingerprint,
     group_split_params,
 )
+from medganbench_plugins.datasets.volume_native import eval_grid_param, native_reader
 from medganbench_plugins.datasets.volume_pairs import (
     PatientFiles,
     VolumeDataset,
@@ -75,6 +76,7 @@ PAIRED_PARAMS: tuple[Param, ...] = (
     Param("b_file", "ct.nii.gz", "file name of domain B in every patient folder"),
     Param("mask_file", "mask.nii.gz", "body-mask file name (used where present)"),
     *_COMMON,
+    eval_grid_param(),
 )
 UNPAIRED_PARAMS: tuple[Param, ...] = (
     Param("root", "", "folder holding the A and B trees", location=True),
@@ -161,15 +163,24 @@ def PairedVolumeFolder(args: Mapping[str, Any], ctx: DatasetContext) -> VolumeDa
         )
     files = [f for p in patients for f in (*p.images.values(), p.mask) if f and f.exists()]
     size = int(ctx.image_size)
-    fingerprint = files_fingerprint(files, root, fingerprint_extra(PAIRED, VERSION, resolved, size))
+    # The evaluation grid does not change the slices: same fingerprint, same cache.
+    sliced = {k: v for k, v in resolved.items() if k != "eval_grid"}
+    fingerprint = files_fingerprint(files, root, fingerprint_extra(PAIRED, VERSION, sliced, size))
     payload = cached(
         Path(ctx.cache_dir) / "slices",
         {"dataset": PAIRED, "root": str(root.resolve()), "fingerprint": fingerprint},
         lambda: read(patients, domains, resolved, size),
     )
     payload_problems(payload, PAIRED)
+    native = resolved["eval_grid"] == "native"
     return build_volume_dataset(
-        payload, (domains["a"], domains["b"]), ratios, int(resolved["seed"]), size, fingerprint
+        payload,
+        (domains["a"], domains["b"]),
+        ratios,
+        int(resolved["seed"]),
+        size,
+        fingerprint,
+        native_reader(patients, domains, resolved) if native else None,
     )
 
 

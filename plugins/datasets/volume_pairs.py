@@ -22,7 +22,7 @@ slice axis), so the runner can put a patient's translated slices back together
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from medganbench.core.dataset import SPLITS, DatasetInfo, DomainInfo, Sample
-from medganbench.core.volumes import SLICE_KEY, VOLUME_KEY
+from medganbench.core.volumes import SLICE_KEY, VOLUME_KEY, NativeSlices
 from medganbench.errors import DataError
 from medganbench_plugins.datasets.dicom_series import (
     DicomFileError,
@@ -351,6 +351,8 @@ class VolumeDataset(SliceDataset):
     Attributes:
         volumes: split → the volume ids (patient keys) of that split, in the order the
             items' ``"volume"`` indices refer to.
+        native: patient key, domain key, slice indices → those slices on the native grid;
+            ``None`` unless the dataset was asked for ``eval_grid=native``.
     """
 
     def __init__(
@@ -360,9 +362,28 @@ class VolumeDataset(SliceDataset):
         fingerprint: str,
         split_record: Mapping[str, str],
         volumes: Mapping[str, Sequence[str]],
+        native: Callable[[str, str, Sequence[int]], NativeSlices] | None = None,
     ) -> None:
         super().__init__(info, splits, fingerprint, split_record)
         self.volumes = {k: list(v) for k, v in volumes.items()}
+        self.native = native
+
+    def native_grid(self) -> bool:
+        """Whether per-patient volumes are also scored on the native grid."""
+        return self.native is not None
+
+    def native_slices(
+        self, split: str, volume: int, key: str, slices: Sequence[int]
+    ) -> NativeSlices:
+        """Slices ``slices`` of domain ``key`` of patient ``volume`` of ``split``, native grid.
+
+        Raises:
+            DataError: the dataset was not asked for the native grid, or the patient's files
+                cannot be read again.
+        """
+        if self.native is None:
+            raise DataError("This dataset was not asked for eval_grid=native.")
+        return self.native(self.volume_ids(split)[volume], key, slices)
 
     def volume_ids(self, split: str) -> list[str]:
         """The patient keys of ``split`` (empty for an unpaired dataset)."""
@@ -377,12 +398,14 @@ def build_volume_dataset(
     seed: int,
     size: int,
     fingerprint: str,
+    native: Callable[[str, str, Sequence[int]], NativeSlices] | None = None,
 ) -> VolumeDataset:
     """Split a paired payload by patient and serve it.
 
     Args:
         payload: ``a``, ``b`` (n, 1, S, S), ``mask`` (n, 1, S, S) bool, ``groups`` (patient key
             of each slice) and ``slices`` (index of each slice), as cached.
+        native: the native-grid reader (``eval_grid=native``), else ``None``.
 
     Raises:
         DataError: no slice, or fewer patients than splits.
@@ -405,7 +428,7 @@ def build_volume_dataset(
         )
         volumes[name] = ids
     info = DatasetInfo(a=domains[0], b=domains[1], paired=True, splits=SPLITS, image_size=size)
-    return VolumeDataset(info, splits, fingerprint, record, volumes)
+    return VolumeDataset(info, splits, fingerprint, record, volumes, native)
 
 
 def build_unpaired_dataset(
