@@ -14,6 +14,8 @@ from medganbench.leaderboard.render import (
     format_mean_count,
     format_value,
     group_title,
+    patient_legend,
+    patient_note,
     summary_cell,
 )
 from medganbench.leaderboard.seeds import AggregatedGroup
@@ -87,10 +89,10 @@ def group_section(group: AggregatedGroup, anchor: str) -> str:
                 entry.n_seeds,
             ),
         ]
-        for summary, floor in zip(entry.summaries, entry.noise_floors, strict=True):
+        for i, (summary, floor) in enumerate(zip(entry.summaries, entry.noise_floors, strict=True)):
             cells.append(
                 text_cell(
-                    summary_cell(summary, len(entry.run_ids), floor),
+                    summary_cell(summary, len(entry.run_ids), floor) + patient_note(entry, i),
                     None if summary is None else summary.mean,
                     numeric=True,
                 )
@@ -107,7 +109,8 @@ def group_section(group: AggregatedGroup, anchor: str) -> str:
     return (
         f'<section id="{esc(anchor)}"><h2>{esc(group_title(group))}</h2>'
         f'<p class="muted">Budget {esc(format_budget(group.key))}; {esc(ranked)}. '
-        f"{esc(interval_rule(group.confidence))}; single-seed entries are marked. Click a column "
+        f"{esc(interval_rule(group.confidence) + patient_legend(group))}; single-seed entries "
+        "are marked. Click a column "
         f"header to sort.</p>" + table(headers, rows, numeric_headers=numeric) + "</section>"
     )
 
