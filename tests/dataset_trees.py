@@ -121,6 +121,86 @@ def _acdc(root: Path) -> dict[str, str]:
     return {"root": str(root)}
 
 
+def patient_volumes(seed: int, shape: tuple[int, int, int] = (20, 24, 8)) -> dict[str, np.ndarray]:
+    """One generated patient in (x, y, z) order: MR (a.u.), CT (HU) and the body mask.
+
+    An ellipsoidal body (soft tissue with a bone rim) fills part of every axial slice, so every
+    slice is delivered; MR shows tissue bright and bone dark.
+    """
+    rng = np.random.default_rng(seed)
+    grids = np.meshgrid(*[np.linspace(-1, 1, n) for n in shape], indexing="ij")
+    r = np.sqrt((grids[0] / 0.8) ** 2 + (grids[1] / 0.7) ** 2 + (grids[2] / 3.0) ** 2)
+    body = r < 1.0
+    bone = body & (r > 0.8)
+    ct = np.where(body, 40.0, -1000.0) + np.where(bone, 1000.0, 0.0) + rng.normal(0, 20, shape)
+    mr = np.where(body, 600.0, 5.0) - np.where(bone, 450.0, 0.0) + rng.normal(0, 15, shape)
+    ct = np.clip(ct, -1024.0, None)  # as scanners store it: nothing below -1024 HU
+    return {"mr": mr.astype(np.float32), "ct": ct.astype(np.float32), "mask": body.astype(np.uint8)}
+
+
+def write_volume(
+    path: Path, data: np.ndarray, spacing: tuple[float, float, float] = (1.0, 1.0, 2.5)
+) -> None:
+    """Write ``data`` (x, y, z) as NIfTI or, for ``.mha``, MetaImage (SimpleITK)."""
+    if path.name.endswith(".mha"):
+        import SimpleITK as sitk
+
+        image = sitk.GetImageFromArray(np.ascontiguousarray(np.transpose(data, (2, 1, 0))))
+        image.SetSpacing(spacing)
+        sitk.WriteImage(image, str(path))
+    else:
+        nib.save(nib.Nifti1Image(data, np.diag([*spacing, 1.0])), path)
+
+
+def paired_patients(folder: Path, n: int = 3, suffix: str = ".nii.gz", source: str = "mr") -> None:
+    """``folder/<patient>/{source,ct,mask}<suffix>`` for ``n`` generated patients."""
+    for k in range(n):
+        patient = folder / f"1XA{k:03d}"
+        patient.mkdir(parents=True)
+        vols = patient_volumes(k)
+        # A CBCT is a CT with its own noise and a shading offset.
+        first = vols["mr"] if source == "mr" else np.clip(vols["ct"] + 40.0, -1024.0, None)
+        for role, data in ((source, first), ("ct", vols["ct"]), ("mask", vols["mask"])):
+            write_volume(patient / f"{role}{suffix}", data)
+
+
+def _synthrad2023(root: Path) -> dict[str, str]:
+    paired_patients(root / "Task1" / "brain")
+    return {"root": str(root)}
+
+
+def _synthrad2025(root: Path) -> dict[str, str]:
+    paired_patients(root / "Task1" / "HN", suffix=".mha")
+    return {"root": str(root)}
+
+
+def _paired_volumes(root: Path) -> dict[str, str]:
+    paired_patients(root)
+    return {"root": str(root)}
+
+
+def dicom_trees(root: Path, patients: int = 3, slices: int = 4) -> None:
+    """``root/MR/<patient>/*.dcm`` and ``root/CT/<patient>/*.dcm``: different patients."""
+    source = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    for tree, modality in (("MR", "MR"), ("CT", "CT")):
+        for p in range(patients):
+            study, series = pydicom.uid.generate_uid(), pydicom.uid.generate_uid()
+            folder = root / tree / f"{tree.lower()}-patient-{p}"
+            folder.mkdir(parents=True)
+            for k in range(slices):
+                ds = source.copy()
+                ds.Modality, ds.PatientID = modality, f"{tree}{p}"
+                ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+                ds.SOPInstanceUID = pydicom.uid.generate_uid()
+                ds.ImagePositionPatient, ds.InstanceNumber = [0.0, 0.0, 2.5 * k], k + 1
+                ds.save_as(folder / f"{k}.dcm")
+
+
+def _unpaired_volumes(root: Path) -> dict[str, str]:
+    dicom_trees(root)
+    return {"root": str(root)}
+
+
 # Datasets found through the data-root lookup get their tree in the cache directory the
 # contract test's context uses; the others take an explicit root argument.
 _BUILDERS: dict[str, tuple[Callable[[Path], dict[str, str]], bool]] = {
@@ -132,6 +212,10 @@ _BUILDERS: dict[str, tuple[Callable[[Path], dict[str, str]], bool]] = {
     "nifti-folder": (_nifti, False),
     "brats2018": (_brats, False),
     "acdc": (_acdc, False),
+    "synthrad2023": (_synthrad2023, False),
+    "synthrad2025": (_synthrad2025, False),
+    "paired-volume-folder": (_paired_volumes, False),
+    "unpaired-volume-folder": (_unpaired_volumes, False),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -195,7 +196,10 @@ def run(
     table.add_column("value", justify="right")
     for row in result.rows:
         arrow = "↑" if row.higher_is_better else "↓"
-        table.add_row(row.direction, f"{row.metric} {arrow}", f"{row.value:.4f}")
+        args = json.loads(row.metric_args)
+        shown = ", ".join(f"{k}={v}" for k, v in args.items())
+        name = f"{row.metric} {arrow}" + (f" ({shown})" if shown else "")
+        table.add_row(row.direction, name, f"{row.value:.4f}")
     out.print(table)
     out.print(
         f"run directory: {result.run_dir}\nleaderboard:   {result.leaderboard}", highlight=False

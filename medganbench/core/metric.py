@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from medganbench.core.dataset import DomainInfo
 from medganbench.core.specs import WeightsSpec
 
 
@@ -133,6 +134,14 @@ class Metric(ABC):
     def report(self) -> MetricReport:
         """Details, weights and noise floor of the last :meth:`compute`; default: none."""
         return MetricReport()
+
+    def applies_to(self, target: DomainInfo) -> bool:
+        """Whether this metric means something for images of ``target``; default: always.
+
+        A metric under a challenge's convention with a fixed HU range, for instance, means
+        nothing for MR targets; the runner leaves it out of such directions.
+        """
+        return True
 
     def weights_needed(self) -> tuple[WeightsSpec, ...]:
         """Pretrained weights this metric will resolve; default: none.

@@ -51,6 +51,9 @@ class Param:
             published ``spec.json`` or the site (a local path can name a person or a patient);
             the run keeps it in its local run folder only (``runs/<id>/local.json``). The data
             themselves are identified by the dataset fingerprint on every row.
+        omit_default: while the argument has its default value it is left out of the run id
+            and of the row's arguments (a metric's ``convention``), so declaring it did not
+            change the ids of runs recorded before it existed; any other value enters both.
     """
 
     name: str
@@ -60,6 +63,7 @@ class Param:
     minimum: float | None = None
     finite: bool = True
     location: bool = False
+    omit_default: bool = False
 
     def parse(self, raw: ArgValue, owner: str) -> ArgValue:
         """Convert ``raw`` to this argument's type and check it.
@@ -174,3 +178,15 @@ def resolve_args(
                 f"{owner} has no argument {key!r}.", hint=f"{hint}Known arguments: {listed}"
             )
     return {p.name: p.parse(raw[p.name], owner) if p.name in raw else p.default for p in params}
+
+
+def identity_args(
+    params: tuple[Param, ...], resolved: Mapping[str, ArgValue]
+) -> dict[str, ArgValue]:
+    """``resolved`` without the arguments declared ``omit_default`` that have their default.
+
+    What enters a run id and a leaderboard row; building the component from it gives the same
+    component, since :func:`resolve_args` fills the defaults in again.
+    """
+    omitted = {p.name for p in params if p.omit_default and resolved.get(p.name) == p.default}
+    return {k: v for k, v in resolved.items() if k not in omitted}

@@ -4,7 +4,8 @@ Owns: the one row type and the schema derived from it, with older schemas' upgra
 (:mod:`~medganbench.leaderboard.schema`); reading, validating, locking and appending files
 (:mod:`~medganbench.leaderboard.store`); comparable groups and both rank rules
 (:mod:`~medganbench.leaderboard.ranking`); aggregation over seeds
-(:mod:`~medganbench.leaderboard.seeds`); terminal and markdown rendering
+(:mod:`~medganbench.leaderboard.seeds`) with the spread between patients of per-patient rows
+(:mod:`~medganbench.leaderboard.patients`); terminal and markdown rendering
 (:mod:`~medganbench.leaderboard.render`); exports (:mod:`~medganbench.leaderboard.export`); and
 merging files from several machines (:mod:`~medganbench.leaderboard.merge`,
 :mod:`~medganbench.leaderboard.merge_report`).

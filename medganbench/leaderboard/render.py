@@ -128,6 +128,17 @@ def summary_cell(
     return _with_floor(text, floor, size)
 
 
+def patient_note(entry: SeedAggregate, column: int) -> str:
+    """``" · patient sd 12.3 (n=5)"``: the spread between patients of a per-patient column
+    (pooled over seeds, :mod:`~medganbench.leaderboard.patients`); empty for other columns."""
+    spread = entry.patient_spreads[column] if entry.patient_spreads else None
+    if spread is None:
+        return ""
+    if spread.sd is None:
+        return f" · {spread.n_patients} patient"
+    return f" · patient sd {format_value(spread.sd)} (n={spread.n_patients})"
+
+
 def format_mean_count(value: float) -> str:
     # Mean steps are usually equal integers; show "300", not "300.0", and never "3e+02".
     return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
@@ -171,9 +182,9 @@ def _aggregate_cells(group: AggregatedGroup) -> tuple[list[str], list[list[str]]
                 args_cell(entry),
                 seeds_cell(entry),
                 *(
-                    summary_cell(s, entry.n_seeds, f, n)
-                    for s, f, n in zip(
-                        entry.summaries, entry.noise_floors, _sizes(entry), strict=True
+                    summary_cell(s, entry.n_seeds, f, n) + patient_note(entry, i)
+                    for i, (s, f, n) in enumerate(
+                        zip(entry.summaries, entry.noise_floors, _sizes(entry), strict=True)
                     )
                 ),
                 format_mean_count(entry.steps_done),
@@ -186,7 +197,17 @@ def _aggregate_cells(group: AggregatedGroup) -> tuple[list[str], list[list[str]]
 
 
 def _legend(group: AggregatedGroup) -> str:
-    return interval_rule(group.confidence)
+    return interval_rule(group.confidence) + patient_legend(group)
+
+
+def patient_legend(group: AggregatedGroup) -> str:
+    """What :func:`patient_note` means, where a cell of ``group`` has one; else empty."""
+    if not any(s for e in group.entries for s in e.patient_spreads):
+        return ""
+    return (
+        "; per-patient (eval_unit=volume) cells add the standard deviation between patients, "
+        "pooled over seeds, and the number of patients"
+    )
 
 
 def _cells(group: _AnyGroup) -> tuple[list[str], list[list[str]]]:

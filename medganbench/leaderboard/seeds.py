@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from medganbench.leaderboard.patients import PatientSpread, column_spreads, patient_values
 from medganbench.leaderboard.ranking import (
     MetricColumn,
     RankedGroup,
@@ -150,6 +151,8 @@ class SeedAggregate:
         devices: the devices the runs trained on, sorted and unique.
         rank: rank by the group's ``ranked_by`` column (see :func:`aggregate_groups`);
             ``None`` if no run has a value for it.
+        patient_spreads: per column, the spread between patients of an ``eval_unit=volume``
+            column, pooled over the runs; else ``None`` (:mod:`~medganbench.leaderboard.patients`).
     """
 
     model: str
@@ -165,6 +168,7 @@ class SeedAggregate:
     devices: tuple[str, ...]
     rank: int | None
     sample_sizes: tuple[str | None, ...] = ()
+    patient_spreads: tuple[PatientSpread | None, ...] = ()
 
     @property
     def n_seeds(self) -> int:
@@ -342,6 +346,7 @@ def aggregate_groups(
     interval: the bootstrap CI for two or more seeds, the point ``(v, v)`` for one seed. Entries
     without a value for that column are unranked (``None``). Order: rank, then mean (best
     first), then model, model version, model arguments and precision; unranked entries last.
+    Per-patient (``eval_unit=volume``) columns also get the pooled spread between patients.
 
     Args:
         table: a leaderboard table (see :func:`~medganbench.leaderboard.store.read_leaderboard`) or
@@ -356,7 +361,19 @@ def aggregate_groups(
         LeaderboardError: ``table`` lacks leaderboard columns, or the file cannot be read.
         UsageError: ``by`` is not a metric of any group.
     """
-    return [_aggregate(g, confidence) for g in ranked_groups(_as_table(table), by=by)]
+    data = _as_table(table)
+    patients = patient_values(data)
+    groups = [_aggregate(g, confidence) for g in ranked_groups(data, by=by)]
+    return [
+        dataclasses.replace(
+            g,
+            entries=tuple(
+                dataclasses.replace(e, patient_spreads=column_spreads(patients, e.run_ids, g))
+                for e in g.entries
+            ),
+        )
+        for g in groups
+    ]
 
 
 __all__ = [

@@ -8,13 +8,13 @@ direction gets its sample grid (``samples.png`` for the model's primary directio
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch.utils.data import DataLoader
 
 from medganbench import interrupts
-from medganbench.core.dataset import DatasetInfo, DomainInfo
+from medganbench.core.dataset import DatasetInfo, DomainInfo, DomainKey
 from medganbench.core.metric import EvalBatch, Metric, MetricReport, Needs
 from medganbench.core.model import Model, Task
 from medganbench.core.names import is_file_stem
@@ -23,6 +23,7 @@ from medganbench.fileio import write_bytes
 from medganbench.run.prepare import PreparedRun
 from medganbench.run.samples import save_sample_grid
 from medganbench.run.train import TrainedRun
+from medganbench.run.volumes import VolumeCollector, volume_collector
 
 EVAL_BATCH_SIZE = 16
 #: Every direction a model may ask to be evaluated in.
@@ -38,14 +39,26 @@ class Evaluation:
 
     Attributes:
         scores: per evaluated direction (primary first), per metric, the value and its report.
+        volume_scores: the same per patient volume (``eval_unit=volume``, mean over patients),
+            for the directions of a volume-backed dataset that have a pixel-wise counterpart.
+        native_scores: the same on the dataset's native grid (``eval_grid=native``).
     """
 
     scores: Scores
+    volume_scores: Scores = field(default_factory=dict)
+    native_scores: Scores = field(default_factory=dict)
 
     def values(self) -> dict[str, dict[str, float]]:
         """Per direction, per metric, the value alone."""
         return {
             d: {name: value for name, (value, _) in by.items()} for d, by in self.scores.items()
+        }
+
+    def volume_values(self) -> dict[str, dict[str, float]]:
+        """Per direction, per metric, the mean over patients."""
+        return {
+            d: {name: value for name, (value, _) in by.items()}
+            for d, by in self.volume_scores.items()
         }
 
 
@@ -79,23 +92,49 @@ def evaluate(prepared: PreparedRun, trained: TrainedRun) -> Evaluation:
         DataError: the evaluation split is empty.
     """
     scores: Scores = {}
+    volume_scores: Scores = {}
+    native_scores: Scores = {}
     for direction in prepared.model.eval_directions:
         usable = meaningful_metrics(
             prepared.metrics, direction, prepared.dataset.info, prepared.model
         )
+        target = prepared.dataset.info.domain(compared_domain(direction))
+        usable = {n: m for n, m in usable.items() if m.applies_to(target)}
         if usable:
-            scores[direction] = _evaluate_direction(prepared, trained, direction, usable)
+            paired = is_cycle(direction) or (
+                prepared.dataset.info.paired and prepared.model.task is Task.TRANSLATE
+            )
+            collector = volume_collector(
+                prepared.dataset,
+                prepared.spec.eval_split,
+                usable,
+                target.window,
+                paired,
+                compared_domain(direction),
+            )
+            scores[direction] = _evaluate_direction(prepared, trained, direction, usable, collector)
+            if collector is not None:
+                start = time.perf_counter()
+                volume_scores[direction] = collector.scores()
+                if native := collector.native_scores():
+                    native_scores[direction] = native
+                trained.ledger.eval_seconds += time.perf_counter() - start
     if not scores:
         raise RunError(
             f"No metric of {','.join(prepared.spec.metrics)} can be computed for this run."
         )
-    return Evaluation(scores)
+    return Evaluation(scores, volume_scores, native_scores)
 
 
 def _evaluate_direction(
-    prepared: PreparedRun, trained: TrainedRun, direction: str, metrics: dict[str, Metric]
+    prepared: PreparedRun,
+    trained: TrainedRun,
+    direction: str,
+    metrics: dict[str, Metric],
+    collector: VolumeCollector | None = None,
 ) -> dict[str, tuple[float, MetricReport]]:
-    """Score the model in one direction on the eval split: value and report per metric."""
+    """Score the model in one direction on the eval split: value and report per metric (and
+    hand every batch to ``collector``, for the per-patient scores)."""
     start = time.perf_counter()
     model, device, spec = prepared.model, prepared.device, prepared.spec
     info = prepared.dataset.info
@@ -137,6 +176,8 @@ def _evaluate_direction(
             )
             for metric in metrics.values():
                 metric.update(batch)
+            if collector is not None:
+                collector.add(raw, batch.pred, batch.target, batch.mask)
             if first:
                 save_sample_grid(
                     prepared.run_dir / grid_name,
@@ -167,6 +208,11 @@ def artifact_name(name: str, direction: str, primary: str) -> str:
         return name
     stem, dot, suffix = name.partition(".")
     return f"{stem}-{direction}{dot}{suffix}"
+
+
+def compared_domain(direction: str) -> DomainKey:
+    """The domain a direction's outputs are compared with: its end, or its start for a cycle."""
+    return "a" if direction[-1] == "a" else "b"
 
 
 def translate(model: Model, source: torch.Tensor, direction: str) -> torch.Tensor:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from medganbench import __version__, defaults
 from medganbench.core.params import canonical_json
+from medganbench.core.volumes import native_args, volume_args
 from medganbench.errors import LeaderboardError
 from medganbench.fileio import describe_os_error, write_json
 from medganbench.leaderboard.schema import LeaderboardRow
@@ -56,7 +57,8 @@ class RunResult:
 def leaderboard_rows(
     prepared: PreparedRun, trained: TrainedRun, evaluation: Evaluation
 ) -> list[LeaderboardRow]:
-    """One row per (evaluated direction, metric), in evaluation order."""
+    """One row per (evaluated direction, metric), in evaluation order, then one per (direction,
+    metric) scored per patient volume (``metric_args`` with ``eval_unit=volume``)."""
     run, spec, ledger = prepared.run, prepared.spec, trained.ledger
     common = LeaderboardRow(
         run_id=run.run_id,
@@ -97,7 +99,7 @@ def leaderboard_rows(
         medganbench_version=__version__,
         status="ok",
     )
-    return [
+    rows = [
         dataclasses.replace(
             common,
             direction=direction,
@@ -114,6 +116,53 @@ def leaderboard_rows(
         for direction, by_name in evaluation.scores.items()
         for name, (value, report) in by_name.items()
     ]
+    return (
+        rows
+        + [
+            dataclasses.replace(
+                common,
+                direction=direction,
+                metric=name,
+                metric_version=run.metric_versions[name],
+                metric_convention=f"{prepared.metrics[name].convention}; {VOLUME_CONVENTION}",
+                metric_args=canonical_json(volume_args(run.metric_args[name])),
+                metric_details=canonical_json(dict(report.details)),
+                value=value,
+                higher_is_better=prepared.metrics[name].higher_is_better,
+            )
+            for direction, by_name in evaluation.volume_scores.items()
+            for name, (value, report) in by_name.items()
+        ]
+        + [
+            dataclasses.replace(
+                common,
+                direction=direction,
+                metric=name,
+                metric_version=run.metric_versions[name],
+                metric_convention=(
+                    f"{prepared.metrics[name].convention}; {VOLUME_CONVENTION}; {NATIVE_CONVENTION}"
+                ),
+                metric_args=canonical_json(native_args(run.metric_args[name])),
+                metric_details=canonical_json(dict(report.details)),
+                value=value,
+                higher_is_better=prepared.metrics[name].higher_is_better,
+            )
+            for direction, by_name in evaluation.native_scores.items()
+            for name, (value, report) in by_name.items()
+        ]
+    )
+
+
+#: What a volume row's convention adds to its metric's own.
+VOLUME_CONVENTION = (
+    "eval_unit=volume: each test patient's slices in slice order scored as one volume inside "
+    "its mask, then the mean over patients (per-patient values in metric_details)"
+)
+#: What a native-grid volume row's convention adds.
+NATIVE_CONVENTION = (
+    "eval_grid=native: translated slices resized back (bilinear) to the native in-plane size "
+    "and scored against the native target and mask"
+)
 
 
 def resume_command(prepared: PreparedRun) -> str:
@@ -155,6 +204,7 @@ def record(prepared: PreparedRun, trained: TrainedRun, evaluation: Evaluation) -
         {
             "run_id": prepared.run_id,
             "metrics": values,
+            **({"volume_metrics": evaluation.volume_values()} if evaluation.volume_scores else {}),
             "metric_reports": {
                 d: {
                     name: {

@@ -17,7 +17,7 @@ from typing import Any
 from medganbench import defaults
 from medganbench.core.manager import Registries
 from medganbench.core.model import Task
-from medganbench.core.params import ArgValue, canonical_json
+from medganbench.core.params import ArgValue, canonical_json, identity_args
 from medganbench.errors import UsageError
 from medganbench.run.budget import Budget
 
@@ -156,7 +156,8 @@ def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
         dataset_version=dataset_spec.version,
         metric_versions={name: s.version for name, s in metric_specs.items()},
         metric_args={
-            name: s.resolve(spec.metric_args.get(name, {})) for name, s in metric_specs.items()
+            name: identity_args(s.params, s.resolve(spec.metric_args.get(name, {})))
+            for name, s in metric_specs.items()
         },
     )
 

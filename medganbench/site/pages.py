@@ -14,11 +14,14 @@ from medganbench.leaderboard.render import (
     format_mean_count,
     format_value,
     group_title,
+    patient_legend,
+    patient_note,
     summary_cell,
 )
 from medganbench.leaderboard.seeds import AggregatedGroup
 from medganbench.site.charts import Point, Series, line_chart
 from medganbench.site.html import Cell, esc, table, text_cell
+from medganbench.site.patients import patient_section
 from medganbench.site.reproduce import Reproduction
 
 if TYPE_CHECKING:
@@ -87,10 +90,12 @@ def group_section(group: AggregatedGroup, anchor: str) -> str:
             ),
         ]
         sizes = entry.sample_sizes or (None,) * len(entry.summaries)
-        for summary, floor, size in zip(entry.summaries, entry.noise_floors, sizes, strict=True):
+        for i, (summary, floor, size) in enumerate(
+            zip(entry.summaries, entry.noise_floors, sizes, strict=True)
+        ):
             cells.append(
                 text_cell(
-                    summary_cell(summary, len(entry.run_ids), floor, size),
+                    summary_cell(summary, len(entry.run_ids), floor, size) + patient_note(entry, i),
                     None if summary is None else summary.mean,
                     numeric=True,
                 )
@@ -107,7 +112,8 @@ def group_section(group: AggregatedGroup, anchor: str) -> str:
     return (
         f'<section id="{esc(anchor)}"><h2>{esc(group_title(group))}</h2>'
         f'<p class="muted">Budget {esc(format_budget(group.key))}; {esc(ranked)}. '
-        f"{esc(interval_rule(group.confidence))}; single-seed entries are marked. Click a column "
+        f"{esc(interval_rule(group.confidence) + patient_legend(group))}; single-seed entries "
+        "are marked. Click a column "
         f"header to sort.</p>" + table(headers, rows, numeric_headers=numeric) + "</section>"
     )
 
@@ -299,6 +305,7 @@ def run_body(
             numeric_headers=frozenset({"value", "noise floor"}),
         )
     )
+    parts += patient_section(rows)
 
     check = (
         "Checked: with the components installed where this site was built, this command gives run id "

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from medganbench.core.manager import Registries
+from medganbench.core.volumes import declared_args
 from medganbench.errors import MedganbenchError
 from medganbench.run.budget import Budget
 from medganbench.run.spec import RunSpec, resolve_run
@@ -58,7 +59,8 @@ def reproduce(
     model_args = json.loads(first["model_args"])
     dataset_args = json.loads(first["dataset_args"])
     metrics = list(dict.fromkeys(r["metric"] for r in rows))
-    metric_args = {r["metric"]: json.loads(r["metric_args"]) for r in rows}
+    # A volume row's arguments are its slice row's plus eval_unit, which is no argument.
+    metric_args = {r["metric"]: declared_args(json.loads(r["metric_args"])) for r in rows}
     budget = Budget(
         steps=first["budget_steps"], kimg=first["budget_kimg"], seconds=first["budget_seconds"]
     )

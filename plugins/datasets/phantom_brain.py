@@ -37,6 +37,7 @@ from medganbench.core.dataset import (
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param, resolve_args
 from medganbench.core.specs import DatasetSpec
+from medganbench.core.volumes import SLICE_KEY, VOLUME_KEY
 from medganbench.errors import UsageError
 from medganbench.fileio import atomic_write
 from medganbench_plugins.datasets.phantom_anatomy import (
@@ -137,18 +138,34 @@ class PhantomSplit(TorchDataset[Sample]):
         self.a, self.b, self.mask_a, self.mask_b = a, b, mask_a, mask_b
         self.subject_a: tuple[str, ...] = tuple(subject_a)
         self.subject_b: tuple[str, ...] = tuple(subject_b)
+        # When A and B of every item are one subject's slice, the subjects are the volumes of
+        # per-patient evaluation: each item says its subject (index) and slice within it.
+        same = self.subject_a == self.subject_b
+        self.volume_ids: tuple[str, ...] = tuple(dict.fromkeys(self.subject_a)) if same else ()
+        position = {sid: k for k, sid in enumerate(self.volume_ids)}
+        seen: dict[str, int] = {}
+        self._volume: list[int] = []
+        self._slice: list[int] = []
+        for sid in self.subject_a if same else ():
+            self._volume.append(position[sid])
+            self._slice.append(seen.get(sid, 0))
+            seen[sid] = seen.get(sid, 0) + 1
 
     def __len__(self) -> int:
         return int(self.a.shape[0])
 
     def __getitem__(self, index: int) -> Sample:
         # Copies, so a consumer that edits a batch in place cannot corrupt the held split.
-        return {
+        item = {
             "a": self.a[index].clone(),
             "b": self.b[index].clone(),
             "mask_a": self.mask_a[index].clone(),
             "mask_b": self.mask_b[index].clone(),
         }
+        if self._volume:
+            item[VOLUME_KEY] = torch.tensor(self._volume[index], dtype=torch.int64)
+            item[SLICE_KEY] = torch.tensor(self._slice[index], dtype=torch.int64)
+        return item
 
     def to_payload(self) -> dict[str, Any]:
         """The split as plain tensors, strings and lists (what the cache file stores)."""
@@ -288,6 +305,15 @@ class PhantomBrain(Dataset):
         images, masks = (split.a, split.mask_a) if self.domain == "a" else (split.b, split.mask_b)
         ids = split.subject_a if self.domain == "a" else split.subject_b
         return PhantomSplit(images, images, masks, masks, ids, ids)
+
+    def volume_ids(self, split: str) -> list[str]:
+        """The subjects of ``split`` as volumes for per-patient evaluation (none if unpaired).
+
+        A subject's slices are spread over the head (``slices_per_subject`` levels), not
+        contiguous: its "volume" suits the medganbench convention (slices pooled), not a 3-D
+        window.
+        """
+        return list(self.split(split).volume_ids)
 
     def fingerprint(self) -> str:
         """16 hex digits of sha256 over dataset name, version, arguments and image size."""

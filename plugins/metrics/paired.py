@@ -19,6 +19,10 @@ written on every leaderboard row:
 * With a body mask, only pixels inside it count (all channels for PSNR and MAE; for SSIM, the
   pixels of the valid interior that are inside the mask).
 
+These are the ``medganbench`` conventions; ``--metric-arg psnr.convention=synthrad2023`` (or
+``synthrad2025``) computes a metric as a SynthRAD challenge does instead
+(:mod:`medganbench_plugins.metrics.conventions`).
+
 All arithmetic is done in float64, whatever the input dtype: PSNR of a near-perfect
 translation divides by a tiny MSE, and SSIM subtracts squared local means (``E[x^2] - E[x]^2``),
 where float32 cancellation would cost several digits.
@@ -31,9 +35,9 @@ import math
 import torch
 
 from medganbench.core.hookspecs import hookimpl
-from medganbench.core.metric import PairedMetric
 from medganbench.core.specs import MetricSpec
 from medganbench.errors import DataError
+from medganbench_plugins.metrics.conventions import ConventionMetric, convention_param
 
 __all__ = ["MAE", "PSNR", "SSIM", "mae", "medganbench_metrics", "psnr", "ssim"]
 
@@ -418,9 +422,10 @@ def ssim(
 # --------------------------------------------------------------------------------------------
 
 
-class PSNR(PairedMetric):
+class PSNR(ConventionMetric):
     """Mean over images of the per-image PSNR (see :func:`psnr`)."""
 
+    kind = "psnr"
     higher_is_better = True
     convention = (
         "per image 10*log10((hi-lo)^2/MSE) in dB, both images clipped to the window [lo, hi], "
@@ -432,9 +437,10 @@ class PSNR(PairedMetric):
     score = staticmethod(psnr)
 
 
-class SSIM(PairedMetric):
+class SSIM(ConventionMetric):
     """Mean over images of the per-image SSIM (see :func:`ssim`)."""
 
+    kind = "ssim"
     higher_is_better = True
     convention = (
         "per image SSIM of both images clipped to the window and rescaled to [0,1] "
@@ -447,10 +453,27 @@ class SSIM(PairedMetric):
     # The functional form is the per-image score itself (same signature as PairedMetric.score).
     score = staticmethod(ssim)
 
+    def pool_slices(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        window: Window,
+        mask: torch.Tensor,
+    ) -> float:
+        """One patient: the 2-D SSIM maps of all its slices, averaged over every mask pixel of
+        their valid interiors (each slice weighted by its count of such pixels)."""
+        masks = mask.transpose(0, 1)  # (D, 1, H, W)
+        values = ssim(pred, target, window=window, mask=masks)
+        r = len(_gaussian_kernel(1.5)) // 2
+        counts = masks[..., r : masks.shape[-2] - r, r : masks.shape[-1] - r].sum(dim=(1, 2, 3))
+        weights = counts.to(torch.float64)
+        return float((values * weights).sum() / weights.sum())
 
-class MAE(PairedMetric):
+
+class MAE(ConventionMetric):
     """Mean over images of the per-image mean absolute error (see :func:`mae`)."""
 
+    kind = "mae"
     higher_is_better = False
     convention = (
         "per image mean |pred-target| in the data's units (HU for CT), both images clipped to "
@@ -466,24 +489,27 @@ _MODULE = "medganbench_plugins.metrics.paired"
 
 @hookimpl
 def medganbench_metrics() -> list[MetricSpec]:
-    """Register ``psnr``, ``ssim`` and ``mae``."""
+    """Register ``psnr``, ``ssim`` and ``mae``, each with a ``convention`` argument."""
     return [
         MetricSpec(
             name="psnr",
             summary="Peak signal-to-noise ratio in dB, range = window width (paired).",
             version="1",
             factory=f"{_MODULE}:PSNR",
+            params=(convention_param(("synthrad2023", "synthrad2025")),),
         ),
         MetricSpec(
             name="ssim",
             summary="Structural similarity, Gaussian sigma=1.5, as scikit-image (paired).",
             version="1",
             factory=f"{_MODULE}:SSIM",
+            params=(convention_param(("synthrad2023", "synthrad2025")),),
         ),
         MetricSpec(
             name="mae",
             summary="Mean absolute error in the data's units, e.g. HU (paired).",
             version="1",
             factory=f"{_MODULE}:MAE",
+            params=(convention_param(("synthrad2023", "synthrad2025")),),
         ),
     ]

@@ -111,7 +111,8 @@ def test_reported_numbers_are_a_separate_labelled_table(site: Path) -> None:
 
 def test_a_metric_against_budget_chart_is_drawn_for_several_budgets(site: Path) -> None:
     html = (site / "datasets" / "phantom-brain.html").read_text()
-    assert html.count('<svg class="chart"') == 2  # psnr and mae
+    # psnr and mae, per slice and per patient (eval_unit=volume)
+    assert html.count('<svg class="chart"') == 4
     assert "against budget" in html and "<polyline" in html
 
 
@@ -332,3 +333,10 @@ def test_site_works_in_a_headless_browser(site: Path, measured: Path) -> None:
     finally:
         browser.quit()
     assert (ARTIFACTS / "site-dataset-page.png").stat().st_size > 0
+
+
+def test_run_page_shows_each_patients_value(site: Path, measured: Path) -> None:
+    run_id = next(iter(_run_ids(measured)))
+    html = (site / "runs" / f"{run_id}.html").read_text()
+    assert "<h2>Per patient</h2>" in html and "eval_unit=volume" in html
+    assert "test-000" in html and "test-001" in html  # the phantom's test subjects

@@ -88,7 +88,9 @@ def test_items_have_contract_shapes_and_dtypes(tmp_path: Path, split: str) -> No
     data = make(tmp_path).split(split)
     assert len(data) == 2 * 2  # subjects × slices
     item = data[0]
-    assert set(item) == {"a", "b", "mask_a", "mask_b"}
+    # A paired phantom's subjects are volumes: each item says its subject and slice.
+    assert set(item) == {"a", "b", "mask_a", "mask_b", "volume", "slice"}
+    assert item["volume"].dtype == item["slice"].dtype == torch.int64
     expected = {"a": torch.float32, "b": torch.float32, "mask_a": torch.bool, "mask_b": torch.bool}
     for key, dtype in expected.items():
         assert item[key].dtype == dtype, key
@@ -98,7 +100,8 @@ def test_items_have_contract_shapes_and_dtypes(tmp_path: Path, split: str) -> No
 @pytest.mark.parametrize("size", [32, 96])
 def test_images_have_exactly_the_requested_size(tmp_path: Path, size: int) -> None:
     item = make(tmp_path, size=size, slices_per_subject=1).split("val")[0]
-    assert all(t.shape == (1, size, size) for t in item.values())
+    images = [t for key, t in item.items() if key not in ("volume", "slice")]
+    assert len(images) == 4 and all(t.shape == (1, size, size) for t in images)
 
 
 def test_ct_brain_tissue_is_near_soft_tissue_hu(ds64: PhantomBrain) -> None:
@@ -290,3 +293,11 @@ def test_single_domain_view_delivers_ct_as_a_and_b_unpaired(tmp_path: Path) -> N
     split = ct_only.split("test")
     assert torch.equal(split.a, both.split("test").b) and torch.equal(split.a, split.b)
     assert ct_only.fingerprint() != both.fingerprint()
+
+
+def test_subjects_are_the_volumes_of_per_patient_evaluation(tmp_path: Path) -> None:
+    dataset = make(tmp_path)
+    split = dataset.split("test")
+    assert dataset.volume_ids("test") == ["test-000", "test-001"]
+    where = [(int(split[i]["volume"]), int(split[i]["slice"])) for i in range(len(split))]
+    assert where == [(0, 0), (0, 1), (1, 0), (1, 1)]

@@ -1,0 +1,120 @@
+"""The contract of datasets whose slices come from patient volumes, and of metrics that score a
+whole volume.
+
+A dataset says its slices come from volumes by giving, per split, its volume ids
+(:meth:`VolumeSource.volume_ids`: one key per patient, never a patient identifier from a file
+header) and, in every item of a paired split, two int64 scalars: :data:`VOLUME_KEY` (the index
+of the item's volume in that list) and :data:`SLICE_KEY` (the slice's position along the slice
+axis). The runner then puts each patient's translated slices back together in slice order and
+asks every metric that can (:class:`VolumeScoring`) for one value per patient, in 3-D inside the
+mask; the row's value is the mean over patients, and the row says ``eval_unit=volume``.
+
+Volume rows are written *beside* the slice rows of the same metric: their ``metric_args`` carry
+``"eval_unit": "volume"`` (:func:`volume_args`), which keeps the two apart in ranking and merging
+without a new leaderboard column; slice rows keep the arguments they always had.
+``eval_unit`` is not an argument a metric declares: :func:`declared_args` removes it where a
+row's arguments are turned back into a command.
+
+Volumes are scored on the run's ``--image-size`` grid. A dataset that can also give each
+patient's target on its native grid (:class:`NativeSource`, asked for with the dataset argument
+``eval_grid=native``) gets a second set of volume rows, ``metric_args`` with
+``"eval_grid": "native"`` (:func:`native_args`): the translated slices resized back to the
+native in-plane size and scored against the native target and mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+
+#: Sample keys of a volume-backed item.
+VOLUME_KEY = "volume"
+SLICE_KEY = "slice"
+#: The key, in a row's ``metric_args`` and ``metric_details``, of the evaluation unit.
+EVAL_UNIT = "eval_unit"
+#: The key, in a native-grid volume row's ``metric_args``, of the grid it was scored on.
+EVAL_GRID = "eval_grid"
+
+
+@runtime_checkable
+class VolumeSource(Protocol):
+    """A dataset whose paired items carry :data:`VOLUME_KEY` and :data:`SLICE_KEY`."""
+
+    def volume_ids(self, split: str) -> list[str]:
+        """The volume (patient) keys of ``split``; empty when its items carry no volume."""
+        ...
+
+
+@runtime_checkable
+class VolumeScoring(Protocol):
+    """A paired metric that can score one whole volume."""
+
+    def score_volume(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        *,
+        window: tuple[float, float],
+        mask: torch.Tensor,
+    ) -> float:
+        """Score one patient.
+
+        Args:
+            pred: (C, D, H, W) the translated slices in slice order, physical units.
+            target: (C, D, H, W) the real slices.
+            window: the target domain's (low, high).
+            mask: bool (1, D, H, W) body mask.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class NativeSlices:
+    """Some slices of one patient's volume on its native grid (no padding, no resizing).
+
+    Attributes:
+        target: (C, D, h, w) the target domain's slices in delivered units, in the order asked.
+        mask: bool (1, D, h, w) the body mask of those slices.
+    """
+
+    target: torch.Tensor
+    mask: torch.Tensor
+
+
+@runtime_checkable
+class NativeSource(Protocol):
+    """A volume dataset that can give its patients' slices on the native grid."""
+
+    def native_grid(self) -> bool:
+        """Whether the run asked for native-grid evaluation (``eval_grid=native``)."""
+        ...
+
+    def native_slices(
+        self, split: str, volume: int, key: str, slices: Sequence[int]
+    ) -> NativeSlices:
+        """Domain ``key``'s slices ``slices`` (indices along the slice axis) of volume ``volume``
+        (an index into :meth:`VolumeSource.volume_ids` of ``split``) on the native grid.
+
+        The native in-plane size is (h, w); the delivered slice was that plane padded to a
+        centred ``max(h, w)`` square and resized to ``--image-size``.
+        """
+        ...
+
+
+def volume_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``metric_args`` of a volume row: the metric's arguments plus ``eval_unit``."""
+    return {**args, EVAL_UNIT: "volume"}
+
+
+def native_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``metric_args`` of a native-grid volume row: :func:`volume_args` plus ``eval_grid``."""
+    return {**volume_args(args), EVAL_GRID: "native"}
+
+
+def declared_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    """A row's ``metric_args`` without ``eval_unit`` and ``eval_grid`` (what the metric was
+    built with)."""
+    return {k: v for k, v in args.items() if k not in (EVAL_UNIT, EVAL_GRID)}

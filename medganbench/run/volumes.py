@@ -1,0 +1,209 @@
+"""Per-patient evaluation: the eval split's translated slices put back into volumes and scored
+in 3-D (see :mod:`medganbench.core.volumes` for the contract).
+
+:func:`volume_collector` decides whether a direction is evaluated per patient: the dataset gives
+volume ids for the eval split, the direction compares with a pixel-wise counterpart, and at least
+one metric scores volumes. The collector receives every evaluated batch
+(:meth:`VolumeCollector.add`), then :meth:`VolumeCollector.scores` gives, per metric, the mean
+over patients and a report whose details hold ``eval_unit``, the per-patient values, their number
+and standard deviation, and the grid the volumes were scored on. When the dataset was asked for
+native-grid evaluation (:class:`~medganbench.core.volumes.NativeSource`),
+:meth:`VolumeCollector.native_scores` does the same on the native grid: each translated slice is
+resized back to the native in-plane size (:func:`to_native`) and scored against the native
+target and mask.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from medganbench.core.metric import Metric, MetricReport, Needs
+from medganbench.core.volumes import (
+    SLICE_KEY,
+    VOLUME_KEY,
+    NativeSource,
+    VolumeScoring,
+    VolumeSource,
+)
+from medganbench.errors import DataError
+
+__all__ = ["VolumeCollector", "to_native", "volume_collector"]
+
+
+def to_native(pred: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Undo the datasets' slice preparation on translated slices: resize to the native square.
+
+    A delivered slice is its native (h, w) plane padded to a centred ``max(h, w)`` square and
+    resized bilinearly (antialiased when shrinking). This resizes (C, D, S, S) back to that
+    square with the same kernel — bilinear, antialiased when shrinking — and crops the padding.
+    Bilinear and not bicubic: it is the forward kernel, and it never overshoots, so no HU value
+    outside the slice's own range appears at bone/air edges.
+
+    Returns:
+        (C, D, h, w).
+    """
+    h, w = shape
+    side = max(h, w)
+    size = pred.shape[-1]
+    planes = pred.transpose(0, 1)  # (D, C, S, S)
+    if side != size:
+        planes = F.interpolate(
+            planes.float(),
+            size=(side, side),
+            mode="bilinear",
+            align_corners=False,
+            antialias=size > side,
+        ).to(pred.dtype)
+    top, left = (side - h) // 2, (side - w) // 2
+    return planes[..., top : top + h, left : left + w].transpose(0, 1)
+
+
+@dataclass
+class VolumeCollector:
+    """Accumulates one direction's translated slices per patient volume.
+
+    Attributes:
+        ids: the eval split's volume ids (index → key).
+        metrics: the metrics that score volumes, by name.
+        window: the target domain's window.
+        native: the dataset, where it was asked for native-grid evaluation.
+        split: the evaluated split (for ``native``).
+        key: the compared domain's key (for ``native``).
+    """
+
+    ids: list[str]
+    metrics: dict[str, Metric]
+    window: tuple[float, float]
+    native: NativeSource | None = None
+    split: str = "test"
+    key: str = "b"
+    _slices: dict[int, list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+    def add(
+        self,
+        raw: dict[str, torch.Tensor],
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> None:
+        """Keep one batch's slices (moved to the CPU) under their volume and slice index.
+
+        Raises:
+            DataError: an item of the batch does not say its volume and slice.
+        """
+        if VOLUME_KEY not in raw or SLICE_KEY not in raw:
+            raise DataError(
+                "The dataset gives volume ids but its evaluation items do not say their "
+                f"{VOLUME_KEY!r} and {SLICE_KEY!r}."
+            )
+        volumes, slices = raw[VOLUME_KEY].tolist(), raw[SLICE_KEY].tolist()
+        for i, (v, s) in enumerate(zip(volumes, slices, strict=True)):
+            self._slices[int(v)].append((int(s), pred[i].cpu(), target[i].cpu(), mask[i].cpu()))
+
+    def _volumes(
+        self,
+    ) -> dict[str, tuple[int, list[int], torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Per patient key: its index, slice indices, and (C, D, H, W) pred, target, mask."""
+        if not self._slices:
+            raise DataError("No evaluation slice said which patient volume it came from.")
+        volumes = {}
+        for v, items in sorted(self._slices.items()):
+            if not 0 <= v < len(self.ids):
+                raise DataError(f"An evaluation item names volume {v}, which the split lacks.")
+            items.sort(key=lambda item: item[0])
+            # (D, C, H, W) in slice order → (C, D, H, W)
+            pred = torch.stack([it[1] for it in items], 1)
+            target = torch.stack([it[2] for it in items], 1)
+            mask = torch.stack([it[3] for it in items], 1)
+            volumes[self.ids[v]] = (v, [it[0] for it in items], pred, target, mask)
+        return volumes
+
+    def _score(
+        self, volumes: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]], grid: str
+    ) -> dict[str, tuple[float, MetricReport]]:
+        out: dict[str, tuple[float, MetricReport]] = {}
+        for name, metric in self.metrics.items():
+            scorer: VolumeScoring = metric  # type: ignore[assignment]
+            per_patient = {
+                key: float(scorer.score_volume(p, t, window=self.window, mask=m))
+                for key, (p, t, m) in volumes.items()
+            }
+            values = list(per_patient.values())
+            finite = [x for x in values if math.isfinite(x)]
+            details: dict[str, Any] = {
+                "eval_unit": "volume",
+                "grid": grid,
+                "patients": per_patient,
+                "n_patients": len(values),
+                "patient_std": statistics.stdev(finite) if len(finite) > 1 else 0.0,
+                "slices": sum(len(items) for items in self._slices.values()),
+            }
+            out[name] = (statistics.fmean(values), MetricReport(details=details))
+        return out
+
+    def scores(self) -> dict[str, tuple[float, MetricReport]]:
+        """Per metric: the mean over patients, and the per-patient values in the details.
+
+        Raises:
+            DataError: no slice was collected, or a volume index is not in the split's ids.
+        """
+        volumes = {k: (p, t, m) for k, (_, _, p, t, m) in self._volumes().items()}
+        return self._score(volumes, "image_size")
+
+    def native_scores(self) -> dict[str, tuple[float, MetricReport]]:
+        """As :meth:`scores`, on the native grid (details say ``grid: native``); empty when the
+        dataset was not asked for it.
+
+        Raises:
+            DataError: as :meth:`scores`, or the dataset cannot read a patient's native slices.
+        """
+        if self.native is None:
+            return {}
+        volumes = {}
+        for key, (v, index, pred, _, _) in self._volumes().items():
+            native = self.native.native_slices(self.split, v, self.key, index)
+            shape = (int(native.target.shape[-2]), int(native.target.shape[-1]))
+            resized = to_native(pred, shape).to(native.target.dtype)
+            volumes[key] = (resized, native.target, native.mask)
+        return self._score(volumes, "native")
+
+
+def volume_collector(
+    dataset: object,
+    split: str,
+    metrics: dict[str, Metric],
+    window: tuple[float, float],
+    paired: bool,
+    key: str = "b",
+) -> VolumeCollector | None:
+    """A collector for one direction, or ``None`` when it is not evaluated per patient.
+
+    Args:
+        dataset: the run's dataset.
+        split: the evaluated split.
+        metrics: the metrics meaningful in this direction.
+        window: the target domain's window.
+        paired: whether predictions have a pixel-wise counterpart in this direction.
+        key: the compared domain's key (for native-grid evaluation).
+    """
+    if not paired or not isinstance(dataset, VolumeSource):
+        return None
+    ids = dataset.volume_ids(split)
+    scoring: dict[str, Metric] = {
+        name: m
+        for name, m in metrics.items()
+        if m.needs is Needs.PAIRED and isinstance(m, VolumeScoring)
+    }
+    if not ids or not scoring:
+        return None
+    native = dataset if isinstance(dataset, NativeSource) and dataset.native_grid() else None
+    return VolumeCollector(list(ids), scoring, window, native, split, key)
