@@ -24,6 +24,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from medganbench_plugins.nn.init import init_module
+
 #: Discriminator normalisations: DCGAN's batch norm, layer norm (WGAN-GP's advice for a critic,
 #: since batch norm breaks the per-sample gradient penalty), or none (SAGAN relies on spectral
 #: norm alone).
@@ -74,15 +76,8 @@ def _check_attention_res(attention_res: int | None, image_size: int) -> None:
 
 
 def _init(module: nn.Module) -> nn.Module:
-    """DCGAN's initialisation, in place; returns ``module``."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
-    return module
+    """DCGAN's initialisation, in place (group norm's scale drawn like batch norm's)."""
+    return init_module(module, scaled_norms=(nn.BatchNorm2d, nn.GroupNorm))
 
 
 def _layer(module: nn.Module, spectral: bool) -> nn.Module:
