@@ -22,6 +22,8 @@ DATASET = "phantom-brain"
 IMAGE_SIZE = 64
 #: The training budget (``--budget``).
 BUDGET = "steps=100"
+#: Training precision (``--precision``): bf16 where the device has it natively, else fp32.
+PRECISION = "auto"
 #: Metrics of a translation model on paired data without ``--metrics``.
 PAIRED_METRICS: tuple[str, ...] = ("psnr", "ssim", "mae")
 #: Metrics of a sampling (unconditional) model without ``--metrics``: it has no paired target.

@@ -36,10 +36,12 @@ class ModelContext:
         dataset: the dataset's declared facts (channels, windows, pairing).
         device: where the model must live.
         seed: the run's seed (the runner has already seeded all RNGs with it).
-        amp: train with bf16 autocast. The runner sets it only on CUDA and only when the run
-            asks for it (``RunSpec.amp``); models that cannot use it ignore it.
-        channels_last: keep weights and activations in channels-last memory format (same
-            rule as ``amp``).
+        amp: train (and translate or sample) under bf16 autocast, keeping weights, optimiser
+            state and losses in fp32. The runner sets it from the run's precision
+            (``RunSpec.precision`` as the device honours it); models that cannot use it ignore
+            it.
+        channels_last: keep weights and activations in channels-last memory format (CUDA only,
+            when the run asks for it).
     """
 
     image_size: int

@@ -15,6 +15,7 @@ from medganbench.core.model import ModelContext, TrainBatch
 from medganbench.errors import UnknownNameError, UsageError
 from medganbench.leaderboard.store import read_leaderboard
 from medganbench.run.budget import Budget
+from medganbench.run.device import cpu_has_native_bf16
 from medganbench.run.flops import probe_model
 from medganbench.run.options import RunOptions
 from medganbench.run.runner import execute_run
@@ -120,7 +121,9 @@ def test_row_records_size_precision_and_memory_format(registries, dirs, model: s
     # The run counts its first real step; the probe counts a step on random images of the same
     # shape, so the two must agree exactly.
     assert row["flops_per_step"] == probe.flops_per_step > 0
-    assert row["precision"] == "fp32" and row["channels_last"] is False  # CPU honours neither
+    # The default precision (auto) is bf16 on a CPU with native bf16; CPU runs are contiguous.
+    assert row["precision"] == ("bf16-mixed" if cpu_has_native_bf16() else "fp32")
+    assert row["channels_last"] is False
 
 
 def test_model_arguments_are_part_of_the_run_id(registries) -> None:
