@@ -123,12 +123,14 @@ class Model(ABC):
         """
 
     @abstractmethod
-    def train_step(self, batch: TrainBatch) -> dict[str, float]:
+    def train_step(self, batch: TrainBatch) -> Mapping[str, float | torch.Tensor]:
         """Do one optimiser step (or one update of a non-learned model's statistics).
 
         Returns:
-            Named losses of this step as Python floats; the runner stops the run with a clear
-            message if any of them is not finite.
+            Named losses of this step: Python floats, or 0-dim tensors on the model's device.
+            Tensors spare the step a device-to-host copy (a synchronisation on a GPU): the
+            runner reads them every few steps, all at once. The runner stops the run with a
+            clear message, naming the step, if any of them is not finite.
         """
 
     def translate(self, source: torch.Tensor, direction: str | None = None) -> torch.Tensor:

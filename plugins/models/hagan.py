@@ -82,6 +82,8 @@ from medganbench_plugins.models.adversarial import AdversarialModel
 from medganbench_plugins.nn.training import (
     autocast,
     count_parameters,
+    loss_tensors,
+    make_optimizer,
     set_requires_grad,
 )
 
@@ -424,11 +426,11 @@ class HAGAN(AdversarialModel):
         for net in self.nets:
             net.to(device=ctx.device, memory_format=fmt)
         betas = (float(self.args["adam_beta1"]), float(self.args["adam_beta2"]))
-        self.opt_g = torch.optim.Adam(
-            self.generator.parameters(), lr=float(self.args["lr_g"]), betas=betas
+        self.opt_g = make_optimizer(
+            "adam", self.generator.parameters(), float(self.args["lr_g"]), *betas
         )
-        self.opt_d = torch.optim.Adam(
-            self.discriminator.parameters(), lr=float(self.args["lr_d"]), betas=betas
+        self.opt_d = make_optimizer(
+            "adam", self.discriminator.parameters(), float(self.args["lr_d"]), *betas
         )
         # One RNG for noise, masks and augmentation, saved with the model: resume is exact.
         self.rng = torch.Generator().manual_seed(ctx.seed + 7)
@@ -460,7 +462,7 @@ class HAGAN(AdversarialModel):
         with autocast(self.ctx.device, self.ctx.amp):
             return self.generator(z, skips)[0].float()
 
-    def train_step(self, batch: TrainBatch) -> dict[str, float]:
+    def train_step(self, batch: TrainBatch) -> dict[str, Tensor]:
         real = self._mc(batch.b)
         n = real.shape[0]
         aug = self.augmented_phase and self.use_diffaug
@@ -518,11 +520,9 @@ class HAGAN(AdversarialModel):
         loss_g.backward()
         self.opt_g.step()
         set_requires_grad((self.discriminator,), True)
-        values = (
-            torch.stack([d_img, d_pix, d_cons, g_img, g_pixel, lam_mean]).detach().float().tolist()
-        )
-        return dict(
-            zip(("d_img", "d_pix", "d_cons", "g_img", "g_pix", "mix_label"), values, strict=True)
+        return loss_tensors(
+            ("d_img", "d_pix", "d_cons", "g_img", "g_pix", "mix_label"),
+            (d_img, d_pix, d_cons, g_img, g_pixel, lam_mean),
         )
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
@@ -547,7 +547,7 @@ def medganbench_models() -> list[ModelSpec]:
         ModelSpec(
             name="hagan",
             summary="HAGAN: SAGAN generator, AttnMix consistency, hierarchical (image+pixel) D, reverse skip. Unconditional.",
-            version="1",
+            version="2",
             factory="medganbench_plugins.models.hagan:HAGAN",
             params=(
                 Param(

@@ -49,6 +49,8 @@ from medganbench_plugins.nn.sampling import (
 )
 from medganbench_plugins.nn.training import (
     autocast,
+    loss_tensors,
+    make_optimizer,
     set_requires_grad,
 )
 
@@ -114,16 +116,16 @@ class UnconditionalGAN(AdversarialModel):
         self.g_loss = _neg_mean if self.sagan_generator_loss else self.adv.g_loss
         self.n_critic = int(self.args.get("n_critic", 1))
         betas = (float(self.args["beta1"]), float(self.args["beta2"]))
-        self.opt_g = torch.optim.Adam(
-            self.generator.parameters(), lr=float(self.args["lr_g"]), betas=betas
+        self.opt_g = make_optimizer(
+            "adam", self.generator.parameters(), float(self.args["lr_g"]), *betas
         )
-        self.opt_d = torch.optim.Adam(
-            self.critic.parameters(), lr=float(self.args["lr_d"]), betas=betas
+        self.opt_d = make_optimizer(
+            "adam", self.critic.parameters(), float(self.args["lr_d"]), *betas
         )
         # Own RNGs for training noise and penalty interpolates, saved in state_dict, so a
         # resumed run draws exactly what the uninterrupted one would have.
         self.noise_rng = torch.Generator().manual_seed(ctx.seed + 1)
-        self.gp_rng = torch.Generator().manual_seed(ctx.seed + 2)
+        self.gp_rng = torch.Generator(device=ctx.device).manual_seed(ctx.seed + 2)
 
     @property
     def nets(self) -> tuple[nn.Module, ...]:
@@ -141,7 +143,7 @@ class UnconditionalGAN(AdversarialModel):
             return list(torch.chunk(real, self.n_critic, 0))
         return [real] * self.n_critic
 
-    def train_step(self, batch: TrainBatch) -> dict[str, float]:
+    def train_step(self, batch: TrainBatch) -> dict[str, Tensor]:
         real = batch.b
         if self.ctx.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
@@ -171,12 +173,10 @@ class UnconditionalGAN(AdversarialModel):
         loss_g.backward()
         self.opt_g.step()
         set_requires_grad((self.critic,), True)
-        values = {"g": loss_g.detach().float(), "d": torch.stack(d_losses).float().mean()}
+        values = {"g": loss_g, "d": torch.stack(d_losses).float().mean()}
         if penalties:
             values["gp"] = torch.stack(penalties).float().mean()
-        # One device→host transfer for all losses.
-        floats = torch.stack(list(values.values())).tolist()
-        return dict(zip(values, floats, strict=True))
+        return loss_tensors(list(values), list(values.values()))
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """Draw ``n`` images, (n, C, S, S) float32 in [-1, 1].
@@ -268,14 +268,14 @@ def medganbench_models() -> list[ModelSpec]:
         ModelSpec(
             name="dcgan",
             summary="DCGAN (Radford et al. 2016): unconditional, batch norm, BCE; samples the target domain.",
-            version="1",
+            version="2",
             factory="medganbench_plugins.models.unconditional:DCGAN",
             params=_params(batch_size=32, lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999),
         ),
         ModelSpec(
             name="wgan-gp",
             summary="WGAN-GP (Gulrajani et al. 2017): unconditional, layer-norm critic, gradient penalty 10, 5 critic steps.",
-            version="1",
+            version="2",
             factory="medganbench_plugins.models.unconditional:WGANGP",
             params=_params(
                 batch_size=64,
@@ -296,7 +296,7 @@ def medganbench_models() -> list[ModelSpec]:
         ModelSpec(
             name="sagan",
             summary="SAGAN (Zhang et al. 2019): unconditional, self-attention + spectral norm in G and D, hinge loss, TTUR.",
-            version="1",
+            version="2",
             factory="medganbench_plugins.models.unconditional:SAGAN",
             params=_params(
                 batch_size=32,
