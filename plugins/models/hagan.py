@@ -85,6 +85,7 @@ from medganbench_plugins.nn.training import (
     loss_tensors,
     make_optimizer,
     set_requires_grad,
+    to_device,
 )
 
 #: HAGAN Table IV (COVID-CT): label → model arguments of ``hagan``. Each row adds one module to
@@ -203,7 +204,7 @@ def diff_augment(x: Tensor, generator: torch.Generator) -> Tensor:
     dev, dt = x.device, x.dtype
 
     def rand(*shape: int) -> Tensor:
-        return torch.rand(*shape, generator=generator).to(dev, dt)
+        return to_device(torch.rand(*shape, generator=generator), dev, dt)
 
     x = x + (rand(n, 1, 1, 1) - 0.5)  # brightness
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
@@ -213,8 +214,8 @@ def diff_augment(x: Tensor, generator: torch.Generator) -> Tensor:
     dy = torch.randint(-s, s + 1, (n,), generator=generator)
     dx = torch.randint(-s, s + 1, (n,), generator=generator)
     padded = F.pad(x, (s, s, s, s))
-    rows = (torch.arange(h)[None] + s - dy[:, None]).to(dev)
-    cols = (torch.arange(w)[None] + s - dx[:, None]).to(dev)
+    rows = to_device(torch.arange(h)[None] + s - dy[:, None], dev)
+    cols = to_device(torch.arange(w)[None] + s - dx[:, None], dev)
     c = x.shape[1]
     padded = padded.gather(2, rows[:, None, :, None].expand(n, c, h, w + 2 * s))
     x = padded.gather(3, cols[:, None, None, :].expand(n, c, h, w))
@@ -226,7 +227,7 @@ def diff_augment(x: Tensor, generator: torch.Generator) -> Tensor:
     in_y = (yy[None] >= (cy - ch // 2)[:, None]) & (yy[None] < (cy - ch // 2 + ch)[:, None])
     in_x = (xx[None] >= (cx - cw // 2)[:, None]) & (xx[None] < (cx - cw // 2 + cw)[:, None])
     keep = ~(in_y[:, :, None] & in_x[:, None, :])
-    return x * keep[:, None].to(dev, dt)
+    return x * to_device(keep[:, None], dev, dt)
 
 
 # ---- networks ---------------------------------------------------------------------------------
@@ -451,7 +452,7 @@ class HAGAN(AdversarialModel):
 
     def _noise(self, n: int, generator: torch.Generator) -> Tensor:
         # Sec. IV: z uniform in [-1, 1].
-        return (torch.rand(n, self.z_dim, generator=generator) * 2 - 1).to(self.ctx.device)
+        return to_device(torch.rand(n, self.z_dim, generator=generator) * 2 - 1, self.ctx.device)
 
     def _mc(self, x: Tensor) -> Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.ctx.channels_last else x
@@ -493,7 +494,9 @@ class HAGAN(AdversarialModel):
             d_pix = _bce(real_pix, 1.0) + _bce(fake_pix, 0.0) if self.pixel_branch else zero
             d_cons, lam_mean = zero, zero
             if mix:
-                mask = cutmix_mask(n, real.shape[-1], self.rng).to(real.device, fake_in.dtype)
+                mask = to_device(
+                    cutmix_mask(n, real.shape[-1], self.rng), real.device, fake_in.dtype
+                )
                 # Mix the augmented images D just scored, so eq. 5's target reuses their logits.
                 mixed, lam = attnmix(real_in, fake_in, mask, saliency.detach(), self.alpha)
                 mix_img, mix_pix, _ = self.discriminator(self._mc(mixed))

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from medganbench_plugins.nn.init import init_module
+from medganbench_plugins.nn.training import to_device
 
 #: Discriminator normalisations: DCGAN's batch norm, layer norm (WGAN-GP's advice for a critic,
 #: since batch norm breaks the per-sample gradient penalty), or none (SAGAN relies on spectral
@@ -48,7 +49,7 @@ def sample_noise(n: int, dim: int, generator: torch.Generator, device: torch.dev
     Returns:
         A float32 tensor of shape (n, dim) on ``device``.
     """
-    return (torch.rand(n, dim, generator=generator) * 2.0 - 1.0).to(device)
+    return to_device(torch.rand(n, dim, generator=generator) * 2.0 - 1.0, device)
 
 
 def check_image_size(image_size: int) -> int:

@@ -95,3 +95,11 @@ def loss_tensors(names: Sequence[str], values: Sequence[Tensor]) -> dict[str, Te
     """
     stacked = torch.stack([v.detach().float() for v in values])
     return dict(zip(names, stacked.unbind(), strict=True))
+
+
+def to_device(x: Tensor, device: torch.device, dtype: torch.dtype | None = None) -> Tensor:
+    """``x`` (drawn on the CPU) on ``device``: on a GPU through pinned memory without blocking
+    the host, so a step's CPU-drawn noise or masks cost no synchronisation."""
+    if device.type == "cuda":
+        x = x.pin_memory().to(device, non_blocking=True)
+    return x.to(device, dtype)
