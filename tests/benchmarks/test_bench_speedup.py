@@ -13,7 +13,7 @@ The initialisation (which changed too) does not change the cost of a step. The b
 minutes, so they run only when asked for::
 
     MEDGANBENCH_BENCH_SPEEDUP=1 python3 -m pytest tests/benchmarks/test_bench_speedup.py \\
-        --benchmark-columns=mean,stddev,rounds --benchmark-group-by=param:name
+        --benchmark-json speedup.json
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import statistics
+import time
+from typing import Any
 
 import pytest
 import torch
@@ -31,7 +34,7 @@ from medganbench.core.params import resolve_args
 from medganbench.run.flops import PROBE_DATASET
 
 SIZE = 64
-ROUNDS = 5
+ROUNDS = 7
 MODELS = ["cyclegan", "hlsnc", "pix2pix", "dcgan", "wgan-gp", "sagan", "hagan"]
 
 pytestmark = pytest.mark.skipif(
@@ -46,11 +49,10 @@ def _default_optimizer(opt: torch.optim.Optimizer) -> torch.optim.Optimizer:
     return type(opt)(opt.param_groups[0]["params"], **options)
 
 
-@pytest.mark.parametrize("config", ["before", "fp32", "bf16"])
-@pytest.mark.parametrize("name", MODELS)
-def test_bench_step_before_and_after(
-    benchmark: BenchmarkFixture, registries, name: str, config: str
-) -> None:
+CONFIGS = ("before", "fp32", "bf16")
+
+
+def _model_and_batch(registries, name: str, config: str) -> tuple[Any, TrainBatch]:
     spec = registries.models.get(name)
     info = dataclasses.replace(PROBE_DATASET, image_size=SIZE)
     torch.manual_seed(0)
@@ -65,13 +67,39 @@ def test_bench_step_before_and_after(
     gen = torch.Generator().manual_seed(0)
     a = torch.rand(n, 1, SIZE, SIZE, generator=gen) * 2 - 1
     b = torch.rand(n, 1, SIZE, SIZE, generator=gen) * 2 - 1
-    batch = TrainBatch(a, b, a > -1, b > -1, True)
     model.train_mode()
-    benchmark.group = f"{name}-{SIZE}px-cpu"
-    benchmark.extra_info["batch_size"] = n
+    return model, TrainBatch(a, b, a > -1, b > -1, True)
 
-    def step() -> dict[str, float]:
-        return {k: float(v) for k, v in model.train_step(batch).items()}  # reads the losses
 
-    losses = benchmark.pedantic(step, rounds=ROUNDS, iterations=1, warmup_rounds=1)
-    assert losses and all(math.isfinite(v) for v in losses.values())
+@pytest.mark.parametrize("name", MODELS)
+def test_bench_step_before_and_after(benchmark: BenchmarkFixture, registries, name: str) -> None:
+    """One benchmark round = one step of each configuration, back to back.
+
+    Interleaving makes the ratios robust to a machine whose load drifts (a shared machine): the
+    three configurations always share the same conditions. pytest-benchmark times the rounds;
+    each configuration's own step times go to ``extra_info`` (median and min, in seconds) with
+    the ratios of ``before`` to the others.
+    """
+    built = {c: _model_and_batch(registries, name, c) for c in CONFIGS}
+    times: dict[str, list[float]] = {c: [] for c in CONFIGS}
+    last: dict[str, float] = {}
+
+    def one_round() -> None:
+        for config in CONFIGS:
+            model, batch = built[config]
+            start = time.perf_counter()
+            losses = model.train_step(batch)
+            last.update({k: float(v) for k, v in losses.items()})  # reads the losses
+            times[config].append(time.perf_counter() - start)
+
+    benchmark.group = f"step-{SIZE}px-cpu-interleaved"
+    benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    assert last and all(math.isfinite(v) for v in last.values())
+    measured = {c: t[1:] for c, t in times.items()}  # the warm-up round is not counted
+    for config, values in measured.items():
+        benchmark.extra_info[f"{config}_median_s"] = statistics.median(values)
+        benchmark.extra_info[f"{config}_min_s"] = min(values)
+    for config in ("fp32", "bf16"):
+        benchmark.extra_info[f"speedup_{config}"] = statistics.median(
+            measured["before"]
+        ) / statistics.median(measured[config])
