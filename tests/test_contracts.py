@@ -119,9 +119,18 @@ def _batch(dataset, n: int) -> TrainBatch:
     )
 
 
+#: Models whose defaults cost minutes per call on two CPU cores. ddpm's default sampler runs the
+#: 35.7 M-parameter denoiser 1000 times per sample: the contract is checked on a narrow
+#: denoiser with a 4-step DDIM sampler (tests/plugins/models/test_ddpm.py covers the ancestral
+#: sampler).
+CONTRACT_ARGS: dict[str, dict[str, str]] = {
+    "ddpm": {"ch": "32", "sampler": "ddim", "sample_steps": "4"},
+}
+
+
 def _model(registries, name: str, dataset, seed: int = 0):
     spec = registries.models.get(name)
-    args = resolve_args(spec.params, {}, name)
+    args = resolve_args(spec.params, CONTRACT_ARGS.get(name, {}), name)
     torch.manual_seed(seed)
     return spec.build(args, ModelContext(SIZE, dataset.info, torch.device("cpu"), seed))
 
@@ -197,6 +206,8 @@ def test_metric_declares_its_needs_and_direction(registries, name: str) -> None:
 
 @pytest.mark.parametrize("name", METRIC_NAMES)
 def test_metric_prefers_the_truth_over_a_noisy_copy(registries, name: str) -> None:
+    if name == "is":
+        pytest.skip("reference-free: the Inception Score never looks at the target")
     dataset = _dataset(registries, "phantom-brain", SMALL_PHANTOM)
     items = [dataset.split("test")[i] for i in range(4)]
     target = torch.stack([it["b"] for it in items])

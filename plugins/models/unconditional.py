@@ -50,9 +50,10 @@ from medganbench_plugins.nn.sampling import (
 from medganbench_plugins.nn.training import (
     autocast,
     loss_tensors,
-    make_optimizer,
     set_requires_grad,
+    to_device,
 )
+from medganbench_plugins.nn.training import make_optimizer as optimizer_by_name
 
 #: Largest number of images :meth:`UnconditionalGAN.sample` pushes through the generator at once;
 #: the noise is drawn for all images first, so the chunking never changes the result.
@@ -88,52 +89,77 @@ class UnconditionalGAN(AdversarialModel):
 
     def __init__(self, args: Mapping[str, Any], ctx: ModelContext) -> None:
         super().__init__(args, ctx)
-        channels = ctx.dataset.b.channels
         self.z_dim = int(self.args["z_dim"])
-        attention_res: int | None = None
+        self.attention_res: int | None = None
         if self.attention:
-            attention_res = int(self.args.get("attention_res", 0)) or ctx.image_size // 4
-        self.generator = DCGANGenerator(
-            ctx.image_size,
-            self.z_dim,
-            channels,
-            int(self.args["ngf"]),
-            spectral=self.spectral,
-            attention_res=attention_res,
-        )
-        self.critic = ConvDiscriminator(
-            ctx.image_size,
-            channels,
-            int(self.args["ndf"]),
-            norm=self.d_norm,
-            spectral=self.spectral,
-            attention_res=attention_res,
-        )
+            self.attention_res = int(
+                self.args.get("attention_res", 0)
+            ) or self.default_attention_res(ctx.image_size)
+        self.generator = self.build_generator()
+        self.critic = self.build_critic()
         fmt = torch.channels_last if ctx.channels_last else torch.preserve_format
-        for net in self.nets:
+        for net in (self.generator, self.critic):
             net.to(device=ctx.device, memory_format=fmt)
         self.adv = adversarial_loss(self.loss)
         self.g_loss = _neg_mean if self.sagan_generator_loss else self.adv.g_loss
         self.n_critic = int(self.args.get("n_critic", 1))
-        betas = (float(self.args["beta1"]), float(self.args["beta2"]))
-        self.opt_g = make_optimizer(
-            "adam", self.generator.parameters(), float(self.args["lr_g"]), *betas
-        )
-        self.opt_d = make_optimizer(
-            "adam", self.critic.parameters(), float(self.args["lr_d"]), *betas
-        )
+        self.opt_g = self.make_optimizer(self.generator, float(self.args["lr_g"]))
+        self.opt_d = self.make_optimizer(self.critic, float(self.args["lr_d"]))
         # Own RNGs for training noise and penalty interpolates, saved in state_dict, so a
         # resumed run draws exactly what the uninterrupted one would have.
         self.noise_rng = torch.Generator().manual_seed(ctx.seed + 1)
         self.gp_rng = torch.Generator(device=ctx.device).manual_seed(ctx.seed + 2)
+
+    def default_attention_res(self, image_size: int) -> int:
+        """Where self-attention sits when ``attention_res`` is 0: image_size/4 (SAGAN's choice)."""
+        return image_size // 4
+
+    @property
+    def latent_dim(self) -> int:
+        """Width of the generator's input; InfoGAN appends its codes to z."""
+        return self.z_dim
+
+    def build_generator(self) -> nn.Module:
+        """G: a DCGAN generator of ``latent_dim`` inputs (subclasses may build another)."""
+        return DCGANGenerator(
+            self.ctx.image_size,
+            self.latent_dim,
+            self.ctx.dataset.b.channels,
+            int(self.args["ngf"]),
+            spectral=self.spectral,
+            attention_res=self.attention_res,
+        )
+
+    def build_critic(self) -> nn.Module:
+        """D: a strided-convolution discriminator (subclasses may build another)."""
+        return ConvDiscriminator(
+            self.ctx.image_size,
+            self.ctx.dataset.b.channels,
+            int(self.args["ndf"]),
+            norm=self.d_norm,
+            spectral=self.spectral,
+            attention_res=self.attention_res,
+        )
+
+    def make_optimizer(self, net: nn.Module, lr: float) -> torch.optim.Optimizer:
+        """Adam with the run's (β1, β2), fused where torch has it; WGAN's RMSprop overrides this."""
+        betas = (float(self.args["beta1"]), float(self.args["beta2"]))
+        return optimizer_by_name("adam", net.parameters(), lr, *betas)
+
+    def after_critic_step(self) -> None:
+        """Called after every critic update; WGAN clips the critic's weights here."""
 
     @property
     def nets(self) -> tuple[nn.Module, ...]:
         """Generator, discriminator."""
         return (self.generator, self.critic)
 
+    def latent(self, n: int, generator: torch.Generator) -> Tensor:
+        """``n`` generator inputs drawn on the CPU from ``generator``: z ∈ U[-1, 1]^z_dim."""
+        return sample_noise(n, self.z_dim, generator, torch.device("cpu"))
+
     def _noise(self, n: int) -> Tensor:
-        return sample_noise(n, self.z_dim, self.noise_rng, self.ctx.device)
+        return to_device(self.latent(n, self.noise_rng), self.ctx.device)
 
     def _critic_chunks(self, real: Tensor) -> list[Tensor]:
         """The real images of each critic update (see the module docstring)."""
@@ -164,6 +190,7 @@ class UnconditionalGAN(AdversarialModel):
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
+            self.after_critic_step()
             d_losses.append(loss_d.detach())
         # Generator: fool the (frozen) discriminator with fresh noise.
         set_requires_grad((self.critic,), False)
@@ -181,11 +208,11 @@ class UnconditionalGAN(AdversarialModel):
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """Draw ``n`` images, (n, C, S, S) float32 in [-1, 1].
 
-        z is drawn on the CPU from ``generator`` (so the same generator state gives the same
+        The latent (:meth:`latent`) is drawn on the CPU from ``generator`` (so the same generator state gives the same
         images) and G runs in eval mode (batch-norm running statistics, no spectral-norm power
         iteration) under no_grad; G's previous mode is restored afterwards.
         """
-        z = torch.rand(n, self.z_dim, generator=generator) * 2.0 - 1.0
+        z = self.latent(n, generator)
         was_training = self.generator.training
         self.generator.eval()
         try:
@@ -229,16 +256,28 @@ class SAGAN(UnconditionalGAN):
     sagan_generator_loss = True
 
 
-def _params(
+def unconditional_params(
     *,
     batch_size: int,
     lr_g: float,
     lr_d: float,
-    beta1: float,
-    beta2: float,
+    beta1: float = 0.0,
+    beta2: float = 0.0,
+    betas: bool = True,
     extra: tuple[Param, ...] = (),
 ) -> tuple[Param, ...]:
-    """The arguments every unconditional plugin declares, with that plugin's defaults."""
+    """The arguments every unconditional GAN plugin declares, with that plugin's defaults.
+
+    ``betas=False`` leaves out Adam's β1/β2, for a model with another optimiser (``wgan``).
+    """
+    adam = (
+        (
+            Param("beta1", beta1, "Adam's β1", minimum=0.0),
+            Param("beta2", beta2, "Adam's β2", minimum=0.0),
+        )
+        if betas
+        else ()
+    )
     return (
         Param("z_dim", 100, "latent dimension; z ~ U[-1, 1]^z_dim", minimum=1),
         Param(
@@ -256,8 +295,7 @@ def _params(
         Param("batch_size", batch_size, "real images per step", minimum=1),
         Param("lr_g", lr_g, "generator learning rate", minimum=0.0),
         Param("lr_d", lr_d, "discriminator learning rate", minimum=0.0),
-        Param("beta1", beta1, "Adam's β1", minimum=0.0),
-        Param("beta2", beta2, "Adam's β2", minimum=0.0),
+        *adam,
         *extra,
     )
 
@@ -270,14 +308,16 @@ def medganbench_models() -> list[ModelSpec]:
             summary="DCGAN (Radford et al. 2016): unconditional, batch norm, BCE; samples the target domain.",
             version="2",
             factory="medganbench_plugins.models.unconditional:DCGAN",
-            params=_params(batch_size=32, lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999),
+            params=unconditional_params(
+                batch_size=32, lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999
+            ),
         ),
         ModelSpec(
             name="wgan-gp",
             summary="WGAN-GP (Gulrajani et al. 2017): unconditional, layer-norm critic, gradient penalty 10, 5 critic steps.",
             version="2",
             factory="medganbench_plugins.models.unconditional:WGANGP",
-            params=_params(
+            params=unconditional_params(
                 batch_size=64,
                 lr_g=1e-4,
                 lr_d=1e-4,
@@ -298,7 +338,7 @@ def medganbench_models() -> list[ModelSpec]:
             summary="SAGAN (Zhang et al. 2019): unconditional, self-attention + spectral norm in G and D, hinge loss, TTUR.",
             version="2",
             factory="medganbench_plugins.models.unconditional:SAGAN",
-            params=_params(
+            params=unconditional_params(
                 batch_size=32,
                 lr_g=1e-4,
                 lr_d=4e-4,

@@ -1,4 +1,4 @@
-"""Adversarial losses by name, on raw discriminator logits: hinge, lsgan, wgan-gp, bce.
+"""Adversarial losses by name, on raw discriminator logits: hinge, lsgan, wgan-gp, bce, wgan.
 
 Each loss gives the discriminator's loss on real and fake logits and the generator's loss on
 fake logits. ``wgan-gp`` also asks for a gradient penalty of weight 10 (Gulrajani et al. 2017);
@@ -14,7 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+#: Losses a model may offer as an argument. ``wgan`` (the Wasserstein loss without a penalty)
+#: is not among them: it is only a loss with a Lipschitz constraint of the model's own (WGAN's
+#: weight clipping), so only the ``wgan`` model asks for it by name.
 LOSS_KINDS: tuple[str, ...] = ("hinge", "lsgan", "wgan-gp", "bce")
+#: Every loss :func:`adversarial_loss` knows.
+ALL_LOSS_KINDS: tuple[str, ...] = (*LOSS_KINDS, "wgan")
 
 #: The gradient-penalty weight that is part of the WGAN-GP loss itself.
 WGAN_GP_WEIGHT = 10.0
@@ -83,6 +88,7 @@ _LOSSES = {
     "lsgan": AdversarialLoss("lsgan", _lsgan_d, _lsgan_g),
     "bce": AdversarialLoss("bce", _bce_d, _bce_g),
     "wgan-gp": AdversarialLoss("wgan-gp", _wgan_d, _wgan_g, WGAN_GP_WEIGHT),
+    "wgan": AdversarialLoss("wgan", _wgan_d, _wgan_g),
 }
 
 
@@ -96,7 +102,7 @@ def adversarial_loss(name: str) -> AdversarialLoss:
         return _LOSSES[name]
     except KeyError:
         raise ValueError(
-            f"unknown loss {name!r}; expected one of {', '.join(LOSS_KINDS)}"
+            f"unknown loss {name!r}; expected one of {', '.join(ALL_LOSS_KINDS)}"
         ) from None
 
 

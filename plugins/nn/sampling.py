@@ -76,14 +76,16 @@ def _check_attention_res(attention_res: int | None, image_size: int) -> None:
         )
 
 
-def _init(module: nn.Module) -> nn.Module:
-    """DCGAN's initialisation, in place (group norm's scale drawn like batch norm's)."""
-    return init_module(module, scaled_norms=(nn.BatchNorm2d, nn.GroupNorm))
+def dcgan_init(module: nn.Module) -> nn.Module:
+    """DCGAN's initialisation, in place: the shared N(0, 0.02) rule
+    (:mod:`medganbench_plugins.nn.init`), with the scales of 1-D batch norm and group norm drawn
+    like 2-D batch norm's; returns ``module``."""
+    return init_module(module, scaled_norms=(nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm))
 
 
-def _layer(module: nn.Module, spectral: bool) -> nn.Module:
+def dcgan_layer(module: nn.Module, spectral: bool) -> nn.Module:
     """Initialise a convolution, then wrap it in spectral norm if asked."""
-    _init(module)
+    dcgan_init(module)
     return spectral_norm(module) if spectral else module
 
 
@@ -99,9 +101,9 @@ class SelfAttention(nn.Module):
     def __init__(self, channels: int, spectral: bool = False) -> None:
         super().__init__()
         inner = max(1, channels // 8)
-        self.query = _layer(nn.Conv2d(channels, inner, 1), spectral)
-        self.key = _layer(nn.Conv2d(channels, inner, 1), spectral)
-        self.value = _layer(nn.Conv2d(channels, channels, 1), spectral)
+        self.query = dcgan_layer(nn.Conv2d(channels, inner, 1), spectral)
+        self.key = dcgan_layer(nn.Conv2d(channels, inner, 1), spectral)
+        self.value = dcgan_layer(nn.Conv2d(channels, channels, 1), spectral)
         self.gamma = nn.Parameter(torch.zeros(()))
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -149,8 +151,10 @@ class DCGANGenerator(nn.Module):
         self.blocks = nn.ModuleList(
             [
                 nn.Sequential(
-                    _layer(nn.ConvTranspose2d(z_dim, widths[0], 4, 1, 0, bias=False), spectral),
-                    _init(nn.BatchNorm2d(widths[0])),
+                    dcgan_layer(
+                        nn.ConvTranspose2d(z_dim, widths[0], 4, 1, 0, bias=False), spectral
+                    ),
+                    dcgan_init(nn.BatchNorm2d(widths[0])),
                     nn.ReLU(True),
                 )
             ]
@@ -158,15 +162,15 @@ class DCGANGenerator(nn.Module):
         for i in range(1, stages):
             self.blocks.append(
                 nn.Sequential(
-                    _layer(
+                    dcgan_layer(
                         nn.ConvTranspose2d(widths[i - 1], widths[i], 4, 2, 1, bias=False), spectral
                     ),
-                    _init(nn.BatchNorm2d(widths[i])),
+                    dcgan_init(nn.BatchNorm2d(widths[i])),
                     nn.ReLU(True),
                 )
             )
         self.to_image = nn.Sequential(
-            _layer(nn.ConvTranspose2d(widths[-1], out_channels, 4, 2, 1), spectral), nn.Tanh()
+            dcgan_layer(nn.ConvTranspose2d(widths[-1], out_channels, 4, 2, 1), spectral), nn.Tanh()
         )
         self.attention_index = -1
         self.attention: SelfAttention | None = None
@@ -213,18 +217,20 @@ class ConvDiscriminator(nn.Module):
         channels = in_channels
         for i, width in enumerate(widths):
             layers: list[nn.Module] = [
-                _layer(nn.Conv2d(channels, width, 4, 2, 1, bias=norm == "none" or i == 0), spectral)
+                dcgan_layer(
+                    nn.Conv2d(channels, width, 4, 2, 1, bias=norm == "none" or i == 0), spectral
+                )
             ]
             if i > 0 and norm == "batch":
-                layers.append(_init(nn.BatchNorm2d(width)))
+                layers.append(dcgan_init(nn.BatchNorm2d(width)))
             elif i > 0 and norm == "layer":
                 # GroupNorm with one group normalises each sample over (C, H, W): layer norm,
                 # independent of the other samples, as the gradient penalty needs.
-                layers.append(_init(nn.GroupNorm(1, width)))
+                layers.append(dcgan_init(nn.GroupNorm(1, width)))
             layers.append(nn.LeakyReLU(0.2, True))
             self.blocks.append(nn.Sequential(*layers))
             channels = width
-        self.to_logit = _layer(nn.Conv2d(channels, 1, 4, 1, 0), spectral)
+        self.to_logit = dcgan_layer(nn.Conv2d(channels, 1, 4, 1, 0), spectral)
         self.attention_index = -1
         self.attention: SelfAttention | None = None
         if attention_res is not None:
@@ -232,10 +238,20 @@ class ConvDiscriminator(nn.Module):
             self.attention_index = int(math.log2(image_size // attention_res)) - 1
             self.attention = SelfAttention(widths[self.attention_index], spectral)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Images (N, C, S, S) → logits (N,)."""
+    def encode(self, x: Tensor) -> list[Tensor]:
+        """Images (N, C, S, S) → the output of every block, finest first (S/2 … 4 px).
+
+        The last entry is what :attr:`to_logit` scores; InfoGAN's Q-head and the U-Net
+        discriminator's decoder read these features too.
+        """
+        features: list[Tensor] = []
         for i, block in enumerate(self.blocks):
             x = block(x)
             if i == self.attention_index and self.attention is not None:
                 x, _ = self.attention(x)
-        return self.to_logit(x).flatten()
+            features.append(x)
+        return features
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Images (N, C, S, S) → logits (N,)."""
+        return self.to_logit(self.encode(x)[-1]).flatten()

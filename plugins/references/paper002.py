@@ -14,7 +14,6 @@ from medganbench.core.specs import ReportedResult
 
 SOURCE = "paper 002 (HAGAN)"
 _NOTE = "FID as the paper computed it, with its own training budget and image counts"
-_WGAN_NOTE = "; the paper's WGAN baseline, whose closest model here is wgan-gp"
 #: What the paper trained on, where it differs from our dataset's default reading.
 _DATASET_NOTES: dict[str, str] = {
     "covid-ct": "; trained on 396 non-COVID images only",
@@ -25,12 +24,12 @@ _TABLE4_NOTE = "; the text reads 240.331 for the base model, the table 240.231 (
 
 #: Paper method name → our model (None where medganbench has no such model).
 MODELS: dict[str, str | None] = {
-    "InfoGAN [23]": None,
+    "InfoGAN [23]": "infogan",
     "DCGAN [24]": "dcgan",
-    "WGAN [25]": "wgan-gp",
-    "DDPM [26]": None,
+    "WGAN [25]": "wgan",
+    "DDPM [26]": "ddpm",
     "SAGAN [52]": "sagan",
-    "UNetGAN [36]": None,
+    "UNetGAN [36]": "unetgan",
     "HAGAN(Ours)": "hagan",
 }
 
@@ -69,7 +68,7 @@ TABLE4: dict[str, float] = {
 def _fid(
     table: str, method: str, model: str | None, dataset: str, value: float, size: int
 ) -> ReportedResult:
-    note = _NOTE + _DATASET_NOTES[dataset] + (_WGAN_NOTE if method.startswith("WGAN") else "")
+    note = _NOTE + _DATASET_NOTES[dataset]
     if table == "Table IV" and method == "Base Model":
         note += _TABLE4_NOTE
     return ReportedResult(

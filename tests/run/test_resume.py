@@ -47,6 +47,10 @@ SMALL_ARGS: dict[str, dict[str, str]] = {
     "wgan-gp": {"ngf": "8", "ndf": "8"},
     "sagan": {"ngf": "8", "ndf": "8"},
     "hagan": {"ngf": "8", "ndf": "8"},
+    "wgan": {"ngf": "8", "ndf": "8"},
+    "infogan": {"ngf": "8", "ndf": "8"},
+    "unetgan": {"ngf": "8", "ndf": "8", "warmup": "0"},
+    "ddpm": {"ch": "32", "batch_size": "4", "sampler": "ddim", "sample_steps": "4"},
 }
 
 

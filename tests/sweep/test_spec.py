@@ -152,6 +152,18 @@ def test_paper002_sweep_is_table_iv_on_covid_ct_at_64_px() -> None:
     assert sweep.metrics[0] == "fid"
 
 
+def test_paper002_table2_sweep_runs_the_seven_models_on_the_three_datasets() -> None:
+    from medganbench_plugins.references.paper002 import MODELS, TABLE2
+
+    sweep = load_sweep(SWEEPS / "paper002-table2.toml")
+    assert {v.label: v.name for v in sweep.models} == MODELS
+    assert len(sweep.models) == len(TABLE2) == 7
+    registries = build_registries(make_plugin_manager())
+    assert all(v.name in registries.models for v in sweep.models)
+    assert {d.name for d in sweep.datasets} == {"covid-ct", "acdc", "brats2018"}
+    assert sweep.image_size == 64 and sweep.metrics[0] == "fid"
+
+
 def test_seed_table_compares_every_translation_model() -> None:
     registries = build_registries(make_plugin_manager())
     translators = {

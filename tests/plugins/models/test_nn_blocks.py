@@ -333,12 +333,12 @@ def test_wgan_gp_losses_golden() -> None:
 
 def test_only_wgan_gp_carries_a_penalty_weight() -> None:
     assert adversarial_loss("wgan-gp").penalty_weight == WGAN_GP_WEIGHT == 10.0
-    for name in ("hinge", "lsgan", "bce"):
+    for name in ("hinge", "lsgan", "bce", "wgan"):
         assert adversarial_loss(name).penalty_weight == 0.0
 
 
 def test_adversarial_loss_unknown_name() -> None:
-    with pytest.raises(ValueError, match="hinge, lsgan, wgan-gp, bce"):
+    with pytest.raises(ValueError, match="hinge, lsgan, wgan-gp, bce, wgan"):
         adversarial_loss("wasserstein")
 
 
