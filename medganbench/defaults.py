@@ -22,7 +22,7 @@ DATASET = "phantom-brain"
 IMAGE_SIZE = 64
 #: The training budget (``--budget``).
 BUDGET = "steps=100"
-#: Training precision (``--precision``): bf16 where the device has it natively, else fp32.
+#: Training precision (``--precision``): bf16 on CUDA GPUs that have it, fp32 on CPUs.
 PRECISION = "auto"
 #: Metrics of a translation model on paired data without ``--metrics``.
 PAIRED_METRICS: tuple[str, ...] = ("psnr", "ssim", "mae")
