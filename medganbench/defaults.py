@@ -22,6 +22,8 @@ DATASET = "phantom-brain"
 IMAGE_SIZE = 64
 #: The training budget (``--budget``).
 BUDGET = "steps=100"
+#: Training precision (``--precision``): bf16 on CUDA GPUs that have it, fp32 on CPUs.
+PRECISION = "auto"
 #: Without ``--metrics``, the metrics follow the data (:func:`medganbench.run.spec.default_metrics`):
 #: a translation model on paired data gets the paired metrics ...
 PAIRED_METRICS: tuple[str, ...] = ("psnr", "ssim", "mae")

@@ -17,7 +17,7 @@ from medganbench.run.budget import Budget
 from medganbench.run.options import RunOptions
 from medganbench.run.resume import SPEC_NAME, spec_from_run_dir
 from medganbench.run.runner import execute_run
-from medganbench.run.spec import RunSpec, default_metrics
+from medganbench.run.spec import PRECISIONS, RunSpec, default_metrics
 
 
 @click.command()
@@ -88,11 +88,13 @@ from medganbench.run.spec import RunSpec, default_metrics
     help="Metric argument, e.g. lpips.net=vgg; repeatable.",
 )
 @click.option(
-    "--amp/--no-amp",
-    default=True,
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default=defaults.PRECISION,
     show_default=True,
-    help="bf16 mixed precision on CUDA (CPU runs are always fp32).",
+    help="Training precision: bf16 autocast or fp32; auto = bf16 on CUDA GPUs with bf16, fp32 on CPUs (bf16 measured slower there). Metrics are always computed in fp32 or wider.",
 )
+@click.option("--amp/--no-amp", "legacy_amp", default=None, hidden=True)
 @click.option(
     "--channels-last/--no-channels-last",
     default=True,
@@ -142,7 +144,8 @@ def run(
     model_args: tuple[str, ...],
     dataset_args: tuple[str, ...],
     metric_args: tuple[str, ...],
-    amp: bool,
+    precision: str,
+    legacy_amp: bool | None,
     channels_last: bool,
     progress: bool,
     resume_dir: Path | None,
@@ -155,6 +158,11 @@ def run(
     With --resume RUN_DIR, continue an interrupted run from its last checkpoint instead; the
     result is the one the uninterrupted run would have recorded.
     """
+    if legacy_amp is not None:
+        raise UsageError(
+            "--amp/--no-amp were replaced by --precision.",
+            hint="--no-amp is --precision fp32; the default, --precision auto, uses bf16 on CUDA GPUs.",
+        )
     registries = load_registries()
     if resume_dir is not None:
         spec, runs_dir = _resumed_spec(ctx, resume_dir, registries)
@@ -173,7 +181,7 @@ def run(
             model_args=model_args,
             dataset_args=dataset_args,
             metric_args=metric_args,
-            amp=amp,
+            precision=precision,
             channels_last=channels_last,
             allow_unverified_weights=allow_unverified_weights,
         )
@@ -217,7 +225,7 @@ _SPEC_OPTIONS = (
     "model_args",
     "dataset_args",
     "metric_args",
-    "amp",
+    "precision",
     "channels_last",
     "runs_dir",
     "allow_unverified_weights",
@@ -260,7 +268,7 @@ def spec_from_options(
     model_args: tuple[str, ...] = (),
     dataset_args: tuple[str, ...] = (),
     metric_args: tuple[str, ...] = (),
-    amp: bool = True,
+    precision: str = defaults.PRECISION,
     channels_last: bool = True,
     allow_unverified_weights: bool = False,
 ) -> RunSpec:
@@ -286,7 +294,7 @@ def spec_from_options(
         metrics=chosen,
         budget=Budget.parse(budget),
         seed=seed,
-        amp=amp,
+        precision=precision,
         channels_last=channels_last,
         allow_unverified_weights=allow_unverified_weights,
     )

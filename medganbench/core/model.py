@@ -36,10 +36,12 @@ class ModelContext:
         dataset: the dataset's declared facts (channels, windows, pairing).
         device: where the model must live.
         seed: the run's seed (the runner has already seeded all RNGs with it).
-        amp: train with bf16 autocast. The runner sets it only on CUDA and only when the run
-            asks for it (``RunSpec.amp``); models that cannot use it ignore it.
-        channels_last: keep weights and activations in channels-last memory format (same
-            rule as ``amp``).
+        amp: train (and translate or sample) under bf16 autocast, keeping weights, optimiser
+            state and losses in fp32. The runner sets it from the run's precision
+            (``RunSpec.precision`` as the device honours it); models that cannot use it ignore
+            it.
+        channels_last: keep weights and activations in channels-last memory format (CUDA only,
+            when the run asks for it).
     """
 
     image_size: int
@@ -121,12 +123,14 @@ class Model(ABC):
         """
 
     @abstractmethod
-    def train_step(self, batch: TrainBatch) -> dict[str, float]:
+    def train_step(self, batch: TrainBatch) -> Mapping[str, float | torch.Tensor]:
         """Do one optimiser step (or one update of a non-learned model's statistics).
 
         Returns:
-            Named losses of this step as Python floats; the runner stops the run with a clear
-            message if any of them is not finite.
+            Named losses of this step: Python floats, or 0-dim tensors on the model's device.
+            Tensors spare the step a device-to-host copy (a synchronisation on a GPU): the
+            runner reads them every few steps, all at once. The runner stops the run with a
+            clear message, naming the step, if any of them is not finite.
         """
 
     def translate(self, source: torch.Tensor, direction: str | None = None) -> torch.Tensor:

@@ -91,7 +91,7 @@ def _run_cells(group: RankedGroup) -> tuple[list[str], list[list[str]]]:
             [
                 _EMPTY if row.rank is None else str(row.rank),
                 f"{row.model} v{row.model_version}",
-                format_args(row.model_args),
+                _args_text(row.model_args, row.precision),
                 str(row.seed),
                 *(
                     _with_floor(format_value(v), f, n)
@@ -154,16 +154,21 @@ def run_ids_cell(run_ids: Sequence[str]) -> str:
     return ", ".join(r[:8] for r in run_ids)
 
 
-def args_cell(entry: SeedAggregate) -> str:
-    args = format_args(entry.model_args)
-    # fp32 is the default and says nothing; other precisions are what separates two entries.
-    if entry.precision != "fp32":
-        args = f"{args} [{entry.precision}]" if args else f"[{entry.precision}]"
+def _args_text(model_args: str, precision: str) -> str:
+    args = format_args(model_args)
+    # fp32 says nothing; another precision is what separates two runs of one configuration, so
+    # a bf16 row never reads like an fp32 row of the same arguments.
+    if precision != "fp32":
+        args = f"{args} [{precision}]" if args else f"[{precision}]"
     return args
 
 
 def _sizes(entry: SeedAggregate) -> tuple[str | None, ...]:
     return entry.sample_sizes or (None,) * len(entry.summaries)
+
+
+def args_cell(entry: SeedAggregate) -> str:
+    return _args_text(entry.model_args, entry.precision)
 
 
 def _aggregate_cells(group: AggregatedGroup) -> tuple[list[str], list[list[str]]]:

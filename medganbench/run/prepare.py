@@ -28,7 +28,7 @@ from medganbench.errors import DataError, StorageError, UsageError
 from medganbench.fileio import writable_dir_problem, write_json
 from medganbench.leaderboard.store import leaderboard_path, recorded_run_ids
 from medganbench.run.checkpoint import Checkpoint
-from medganbench.run.device import pick_device, seed_everything
+from medganbench.run.device import effective_precision, pick_device, seed_everything
 from medganbench.run.options import RunOptions
 from medganbench.run.resume import LOCAL_NAME, SPEC_NAME, checkpoint_to_resume
 from medganbench.run.spec import ResolvedRun, RunSpec, resolve_run
@@ -40,13 +40,20 @@ StatusSink = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Settings:
-    """Precision and memory format as the device honours them (recorded on the row)."""
+    """Precision and memory format as the device honours them (recorded on the row).
+
+    Attributes:
+        amp: train and translate under bf16 autocast (weights, optimiser state, losses and
+            metrics stay fp32).
+        channels_last: channels-last memory format.
+    """
 
     amp: bool
     channels_last: bool
 
     @property
     def precision(self) -> str:
+        """The row's ``precision``: ``"bf16-mixed"`` or ``"fp32"``."""
         return "bf16-mixed" if self.amp else "fp32"
 
 
@@ -223,12 +230,16 @@ def check_folders(options: RunOptions) -> None:
 
 
 def effective_settings(spec: RunSpec, device: torch.device) -> Settings:
-    """The precision and memory format ``device`` honours for what ``spec`` asks."""
-    # bf16 autocast and channels-last pay off on CUDA tensor cores; on CPU they are slower or
-    # unsupported for several layers here, so a CPU run is fp32/contiguous whatever was asked.
-    on_cuda = device.type == "cuda"
-    bf16 = on_cuda and torch.cuda.is_bf16_supported()
-    return Settings(amp=spec.amp and bf16, channels_last=spec.channels_last and on_cuda)
+    """The precision and memory format ``device`` honours for what ``spec`` asks.
+
+    Precision: see :func:`~medganbench.run.device.effective_precision`. Channels-last pays off
+    on CUDA tensor cores only; a CPU run keeps the contiguous format whatever was asked.
+
+    Raises:
+        UsageError: ``--precision bf16`` on a GPU without bf16.
+    """
+    amp = effective_precision(spec.precision, device)
+    return Settings(amp=amp, channels_last=spec.channels_last and device.type == "cuda")
 
 
 def check_compatibility(

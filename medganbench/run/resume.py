@@ -53,12 +53,21 @@ def spec_from_identity(identity: Mapping[str, Any]) -> RunSpec:
             budget=Budget(**identity["budget"]),
             seed=int(identity["seed"]),
             eval_split=str(identity["eval_split"]),
-            amp=bool(identity["amp"]),
+            precision=_precision(identity),
             channels_last=bool(identity["channels_last"]),
             allow_unverified_weights=bool(identity.get("allow_unverified_weights", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"The recorded run spec is incomplete or malformed ({exc!r}).") from None
+
+
+def _precision(identity: Mapping[str, Any]) -> str:
+    """The requested precision. A spec written before ``--precision`` existed has ``amp``
+    instead; it is read as the nearest option so that the run-id check, not a parse error,
+    explains why such a run cannot be resumed."""
+    if "precision" in identity:
+        return str(identity["precision"])
+    return "fp32" if identity["amp"] is False else "auto"
 
 
 def spec_from_run_dir(run_dir: Path, registries: Registries) -> tuple[RunSpec, Path]:

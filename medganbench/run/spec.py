@@ -24,6 +24,9 @@ from medganbench.run.budget import Budget
 #: Smallest and largest ``--image-size`` a run accepts.
 IMAGE_SIZE_RANGE = (16, 4096)
 
+#: The values of ``--precision``.
+PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32")
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -40,7 +43,11 @@ class RunSpec:
         budget: the training budget.
         seed: seeds every RNG of the run.
         eval_split: the split evaluated at the end.
-        amp: use bf16 mixed precision where the device supports it (CUDA); ignored on CPU.
+        precision: training precision requested (:data:`PRECISIONS`): ``fp32``; ``bf16``
+            (bf16 autocast, fp32 weights and optimiser state); ``auto`` = bf16 on CUDA GPUs
+            that support it, fp32 elsewhere (see
+            :func:`~medganbench.run.device.effective_precision`). The request is in the run
+            id; the precision the device used is on every row.
         channels_last: use channels-last memory format on CUDA; ignored on CPU.
         allow_unverified_weights: let metrics use an explicit weights file whose sha256 matches
             no pin (``--allow-unverified-weights``); its rows record the file's own hash.
@@ -56,7 +63,7 @@ class RunSpec:
     budget: Budget = field(default_factory=lambda: Budget.parse(defaults.BUDGET))
     seed: int = 0
     eval_split: str = "test"
-    amp: bool = True
+    precision: str = defaults.PRECISION
     channels_last: bool = True
     allow_unverified_weights: bool = False
 
@@ -106,7 +113,7 @@ class ResolvedRun:
             "seed": self.spec.seed,
             "eval_split": self.spec.eval_split,
             # Requested, not effective: the leaderboard row records what the device honoured.
-            "amp": self.spec.amp,
+            "precision": self.spec.precision,
             "channels_last": self.spec.channels_last,
             # Only when set, so that the ids of ordinary runs did not change: weights that match
             # no pin can move every number of the run.
@@ -124,7 +131,7 @@ def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
 
     Raises:
         UnknownNameError: an unknown model, dataset, metric or argument (exit code 2).
-        UsageError: a bad argument value, an empty metric list or a bad image size.
+        UsageError: a bad argument value, an empty metric list, a bad image size or precision.
     """
     low, high = IMAGE_SIZE_RANGE
     if not low <= spec.image_size <= high:
@@ -132,6 +139,11 @@ def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
     if not -(2**63) <= spec.seed < 2**63:
         # The seed is recorded in the leaderboard's int64 column: refused before training.
         raise UsageError(f"--seed {spec.seed} does not fit a 64-bit integer.")
+    if spec.precision not in PRECISIONS:
+        raise UsageError(
+            f"--precision {spec.precision!r} is not one of {', '.join(PRECISIONS)}.",
+            hint="auto = bf16 where the device has it natively, else fp32.",
+        )
     if not spec.metrics:
         raise UsageError("No metrics were asked for.", hint="Example: --metrics psnr,ssim,mae")
     if len(set(spec.metrics)) != len(spec.metrics):

@@ -2,6 +2,12 @@
 
 Only the batch fetch and the model's step are metered against the budget; checkpoints, progress
 display and the caller's ``on_step`` are outside the metered time.
+
+On a GPU the loop does not wait for the device after every step: a model's losses may stay on
+the device (0-dim tensors), and they are read, and checked for NaN, every
+:func:`loss_read_every` steps, at checkpoints and at the end; the metered time of the steps
+between two reads includes the wait at the read. Batches are copied from pinned memory without
+blocking, so the next batch is prepared while the device still computes.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ import dataclasses
 import functools
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -21,7 +27,7 @@ from medganbench.core.dataset import DatasetInfo, DomainInfo, Sample
 from medganbench.core.model import TrainBatch
 from medganbench.errors import RunError
 from medganbench.run.batches import TrainBatches
-from medganbench.run.budget import Ledger
+from medganbench.run.budget import Budget, Ledger
 from medganbench.run.checkpoint import CHECKPOINT_NAME, Checkpoint, rng_state, save_checkpoint
 from medganbench.run.device import peak_memory_mb, reset_peak_memory
 from medganbench.run.flops import count_flops
@@ -31,6 +37,12 @@ from medganbench.run.resume import restore
 
 #: Steps between checkpoints of a run without a step budget (and without --checkpoint-every).
 DEFAULT_CHECKPOINT_EVERY = 500
+
+#: Steps between reads of the losses on a GPU (each read waits for the device).
+CUDA_LOSS_READ_EVERY = 25
+
+#: One step's losses as the model returned them (floats, or 0-dim tensors on its device).
+StepLosses = Mapping[str, float | torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,43 @@ def checkpoint_every(prepared: PreparedRun) -> int:
     return max(1, steps // 4) if steps is not None else DEFAULT_CHECKPOINT_EVERY
 
 
+def loss_read_every(device: torch.device, budget: Budget) -> int:
+    """Steps between reads of the losses (and of the wait for the device).
+
+    Every step on the CPU, where a read costs nothing, and under a seconds budget, whose limit
+    must see each step's real time; :data:`CUDA_LOSS_READ_EVERY` on a GPU otherwise.
+    """
+    if device.type == "cpu" or budget.seconds is not None:
+        return 1
+    return CUDA_LOSS_READ_EVERY
+
+
+def read_losses(pending: list[tuple[int, StepLosses]], model: str) -> dict[str, float]:
+    """The losses of the last pending step as floats, after checking every pending step's.
+
+    All tensors are copied to the host in one transfer. ``pending`` is emptied.
+
+    Raises:
+        RunError: a loss of some step is not finite (the first such step is named).
+    """
+    tensors = [v for _, losses in pending for v in losses.values() if isinstance(v, torch.Tensor)]
+    read = iter(
+        torch.stack([t.detach().reshape(()).float().to(tensors[0].device) for t in tensors])
+        .cpu()
+        .tolist()
+        if tensors
+        else []
+    )
+    last: dict[str, float] = {}
+    for step, losses in pending:
+        last = {
+            k: next(read) if isinstance(v, torch.Tensor) else float(v) for k, v in losses.items()
+        }
+        _check_finite(last, step, model)
+    pending.clear()
+    return last
+
+
 def _train(
     prepared: PreparedRun, on_status: StatusSink, on_step: Callable[[Ledger], None] | None
 ) -> TrainedRun:
@@ -128,6 +177,8 @@ def _train(
         save_checkpoint(prepared.run_dir / CHECKPOINT_NAME, state)
 
     every = checkpoint_every(prepared)
+    reads = loss_read_every(device, budget)
+    pending: list[tuple[int, StepLosses]] = []
     steps_at_start = ledger.steps
     model.train_mode()
     with TrainingProgress(budget, enabled=prepared.options.progress) as progress:
@@ -139,17 +190,23 @@ def _train(
                 raw, paired, prepared.dataset.info, device, model.ctx.channels_last
             )
             model.set_progress(ledger.fraction(budget))
+            losses: StepLosses
             if ledger.steps == 0:
                 losses, flops = count_flops(functools.partial(model.train_step, batch))
             else:
                 losses = model.train_step(batch)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)  # so the metered time is the step's real time
-            ledger.train_seconds += time.perf_counter() - start
             ledger.steps += 1
             ledger.images += batch.a.shape[0]
-            _check_finite(losses, ledger.steps, prepared.spec.model)
-            ledger.losses = dict(losses)
+            pending.append((ledger.steps, losses))
+            # A step or kimg limit is exact here; a seconds budget reads after every step.
+            read = ledger.steps % reads == 0 or ledger.steps % every == 0
+            if read or ledger.exhausted(budget):
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)  # the metered time is the steps' real time
+                ledger.train_seconds += time.perf_counter() - start
+                ledger.losses = read_losses(pending, prepared.spec.model)
+            else:
+                ledger.train_seconds += time.perf_counter() - start
             progress.update(ledger)
             if on_step is not None:
                 on_step(ledger)
@@ -166,17 +223,24 @@ def _train(
 def to_train_batch(
     raw: Sample, paired: bool, info: DatasetInfo, device: torch.device, channels_last: bool
 ) -> TrainBatch:
-    """A dataset sample on ``device``, images mapped from physical units to [-1, 1]."""
+    """A dataset sample on ``device``, images mapped from physical units to [-1, 1].
+
+    On CUDA the tensors are pinned and copied without blocking the host.
+    """
     fmt = torch.channels_last if channels_last else torch.contiguous_format
+    cuda = device.type == "cuda"
+
+    def moved(x: torch.Tensor) -> torch.Tensor:
+        return (x.pin_memory() if cuda else x).to(device, non_blocking=cuda)
 
     def image(x: torch.Tensor, domain: DomainInfo) -> torch.Tensor:
-        return domain.to_unit(x.to(device, non_blocking=True)).contiguous(memory_format=fmt)
+        return domain.to_unit(moved(x)).contiguous(memory_format=fmt)
 
     return TrainBatch(
         a=image(raw["a"], info.a),
         b=image(raw["b"], info.b),
-        mask_a=raw["mask_a"].to(device),
-        mask_b=raw["mask_b"].to(device),
+        mask_a=moved(raw["mask_a"]),
+        mask_b=moved(raw["mask_b"]),
         paired=paired,
     )
 

@@ -8,11 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from medganbench import defaults
 from medganbench.core.manager import Registries
 from medganbench.core.volumes import declared_args
 from medganbench.errors import MedganbenchError
 from medganbench.run.budget import Budget
-from medganbench.run.spec import RunSpec, resolve_run
+from medganbench.run.spec import PRECISIONS, RunSpec, resolve_run
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def reproduce(
 
     Arguments equal to a component's default are left out when the component is installed here
     (the run id is computed from resolved arguments, so the command gives the same id). The
-    requested AMP / channels-last settings come from the run's ``spec.json`` when it is there;
+    requested precision / channels-last settings come from the run's ``spec.json`` when it is there;
     otherwise the combination that reproduces the run id is searched for.
     """
     first = rows[0]
@@ -74,16 +75,17 @@ def reproduce(
     shown_model = _non_default(model_args, params("models", first["model"]))
     shown_dataset = _non_default(dataset_args, params("datasets", first["dataset"]))
     shown_metric = {m: _non_default(a, params("metrics", m)) for m, a in metric_args.items()}
-    if spec_json is not None and "amp" in spec_json:
-        settings = [(bool(spec_json["amp"]), bool(spec_json["channels_last"]))]
+    settings: list[tuple[str, bool]]
+    if spec_json is not None and "precision" in spec_json:
+        settings = [(str(spec_json["precision"]), bool(spec_json["channels_last"]))]
     else:
-        settings = [(amp, cl) for amp in (True, False) for cl in (True, False)]
+        settings = [(p, cl) for p in PRECISIONS for cl in (True, False)]
 
     # A run that accepted unverified weights says so in its spec (and its id).
     unverified = bool(spec_json.get("allow_unverified_weights", False)) if spec_json else False
     chosen, checked = settings[0], False
     if registries is not None:
-        for amp, channels_last in settings:
+        for precision, channels_last in settings:
             spec = RunSpec(
                 model=first["model"],
                 dataset=first["dataset"],
@@ -95,7 +97,7 @@ def reproduce(
                 budget=budget,
                 seed=first["seed"],
                 eval_split=first["eval_split"],
-                amp=amp,
+                precision=precision,
                 channels_last=channels_last,
                 allow_unverified_weights=unverified,
             )
@@ -104,7 +106,7 @@ def reproduce(
             except MedganbenchError:
                 break  # a component or argument is unknown here: the command cannot be checked
             if run_id == first["run_id"]:
-                chosen, checked = (amp, channels_last), True
+                chosen, checked = (precision, channels_last), True
                 break
 
     words = ["medganbench", "run", "--model", first["model"], "--dataset", first["dataset"],
@@ -117,8 +119,8 @@ def reproduce(
         for m, a in shown_metric.items()
         for k, v in a.items()
     ]
-    if not chosen[0]:
-        words.append("--no-amp")
+    if chosen[0] != defaults.PRECISION:
+        words += ["--precision", chosen[0]]
     if not chosen[1]:
         words.append("--no-channels-last")
     if unverified:

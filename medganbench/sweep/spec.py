@@ -9,7 +9,7 @@ A sweep file is TOML::
     metrics = ["psnr", "ssim", "mae"]
     seeds = [0, 1, 2]
     eval_split = "test"                 # optional, default "test"
-    amp = true                          # optional, default true
+    precision = "auto"                  # optional, default "auto" (or "bf16", "fp32")
     channels_last = true                # optional, default true
     allow_unverified_weights = false    # optional: see medganbench run --allow-unverified-weights
     metric_args = { lpips = { net = "vgg" } }   # optional
@@ -60,7 +60,7 @@ _TOP_KEYS = frozenset(
         "metrics",
         "seeds",
         "eval_split",
-        "amp",
+        "precision",
         "channels_last",
         "metric_args",
         "datasets",
@@ -100,7 +100,7 @@ class SweepSpec:
         seeds: the seeds each variant runs with.
         datasets: the datasets.
         models: the model variants, grids expanded.
-        eval_split, amp, channels_last, metric_args: as in :class:`RunSpec`.
+        eval_split, precision, channels_last, metric_args: as in :class:`RunSpec`.
     """
 
     name: str
@@ -112,7 +112,7 @@ class SweepSpec:
     models: tuple[ModelVariant, ...]
     description: str = ""
     eval_split: str = "test"
-    amp: bool = True
+    precision: str = defaults.PRECISION
     channels_last: bool = True
     allow_unverified_weights: bool = False
     metric_args: Mapping[str, Mapping[str, ArgValue]] = field(default_factory=dict)
@@ -133,7 +133,7 @@ class SweepSpec:
                     budget=self.budget,
                     seed=seed,
                     eval_split=self.eval_split,
-                    amp=self.amp,
+                    precision=self.precision,
                     channels_last=self.channels_last,
                     allow_unverified_weights=self.allow_unverified_weights,
                 ),
@@ -168,6 +168,10 @@ def parse_sweep(data: Mapping[str, Any], where: str) -> SweepSpec:
     def fail(message: str) -> UsageError:
         return UsageError(f"{where}: {message}", hint="The format is described in docs/sweeps.md.")
 
+    if "amp" in data:
+        raise fail(
+            'amp was replaced by precision = "auto" | "bf16" | "fp32" (amp = false is "fp32").'
+        )
     if unknown := sorted(set(data) - _TOP_KEYS):
         raise fail(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_TOP_KEYS))}.")
     for key in ("name", "budget", "metrics", "seeds", "datasets", "models"):
@@ -204,7 +208,7 @@ def parse_sweep(data: Mapping[str, Any], where: str) -> SweepSpec:
         datasets=tuple(_datasets(data["datasets"], fail)),
         models=tuple(_variants(data["models"], fail)),
         eval_split=_typed(data, "eval_split", str, fail, "test"),
-        amp=_typed(data, "amp", bool, fail, True),
+        precision=_typed(data, "precision", str, fail, defaults.PRECISION),
         channels_last=_typed(data, "channels_last", bool, fail, True),
         allow_unverified_weights=_typed(data, "allow_unverified_weights", bool, fail, False),
         metric_args=metric_args,

@@ -9,6 +9,12 @@ judges A images) train on unpaired batches. One step is CycleGAN's (Zhu et al. 2
 2. discriminator update on real images and fakes drawn through a history pool, plus a gradient
    penalty when the loss or ``gp_weight`` asks for one.
 
+Where the norm treats every image on its own (``instance``, ``layer``; not ``batch`` or
+``switchable``, whose batch statistics would mix the images), the step makes fewer, larger
+passes with the same losses: each generator runs once on its translation and identity inputs
+concatenated, and each discriminator once on its real and pooled fake images concatenated
+(:attr:`CycleModel.batched_passes`).
+
 The plugins differ only in their declared defaults (architecture, loss, norm, optimiser and
 schedule); every choice is an argument, so any row of HLSNC-GAN's ablation (Table 5) is one run
 spec of either plugin.
@@ -39,11 +45,16 @@ from medganbench_plugins.nn.training import (
     OPTIMIZER_KINDS,
     autocast,
     count_parameters,
+    loss_tensors,
     make_optimizer,
     set_requires_grad,
 )
 
 LR_SCHEDULES: tuple[str, ...] = ("linear-decay", "constant")
+
+#: Norms that normalise each image by its own statistics only, so a network's output for one
+#: image does not depend on the other images of its batch.
+PER_IMAGE_NORMS = frozenset({"instance", "layer"})
 
 
 def cycle_params(
@@ -172,7 +183,11 @@ class CycleModel(AdversarialModel):
         )
         size = int(self.args["pool_size"])
         self.pool_a, self.pool_b = ImagePool(size, ctx.seed), ImagePool(size, ctx.seed + 1)
-        self.gp_rng = torch.Generator().manual_seed(ctx.seed + 2)
+        # On the model's device, so the penalty's interpolation weights need no host copy.
+        self.gp_rng = torch.Generator(device=ctx.device).manual_seed(ctx.seed + 2)
+        #: One pass per network on concatenated inputs (see the module docstring). Only a norm
+        #: in PER_IMAGE_NORMS allows it; tests and benchmarks switch it off to compare.
+        self.batched_passes = norm in PER_IMAGE_NORMS
 
     @property
     def nets(self) -> tuple[nn.Module, ...]:
@@ -192,29 +207,46 @@ class CycleModel(AdversarialModel):
         self, critic: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator
     ) -> Tensor:
         with autocast(self.ctx.device, self.ctx.amp):
-            loss = self.adv.d_loss(critic(real).float(), critic(fake).float())
+            if self.batched_passes:
+                scores = critic(torch.cat([real, fake.to(real.dtype)])).float()
+                real_scores, fake_scores = scores.split(real.shape[0])
+            else:
+                real_scores, fake_scores = critic(real).float(), critic(fake).float()
+            loss = self.adv.d_loss(real_scores, fake_scores)
         if self.gp_weight > 0:
             with autocast(self.ctx.device, self.ctx.amp):
                 loss = loss + self.gp_weight * gradient_penalty(critic, real, fake, gen)
         return loss
 
-    def train_step(self, batch: TrainBatch) -> dict[str, float]:
+    def _translate_and_keep(
+        self, net: nn.Module, source: Tensor, target: Tensor
+    ) -> tuple[Tensor, Tensor | None]:
+        """``net(source)`` and, in one pass where allowed, ``net(target)`` for the identity loss
+        (``None`` when it is computed later, in the reference's order, or not at all)."""
+        if self.lambda_identity <= 0 or not self.batched_passes:
+            return net(source), None
+        fake, same = net(torch.cat([source, target])).split(source.shape[0])
+        return fake, same
+
+    def train_step(self, batch: TrainBatch) -> dict[str, Tensor]:
         real_a, real_b = batch.a, batch.b
         l1 = nn.functional.l1_loss
         # Generators: fool both critics, close both cycles, leave in-domain images unchanged.
         set_requires_grad((self.d_a, self.d_b), False)
         with autocast(self.ctx.device, self.ctx.amp):
-            fake_b = self.g_ab(real_a)
-            fake_a = self.g_ba(real_b)
+            fake_b, same_b = self._translate_and_keep(self.g_ab, real_a, real_b)
+            fake_a, same_a = self._translate_and_keep(self.g_ba, real_b, real_a)
             adv = self.adv.g_loss(self.d_b(fake_b).float()) + self.adv.g_loss(
                 self.d_a(fake_a).float()
             )
             cycle = l1(self.g_ba(fake_b).float(), real_a) + l1(self.g_ab(fake_a).float(), real_b)
             loss_g = adv + self.lambda_cycle * cycle
             if self.lambda_identity > 0:
-                identity = l1(self.g_ab(real_b).float(), real_b) + l1(
-                    self.g_ba(real_a).float(), real_a
-                )
+                # Unbatched, the identity passes come last, as in the reference: with batch or
+                # switchable norm the order of passes sets the running statistics.
+                same_b = self.g_ab(real_b) if same_b is None else same_b
+                same_a = self.g_ba(real_a) if same_a is None else same_a
+                identity = l1(same_b.float(), real_b) + l1(same_a.float(), real_a)
                 loss_g = loss_g + self.lambda_identity * identity
             else:
                 identity = torch.zeros((), device=real_a.device)
@@ -230,8 +262,9 @@ class CycleModel(AdversarialModel):
         self.opt_d.zero_grad(set_to_none=True)
         (loss_d_a + loss_d_b).backward()
         self.opt_d.step()
-        values = torch.stack([adv, cycle, identity, loss_d_a, loss_d_b]).detach().float().tolist()
-        return dict(zip(("g_adv", "cycle", "identity", "d_a", "d_b"), values, strict=True))
+        return loss_tensors(
+            ("g_adv", "cycle", "identity", "d_a", "d_b"), (adv, cycle, identity, loss_d_a, loss_d_b)
+        )
 
     def translate(self, source: Tensor, direction: str | None = None) -> Tensor:
         net = self.g_ab if (direction or self.direction) == "a2b" else self.g_ba

@@ -83,7 +83,10 @@ from medganbench_plugins.nn.mixing import cutmix_mask
 from medganbench_plugins.nn.training import (
     autocast,
     count_parameters,
+    loss_tensors,
+    make_optimizer,
     set_requires_grad,
+    to_device,
 )
 
 #: HAGAN Table IV (COVID-CT): label → model arguments of ``hagan``. Each row adds one module to
@@ -182,7 +185,7 @@ def diff_augment(x: Tensor, generator: torch.Generator) -> Tensor:
     dev, dt = x.device, x.dtype
 
     def rand(*shape: int) -> Tensor:
-        return torch.rand(*shape, generator=generator).to(dev, dt)
+        return to_device(torch.rand(*shape, generator=generator), dev, dt)
 
     x = x + (rand(n, 1, 1, 1) - 0.5)  # brightness
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
@@ -192,8 +195,8 @@ def diff_augment(x: Tensor, generator: torch.Generator) -> Tensor:
     dy = torch.randint(-s, s + 1, (n,), generator=generator)
     dx = torch.randint(-s, s + 1, (n,), generator=generator)
     padded = F.pad(x, (s, s, s, s))
-    rows = (torch.arange(h)[None] + s - dy[:, None]).to(dev)
-    cols = (torch.arange(w)[None] + s - dx[:, None]).to(dev)
+    rows = to_device(torch.arange(h)[None] + s - dy[:, None], dev)
+    cols = to_device(torch.arange(w)[None] + s - dx[:, None], dev)
     c = x.shape[1]
     padded = padded.gather(2, rows[:, None, :, None].expand(n, c, h, w + 2 * s))
     x = padded.gather(3, cols[:, None, None, :].expand(n, c, h, w))
@@ -205,7 +208,7 @@ def diff_augment(x: Tensor, generator: torch.Generator) -> Tensor:
     in_y = (yy[None] >= (cy - ch // 2)[:, None]) & (yy[None] < (cy - ch // 2 + ch)[:, None])
     in_x = (xx[None] >= (cx - cw // 2)[:, None]) & (xx[None] < (cx - cw // 2 + cw)[:, None])
     keep = ~(in_y[:, :, None] & in_x[:, None, :])
-    return x * keep[:, None].to(dev, dt)
+    return x * to_device(keep[:, None], dev, dt)
 
 
 # ---- networks ---------------------------------------------------------------------------------
@@ -405,11 +408,11 @@ class HAGAN(AdversarialModel):
         for net in self.nets:
             net.to(device=ctx.device, memory_format=fmt)
         betas = (float(self.args["adam_beta1"]), float(self.args["adam_beta2"]))
-        self.opt_g = torch.optim.Adam(
-            self.generator.parameters(), lr=float(self.args["lr_g"]), betas=betas
+        self.opt_g = make_optimizer(
+            "adam", self.generator.parameters(), float(self.args["lr_g"]), *betas
         )
-        self.opt_d = torch.optim.Adam(
-            self.discriminator.parameters(), lr=float(self.args["lr_d"]), betas=betas
+        self.opt_d = make_optimizer(
+            "adam", self.discriminator.parameters(), float(self.args["lr_d"]), *betas
         )
         # One RNG for noise, masks and augmentation, saved with the model: resume is exact.
         self.rng = torch.Generator().manual_seed(ctx.seed + 7)
@@ -430,7 +433,7 @@ class HAGAN(AdversarialModel):
 
     def _noise(self, n: int, generator: torch.Generator) -> Tensor:
         # Sec. IV: z uniform in [-1, 1].
-        return (torch.rand(n, self.z_dim, generator=generator) * 2 - 1).to(self.ctx.device)
+        return to_device(torch.rand(n, self.z_dim, generator=generator) * 2 - 1, self.ctx.device)
 
     def _mc(self, x: Tensor) -> Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.ctx.channels_last else x
@@ -441,7 +444,7 @@ class HAGAN(AdversarialModel):
         with autocast(self.ctx.device, self.ctx.amp):
             return self.generator(z, skips)[0].float()
 
-    def train_step(self, batch: TrainBatch) -> dict[str, float]:
+    def train_step(self, batch: TrainBatch) -> dict[str, Tensor]:
         real = self._mc(batch.b)
         n = real.shape[0]
         aug = self.augmented_phase and self.use_diffaug
@@ -472,7 +475,9 @@ class HAGAN(AdversarialModel):
             d_pix = _bce(real_pix, 1.0) + _bce(fake_pix, 0.0) if self.pixel_branch else zero
             d_cons, lam_mean = zero, zero
             if mix:
-                mask = cutmix_mask(n, real.shape[-1], self.rng).to(real.device, fake_in.dtype)
+                mask = to_device(
+                    cutmix_mask(n, real.shape[-1], self.rng), real.device, fake_in.dtype
+                )
                 # Mix the augmented images D just scored, so eq. 5's target reuses their logits.
                 mixed, lam = attnmix(real_in, fake_in, mask, saliency.detach(), self.alpha)
                 mix_img, mix_pix, _ = self.discriminator(self._mc(mixed))
@@ -499,11 +504,9 @@ class HAGAN(AdversarialModel):
         loss_g.backward()
         self.opt_g.step()
         set_requires_grad((self.discriminator,), True)
-        values = (
-            torch.stack([d_img, d_pix, d_cons, g_img, g_pixel, lam_mean]).detach().float().tolist()
-        )
-        return dict(
-            zip(("d_img", "d_pix", "d_cons", "g_img", "g_pix", "mix_label"), values, strict=True)
+        return loss_tensors(
+            ("d_img", "d_pix", "d_cons", "g_img", "g_pix", "mix_label"),
+            (d_img, d_pix, d_cons, g_img, g_pixel, lam_mean),
         )
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
@@ -528,7 +531,7 @@ def medganbench_models() -> list[ModelSpec]:
         ModelSpec(
             name="hagan",
             summary="HAGAN: SAGAN generator, AttnMix consistency, hierarchical (image+pixel) D, reverse skip. Unconditional.",
-            version="1",
+            version="2",
             factory="medganbench_plugins.models.hagan:HAGAN",
             params=(
                 Param(

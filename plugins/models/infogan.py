@@ -40,7 +40,7 @@ from medganbench.core.specs import ModelSpec
 from medganbench.errors import UsageError
 from medganbench_plugins.models.unconditional import UnconditionalGAN, unconditional_params
 from medganbench_plugins.nn.sampling import ConvDiscriminator, dcgan_init, sample_noise
-from medganbench_plugins.nn.training import autocast, set_requires_grad
+from medganbench_plugins.nn.training import autocast, loss_tensors, set_requires_grad
 
 #: Width of Q's hidden layer (InfoGAN Appendix C).
 Q_HIDDEN = 128
@@ -134,7 +134,7 @@ class InfoGAN(UnconditionalGAN):
         features = critic.encode(images)[-1]
         return critic.to_logit(features).flatten(), self.q_head(features)
 
-    def train_step(self, batch: TrainBatch) -> dict[str, float]:
+    def train_step(self, batch: TrainBatch) -> dict[str, Tensor]:
         real = batch.b
         if self.ctx.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
@@ -163,8 +163,7 @@ class InfoGAN(UnconditionalGAN):
         loss_g.backward()
         self.opt_g.step()
         set_requires_grad((self.critic, self.q_head), True)
-        values = torch.stack([loss_g, loss_d, info_g, info_d]).detach().float().tolist()
-        return dict(zip(("g", "d", "info_g", "info_d"), values, strict=True))
+        return loss_tensors(("g", "d", "info_g", "info_d"), (loss_g, loss_d, info_g, info_d))
 
 
 @hookimpl
@@ -173,7 +172,7 @@ def medganbench_models() -> list[ModelSpec]:
         ModelSpec(
             name="infogan",
             summary="InfoGAN (Chen et al. 2016): unconditional DCGAN nets + categorical/continuous codes, Q-head, mutual-information loss.",
-            version="1",
+            version="2",
             factory="medganbench_plugins.models.infogan:InfoGAN",
             params=unconditional_params(
                 batch_size=32,

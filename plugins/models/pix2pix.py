@@ -35,7 +35,7 @@ from medganbench.core.model import ModelContext, Task, TrainBatch
 from medganbench.core.params import Param
 from medganbench.core.specs import ModelSpec
 from medganbench_plugins.models.adversarial import AdversarialModel
-from medganbench_plugins.models.cycle import LR_SCHEDULES
+from medganbench_plugins.models.cycle import LR_SCHEDULES, PER_IMAGE_NORMS
 from medganbench_plugins.nn.discriminators import PatchDiscriminator
 from medganbench_plugins.nn.gan_losses import (
     LOSS_KINDS,
@@ -47,6 +47,7 @@ from medganbench_plugins.nn.norms import NORM_KINDS
 from medganbench_plugins.nn.training import (
     OPTIMIZER_KINDS,
     autocast,
+    loss_tensors,
     make_optimizer,
     set_requires_grad,
 )
@@ -88,15 +89,18 @@ class Pix2Pix(AdversarialModel):
         self.base_lr = lr
         self.opt_g = make_optimizer(kind, self.generator.parameters(), lr, beta1)
         self.opt_d = make_optimizer(kind, self.critic.parameters(), lr, beta1)
-        self.gp_rng = torch.Generator().manual_seed(ctx.seed + 2)
+        self.gp_rng = torch.Generator(device=ctx.device).manual_seed(ctx.seed + 2)
         self._paper_test_mode = False
+        #: Judge real and generated pairs in one discriminator pass; only a norm that treats
+        #: each image on its own allows it (not the default batch norm).
+        self.batched_passes = norm in PER_IMAGE_NORMS
 
     @property
     def nets(self) -> tuple[nn.Module, ...]:
         """Generator, discriminator."""
         return (self.generator, self.critic)
 
-    def train_step(self, batch: TrainBatch) -> dict[str, float]:
+    def train_step(self, batch: TrainBatch) -> dict[str, Tensor]:
         source, target = (batch.a, batch.b) if self.direction == "a2b" else (batch.b, batch.a)
         with autocast(self.ctx.device, self.ctx.amp):
             fake = self.generator(source)
@@ -105,7 +109,13 @@ class Pix2Pix(AdversarialModel):
         real_pair = torch.cat([source, target], 1)
         fake_pair = torch.cat([source, fake.detach().to(source.dtype)], 1)
         with autocast(self.ctx.device, self.ctx.amp):
-            loss_d = self.adv.d_loss(self.critic(real_pair).float(), self.critic(fake_pair).float())
+            if self.batched_passes:
+                scores = self.critic(torch.cat([real_pair, fake_pair])).float()
+                real_scores, fake_scores = scores.split(real_pair.shape[0])
+            else:
+                real_scores = self.critic(real_pair).float()
+                fake_scores = self.critic(fake_pair).float()
+            loss_d = self.adv.d_loss(real_scores, fake_scores)
             if self.adv.penalty_weight:
                 loss_d = loss_d + self.adv.penalty_weight * gradient_penalty(
                     self.critic, real_pair, fake_pair, self.gp_rng
@@ -124,8 +134,7 @@ class Pix2Pix(AdversarialModel):
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
-        values = torch.stack([adv, l1, loss_d]).detach().float().tolist()
-        return dict(zip(("g_adv", "l1", "d"), values, strict=True))
+        return loss_tensors(("g_adv", "l1", "d"), (adv, l1, loss_d))
 
     def translate(self, source: Tensor, direction: str | None = None) -> Tensor:
         if self.ctx.channels_last:
@@ -187,7 +196,7 @@ def medganbench_models() -> list[ModelSpec]:
         ModelSpec(
             name="pix2pix",
             summary="pix2pix (Isola et al. 2017): U-Net generator, PatchGAN on pairs, GAN + 100·L1. Paired data only.",
-            version="1",
+            version="2",
             factory="medganbench_plugins.models.pix2pix:Pix2Pix",
             params=(
                 Param("loss", "bce", "adversarial loss", choices=LOSS_KINDS),

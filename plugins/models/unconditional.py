@@ -49,8 +49,11 @@ from medganbench_plugins.nn.sampling import (
 )
 from medganbench_plugins.nn.training import (
     autocast,
+    loss_tensors,
     set_requires_grad,
+    to_device,
 )
+from medganbench_plugins.nn.training import make_optimizer as optimizer_by_name
 
 #: Largest number of images :meth:`UnconditionalGAN.sample` pushes through the generator at once;
 #: the noise is drawn for all images first, so the chunking never changes the result.
@@ -105,7 +108,7 @@ class UnconditionalGAN(AdversarialModel):
         # Own RNGs for training noise and penalty interpolates, saved in state_dict, so a
         # resumed run draws exactly what the uninterrupted one would have.
         self.noise_rng = torch.Generator().manual_seed(ctx.seed + 1)
-        self.gp_rng = torch.Generator().manual_seed(ctx.seed + 2)
+        self.gp_rng = torch.Generator(device=ctx.device).manual_seed(ctx.seed + 2)
 
     def default_attention_res(self, image_size: int) -> int:
         """Where self-attention sits when ``attention_res`` is 0: image_size/4 (SAGAN's choice)."""
@@ -139,9 +142,9 @@ class UnconditionalGAN(AdversarialModel):
         )
 
     def make_optimizer(self, net: nn.Module, lr: float) -> torch.optim.Optimizer:
-        """Adam with the run's (β1, β2); WGAN's RMSprop overrides this."""
+        """Adam with the run's (β1, β2), fused where torch has it; WGAN's RMSprop overrides this."""
         betas = (float(self.args["beta1"]), float(self.args["beta2"]))
-        return torch.optim.Adam(net.parameters(), lr=lr, betas=betas)
+        return optimizer_by_name("adam", net.parameters(), lr, *betas)
 
     def after_critic_step(self) -> None:
         """Called after every critic update; WGAN clips the critic's weights here."""
@@ -156,7 +159,7 @@ class UnconditionalGAN(AdversarialModel):
         return sample_noise(n, self.z_dim, generator, torch.device("cpu"))
 
     def _noise(self, n: int) -> Tensor:
-        return self.latent(n, self.noise_rng).to(self.ctx.device)
+        return to_device(self.latent(n, self.noise_rng), self.ctx.device)
 
     def _critic_chunks(self, real: Tensor) -> list[Tensor]:
         """The real images of each critic update (see the module docstring)."""
@@ -166,7 +169,7 @@ class UnconditionalGAN(AdversarialModel):
             return list(torch.chunk(real, self.n_critic, 0))
         return [real] * self.n_critic
 
-    def train_step(self, batch: TrainBatch) -> dict[str, float]:
+    def train_step(self, batch: TrainBatch) -> dict[str, Tensor]:
         real = batch.b
         if self.ctx.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
@@ -197,12 +200,10 @@ class UnconditionalGAN(AdversarialModel):
         loss_g.backward()
         self.opt_g.step()
         set_requires_grad((self.critic,), True)
-        values = {"g": loss_g.detach().float(), "d": torch.stack(d_losses).float().mean()}
+        values = {"g": loss_g, "d": torch.stack(d_losses).float().mean()}
         if penalties:
             values["gp"] = torch.stack(penalties).float().mean()
-        # One device→host transfer for all losses.
-        floats = torch.stack(list(values.values())).tolist()
-        return dict(zip(values, floats, strict=True))
+        return loss_tensors(list(values), list(values.values()))
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """Draw ``n`` images, (n, C, S, S) float32 in [-1, 1].
@@ -305,7 +306,7 @@ def medganbench_models() -> list[ModelSpec]:
         ModelSpec(
             name="dcgan",
             summary="DCGAN (Radford et al. 2016): unconditional, batch norm, BCE; samples the target domain.",
-            version="1",
+            version="2",
             factory="medganbench_plugins.models.unconditional:DCGAN",
             params=unconditional_params(
                 batch_size=32, lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999
@@ -314,7 +315,7 @@ def medganbench_models() -> list[ModelSpec]:
         ModelSpec(
             name="wgan-gp",
             summary="WGAN-GP (Gulrajani et al. 2017): unconditional, layer-norm critic, gradient penalty 10, 5 critic steps.",
-            version="1",
+            version="2",
             factory="medganbench_plugins.models.unconditional:WGANGP",
             params=unconditional_params(
                 batch_size=64,
@@ -335,7 +336,7 @@ def medganbench_models() -> list[ModelSpec]:
         ModelSpec(
             name="sagan",
             summary="SAGAN (Zhang et al. 2019): unconditional, self-attention + spectral norm in G and D, hinge loss, TTUR.",
-            version="1",
+            version="2",
             factory="medganbench_plugins.models.unconditional:SAGAN",
             params=unconditional_params(
                 batch_size=32,

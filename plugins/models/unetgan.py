@@ -44,7 +44,7 @@ from medganbench.core.params import Param
 from medganbench.core.specs import ModelSpec
 from medganbench_plugins.models.unconditional import UnconditionalGAN, unconditional_params
 from medganbench_plugins.nn.mixing import cutmix_mask
-from medganbench_plugins.nn.training import autocast, set_requires_grad
+from medganbench_plugins.nn.training import autocast, loss_tensors, set_requires_grad
 from medganbench_plugins.nn.unet_discriminator import UNetDiscriminator
 
 #: Largest CutMix probability, reached at the end of the warm-up (UNetGAN Sec. 3.2).
@@ -111,7 +111,7 @@ class UNetGAN(UnconditionalGAN):
         loss = _bce(mix_img, 0.0) + _bce(mix_pix, mask) + self.lambda_cons * consistency
         return loss, consistency.detach()
 
-    def train_step(self, batch: TrainBatch) -> dict[str, float]:
+    def train_step(self, batch: TrainBatch) -> dict[str, Tensor]:
         real = batch.b
         if self.ctx.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
@@ -135,8 +135,9 @@ class UNetGAN(UnconditionalGAN):
         self.opt_g.step()
         set_requires_grad((self.critic,), True)
         mixed = torch.tensor(float(mixed_step), device=loss_d.device)
-        values = torch.stack([loss_g, loss_d, consistency, mixed]).detach().float().tolist()
-        return dict(zip(("g", "d", "consistency", "mixed"), values, strict=True))
+        return loss_tensors(
+            ("g", "d", "consistency", "mixed"), (loss_g, loss_d, consistency, mixed)
+        )
 
     def extra_state(self) -> dict[str, Any]:
         return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from medganbench_plugins.nn.init import init_weights
 from medganbench_plugins.nn.norms import make_norm, norm_has_shift
 
 
@@ -14,7 +15,8 @@ class PatchDiscriminator(nn.Module):
     256 filters at ``ndf=64``), a stride-1 convolution (512) and a stride-1 output convolution;
     a 256 px input gives a 30×30 map whose every logit sees a 70×70 patch. The first layer has
     no norm. The output is raw logits: each adversarial loss applies its own link (sigmoid for
-    BCE, none for hinge, least squares and Wasserstein).
+    BCE, none for hinge, least squares and Wasserstein). Weights start from the reference's
+    N(0, 0.02) rule (:mod:`medganbench_plugins.nn.init`).
 
     Args:
         in_channels: channels of the judged input (2 for pix2pix's (source, image) pairs).
@@ -49,6 +51,7 @@ class PatchDiscriminator(nn.Module):
             ]
         layers.append(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))
         self.model = nn.Sequential(*layers)
+        init_weights(self)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)

@@ -118,13 +118,15 @@ def gradient_penalty(
         critic: the discriminator (called on the interpolates).
         real: real images, (N, C, H, W).
         fake: fake images of the same shape (detached from the generator's graph here).
-        generator: RNG for the interpolation weights (one per sample).
+        generator: RNG for the interpolation weights (one per sample), drawn on the
+            generator's device: a generator on the images' device makes no host-to-device copy.
 
     Returns:
         A scalar tensor with a graph back to the critic's parameters (double backward).
     """
     n = real.shape[0]
-    alpha = torch.rand(n, 1, 1, 1, generator=generator, device="cpu").to(real.device, real.dtype)
+    where = generator.device if generator is not None else real.device
+    alpha = torch.rand(n, 1, 1, 1, generator=generator, device=where).to(real.device, real.dtype)
     mixed = (alpha * real.detach() + (1.0 - alpha) * fake.detach()).requires_grad_(True)
     scores = critic(mixed)
     (grads,) = torch.autograd.grad(scores.float().sum(), mixed, create_graph=True)

@@ -1,7 +1,8 @@
 """Image-to-image generators: the ResNet generator of CycleGAN/HLSNC-GAN and the U-Net of pix2pix.
 
 Both map (N, C_in, H, W) in [-1, 1] to (N, C_out, H, W) in [-1, 1] (tanh output) and preserve
-the spatial size; their constructors check that the size is one they can preserve.
+the spatial size; their constructors check that the size is one they can preserve. Both start
+from the reference's N(0, 0.02) initialisation (:mod:`medganbench_plugins.nn.init`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from medganbench.errors import UsageError
+from medganbench_plugins.nn.init import init_weights
 from medganbench_plugins.nn.norms import make_norm, norm_has_shift
 
 
@@ -85,6 +87,7 @@ class ResnetGenerator(nn.Module):
             ]
         layers += [nn.ReflectionPad2d(pad), nn.Conv2d(ngf, out_channels, stem_kernel), nn.Tanh()]
         self.model = nn.Sequential(*layers)
+        init_weights(self)
 
     @staticmethod
     def check_size(image_size: int) -> None:
@@ -201,6 +204,7 @@ class UnetGenerator(nn.Module):
         self.model = UnetBlock(
             out_channels, ngf, in_channels=in_channels, sub=block, outermost=True, norm=norm
         )
+        init_weights(self)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)

@@ -24,6 +24,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from medganbench_plugins.nn.init import init_module
+from medganbench_plugins.nn.training import to_device
+
 #: Discriminator normalisations: DCGAN's batch norm, layer norm (WGAN-GP's advice for a critic,
 #: since batch norm breaks the per-sample gradient penalty), or none (SAGAN relies on spectral
 #: norm alone).
@@ -46,7 +49,7 @@ def sample_noise(n: int, dim: int, generator: torch.Generator, device: torch.dev
     Returns:
         A float32 tensor of shape (n, dim) on ``device``.
     """
-    return (torch.rand(n, dim, generator=generator) * 2.0 - 1.0).to(device)
+    return to_device(torch.rand(n, dim, generator=generator) * 2.0 - 1.0, device)
 
 
 def check_image_size(image_size: int) -> int:
@@ -74,15 +77,10 @@ def _check_attention_res(attention_res: int | None, image_size: int) -> None:
 
 
 def dcgan_init(module: nn.Module) -> nn.Module:
-    """DCGAN's initialisation, in place; returns ``module``."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm)):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
-    return module
+    """DCGAN's initialisation, in place: the shared N(0, 0.02) rule
+    (:mod:`medganbench_plugins.nn.init`), with the scales of 1-D batch norm and group norm drawn
+    like 2-D batch norm's; returns ``module``."""
+    return init_module(module, scaled_norms=(nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm))
 
 
 def dcgan_layer(module: nn.Module, spectral: bool) -> nn.Module:

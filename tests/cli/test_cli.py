@@ -156,3 +156,9 @@ def test_corrupt_image_in_a_folder_dataset_is_one_message_naming_it(tmp_path: Pa
     _assert_clean_failure(proc, 1)
     assert "A/train/s1.png" in proc.stderr and "strict=false" in proc.stderr
     assert not (tmp_path / "leaderboards").exists()
+
+
+def test_no_amp_names_its_replacement(tmp_path: Path) -> None:
+    proc = _cli("run", "--model", "identity", "--no-amp", cwd=tmp_path)
+    _assert_clean_failure(proc, 2)
+    assert "--precision fp32" in proc.stderr

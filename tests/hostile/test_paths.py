@@ -72,7 +72,7 @@ def test_publish_reads_no_file_that_a_symlink_brings_in_from_outside(
     (run_dir / "samples.png").unlink()
     os.symlink(secret, run_dir / "samples.png")
     secret_spec = tmp_path / "private.json"
-    secret_spec.write_text(json.dumps({"amp": False, "channels_last": False, "secret": "x"}))
+    secret_spec.write_text(json.dumps({"precision": "fp32", "channels_last": False, "secret": "x"}))
     (run_dir / "spec.json").unlink()
     os.symlink(secret_spec, run_dir / "spec.json")
 

@@ -45,3 +45,13 @@ def test_noise_floor_is_shown_next_to_the_value(tmp_path: Path) -> None:
     export(table, "md", out)
     # 4 significant figures, like values; the default view marks the lone seed.
     assert "231.8 (1 seed) (floor 14.40)" in out.read_text()
+
+
+def test_per_run_view_names_a_precision_other_than_fp32() -> None:
+    table = table_of(
+        make_row(run_id="0123456789abcdef", value=21.0, precision="bf16-mixed"),
+        make_row(run_id="fedcba9876543210", value=20.0),
+    )
+    (rich_table,) = render_groups(ranked_groups(table))
+    cells = {column.header: list(column.cells) for column in rich_table.columns}
+    assert cells["args"] == ["direction=a2b [bf16-mixed]", "direction=a2b"]

@@ -201,3 +201,30 @@ def test_runner_reports_budget_progress_before_each_step(registries, dirs, monke
     )
     execute_run(_spec(budget=Budget(steps=4)), registries, _options(dirs))
     assert seen == [0.0, 0.25, 0.5, 0.75]
+
+
+def test_losses_read_in_one_go_name_the_first_non_finite_step() -> None:
+    import torch
+
+    from medganbench.run.train import read_losses
+
+    def step(g: float) -> dict[str, object]:
+        return {"g": torch.tensor(g), "d": 0.5}
+
+    pending = [(1, step(1.0)), (2, step(2.0))]
+    assert read_losses(pending, "m") == {"g": 1.0 * 2, "d": 0.5} and pending == []
+    pending = [(4, step(1.0)), (5, step(float("inf"))), (6, step(float("nan")))]
+    with pytest.raises(RunError, match="'g' of model 'm' became inf at step 5"):
+        read_losses(pending, "m")
+
+
+def test_losses_are_read_every_step_except_on_a_gpu_without_a_time_limit() -> None:
+    import torch
+
+    from medganbench.run.budget import Budget
+    from medganbench.run.train import CUDA_LOSS_READ_EVERY, loss_read_every
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert loss_read_every(cpu, Budget(steps=100)) == 1
+    assert loss_read_every(cuda, Budget(steps=100)) == CUDA_LOSS_READ_EVERY > 1
+    assert loss_read_every(cuda, Budget(steps=100, seconds=60.0)) == 1

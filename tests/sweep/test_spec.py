@@ -98,6 +98,8 @@ def test_variants_equal_after_resolution_run_once() -> None:
         ),
         ({"models": [{"args": {}}]}, "needs a name"),
         ({"datasets": [{"name": "phantom-brain", "label": "x"}]}, "unknown key"),
+        ({"amp": False}, 'amp was replaced by precision = "auto"'),
+        ({"precision": True}, "precision must be of type str"),
     ],
 )
 def test_malformed_sweep_is_one_usage_error_naming_the_file(change: dict, message: str) -> None:

@@ -19,13 +19,16 @@ from medganbench_plugins.models.hagan import TABLE4_ABLATION, attnmix
 SMALL: dict[str, str] = {"ngf": "8", "ndf": "8", "batch_size": "4"}
 
 
-def _build(registries: Registries, args: dict[str, str] | None = None, size: int = 32) -> Model:
+def _build(
+    registries: Registries, args: dict[str, str] | None = None, size: int = 32, amp: bool = False
+) -> Model:
     spec = registries.models.get("hagan")
     ctx = ModelContext(
         size,
         dataclasses.replace(medganbench.run.flops.PROBE_DATASET, image_size=size),
         torch.device("cpu"),
         0,
+        amp=amp,
     )
     return spec.build({**SMALL, **(args or {})}, ctx)
 
@@ -102,9 +105,10 @@ def test_reverse_skip_changes_generator_output(registries) -> None:
     assert any(k.startswith("skip_mean_") for k in model.state_dict()["nets"][0])
 
 
-def test_checkpoint_resumes_training_exactly(registries) -> None:
+@pytest.mark.parametrize("amp", [False, True], ids=["fp32", "bf16"])
+def test_checkpoint_resumes_training_exactly(registries, amp: bool) -> None:
     """Everything needed to resume is in state_dict: the next step's losses match bit for bit."""
-    first = _build(registries)
+    first = _build(registries, amp=amp)
     first.set_progress(0.9)
     first.train_step(_batch(0))
     buffer = io.BytesIO()
@@ -115,7 +119,7 @@ def test_checkpoint_resumes_training_exactly(registries) -> None:
     buffer.seek(0)
     saved = torch.load(buffer, weights_only=False)
     torch.manual_seed(123)  # a different construction-time RNG state
-    resumed = _build(registries)
+    resumed = _build(registries, amp=amp)
     resumed.load_state_dict(saved["model"])
     torch.set_rng_state(saved["rng"])
     resumed.set_progress(0.9)

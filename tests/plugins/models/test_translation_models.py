@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import math
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +121,9 @@ def test_row_records_size_precision_and_memory_format(registries, dirs, model: s
     # The run counts its first real step; the probe counts a step on random images of the same
     # shape, so the two must agree exactly.
     assert row["flops_per_step"] == probe.flops_per_step > 0
-    assert row["precision"] == "fp32" and row["channels_last"] is False  # CPU honours neither
+    # The default precision (auto) is fp32 on a CPU (AUTO_BF16_ON_CPU); CPU runs are contiguous.
+    assert row["precision"] == "fp32"
+    assert row["channels_last"] is False
 
 
 def test_model_arguments_are_part_of_the_run_id(registries) -> None:
@@ -245,19 +248,20 @@ def test_cycle_model_trains_on_channels_last_with_bf16_autocast(registries, mode
     )
     m.train_mode()
     losses = m.train_step(batch)
-    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    assert all(math.isfinite(v) for v in losses.values())
     m.eval_mode()
     with torch.no_grad():
         out = m.translate(x)
     assert out.dtype == torch.float32 and out.shape == x.shape
 
 
+@pytest.mark.parametrize("amp", [False, True], ids=["fp32", "bf16"])
 @pytest.mark.parametrize("model", TRANSLATORS)
-def test_checkpoint_resumes_training_exactly(registries, model: str) -> None:
+def test_checkpoint_resumes_training_exactly(registries, model: str, amp: bool) -> None:
     """Everything needed to resume is in state_dict: the next step's losses match bit for bit."""
     x = torch.rand(2, 1, 1, 32, 32) * 2 - 1
     batches = [TrainBatch(x[i], x[i].flip(-1), x[i] > 0, x[i] > 0, True) for i in range(2)]
-    first = _build(registries, model, NARROW[model])
+    first = _build(registries, model, NARROW[model], amp=amp)
     first.train_step(batches[0])
     buffer = io.BytesIO()
     torch.save({"model": first.state_dict(), "rng": torch.get_rng_state()}, buffer)
@@ -266,7 +270,7 @@ def test_checkpoint_resumes_training_exactly(registries, model: str) -> None:
     buffer.seek(0)
     saved = torch.load(buffer, weights_only=False)
     torch.manual_seed(123)  # a different construction-time RNG state
-    resumed = _build(registries, model, NARROW[model])
+    resumed = _build(registries, model, NARROW[model], amp=amp)
     resumed.load_state_dict(saved["model"])
     torch.set_rng_state(saved["rng"])
     assert resumed.train_step(batches[1]) == expected
@@ -299,3 +303,37 @@ def test_table5_row_runs_as_a_run_spec(registries, dirs, label: str) -> None:
     for key, value in TABLE5_ABLATION[label].items():
         assert f'"{key}":"{value}"' in row["model_args"]
     assert row["steps_done"] == 2
+
+
+@pytest.mark.parametrize(
+    ("model", "args"),
+    [
+        ("cyclegan", {}),  # instance norm, LSGAN
+        ("hlsnc", {"norm": "layer"}),  # layer norm, hinge + gradient penalty
+        ("pix2pix", {"norm": "instance"}),
+    ],
+)
+def test_batched_passes_give_the_unbatched_losses(registries, model: str, args: dict) -> None:
+    """One pass per network on concatenated inputs computes the same step as separate passes."""
+    x = torch.rand(2, 1, 1, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    batches = [TrainBatch(x[i], x[i].flip(-1), x[i] > 0, x[i] > 0, True) for i in range(2)]
+    losses = {}
+    for batched in (True, False):
+        torch.manual_seed(0)
+        m = _build(registries, model, {**NARROW[model], **args})
+        assert m.batched_passes  # the norm allows it, so it is on by default
+        m.batched_passes = batched
+        m.train_mode()
+        losses[batched] = [
+            {k: float(v) for k, v in m.train_step(b).items()} for b in batches
+        ]  # step 2 also checks the first step's gradients and update
+    for one, other in zip(losses[True], losses[False], strict=True):
+        assert one.keys() == other.keys()
+        for name in one:
+            assert math.isclose(one[name], other[name], rel_tol=1e-5, abs_tol=1e-7), name
+
+
+@pytest.mark.parametrize("model", ["hlsnc", "pix2pix"])
+def test_batch_statistics_keep_separate_passes(registries, model: str) -> None:
+    """Switchable and batch norm mix the images of a batch: their defaults keep one pass each."""
+    assert not _build(registries, model, NARROW[model]).batched_passes
