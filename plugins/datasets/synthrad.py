@@ -33,19 +33,15 @@ from medganbench_plugins.datasets.nifti_volumes import (
     CT_WINDOW,
     check_percentile,
     ct_domain,
-    fingerprint_extra,
     mr_domain,
-    payload_problems,
     relative,
     split_ratios,
 )
-from medganbench_plugins.datasets.slices import cached, files_fingerprint, group_split_params
-from medganbench_plugins.datasets.volume_native import eval_grid_param, native_reader
+from medganbench_plugins.datasets.slices import group_split_params
+from medganbench_plugins.datasets.volume_native import eval_grid_param, load_paired_patients
 from medganbench_plugins.datasets.volume_pairs import (
     PatientFiles,
     VolumeDataset,
-    build_volume_dataset,
-    read_patients,
 )
 
 VERSION = "1"
@@ -173,27 +169,16 @@ def _factory(name: str) -> Callable[[Mapping[str, Any], DatasetContext], VolumeD
             "a": mr_domain("MR") if source == "mr" else _cbct_domain(),
             "b": ct_domain(CT_WINDOW),
         }
-        files = [f for p in patients for f in (*p.images.values(), p.mask) if f and f.exists()]
-        size = int(ctx.image_size)
-        # The evaluation grid does not change the slices: same fingerprint, same cache.
-        sliced = {k: v for k, v in resolved.items() if k != "eval_grid"}
-        extra = fingerprint_extra(name, VERSION, sliced, size)
-        fingerprint = files_fingerprint(files, root, extra)
-        payload = cached(
-            Path(ctx.cache_dir) / "slices",
-            {"dataset": name, "root": str(root.resolve()), "fingerprint": fingerprint},
-            lambda: read_patients(patients, domains, resolved, size),
-        )
-        payload_problems(payload, name)
-        native = resolved["eval_grid"] == "native"
-        return build_volume_dataset(
-            payload,
-            (domains["a"], domains["b"]),
+        return load_paired_patients(
+            name,
+            VERSION,
+            root,
+            patients,
+            domains,
+            resolved,
             ratios,
-            int(resolved["seed"]),
-            size,
-            fingerprint,
-            native_reader(patients, domains, resolved) if native else None,
+            int(ctx.image_size),
+            Path(ctx.cache_dir),
         )
 
     return build

@@ -50,12 +50,11 @@ from medganbench_plugins.datasets.slices import (
     files_fingerprint,
     group_split_params,
 )
-from medganbench_plugins.datasets.volume_native import eval_grid_param, native_reader
+from medganbench_plugins.datasets.volume_native import eval_grid_param, load_paired_patients
 from medganbench_plugins.datasets.volume_pairs import (
     PatientFiles,
     VolumeDataset,
     build_unpaired_dataset,
-    build_volume_dataset,
 )
 from medganbench_plugins.datasets.volume_pairs import read_patients as read
 
@@ -161,26 +160,16 @@ def PairedVolumeFolder(args: Mapping[str, Any], ctx: DatasetContext) -> VolumeDa
                 mask=mask if mask.is_file() else None,
             )
         )
-    files = [f for p in patients for f in (*p.images.values(), p.mask) if f and f.exists()]
-    size = int(ctx.image_size)
-    # The evaluation grid does not change the slices: same fingerprint, same cache.
-    sliced = {k: v for k, v in resolved.items() if k != "eval_grid"}
-    fingerprint = files_fingerprint(files, root, fingerprint_extra(PAIRED, VERSION, sliced, size))
-    payload = cached(
-        Path(ctx.cache_dir) / "slices",
-        {"dataset": PAIRED, "root": str(root.resolve()), "fingerprint": fingerprint},
-        lambda: read(patients, domains, resolved, size),
-    )
-    payload_problems(payload, PAIRED)
-    native = resolved["eval_grid"] == "native"
-    return build_volume_dataset(
-        payload,
-        (domains["a"], domains["b"]),
+    return load_paired_patients(
+        PAIRED,
+        VERSION,
+        root,
+        patients,
+        domains,
+        resolved,
         ratios,
-        int(resolved["seed"]),
-        size,
-        fingerprint,
-        native_reader(patients, domains, resolved) if native else None,
+        int(ctx.image_size),
+        Path(ctx.cache_dir),
     )
 
 

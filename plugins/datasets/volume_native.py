@@ -12,6 +12,7 @@ the domains' body masks.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,11 +22,28 @@ from medganbench.core.dataset import DomainInfo
 from medganbench.core.params import Param
 from medganbench.core.volumes import NativeSlices
 from medganbench.errors import DataError
-from medganbench_plugins.datasets.nifti_volumes import VolumeError
-from medganbench_plugins.datasets.slices import body_mask
-from medganbench_plugins.datasets.volume_pairs import PatientFiles, read_volume, to_units
+from medganbench_plugins.datasets.nifti_volumes import (
+    VolumeError,
+    fingerprint_extra,
+    payload_problems,
+)
+from medganbench_plugins.datasets.slices import body_mask, cached, files_fingerprint
+from medganbench_plugins.datasets.volume_pairs import (
+    PatientFiles,
+    VolumeDataset,
+    build_volume_dataset,
+    read_patients,
+    read_volume,
+    to_units,
+)
 
-__all__ = ["EVAL_GRIDS", "NativeReader", "eval_grid_param", "native_reader"]
+__all__ = [
+    "EVAL_GRIDS",
+    "NativeReader",
+    "eval_grid_param",
+    "load_paired_patients",
+    "native_reader",
+]
 
 #: The values of the ``eval_grid`` dataset argument.
 EVAL_GRIDS = ("image-size", "native")
@@ -89,3 +107,45 @@ def native_reader(
         return NativeSlices(target=stacks[key][None].float(), mask=mask[None])
 
     return read
+
+
+def load_paired_patients(
+    name: str,
+    version: str,
+    root: Path,
+    patients: Sequence[PatientFiles],
+    domains: Mapping[str, DomainInfo],
+    resolved: Mapping[str, Any],
+    ratios: tuple[float, float, float],
+    image_size: int,
+    cache_dir: Path,
+) -> VolumeDataset:
+    """A paired volume dataset from its patients' files: cut (or read from the slice cache,
+    keyed by the files' content), split by patient, and with a native-grid reader when
+    ``eval_grid=native``.
+
+    Raises:
+        DataError: a patient's files disagree (naming its folder), or no usable slice.
+    """
+    files = [f for p in patients for f in (*p.images.values(), p.mask) if f and f.exists()]
+    # The evaluation grid does not change the slices: same fingerprint, same cache.
+    sliced = {k: v for k, v in resolved.items() if k != "eval_grid"}
+    fingerprint = files_fingerprint(
+        files, root, fingerprint_extra(name, version, sliced, image_size)
+    )
+    payload = cached(
+        cache_dir / "slices",
+        {"dataset": name, "root": str(root.resolve()), "fingerprint": fingerprint},
+        lambda: read_patients(patients, domains, resolved, image_size),
+    )
+    payload_problems(payload, name)
+    native = resolved["eval_grid"] == "native"
+    return build_volume_dataset(
+        payload,
+        (domains["a"], domains["b"]),
+        ratios,
+        int(resolved["seed"]),
+        image_size,
+        fingerprint,
+        native_reader(patients, domains, resolved) if native else None,
+    )
