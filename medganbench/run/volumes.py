@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from medganbench.core.metric import Metric, MetricReport, Needs
 from medganbench.core.volumes import (
+    EVAL_UNIT,
     SLICE_KEY,
     VOLUME_KEY,
     NativeSource,
@@ -140,7 +141,7 @@ class VolumeCollector:
             values = list(per_patient.values())
             finite = [x for x in values if math.isfinite(x)]
             details: dict[str, Any] = {
-                "eval_unit": "volume",
+                EVAL_UNIT: "volume",
                 "grid": grid,
                 "patients": per_patient,
                 "n_patients": len(values),
