@@ -11,6 +11,7 @@ from medganbench import defaults
 from medganbench.cli.common import err, leaderboard_dir_option, load_registries, out
 from medganbench.cli.run import parse_metric_args
 from medganbench.core.params import parse_key_values
+from medganbench.leaderboard.ranking import format_args
 from medganbench.run.external import EXTERNAL_DIRECTIONS, TASKS, ExternalSpec, score_outputs
 from medganbench.run.options import RunOptions
 
@@ -118,7 +119,10 @@ def score(
     for column in ("direction", "metric", "value"):
         table.add_column(column)
     for row in result.rows:
-        table.add_row(row.direction, f"{row.metric} {row.metric_args}", f"{row.value:.4f}")
+        arrow = "↑" if row.higher_is_better else "↓"
+        shown = format_args(row.metric_args)
+        metric = f"{row.metric} {arrow}" + (f" ({shown})" if shown else "")
+        table.add_row(row.direction, metric, f"{row.value:.4f}")
     out.print(table)
     out.print(
         f"run directory: {result.run_dir}\nleaderboard:   {result.leaderboard} (track external)",
