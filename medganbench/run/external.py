@@ -180,7 +180,7 @@ def resolve_external(
         raise UsageError(
             f"--name {spec.name!r} is the name of an installed model; rows of outputs made "
             "elsewhere must not be mistaken for it.",
-            hint="Choose another name, e.g. " + f"{spec.name}-external.",
+            hint=f"Choose another name, e.g. {spec.name}-external.",
         )
     if spec.task not in TASKS or spec.direction not in EXTERNAL_DIRECTIONS:
         raise UsageError(
@@ -188,7 +188,7 @@ def resolve_external(
         )
     if not spec.version or len(spec.version) > 40 or not spec.version.isprintable():
         raise UsageError(f"--model-version {spec.version!r} must be 1 to 40 printable characters.")
-    factory = ExternalSamples if spec.task == "sample" else ExternalTranslations
+    factory = _model_class(spec)
     stand_in: Registry[ModelSpec] = Registry("model")
     stand_in.add(
         ModelSpec(
