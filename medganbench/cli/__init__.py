@@ -6,7 +6,7 @@ never a traceback (:class:`~medganbench.cli.common.CommandGroup`).
 
 Owns: the commands, one module each (:mod:`~medganbench.cli.run`, :mod:`~medganbench.cli.sweep`,
 :mod:`~medganbench.cli.listing`, :mod:`~medganbench.cli.leaderboard`,
-:mod:`~medganbench.cli.datasets`, :mod:`~medganbench.cli.weights`) and what they share
+:mod:`~medganbench.cli.datasets`, :mod:`~medganbench.cli.weights`, :mod:`~medganbench.cli.score`) and what they share
 (:mod:`~medganbench.cli.common`).
 
 May import: core, data, defaults, errors, fileio, leaderboard, run, site, sweep, weights.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import click
 
 from medganbench import __version__
-from medganbench.cli import datasets, leaderboard, listing, run, sweep, weights
+from medganbench.cli import datasets, leaderboard, listing, run, score, sweep, weights
 from medganbench.cli.common import CommandGroup
 
 
@@ -29,6 +29,7 @@ def main() -> None:
 
 
 main.add_command(run.run)
+main.add_command(score.score)
 main.add_command(sweep.sweep)
 main.add_command(listing.list_components)
 main.add_command(listing.plugins)

@@ -19,7 +19,12 @@ from medganbench.leaderboard.export import export as export_table
 from medganbench.leaderboard.merge import POLICIES, merge_to_file
 from medganbench.leaderboard.merge_report import MergeConflictError, write_report
 from medganbench.leaderboard.ranking import ranked_groups, sample_size_warnings
-from medganbench.leaderboard.render import render_groups, view_groups
+from medganbench.leaderboard.render import (
+    EXTERNAL_HEADING,
+    is_external,
+    render_groups,
+    view_groups,
+)
 from medganbench.leaderboard.store import leaderboard_path, read_leaderboard
 
 
@@ -41,10 +46,18 @@ def show(dataset: str | None, leaderboard_dir: Path, by: str | None, runs: bool)
     By default runs that differ only by seed are merged: mean ± std and a 95% bootstrap interval
     per metric; configurations whose intervals overlap share a rank. A warning follows when a
     ranked column mixes rows scored on different numbers of images (FID and KID depend on N).
+    Outputs made elsewhere (`medganbench score`, track external) follow under their own
+    heading, in their own tables, never ranked with budgeted runs.
     """
     for path in leaderboard_files(leaderboard_dir, dataset):
         board = read_leaderboard(path)
-        for table in render_groups(view_groups(board, by=by, runs=runs)):
+        groups = view_groups(board, by=by, runs=runs)
+        marked = False
+        for index, table in enumerate(render_groups(groups)):
+            if is_external(groups[index]) and not marked:
+                # Outputs made elsewhere come last, under their own heading: never one ranking.
+                out.rule(EXTERNAL_HEADING)
+                marked = True
             out.print(table)
         for line in sample_size_warnings(ranked_groups(board, by=by)):
             err.print(f"[bold yellow]warning:[/] {escape(line)}", highlight=False)

@@ -42,7 +42,9 @@ from medganbench.run.flops import probe_model
 def list_components(
     kind: str | None, details: bool, image_size: int, data_dir: Path | None
 ) -> None:
-    """List registered models, datasets, metrics and sweep executors."""
+    """List registered models, datasets, metrics and sweep executors, with the package
+    (distribution and version) that provides each: what a leaderboard row records as its
+    provenance."""
     registries = load_registries()
     kinds = [kind] if kind else ["models", "datasets", "metrics", "executors"]
     for name in kinds:
@@ -54,7 +56,7 @@ def list_components(
             else name
         )
         table = Table(title=title)
-        for column in ("name", "version", "summary", "plugin"):
+        for column in ("name", "version", "summary", "plugin", "package"):
             table.add_column(column)
         if measure:
             table.add_column("parameters", justify="right")
@@ -65,7 +67,14 @@ def list_components(
         if details:
             table.add_column("arguments (default)")
         for entry in registry.entries():
-            row = [entry.spec.name, entry.spec.version, entry.spec.summary, entry.plugin]
+            package = registries.provenance(name, entry.spec.name)
+            row = [
+                entry.spec.name,
+                entry.spec.version,
+                entry.spec.summary,
+                entry.plugin,
+                escape(f"{package['name']} {package['version']}".strip()),
+            ]
             if measure:
                 row.extend(_model_size_cells(entry.spec, image_size))
             if name == "datasets":

@@ -13,7 +13,8 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
@@ -144,13 +145,36 @@ def _explain_validation(pm: pluggy.PluginManager, exc: pluggy.PluginValidationEr
 
 @dataclass(frozen=True)
 class Registries:
-    """The component registries of one plugin manager (and the weights artifacts)."""
+    """The component registries of one plugin manager (and the weights artifacts).
+
+    Attributes:
+        origins: plugin name → where it comes from (its distribution and version), for the
+            provenance recorded on leaderboard rows (:meth:`provenance`).
+    """
 
     datasets: Registry[DatasetSpec]
     models: Registry[ModelSpec]
     metrics: Registry[MetricSpec]
     weights: Registry[WeightsSpec]
     executors: Registry[ExecutorSpec]
+    origins: Mapping[str, PluginOrigin] = field(default_factory=dict)
+
+    def provenance(self, kind: str, name: str) -> dict[str, str]:
+        """The distribution that provided component ``name`` of ``kind`` (``"models"``,
+        ``"datasets"``, ``"metrics"``, ...): ``{"name": "medganbench", "version": "0.1.0"}``.
+
+        Built-ins are provided by the medganbench distribution itself; a third-party plugin by
+        the package its entry point belongs to; a plugin registered by hand (tests, notebooks)
+        by ``"(registered directly)"`` without a version.
+
+        Raises:
+            UnknownNameError: no component of that name.
+        """
+        entry = getattr(self, kind).entry(name)
+        origin = self.origins.get(entry.plugin)
+        if origin is None:
+            return {"name": "(registered directly)", "version": ""}
+        return {"name": origin.distribution, "version": origin.version}
 
 
 def build_registries(pm: pluggy.PluginManager) -> Registries:
@@ -167,6 +191,7 @@ def build_registries(pm: pluggy.PluginManager) -> Registries:
         metrics=_collect(pm, "medganbench_metrics", MetricSpec, "metric"),
         weights=_collect(pm, "medganbench_weights", WeightsSpec, "weights artifact"),
         executors=_collect(pm, "medganbench_executors", ExecutorSpec, "executor"),
+        origins=dict(pm.origins) if isinstance(pm, PluginManager) else {},
     )
 
 

@@ -1,7 +1,7 @@
 """The Arrow leaderboard.
 
-Owns: the one row type and the schema derived from it, with older schemas' upgrades
-(:mod:`~medganbench.leaderboard.schema`); reading, validating, locking and appending files
+Owns: the one row type and the schema derived from it (:mod:`~medganbench.leaderboard.schema`),
+with older schemas' upgrades (:mod:`~medganbench.leaderboard.upgrades`); reading, validating, locking and appending files
 (:mod:`~medganbench.leaderboard.store`); comparable groups and both rank rules
 (:mod:`~medganbench.leaderboard.ranking`); aggregation over seeds
 (:mod:`~medganbench.leaderboard.seeds`) with the spread between patients of per-patient rows

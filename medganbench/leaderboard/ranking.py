@@ -27,6 +27,8 @@ from medganbench.leaderboard.schema import SCHEMA, LeaderboardRow, rows_from_tab
 # Rows are ranked together only if all of these are equal. ``direction`` is included on top of
 # the data/budget/split keys because A→B and B→A scores are measured in different target
 # domains (different units and windows), so ranking them against each other is meaningless.
+# ``track`` keeps outputs made elsewhere (``external``: no budget, scored by ``medganbench
+# score``) apart from runs trained here under a budget: they are never ranked together.
 COMPARABLE_KEYS: tuple[str, ...] = (
     "dataset",
     "dataset_version",
@@ -37,6 +39,7 @@ COMPARABLE_KEYS: tuple[str, ...] = (
     "budget_seconds",
     "eval_split",
     "direction",
+    "track",
 )
 
 
@@ -237,7 +240,8 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
             group has that metric at several versions, the first one to appear is used.
 
     Returns:
-        Groups ordered by their key; within each, ranked rows best first (ties by model and
+        Groups ordered by their key, ``track=budgeted`` groups before ``external`` ones; within
+        each, ranked rows best first (ties by model and
         run id), then unranked rows.
 
     Raises:
@@ -277,7 +281,9 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
         )
 
     result = []
-    for key in sorted(groups, key=_sort_key):
+    # Budgeted groups first, then external ones: a reader meets the budgeted ranking first.
+    track = COMPARABLE_KEYS.index("track")
+    for key in sorted(groups, key=lambda k: (k[track] != "budgeted", _sort_key(k))):
         metrics = tuple(columns[key])
         if by is None:
             ranked_by: MetricColumn | None = metrics[0]

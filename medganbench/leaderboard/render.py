@@ -47,12 +47,27 @@ def format_budget(key: Mapping[str, Any]) -> str:
     return ",".join(parts) or "none"
 
 
+#: How a group of outputs made elsewhere is marked wherever it is shown.
+EXTERNAL_MARK = "EXTERNAL outputs (made elsewhere, no budget; not ranked with budgeted runs)"
+#: The heading above a leaderboard's external groups (terminal, markdown, site).
+EXTERNAL_HEADING = (
+    "Track external: outputs made elsewhere and scored here (medganbench score) — "
+    "no training budget, ranked only among themselves"
+)
+
+
+def is_external(group: _AnyGroup) -> bool:
+    """Whether ``group`` holds outputs made elsewhere (``track=external``)."""
+    return group.key.get("track") == "external"
+
+
 def group_title(group: _AnyGroup) -> str:
     k = group.key
     # The fingerprint is shown (shortened) because two groups can differ only in it.
+    budget = EXTERNAL_MARK if is_external(group) else f"budget {format_budget(k)}"
     return (
         f"{k['dataset']} v{k['dataset_version']} · {k['image_size']}px · "
-        f"budget {format_budget(k)} · split {k['eval_split']} · {k['direction']} · "
+        f"{budget} · split {k['eval_split']} · {k['direction']} · "
         f"data {str(k['dataset_fingerprint'])[:8]}"
     )
 
@@ -260,9 +275,13 @@ def render_markdown(groups: Sequence[_AnyGroup]) -> str:
         return text.replace("|", "\\|")
 
     parts = []
+    marked = False
     for group in groups:
         headers, cells = _cells(group)
         lines = [f"## {group_title(group)}", ""]
+        if is_external(group) and not marked:
+            lines = [f"# {EXTERNAL_HEADING}", "", *lines]
+            marked = True
         if isinstance(group, AggregatedGroup):
             lines += [f"_{_legend(group)}._", ""]
         lines.append("| " + " | ".join(cell(h) for h in headers) + " |")
@@ -289,4 +308,12 @@ def markdown(table: pa.Table, by: str | None = None, *, runs: bool = False) -> s
     return render_markdown(view_groups(table, by=by, runs=runs))
 
 
-__all__ = ["markdown", "render_groups", "render_markdown", "view_groups"]
+__all__ = [
+    "EXTERNAL_HEADING",
+    "EXTERNAL_MARK",
+    "is_external",
+    "markdown",
+    "render_groups",
+    "render_markdown",
+    "view_groups",
+]

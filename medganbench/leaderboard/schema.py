@@ -16,7 +16,7 @@ import dataclasses
 import json
 import numbers
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,8 +27,9 @@ import pyarrow as pa
 
 from medganbench.core.params import canonical_json
 from medganbench.errors import LeaderboardError
+from medganbench.leaderboard.upgrades import UPGRADES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VERSION_KEY = b"medganbench.schema_version"
 
 
@@ -48,8 +49,8 @@ class LeaderboardRow:
     Every field is a column, in this order. ``X | None`` fields are the nullable columns: a
     budget sets any subset of its three limits, and rows upgraded from schema v1 never measured
     the model's size or a noise floor. A null anywhere else is a bug upstream.
-    ``model_args``, ``dataset_args``, ``metric_args``, ``metric_details`` and ``weights`` hold
-    JSON objects: pass a JSON string or a mapping; both are stored as canonical JSON.
+    ``model_args``, ``dataset_args``, ``metric_args``, ``metric_details``, ``weights`` and
+    ``provenance`` hold JSON objects: pass a JSON string or a mapping; both are stored as canonical JSON.
 
     Raises (on construction):
         LeaderboardError: a value has the wrong type, naming the column.
@@ -77,6 +78,9 @@ class LeaderboardRow:
     weights: str = _column(_STRING, **_JSON)
     higher_is_better: bool = _column(_BOOL)
     seed: int = _column(_INT64)
+    # Added in schema v3: "budgeted" (trained here under the budget) or "external" (outputs made
+    # elsewhere, scored by ``medganbench score``: no budget, never ranked with budgeted rows).
+    track: str = _column(_STRING)
     budget_steps: int | None = _column(_INT64)
     budget_kimg: float | None = _column(_FLOAT64)
     budget_seconds: float | None = _column(_FLOAT64)
@@ -92,11 +96,19 @@ class LeaderboardRow:
     parameters: int | None = _column(_INT64)
     flops_per_step: int | None = _column(_INT64)
     medganbench_version: str = _column(_STRING)
+    # Added in schema v3: the distributions that provided the row's model, dataset and metric,
+    # ``{"model": {"name": ..., "version": ...} | null, "dataset": ..., "metric": ...}``; ``{}``
+    # for rows recorded before v3 (unknown), ``"model": null`` for external outputs.
+    provenance: str = _column(_STRING, **_JSON)
     status: str = _column(_STRING)
 
     def __post_init__(self) -> None:
         for name, value in _checked(self.__dict__, "Leaderboard row").items():
             object.__setattr__(self, name, value)
+        if self.track not in TRACKS:
+            raise LeaderboardError(
+                f"Leaderboard row column 'track': {self.track!r} is not one of {', '.join(TRACKS)}."
+            )
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any], index: int = 0) -> LeaderboardRow:
@@ -122,7 +134,13 @@ class LeaderboardRow:
             raise LeaderboardError(
                 f"Leaderboard row {index} has unknown column(s): {', '.join(map(str, unknown))}."
             )
-        return cls(**_checked(row, f"Leaderboard row {index},"))
+        checked = _checked(row, f"Leaderboard row {index},")
+        if checked["track"] not in TRACKS:
+            raise LeaderboardError(
+                f"Leaderboard row {index}, column 'track': {checked['track']!r} is not one of "
+                f"{', '.join(TRACKS)}."
+            )
+        return cls(**checked)
 
     def as_dict(self) -> dict[str, Any]:
         """Column name → value, in column order."""
@@ -250,40 +268,8 @@ def rows_from_table(table: pa.Table) -> list[LeaderboardRow]:
 # --------------------------------------------------------------------------------------------
 
 
-def _upgrade_v1_to_v2(table: pa.Table) -> pa.Table:
-    """v2 added metric arguments, details, noise floor and weights around ``value``, and
-    precision, channels_last, parameters and flops_per_step after ``device``.
-
-    v1 had only argument-free metrics without pretrained weights (psnr, ssim, mae), so their
-    arguments, details and weights are empty objects and they have no noise floor. v1 runs were
-    all fp32 in the default memory format (the runner had no AMP then); their model size was not
-    measured, so those two columns are null rather than a guess.
-    """
-    n = table.num_rows
-
-    def insert(after: str, added: list[tuple[str, pa.Array]]) -> None:
-        nonlocal table
-        at = table.schema.get_field_index(after) + 1
-        for offset, (name, values) in enumerate(added):
-            table = table.add_column(at + offset, name, values)
-
-    empty = pa.array(["{}"] * n, pa.string())
-    insert("metric_convention", [("metric_args", empty), ("metric_details", empty)])
-    insert("value", [("noise_floor", pa.nulls(n, pa.float64())), ("weights", empty)])
-    insert(
-        "device",
-        [
-            ("precision", pa.array(["fp32"] * n, pa.string())),
-            ("channels_last", pa.array([False] * n, pa.bool_())),
-            ("parameters", pa.nulls(n, pa.int64())),
-            ("flops_per_step", pa.nulls(n, pa.int64())),
-        ],
-    )
-    return table
-
-
-# Upgrade steps: ``_UPGRADES[n]`` maps a table of schema version ``n`` to version ``n + 1``.
-_UPGRADES: dict[int, Callable[[pa.Table], pa.Table]] = {1: _upgrade_v1_to_v2}
+#: The values of the ``track`` column.
+TRACKS: tuple[str, ...] = ("budgeted", "external")
 
 
 def schema_version(schema: pa.Schema, path: Path) -> int:
@@ -325,7 +311,7 @@ def to_current_schema(table: pa.Table, path: Path) -> pa.Table:
             hint="Upgrade medganbench to read or append to it.",
         )
     while version < SCHEMA_VERSION:
-        step = _UPGRADES.get(version)
+        step = UPGRADES.get(version)
         if step is None:
             raise LeaderboardError(
                 f"{path} has leaderboard schema v{version}, which this medganbench cannot upgrade."

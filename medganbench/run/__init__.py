@@ -8,7 +8,9 @@ phases :mod:`~medganbench.run.prepare` → :mod:`~medganbench.run.train` →
 needs: the data order (:mod:`~medganbench.run.batches`), checkpoints
 (:mod:`~medganbench.run.checkpoint`), devices (:mod:`~medganbench.run.device`), FLOP counting
 (:mod:`~medganbench.run.flops`), the progress bar (:mod:`~medganbench.run.progress`) and sample
-grids (:mod:`~medganbench.run.samples`).
+grids (:mod:`~medganbench.run.samples`). Outputs made elsewhere: a split's inputs exported
+(:mod:`~medganbench.run.export`), the files exchanged (:mod:`~medganbench.run.outputs`) and their
+scoring by the run's own phases (:mod:`~medganbench.run.external`).
 
 May import: core, data, defaults, errors, fileio, leaderboard, weights.
 """

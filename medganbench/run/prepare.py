@@ -124,36 +124,11 @@ def prepare(
         )
     device = pick_device(options.device)
     seed_everything(spec.seed)
-    cache_root = options.cache_dir or medganbench_home()
-
-    dataset: Dataset = registries.datasets.get(spec.dataset).build(
-        run.dataset_build_args(),
-        DatasetContext(spec.image_size, cache_root / "datasets" / spec.dataset, options.data_dir),
-    )
-    interrupts.check()  # data generation can take a while
+    dataset = build_dataset(run, registries, options)
     info = dataset.info
-    if info.image_size != spec.image_size:
-        raise DataError(
-            f"Dataset {spec.dataset!r} delivered {info.image_size} px images, "
-            f"{spec.image_size} px were asked for."
-        )
     model_cls = registries.models.get(spec.model).load()
     fingerprint = dataset.fingerprint()
-    metric_ctx = MetricContext(
-        training_images=functools.partial(training_images, dataset),
-        device=device,
-        cache_dir=cache_root / "features",
-        dataset=spec.dataset,
-        dataset_version=run.dataset_version,
-        dataset_fingerprint=fingerprint,
-        split=spec.eval_split,
-        image_size=spec.image_size,
-        allow_unverified_weights=spec.allow_unverified_weights,
-    )
-    metrics: dict[str, Metric] = {
-        name: registries.metrics.get(name).build(run.metric_args[name], metric_ctx)
-        for name in spec.metrics
-    }
+    metrics = build_metrics(run, registries, options, dataset, fingerprint, device)
     check_compatibility(run, info, model_cls, metrics)
     prefetch_weights(metrics, on_status, unverified_ok=spec.allow_unverified_weights)
 
@@ -192,6 +167,55 @@ def prepare(
         run_dir,
         checkpoint,
     )
+
+
+def build_dataset(run: ResolvedRun, registries: Registries, options: RunOptions) -> Dataset:
+    """The run's dataset, built as every run builds it (``medganbench score`` and
+    ``datasets export`` too, so they see exactly the run's splits).
+
+    Raises:
+        DataError: the dataset does not deliver the requested image size (or its own errors).
+    """
+    spec = run.spec
+    cache_root = options.cache_dir or medganbench_home()
+    dataset: Dataset = registries.datasets.get(spec.dataset).build(
+        run.dataset_build_args(),
+        DatasetContext(spec.image_size, cache_root / "datasets" / spec.dataset, options.data_dir),
+    )
+    interrupts.check()  # data generation can take a while
+    if dataset.info.image_size != spec.image_size:
+        raise DataError(
+            f"Dataset {spec.dataset!r} delivered {dataset.info.image_size} px images, "
+            f"{spec.image_size} px were asked for."
+        )
+    return dataset
+
+
+def build_metrics(
+    run: ResolvedRun,
+    registries: Registries,
+    options: RunOptions,
+    dataset: Dataset,
+    fingerprint: str,
+    device: torch.device,
+) -> dict[str, Metric]:
+    """The run's metric instances, in the spec's order, with the context every run gives them."""
+    spec = run.spec
+    metric_ctx = MetricContext(
+        training_images=functools.partial(training_images, dataset),
+        device=device,
+        cache_dir=(options.cache_dir or medganbench_home()) / "features",
+        dataset=spec.dataset,
+        dataset_version=run.dataset_version,
+        dataset_fingerprint=fingerprint,
+        split=spec.eval_split,
+        image_size=spec.image_size,
+        allow_unverified_weights=spec.allow_unverified_weights,
+    )
+    return {
+        name: registries.metrics.get(name).build(run.metric_args[name], metric_ctx)
+        for name in spec.metrics
+    }
 
 
 def training_images(dataset: Dataset, domain: str) -> torch.Tensor:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from medganbench import __version__, defaults
 from medganbench.core.params import canonical_json
@@ -83,6 +85,7 @@ def leaderboard_rows(
         weights="{}",
         higher_is_better=True,
         seed=spec.seed,
+        track="budgeted",
         budget_steps=spec.budget.steps,
         budget_kimg=spec.budget.kimg,
         budget_seconds=spec.budget.seconds,
@@ -97,6 +100,7 @@ def leaderboard_rows(
         parameters=prepared.model.parameter_count(),
         flops_per_step=trained.flops_per_step,
         medganbench_version=__version__,
+        provenance="{}",
         status="ok",
     )
     rows = [
@@ -112,6 +116,7 @@ def leaderboard_rows(
             noise_floor=report.noise_floor,
             weights=canonical_json(dict(report.weights)),
             higher_is_better=prepared.metrics[name].higher_is_better,
+            provenance=row_provenance(run.provenance, name),
         )
         for direction, by_name in evaluation.scores.items()
         for name, (value, report) in by_name.items()
@@ -129,6 +134,7 @@ def leaderboard_rows(
                 metric_details=canonical_json(dict(report.details)),
                 value=value,
                 higher_is_better=prepared.metrics[name].higher_is_better,
+                provenance=row_provenance(run.provenance, name),
             )
             for direction, by_name in evaluation.volume_scores.items()
             for name, (value, report) in by_name.items()
@@ -146,10 +152,25 @@ def leaderboard_rows(
                 metric_details=canonical_json(dict(report.details)),
                 value=value,
                 higher_is_better=prepared.metrics[name].higher_is_better,
+                provenance=row_provenance(run.provenance, name),
             )
             for direction, by_name in evaluation.native_scores.items()
             for name, (value, report) in by_name.items()
         ]
+    )
+
+
+def row_provenance(provenance: Mapping[str, Any], metric: str) -> str:
+    """The ``provenance`` of a row of ``metric``: the distributions of its model, dataset and
+    metric (from :attr:`~medganbench.run.spec.ResolvedRun.provenance`; ``{}`` if unknown)."""
+    if not provenance:
+        return "{}"
+    return canonical_json(
+        {
+            "model": provenance.get("model"),
+            "dataset": provenance.get("dataset"),
+            "metric": provenance.get("metrics", {}).get(metric),
+        }
     )
 
 

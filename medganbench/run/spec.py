@@ -76,6 +76,10 @@ class ResolvedRun:
         dataset_args: the dataset's arguments that define the data (in the run id and on rows).
         dataset_location: its location arguments (``Param(location=True)``, e.g. ``root``):
             where the files are on this machine. Never in the run id, a row or a published file.
+        provenance: the distributions that provide the components, ``{"model": {"name",
+            "version"}, "dataset": {...}, "metrics": {metric: {...}}}`` (see
+            :meth:`~medganbench.core.manager.Registries.provenance`); on every row, not in the
+            run id (a component's own version is).
     """
 
     spec: RunSpec
@@ -86,6 +90,7 @@ class ResolvedRun:
     metric_versions: dict[str, str]
     metric_args: dict[str, dict[str, ArgValue]] = field(default_factory=dict)
     dataset_location: dict[str, ArgValue] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def dataset_build_args(self) -> dict[str, ArgValue]:
         """Every dataset argument, location included: what the dataset is built with."""
@@ -171,6 +176,11 @@ def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
             name: identity_args(s.params, s.resolve(spec.metric_args.get(name, {})))
             for name, s in metric_specs.items()
         },
+        provenance={
+            "model": registries.provenance("models", spec.model),
+            "dataset": registries.provenance("datasets", spec.dataset),
+            "metrics": {name: registries.provenance("metrics", name) for name in spec.metrics},
+        },
     )
 
 
@@ -197,10 +207,23 @@ def default_metrics(
         UsageError: a bad dataset argument value.
     """
     model_cls = registries.models.get(model).load()
-    if getattr(model_cls, "task", Task.TRANSLATE) is Task.SAMPLE:
+    task = getattr(model_cls, "task", Task.TRANSLATE)
+    if task is Task.SAMPLE:
         return defaults.SAMPLING_METRICS
-    if registries.datasets.get(dataset).is_paired(dataset_args or {}):
+    return metrics_for(
+        task,
+        registries.datasets.get(dataset).is_paired(dataset_args or {}),
+        cycle_consistent=getattr(model_cls, "cycle_consistent", False),
+    )
+
+
+def metrics_for(task: Task, paired: bool, *, cycle_consistent: bool = False) -> tuple[str, ...]:
+    """The default metrics of a model doing ``task`` on paired or unpaired data (see
+    :func:`default_metrics`); ``medganbench score`` uses it for outputs made elsewhere."""
+    if task is Task.SAMPLE:
+        return defaults.SAMPLING_METRICS
+    if paired:
         return defaults.PAIRED_METRICS
-    if getattr(model_cls, "cycle_consistent", False):
+    if cycle_consistent:
         return defaults.UNPAIRED_METRICS + defaults.ROUND_TRIP_METRICS
     return defaults.UNPAIRED_METRICS

@@ -14,11 +14,13 @@ from medganbench.leaderboard.render import (
     format_mean_count,
     format_value,
     group_title,
+    is_external,
     patient_legend,
     patient_note,
     summary_cell,
 )
 from medganbench.leaderboard.seeds import AggregatedGroup
+from medganbench.site import external as tracks
 from medganbench.site.charts import Point, Series, line_chart
 from medganbench.site.html import Cell, esc, table, text_cell
 from medganbench.site.patients import patient_section
@@ -61,7 +63,9 @@ def index_body(datasets: Mapping[str, Mapping[str, Any]]) -> str:
         "scored by the same validated metrics. Runs are grouped so that only comparable runs are "
         "ranked together (same dataset version and files, image size, budget, split and "
         "direction); seeds of one configuration are pooled into mean ± std and a 95% bootstrap "
-        "interval, and configurations whose intervals overlap share a rank.</p>"
+        "interval, and configurations whose intervals overlap share a rank. Outputs made "
+        "elsewhere and scored here (track external: no budget) are shown apart, under their own "
+        "heading, and never ranked with trained runs.</p>"
     )
     headers = ["dataset", "runs", "comparable groups", "models", "reported in papers"]
     return intro + table(headers, rows, numeric_headers=frozenset(headers[1:3] + headers[4:]))
@@ -109,9 +113,10 @@ def group_section(group: AggregatedGroup, anchor: str) -> str:
         rows.append(cells)
     numeric = frozenset(["rank", "steps done", "train s"] + [c.label for c in group.metrics])
     ranked = f"ranked by {group.ranked_by.label}" if group.ranked_by else "not ranked"
+    budget, badge = tracks.budget_note(group)
     return (
-        f'<section id="{esc(anchor)}"><h2>{esc(group_title(group))}</h2>'
-        f'<p class="muted">Budget {esc(format_budget(group.key))}; {esc(ranked)}. '
+        f'<section id="{esc(anchor)}"><h2>{esc(group_title(group))}{badge}</h2>'
+        f'<p class="muted">{esc(budget)}; {esc(ranked)}. '
         f"{esc(interval_rule(group.confidence) + patient_legend(group))}; single-seed entries "
         "are marked. Click a column "
         f"header to sort.</p>" + table(headers, rows, numeric_headers=numeric) + "</section>"
@@ -235,8 +240,10 @@ def dataset_body(
             f'<li><a href="#g{i}">{esc(group_title(g))}</a></li>' for i, g in enumerate(groups)
         )
         parts.append(f"<nav><ul>{toc}</ul></nav>")
-    parts += [group_section(g, f"g{i}") for i, g in enumerate(groups)]
-    parts.append(budget_charts(groups))
+    external = [group_section(g, f"g{i}") for i, g in enumerate(groups) if is_external(g)]
+    parts += [group_section(g, f"g{i}") for i, g in enumerate(groups) if not is_external(g)]
+    parts.append(budget_charts([g for g in groups if not is_external(g)]))
+    parts.append(tracks.external_section(external) if external else "")
     parts.append(reported_section(reported))
     return "".join(parts)
 
@@ -313,6 +320,9 @@ def run_body(
         if reproduction.checked
         else "Not checked: a component of this run is not installed (or has another version) where this site was built."
     )
+    if external := first.get("track") == "external":
+        parts.insert(1, tracks.EXTERNAL_RUN_NOTE)
+        check = tracks.external_check(first["run_id"])
     parts.append("<h2>Reproduce this row</h2>")
     parts.append(
         f'<pre class="reproduce"><code>{esc(reproduction.command)}</code></pre><p class="muted">{esc(check)}</p>'
@@ -351,7 +361,7 @@ def run_body(
                 ("image size", f"{first['image_size']} px"),
                 ("split", first["eval_split"]),
                 ("seed", str(first["seed"])),
-                ("budget", format_budget(first)),
+                ("budget", "none (external outputs)" if external else format_budget(first)),
                 ("steps done", str(first["steps_done"])),
                 ("kimg done", f"{first['kimg_done']:.3f}"),
                 ("train seconds", f"{first['train_seconds']:.1f}"),
@@ -374,6 +384,8 @@ def run_body(
                     "weights (sha256)",
                     ", ".join(f"{k} {v[:16]}…" for k, v in sorted(weights.items())) or _EMPTY,
                 ),
+                ("track", first.get("track", "budgeted")),
+                *tracks.provenance_facts(rows),
                 ("recorded at", str(first["created_at"])),
                 ("medganbench", first["medganbench_version"]),
             ]

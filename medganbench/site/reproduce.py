@@ -57,6 +57,8 @@ def reproduce(
     otherwise the combination that reproduces the run id is searched for.
     """
     first = rows[0]
+    if first.get("track") == "external":
+        return external_command(rows)
     model_args = json.loads(first["model_args"])
     dataset_args = json.loads(first["dataset_args"])
     metrics = list(dict.fromkeys(r["metric"] for r in rows))
@@ -126,3 +128,25 @@ def reproduce(
     if unverified:
         words.append("--allow-unverified-weights")
     return Reproduction(" ".join(shlex.quote(w) for w in words), checked)
+
+
+def external_command(rows: Sequence[Mapping[str, Any]]) -> Reproduction:
+    """The ``medganbench score`` command that scores the same outputs again (``OUTPUTS`` stands
+    for the folder that held them: the run id hashes their values, so the same files give the
+    same id)."""
+    first = rows[0]
+    model_args = json.loads(first["model_args"])
+    metric_args = {r["metric"]: declared_args(json.loads(r["metric_args"])) for r in rows}
+    words = ["medganbench", "score", "--dataset", first["dataset"], "--outputs", "OUTPUTS",
+             "--name", first["model"], "--model-version", first["model_version"],
+             "--direction", str(model_args.get("direction", first["direction"])),
+             "--task", str(model_args.get("task", "translate")),
+             "--image-size", str(first["image_size"]), "--split", first["eval_split"],
+             "--metrics", ",".join(dict.fromkeys(r["metric"] for r in rows))]  # fmt: skip
+    words += [
+        f"--dataset-arg={k}={_arg_text(v)}" for k, v in json.loads(first["dataset_args"]).items()
+    ]
+    words += [
+        f"--metric-arg={m}.{k}={_arg_text(v)}" for m, a in metric_args.items() for k, v in a.items()
+    ]
+    return Reproduction(" ".join(shlex.quote(w) for w in words), False)

@@ -71,6 +71,7 @@ def make_row(**overrides: Any) -> dict[str, Any]:
         "weights": "{}",
         "higher_is_better": True,
         "seed": 0,
+        "track": "budgeted",
         "budget_steps": 300,
         "budget_kimg": None,
         "budget_seconds": None,
@@ -85,6 +86,7 @@ def make_row(**overrides: Any) -> dict[str, Any]:
         "parameters": 0,
         "flops_per_step": 0,
         "medganbench_version": "0.1.0",
+        "provenance": "{}",
         "status": "ok",
     }
     unknown = set(overrides) - set(row)
@@ -113,14 +115,28 @@ V2_COLUMNS = (
 )
 
 
+V3_COLUMNS = ("track", "provenance")
+
+
 def v1_table(*rows: dict[str, Any]) -> pa.Table:
-    """A table as medganbench 0.1 (schema v1, without the v2 columns) wrote it."""
+    """A table as medganbench 0.1 (schema v1, without the v2 and v3 columns) wrote it."""
+    dropped = V2_COLUMNS + V3_COLUMNS
     v1_schema = pa.schema(
-        [f for f in SCHEMA if f.name not in V2_COLUMNS],
+        [f for f in SCHEMA if f.name not in dropped],
         metadata={b"medganbench.schema_version": b"1"},
     )
-    plain = [{k: v for k, v in row.items() if k not in V2_COLUMNS} for row in rows]
+    plain = [{k: v for k, v in row.items() if k not in dropped} for row in rows]
     return pa.Table.from_pylist(plain, schema=v1_schema)
+
+
+def v2_table(*rows: dict[str, Any]) -> pa.Table:
+    """A table as medganbench wrote it with schema v2 (without ``track`` and ``provenance``)."""
+    v2_schema = pa.schema(
+        [f for f in SCHEMA if f.name not in V3_COLUMNS],
+        metadata={b"medganbench.schema_version": b"2"},
+    )
+    plain = [{k: v for k, v in row.items() if k not in V3_COLUMNS} for row in rows]
+    return pa.Table.from_pylist(plain, schema=v2_schema)
 
 
 def table_of(*rows: dict[str, Any]) -> pa.Table:

@@ -13,13 +13,13 @@ import pytest
 from medganbench.errors import LeaderboardError
 from medganbench.leaderboard.schema import SCHEMA, SCHEMA_VERSION
 from medganbench.leaderboard.store import append_rows, read_leaderboard
-from tests.leaderboard.rows import labels, make_row, v1_table, write_raw
+from tests.leaderboard.rows import labels, make_row, v1_table, v2_table, write_raw
 
 
 def test_file_records_schema_version_in_metadata(board: Path) -> None:
     schema = ipc.open_file(str(board)).schema
-    assert schema.metadata[b"medganbench.schema_version"] == b"2"
-    assert SCHEMA_VERSION == 2
+    assert schema.metadata[b"medganbench.schema_version"] == b"3"
+    assert SCHEMA_VERSION == 3
 
 
 def test_file_columns_and_types_equal_schema(board: Path) -> None:
@@ -77,7 +77,7 @@ def test_wrongly_typed_value_raises_naming_the_column(
 def test_newer_schema_version_in_existing_file_refuses_append(tmp_path: Path) -> None:
     path = tmp_path / "x.arrow"
     table = pa.Table.from_pylist([make_row()], schema=SCHEMA)
-    write_raw(path, table.replace_schema_metadata({b"medganbench.schema_version": b"3"}))
+    write_raw(path, table.replace_schema_metadata({b"medganbench.schema_version": b"4"}))
     before = path.read_bytes()
     with pytest.raises(LeaderboardError, match="newer medganbench") as info:
         append_rows(path, [make_row(run_id="new")])
@@ -88,7 +88,7 @@ def test_newer_schema_version_in_existing_file_refuses_append(tmp_path: Path) ->
 def test_newer_schema_version_refuses_read(tmp_path: Path) -> None:
     path = tmp_path / "x.arrow"
     table = pa.Table.from_pylist([make_row()], schema=SCHEMA)
-    write_raw(path, table.replace_schema_metadata({b"medganbench.schema_version": b"3"}))
+    write_raw(path, table.replace_schema_metadata({b"medganbench.schema_version": b"4"}))
     with pytest.raises(LeaderboardError, match="newer medganbench"):
         read_leaderboard(path)
 
@@ -113,13 +113,37 @@ def test_v1_file_is_upgraded_on_read_with_fp32_and_unknown_size(tmp_path: Path) 
     assert row["noise_floor"] is None
 
 
-def test_append_to_v1_file_rewrites_it_as_v2_keeping_old_rows(tmp_path: Path) -> None:
+def test_v1_file_is_upgraded_to_budgeted_rows_of_unknown_provenance(tmp_path: Path) -> None:
+    path = tmp_path / "x.arrow"
+    write_raw(path, v1_table(make_row()))
+    row = read_leaderboard(path).to_pylist()[0]
+    assert (row["track"], row["provenance"]) == ("budgeted", "{}")
+
+
+def test_v2_file_is_upgraded_to_budgeted_rows_of_unknown_provenance(tmp_path: Path) -> None:
+    path = tmp_path / "x.arrow"
+    write_raw(path, v2_table(make_row(run_id="a"), make_row(run_id="b", value=21.0)))
+    table = read_leaderboard(path)
+    assert table.schema.equals(SCHEMA, check_metadata=True)
+    rows = table.to_pylist()
+    assert [(r["track"], r["provenance"], r["value"]) for r in rows] == [
+        ("budgeted", "{}", 20.0),
+        ("budgeted", "{}", 21.0),
+    ]
+
+
+def test_unknown_track_is_refused_naming_the_column(tmp_path: Path) -> None:
+    with pytest.raises(LeaderboardError, match="track.*'elsewhere'"):
+        append_rows(tmp_path / "x.arrow", [make_row(track="elsewhere")])
+
+
+def test_append_to_v1_file_rewrites_it_as_current_keeping_old_rows(tmp_path: Path) -> None:
     path = tmp_path / "x.arrow"
     write_raw(path, v1_table(make_row(run_id="old")))
     append_rows(path, [make_row(run_id="new", parameters=11_000_000)])
     with pa.OSFile(str(path), "rb") as source:
         raw = ipc.open_file(source).read_all()
-    assert raw.schema.metadata[b"medganbench.schema_version"] == b"2"
+    assert raw.schema.metadata[b"medganbench.schema_version"] == b"3"
     assert labels(raw.column("run_id").to_pylist()) == ["old", "new"]
     assert raw.column("parameters").to_pylist() == [None, 11_000_000]
 

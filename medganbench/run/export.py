@@ -1,0 +1,110 @@
+"""``medganbench datasets export``: a split's inputs for code that runs elsewhere.
+
+:func:`export_split` builds the dataset exactly as a run does and writes the inputs of one
+direction of a split (``inputs/<name>.npy`` or ``.png``, named by :func:`~medganbench.run.outputs.sample_name`)
+and a ``manifest.json`` saying what they are (dataset, version, arguments, fingerprint, the
+input and output domains with units and windows, each sample's patient volume and slice where
+the dataset has them) and what to write back for ``medganbench score``. Location arguments
+(where the files are on this machine) are never written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from medganbench import defaults
+from medganbench.core.manager import Registries
+from medganbench.core.params import ArgValue
+from medganbench.core.volumes import SLICE_KEY, VOLUME_KEY, VolumeSource
+from medganbench.errors import UsageError
+from medganbench.fileio import write_json
+from medganbench.run.external import ExternalSpec, resolve_external
+from medganbench.run.options import RunOptions
+from medganbench.run.outputs import MANIFEST_NAME, ImageShape, sample_name, write_images
+from medganbench.run.prepare import build_dataset
+
+
+def export_split(
+    registries: Registries,
+    dataset: str,
+    out: Path,
+    *,
+    dataset_args: Mapping[str, ArgValue] | None = None,
+    image_size: int = defaults.IMAGE_SIZE,
+    split: str = "test",
+    direction: str = "a2b",
+    fmt: str = "npy",
+    options: RunOptions = RunOptions(),
+) -> int:
+    """Write a split's inputs for ``direction`` to ``out/inputs`` and ``out/manifest.json``.
+
+    Returns:
+        The number of samples written.
+
+    Raises:
+        UsageError: an unknown split or direction, or a bad argument.
+        DataError: the dataset cannot be built.
+    """
+    spec = ExternalSpec("export", out, dataset, dataset_args or {}, image_size, split, direction)
+    # The metrics play no part in an export; one is named because a run resolves with one.
+    run = resolve_external(spec, registries, tuple(registries.metrics.names()[:1]))
+    built = build_dataset(run, registries, options)
+    info = built.info
+    if split not in info.splits:
+        raise UsageError(
+            f"Dataset {dataset!r} has no {split!r} split.",
+            hint=f"Its splits: {', '.join(info.splits)}",
+        )
+    source, target = direction[0], direction[2]
+    data = built.split(split)
+    volume_ids = built.volume_ids(split) if isinstance(built, VolumeSource) else []
+    samples = []
+    images = []
+    for index in range(len(data)):  # type: ignore[arg-type]
+        item = data[index]
+        name = sample_name(index)
+        entry: dict[str, Any] = {"name": name}
+        if volume_ids and VOLUME_KEY in item:
+            entry["volume"] = volume_ids[int(item[VOLUME_KEY])]
+            entry["slice"] = int(item[SLICE_KEY])
+        samples.append(entry)
+        images.append((name, item[source]))
+    domain = info.domain(source)  # type: ignore[arg-type]
+    (out / "inputs").mkdir(parents=True, exist_ok=True)
+    write_images(
+        out / "inputs", images, fmt, ImageShape(domain.channels, image_size, domain.window)
+    )
+
+    def describe(key: str) -> dict[str, Any]:
+        d = info.domain(key)  # type: ignore[arg-type]
+        return {"key": key, "name": d.name, "modality": d.modality, "units": d.units,
+                "window": list(d.window), "channels": d.channels}  # fmt: skip
+
+    write_json(
+        out / MANIFEST_NAME,
+        {
+            "medganbench_export": 1,
+            "dataset": dataset,
+            "dataset_version": run.dataset_version,
+            "dataset_args": run.dataset_args,
+            "dataset_fingerprint": built.fingerprint(),
+            "image_size": image_size,
+            "split": split,
+            "direction": direction,
+            "paired": info.paired,
+            "inputs": describe(source),
+            "outputs": describe(target),
+            "format": fmt,
+            "write_back": (
+                "one file per sample into an outputs folder, named <name>.npy ((C, H, W) or "
+                "(H, W), the outputs domain's units) or <name>.png (the outputs window mapped "
+                "onto the grey range), then: medganbench score --dataset "
+                f"{dataset} --direction {direction} --image-size {image_size} --outputs DIR "
+                "--name NAME"
+            ),
+            "samples": samples,
+        },
+    )
+    return len(samples)
