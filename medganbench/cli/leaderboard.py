@@ -146,7 +146,13 @@ def _print_merge_summary(
         "keep-all": ", every version kept (--on-conflict keep-all)",
     }[policy]
     out.print(
-        f"{written}; {report['duplicates']} duplicate(s) dropped; {len(conflicts)} conflict(s){resolved if conflicts else ''}",
+        f"{written}; {report['duplicates']} duplicate(s) dropped; "
+        f"{len(conflicts)} conflict(s){resolved if conflicts else ''}"
+        + (
+            f"; {report['replicated']} row key(s) recorded on several devices, kept as replicates"
+            if report["replicated"]
+            else ""
+        ),
         highlight=False,
     )
     # Conflicts go to stderr whatever the policy: they are never resolved silently.

@@ -17,6 +17,7 @@ from typing import Any, TypeAlias
 import pyarrow as pa
 from rich.table import Table as RichTable
 
+from medganbench.leaderboard.devices import Replicates, short_device
 from medganbench.leaderboard.ranking import (
     RankedGroup,
     format_args,
@@ -65,6 +66,22 @@ def format_value(value: float | None) -> str:
     return f"{value:#.4g}".rstrip(".")
 
 
+def devices_cell(devices: Sequence[str], replicated_runs: int = 0) -> str:
+    """The devices in their short form (:func:`~medganbench.leaderboard.devices.short_device`),
+    with how many runs were replicated on several of them."""
+    text = ", ".join(dict.fromkeys(short_device(d) for d in devices))
+    if replicated_runs:
+        text += f" ({replicated_runs} run(s) replicated across devices)"
+    return text
+
+
+def replicate_note(spread: Replicates | None) -> str:
+    """``" [21.07–21.17 on 2 devices]"``: the range of a run's replicates, where it has some."""
+    if spread is None:
+        return ""
+    return f" [{format_value(spread.low)}–{format_value(spread.high)} on {spread.n} devices]"
+
+
 def _with_floor(text: str, floor: float | None, size: str | None = None) -> str:
     """``text`` with the noise floor and the sample size (real/generated) it was scored on."""
     notes = ([f"floor {format_value(floor)}"] if floor is not None else []) + (
@@ -87,6 +104,7 @@ def _run_cells(group: RankedGroup) -> tuple[list[str], list[list[str]]]:
     for row in group.rows:
         floors = row.noise_floors or (None,) * len(row.values)
         sizes = row.sample_sizes or (None,) * len(row.values)
+        spreads = row.replicates or (None,) * len(row.values)
         cells.append(
             [
                 _EMPTY if row.rank is None else str(row.rank),
@@ -94,12 +112,12 @@ def _run_cells(group: RankedGroup) -> tuple[list[str], list[list[str]]]:
                 _args_text(row.model_args, row.precision),
                 str(row.seed),
                 *(
-                    _with_floor(format_value(v), f, n)
-                    for v, f, n in zip(row.values, floors, sizes, strict=True)
+                    _with_floor(format_value(v) + replicate_note(r), f, n)
+                    for v, f, n, r in zip(row.values, floors, sizes, spreads, strict=True)
                 ),
                 str(row.steps_done),
                 f"{row.train_seconds:.1f}",
-                row.device,
+                devices_cell(row.devices or (row.device,)),
                 row.run_id[:8],
             ]
         )
@@ -194,7 +212,7 @@ def _aggregate_cells(group: AggregatedGroup) -> tuple[list[str], list[list[str]]
                 ),
                 format_mean_count(entry.steps_done),
                 f"{entry.train_seconds:.1f}",
-                ", ".join(entry.devices),
+                devices_cell(entry.devices, entry.replicated_runs),
                 run_ids_cell(entry.run_ids),
             ]
         )

@@ -7,9 +7,11 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from medganbench.leaderboard.devices import short_device
 from medganbench.leaderboard.ranking import format_args, interval_rule
 from medganbench.leaderboard.render import (
     args_cell,
+    devices_cell,
     format_budget,
     format_mean_count,
     format_value,
@@ -103,7 +105,7 @@ def group_section(group: AggregatedGroup, anchor: str) -> str:
         cells += [
             text_cell(format_mean_count(entry.steps_done), entry.steps_done, numeric=True),
             text_cell(f"{entry.train_seconds:.1f}", entry.train_seconds, numeric=True),
-            text_cell(", ".join(entry.devices)),
+            text_cell(devices_cell(entry.devices, entry.replicated_runs)),
             Cell(_run_links(entry.run_ids)),
         ]
         rows.append(cells)
@@ -281,8 +283,12 @@ def run_body(
             '<p class="muted">No sample grid: the run directory was not available when the site was published.</p>'
         )
 
+    devices = sorted({r["device"] for r in rows})
+    # A run recorded on several devices (replicates) lists each device's values.
+    by_device = len(devices) > 1
     value_rows = [
-        [
+        ([text_cell(short_device(r["device"]))] if by_device else [])
+        + [
             text_cell(r["direction"]),
             text_cell(r["metric"]),
             text_cell(r["metric_version"]),
@@ -298,9 +304,16 @@ def run_body(
         for r in rows
     ]
     parts.append("<h2>Values</h2>")
+    if by_device:
+        parts.append(
+            f'<p class="muted">Recorded on {len(devices)} devices: replicates of one run, whose '
+            "values differ by kernel-level rounding amplified by training; rankings use their "
+            "mean.</p>"
+        )
     parts.append(
         table(
-            ["direction", "metric", "version", "args", "value", "noise floor", "convention"],
+            (["device"] if by_device else [])
+            + ["direction", "metric", "version", "args", "value", "noise floor", "convention"],
             value_rows,
             numeric_headers=frozenset({"value", "noise floor"}),
         )
@@ -357,7 +370,7 @@ def run_body(
                 ("train seconds", f"{first['train_seconds']:.1f}"),
                 ("eval seconds", f"{first['eval_seconds']:.1f}"),
                 ("peak memory", f"{first['peak_memory_mb']:.0f} MiB"),
-                ("device", first["device"]),
+                ("device", " | ".join(devices)),
                 ("precision", first["precision"]),
                 ("channels last", str(first["channels_last"]).lower()),
                 (
