@@ -18,6 +18,7 @@ from medganbench.leaderboard.export import EXPORT_FORMATS
 from medganbench.leaderboard.export import export as export_table
 from medganbench.leaderboard.merge import POLICIES, merge_to_file
 from medganbench.leaderboard.merge_report import MergeConflictError, write_report
+from medganbench.leaderboard.naming import PLAIN, naming_for
 from medganbench.leaderboard.ranking import ranked_groups, sample_size_warnings
 from medganbench.leaderboard.render import render_groups, view_groups
 from medganbench.leaderboard.store import leaderboard_path, read_leaderboard
@@ -35,16 +36,27 @@ def leaderboard() -> None:
     "--by", default=None, help="Metric to rank by (default: the first metric of each group)."
 )
 @click.option("--runs", is_flag=True, help="One row per run instead of mean ± std over seeds.")
-def show(dataset: str | None, leaderboard_dir: Path, by: str | None, runs: bool) -> None:
+@click.option(
+    "--all-args",
+    is_flag=True,
+    help="List every model argument, not only those that differ from the model's defaults.",
+)
+def show(
+    dataset: str | None, leaderboard_dir: Path, by: str | None, runs: bool, all_args: bool
+) -> None:
     """Rank comparable runs (same dataset version, image size, budget, metric version).
 
     By default runs that differ only by seed are merged: mean ± std and a 95% bootstrap interval
     per metric; configurations whose intervals overlap share a rank. A warning follows when a
     ranked column mixes rows scored on different numbers of images (FID and KID depend on N).
+    The args column lists the arguments that differ from the model's defaults (--all-args: all
+    of them); directions are named by modality, e.g. "MR → CT (a2b)".
     """
+    registries = build_registries(make_plugin_manager())
     for path in leaderboard_files(leaderboard_dir, dataset):
         board = read_leaderboard(path)
-        for table in render_groups(view_groups(board, by=by, runs=runs)):
+        naming = naming_for(board, registries, all_args=all_args)
+        for table in render_groups(view_groups(board, by=by, runs=runs), naming):
             out.print(table)
         for line in sample_size_warnings(ranked_groups(board, by=by)):
             err.print(f"[bold yellow]warning:[/] {escape(line)}", highlight=False)
@@ -57,18 +69,29 @@ def show(dataset: str | None, leaderboard_dir: Path, by: str | None, runs: bool)
 @leaderboard_dir_option
 @click.option("--by", default=None, help="Metric to rank by in the md export.")
 @click.option("--runs", is_flag=True, help="md: one row per run instead of mean ± std over seeds.")
+@click.option(
+    "--all-args",
+    is_flag=True,
+    help="md: list every model argument, not only those that differ from the defaults.",
+)
 def export(
-    dataset: str, fmt: str, out_path: Path, leaderboard_dir: Path, by: str | None, runs: bool
+    dataset: str,
+    fmt: str,
+    out_path: Path,
+    leaderboard_dir: Path,
+    by: str | None,
+    runs: bool,
+    all_args: bool,
 ) -> None:
-    """Export a leaderboard as CSV or Parquet (all rows) or Markdown (ranked tables)."""
-
-    export_table(
-        read_leaderboard(leaderboard_path(leaderboard_dir, dataset)),
-        fmt,
-        out_path,
-        by=by,
-        runs=runs,
+    """Export a leaderboard as CSV or Parquet (all rows, every argument) or Markdown (ranked
+    tables; arguments that differ from the model's defaults, directions by modality)."""
+    board = read_leaderboard(leaderboard_path(leaderboard_dir, dataset))
+    naming = (
+        naming_for(board, build_registries(make_plugin_manager()), all_args=all_args)
+        if fmt == "md"
+        else PLAIN
     )
+    export_table(board, fmt, out_path, by=by, runs=runs, naming=naming)
     out.print(f"wrote {out_path}", highlight=False)
 
 

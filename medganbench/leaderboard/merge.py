@@ -243,7 +243,7 @@ def _by_device(
 ) -> list[tuple[RowKey, list[_Version]]]:
     """Each key's versions split by device, keys in order: only versions of one device can
     conflict; versions of different devices are replicates."""
-    split = []
+    split: list[tuple[RowKey, list[_Version]]] = []
     for key in sorted(versions):
         devices: dict[str, list[_Version]] = {}
         for version in versions[key]:

@@ -18,6 +18,7 @@ import pyarrow as pa
 from rich.table import Table as RichTable
 
 from medganbench.leaderboard.devices import Replicates, short_device
+from medganbench.leaderboard.naming import DEFAULTS_TEXT, PLAIN, Naming
 from medganbench.leaderboard.ranking import (
     RankedGroup,
     format_args,
@@ -48,12 +49,13 @@ def format_budget(key: Mapping[str, Any]) -> str:
     return ",".join(parts) or "none"
 
 
-def group_title(group: _AnyGroup) -> str:
+def group_title(group: _AnyGroup, naming: Naming = PLAIN) -> str:
     k = group.key
+    direction = naming.direction(k["dataset"], k["dataset_fingerprint"], k["direction"])
     # The fingerprint is shown (shortened) because two groups can differ only in it.
     return (
         f"{k['dataset']} v{k['dataset_version']} · {k['image_size']}px · "
-        f"budget {format_budget(k)} · split {k['eval_split']} · {k['direction']} · "
+        f"budget {format_budget(k)} · split {k['eval_split']} · {direction} · "
         f"data {str(k['dataset_fingerprint'])[:8]}"
     )
 
@@ -93,7 +95,7 @@ def _with_floor(text: str, floor: float | None, size: str | None = None) -> str:
 # ------------------------------------------------------------------------------- per-run view
 
 
-def _run_cells(group: RankedGroup) -> tuple[list[str], list[list[str]]]:
+def _run_cells(group: RankedGroup, naming: Naming) -> tuple[list[str], list[list[str]]]:
     """Headers and string cells of one group, one row per run."""
     headers = (
         ["rank", "model", "args", "seed"]
@@ -109,7 +111,7 @@ def _run_cells(group: RankedGroup) -> tuple[list[str], list[list[str]]]:
             [
                 _EMPTY if row.rank is None else str(row.rank),
                 f"{row.model} v{row.model_version}",
-                _args_text(row.model_args, row.precision),
+                _args_text(row.model, row.model_version, row.model_args, row.precision, naming),
                 str(row.seed),
                 *(
                     _with_floor(format_value(v) + replicate_note(r), f, n)
@@ -172,8 +174,10 @@ def run_ids_cell(run_ids: Sequence[str]) -> str:
     return ", ".join(r[:8] for r in run_ids)
 
 
-def _args_text(model_args: str, precision: str) -> str:
-    args = format_args(model_args)
+def _args_text(model: str, version: str, model_args: str, precision: str, naming: Naming) -> str:
+    args = format_args(naming.changed_args(model, version, model_args))
+    if not args and naming.filters_args(model, version):
+        args = DEFAULTS_TEXT
     # fp32 says nothing; another precision is what separates two runs of one configuration, so
     # a bf16 row never reads like an fp32 row of the same arguments.
     if precision != "fp32":
@@ -185,11 +189,27 @@ def _sizes(entry: SeedAggregate) -> tuple[str | None, ...]:
     return entry.sample_sizes or (None,) * len(entry.summaries)
 
 
-def args_cell(entry: SeedAggregate) -> str:
-    return _args_text(entry.model_args, entry.precision)
+def args_cell(entry: SeedAggregate, naming: Naming = PLAIN) -> str:
+    """The entry's arguments as ``naming`` shows them, and its precision if not fp32."""
+    return _args_text(entry.model, entry.model_version, entry.model_args, entry.precision, naming)
 
 
-def _aggregate_cells(group: AggregatedGroup) -> tuple[list[str], list[list[str]]]:
+def args_legend(groups: Sequence[_AnyGroup], naming: Naming) -> str:
+    """What the args column leaves out, where it leaves anything out; else empty."""
+    models = {
+        (e.model, e.model_version)
+        for g in groups
+        for e in (g.entries if isinstance(g, AggregatedGroup) else g.rows)
+    }
+    if not any(naming.filters_args(m, v) for m, v in models):
+        return ""
+    return (
+        "args lists the model arguments that differ from the model's defaults "
+        f"({DEFAULTS_TEXT!r}: none); the run pages and the CSV export list all of them"
+    )
+
+
+def _aggregate_cells(group: AggregatedGroup, naming: Naming) -> tuple[list[str], list[list[str]]]:
     """Headers and string cells of one group, one row per model configuration."""
     headers = (
         ["rank", "model", "args", "seeds"]
@@ -202,7 +222,7 @@ def _aggregate_cells(group: AggregatedGroup) -> tuple[list[str], list[list[str]]
             [
                 _EMPTY if entry.rank is None else str(entry.rank),
                 f"{entry.model} v{entry.model_version}",
-                args_cell(entry),
+                args_cell(entry, naming),
                 seeds_cell(entry),
                 *(
                     summary_cell(s, entry.n_seeds, f, n) + patient_note(entry, i)
@@ -233,16 +253,16 @@ def patient_legend(group: AggregatedGroup) -> str:
     )
 
 
-def _cells(group: _AnyGroup) -> tuple[list[str], list[list[str]]]:
+def _cells(group: _AnyGroup, naming: Naming) -> tuple[list[str], list[list[str]]]:
     if isinstance(group, AggregatedGroup):
-        return _aggregate_cells(group)
-    return _run_cells(group)
+        return _aggregate_cells(group, naming)
+    return _run_cells(group, naming)
 
 
 # ---------------------------------------------------------------------------------- outputs
 
 
-def render_groups(groups: Sequence[_AnyGroup]) -> list[RichTable]:
+def render_groups(groups: Sequence[_AnyGroup], naming: Naming = PLAIN) -> list[RichTable]:
     """One rich table per group, for the terminal.
 
     Args:
@@ -252,14 +272,17 @@ def render_groups(groups: Sequence[_AnyGroup]) -> list[RichTable]:
             rank, model, args, seeds, one per metric as ``mean ± std [lo, hi]``, steps,
             train s, device, run ids; with a caption explaining the interval).
 
+        naming: how arguments and directions are named (:mod:`~medganbench.leaderboard.naming`).
+
     Returns:
         Tables titled with the group key; values to 4 significant figures.
     """
     tables = []
     for group in groups:
-        headers, cells = _cells(group)
-        caption = _legend(group) if isinstance(group, AggregatedGroup) else None
-        table = RichTable(title=group_title(group), caption=caption)
+        headers, cells = _cells(group, naming)
+        legend = [_legend(group)] if isinstance(group, AggregatedGroup) else []
+        caption = "; ".join(legend + [t for t in (args_legend([group], naming),) if t]) or None
+        table = RichTable(title=group_title(group, naming), caption=caption)
         numeric = {"rank", "seed", "steps", "train s"} | {c.label for c in group.metrics}
         for header in headers:
             table.add_column(header, justify="right" if header in numeric else "left")
@@ -269,7 +292,7 @@ def render_groups(groups: Sequence[_AnyGroup]) -> list[RichTable]:
     return tables
 
 
-def render_markdown(groups: Sequence[_AnyGroup]) -> str:
+def render_markdown(groups: Sequence[_AnyGroup], naming: Naming = PLAIN) -> str:
     """Markdown for ``groups``: a ``##`` heading and a table per group, same cells as
     :func:`render_groups`; ``"_No successful runs._"`` when there are none."""
 
@@ -279,10 +302,12 @@ def render_markdown(groups: Sequence[_AnyGroup]) -> str:
 
     parts = []
     for group in groups:
-        headers, cells = _cells(group)
-        lines = [f"## {group_title(group)}", ""]
+        headers, cells = _cells(group, naming)
+        lines = [f"## {group_title(group, naming)}", ""]
         if isinstance(group, AggregatedGroup):
             lines += [f"_{_legend(group)}._", ""]
+        if legend := args_legend([group], naming):
+            lines += [f"_{legend}._", ""]
         lines.append("| " + " | ".join(cell(h) for h in headers) + " |")
         lines.append("|" + "|".join("---" for _ in headers) + "|")
         lines.extend("| " + " | ".join(cell(c) for c in row) + " |" for row in cells)
@@ -302,9 +327,11 @@ def view_groups(
     return ranked_groups(table, by=by) if runs else aggregate_groups(table, by=by)
 
 
-def markdown(table: pa.Table, by: str | None = None, *, runs: bool = False) -> str:
+def markdown(
+    table: pa.Table, by: str | None = None, *, runs: bool = False, naming: Naming = PLAIN
+) -> str:
     """The markdown export of a leaderboard table (see :func:`view_groups`)."""
-    return render_markdown(view_groups(table, by=by, runs=runs))
+    return render_markdown(view_groups(table, by=by, runs=runs), naming)
 
 
 __all__ = ["markdown", "render_groups", "render_markdown", "view_groups"]

@@ -150,7 +150,7 @@ def device_name(device: torch.device) -> str:
             torch.cuda.get_device_name(device),
             f"sm {major}.{minor}",
             f"CUDA {torch.version.cuda}",
-            f"cuDNN {torch.backends.cudnn.version()}",
+            f"cuDNN {torch.backends.cudnn.version()}",  # type: ignore[no-untyped-call]
             f"driver {nvidia_driver_version() or 'unknown'}",
             torch_field,
         ]

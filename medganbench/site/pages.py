@@ -8,9 +8,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from medganbench.leaderboard.devices import short_device
+from medganbench.leaderboard.naming import PLAIN, Naming
 from medganbench.leaderboard.ranking import format_args, interval_rule
 from medganbench.leaderboard.render import (
     args_cell,
+    args_legend,
     devices_cell,
     format_budget,
     format_mean_count,
@@ -24,6 +26,7 @@ from medganbench.leaderboard.seeds import AggregatedGroup
 from medganbench.site.charts import Point, Series, line_chart
 from medganbench.site.html import Cell, esc, table, text_cell
 from medganbench.site.patients import patient_section
+from medganbench.site.reported import reported_section
 from medganbench.site.reproduce import Reproduction
 
 if TYPE_CHECKING:
@@ -76,8 +79,9 @@ def _run_links(run_ids: Sequence[str]) -> str:
     return " ".join(f'<a href="../{run_file(r)}">{esc(r[:8])}</a>' for r in run_ids)
 
 
-def group_section(group: AggregatedGroup, anchor: str) -> str:
-    """One comparable group: its key and a sortable table of its entries."""
+def group_section(group: AggregatedGroup, anchor: str, naming: Naming = PLAIN) -> str:
+    """One comparable group: its key and a sortable table of its entries (arguments that
+    differ from the model's defaults, the direction by modality, see ``naming``)."""
     headers = ["rank", "model", "args", "seeds"] + [c.label for c in group.metrics]
     headers += ["steps done", "train s", "device", "runs"]
     rows = []
@@ -85,7 +89,7 @@ def group_section(group: AggregatedGroup, anchor: str) -> str:
         cells = [
             text_cell(entry.rank if entry.rank is not None else _EMPTY, entry.rank, numeric=True),
             text_cell(f"{entry.model} v{entry.model_version}", entry.model),
-            text_cell(args_cell(entry) or _EMPTY),
+            text_cell(args_cell(entry, naming) or _EMPTY),
             text_cell(
                 f"n={entry.n_seeds}" + ("" if entry.n_seeds > 1 else " (single seed)"),
                 entry.n_seeds,
@@ -110,12 +114,13 @@ def group_section(group: AggregatedGroup, anchor: str) -> str:
         ]
         rows.append(cells)
     numeric = frozenset(["rank", "steps done", "train s"] + [c.label for c in group.metrics])
+    args_note = f"; {legend}" if (legend := args_legend([group], naming)) else ""
     ranked = f"ranked by {group.ranked_by.label}" if group.ranked_by else "not ranked"
     return (
-        f'<section id="{esc(anchor)}"><h2>{esc(group_title(group))}</h2>'
+        f'<section id="{esc(anchor)}"><h2>{esc(group_title(group, naming))}</h2>'
         f'<p class="muted">Budget {esc(format_budget(group.key))}; {esc(ranked)}. '
         f"{esc(interval_rule(group.confidence) + patient_legend(group))}; single-seed entries "
-        "are marked. Click a column "
+        f"are marked{esc(args_note)}. Click a column "
         f"header to sort.</p>" + table(headers, rows, numeric_headers=numeric) + "</section>"
     )
 
@@ -128,7 +133,7 @@ def _budget_axis(groups: Sequence[AggregatedGroup]) -> str | None:
     return None
 
 
-def budget_charts(groups: Sequence[AggregatedGroup]) -> str:
+def budget_charts(groups: Sequence[AggregatedGroup], naming: Naming = PLAIN) -> str:
     """One chart per metric for groups that differ only in budget, where there are 2+ budgets."""
     buckets: dict[tuple[Any, ...], list[AggregatedGroup]] = defaultdict(list)
     for group in groups:
@@ -160,7 +165,9 @@ def budget_charts(groups: Sequence[AggregatedGroup]) -> str:
             ]
             if not series:
                 continue
-            title = f"{column.label} against budget — {bucket[0].key['direction']}, {bucket[0].key['image_size']} px"
+            k = bucket[0].key
+            direction = naming.direction(k["dataset"], k["dataset_fingerprint"], k["direction"])
+            title = f"{column.label} against budget — {direction}, {k['image_size']} px"
             charts.append(
                 f"<figure>{line_chart(series, axis.removeprefix('budget_'), column.label, title)}"
                 f"<figcaption>{esc(title)}; points are means over seeds, whiskers their 95% "
@@ -182,51 +189,11 @@ def _series_label(entry: Any, bucket: Sequence[AggregatedGroup]) -> str:
     return entry.model if len(configs) == 1 else f"{entry.model} {args_cell(entry)}"
 
 
-def reported_section(reported: Sequence[ReportedResult]) -> str:
-    """Numbers the source papers report, in their own table: never ranked with measured runs."""
-    if not reported:
-        return ""
-    headers = [
-        "source",
-        "table",
-        "method",
-        "our model",
-        "direction",
-        "metric",
-        "value",
-        "image size",
-        "note",
-    ]
-    rows = [
-        [
-            text_cell(r.source),
-            text_cell(r.table),
-            text_cell(r.method),
-            text_cell(r.model or _EMPTY),
-            text_cell(r.direction),
-            text_cell(r.metric),
-            text_cell(format_value(r.value), r.value, numeric=True),
-            text_cell(
-                r.image_size if r.image_size is not None else _EMPTY, r.image_size, numeric=True
-            ),
-            text_cell(r.note or ""),
-        ]
-        for r in reported
-    ]
-    return (
-        '<section id="reported"><h2>Reported in papers <span class="badge">not measured here</span></h2>'
-        '<p class="muted">What the source papers report for this dataset, under their own '
-        "budgets, splits and metric conventions. These numbers are shown for reference only: they "
-        "were not measured by medganbench and take no part in any ranking above.</p>"
-        + table(
-            headers, rows, css_class="reported", numeric_headers=frozenset({"value", "image size"})
-        )
-        + "</section>"
-    )
-
-
 def dataset_body(
-    groups: Sequence[AggregatedGroup], reported: Sequence[ReportedResult], runs: int
+    groups: Sequence[AggregatedGroup],
+    reported: Sequence[ReportedResult],
+    runs: int,
+    naming: Naming = PLAIN,
 ) -> str:
     """A dataset's page: one table per comparable group, the budget charts, reported numbers."""
     parts = [f'<p class="muted">{runs} runs in {len(groups)} comparable group(s).</p>']
@@ -234,11 +201,12 @@ def dataset_body(
         parts.append("<p>No measured runs yet.</p>")
     if groups:
         toc = "".join(
-            f'<li><a href="#g{i}">{esc(group_title(g))}</a></li>' for i, g in enumerate(groups)
+            f'<li><a href="#g{i}">{esc(group_title(g, naming))}</a></li>'
+            for i, g in enumerate(groups)
         )
         parts.append(f"<nav><ul>{toc}</ul></nav>")
-    parts += [group_section(g, f"g{i}") for i, g in enumerate(groups)]
-    parts.append(budget_charts(groups))
+    parts += [group_section(g, f"g{i}", naming) for i, g in enumerate(groups)]
+    parts.append(budget_charts(groups, naming))
     parts.append(reported_section(reported))
     return "".join(parts)
 
@@ -259,8 +227,10 @@ def run_body(
     images: Sequence[tuple[str, str]],
     spec_json: Mapping[str, Any] | None,
     reproduction: Reproduction,
+    naming: Naming = PLAIN,
 ) -> str:
-    """A run's page: samples, values, reproduce command, spec and provenance.
+    """A run's page: samples, values, reproduce command, spec and provenance (every model
+    argument; directions named by ``naming``).
 
     Args:
         rows: every leaderboard row of the run.
@@ -289,7 +259,7 @@ def run_body(
     value_rows = [
         ([text_cell(short_device(r["device"]))] if by_device else [])
         + [
-            text_cell(r["direction"]),
+            text_cell(naming.direction(r["dataset"], r["dataset_fingerprint"], r["direction"])),
             text_cell(r["metric"]),
             text_cell(r["metric_version"]),
             text_cell(format_args(r["metric_args"]) or _EMPTY),
