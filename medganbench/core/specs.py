@@ -152,7 +152,7 @@ class DatasetSpec(ComponentSpec):
         modalities: the modalities of domains A and B (``("MR", "CT")``), known without
             building the dataset, to name directions ("MR → CT"): a constant pair, or
             ``"module:function"`` called with the resolved arguments where an argument decides;
-            ``None`` reads them from ``modality`` when it is ``"X → Y"``.
+            ``None`` reads them from ``modality`` when it is two words ``"X → Y"``.
         locate: ``"module:function"`` called as ``function(args, ctx)`` returning the data root
             if the files are present locally, else ``None`` (for datasets one must download).
         download: ``"module:function"`` called as ``function(args, ctx, report)``: fetches the
@@ -184,8 +184,8 @@ class DatasetSpec(ComponentSpec):
         if isinstance(self.modalities, str):
             a, b = import_ref(self.modalities, self.name)(self.resolve(raw_args))
             return str(a), str(b)
-        sides = self.modality.split("→")
-        return (sides[0].strip(), sides[1].strip()) if len(sides) == 2 else None
+        found = re.fullmatch(r"\s*(\w+)\s*→\s*(\w+)\s*", self.modality)
+        return (found.group(1), found.group(2)) if found else None
 
     def is_paired(self, raw_args: Mapping[str, ArgValue]) -> bool:
         """Whether the dataset built with these arguments is paired (see :attr:`paired`).
