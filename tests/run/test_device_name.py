@@ -41,3 +41,21 @@ def test_without_cpuinfo_the_platform_names_the_cpu(cpuinfo: Path) -> None:
 def test_names_recorded_before_the_format_are_shown_as_they_are() -> None:
     assert short_device("cpu x86_64 (2 threads)") == "cpu x86_64 (2 threads)"
     assert short_device("cuda; NVIDIA H200; sm 9.0; CUDA 13.0; driver 570.1") == "H200 sm 9.0"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "NVRM version: NVIDIA UNIX x86_64 Kernel Module  570.86.15  Wed Jan 22 2025\n",
+        "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  Release Build\n",
+    ],
+)
+def test_the_nvidia_driver_version_is_read_from_the_kernel_module_line(
+    text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "version"
+    path.write_text(text)
+    monkeypatch.setattr(device_module, "NVIDIA_DRIVER_VERSION", path)
+    assert device_module.nvidia_driver_version() == "570.86.15"
+    monkeypatch.setattr(device_module, "NVIDIA_DRIVER_VERSION", tmp_path / "absent")
+    assert device_module.nvidia_driver_version() is None
