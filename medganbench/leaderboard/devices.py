@@ -60,7 +60,7 @@ class Replicates:
     """What a run's rows from several devices say about one metric column.
 
     Attributes:
-        n: devices with a finite value.
+        n: devices with a value (not NaN).
         low: the smallest of their values.
         high: the largest.
     """
@@ -89,10 +89,11 @@ def combine_replicates(
         columns: the group's columns, in order.
 
     Returns:
-        Per column: the mean of the devices' finite values (``None`` if none has one), the mean
+        Per column: the mean of the devices' values (NaN, a diverged run's score that cannot be
+        ranked, left out; ``None`` if none has one; an infinite PSNR stays infinite), the mean
         noise floor of the devices that recorded one, the sample size (the devices' sizes,
         comma-separated, if they differ), and the :class:`Replicates` where two or more devices
-        have a finite value (else ``None``).
+        have a value (else ``None``).
     """
     values: list[float | None] = []
     floors: list[float | None] = []
@@ -100,14 +101,12 @@ def combine_replicates(
     spreads: list[Replicates | None] = []
     for column in columns:
         found = [m[column] for m in per_device.values() if column in m]
-        finite = [m[1] for m in found if m[1] is not None and math.isfinite(m[1])]
-        values.append(sum(finite) / len(finite) if finite else None)
+        known = [m[1] for m in found if m[1] is not None and not math.isnan(m[1])]
+        values.append(sum(known) / len(known) if known else None)
         known_floors = [m[2] for m in found if m[2] is not None]
         floors.append(sum(known_floors) / len(known_floors) if known_floors else None)
         sizes.append(", ".join(sorted({m[3] for m in found if m[3]})) or None)
-        spreads.append(
-            Replicates(len(finite), min(finite), max(finite)) if len(finite) > 1 else None
-        )
+        spreads.append(Replicates(len(known), min(known), max(known)) if len(known) > 1 else None)
     return tuple(values), tuple(floors), tuple(sizes), tuple(spreads)
 
 
