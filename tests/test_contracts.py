@@ -45,11 +45,15 @@ def _dataset(registries, name: str, args: dict | None = None):
 
 
 @pytest.mark.parametrize("name", DATASET_NAMES)
-def test_dataset_declares_its_pairing_truthfully(registries, name: str) -> None:
-    # The default metrics of a run follow the declaration, made without building the dataset.
+def test_dataset_declares_its_pairing_and_modalities_truthfully(registries, name: str) -> None:
+    # The default metrics of a run follow the declaration, made without building the dataset;
+    # so do the modalities that name its directions in tables ("MR → CT").
     args = contract_args(name, medganbench_home() / "trees", medganbench_home() / "datasets" / name)
-    declared = registries.datasets.get(name).is_paired(args)
-    assert declared == _dataset(registries, name, args).info.paired
+    spec = registries.datasets.get(name)
+    info = _dataset(registries, name, args).info
+    assert spec.is_paired(args) == info.paired
+    modalities = spec.domain_modalities(args)
+    assert modalities is None or modalities == (info.a.modality, info.b.modality)
 
 
 @pytest.mark.parametrize("name", DATASET_NAMES)

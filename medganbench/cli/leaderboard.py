@@ -18,6 +18,7 @@ from medganbench.leaderboard.export import EXPORT_FORMATS
 from medganbench.leaderboard.export import export as export_table
 from medganbench.leaderboard.merge import POLICIES, merge_to_file
 from medganbench.leaderboard.merge_report import MergeConflictError, write_report
+from medganbench.leaderboard.naming import PLAIN, naming_for
 from medganbench.leaderboard.ranking import ranked_groups, sample_size_warnings
 from medganbench.leaderboard.render import (
     EXTERNAL_HEADING,
@@ -40,7 +41,14 @@ def leaderboard() -> None:
     "--by", default=None, help="Metric to rank by (default: the first metric of each group)."
 )
 @click.option("--runs", is_flag=True, help="One row per run instead of mean ± std over seeds.")
-def show(dataset: str | None, leaderboard_dir: Path, by: str | None, runs: bool) -> None:
+@click.option(
+    "--all-args",
+    is_flag=True,
+    help="List every model argument, not only those that differ from the model's defaults.",
+)
+def show(
+    dataset: str | None, leaderboard_dir: Path, by: str | None, runs: bool, all_args: bool
+) -> None:
     """Rank comparable runs (same dataset version, image size, budget, metric version).
 
     By default runs that differ only by seed are merged: mean ± std and a 95% bootstrap interval
@@ -48,12 +56,16 @@ def show(dataset: str | None, leaderboard_dir: Path, by: str | None, runs: bool)
     ranked column mixes rows scored on different numbers of images (FID and KID depend on N).
     Outputs made elsewhere (`medganbench score`, track external) follow under their own
     heading, in their own tables, never ranked with budgeted runs.
+    The args column lists the arguments that differ from the model's defaults (--all-args: all
+    of them); directions are named by modality, e.g. "MR → CT (a2b)".
     """
+    registries = build_registries(make_plugin_manager())
     for path in leaderboard_files(leaderboard_dir, dataset):
         board = read_leaderboard(path)
+        naming = naming_for(board, registries, all_args=all_args)
         groups = view_groups(board, by=by, runs=runs)
         marked = False
-        for index, table in enumerate(render_groups(groups)):
+        for index, table in enumerate(render_groups(groups, naming)):
             if is_external(groups[index]) and not marked:
                 # Outputs made elsewhere come last, under their own heading: never one ranking.
                 out.rule(EXTERNAL_HEADING)
@@ -70,18 +82,29 @@ def show(dataset: str | None, leaderboard_dir: Path, by: str | None, runs: bool)
 @leaderboard_dir_option
 @click.option("--by", default=None, help="Metric to rank by in the md export.")
 @click.option("--runs", is_flag=True, help="md: one row per run instead of mean ± std over seeds.")
+@click.option(
+    "--all-args",
+    is_flag=True,
+    help="md: list every model argument, not only those that differ from the defaults.",
+)
 def export(
-    dataset: str, fmt: str, out_path: Path, leaderboard_dir: Path, by: str | None, runs: bool
+    dataset: str,
+    fmt: str,
+    out_path: Path,
+    leaderboard_dir: Path,
+    by: str | None,
+    runs: bool,
+    all_args: bool,
 ) -> None:
-    """Export a leaderboard as CSV or Parquet (all rows) or Markdown (ranked tables)."""
-
-    export_table(
-        read_leaderboard(leaderboard_path(leaderboard_dir, dataset)),
-        fmt,
-        out_path,
-        by=by,
-        runs=runs,
+    """Export a leaderboard as CSV or Parquet (all rows, every argument) or Markdown (ranked
+    tables; arguments that differ from the model's defaults, directions by modality)."""
+    board = read_leaderboard(leaderboard_path(leaderboard_dir, dataset))
+    naming = (
+        naming_for(board, build_registries(make_plugin_manager()), all_args=all_args)
+        if fmt == "md"
+        else PLAIN
     )
+    export_table(board, fmt, out_path, by=by, runs=runs, naming=naming)
     out.print(f"wrote {out_path}", highlight=False)
 
 
@@ -159,7 +182,13 @@ def _print_merge_summary(
         "keep-all": ", every version kept (--on-conflict keep-all)",
     }[policy]
     out.print(
-        f"{written}; {report['duplicates']} duplicate(s) dropped; {len(conflicts)} conflict(s){resolved if conflicts else ''}",
+        f"{written}; {report['duplicates']} duplicate(s) dropped; "
+        f"{len(conflicts)} conflict(s){resolved if conflicts else ''}"
+        + (
+            f"; {report['replicated']} row key(s) recorded on several devices, kept as replicates"
+            if report["replicated"]
+            else ""
+        ),
         highlight=False,
     )
     # Conflicts go to stderr whatever the policy: they are never resolved silently.

@@ -81,6 +81,16 @@ class DatasetInfo:
         return self.a if key == "a" else self.b
 
 
+def direction_label(direction: str, a: str, b: str, arrow: str = "→") -> str:
+    """A direction named by its domains' modalities: ``"a2b"`` with ``a="MR"``, ``b="CT"`` is
+    ``"MR → CT"``, the round trip ``"a2b2a"`` is ``"MR → CT → MR"``. Any other text comes back
+    unchanged."""
+    steps = direction.split("2")
+    if len(steps) < 2 or any(step not in ("a", "b") for step in steps):
+        return direction
+    return f" {arrow} ".join(a if step == "a" else b for step in steps)
+
+
 @dataclass(frozen=True)
 class DatasetContext:
     """What the runner tells a dataset factory.

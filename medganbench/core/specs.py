@@ -149,6 +149,10 @@ class DatasetSpec(ComponentSpec):
             ``"module:function"`` called with the resolved arguments where an argument decides.
             It must agree with the built dataset's ``info.paired`` (a contract test checks).
         size: the expected size in words, e.g. ``"4974 slices"``.
+        modalities: the modalities of domains A and B (``("MR", "CT")``), known without
+            building the dataset, to name directions ("MR → CT"): a constant pair, or
+            ``"module:function"`` called with the resolved arguments where an argument decides;
+            ``None`` reads them from ``modality`` when it is two words ``"X → Y"``.
         locate: ``"module:function"`` called as ``function(args, ctx)`` returning the data root
             if the files are present locally, else ``None`` (for datasets one must download).
         download: ``"module:function"`` called as ``function(args, ctx, report)``: fetches the
@@ -165,6 +169,23 @@ class DatasetSpec(ComponentSpec):
     size: str = ""
     locate: str | None = None
     download: str | None = None
+    modalities: tuple[str, str] | str | None = None
+
+    def domain_modalities(self, raw_args: Mapping[str, ArgValue]) -> tuple[str, str] | None:
+        """The modalities of domains A and B with these arguments (see :attr:`modalities`);
+        ``None`` where the spec does not say.
+
+        Raises:
+            UnknownNameError, UsageError: the arguments do not resolve.
+            PluginError: the ``modalities`` function cannot be imported.
+        """
+        if isinstance(self.modalities, tuple):
+            return self.modalities
+        if isinstance(self.modalities, str):
+            a, b = import_ref(self.modalities, self.name)(self.resolve(raw_args))
+            return str(a), str(b)
+        found = re.fullmatch(r"\s*(\w+)\s*→\s*(\w+)\s*", self.modality)
+        return (found.group(1), found.group(2)) if found else None
 
     def is_paired(self, raw_args: Mapping[str, ArgValue]) -> bool:
         """Whether the dataset built with these arguments is paired (see :attr:`paired`).

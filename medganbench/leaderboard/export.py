@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from medganbench.errors import UsageError
 from medganbench.fileio import atomic_write, write_all
+from medganbench.leaderboard.naming import PLAIN, Naming
 from medganbench.leaderboard.ranking import COMPARABLE_KEYS
 from medganbench.leaderboard.render import markdown
 from medganbench.leaderboard.schema import SCHEMA
@@ -22,7 +23,13 @@ EXPORT_FORMATS: tuple[str, ...] = ("csv", "md", "parquet")
 
 
 def export(
-    table: pa.Table, fmt: str, out: Path, by: str | None = None, *, runs: bool = False
+    table: pa.Table,
+    fmt: str,
+    out: Path,
+    by: str | None = None,
+    *,
+    runs: bool = False,
+    naming: Naming = PLAIN,
 ) -> None:
     """Export a leaderboard table.
 
@@ -38,6 +45,9 @@ def export(
         by: for ``"md"``, the metric to rank by; ignored otherwise.
         runs: for ``"md"``, one row per run instead of the aggregate over seeds; ignored
             otherwise.
+        naming: for ``"md"``, how model arguments and directions are named (only arguments
+            that differ from the defaults, directions by modality); CSV and Parquet hold every
+            column as recorded.
 
     Raises:
         UsageError: unknown ``fmt``; for ``"md"``, unknown ``by``.
@@ -50,7 +60,7 @@ def export(
         write = lambda sink: pq.write_table(table, sink)  # noqa: E731
     elif fmt == "md":
         # Rank before opening anything, so a bad ``by`` leaves no file behind.
-        text = markdown(table, by=by, runs=runs).encode("utf-8")
+        text = markdown(table, by=by, runs=runs, naming=naming).encode("utf-8")
         write = lambda sink: write_all(sink, text)  # noqa: E731
     else:
         raise UsageError(

@@ -6,13 +6,19 @@ on two machines has the same key.
 
 * Rows of one key that agree on every column except ``created_at`` are **duplicates** (when a
   copy was written says nothing about the result): one is kept, the earliest.
-* Rows of one key that differ anywhere else (the value, the noise floor, the ledger, the device)
-  are **versions** of that key. Versions that one input already holds together are a re-run that
-  input recorded itself; the leaderboard's own rule (the latest ``created_at`` wins when ranking)
-  covers them, so they are kept as they are. Versions that no single input holds together are a
-  **conflict**: the machines disagree about one run, and a merge never picks one silently. The
-  policy decides: refuse and write nothing (``fail``, the default), keep the versions of the
-  earliest input listed that holds the key (``first``), or keep every version (``keep-all``).
+* Rows of one key recorded on different devices (the ``device`` column: CPU model, kernel
+  instruction set, threads and torch; or GPU, driver and CUDA) are **replicates**: the same run
+  on other arithmetic, which GAN training amplifies into other values. They are all kept, and
+  ranking averages them per run and shows their range
+  (:mod:`medganbench.leaderboard.devices`).
+* Rows of one key and one device that differ anywhere else (the value, the noise floor, the
+  ledger) are **versions** of that key. Versions that one input already holds together are a
+  re-run that input recorded itself; the leaderboard's own rule (the latest ``created_at`` wins
+  when ranking) covers them, so they are kept as they are. Versions that no single input holds
+  together are a **conflict**: one device gave two results for one run, and a merge never picks
+  one silently. The policy decides: refuse and write nothing (``fail``, the default), keep the
+  versions of the earliest input listed that holds the key (``first``), or keep every version
+  (``keep-all``).
 
 The merged rows are sorted by ``(created_at, run_id, direction, metric)`` with every other column
 as a tie-break, and the table is rebuilt from Python values, so the same inputs in any order
@@ -188,8 +194,10 @@ def merge_leaderboards(paths: Sequence[Path], on_conflict: str = "fail") -> Merg
     kept: list[dict[str, Any]] = []
     conflicts: list[Conflict] = []
     discarded = 0
-    for key in sorted(versions):
-        found = versions[key]
+    replicated: set[RowKey] = set()
+    for key, found in _by_device(versions):
+        if len({v.row["device"] for v in versions[key]}) > 1:
+            replicated.add(key)
         # One input holding every version (a run it recorded twice, or just one version) is
         # not a disagreement between machines: that leaderboard already ranks the latest.
         if set.intersection(*(set(v.holders) for v in found)):
@@ -226,7 +234,22 @@ def merge_leaderboards(paths: Sequence[Path], on_conflict: str = "fail") -> Merg
         rows_out=table.num_rows,
         policy=on_conflict,
         discarded=discarded,
+        replicated=len(replicated),
     )
+
+
+def _by_device(
+    versions: dict[RowKey, list[_Version]],
+) -> list[tuple[RowKey, list[_Version]]]:
+    """Each key's versions split by device, keys in order: only versions of one device can
+    conflict; versions of different devices are replicates."""
+    split: list[tuple[RowKey, list[_Version]]] = []
+    for key in sorted(versions):
+        devices: dict[str, list[_Version]] = {}
+        for version in versions[key]:
+            devices.setdefault(version.row["device"], []).append(version)
+        split.extend((key, devices[device]) for device in sorted(devices))
+    return split
 
 
 def write_merged(result: MergeResult, out: Path) -> None:

@@ -133,6 +133,8 @@ class MergeResult:
         rows_out: rows in ``table``.
         policy: the conflict policy applied.
         discarded: versions dropped by the ``first`` policy (0 under the other policies).
+        replicated: keys recorded on more than one device, every device's rows kept
+            (replicates, see :mod:`medganbench.leaderboard.devices`).
     """
 
     table: pa.Table
@@ -142,6 +144,7 @@ class MergeResult:
     rows_out: int
     policy: str = "fail"
     discarded: int = 0
+    replicated: int = 0
 
     def to_json(self, out: Path | None = None) -> dict[str, Any]:
         """The merge report as JSON-ready data (what ``--report`` writes).
@@ -157,6 +160,7 @@ class MergeResult:
             self.inputs, self.duplicates, self.discarded, self.conflicts, self.policy, out
         )
         report["rows_out"] = self.rows_out
+        report["replicated"] = self.replicated
         return report
 
 
@@ -191,6 +195,7 @@ def _report(
         "rows_out": None,
         "duplicates": duplicates,
         "discarded": discarded,
+        "replicated": 0,
         "conflicts": [c.to_json() for c in conflicts],
     }
 

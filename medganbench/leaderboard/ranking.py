@@ -13,7 +13,6 @@ say the same thing:
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from medganbench.errors import LeaderboardError, UsageError
-from medganbench.leaderboard.schema import SCHEMA, LeaderboardRow, rows_from_table
+from medganbench.leaderboard.devices import Replicates, combine_replicates
+from medganbench.leaderboard.schema import SCHEMA, rows_from_table
 
 # Rows are ranked together only if all of these are equal. ``direction`` is included on top of
 # the data/budget/split keys because A→B and B→A scores are measured in different target
@@ -185,6 +185,10 @@ class RankedRow:
             differ in precision as if they were seed replicates.
         sample_sizes: per column, ``"<n real>/<n generated>"`` where the row's details record
             them (distribution metrics), else ``None``: FID and KID are biased by N.
+        devices: every device that recorded the run, sorted; more than one makes ``values``
+            the mean of the devices' replicates (:mod:`~medganbench.leaderboard.devices`).
+        replicates: per column, the replicates' count and range where two or more devices
+            have a value, else ``None``.
     """
 
     run_id: str
@@ -201,6 +205,8 @@ class RankedRow:
     noise_floors: tuple[float | None, ...] = ()
     precision: str = "fp32"
     sample_sizes: tuple[str | None, ...] = ()
+    devices: tuple[str, ...] = ()
+    replicates: tuple[Replicates | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -232,7 +238,9 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
     Only rows with ``status == "ok"`` take part. Rows form one group when all
     :data:`COMPARABLE_KEYS` are equal; within a group, each (metric, metric_version,
     higher_is_better) is its own column. If the same run has several rows for one column (the
-    run was repeated), the most recent (``created_at``) wins.
+    run was repeated on one device), the most recent (``created_at``) wins; rows of one run
+    from several devices are replicates, averaged into one value per column (see
+    :func:`~medganbench.leaderboard.devices.combine_replicates`), so the run counts once.
 
     Args:
         table: a leaderboard table (see :func:`~medganbench.leaderboard.store.read_leaderboard`).
@@ -252,7 +260,7 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
         raise LeaderboardError(f"Not a leaderboard table; missing column(s): {', '.join(missing)}.")
     ok = table.filter(pc.equal(table["status"], "ok"))
 
-    # key -> run_id -> {"info": latest row, "values": {column: (created_at, value, floor)}}
+    # key -> run_id -> {"info": latest row, "devices": {device: {column: Measured}}}
     groups: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
     columns: dict[tuple[Any, ...], list[MetricColumn]] = {}
     for row in rows_from_table(ok):
@@ -261,12 +269,13 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
         group_columns = columns.setdefault(key, [])
         if column not in group_columns:
             group_columns.append(column)
-        run = groups.setdefault(key, {}).setdefault(row.run_id, {"info": row, "values": {}})
+        run = groups.setdefault(key, {}).setdefault(row.run_id, {"info": row, "devices": {}})
         if row.created_at >= run["info"].created_at:
             run["info"] = row
-        previous = run["values"].get(column)
+        measured = run["devices"].setdefault(row.device, {})
+        previous = measured.get(column)
         if previous is None or row.created_at >= previous[0]:
-            run["values"][column] = (
+            measured[column] = (
                 row.created_at,
                 row.value,
                 row.noise_floor,
@@ -289,33 +298,23 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
             ranked_by: MetricColumn | None = metrics[0]
         else:
             ranked_by = next((c for c in metrics if c.metric == by), None)
-        rows: list[
-            tuple[
-                str,
-                LeaderboardRow,
-                tuple[float | None, ...],
-                tuple[float | None, ...],
-                tuple[str | None, ...],
-            ]
-        ] = []
-        for run_id, run in groups[key].items():
-            info = run["info"]
-            values: list[float | None] = []
-            floors: list[float | None] = []
-            sizes: list[str | None] = []
-            for column in metrics:
-                _, value, floor, size = run["values"].get(column, (None, None, None, None))
-                # A NaN score cannot be ranked; show and treat it as missing.
-                values.append(None if value is None or math.isnan(value) else value)
-                floors.append(floor)
-                sizes.append(size)
-            rows.append((run_id, info, tuple(values), tuple(floors), tuple(sizes)))
+        # A run recorded on several devices counts once: its replicates' mean (NaN scores,
+        # which cannot be ranked, count as missing), with their range kept to show.
+        rows = [
+            (
+                run_id,
+                run["info"],
+                sorted(run["devices"]),
+                combine_replicates(run["devices"], metrics),
+            )
+            for run_id, run in groups[key].items()
+        ]
         rank_of: dict[str, int] = {}
         if ranked_by is not None:
             index = metrics.index(ranked_by)
             scored = [
                 (run_id, value)
-                for run_id, _, values, _, _ in rows
+                for run_id, _, _, (values, _, _, _) in rows
                 if (value := values[index]) is not None
             ]
             ranks = competition_ranks([v for _, v in scored], ranked_by.higher_is_better)
@@ -336,8 +335,10 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
                 noise_floors=floors,
                 precision=info.precision,
                 sample_sizes=sizes,
+                devices=tuple(devices),
+                replicates=spreads,
             )
-            for run_id, info, values, floors, sizes in rows
+            for run_id, info, devices, (values, floors, sizes, spreads) in rows
         ]
         # Ranked first by rank, unranked last; model and run id make the order deterministic.
         ranked_rows.sort(

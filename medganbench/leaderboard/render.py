@@ -17,6 +17,8 @@ from typing import Any, TypeAlias
 import pyarrow as pa
 from rich.table import Table as RichTable
 
+from medganbench.leaderboard.devices import Replicates, short_device
+from medganbench.leaderboard.naming import DEFAULTS_TEXT, PLAIN, Naming
 from medganbench.leaderboard.ranking import (
     RankedGroup,
     format_args,
@@ -61,13 +63,14 @@ def is_external(group: _AnyGroup) -> bool:
     return group.key.get("track") == "external"
 
 
-def group_title(group: _AnyGroup) -> str:
+def group_title(group: _AnyGroup, naming: Naming = PLAIN) -> str:
     k = group.key
+    direction = naming.direction(k["dataset"], k["dataset_fingerprint"], k["direction"])
     # The fingerprint is shown (shortened) because two groups can differ only in it.
     budget = EXTERNAL_MARK if is_external(group) else f"budget {format_budget(k)}"
     return (
         f"{k['dataset']} v{k['dataset_version']} · {k['image_size']}px · "
-        f"{budget} · split {k['eval_split']} · {k['direction']} · "
+        f"{budget} · split {k['eval_split']} · {direction} · "
         f"data {str(k['dataset_fingerprint'])[:8]}"
     )
 
@@ -78,6 +81,22 @@ def format_value(value: float | None) -> str:
         return _EMPTY
     # "#" keeps trailing zeros but leaves a bare point on 4-digit integers ("1234.").
     return f"{value:#.4g}".rstrip(".")
+
+
+def devices_cell(devices: Sequence[str], replicated_runs: int = 0) -> str:
+    """The devices in their short form (:func:`~medganbench.leaderboard.devices.short_device`),
+    with how many runs were replicated on several of them."""
+    text = ", ".join(dict.fromkeys(short_device(d) for d in devices))
+    if replicated_runs:
+        text += f" ({replicated_runs} run(s) replicated across devices)"
+    return text
+
+
+def replicate_note(spread: Replicates | None) -> str:
+    """``" [21.07–21.17 on 2 devices]"``: the range of a run's replicates, where it has some."""
+    if spread is None:
+        return ""
+    return f" [{format_value(spread.low)}–{format_value(spread.high)} on {spread.n} devices]"
 
 
 def _with_floor(text: str, floor: float | None, size: str | None = None) -> str:
@@ -91,7 +110,7 @@ def _with_floor(text: str, floor: float | None, size: str | None = None) -> str:
 # ------------------------------------------------------------------------------- per-run view
 
 
-def _run_cells(group: RankedGroup) -> tuple[list[str], list[list[str]]]:
+def _run_cells(group: RankedGroup, naming: Naming) -> tuple[list[str], list[list[str]]]:
     """Headers and string cells of one group, one row per run."""
     headers = (
         ["rank", "model", "args", "seed"]
@@ -102,19 +121,20 @@ def _run_cells(group: RankedGroup) -> tuple[list[str], list[list[str]]]:
     for row in group.rows:
         floors = row.noise_floors or (None,) * len(row.values)
         sizes = row.sample_sizes or (None,) * len(row.values)
+        spreads = row.replicates or (None,) * len(row.values)
         cells.append(
             [
                 _EMPTY if row.rank is None else str(row.rank),
                 f"{row.model} v{row.model_version}",
-                _args_text(row.model_args, row.precision),
+                _args_text(row.model, row.model_version, row.model_args, row.precision, naming),
                 str(row.seed),
                 *(
-                    _with_floor(format_value(v), f, n)
-                    for v, f, n in zip(row.values, floors, sizes, strict=True)
+                    _with_floor(format_value(v) + replicate_note(r), f, n)
+                    for v, f, n, r in zip(row.values, floors, sizes, spreads, strict=True)
                 ),
                 str(row.steps_done),
                 f"{row.train_seconds:.1f}",
-                row.device,
+                devices_cell(row.devices or (row.device,)),
                 row.run_id[:8],
             ]
         )
@@ -169,8 +189,10 @@ def run_ids_cell(run_ids: Sequence[str]) -> str:
     return ", ".join(r[:8] for r in run_ids)
 
 
-def _args_text(model_args: str, precision: str) -> str:
-    args = format_args(model_args)
+def _args_text(model: str, version: str, model_args: str, precision: str, naming: Naming) -> str:
+    args = format_args(naming.changed_args(model, version, model_args))
+    if not args and naming.filters_args(model, version):
+        args = DEFAULTS_TEXT
     # fp32 says nothing; another precision is what separates two runs of one configuration, so
     # a bf16 row never reads like an fp32 row of the same arguments.
     if precision != "fp32":
@@ -182,11 +204,27 @@ def _sizes(entry: SeedAggregate) -> tuple[str | None, ...]:
     return entry.sample_sizes or (None,) * len(entry.summaries)
 
 
-def args_cell(entry: SeedAggregate) -> str:
-    return _args_text(entry.model_args, entry.precision)
+def args_cell(entry: SeedAggregate, naming: Naming = PLAIN) -> str:
+    """The entry's arguments as ``naming`` shows them, and its precision if not fp32."""
+    return _args_text(entry.model, entry.model_version, entry.model_args, entry.precision, naming)
 
 
-def _aggregate_cells(group: AggregatedGroup) -> tuple[list[str], list[list[str]]]:
+def args_legend(groups: Sequence[_AnyGroup], naming: Naming) -> str:
+    """What the args column leaves out, where it leaves anything out; else empty."""
+    models = {
+        (e.model, e.model_version)
+        for g in groups
+        for e in (g.entries if isinstance(g, AggregatedGroup) else g.rows)
+    }
+    if not any(naming.filters_args(m, v) for m, v in models):
+        return ""
+    return (
+        "args lists the model arguments that differ from the model's defaults "
+        f"({DEFAULTS_TEXT!r}: none); the run pages and the CSV export list all of them"
+    )
+
+
+def _aggregate_cells(group: AggregatedGroup, naming: Naming) -> tuple[list[str], list[list[str]]]:
     """Headers and string cells of one group, one row per model configuration."""
     headers = (
         ["rank", "model", "args", "seeds"]
@@ -199,7 +237,7 @@ def _aggregate_cells(group: AggregatedGroup) -> tuple[list[str], list[list[str]]
             [
                 _EMPTY if entry.rank is None else str(entry.rank),
                 f"{entry.model} v{entry.model_version}",
-                args_cell(entry),
+                args_cell(entry, naming),
                 seeds_cell(entry),
                 *(
                     summary_cell(s, entry.n_seeds, f, n) + patient_note(entry, i)
@@ -209,7 +247,7 @@ def _aggregate_cells(group: AggregatedGroup) -> tuple[list[str], list[list[str]]
                 ),
                 format_mean_count(entry.steps_done),
                 f"{entry.train_seconds:.1f}",
-                ", ".join(entry.devices),
+                devices_cell(entry.devices, entry.replicated_runs),
                 run_ids_cell(entry.run_ids),
             ]
         )
@@ -230,16 +268,16 @@ def patient_legend(group: AggregatedGroup) -> str:
     )
 
 
-def _cells(group: _AnyGroup) -> tuple[list[str], list[list[str]]]:
+def _cells(group: _AnyGroup, naming: Naming) -> tuple[list[str], list[list[str]]]:
     if isinstance(group, AggregatedGroup):
-        return _aggregate_cells(group)
-    return _run_cells(group)
+        return _aggregate_cells(group, naming)
+    return _run_cells(group, naming)
 
 
 # ---------------------------------------------------------------------------------- outputs
 
 
-def render_groups(groups: Sequence[_AnyGroup]) -> list[RichTable]:
+def render_groups(groups: Sequence[_AnyGroup], naming: Naming = PLAIN) -> list[RichTable]:
     """One rich table per group, for the terminal.
 
     Args:
@@ -249,14 +287,17 @@ def render_groups(groups: Sequence[_AnyGroup]) -> list[RichTable]:
             rank, model, args, seeds, one per metric as ``mean ± std [lo, hi]``, steps,
             train s, device, run ids; with a caption explaining the interval).
 
+        naming: how arguments and directions are named (:mod:`~medganbench.leaderboard.naming`).
+
     Returns:
         Tables titled with the group key; values to 4 significant figures.
     """
     tables = []
     for group in groups:
-        headers, cells = _cells(group)
-        caption = _legend(group) if isinstance(group, AggregatedGroup) else None
-        table = RichTable(title=group_title(group), caption=caption)
+        headers, cells = _cells(group, naming)
+        legend = [_legend(group)] if isinstance(group, AggregatedGroup) else []
+        caption = "; ".join(legend + [t for t in (args_legend([group], naming),) if t]) or None
+        table = RichTable(title=group_title(group, naming), caption=caption)
         numeric = {"rank", "seed", "steps", "train s"} | {c.label for c in group.metrics}
         for header in headers:
             table.add_column(header, justify="right" if header in numeric else "left")
@@ -266,7 +307,7 @@ def render_groups(groups: Sequence[_AnyGroup]) -> list[RichTable]:
     return tables
 
 
-def render_markdown(groups: Sequence[_AnyGroup]) -> str:
+def render_markdown(groups: Sequence[_AnyGroup], naming: Naming = PLAIN) -> str:
     """Markdown for ``groups``: a ``##`` heading and a table per group, same cells as
     :func:`render_groups`; ``"_No successful runs._"`` when there are none."""
 
@@ -277,13 +318,15 @@ def render_markdown(groups: Sequence[_AnyGroup]) -> str:
     parts = []
     marked = False
     for group in groups:
-        headers, cells = _cells(group)
-        lines = [f"## {group_title(group)}", ""]
+        headers, cells = _cells(group, naming)
+        lines = [f"## {group_title(group, naming)}", ""]
         if is_external(group) and not marked:
             lines = [f"# {EXTERNAL_HEADING}", "", *lines]
             marked = True
         if isinstance(group, AggregatedGroup):
             lines += [f"_{_legend(group)}._", ""]
+        if legend := args_legend([group], naming):
+            lines += [f"_{legend}._", ""]
         lines.append("| " + " | ".join(cell(h) for h in headers) + " |")
         lines.append("|" + "|".join("---" for _ in headers) + "|")
         lines.extend("| " + " | ".join(cell(c) for c in row) + " |" for row in cells)
@@ -303,9 +346,11 @@ def view_groups(
     return ranked_groups(table, by=by) if runs else aggregate_groups(table, by=by)
 
 
-def markdown(table: pa.Table, by: str | None = None, *, runs: bool = False) -> str:
+def markdown(
+    table: pa.Table, by: str | None = None, *, runs: bool = False, naming: Naming = PLAIN
+) -> str:
     """The markdown export of a leaderboard table (see :func:`view_groups`)."""
-    return render_markdown(view_groups(table, by=by, runs=runs))
+    return render_markdown(view_groups(table, by=by, runs=runs), naming)
 
 
 __all__ = [

@@ -149,6 +149,8 @@ class SeedAggregate:
         steps_done: mean optimiser steps over the runs.
         train_seconds: mean training wall time over the runs.
         devices: the devices the runs trained on, sorted and unique.
+        replicated_runs: runs recorded on more than one device; each counts once, as the
+            mean of its replicates (:mod:`~medganbench.leaderboard.devices`).
         rank: rank by the group's ``ranked_by`` column (see :func:`aggregate_groups`);
             ``None`` if no run has a value for it.
         patient_spreads: per column, the spread between patients of an ``eval_unit=volume``
@@ -169,6 +171,7 @@ class SeedAggregate:
     rank: int | None
     sample_sizes: tuple[str | None, ...] = ()
     patient_spreads: tuple[PatientSpread | None, ...] = ()
+    replicated_runs: int = 0
 
     @property
     def n_seeds(self) -> int:
@@ -272,7 +275,8 @@ def _aggregate(group: RankedGroup, confidence: float) -> AggregatedGroup:
                 ),
                 steps_done=float(np.mean([r.steps_done for r in rows])),
                 train_seconds=float(np.mean([r.train_seconds for r in rows])),
-                devices=tuple(sorted({r.device for r in rows})),
+                devices=tuple(sorted({d for r in rows for d in (r.devices or (r.device,))})),
+                replicated_runs=sum(1 for r in rows if len(r.devices) > 1),
                 rank=None,
                 sample_sizes=tuple(
                     ", ".join(

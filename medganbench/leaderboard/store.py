@@ -243,7 +243,9 @@ def recorded_run_ids(path: Path) -> set[str]:
     """The runs a leaderboard file already records: run ids with a row of status ``ok``.
 
     This is the one "already recorded" rule: a run is not run again, and a sweep skips its trial,
-    exactly when this holds. A missing file records nothing.
+    exactly when this holds. A missing file records nothing. A row from any device counts: a
+    replicate on another device is recorded into another leaderboard and merged in
+    (:mod:`medganbench.leaderboard.devices`).
 
     Raises:
         LeaderboardError: the file exists but cannot be read.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import platform
 import random
+import re
 import resource
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 
 from medganbench.errors import UsageError
+from medganbench.leaderboard.devices import SEPARATOR
 
 
 def pick_device(requested: str | None) -> torch.device:
@@ -100,11 +102,67 @@ def effective_precision(requested: str, device: torch.device) -> bool:
     return bf16_native(device)
 
 
+#: Where Linux's NVIDIA driver states its version.
+NVIDIA_DRIVER_VERSION = Path("/proc/driver/nvidia/version")
+
+
+@functools.cache
+def cpu_model_name() -> str:
+    """The CPU's model name: ``model name`` in :data:`CPUINFO` on Linux, else what
+    :mod:`platform` knows (the processor, else the architecture)."""
+    try:
+        text = CPUINFO.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and value.strip():
+            return " ".join(value.split())
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def nvidia_driver_version() -> str | None:
+    """The NVIDIA kernel driver's version from :data:`NVIDIA_DRIVER_VERSION`, if readable."""
+    try:
+        text = NVIDIA_DRIVER_VERSION.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    found = re.search(r"Kernel Module(?: for \S+)?\s+([0-9][0-9.]*)", text)
+    return found.group(1) if found else None
+
+
 def device_name(device: torch.device) -> str:
-    """A human name recorded on leaderboard rows (GPU model, or CPU architecture and threads)."""
+    """What the run's arithmetic depends on, recorded in the rows' ``device`` column.
+
+    CPU: ``"cpu; <model name>; <ISA the kernels dispatch to>; <N> threads; torch <version>"``.
+    The thread count is part of it because it changes how a reduction is split (and so its
+    rounding) in oneDNN convolutions and in parallel sums. CUDA: ``"cuda; <GPU>; sm <major>.<minor>;
+    CUDA <runtime>; cuDNN <version>; driver <version>; torch <version>"``. Fields are joined by
+    :data:`~medganbench.leaderboard.devices.SEPARATOR`; tables show
+    :func:`~medganbench.leaderboard.devices.short_device`. Rows of one run id whose device names
+    differ are replicates (see :mod:`medganbench.leaderboard.devices`).
+    """
+    torch_field = f"torch {torch.__version__}"
     if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu {platform.machine()} ({torch.get_num_threads()} threads)"
+        major, minor = torch.cuda.get_device_capability(device)
+        fields = [
+            "cuda",
+            torch.cuda.get_device_name(device),
+            f"sm {major}.{minor}",
+            f"CUDA {torch.version.cuda}",
+            f"cuDNN {torch.backends.cudnn.version()}",  # type: ignore[no-untyped-call]
+            f"driver {nvidia_driver_version() or 'unknown'}",
+            torch_field,
+        ]
+    else:
+        fields = [
+            "cpu",
+            cpu_model_name(),
+            torch.backends.cpu.get_cpu_capability(),
+            f"{torch.get_num_threads()} threads",
+            torch_field,
+        ]
+    return SEPARATOR.join(fields)
 
 
 def seed_everything(seed: int) -> None:

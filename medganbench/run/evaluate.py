@@ -21,7 +21,7 @@ from medganbench.core.names import is_file_stem
 from medganbench.errors import DataError, RunError
 from medganbench.fileio import write_bytes
 from medganbench.run.prepare import PreparedRun
-from medganbench.run.samples import save_sample_grid
+from medganbench.run.samples import grid_rows, save_sample_grid
 from medganbench.run.train import TrainedRun
 from medganbench.run.volumes import VolumeCollector, volume_collector
 
@@ -181,7 +181,15 @@ def _evaluate_direction(
             if first:
                 save_sample_grid(
                     prepared.run_dir / grid_name,
-                    [(source_domain, source), (target_domain, pred), (target_domain, target)],
+                    grid_rows(
+                        direction,
+                        (source_domain, source),
+                        (target_domain, pred),
+                        (target_domain, target),
+                        info.a,
+                        info.b,
+                        sampled=model.task is Task.SAMPLE,
+                    ),
                 )
                 first = False
     if first:

@@ -1,37 +1,120 @@
-"""Sample grids: a PNG with one row per image kind (inputs, outputs, targets)."""
+"""Sample grids: a PNG with one labelled row per image kind (inputs, outputs, targets).
+
+Each row has a band above it that says what it shows and on what scale, drawn into the image
+itself, so a grid copied into a paper or an issue still says it: ``input MR | window 0 to 1000
+a.u.``, ``output CT (MR -> CT, a2b) | window -1024 to 3000 HU``. The text is ASCII (``->``):
+Pillow's default font has no arrow glyph.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
-from medganbench.core.dataset import DomainInfo
+from medganbench.core.dataset import DomainInfo, direction_label
 from medganbench.fileio import atomic_write
 
 MAX_COLUMNS = 8
+#: Height in pixels of the label band above each row.
+LABEL_HEIGHT = 14
+#: Size of Pillow's default font in the label bands.
+FONT_SIZE = 11
 
 
-def save_sample_grid(path: Path, rows: list[tuple[DomainInfo, torch.Tensor]], pad: int = 2) -> None:
-    """Write a grayscale PNG grid, one row per ``(domain, images)`` pair.
+@dataclass(frozen=True)
+class GridRow:
+    """One row of a sample grid.
 
-    Each row shows up to :data:`MAX_COLUMNS` images of shape (N, C, H, W) in the domain's units,
-    displayed through the domain's window (so a CT row shows the same HU range that is scored).
-    Multi-channel images are shown as their channel mean.
+    Attributes:
+        label: what the row shows, e.g. ``"input MR"``.
+        domain: the domain its values are in (their window is the display scale).
+        images: (N, C, H, W) in the domain's units.
     """
-    columns = min(MAX_COLUMNS, min(images.shape[0] for _, images in rows))
+
+    label: str
+    domain: DomainInfo
+    images: torch.Tensor
+
+
+def scale_note(domain: DomainInfo) -> str:
+    """``"window -1024 to 3000 HU"``: the values mapped from black to white."""
+    low, high = domain.window
+    return f"window {low:g} to {high:g} {domain.units}".rstrip()
+
+
+def grid_rows(
+    direction: str,
+    source: tuple[DomainInfo, torch.Tensor],
+    output: tuple[DomainInfo, torch.Tensor],
+    target: tuple[DomainInfo, torch.Tensor],
+    a: DomainInfo,
+    b: DomainInfo,
+    sampled: bool = False,
+) -> list[GridRow]:
+    """The three rows of a direction's grid, labelled with the modalities of ``a`` and ``b``.
+
+    A translation shows ``input``, ``output (<direction in modalities>, <code>)`` and
+    ``target``; a sampling model (``sampled``), which has no input, shows a real image, its
+    samples (``noise -> <modality>``) and the real images they are scored against.
+    """
+    path = direction_label(direction, a.modality, b.modality, arrow="->")
+    if sampled:
+        labels = (
+            f"real {source[0].modality} (not an input)",
+            f"sample {output[0].modality} (noise -> {output[0].modality})",
+            f"real {target[0].modality} (scored against)",
+        )
+    else:
+        labels = (
+            f"input {source[0].modality}",
+            f"output {output[0].modality} ({path}, {direction})",
+            f"target {target[0].modality}",
+        )
+    return [
+        GridRow(label, d, x) for label, (d, x) in zip(labels, (source, output, target), strict=True)
+    ]
+
+
+def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=FONT_SIZE)
+    except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def save_sample_grid(path: Path, rows: Sequence[GridRow], pad: int = 2) -> None:
+    """Write a grayscale PNG grid, one labelled row per :class:`GridRow`.
+
+    Each row shows up to :data:`MAX_COLUMNS` images, displayed through the row domain's window
+    (so a CT row shows the same HU range that is scored) under a white band of
+    :data:`LABEL_HEIGHT` pixels holding its label and :func:`scale_note`. Multi-channel images
+    are shown as their channel mean. The grid is widened where a label is longer than the row.
+    """
+    font = _font()
+    texts = [f"{row.label} | {scale_note(row.domain)}" for row in rows]
+    columns = min(MAX_COLUMNS, min(row.images.shape[0] for row in rows))
     tiles = []
-    for domain, images in rows:
-        shown = domain.to_unit(images[:columns].detach().float().cpu()).add(1.0).mul(0.5)
+    for row in rows:
+        shown = row.domain.to_unit(row.images[:columns].detach().float().cpu()).add(1.0).mul(0.5)
         tiles.append(shown.mean(dim=1))  # (columns, H, W) in [0, 1]
     height, width = tiles[0].shape[-2:]
+    text_width = max(int(np.ceil(font.getlength(t))) for t in texts) + 2 * pad
+    band = LABEL_HEIGHT + height + pad
     grid = torch.ones(
-        len(rows) * (height + pad) + pad, columns * (width + pad) + pad, dtype=torch.float32
+        len(rows) * band + pad, max(columns * (width + pad) + pad, text_width), dtype=torch.float32
     )
-    for r, row in enumerate(tiles):
+    for r, row_tiles in enumerate(tiles):
         for c in range(columns):
-            y, x = pad + r * (height + pad), pad + c * (width + pad)
-            grid[y : y + height, x : x + width] = row[c]
+            y, x = pad + r * band + LABEL_HEIGHT, pad + c * (width + pad)
+            grid[y : y + height, x : x + width] = row_tiles[c]
     pixels = grid.mul(255).round().clamp(0, 255).to(torch.uint8).numpy()
-    atomic_write(path, lambda f: Image.fromarray(pixels, mode="L").save(f, format="PNG"))
+    image = Image.fromarray(pixels, mode="L")
+    draw = ImageDraw.Draw(image)
+    for r, text in enumerate(texts):
+        draw.text((pad, pad + r * band), text, fill=0, font=font)
+    atomic_write(path, lambda f: image.save(f, format="PNG"))

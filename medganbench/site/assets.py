@@ -16,11 +16,11 @@ h2 { font-size: 1.2rem; margin: 2rem 0 .5rem; }
 h3 { font-size: 1rem; margin: 1.2rem 0 .4rem; }
 .muted, figcaption, .legend { color: var(--muted); font-size: .9rem; }
 .table-wrap { overflow-x: auto; }
-table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .9rem; }
-th, td { border-bottom: 1px solid var(--line); padding: .3rem .55rem; text-align: left;
-         vertical-align: top; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-table.sortable th { cursor: pointer; user-select: none; white-space: nowrap; }
+table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .85rem; }
+th, td { border-bottom: 1px solid var(--line); padding: .3rem .45rem; text-align: left;
+         vertical-align: top; overflow-wrap: break-word; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th::after { content: " \\2195"; color: var(--line); }
 table.sortable th[aria-sort="ascending"]::after { content: " \\2191"; color: var(--fg); }
 table.sortable th[aria-sort="descending"]::after { content: " \\2193"; color: var(--fg); }

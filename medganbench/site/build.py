@@ -25,6 +25,7 @@ from medganbench.core.manager import Registries
 from medganbench.core.names import contained, is_component_name, is_file_stem
 from medganbench.data.images import oversize
 from medganbench.errors import LeaderboardError, UsageError
+from medganbench.leaderboard.naming import PLAIN, Naming, naming_for
 from medganbench.leaderboard.seeds import aggregate_groups
 from medganbench.leaderboard.store import read_leaderboard
 from medganbench.site import pages
@@ -159,16 +160,17 @@ def _build(
             )
         seen.add(dataset)
         groups = aggregate_groups(table)
+        naming = naming_for(table, registries) if registries is not None else PLAIN
         by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in table.to_pylist():
             by_run[row["run_id"]].append(row)
-        body = pages.dataset_body(groups, reported_by_dataset.get(dataset, []), len(by_run))
+        body = pages.dataset_body(groups, reported_by_dataset.get(dataset, []), len(by_run), naming)
         _write(
             site / pages.dataset_file(dataset),
             page(f"{dataset} leaderboard", body, root="../", generated=generated),
         )
         for run_id, rows in by_run.items():
-            n_images += _run_page(site, run_id, rows, runs_dir, registries, generated)
+            n_images += _run_page(site, run_id, rows, runs_dir, registries, generated, naming)
         facts[dataset] = {
             "runs": len(by_run),
             "groups": len(groups),
@@ -200,6 +202,7 @@ def _run_page(
     runs_dir: Path | None,
     registries: Registries | None,
     generated: str,
+    naming: Naming = PLAIN,
 ) -> int:
     """Write a run's page and its thumbnails; return how many thumbnails."""
     run_dir = runs_dir / run_id if runs_dir is not None else None
@@ -228,8 +231,11 @@ def _run_page(
                     direction = (
                         grid.stem.removeprefix(prefix).removeprefix("-") or rows[0]["direction"]
                     )
-                    images.append((f"{run_id}/{grid.name}", f"{direction}: {what}"))
-    body = pages.run_body(rows, images, spec_json, reproduce(rows, spec_json, registries))
+                    named = naming.direction(
+                        rows[0]["dataset"], rows[0]["dataset_fingerprint"], direction
+                    )
+                    images.append((f"{run_id}/{grid.name}", f"{named}: {what}"))
+    body = pages.run_body(rows, images, spec_json, reproduce(rows, spec_json, registries), naming)
     _write(
         site / pages.run_file(run_id), page(f"Run {run_id}", body, root="../", generated=generated)
     )

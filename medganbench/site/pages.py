@@ -7,9 +7,13 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from medganbench.leaderboard.devices import short_device
+from medganbench.leaderboard.naming import PLAIN, Naming
 from medganbench.leaderboard.ranking import format_args, interval_rule
 from medganbench.leaderboard.render import (
     args_cell,
+    args_legend,
+    devices_cell,
     format_budget,
     format_mean_count,
     format_value,
@@ -24,6 +28,7 @@ from medganbench.site import external as tracks
 from medganbench.site.charts import Point, Series, line_chart
 from medganbench.site.html import Cell, esc, table, text_cell
 from medganbench.site.patients import patient_section
+from medganbench.site.reported import reported_section
 from medganbench.site.reproduce import Reproduction
 
 if TYPE_CHECKING:
@@ -78,8 +83,9 @@ def _run_links(run_ids: Sequence[str]) -> str:
     return " ".join(f'<a href="../{run_file(r)}">{esc(r[:8])}</a>' for r in run_ids)
 
 
-def group_section(group: AggregatedGroup, anchor: str) -> str:
-    """One comparable group: its key and a sortable table of its entries."""
+def group_section(group: AggregatedGroup, anchor: str, naming: Naming = PLAIN) -> str:
+    """One comparable group: its key and a sortable table of its entries (arguments that
+    differ from the model's defaults, the direction by modality, see ``naming``)."""
     headers = ["rank", "model", "args", "seeds"] + [c.label for c in group.metrics]
     headers += ["steps done", "train s", "device", "runs"]
     rows = []
@@ -87,7 +93,7 @@ def group_section(group: AggregatedGroup, anchor: str) -> str:
         cells = [
             text_cell(entry.rank if entry.rank is not None else _EMPTY, entry.rank, numeric=True),
             text_cell(f"{entry.model} v{entry.model_version}", entry.model),
-            text_cell(args_cell(entry) or _EMPTY),
+            text_cell(args_cell(entry, naming) or _EMPTY),
             text_cell(
                 f"n={entry.n_seeds}" + ("" if entry.n_seeds > 1 else " (single seed)"),
                 entry.n_seeds,
@@ -107,18 +113,19 @@ def group_section(group: AggregatedGroup, anchor: str) -> str:
         cells += [
             text_cell(format_mean_count(entry.steps_done), entry.steps_done, numeric=True),
             text_cell(f"{entry.train_seconds:.1f}", entry.train_seconds, numeric=True),
-            text_cell(", ".join(entry.devices)),
+            text_cell(devices_cell(entry.devices, entry.replicated_runs)),
             Cell(_run_links(entry.run_ids)),
         ]
         rows.append(cells)
     numeric = frozenset(["rank", "steps done", "train s"] + [c.label for c in group.metrics])
+    args_note = f"; {legend}" if (legend := args_legend([group], naming)) else ""
     ranked = f"ranked by {group.ranked_by.label}" if group.ranked_by else "not ranked"
     budget, badge = tracks.budget_note(group)
     return (
-        f'<section id="{esc(anchor)}"><h2>{esc(group_title(group))}{badge}</h2>'
+        f'<section id="{esc(anchor)}"><h2>{esc(group_title(group, naming))}{badge}</h2>'
         f'<p class="muted">{esc(budget)}; {esc(ranked)}. '
         f"{esc(interval_rule(group.confidence) + patient_legend(group))}; single-seed entries "
-        "are marked. Click a column "
+        f"are marked{esc(args_note)}. Click a column "
         f"header to sort.</p>" + table(headers, rows, numeric_headers=numeric) + "</section>"
     )
 
@@ -131,7 +138,7 @@ def _budget_axis(groups: Sequence[AggregatedGroup]) -> str | None:
     return None
 
 
-def budget_charts(groups: Sequence[AggregatedGroup]) -> str:
+def budget_charts(groups: Sequence[AggregatedGroup], naming: Naming = PLAIN) -> str:
     """One chart per metric for groups that differ only in budget, where there are 2+ budgets."""
     buckets: dict[tuple[Any, ...], list[AggregatedGroup]] = defaultdict(list)
     for group in groups:
@@ -163,7 +170,9 @@ def budget_charts(groups: Sequence[AggregatedGroup]) -> str:
             ]
             if not series:
                 continue
-            title = f"{column.label} against budget — {bucket[0].key['direction']}, {bucket[0].key['image_size']} px"
+            k = bucket[0].key
+            direction = naming.direction(k["dataset"], k["dataset_fingerprint"], k["direction"])
+            title = f"{column.label} against budget — {direction}, {k['image_size']} px"
             charts.append(
                 f"<figure>{line_chart(series, axis.removeprefix('budget_'), column.label, title)}"
                 f"<figcaption>{esc(title)}; points are means over seeds, whiskers their 95% "
@@ -185,51 +194,11 @@ def _series_label(entry: Any, bucket: Sequence[AggregatedGroup]) -> str:
     return entry.model if len(configs) == 1 else f"{entry.model} {args_cell(entry)}"
 
 
-def reported_section(reported: Sequence[ReportedResult]) -> str:
-    """Numbers the source papers report, in their own table: never ranked with measured runs."""
-    if not reported:
-        return ""
-    headers = [
-        "source",
-        "table",
-        "method",
-        "our model",
-        "direction",
-        "metric",
-        "value",
-        "image size",
-        "note",
-    ]
-    rows = [
-        [
-            text_cell(r.source),
-            text_cell(r.table),
-            text_cell(r.method),
-            text_cell(r.model or _EMPTY),
-            text_cell(r.direction),
-            text_cell(r.metric),
-            text_cell(format_value(r.value), r.value, numeric=True),
-            text_cell(
-                r.image_size if r.image_size is not None else _EMPTY, r.image_size, numeric=True
-            ),
-            text_cell(r.note or ""),
-        ]
-        for r in reported
-    ]
-    return (
-        '<section id="reported"><h2>Reported in papers <span class="badge">not measured here</span></h2>'
-        '<p class="muted">What the source papers report for this dataset, under their own '
-        "budgets, splits and metric conventions. These numbers are shown for reference only: they "
-        "were not measured by medganbench and take no part in any ranking above.</p>"
-        + table(
-            headers, rows, css_class="reported", numeric_headers=frozenset({"value", "image size"})
-        )
-        + "</section>"
-    )
-
-
 def dataset_body(
-    groups: Sequence[AggregatedGroup], reported: Sequence[ReportedResult], runs: int
+    groups: Sequence[AggregatedGroup],
+    reported: Sequence[ReportedResult],
+    runs: int,
+    naming: Naming = PLAIN,
 ) -> str:
     """A dataset's page: one table per comparable group, the budget charts, reported numbers."""
     parts = [f'<p class="muted">{runs} runs in {len(groups)} comparable group(s).</p>']
@@ -237,12 +206,15 @@ def dataset_body(
         parts.append("<p>No measured runs yet.</p>")
     if groups:
         toc = "".join(
-            f'<li><a href="#g{i}">{esc(group_title(g))}</a></li>' for i, g in enumerate(groups)
+            f'<li><a href="#g{i}">{esc(group_title(g, naming))}</a></li>'
+            for i, g in enumerate(groups)
         )
         parts.append(f"<nav><ul>{toc}</ul></nav>")
-    external = [group_section(g, f"g{i}") for i, g in enumerate(groups) if is_external(g)]
-    parts += [group_section(g, f"g{i}") for i, g in enumerate(groups) if not is_external(g)]
-    parts.append(budget_charts([g for g in groups if not is_external(g)]))
+    external = [group_section(g, f"g{i}", naming) for i, g in enumerate(groups) if is_external(g)]
+    parts += [
+        group_section(g, f"g{i}", naming) for i, g in enumerate(groups) if not is_external(g)
+    ]
+    parts.append(budget_charts([g for g in groups if not is_external(g)], naming))
     parts.append(tracks.external_section(external) if external else "")
     parts.append(reported_section(reported))
     return "".join(parts)
@@ -264,8 +236,10 @@ def run_body(
     images: Sequence[tuple[str, str]],
     spec_json: Mapping[str, Any] | None,
     reproduction: Reproduction,
+    naming: Naming = PLAIN,
 ) -> str:
-    """A run's page: samples, values, reproduce command, spec and provenance.
+    """A run's page: samples, values, reproduce command, spec and provenance (every model
+    argument; directions named by ``naming``).
 
     Args:
         rows: every leaderboard row of the run.
@@ -288,9 +262,13 @@ def run_body(
             '<p class="muted">No sample grid: the run directory was not available when the site was published.</p>'
         )
 
+    devices = sorted({r["device"] for r in rows})
+    # A run recorded on several devices (replicates) lists each device's values.
+    by_device = len(devices) > 1
     value_rows = [
-        [
-            text_cell(r["direction"]),
+        ([text_cell(short_device(r["device"]))] if by_device else [])
+        + [
+            text_cell(naming.direction(r["dataset"], r["dataset_fingerprint"], r["direction"])),
             text_cell(r["metric"]),
             text_cell(r["metric_version"]),
             text_cell(format_args(r["metric_args"]) or _EMPTY),
@@ -305,9 +283,16 @@ def run_body(
         for r in rows
     ]
     parts.append("<h2>Values</h2>")
+    if by_device:
+        parts.append(
+            f'<p class="muted">Recorded on {len(devices)} devices: replicates of one run, whose '
+            "values differ by kernel-level rounding amplified by training; rankings use their "
+            "mean.</p>"
+        )
     parts.append(
         table(
-            ["direction", "metric", "version", "args", "value", "noise floor", "convention"],
+            (["device"] if by_device else [])
+            + ["direction", "metric", "version", "args", "value", "noise floor", "convention"],
             value_rows,
             numeric_headers=frozenset({"value", "noise floor"}),
         )
@@ -367,7 +352,7 @@ def run_body(
                 ("train seconds", f"{first['train_seconds']:.1f}"),
                 ("eval seconds", f"{first['eval_seconds']:.1f}"),
                 ("peak memory", f"{first['peak_memory_mb']:.0f} MiB"),
-                ("device", first["device"]),
+                ("device", " | ".join(devices)),
                 ("precision", first["precision"]),
                 ("channels last", str(first["channels_last"]).lower()),
                 (

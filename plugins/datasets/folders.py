@@ -117,6 +117,11 @@ UNPAIRED_PARAMS = _params(paired=False)
 PAIRED_PARAMS = _params(paired=True)
 
 
+def modalities(args: Mapping[str, Any]) -> tuple[str, str]:
+    """Domains A and B as the user named them (``a_modality``, ``b_modality``)."""
+    return str(args["a_modality"]), str(args["b_modality"])
+
+
 @hookimpl
 def medganbench_datasets() -> list[DatasetSpec]:
     """Register ``unpaired-folder`` and ``paired-folder``."""
@@ -128,6 +133,7 @@ def medganbench_datasets() -> list[DatasetSpec]:
             factory="medganbench_plugins.datasets.folders:unpaired_folder",
             params=UNPAIRED_PARAMS,
             modality="a_modality → b_modality",
+            modalities=f"{__name__}:modalities",
             pairing="unpaired",
             size="any",
         ),
@@ -138,6 +144,7 @@ def medganbench_datasets() -> list[DatasetSpec]:
             factory="medganbench_plugins.datasets.folders:paired_folder",
             params=PAIRED_PARAMS,
             modality="a_modality → b_modality",
+            modalities=f"{__name__}:modalities",
             pairing="paired",
             paired=True,
             size="any",

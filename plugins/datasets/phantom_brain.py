@@ -88,6 +88,11 @@ def is_paired(args: Mapping[str, Any]) -> bool:
     return bool(args["paired"]) and str(args["domain"]) == "both"
 
 
+def modalities(args: Mapping[str, Any]) -> tuple[str, str]:
+    """Domains A and B: MR and CT, or the one ``domain`` delivered as both."""
+    return {"a": ("MR", "MR"), "b": ("CT", "CT")}.get(str(args["domain"]), ("MR", "CT"))
+
+
 @hookimpl
 def medganbench_datasets() -> list[DatasetSpec]:
     """Register ``phantom-brain``."""
@@ -101,6 +106,7 @@ def medganbench_datasets() -> list[DatasetSpec]:
             modality="MR (T1/T2) → CT",
             pairing="paired (paired=false or domain=a|b: unpaired)",
             paired=f"{__name__}:is_paired",
+            modalities=f"{__name__}:modalities",
             size="28 subjects × 8 slices by default",
         )
     ]

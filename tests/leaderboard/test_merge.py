@@ -94,12 +94,40 @@ def test_a_conflict_fails_reporting_the_column_both_values_and_files(tmp_path: P
 
 
 def test_a_conflict_in_a_non_value_column_is_named(tmp_path: Path) -> None:
-    a = _board(tmp_path / "a.arrow", make_row(device="cuda:0", train_seconds=3.5))
-    b = _board(tmp_path / "b.arrow", make_row(device="cpu", train_seconds=9.0))
+    a = _board(tmp_path / "a.arrow", make_row(train_seconds=3.5))
+    b = _board(tmp_path / "b.arrow", make_row(train_seconds=9.0))
     with pytest.raises(MergeConflictError) as info:
         merge_leaderboards([a, b])
     (conflict,) = info.value.conflicts
-    assert [d.column for d in conflict.columns] == ["train_seconds", "device"]
+    assert [d.column for d in conflict.columns] == ["train_seconds"]
+
+
+# ------------------------------------------------------------------------------- replicates
+
+_XEON = "cpu; Intel(R) Xeon(R) Processor; AVX512; 2 threads; torch 2.14.1"
+_EPYC = "cpu; AMD EPYC 7B13; AVX2; 2 threads; torch 2.14.1"
+
+
+def test_one_run_from_two_devices_is_kept_as_replicates_not_a_conflict(tmp_path: Path) -> None:
+    a = _board(tmp_path / "a.arrow", make_row(device=_XEON, value=21.07))
+    b = _board(tmp_path / "b.arrow", make_row(device=_EPYC, value=21.17))
+    result = merge_leaderboards([a, b])
+    assert result.conflicts == () and result.replicated == 1
+    assert sorted(result.table.column("value").to_pylist()) == [21.07, 21.17]
+    assert result.to_json()["replicated"] == 1
+
+
+def test_one_device_with_two_values_stays_a_conflict_beside_a_replicate(tmp_path: Path) -> None:
+    a = _board(tmp_path / "a.arrow", make_row(device=_XEON, value=21.07))
+    b = _board(
+        tmp_path / "b.arrow",
+        make_row(device=_XEON, value=20.5),
+        make_row(device=_EPYC, value=21.17),
+    )
+    with pytest.raises(MergeConflictError) as info:
+        merge_leaderboards([a, b])
+    (conflict,) = info.value.conflicts
+    assert conflict.columns == (ColumnDiff("value", (21.07, 20.5)),)
 
 
 def test_a_failed_merge_writes_nothing_and_leaves_an_existing_output_alone(

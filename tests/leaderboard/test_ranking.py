@@ -158,3 +158,34 @@ def test_metric_arguments_make_separate_columns() -> None:
     assert [c.label for c in group.metrics] == ["lpips ↓ (v1, net=alex)", "lpips ↓ (v1, net=vgg)"]
     # Ranked by the alex column only: the vgg run has no alex value, so it is unranked.
     assert [(label(r.run_id), r.rank) for r in group.rows] == [("r1", 1), ("r2", None)]
+
+
+# ------------------------------------------------------------------------------- replicates
+
+_XEON = "cpu; Intel(R) Xeon(R) Processor; AVX512; 2 threads; torch 2.14.1"
+_EPYC = "cpu; AMD EPYC 7B13; AVX2; 2 threads; torch 2.14.1"
+
+
+def test_a_run_from_two_devices_counts_once_at_the_mean_of_its_replicates() -> None:
+    table = table_of(
+        make_row(run_id="r", device=_XEON, value=21.0),
+        make_row(run_id="r", device=_EPYC, value=22.0),
+        make_row(run_id="s", model="lookup", device=_XEON, value=21.6),
+    )
+    (group,) = ranked_groups(table)
+    assert [label(r.run_id) for r in group.rows] == ["s", "r"]  # 21.6 beats the mean 21.5
+    replicated = group.rows[1]
+    assert replicated.values == (21.5,) and replicated.devices == (_EPYC, _XEON)
+    (spread,) = replicated.replicates
+    assert spread is not None and (spread.n, spread.low, spread.high) == (2, 21.0, 22.0)
+    assert group.rows[0].replicates == (None,)
+
+
+def test_within_one_device_the_latest_row_of_a_run_still_wins() -> None:
+    table = table_of(
+        make_row(run_id="r", device=_XEON, value=20.0, created_at=T0),
+        make_row(run_id="r", device=_XEON, value=23.0, created_at=T0 + timedelta(hours=1)),
+        make_row(run_id="r", device=_EPYC, value=21.0),
+    )
+    (group,) = ranked_groups(table)
+    assert group.rows[0].values == (22.0,)  # mean of 23 (latest on the Xeon) and 21

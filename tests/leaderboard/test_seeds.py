@@ -18,7 +18,7 @@ from medganbench.leaderboard.ranking import (
     MetricColumn,
     interval_ranks,
 )
-from medganbench.leaderboard.render import render_markdown
+from medganbench.leaderboard.render import markdown, render_markdown
 from medganbench.leaderboard.schema import SCHEMA
 from medganbench.leaderboard.seeds import (
     AggregatedGroup,
@@ -32,7 +32,7 @@ from medganbench.leaderboard.store import (
     leaderboard_path,
     read_leaderboard,
 )
-from tests.leaderboard.rows import labels, make_row, rid
+from tests.leaderboard.rows import labels, make_row, rid, table_of
 
 # A fixed, skewed sample: the percentile interval is asymmetric, so a wrong quantile shows.
 SAMPLE = np.array([18.2, 19.0, 19.4, 20.1, 20.3, 21.7, 22.9, 25.8])
@@ -403,3 +403,24 @@ def test_cli_export_md_runs_flag(three_seed_board: Path) -> None:
     assert "n=3 (0, 1, 2)" in out.read_text()
     assert _cli(*args, "--runs", cwd=three_seed_board).returncode == 0
     assert "| seed |" in out.read_text() and "±" not in out.read_text()
+
+
+def test_a_replicated_run_counts_as_one_seed_and_is_shown_with_its_devices() -> None:
+    xeon = "cpu; Intel(R) Xeon(R) Processor; AVX512; 2 threads; torch 2.14.1"
+    epyc = "cpu; AMD EPYC 7B13; AVX2; 2 threads; torch 2.14.1"
+    table = table_of(
+        make_row(run_id="s0", seed=0, device=xeon, value=21.0),
+        make_row(run_id="s0", seed=0, device=epyc, value=22.0),
+        make_row(run_id="s1", seed=1, device=xeon, value=23.5),
+    )
+    (group,) = aggregate_groups(table)
+    (entry,) = group.entries
+    (summary,) = entry.summaries
+    assert entry.n_seeds == 2 and entry.replicated_runs == 1
+    assert summary is not None and summary.mean == pytest.approx((21.5 + 23.5) / 2)
+    assert entry.devices == (epyc, xeon)
+    text = markdown(table)
+    assert (
+        "AMD EPYC 7B13 AVX2 ×2, Intel Xeon AVX512 ×2 (1 run(s) replicated across devices)" in text
+    )
+    assert "[21.00–22.00 on 2 devices]" in markdown(table, runs=True)

@@ -109,6 +109,24 @@ def test_reported_numbers_are_a_separate_labelled_table(site: Path) -> None:
     assert 'class="sortable reported"' in html
 
 
+def test_tables_name_directions_by_modality_and_list_only_changed_arguments(
+    site: Path, measured: Path
+) -> None:
+    html = (site / "datasets" / "phantom-brain.html").read_text()
+    assert "MR → CT (a2b)" in html
+    # Every run is at its model's defaults: the dataset page says so; the run page lists them.
+    assert "<td>defaults</td>" in html and "batch_size=" not in html
+    identity = next(
+        r
+        for r in read_leaderboard(
+            leaderboard_path(measured / "leaderboards", "phantom-brain")
+        ).to_pylist()
+        if r["model"] == "identity"
+    )
+    run_page = (site / "runs" / f"{identity['run_id']}.html").read_text()
+    assert "batch_size=8" in run_page and "MR → CT (a2b)" in run_page
+
+
 def test_a_metric_against_budget_chart_is_drawn_for_several_budgets(site: Path) -> None:
     html = (site / "datasets" / "phantom-brain.html").read_text()
     # psnr and mae, per slice and per patient (eval_unit=volume)
@@ -288,7 +306,7 @@ def test_site_works_in_a_headless_browser(site: Path, measured: Path) -> None:
         "--no-sandbox",
         "--disable-gpu",
         "--disable-dev-shm-usage",
-        "--window-size=1400,1000",
+        "--window-size=1366,768",  # a laptop screen
     ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -316,6 +334,15 @@ def test_site_works_in_a_headless_browser(site: Path, measured: Path) -> None:
         assert column_values() == sorted(column_values(), reverse=True)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "site-dataset-page.png"))
+        # The dataset page fits a 1366 px laptop screen: neither the page nor a table scrolls
+        # sideways.
+        page_width, window_width, table_overflow = browser.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth,"
+            " Array.from(document.querySelectorAll('.table-wrap'))"
+            ".map(e => e.scrollWidth - e.clientWidth)]"
+        )
+        assert window_width <= 1366 and page_width <= window_width
+        assert table_overflow and max(table_overflow) <= 0, table_overflow
 
         run_id = _run_ids(measured)[0]
         browser.get((site / "runs" / f"{run_id}.html").as_uri())

@@ -1,0 +1,105 @@
+"""A leaderboard row's reproduce command, run again, gives the same run id and the same values.
+
+The row is the identity baseline's seed 0 of the CPU track (``sweeps/cpu-track-translation.toml``):
+it trains nothing, so its values depend on the data and the metrics only, and it runs in seconds.
+Its command is built exactly as the site shows it (:func:`medganbench.site.reproduce.reproduce`)
+and run through the command line in an empty folder.
+
+Until the CPU track's leaderboard is committed, the leaderboard is made here, by running that
+baseline through the sweep file's own settings (budget, image size, metrics, dataset) into a
+temporary folder. Once ``leaderboards/phantom-brain.arrow`` is committed, set
+:data:`USE_COMMITTED` to True: the test then reads the committed row and fails if the file is
+missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from medganbench.core.manager import build_registries, make_plugin_manager
+from medganbench.leaderboard.store import leaderboard_path, read_leaderboard
+from medganbench.run.options import RunOptions
+from medganbench.site.reproduce import reproduce
+from medganbench.sweep.runner import make_executor, run_sweep
+from medganbench.sweep.spec import load_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+SWEEP_FILE = ROOT / "sweeps" / "cpu-track-translation.toml"
+COMMITTED = ROOT / "leaderboards" / "phantom-brain.arrow"
+#: Read the committed leaderboard (True) or make the baseline's row here (False).
+USE_COMMITTED = False
+MODEL, SEED = "identity", 0
+
+
+def _baseline_board(work: Path) -> Path:
+    """The leaderboard holding the baseline's row: the committed one, or one made in ``work``."""
+    if USE_COMMITTED:
+        assert COMMITTED.is_file(), f"{COMMITTED} is not committed"
+        return COMMITTED
+    track = load_sweep(SWEEP_FILE)
+    sweep = dataclasses.replace(
+        track, models=tuple(m for m in track.models if m.name == MODEL), seeds=(SEED,)
+    )
+    assert len(sweep.models) == 1
+    registries = build_registries(make_plugin_manager(autoload=False))
+    options = RunOptions(
+        leaderboard_dir=work / "leaderboards", runs_dir=work / "runs", progress=False
+    )
+    report = run_sweep(sweep, registries, make_executor(registries, "local", {}), options)
+    assert report.count("ok") == 1
+    return leaderboard_path(options.leaderboard_dir, "phantom-brain")
+
+
+def _values(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], float]:
+    return {(r["direction"], r["metric"], r["metric_args"]): r["value"] for r in rows}
+
+
+@pytest.mark.slow
+def test_a_baseline_rows_reproduce_command_gives_its_run_id_and_values(tmp_path: Path) -> None:
+    board = _baseline_board(tmp_path / "made")
+    rows = [
+        r
+        for r in read_leaderboard(board).to_pylist()
+        if r["model"] == MODEL
+        and r["seed"] == SEED
+        and r["status"] == "ok"
+        and json.loads(r["dataset_args"]).get("domain", "both") == "both"
+    ]
+    assert rows, f"no {MODEL} seed {SEED} row in {board}"
+    run_ids = {r["run_id"] for r in rows}
+    assert len(run_ids) == 1
+    # One device's rows: a row recorded on several devices is reproduced against each alone.
+    rows = [r for r in rows if r["device"] == rows[0]["device"]]
+    registries = build_registries(make_plugin_manager(autoload=False))
+    reproduction = reproduce(rows, None, registries)
+    assert reproduction.checked
+
+    again = tmp_path / "again"
+    again.mkdir()
+    words = shlex.split(reproduction.command)
+    assert words[:2] == ["medganbench", "run"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "medganbench", *words[1:], "--no-progress"],
+        cwd=again,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rerun = read_leaderboard(leaderboard_path(again / "leaderboards", "phantom-brain")).to_pylist()
+    assert {r["run_id"] for r in rerun} == run_ids
+    expected = _values(rows)
+    got = _values(rerun)
+    assert got.keys() == expected.keys()
+    # Identity trains nothing, so only kernel rounding of the metrics could move a value: far
+    # below the 4 significant figures the tables show.
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
