@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
@@ -30,6 +30,7 @@ from medganbench.core.loading import (
 from medganbench.core.registry import Registry
 from medganbench.core.specs import (
     DatasetSpec,
+    EncoderSpec,
     ExecutorSpec,
     MetricSpec,
     ModelSpec,
@@ -71,6 +72,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.metrics.manifold",
     "medganbench_plugins.metrics.memorisation",
     "medganbench_plugins.metrics.inception_score",
+    "medganbench_plugins.metrics.encoders",
     "medganbench_plugins.executors.local",
     "medganbench_plugins.executors.ray_cluster",
     "medganbench_plugins.references.paper000",
@@ -151,6 +153,7 @@ class Registries:
     metrics: Registry[MetricSpec]
     weights: Registry[WeightsSpec]
     executors: Registry[ExecutorSpec]
+    encoders: Registry[EncoderSpec] = field(default_factory=lambda: Registry("encoder"))
 
 
 def build_registries(pm: pluggy.PluginManager) -> Registries:
@@ -167,6 +170,7 @@ def build_registries(pm: pluggy.PluginManager) -> Registries:
         metrics=_collect(pm, "medganbench_metrics", MetricSpec, "metric"),
         weights=_collect(pm, "medganbench_weights", WeightsSpec, "weights artifact"),
         executors=_collect(pm, "medganbench_executors", ExecutorSpec, "executor"),
+        encoders=_collect(pm, "medganbench_encoders", EncoderSpec, "encoder"),
     )
 
 

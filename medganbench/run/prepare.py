@@ -149,6 +149,7 @@ def prepare(
         split=spec.eval_split,
         image_size=spec.image_size,
         allow_unverified_weights=spec.allow_unverified_weights,
+        encoders={e.spec.name: e.spec for e in registries.encoders.entries()},
     )
     metrics: dict[str, Metric] = {
         name: registries.metrics.get(name).build(run.metric_args[name], metric_ctx)

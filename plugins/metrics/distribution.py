@@ -24,18 +24,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from medganbench.core.hookspecs import hookimpl
-from medganbench.core.metric import EvalBatch, Metric, MetricReport, Needs
+from medganbench.core.metric import EvalBatch, Metric, MetricContext, MetricReport, Needs
+from medganbench.core.params import Param
 from medganbench.core.specs import MetricSpec, WeightsSpec
 from medganbench.errors import RunError
 from medganbench.fileio import atomic_write
 from medganbench.weights.store import ResolvedWeights, resolve_weights
+from medganbench_plugins.metrics.encoding import INCEPTION, encoder_spec, shared_encoder
 from medganbench_plugins.metrics.inception import (
     EXTRACTOR,
     FEATURES,
@@ -47,6 +49,8 @@ from medganbench_plugins.metrics.inception import (
 # torch-fidelity (and the Inception network) are imported inside the functions that use them:
 # it pulls in torchvision, which would add more than a second to every command's start-up.
 
+#: ``fd``'s encoder when none is given: the family Stein et al. (2023) recommend.
+DEFAULT_FD_ENCODER = "dinov2-vits14"
 KID_SUBSETS = 100
 KID_MAX_SUBSET = 1000
 #: Seeds KID's subset draws and the real set's split into halves for the noise floor.
@@ -164,18 +168,48 @@ def split_halves(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return features[order[:half]], features[order[half : 2 * half]]
 
 
-class FeatureSetMetric(Metric):
-    """A distribution metric on Inception features of the generated set and the real set.
+#: The phrase of each class's convention that names the Inception features; a metric built
+#: with another encoder replaces it with that encoder's name, version and summary.
+INCEPTION_FEATURES = "inception-v3-compat pool features (2048)"
 
-    Shared machinery: the weights, feature extraction (one pass per image per evaluation,
-    through the extractor's memo), the cache of real-set features, the noise floor and the
-    report. Subclasses implement :meth:`_score` on (real, generated) features; the roles are
-    never swapped: the real set is always the reference.
+
+def encoder_param(default: str = INCEPTION, omit_default: bool = True) -> Param:
+    """The ``encoder`` argument of a distribution metric (a registered encoder's name)."""
+    return Param(
+        "encoder",
+        default,
+        "the feature encoder (medganbench list metrics --details lists them)",
+        omit_default=omit_default,
+        component="encoder",
+    )
+
+
+class FeatureSetMetric(Metric):
+    """A distribution metric on encoder features of the generated set and the real set.
+
+    Shared machinery: the encoder (argument ``encoder``, Inception unless the metric declares
+    the argument), its weights, feature extraction (one pass per image per evaluation, through
+    the encoder's memo), the cache of real-set features, the noise floor and the report.
+    Subclasses implement :meth:`_score` on (real, generated) features; the roles are never
+    swapped: the real set is always the reference.
     """
 
     needs = Needs.DISTRIBUTION
     higher_is_better = False
-    weights_spec: WeightsSpec = FID_INCEPTION
+
+    def __init__(
+        self, args: Mapping[str, Any] | None = None, ctx: MetricContext | None = None
+    ) -> None:
+        super().__init__(args, ctx)
+        self.encoder = encoder_spec(str(self.args.get("encoder", INCEPTION)), self.ctx)
+        if self.encoder.name != INCEPTION:
+            described = f"{self.encoder.name} v{self.encoder.version} encoder features ({self.encoder.summary})"
+            self.convention = type(self).convention.replace(INCEPTION_FEATURES, described)  # type: ignore[misc]
+
+    @property
+    def weights_spec(self) -> WeightsSpec | None:
+        """The encoder's weights artifact."""
+        return self.encoder.weights
 
     def reset(self) -> None:
         self._generated: list[torch.Tensor] = []
@@ -186,9 +220,11 @@ class FeatureSetMetric(Metric):
         self._floor: float | None = None
 
     def weights_needed(self) -> tuple[WeightsSpec, ...]:
-        return (self.weights_spec,)
+        return () if self.weights_spec is None else (self.weights_spec,)
 
-    def _weights(self) -> ResolvedWeights:
+    def _weights(self) -> ResolvedWeights | None:
+        if self.weights_spec is None:
+            return None
         if not hasattr(self, "_resolved"):
             self._resolved = resolve_weights(
                 self.weights_spec, unverified_ok=self.ctx.allow_unverified_weights
@@ -196,13 +232,29 @@ class FeatureSetMetric(Metric):
         return self._resolved
 
     def _extract(self, images: torch.Tensor) -> torch.Tensor:
-        from medganbench_plugins.metrics.inception_net import shared_extractor
-
-        return shared_extractor(self._weights(), self.ctx.device)(images)
+        return shared_encoder(self.encoder, self._weights(), self.ctx.device)(images)
 
     def _cache_key(self, batch: EvalBatch, split: str) -> dict[str, Any]:
-        """Everything that shapes the features of one real split of the batch's domain."""
+        """Everything that shapes the features of one real split of the batch's domain.
+
+        The Inception encoder keeps the key it had before encoders existed (same cache files).
+        """
         c = self.ctx
+        weights = self._weights()
+        if self.encoder.name != INCEPTION:
+            return {
+                "dataset": c.dataset,
+                "dataset_version": c.dataset_version,
+                "fingerprint": c.dataset_fingerprint,
+                "split": split,
+                "image_size": c.image_size,
+                "domain": batch.domain,
+                "window": list(batch.window),
+                "encoder": self.encoder.name,
+                "encoder_version": self.encoder.version,
+                "quantisation": QUANTISATION,
+                "weights_sha256": weights.sha256 if weights else "",
+            }
         return {
             "dataset": c.dataset,
             "dataset_version": c.dataset_version,
@@ -213,7 +265,7 @@ class FeatureSetMetric(Metric):
             "window": list(batch.window),
             "extractor": f"{EXTRACTOR}/{FEATURES}",
             "quantisation": QUANTISATION,
-            "weights_sha256": self._weights().sha256,
+            "weights_sha256": weights.sha256 if weights else "",
         }
 
     def _cache_file(self, key: dict[str, Any] | None) -> Path | None:
@@ -284,7 +336,9 @@ class FeatureSetMetric(Metric):
             "n_real": int(real.shape[0]),
             "n_generated": int(generated.shape[0]),
             "real_split": self.ctx.split,
-            "features": f"{EXTRACTOR} pool {FEATURES}",
+            "features": self._features_text(),
+            "encoder": self.encoder.name,
+            "encoder_version": self.encoder.version,
             "quantisation": QUANTISATION,
             "window": list(self._window),
             "noise_floor": floor_rule,
@@ -293,17 +347,26 @@ class FeatureSetMetric(Metric):
         }
         return value
 
+    def _features_text(self) -> str:
+        if self.encoder.name == INCEPTION:
+            return f"{EXTRACTOR} pool {FEATURES}"
+        extractor = shared_encoder(self.encoder, self._weights(), self.ctx.device)
+        return extractor.encoder.preprocessing
+
     def _weights_details(self) -> dict[str, Any]:
-        """``{"weights_unverified": True}`` for a file accepted under --allow-unverified-weights."""
-        return {} if self._weights().verified else {"weights_unverified": True}
+        """``{"weights_unverified": True}`` for a file that matched no pin (accepted under
+        --allow-unverified-weights, or for an artifact without a pinned hash)."""
+        weights = self._weights()
+        return {} if weights is None or weights.verified else {"weights_unverified": True}
 
     def _score(self, real: torch.Tensor, generated: torch.Tensor) -> tuple[float, dict[str, Any]]:
         raise NotImplementedError
 
     def report(self) -> MetricReport:
+        weights = self._weights()
         return MetricReport(
             details=self._details,
-            weights={self.weights_spec.name: self._weights().sha256},
+            weights={weights.name: weights.sha256} if weights else {},
             noise_floor=self._floor,
         )
 
@@ -319,6 +382,18 @@ class FID(FeatureSetMetric):
 
     def _score(self, real: torch.Tensor, generated: torch.Tensor) -> tuple[float, dict[str, Any]]:
         return fid_from_features(real, generated), {}
+
+
+class FD(FID):
+    """Fréchet distance between generated and real images in the features of any registered
+    encoder (``encoder=inception`` gives exactly ``fid``)."""
+
+    convention = (
+        "Frechet distance (torch-fidelity's FID formula, float64 statistics) on "
+        f"{INCEPTION_FEATURES}; images quantised to uint8 through the target window, gray "
+        "repeated to RGB; clamped at 0; noise_floor = the same between two seeded halves of the "
+        "real split"
+    )
 
 
 class KID(FeatureSetMetric):
@@ -356,13 +431,20 @@ _MODULE = "medganbench_plugins.metrics.distribution"
 
 @hookimpl
 def medganbench_metrics() -> list[MetricSpec]:
-    """Register ``fid``, ``fid-inf`` and ``kid``."""
+    """Register ``fid``, ``fd``, ``fid-inf`` and ``kid``."""
     return [
         MetricSpec(
             name="fid",
             summary="Fréchet Inception Distance (torch-fidelity), with a real-vs-real noise floor.",
             version="1",
             factory=f"{_MODULE}:FID",
+        ),
+        MetricSpec(
+            name="fd",
+            summary="Fréchet distance in a chosen encoder's features (fd.encoder=dinov2-vits14, ...).",
+            version="1",
+            factory=f"{_MODULE}:FD",
+            params=(encoder_param(DEFAULT_FD_ENCODER, omit_default=False),),
         ),
         MetricSpec(
             name="fid-inf",
@@ -375,6 +457,7 @@ def medganbench_metrics() -> list[MetricSpec]:
             summary="Kernel Inception Distance (torch-fidelity), subset size adapted to small sets.",
             version="1",
             factory=f"{_MODULE}:KID",
+            params=(encoder_param(),),
         ),
     ]
 
