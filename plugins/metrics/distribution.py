@@ -37,7 +37,12 @@ from medganbench.core.specs import MetricSpec, WeightsSpec
 from medganbench.errors import RunError
 from medganbench.fileio import atomic_write
 from medganbench.weights.store import ResolvedWeights, resolve_weights
-from medganbench_plugins.metrics.encoding import INCEPTION, encoder_spec, shared_encoder
+from medganbench_plugins.metrics.encoding import (
+    INCEPTION,
+    WINDOW_QUANTISATION,
+    encoder_spec,
+    shared_encoder,
+)
 from medganbench_plugins.metrics.inception import (
     EXTRACTOR,
     FEATURES,
@@ -252,7 +257,7 @@ class FeatureSetMetric(Metric):
                 "window": list(batch.window),
                 "encoder": self.encoder.name,
                 "encoder_version": self.encoder.version,
-                "quantisation": QUANTISATION,
+                "quantisation": WINDOW_QUANTISATION,
                 "weights_sha256": weights.sha256 if weights else "",
             }
         return {
@@ -339,7 +344,7 @@ class FeatureSetMetric(Metric):
             "features": self._features_text(),
             "encoder": self.encoder.name,
             "encoder_version": self.encoder.version,
-            "quantisation": QUANTISATION,
+            "quantisation": QUANTISATION if self.encoder.name == INCEPTION else WINDOW_QUANTISATION,
             "window": list(self._window),
             "noise_floor": floor_rule,
             "real_features_cache": cache,

@@ -20,6 +20,10 @@ from medganbench.errors import UnknownNameError
 from medganbench.weights.store import ResolvedWeights
 from medganbench_plugins.metrics.encoders import ENCODERS, builtin_encoder
 
+#: How every encoder's input is made from physical values (each encoder then resizes and
+#: normalises; the Inception one inside torch-fidelity, see ``inception.QUANTISATION``).
+WINDOW_QUANTISATION = "uint8 = round(255*(clip(x,lo,hi)-lo)/(hi-lo)), gray repeated to RGB"
+
 #: The encoder of ``fid`` and the default of ``kid``, ``precision``, ``recall``, ``density``
 #: and ``coverage``.
 INCEPTION = "inception"

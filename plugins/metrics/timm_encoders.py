@@ -102,8 +102,8 @@ def hf_dinov2_to_timm(hf: Mapping[str, torch.Tensor]) -> Tensors:
                 if f"{pre}{old}.{kind}" in src:
                     out[f"blocks.{i}.{new}.{kind}"] = src.pop(f"{pre}{old}.{kind}")
         for kind in ("weight", "bias"):
-            parts = [src.pop(f"{pre}attention.attention.{n}.{kind}", None) for n in "qkv"]
             names = ("query", "key", "value")
+            parts = [src.pop(f"{pre}attention.attention.{n}.{kind}", None) for n in names]
             if any(p is None for p in parts):
                 raise WeightsError(f"Block {i} lacks attention {kind}s ({'/'.join(names)}).")
             out[f"blocks.{i}.attn.qkv.{kind}"] = torch.cat(parts)  # type: ignore[arg-type]
@@ -155,17 +155,22 @@ class TimmEncoder(Encoder):
         super().__init__(args, ctx)
         import timm
 
-        net = timm.create_model(
-            self.model_name, pretrained=False, num_classes=0, **self.create_kwargs
-        )
         if ctx.tensors is None:
             raise WeightsError(f"{type(self).__name__} needs its weights.")
+        # Built on the meta device (no random initialisation to throw away), then given the
+        # tensors; strict, so a parameter or buffer left out would be an error, never meta.
+        with torch.device("meta"):
+            net = timm.create_model(
+                self.model_name, pretrained=False, num_classes=0, **self.create_kwargs
+            )
         state = self._filter(dict(ctx.tensors), net)
         try:
-            net.load_state_dict(state, strict=True)
+            net.load_state_dict(state, strict=True, assign=True)
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()[0]
             raise WeightsError(f"The weights do not fit {self.model_name}: {first}") from None
+        if any(t.is_meta for t in [*net.parameters(), *net.buffers()]):
+            raise WeightsError(f"{self.model_name} has tensors its weights do not provide.")
         self.net = net.eval().to(ctx.device)
         self.dim = int(net.num_features)
         self.preprocessing = (
