@@ -90,7 +90,9 @@ def list_components(
 
 def _encoders_table(encoders: Registry[EncoderSpec]) -> Table:
     """The feature encoders of the distribution metrics and whether their weights are here."""
-    table = Table(title="encoders (--metric-arg fd.encoder=NAME; also kid, precision, recall, density, coverage)")
+    table = Table(
+        title="encoders (--metric-arg fd.encoder=NAME; also kid, precision, recall, density, coverage)"
+    )
     for column in ("name", "version", "summary", "plugin", "weights"):
         table.add_column(column)
     for entry in encoders.entries():

@@ -73,6 +73,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.metrics.memorisation",
     "medganbench_plugins.metrics.inception_score",
     "medganbench_plugins.metrics.encoders",
+    "medganbench_plugins.metrics.frd",
     "medganbench_plugins.executors.local",
     "medganbench_plugins.executors.ray_cluster",
     "medganbench_plugins.references.paper000",

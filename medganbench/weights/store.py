@@ -191,7 +191,9 @@ def cached(spec: WeightsSpec) -> ResolvedWeights | None:
                     spec.name, path, digest, f"cache ({source.label})", source.convert
                 )
     unpinned = spec.unpinned_source
-    for digest, path in files.items() if unpinned is not None else ():
+    if unpinned is None:
+        return None
+    for digest, path in files.items():
         if _file_sha256(path) == digest:
             label = f"cache (no pinned hash; {unpinned.label})"
             return ResolvedWeights(spec.name, path, digest, label, unpinned.convert, False)
@@ -206,9 +208,7 @@ def _store(
     path = artifact_dir(spec) / digest
     write_bytes(path, data)
     verified = source.matches(digest)
-    return ResolvedWeights(
-        spec.name, path, digest, label or source.label, source.convert, verified
-    )
+    return ResolvedWeights(spec.name, path, digest, label or source.label, source.convert, verified)
 
 
 def _explicit(spec: WeightsSpec, file: Path, unverified_ok: bool) -> ResolvedWeights:

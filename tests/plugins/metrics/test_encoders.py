@@ -87,14 +87,19 @@ def _tensors_for(spec: EncoderSpec) -> dict[str, torch.Tensor] | None:
     factory = spec.load()
     if isinstance(factory, type) and issubclass(factory, TimmEncoder):
         # In the published layout (DINOv2: 518 px position embeddings), as the files hold them.
-        return _random_tensors(factory, **({"img_size": 518} if "img_size" in factory.create_kwargs else {}))
+        return _random_tensors(
+            factory, **({"img_size": 518} if "img_size" in factory.create_kwargs else {})
+        )
     pytest.skip(f"no random weights known for the encoder {spec.name!r}")
 
 
 def _encoder_names() -> list[object]:
     from medganbench.core.manager import build_registries, make_plugin_manager
 
-    names = [e.spec.name for e in build_registries(make_plugin_manager(autoload=False)).encoders.entries()]
+    names = [
+        e.spec.name
+        for e in build_registries(make_plugin_manager(autoload=False)).encoders.entries()
+    ]
     return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_ENCODERS else n for n in names]
 
 
@@ -154,7 +159,10 @@ def _to_transformers_layout(timm_state: dict[str, torch.Tensor]) -> dict[str, to
         b, h = f"blocks.{i}.", f"encoder.layer.{i}."
         for kind in ("weight", "bias"):
             q, k, v = timm_state[f"{b}attn.qkv.{kind}"].chunk(3)
-            out |= {f"{h}attention.attention.query.{kind}": q, f"{h}attention.attention.key.{kind}": k}
+            out |= {
+                f"{h}attention.attention.query.{kind}": q,
+                f"{h}attention.attention.key.{kind}": k,
+            }
             out[f"{h}attention.attention.value.{kind}"] = v
             out[f"{h}attention.output.dense.{kind}"] = timm_state[f"{b}attn.proj.{kind}"]
             for n in ("norm1", "norm2", "mlp.fc1", "mlp.fc2"):
@@ -230,7 +238,9 @@ def test_dinov2_features_are_cached_per_encoder_and_weights(private_weights: Pat
     path = private_weights / "vits14.safetensors"
     save_file(_random_timm(DinoV2Small, img_size=518), str(path))
     sha = install_from_file(DINOV2_VITS14, path).sha256
-    ctx = MetricContext(cache_dir=private_weights / "features", dataset="d", dataset_fingerprint="f")
+    ctx = MetricContext(
+        cache_dir=private_weights / "features", dataset="d", dataset_fingerprint="f"
+    )
     for expected in ("miss", "hit"):
         fd = FD({"encoder": "dinov2-vits14"}, ctx)
         fd.update(_batch(_float_images(3, 2), _float_images(3, 1)))
@@ -250,7 +260,10 @@ def test_without_a_route_to_the_weights_the_message_lists_every_route(
     with pytest.raises(WeightsUnavailableError) as caught:
         resolve_weights(DINOV2_VITS14)
     text = f"{caught.value.message}\n{caught.value.hint}"
-    assert "huggingface.co/timm/vit_small_patch14_dinov2.lvd142m/resolve/main/model.safetensors" in text
+    assert (
+        "huggingface.co/timm/vit_small_patch14_dinov2.lvd142m/resolve/main/model.safetensors"
+        in text
+    )
     assert "medganbench weights install dinov2-vits14 --from FILE" in text
     assert "MEDGANBENCH_WEIGHTS_DINOV2_VITS14" in text
 
@@ -259,9 +272,17 @@ def test_the_encoder_and_its_version_enter_the_run_id(registries) -> None:
     base = RunSpec(model="identity", metrics=("kid",))
     plain = resolve_run(base, registries)
     assert "encoders" not in plain.identity() and plain.metric_args["kid"] == {}
-    explicit = resolve_run(RunSpec(model="identity", metrics=("kid",), metric_args={"kid": {"encoder": "inception"}}), registries)
+    explicit = resolve_run(
+        RunSpec(model="identity", metrics=("kid",), metric_args={"kid": {"encoder": "inception"}}),
+        registries,
+    )
     assert explicit.run_id == plain.run_id  # the default encoder leaves old run ids alone
-    dino = resolve_run(RunSpec(model="identity", metrics=("kid",), metric_args={"kid": {"encoder": "dinov2-vits14"}}), registries)
+    dino = resolve_run(
+        RunSpec(
+            model="identity", metrics=("kid",), metric_args={"kid": {"encoder": "dinov2-vits14"}}
+        ),
+        registries,
+    )
     assert dino.run_id != plain.run_id and dino.identity()["encoders"] == {"dinov2-vits14": "1"}
 
 
