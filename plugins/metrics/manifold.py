@@ -29,7 +29,7 @@ import torch
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.specs import MetricSpec
 from medganbench.errors import RunError
-from medganbench_plugins.metrics.distribution import FeatureSetMetric, encoder_param
+from medganbench_plugins.metrics.feature_set import FeatureSetMetric, encoder_param
 
 PR_K = 3
 DC_K = 5

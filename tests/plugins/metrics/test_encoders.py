@@ -290,3 +290,24 @@ def test_an_unknown_encoder_is_refused_before_anything_is_built(registries) -> N
     spec = RunSpec(model="identity", metrics=("fd",), metric_args={"fd": {"encoder": "dinov3"}})
     with pytest.raises(UnknownNameError, match="dinov3"):
         resolve_run(spec, registries)
+
+
+def test_list_metrics_details_shows_the_encoders_and_their_weights(private_weights: Path) -> None:
+    from click.testing import CliRunner
+
+    from medganbench.cli import main
+
+    path = private_weights / "vits14.safetensors"
+    save_file(_random_timm(DinoV2Small, img_size=518), str(path))
+    install_from_file(DINOV2_VITS14, path)
+    result = CliRunner().invoke(main, ["list", "metrics", "--details"])
+    assert result.exit_code == 0, result.output
+    rows = {
+        line.split("│")[1].strip(): line
+        for line in result.output.splitlines()
+        if line.count("│") > 5
+    }
+    assert "dinov2-vits14: installed, sha256" in rows["dinov2-vits14"]
+    assert "(no pinned" in rows["dinov2-vits14"]  # the table wraps "hash: unverified)"
+    assert "raddino: not installed" in rows["raddino"]
+    assert "encoder=dinov2-vits14" in rows["fd"]
