@@ -43,7 +43,9 @@ DINOV2_VITS14 = WeightsSpec(
     summary="DINOv2 ViT-S/14 (LVD-142M), timm's safetensors on the Hugging Face hub",
     sources=(
         HubSource(
-            "timm/vit_small_patch14_dinov2.lvd142m", "model.safetensors", f"{_TIMM}:read_timm"
+            "timm/vit_small_patch14_dinov2.lvd142m",
+            "model.safetensors",
+            f"{_TIMM}:read_dinov2_small",
         ),
     ),
 )
@@ -52,7 +54,9 @@ DINOV2_VITB14 = WeightsSpec(
     summary="DINOv2 ViT-B/14 (LVD-142M), timm's safetensors on the Hugging Face hub",
     sources=(
         HubSource(
-            "timm/vit_base_patch14_dinov2.lvd142m", "model.safetensors", f"{_TIMM}:read_timm"
+            "timm/vit_base_patch14_dinov2.lvd142m",
+            "model.safetensors",
+            f"{_TIMM}:read_dinov2_base",
         ),
     ),
 )

@@ -115,9 +115,19 @@ def hf_dinov2_to_timm(hf: Mapping[str, torch.Tensor]) -> Tensors:
     return out
 
 
+def read_dinov2_small(path: Path) -> Tensors:
+    """timm's DINOv2 ViT-S/14 hub file, checked against the architecture."""
+    return DinoV2Small.check_fits(read_timm(path))
+
+
+def read_dinov2_base(path: Path) -> Tensors:
+    """timm's DINOv2 ViT-B/14 hub file, checked against the architecture."""
+    return DinoV2Base.check_fits(read_timm(path))
+
+
 def convert_raddino(path: Path) -> Tensors:
-    """RadDINO's hub file (transformers layout, safetensors) → timm layout."""
-    return hf_dinov2_to_timm(read_timm(path))
+    """RadDINO's hub file (transformers layout, safetensors) → timm layout, checked."""
+    return RadDino.check_fits(hf_dinov2_to_timm(read_timm(path)))
 
 
 _SWAV_HEADS = ("projection_head.", "prototypes.")
@@ -130,7 +140,9 @@ def convert_swav(path: Path) -> Tensors:
     """
     raw = load_tensors(path)
     trunk = {k.removeprefix("module."): v for k, v in raw.items()}
-    return {k: v for k, v in trunk.items() if not k.startswith(_SWAV_HEADS)}
+    return SwavResNet50.check_fits(
+        {k: v for k, v in trunk.items() if not k.startswith(_SWAV_HEADS)}
+    )
 
 
 class TimmEncoder(Encoder):
@@ -163,7 +175,7 @@ class TimmEncoder(Encoder):
             net = timm.create_model(
                 self.model_name, pretrained=False, num_classes=0, **self.create_kwargs
             )
-        state = self._filter(dict(ctx.tensors), net)
+        state = self.filter_state(dict(ctx.tensors), net)
         try:
             net.load_state_dict(state, strict=True, assign=True)
         except RuntimeError as exc:
@@ -179,7 +191,33 @@ class TimmEncoder(Encoder):
             f"{list(self.mean)} std {list(self.std)}"
         )
 
-    def _filter(self, state: Tensors, net: torch.nn.Module) -> Tensors:
+    @classmethod
+    def filter_state(cls, state: Tensors, net: torch.nn.Module) -> Tensors:
+        """The published tensors adapted to ``net`` (default: as they are)."""
+        return state
+
+    @classmethod
+    def check_fits(cls, state: Tensors) -> Tensors:
+        """``state`` if it fits this encoder's network (names and shapes), checked on a network
+        built on the meta device (no memory, no initialisation).
+
+        Raises:
+            WeightsError: a tensor is missing, extra or of another shape.
+        """
+        import timm
+
+        with torch.device("meta"):
+            net = timm.create_model(
+                cls.model_name, pretrained=False, num_classes=0, **cls.create_kwargs
+            )
+        adapted = cls.filter_state(dict(state), net)
+        expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+        got = {k: tuple(v.shape) for k, v in adapted.items()}
+        if got != expected:
+            wrong = sorted(set(got) ^ set(expected)) or [
+                f"{k} {got[k]} (expected {expected[k]})" for k in expected if got[k] != expected[k]
+            ]
+            raise WeightsError(f"These are not {cls.model_name} weights: {', '.join(wrong[:3])}")
         return state
 
     @torch.no_grad()
@@ -196,7 +234,8 @@ class TimmEncoder(Encoder):
 class _DinoV2(TimmEncoder):
     layer = "CLS token after the final norm"
 
-    def _filter(self, state: Tensors, net: torch.nn.Module) -> Tensors:
+    @classmethod
+    def filter_state(cls, state: Tensors, net: torch.nn.Module) -> Tensors:
         from timm.models.vision_transformer import checkpoint_filter_fn
 
         return dict(checkpoint_filter_fn(state, net))

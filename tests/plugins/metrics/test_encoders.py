@@ -23,7 +23,7 @@ from medganbench.run.spec import RunSpec, resolve_run
 from medganbench.weights.sources import WeightsError, WeightsUnavailableError
 from medganbench.weights.store import cached, install_from_file, resolve_weights
 from medganbench_plugins.metrics.distribution import FD, FID
-from medganbench_plugins.metrics.encoders import DINOV2_VITS14
+from medganbench_plugins.metrics.encoders import DINOV2_VITB14, DINOV2_VITS14
 from medganbench_plugins.metrics.inception import FID_INCEPTION, quantise
 from medganbench_plugins.metrics.inception_net import InceptionFeatures
 from medganbench_plugins.metrics.timm_encoders import (
@@ -234,6 +234,8 @@ def test_a_hand_installed_file_without_a_pin_is_used_unverified(private_weights:
     installed = install_from_file(DINOV2_VITS14, path)
     assert not installed.verified and cached(DINOV2_VITS14) is not None
     assert not cached(DINOV2_VITS14).verified  # type: ignore[union-attr]
+    with pytest.raises(UsageError, match="not vit_base_patch14_dinov2 weights"):
+        install_from_file(DINOV2_VITB14, path)  # a ViT-S file offered as the ViT-B
     pickled = private_weights / "other.pt"
     torch.save({"x": torch.zeros(1)}, pickled)
     with pytest.raises(UsageError, match="not usable"):
