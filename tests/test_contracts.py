@@ -208,8 +208,19 @@ def test_model_declares_task_and_batch_size(registries, name: str) -> None:
 # ---- metrics --------------------------------------------------------------------------------
 
 
+#: Metrics that need an optional extra, and the modules it provides: skipped without them (the
+#: message without the extra is tested in the metric's own tests).
+OPTIONAL_EXTRA = {"frd": ("frd_score", "radiomics")}
+
+
+def _skip_without_extra(name: str) -> None:
+    for module in OPTIONAL_EXTRA.get(name, ()):
+        pytest.importorskip(module, reason=f"{name} needs an optional extra")
+
+
 @pytest.mark.parametrize("name", METRIC_NAMES)
 def test_metric_declares_its_needs_and_direction(registries, name: str) -> None:
+    _skip_without_extra(name)
     metric = registries.metrics.get(name).build({})
     assert metric.needs in (Needs.PAIRED, Needs.DISTRIBUTION)
     assert isinstance(metric.higher_is_better, bool)
@@ -223,6 +234,8 @@ NOT_A_DISTANCE_TO_THE_TARGET = {
     "(tests/plugins/metrics/test_memorisation.py: training copies score ~1, noise ~0)",
     "fid-inf": "FID extrapolated in 1/N: fid's case covers the direction; ten FIDs per score "
     "are too slow here (test_manifold_metrics.py checks the extrapolation)",
+    "fd": "fid's code in another encoder's features: fid's case covers the direction; its "
+    "default DINOv2 weights are not reachable here (test_encoders.py: fd with inception is fid)",
 }
 #: Eight test images: density and coverage (k = 5) need at least six.
 METRIC_PHANTOM = {**SMALL_PHANTOM, "slices_per_subject": 4}
@@ -232,6 +245,7 @@ METRIC_PHANTOM = {**SMALL_PHANTOM, "slices_per_subject": 4}
 def test_metric_prefers_the_truth_over_a_noisy_copy(registries, name: str) -> None:
     if name in NOT_A_DISTANCE_TO_THE_TARGET:
         pytest.skip(NOT_A_DISTANCE_TO_THE_TARGET[name])
+    _skip_without_extra(name)
     dataset = _dataset(registries, "phantom-brain", METRIC_PHANTOM)
     items = [dataset.split("test")[i] for i in range(8)]
     target = torch.stack([it["b"] for it in items])

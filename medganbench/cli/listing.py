@@ -12,9 +12,11 @@ from medganbench import defaults
 from medganbench.cli.common import dataset_context, load_registries, out
 from medganbench.core.loading import DISABLE_ENV, PluginManager
 from medganbench.core.manager import hook_results, make_plugin_manager
-from medganbench.core.specs import DatasetSpec, ModelSpec, import_ref
+from medganbench.core.registry import Registry
+from medganbench.core.specs import DatasetSpec, EncoderSpec, ModelSpec, import_ref
 from medganbench.errors import PluginError
 from medganbench.run.flops import probe_model
+from medganbench.weights.store import cached
 
 
 @click.command(name="list")
@@ -24,7 +26,8 @@ from medganbench.run.flops import probe_model
 @click.option(
     "--details",
     is_flag=True,
-    help="Also show arguments, and for models their parameters and FLOPs per training step.",
+    help="Also show arguments; for models their parameters and FLOPs per training step; for "
+    "metrics the feature encoders and whether their weights are installed.",
 )
 @click.option(
     "--image-size",
@@ -90,6 +93,33 @@ def list_components(
                 )
             table.add_row(*row)
         out.print(table)
+        if details and name == "metrics":
+            out.print(_encoders_table(registries.encoders))
+
+
+def _encoders_table(encoders: Registry[EncoderSpec]) -> Table:
+    """The feature encoders of the distribution metrics and whether their weights are here."""
+    table = Table(
+        title="encoders (--metric-arg fd.encoder=NAME; also kid, precision, recall, density, coverage)"
+    )
+    for column in ("name", "version", "summary", "plugin", "weights"):
+        table.add_column(column)
+    for entry in encoders.entries():
+        spec = entry.spec
+        table.add_row(spec.name, spec.version, spec.summary, entry.plugin, _weights_status(spec))
+    return table
+
+
+def _weights_status(spec: EncoderSpec) -> str:
+    """The encoder's weights artifact and whether a usable file is installed."""
+    weights = spec.weights
+    if weights is None:
+        return "none needed"
+    hit = cached(weights)
+    if hit is None:
+        return f"{weights.name}: not installed (medganbench weights install {weights.name})"
+    trust = "verified" if hit.verified else "no pinned hash: unverified"
+    return f"{weights.name}: installed, sha256 {hit.sha256[:16]}… ({trust})"
 
 
 def _presence(spec: DatasetSpec, data_dir: Path | None) -> str:

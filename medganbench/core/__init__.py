@@ -3,9 +3,9 @@
 Owns: the hook specifications (:mod:`~medganbench.core.hookspecs`), component specs and how a
 component is built (:mod:`~medganbench.core.specs`), declared parameters
 (:mod:`~medganbench.core.params`), name registries (:mod:`~medganbench.core.registry`), the
-plugin manager (:mod:`~medganbench.core.manager`) and the dataset, model and metric contracts
-(:mod:`~medganbench.core.dataset`, :mod:`~medganbench.core.model`,
-:mod:`~medganbench.core.metric`).
+plugin manager (:mod:`~medganbench.core.manager`) and the dataset, model, metric and encoder
+contracts (:mod:`~medganbench.core.dataset`, :mod:`~medganbench.core.model`,
+:mod:`~medganbench.core.metric`, :mod:`~medganbench.core.encoder`).
 
 May import: errors.
 """

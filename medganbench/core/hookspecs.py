@@ -19,6 +19,7 @@ import pluggy
 
 from medganbench.core.specs import (
     DatasetSpec,
+    EncoderSpec,
     ExecutorSpec,
     MetricSpec,
     ModelSpec,
@@ -62,6 +63,17 @@ def medganbench_metrics() -> list[MetricSpec]:
     :class:`medganbench.core.metric.MetricContext`, and returns a :class:`medganbench.core.metric.Metric`
     that declares what it needs (paired images or distributions), whether higher is better, and
     the convention it computes.
+    """
+
+
+@hookspec
+def medganbench_encoders() -> list[EncoderSpec]:
+    """Return the feature encoders this plugin provides (for ``--metric-arg fd.encoder=NAME``).
+
+    Each factory is called as ``factory(args, ctx)`` with the encoder's resolved arguments and a
+    :class:`medganbench.core.encoder.EncoderContext` holding the verified weights, and returns a
+    :class:`medganbench.core.encoder.Encoder`: uint8 RGB images in, one float32 feature vector
+    per image out. The encoder's name and version enter the run id of every run that uses it.
     """
 
 

@@ -31,6 +31,7 @@ from medganbench.core.loading import (
 from medganbench.core.registry import Registry
 from medganbench.core.specs import (
     DatasetSpec,
+    EncoderSpec,
     ExecutorSpec,
     MetricSpec,
     ModelSpec,
@@ -72,6 +73,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.metrics.manifold",
     "medganbench_plugins.metrics.memorisation",
     "medganbench_plugins.metrics.inception_score",
+    "medganbench_plugins.metrics.encoders",
+    "medganbench_plugins.metrics.frd",
     "medganbench_plugins.executors.local",
     "medganbench_plugins.executors.ray_cluster",
     "medganbench_plugins.references.paper000",
@@ -157,6 +160,7 @@ class Registries:
     metrics: Registry[MetricSpec]
     weights: Registry[WeightsSpec]
     executors: Registry[ExecutorSpec]
+    encoders: Registry[EncoderSpec] = field(default_factory=lambda: Registry("encoder"))
     origins: Mapping[str, PluginOrigin] = field(default_factory=dict)
 
     def provenance(self, kind: str, name: str) -> dict[str, str]:
@@ -191,6 +195,7 @@ def build_registries(pm: pluggy.PluginManager) -> Registries:
         metrics=_collect(pm, "medganbench_metrics", MetricSpec, "metric"),
         weights=_collect(pm, "medganbench_weights", WeightsSpec, "weights artifact"),
         executors=_collect(pm, "medganbench_executors", ExecutorSpec, "executor"),
+        encoders=_collect(pm, "medganbench_encoders", EncoderSpec, "encoder"),
         origins=dict(pm.origins) if isinstance(pm, PluginManager) else {},
     )
 

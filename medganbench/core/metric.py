@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import torch
 
 from medganbench.core.dataset import DomainInfo
-from medganbench.core.specs import WeightsSpec
+from medganbench.core.specs import EncoderSpec, WeightsSpec
 
 
 class Needs(str, Enum):
@@ -55,6 +55,8 @@ class MetricContext:
             training-split image of that domain, (N, C, H, W) in its physical units; for
             metrics that compare outputs with what the model was trained on (memorisation).
             ``None`` outside a run.
+        encoders: the registered feature encoders, name → spec (distribution metrics' ``encoder``
+            argument); empty outside a run, where the built-in ones are used.
     """
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
@@ -66,6 +68,7 @@ class MetricContext:
     image_size: int = 0
     allow_unverified_weights: bool = False
     training_images: Callable[[str], torch.Tensor] | None = None
+    encoders: Mapping[str, EncoderSpec] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,9 @@ class Param:
         omit_default: while the argument has its default value it is left out of the run id
             and of the row's arguments (a metric's ``convention``), so declaring it did not
             change the ids of runs recorded before it existed; any other value enters both.
+        component: the value names a registered component of this kind (``"encoder"``): the
+            run checks the name against that registry before anything is built, and the
+            component's version enters the run id with it.
     """
 
     name: str
@@ -64,6 +67,7 @@ class Param:
     finite: bool = True
     location: bool = False
     omit_default: bool = False
+    component: str = ""
 
     def parse(self, raw: ArgValue, owner: str) -> ArgValue:
         """Convert ``raw`` to this argument's type and check it.

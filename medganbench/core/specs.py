@@ -1,5 +1,5 @@
-"""Component specs: what a plugin hook returns for each dataset, model, metric, executor and
-weights artifact, and for each number a paper reports.
+"""Component specs: what a plugin hook returns for each dataset, model, metric, encoder, executor
+and weights artifact, and for each number a paper reports.
 
 A spec names a component and points at its factory, either by import path
 (``"package.module:attr"``, so listing components never imports them) or as the class itself.
@@ -252,17 +252,27 @@ class Source(ABC):
     @property
     @abstractmethod
     def pinned_sha256(self) -> str:
-        """The raw file's sha256 (64 hex digits), or the prefix its publisher pins."""
+        """The raw file's sha256 (64 hex digits), or the prefix its publisher pins; empty when
+        medganbench holds no pin and the source checks the file against its publisher's own
+        record when it fetches it (a model hub). Files of such a source are used unverified."""
 
     def matches(self, sha256: str) -> bool:
-        """Whether a file with this full sha256 is this source's raw file."""
+        """Whether a file with this full sha256 is this source's raw file (never, unpinned)."""
         pin = self.pinned_sha256
+        if not pin:
+            return False
         return sha256 == pin if len(pin) == 64 else sha256.startswith(pin)
 
     @property
     @abstractmethod
     def label(self) -> str:
         """One line naming the source, for listings and error messages."""
+
+    @property
+    def fetched_label(self) -> str:
+        """How a file this source fetched was checked, for rows and listings; default
+        :attr:`label`."""
+        return self.label
 
     @abstractmethod
     def obtain(self, workdir: Path, report: Reporter) -> Path:
@@ -301,6 +311,12 @@ class WeightsSpec:
     summary: str
     sources: tuple[Source, ...] = field(default=())
 
+    @property
+    def unpinned_source(self) -> Source | None:
+        """The first source without a pinned sha256, if any: files that match no pin are then
+        used as unverified weights of that source (see :mod:`medganbench.weights.store`)."""
+        return next((s for s in self.sources if not s.pinned_sha256), None)
+
     def __post_init__(self) -> None:
         # The name becomes a cache folder and an environment variable.
         if not is_component_name(self.name):
@@ -313,6 +329,23 @@ class WeightsSpec:
     def env_var(self) -> str:
         """The environment variable naming an explicit file for this artifact."""
         return "MEDGANBENCH_WEIGHTS_" + self.name.upper().replace("-", "_")
+
+
+@dataclass(frozen=True)
+class EncoderSpec(ComponentSpec):
+    """A feature encoder for the distribution metrics (``medganbench_encoders`` hook); its
+    factory is called as ``factory(args, EncoderContext)`` and returns a
+    :class:`medganbench.core.encoder.Encoder` (the contract is stated there).
+
+    Extra attributes:
+        weights: the pretrained-weights artifact the encoder loads, or ``None``. Register it
+            through ``medganbench_weights`` too, so ``medganbench weights`` lists and installs it.
+    """
+
+    kind: ClassVar[str] = "encoder"
+    contract: ClassVar[str] = "medganbench.core.encoder:Encoder"
+
+    weights: WeightsSpec | None = None
 
 
 @dataclass(frozen=True)

@@ -211,6 +211,7 @@ def build_metrics(
         split=spec.eval_split,
         image_size=spec.image_size,
         allow_unverified_weights=spec.allow_unverified_weights,
+        encoders={e.spec.name: e.spec for e in registries.encoders.entries()},
     )
     return {
         name: registries.metrics.get(name).build(run.metric_args[name], metric_ctx)

@@ -80,6 +80,8 @@ class ResolvedRun:
             "version"}, "dataset": {...}, "metrics": {metric: {...}}}`` (see
             :meth:`~medganbench.core.manager.Registries.provenance`); on every row, not in the
             run id (a component's own version is).
+        encoder_versions: version of each encoder a metric argument names (``fd.encoder``),
+            where that argument is part of the run id; in the id only when there is one.
     """
 
     spec: RunSpec
@@ -91,6 +93,7 @@ class ResolvedRun:
     metric_args: dict[str, dict[str, ArgValue]] = field(default_factory=dict)
     dataset_location: dict[str, ArgValue] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    encoder_versions: dict[str, str] = field(default_factory=dict)
 
     def dataset_build_args(self) -> dict[str, ArgValue]:
         """Every dataset argument, location included: what the dataset is built with."""
@@ -114,6 +117,7 @@ class ResolvedRun:
                 if any(self.metric_args.values())
                 else {}
             ),
+            **({"encoders": self.encoder_versions} if self.encoder_versions else {}),
             "budget": self.spec.budget.as_dict(),
             "seed": self.spec.seed,
             "eval_split": self.spec.eval_split,
@@ -164,6 +168,10 @@ def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
             )
     dataset_args = dataset_spec.resolve(spec.dataset_args)
     locations = {p.name for p in dataset_spec.params if p.location}
+    metric_args = {
+        name: identity_args(s.params, s.resolve(spec.metric_args.get(name, {})))
+        for name, s in metric_specs.items()
+    }
     return ResolvedRun(
         spec=spec,
         model_args=model_spec.resolve(spec.model_args),
@@ -172,16 +180,37 @@ def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
         model_version=model_spec.version,
         dataset_version=dataset_spec.version,
         metric_versions={name: s.version for name, s in metric_specs.items()},
-        metric_args={
-            name: identity_args(s.params, s.resolve(spec.metric_args.get(name, {})))
-            for name, s in metric_specs.items()
-        },
+        metric_args=metric_args,
+        encoder_versions=_encoder_versions(metric_specs, metric_args, registries),
         provenance={
             "model": registries.provenance("models", spec.model),
             "dataset": registries.provenance("datasets", spec.dataset),
             "metrics": {name: registries.provenance("metrics", name) for name in spec.metrics},
         },
     )
+
+
+def _encoder_versions(
+    metric_specs: Mapping[str, Any],
+    metric_args: Mapping[str, Mapping[str, ArgValue]],
+    registries: Registries,
+) -> dict[str, str]:
+    """Encoder name → version for every metric argument that names an encoder
+    (``Param(component="encoder")``) and is part of the run id.
+
+    Raises:
+        UnknownNameError: no encoder of that name is registered (close names suggested).
+    """
+    versions: dict[str, str] = {}
+    for name, metric_spec in metric_specs.items():
+        for param in metric_spec.params:
+            if param.component != "encoder":
+                continue
+            chosen = metric_args[name].get(param.name, param.default)
+            encoder = registries.encoders.get(str(chosen))
+            if param.name in metric_args[name]:
+                versions[encoder.name] = encoder.version
+    return versions
 
 
 def default_metrics(

@@ -211,9 +211,7 @@ def dataset_body(
         )
         parts.append(f"<nav><ul>{toc}</ul></nav>")
     external = [group_section(g, f"g{i}", naming) for i, g in enumerate(groups) if is_external(g)]
-    parts += [
-        group_section(g, f"g{i}", naming) for i, g in enumerate(groups) if not is_external(g)
-    ]
+    parts += [group_section(g, f"g{i}", naming) for i, g in enumerate(groups) if not is_external(g)]
     parts.append(budget_charts([g for g in groups if not is_external(g)], naming))
     parts.append(tracks.external_section(external) if external else "")
     parts.append(reported_section(reported))

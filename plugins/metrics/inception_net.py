@@ -11,14 +11,17 @@ import hashlib
 import tempfile
 import warnings
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
+from medganbench.core.encoder import Encoder, EncoderContext
 from medganbench.weights.sources import WeightsError
 from medganbench.weights.store import ResolvedWeights, Tensors
-from medganbench_plugins.metrics.inception import EXTRACTOR, FEATURES
+from medganbench_plugins.metrics.inception import EXTRACTOR, FEATURES, QUANTISATION
 
 
 class _Unloaded(FeatureExtractorInceptionV3):
@@ -180,3 +183,26 @@ def shared_extractor(
     if key not in _EXTRACTORS:
         _EXTRACTORS[key] = InceptionFeatures(weights, device, layer=layer)
     return _EXTRACTORS[key]
+
+
+class InceptionEncoder(Encoder):
+    """The ``inception`` encoder: FID's network and pool features, exactly as ``fid`` computes
+    them (torch-fidelity resizes the uint8 images to 299 px inside), in batches of 32."""
+
+    batch_size = 32
+
+    def __init__(self, args: Mapping[str, Any], ctx: EncoderContext) -> None:
+        super().__init__(args, ctx)
+        if ctx.tensors is None:  # never the untrained network by accident
+            raise WeightsError("The inception encoder needs the fid-inception weights.")
+        self.net = build_network(dict(ctx.tensors), FEATURES).to(ctx.device)
+        self.dim = int(FEATURES)
+        self.preprocessing = f"{EXTRACTOR} pool {FEATURES}; {QUANTISATION}"
+
+    @torch.no_grad()
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        parts = [
+            self.net(chunk.to(self.ctx.device))[0].float().cpu()
+            for chunk in images.split(self.batch_size)
+        ]
+        return torch.cat(parts)

@@ -29,7 +29,7 @@ import torch
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.specs import MetricSpec
 from medganbench.errors import RunError
-from medganbench_plugins.metrics.distribution import FeatureSetMetric
+from medganbench_plugins.metrics.feature_set import FeatureSetMetric, encoder_param
 
 PR_K = 3
 DC_K = 5
@@ -152,23 +152,27 @@ def medganbench_metrics() -> list[MetricSpec]:
             "Improved precision, k=3 (Kynkäänniemi 2019): fidelity.",
             "1",
             f"{_MODULE}:Precision",
+            (encoder_param(),),
         ),
         MetricSpec(
             "recall",
             "Improved recall, k=3 (Kynkäänniemi 2019): diversity.",
             "1",
             f"{_MODULE}:Recall",
+            (encoder_param(),),
         ),
         MetricSpec(
             "density",
             "Density, k=5 (Naeem 2020): fidelity, robust to outliers.",
             "1",
             f"{_MODULE}:Density",
+            (encoder_param(),),
         ),
         MetricSpec(
             "coverage",
             "Coverage, k=5 (Naeem 2020): diversity, robust to outliers.",
             "1",
             f"{_MODULE}:Coverage",
+            (encoder_param(),),
         ),
     ]

@@ -26,7 +26,7 @@ from medganbench.core.hookspecs import hookimpl
 from medganbench.core.metric import EvalBatch, MetricReport
 from medganbench.core.specs import MetricSpec
 from medganbench.errors import RunError
-from medganbench_plugins.metrics.distribution import FeatureSetMetric
+from medganbench_plugins.metrics.feature_set import FeatureSetMetric
 from medganbench_plugins.metrics.inception import quantise
 from medganbench_plugins.metrics.manifold import kth_neighbour_radii
 
