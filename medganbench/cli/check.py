@@ -19,7 +19,9 @@ _STYLE = {"ok": "green", "failed": "bold red", "skipped": "yellow"}
 
 def _print(result: CheckResult) -> None:
     style = _STYLE[result.status]
-    out.print(f"[{style}]{result.status:<8}[/]" + escape(result.line()[8:]), highlight=False)
+    # One line per contract, however long: scripts and tests read them line by line.
+    line = f"[{style}]{result.status:<8}[/]" + escape(result.line()[8:])
+    out.print(line, highlight=False, soft_wrap=True)
 
 
 def _conclude(results: list[CheckResult], what: str) -> None:

@@ -96,7 +96,7 @@ def test_pytest_checks_are_one_per_contract_and_fail_or_skip(registries: Registr
     checks = checks_for(
         "model",
         ["fake-forgets-the-optimiser"],
-        {"fake-forgets-the-optimiser": CheckSettings(skip={"output": "not here"})},
+        {"fake-forgets-the-optimiser": CheckSettings(skip={"determinism": "not here"})},
         registries,
     )
     assert [c.id for c in checks] == [
@@ -105,7 +105,7 @@ def test_pytest_checks_are_one_per_contract_and_fail_or_skip(registries: Registr
     by_key = {c.contract: c for c in checks}
     assert by_key["build"]().status == "ok"
     with pytest.raises(pytest.skip.Exception, match="not here"):
-        by_key["output"]()
+        by_key["determinism"]()
     with pytest.raises(ContractViolation, match="exact-resume"):
         by_key["exact-resume"]()
 

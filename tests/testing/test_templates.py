@@ -9,10 +9,27 @@ from pathlib import Path
 import pytest
 
 from medganbench.core.manager import build_registries, make_plugin_manager
-from medganbench.testing import KINDS, CheckSettings, check_component, components_of
+from medganbench.testing import (
+    KINDS,
+    CheckSettings,
+    check_component,
+    components_of,
+    contract_keys,
+)
 from tests.testing.installs import TEMPLATE, cli_env, medganbench, pip_install
 
 DISTRIBUTION = "medganbench-template"
+#: The template of each kind (a new kind: its template module, its entry point in
+#: examples/plugin_template/pyproject.toml, and a line here).
+TEMPLATES = {
+    "model": "tiny-conv",
+    "metric": "template-ncc",
+    "dataset": "template-disks",
+    "weights": "template-edge-filter",
+    "executor": "template-in-order",
+}
+#: Contracts check-plugin skips: the weights file is only checked when given.
+SKIPPED = 1
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +46,8 @@ def test_the_package_registers_a_template_of_every_kind(
     monkeypatch.syspath_prepend(str(site))
     pm = make_plugin_manager(autoload=True)
     found = components_of(pm, build_registries(pm), DISTRIBUTION)
-    assert {kind for kind, _ in found} == set(KINDS)
+    assert sorted(found) == sorted(TEMPLATES.items())
+    assert set(TEMPLATES) == set(KINDS)
     assert {pm.origin_of(name).distribution for name in pm.origins if "template" in name} == {
         DISTRIBUTION
     }
@@ -40,16 +58,12 @@ def test_every_template_passes_check_plugin(site: Path, tmp_path: Path) -> None:
     done = medganbench("check-plugin", DISTRIBUTION, env=cli_env(site), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    for kind, name in [
-        ("model", "tiny-conv"),
-        ("metric", "template-ncc"),
-        ("dataset", "template-disks"),
-        ("weights", "template-edge-filter"),
-        ("executor", "template-in-order"),
-    ]:
+    for kind, name in TEMPLATES.items():
         assert any(line.startswith(f"ok      {kind} {name}  declares: ") for line in lines)
     assert not any(line.startswith("failed") for line in lines)
-    assert "medganbench-template (5 component(s)): all 29 contract(s) hold (1 skipped)." in lines
+    checked = sum(len(contract_keys(kind)) for kind in TEMPLATES) - SKIPPED
+    summary = f"all {checked} contract(s) hold ({SKIPPED} skipped)."
+    assert f"{DISTRIBUTION} ({len(TEMPLATES)} component(s)): {summary}" in lines
 
 
 def test_the_weights_template_file_matches_its_pin_and_converts(
