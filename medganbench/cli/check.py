@@ -62,20 +62,48 @@ def _skips(items: tuple[str, ...]) -> dict[str, str]:
     help="Leave out a contract that does not apply (e.g. prefers-truth for a reference-free metric); repeatable.",
 )
 @click.option(
+    "--probe-dataset",
+    default=None,
+    metavar="NAME",
+    help="Check a model or metric on this dataset instead of a small phantom-brain.",
+)
+@click.option(
+    "--probe-dataset-arg",
+    "probe_dataset_args",
+    multiple=True,
+    metavar="K=V",
+    help="Argument of the probe dataset (e.g. more test slices for a metric that needs them); repeatable.",
+)
+@click.option(
     "--weights-file",
     default=None,
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="For weights: the raw file, to check that it matches a pin and converts.",
 )
 def check(
-    kind: str, name: str, args: tuple[str, ...], skips: tuple[str, ...], weights_file: Path | None
+    kind: str,
+    name: str,
+    args: tuple[str, ...],
+    skips: tuple[str, ...],
+    probe_dataset: str | None,
+    probe_dataset_args: tuple[str, ...],
+    weights_file: Path | None,
 ) -> None:
     """Check one installed component against its kind's contracts (exit 1 if any breaks)."""
     if weights_file is not None and kind != "weights":
         raise UsageError("--weights-file is for weights artifacts only.")
+    probing = probe_dataset is not None or probe_dataset_args
+    if probing and kind not in ("model", "metric"):
+        raise UsageError("--probe-dataset and --probe-dataset-arg are for models and metrics only.")
     settings = CheckSettings(
         args=parse_key_values(args, "--arg"),
         skip=_skips(skips),
+        dataset=probe_dataset,
+        dataset_args=(
+            parse_key_values(probe_dataset_args, "--probe-dataset-arg")
+            if probe_dataset_args
+            else None
+        ),
         weights_file=str(weights_file) if weights_file is not None else None,
     )
     results = check_component(kind, name, settings)

@@ -51,7 +51,8 @@ class CheckSettings:
         args: its raw arguments (a file-backed dataset needs ``root``); defaults otherwise.
         skip: contract key → why it does not apply to this component.
         dataset: the dataset models and metrics are checked on (default: a small phantom).
-        dataset_args: that dataset's arguments.
+        dataset_args: that dataset's arguments, on top of its defaults (for the phantom, on top
+            of the small probe's: two subjects per split, four slices each).
         weights_file: the raw file of a weights artifact, for its ``loads`` contract.
     """
 

@@ -102,10 +102,11 @@ def _empty(probe: Probe) -> str:
 
 def _finite(probe: Probe) -> str:
     value = _score(probe.made["metric"], _batches(probe)[1])
-    expect(math.isfinite(value), f"a noisy copy of the truth scores {value}")
+    count = len(_batches(probe)[1].pred)
+    expect(math.isfinite(value), f"a noisy copy of {count} test images scores {value}")
     probe.made["noisy"] = value
     probe.made["report"] = probe.made["metric"].report()  # the report of this compute()
-    return f"a noisy copy of the truth scores {value:.6g}"
+    return f"a noisy copy of {count} test images scores {value:.6g}"
 
 
 def _prefers_truth(probe: Probe) -> str:

@@ -64,11 +64,12 @@ def build_dataset(registries: Registries, name: str, args: Mapping[str, Any]) ->
 def probe_dataset(probe: Probe) -> Dataset:
     """The dataset a model or metric is checked on (built once per probe)."""
     if "dataset" not in probe.made:
-        probe.made["dataset"] = build_dataset(
-            probe.options["registries"],
-            probe.options.get("dataset", PROBE_DATASET),
-            probe.options.get("dataset_args", PROBE_DATASET_ARGS),
-        )
+        name = probe.options.get("dataset", PROBE_DATASET)
+        # The given arguments go on top of the phantom's small defaults, or of another
+        # dataset's own defaults.
+        base = PROBE_DATASET_ARGS if name == PROBE_DATASET else {}
+        args = {**base, **probe.options.get("dataset_args", {})}
+        probe.made["dataset"] = build_dataset(probe.options["registries"], name, args)
     dataset: Dataset = probe.made["dataset"]
     return dataset
 

@@ -150,3 +150,11 @@ def test_check_refuses_a_contract_the_kind_does_not_have() -> None:
     done = CliRunner().invoke(main, ["check", "metric", "psnr", "--skip", "exact-resume"])
     assert done.exit_code == UsageError.exit_code
     assert "A metric has no contract 'exact-resume'" in done.stderr
+
+
+def test_check_takes_more_probe_images_for_a_metric_that_needs_them() -> None:
+    done = CliRunner().invoke(
+        main, ["check", "metric", "mae", "--probe-dataset-arg", "slices_per_subject=5"]
+    )
+    assert done.exit_code == 0, done.output
+    assert "finite: a noisy copy of 10 test images scores" in done.stdout
