@@ -4,10 +4,13 @@ through their entry points; a deliberately broken copy fails it, naming the brok
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from medganbench.cli import main
 from medganbench.core.manager import build_registries, make_plugin_manager
 from medganbench.testing import (
     KINDS,
@@ -83,8 +86,9 @@ def test_the_weights_template_file_matches_its_pin_and_converts(
     assert results[-1].detail == "edge_filter.safetensors converts to 1 tensor(s)"
 
 
-@pytest.mark.slow
-def test_a_broken_copy_fails_check_naming_the_broken_contract(site: Path, tmp_path: Path) -> None:
+def test_a_broken_copy_fails_check_naming_the_broken_contract(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     broken = tmp_path / "site"
     shutil.copytree(site, broken)
     model = broken / "medganbench_template" / "model.py"
@@ -92,8 +96,13 @@ def test_a_broken_copy_fails_check_naming_the_broken_contract(site: Path, tmp_pa
     restore = '        self.optimizer.load_state_dict(state["optimizer"])\n'
     assert restore in model.read_text()
     model.write_text(model.read_text().replace(restore, ""))
-    done = medganbench("check", "model", "tiny-conv", env=cli_env(broken), cwd=tmp_path)
-    assert done.returncode == 1
+    # In this process (no second torch import): the copy alone, imported afresh.
+    for module in [m for m in sys.modules if m.split(".")[0] == "medganbench_template"]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.syspath_prepend(str(broken))
+    monkeypatch.delenv("MEDGANBENCH_DISABLE_PLUGIN_AUTOLOAD")
+    done = CliRunner().invoke(main, ["check", "model", "tiny-conv"])
+    assert done.exit_code == 1
     failed = [line for line in done.stdout.splitlines() if line.startswith("failed")]
     assert len(failed) == 1 and failed[0].startswith("failed  model tiny-conv  exact-resume: ")
     assert "optimiser state" in failed[0]
