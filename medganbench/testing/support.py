@@ -44,7 +44,6 @@ __all__ = [
     "differences",
     "loaded",
     "probe_dataset",
-    "reloaded",
     "saved",
     "seed_everything",
     "train_batch",
@@ -134,11 +133,6 @@ def loaded(data: bytes) -> dict[str, Any]:
             f"are read that way): {first}"
         ) from None
     return state
-
-
-def reloaded(state: Mapping[str, Any]) -> dict[str, Any]:
-    """``state`` through a checkpoint and back (see :func:`saved` and :func:`loaded`)."""
-    return loaded(saved(state))
 
 
 def differences(have: object, want: object, path: str = "state") -> list[str]:
