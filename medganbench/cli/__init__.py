@@ -6,10 +6,12 @@ never a traceback (:class:`~medganbench.cli.common.CommandGroup`).
 
 Owns: the commands, one module each (:mod:`~medganbench.cli.run`, :mod:`~medganbench.cli.sweep`,
 :mod:`~medganbench.cli.listing`, :mod:`~medganbench.cli.leaderboard`,
-:mod:`~medganbench.cli.datasets`, :mod:`~medganbench.cli.weights`, :mod:`~medganbench.cli.score`) and what they share
+:mod:`~medganbench.cli.datasets`, :mod:`~medganbench.cli.weights`, :mod:`~medganbench.cli.score`,
+:mod:`~medganbench.cli.check`) and what they share
 (:mod:`~medganbench.cli.common`).
 
-May import: core, data, defaults, errors, fileio, leaderboard, run, site, sweep, weights.
+May import: core, data, defaults, errors, fileio, leaderboard, run, site, sweep, testing,
+weights.
 Nothing imports the CLI.
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 import click
 
 from medganbench import __version__
-from medganbench.cli import datasets, leaderboard, listing, run, score, sweep, weights
+from medganbench.cli import check, datasets, leaderboard, listing, run, score, sweep, weights
 from medganbench.cli.common import CommandGroup
 
 
@@ -36,5 +38,7 @@ main.add_command(listing.plugins)
 main.add_command(leaderboard.leaderboard)
 main.add_command(datasets.datasets)
 main.add_command(weights.weights)
+main.add_command(check.check)
+main.add_command(check.check_plugin)
 
 __all__ = ["main"]

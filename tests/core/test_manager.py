@@ -17,7 +17,9 @@ from medganbench.core.manager import (
 from medganbench.core.specs import ModelSpec
 from medganbench.errors import DuplicateNameError, PluginError
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+MODEL_TEMPLATE = (
+    Path(__file__).resolve().parents[2] / "examples/plugin_template/medganbench_template/model.py"
+)
 
 
 def _install_fake_distribution(
@@ -33,7 +35,7 @@ def _install_fake_distribution(
 
 @pytest.fixture
 def fake_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    source = (EXAMPLES / "template_model_plugin.py").read_text()
+    source = MODEL_TEMPLATE.read_text()
     _install_fake_distribution(tmp_path, source)
     monkeypatch.syspath_prepend(str(tmp_path))
     return tmp_path
@@ -122,7 +124,7 @@ def test_each_call_builds_a_fresh_manager() -> None:
 
 def test_template_is_a_valid_copyable_plugin(tmp_path: Path, monkeypatch) -> None:
     # The README tells newcomers to copy the template: a renamed copy must load as-is.
-    shutil.copy(EXAMPLES / "template_model_plugin.py", tmp_path / "my_copy.py")
+    shutil.copy(MODEL_TEMPLATE, tmp_path / "my_copy.py")
     monkeypatch.syspath_prepend(str(tmp_path))
     import importlib
 

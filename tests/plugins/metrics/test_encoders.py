@@ -1,4 +1,4 @@
-"""Feature encoders: the contract for every registered encoder, the loaders and converters on
+"""Feature encoders (their contract is the kit's, in tests/test_contracts.py): the loaders and converters on
 checkpoint files timm itself writes (random init, in each publisher's file format), ``fd`` with
 the Inception encoder against ``fid``'s own computation, caching, and the run identity.
 
@@ -15,9 +15,8 @@ import timm
 import torch
 from safetensors.torch import save_file
 
-from medganbench.core.encoder import Encoder, EncoderContext
+from medganbench.core.encoder import EncoderContext
 from medganbench.core.metric import EvalBatch, MetricContext
-from medganbench.core.specs import EncoderSpec
 from medganbench.errors import UnknownNameError, UsageError
 from medganbench.run.spec import RunSpec, resolve_run
 from medganbench.weights.sources import WeightsError, WeightsUnavailableError
@@ -29,16 +28,15 @@ from medganbench_plugins.metrics.inception_net import InceptionFeatures
 from medganbench_plugins.metrics.timm_encoders import (
     DinoV2Small,
     SwavResNet50,
-    TimmEncoder,
     convert_raddino,
     convert_swav,
     read_timm,
     to_input,
 )
+from tests.encoder_weights import random_tensors as _random_tensors
+from tests.encoder_weights import random_timm as _random_timm
 
 WINDOW = (0.0, 1.0)
-#: Encoders whose 518 px ViT-B costs seconds per image on a CPU.
-SLOW_ENCODERS = {"raddino"}
 
 
 def _images(n: int, size: int = 32, seed: int = 0) -> torch.Tensor:
@@ -46,81 +44,6 @@ def _images(n: int, size: int = 32, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     x = torch.nn.functional.avg_pool2d(torch.rand(n, 1, size, size, generator=g), 3, 1, 1)
     return quantise(x, WINDOW)
-
-
-_RANDOM: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
-
-
-def _random_timm(encoder_cls: type[TimmEncoder], **kwargs: object) -> dict[str, torch.Tensor]:
-    """timm's own random initialisation of the architecture (once per module: ViT-B costs)."""
-    key = (encoder_cls.model_name, repr(sorted(kwargs.items())))
-    if key not in _RANDOM:
-        torch.manual_seed(0)
-        net = timm.create_model(encoder_cls.model_name, pretrained=False, num_classes=0, **kwargs)  # type: ignore[arg-type]
-        _RANDOM[key] = {k: v.contiguous() for k, v in net.state_dict().items()}
-    return _RANDOM[key]
-
-
-def _random_tensors(encoder_cls: type[TimmEncoder], **kwargs: object) -> dict[str, torch.Tensor]:
-    """Seeded N(0, 0.02²) tensors of the architecture's shapes: cheaper than timm's own
-    initialisation of a ViT-B, and as good for shapes, determinism and batch invariance."""
-    with torch.device("meta"):
-        net = timm.create_model(encoder_cls.model_name, pretrained=False, num_classes=0, **kwargs)  # type: ignore[arg-type]
-    g = torch.Generator().manual_seed(0)
-    out = {}
-    for k, v in net.state_dict().items():
-        if k.endswith("running_var"):  # a batch norm's variance must be positive
-            out[k] = torch.ones(v.shape)
-        elif v.is_floating_point():
-            out[k] = 0.02 * torch.randn(v.shape, generator=g)
-        else:
-            out[k] = torch.zeros(v.shape, dtype=v.dtype)
-    return out
-
-
-def _tensors_for(spec: EncoderSpec) -> dict[str, torch.Tensor] | None:
-    """Weights the encoder can be built with: the real Inception trunk, else timm's random init."""
-    if spec.weights is None:
-        return None
-    if spec.weights is FID_INCEPTION:
-        return resolve_weights(FID_INCEPTION).load()
-    factory = spec.load()
-    if isinstance(factory, type) and issubclass(factory, TimmEncoder):
-        # In the published layout (DINOv2: 518 px position embeddings), as the files hold them.
-        return _random_tensors(
-            factory, **({"img_size": 518} if "img_size" in factory.create_kwargs else {})
-        )
-    pytest.skip(f"no random weights known for the encoder {spec.name!r}")
-
-
-def _encoder_names() -> list[object]:
-    from medganbench.core.manager import build_registries, make_plugin_manager
-
-    names = [
-        e.spec.name
-        for e in build_registries(make_plugin_manager(autoload=False)).encoders.entries()
-    ]
-    return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_ENCODERS else n for n in names]
-
-
-@pytest.mark.parametrize("name", _encoder_names())
-def test_every_registered_encoder_honours_the_contract(registries, name: str) -> None:
-    spec = registries.encoders.get(name)
-    encoder = spec.build({}, EncoderContext(torch.device("cpu"), _tensors_for(spec)))
-    assert isinstance(encoder, Encoder) and encoder.preprocessing
-    images = _images(2)
-    first = encoder.embed(images[:1])
-    assert first.shape == (1, encoder.dim) and first.dtype == torch.float32
-    assert torch.isfinite(first).all()
-    if name in SLOW_ENCODERS:
-        # RadDINO is dinov2-vitb14's class at 518 px (4 s per image on this CPU): determinism
-        # and batch-size invariance are that code path's, checked on dinov2-vitb14.
-        assert type(encoder).embed is registries.encoders.get("dinov2-vitb14").load().embed
-        return
-    pair = encoder.embed(images)
-    assert pair.shape == (2, encoder.dim)
-    assert torch.equal(first, encoder.embed(images[:1])), "not deterministic"
-    torch.testing.assert_close(first, pair[:1], rtol=1e-4, atol=1e-4)  # batch-size invariance
 
 
 def test_dinov2_loads_a_timm_written_hub_file_as_timm_itself_does(tmp_path: Path) -> None:

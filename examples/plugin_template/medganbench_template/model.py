@@ -9,13 +9,14 @@ To use your copy:
 1. Put it in your own package, e.g. ``my_package/medganbench_plugin.py``, and change the names
    (the spec's ``name`` is what users type after ``--model``; the ``factory`` string must be
    the import path of your class).
-2. Declare the entry point in your package's ``pyproject.toml`` and install the package::
+2. Declare the entry point in your package's ``pyproject.toml`` (see this template package's
+   own ``pyproject.toml``) and install the package::
 
        [project.entry-points.medganbench]
        my_models = "my_package.medganbench_plugin"
 
-3. Check that it is picked up: ``medganbench plugins`` and ``medganbench list models``; then
-   ``medganbench run --model tiny-conv``.
+3. Check it: ``medganbench check model tiny-conv`` runs the contract checks every built-in
+   model passes; then ``medganbench run --model tiny-conv``. docs/plugins.md is the guide.
 
 The contract (see ``medganbench/core/model.py``): the runner builds the model once with its resolved
 arguments and a ``ModelContext``, calls ``train_step`` once per optimiser step until the budget
@@ -93,7 +94,7 @@ def medganbench_models() -> list[ModelSpec]:
     return [
         ModelSpec(
             name="tiny-conv",
-            summary="Template: three-layer CNN with L1 loss (copy examples/template_model_plugin.py).",
+            summary="Template: three-layer CNN with L1 loss (examples/plugin_template).",
             version="1",
             factory=f"{__name__}:TinyConvModel",
             params=(

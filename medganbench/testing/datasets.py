@@ -1,0 +1,155 @@
+"""The dataset contracts: declarations, build, pairing, domains, items, window, fingerprint.
+
+The dataset is built at 32 px with the arguments the check is given (a file-backed dataset
+needs its ``root``); every split must deliver items of the declared shapes, types and masks.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from medganbench.core.dataset import Dataset
+from medganbench.errors import UsageError
+from medganbench.testing.report import Contract, ContractViolation, NotApplicable, Probe, expect
+from medganbench.testing.support import IMAGE_SIZE, build_dataset, check_declaration
+
+#: Share of an image's values that must lie inside its domain's window.
+INSIDE_WINDOW = 0.99
+
+
+def _build_it(probe: Probe) -> Dataset:
+    return build_dataset(probe.options["registries"], probe.name, probe.args)
+
+
+def _build(probe: Probe) -> str:
+    dataset = _build_it(probe)
+    probe.made["dataset"] = dataset
+    sizes = dataset.split_sizes()
+    expect(dataset.info.image_size == IMAGE_SIZE, f"info.image_size is {dataset.info.image_size}")
+    return f"{type(dataset).__name__} at {IMAGE_SIZE} px, splits {sizes}"
+
+
+def _pairing(probe: Probe) -> str:
+    declared = probe.spec.is_paired(probe.args)
+    built = probe.made["dataset"].info.paired
+    expect(declared == built, f"the spec says paired={declared}, the built dataset {built}")
+    # Tables name directions by these modalities ("MR → CT") without building the dataset.
+    modalities = probe.spec.domain_modalities(probe.args)
+    info = probe.made["dataset"].info
+    expect(
+        modalities is None or tuple(modalities) == (info.a.modality, info.b.modality),
+        f"the spec declares modalities {modalities}, the built dataset "
+        f"({info.a.modality!r}, {info.b.modality!r})",
+    )
+    return f"paired={built} and modalities {modalities or 'undeclared'}, as the spec declares"
+
+
+def _domains(probe: Probe) -> str:
+    info = probe.made["dataset"].info
+    for key, domain in (("a", info.a), ("b", info.b)):
+        low, high = domain.window
+        expect(low < high, f"domain {key}: window ({low}, {high}) is empty")
+        expect(domain.units and domain.modality, f"domain {key}: units or modality is empty")
+        expect(domain.channels >= 1, f"domain {key}: {domain.channels} channels")
+    expect(info.splits and len(set(info.splits)) == len(info.splits), f"splits {info.splits}")
+    return f"A {info.a.modality} [{info.a.units}], B {info.b.modality} [{info.b.units}]"
+
+
+def _items(probe: Probe) -> str:
+    dataset: Dataset = probe.made["dataset"]
+    info = dataset.info
+    for split in info.splits:
+        items = dataset.split(split)
+        expect(len(items) > 0, f"split {split!r} is empty")  # type: ignore[arg-type]
+        item = items[0]
+        for key, domain in (("a", info.a), ("b", info.b)):
+            shape = (domain.channels, IMAGE_SIZE, IMAGE_SIZE)
+            where = f"split {split!r}, item 0"
+            expect(
+                tuple(item[key].shape) == shape,
+                f"{where}: {key} has shape {tuple(item[key].shape)}, expected {shape}",
+            )
+            expect(item[key].dtype == torch.float32, f"{where}: {key} is {item[key].dtype}")
+            mask = item[f"mask_{key}"]
+            expect(
+                tuple(mask.shape) == (1, IMAGE_SIZE, IMAGE_SIZE),
+                f"{where}: mask_{key} has shape {tuple(mask.shape)}",
+            )
+            expect(mask.dtype == torch.bool, f"{where}: mask_{key} is {mask.dtype}")
+            expect(mask.any(), f"{where}: mask_{key} is empty")
+    return "every split's items: a, b float32 (C, 32, 32), non-empty bool masks"
+
+
+def _window(probe: Probe) -> str:
+    dataset: Dataset = probe.made["dataset"]
+    item = dataset.split("train" if "train" in dataset.info.splits else dataset.info.splits[0])[0]
+    shares = []
+    for key, domain in (("a", dataset.info.a), ("b", dataset.info.b)):
+        low, high = domain.window
+        inside = float(((item[key] >= low) & (item[key] <= high)).float().mean())
+        expect(
+            inside > INSIDE_WINDOW,
+            f"only {inside:.1%} of {key}'s values lie in its window {domain.window}",
+        )
+        shares.append(f"{key} {inside:.1%}")
+    return "values inside the window: " + ", ".join(shares)
+
+
+def _paired_masks(probe: Probe) -> str:
+    dataset: Dataset = probe.made["dataset"]
+    if not dataset.info.paired:
+        raise NotApplicable("unpaired dataset: masks belong to different subjects")
+    for split in dataset.info.splits:
+        item = dataset.split(split)[0]
+        expect(
+            torch.equal(item["mask_a"], item["mask_b"]),
+            f"split {split!r}: paired items' masks differ",
+        )
+    return "paired items have equal masks"
+
+
+def _fingerprint(probe: Probe) -> str:
+    first = probe.made["dataset"].fingerprint()
+    second = _build_it(probe).fingerprint()
+    expect(
+        isinstance(first, str) and len(first) == 16, f"fingerprint {first!r} is not 16 characters"
+    )
+    expect(first == second, f"two builds give fingerprints {first!r} and {second!r}")
+    return f"{first}, the same on a second build"
+
+
+def _unknown_split(probe: Probe) -> str:
+    try:
+        probe.made["dataset"].split("no-such-split")
+    except UsageError:
+        return "an unknown split is a UsageError"
+    raise ContractViolation("split('no-such-split') did not raise UsageError")
+
+
+CONTRACTS: tuple[Contract, ...] = (
+    Contract("build", "the factory builds a Dataset delivering 32 px images", _build),
+    Contract("declares", "a version, parameters with help and valid defaults", check_declaration),
+    Contract(
+        "pairing",
+        "the spec's pairing and modalities agree with the built dataset's",
+        _pairing,
+        ("build",),
+    ),
+    Contract(
+        "domains", "each domain declares modality, units, a window, channels", _domains, ("build",)
+    ),
+    Contract(
+        "items",
+        "items of every split have the declared shapes, dtypes and masks",
+        _items,
+        ("build",),
+    ),
+    Contract("window", "values lie (almost all) inside the declared window", _window, ("items",)),
+    Contract("paired-masks", "paired items have equal masks", _paired_masks, ("items",)),
+    Contract(
+        "fingerprint", "a 16-character fingerprint, stable across builds", _fingerprint, ("build",)
+    ),
+    Contract("unknown-split", "an unknown split is a UsageError", _unknown_split, ("build",)),
+)
+
+__all__ = ["CONTRACTS"]

@@ -1,0 +1,118 @@
+"""The templates of every kind, installed with pip as a separate package, pass the contract kit
+through their entry points; a deliberately broken copy fails it, naming the broken contract."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from medganbench.cli import main
+from medganbench.core.manager import build_registries, make_plugin_manager
+from medganbench.testing import (
+    KINDS,
+    CheckSettings,
+    check_component,
+    components_of,
+    contract_keys,
+)
+from tests.testing.installs import TEMPLATE, cli_env, medganbench, pip_install
+
+DISTRIBUTION = "medganbench-template"
+#: The template of each kind (a new kind: its template module, its entry point in
+#: examples/plugin_template/pyproject.toml, and a line here).
+TEMPLATES = {
+    "model": "tiny-conv",
+    "metric": "template-ncc",
+    "dataset": "template-disks",
+    "weights": "template-edge-filter",
+    "executor": "template-in-order",
+    "encoder": "template-edges",
+}
+#: Contracts check-plugin skips: the weights file is only checked when given.
+SKIPPED = 1
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template package, pip-installed into a folder of its own."""
+    target = tmp_path_factory.mktemp("template") / "site"
+    pip_install(TEMPLATE, target)
+    return target
+
+
+def test_the_package_registers_a_template_of_every_kind(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(site))
+    pm = make_plugin_manager(autoload=True)
+    found = components_of(pm, build_registries(pm), DISTRIBUTION)
+    assert sorted(found) == sorted(TEMPLATES.items())
+    assert set(TEMPLATES) == set(KINDS)
+    assert {pm.origin_of(name).distribution for name in pm.origins if "template" in name} == {
+        DISTRIBUTION
+    }
+
+
+@pytest.mark.slow
+def test_every_template_passes_check_plugin(site: Path, tmp_path: Path) -> None:
+    env = cli_env(site)
+    # The encoder template builds with the weights template's file, named the way a user names
+    # a file fetched by hand (the weights contract's own `loads` is checked only when given).
+    env["MEDGANBENCH_WEIGHTS_TEMPLATE_EDGE_FILTER"] = str(
+        site / "medganbench_template" / "edge_filter.safetensors"
+    )
+    done = medganbench("check-plugin", DISTRIBUTION, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    for kind, name in TEMPLATES.items():
+        assert any(line.startswith(f"ok      {kind} {name}  declares: ") for line in lines)
+    assert not any(line.startswith("failed") for line in lines)
+    checked = sum(len(contract_keys(kind)) for kind in TEMPLATES) - SKIPPED
+    summary = f"all {checked} contract(s) hold ({SKIPPED} skipped)."
+    assert f"{DISTRIBUTION} ({len(TEMPLATES)} component(s)): {summary}" in lines
+
+
+def test_the_weights_template_file_matches_its_pin_and_converts(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(site))
+    registries = build_registries(make_plugin_manager(autoload=True))
+    file = site / "medganbench_template" / "edge_filter.safetensors"
+    results = check_component(
+        "weights", "template-edge-filter", CheckSettings(weights_file=str(file)), registries
+    )
+    assert [(r.contract, r.status) for r in results] == [
+        ("declares", "ok"),
+        ("converters", "ok"),
+        ("loads", "ok"),
+    ]
+    assert results[-1].detail == "edge_filter.safetensors converts to 1 tensor(s)"
+
+
+def test_a_broken_copy_fails_check_naming_the_broken_contract(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "site"
+    shutil.copytree(site, broken)
+    model = broken / "medganbench_template" / "model.py"
+    # The copy forgets the optimiser's state when restored: a resumed run would diverge.
+    restore = '        self.optimizer.load_state_dict(state["optimizer"])\n'
+    assert restore in model.read_text()
+    model.write_text(model.read_text().replace(restore, ""))
+    # In this process (no second torch import): the copy alone, imported afresh.
+    for module in [m for m in sys.modules if m.split(".")[0] == "medganbench_template"]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.syspath_prepend(str(broken))
+    monkeypatch.delenv("MEDGANBENCH_DISABLE_PLUGIN_AUTOLOAD")
+    done = CliRunner().invoke(main, ["check", "model", "tiny-conv"])
+    assert done.exit_code == 1
+    failed = [line for line in done.stdout.splitlines() if line.startswith("failed")]
+    assert len(failed) == 1 and failed[0].startswith("failed  model tiny-conv  exact-resume: ")
+    assert "optimiser state" in failed[0]
+    assert "error: model 'tiny-conv' breaks 1 contract(s): model tiny-conv: exact-resume." in (
+        done.stderr
+    )
