@@ -114,21 +114,7 @@ class FeatureSetMetric(Metric):
         """
         c = self.ctx
         weights = self._weights()
-        if self.encoder.name != INCEPTION:
-            return {
-                "dataset": c.dataset,
-                "dataset_version": c.dataset_version,
-                "fingerprint": c.dataset_fingerprint,
-                "split": split,
-                "image_size": c.image_size,
-                "domain": batch.domain,
-                "window": list(batch.window),
-                "encoder": self.encoder.name,
-                "encoder_version": self.encoder.version,
-                "quantisation": WINDOW_QUANTISATION,
-                "weights_sha256": weights.sha256 if weights else "",
-            }
-        return {
+        key: dict[str, Any] = {
             "dataset": c.dataset,
             "dataset_version": c.dataset_version,
             "fingerprint": c.dataset_fingerprint,
@@ -136,9 +122,15 @@ class FeatureSetMetric(Metric):
             "image_size": c.image_size,
             "domain": batch.domain,
             "window": list(batch.window),
-            "extractor": f"{EXTRACTOR}/{FEATURES}",
-            "quantisation": QUANTISATION,
             "weights_sha256": weights.sha256 if weights else "",
+        }
+        if self.encoder.name == INCEPTION:
+            # Serialised with sorted keys: the same key, and files, as before encoders existed.
+            return key | {"extractor": f"{EXTRACTOR}/{FEATURES}", "quantisation": QUANTISATION}
+        return key | {
+            "encoder": self.encoder.name,
+            "encoder_version": self.encoder.version,
+            "quantisation": WINDOW_QUANTISATION,
         }
 
     def _cache_file(self, key: dict[str, Any] | None) -> Path | None:
