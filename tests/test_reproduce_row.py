@@ -5,16 +5,12 @@ it trains nothing, so its values depend on the data and the metrics only, and it
 Its command is built exactly as the site shows it (:func:`medganbench.site.reproduce.reproduce`)
 and run through the command line in an empty folder.
 
-Until the CPU track's leaderboard is committed, the leaderboard is made here, by running that
-baseline through the sweep file's own settings (budget, image size, metrics, dataset) into a
-temporary folder. Once ``leaderboards/phantom-brain.arrow`` is committed, set
-:data:`USE_COMMITTED` to True: the test then reads the committed row and fails if the file is
-missing.
+The row is read from the committed leaderboard, ``leaderboards/phantom-brain.arrow``, recorded
+by the CPU-track sweep; the test fails if that file is missing.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shlex
 import subprocess
@@ -26,36 +22,12 @@ import pytest
 
 from medganbench.core.manager import build_registries, make_plugin_manager
 from medganbench.leaderboard.store import leaderboard_path, read_leaderboard
-from medganbench.run.options import RunOptions
 from medganbench.site.reproduce import reproduce
-from medganbench.sweep.runner import make_executor, run_sweep
-from medganbench.sweep.spec import load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP_FILE = ROOT / "sweeps" / "cpu-track-translation.toml"
 COMMITTED = ROOT / "leaderboards" / "phantom-brain.arrow"
-#: Read the committed leaderboard (True) or make the baseline's row here (False).
-USE_COMMITTED = False
 MODEL, SEED = "identity", 0
-
-
-def _baseline_board(work: Path) -> Path:
-    """The leaderboard holding the baseline's row: the committed one, or one made in ``work``."""
-    if USE_COMMITTED:
-        assert COMMITTED.is_file(), f"{COMMITTED} is not committed"
-        return COMMITTED
-    track = load_sweep(SWEEP_FILE)
-    sweep = dataclasses.replace(
-        track, models=tuple(m for m in track.models if m.name == MODEL), seeds=(SEED,)
-    )
-    assert len(sweep.models) == 1
-    registries = build_registries(make_plugin_manager(autoload=False))
-    options = RunOptions(
-        leaderboard_dir=work / "leaderboards", runs_dir=work / "runs", progress=False
-    )
-    report = run_sweep(sweep, registries, make_executor(registries, "local", {}), options)
-    assert report.count("ok") == 1
-    return leaderboard_path(options.leaderboard_dir, "phantom-brain")
 
 
 def _values(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], float]:
@@ -64,7 +36,8 @@ def _values(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], float]:
 
 @pytest.mark.slow
 def test_a_baseline_rows_reproduce_command_gives_its_run_id_and_values(tmp_path: Path) -> None:
-    board = _baseline_board(tmp_path / "made")
+    board = COMMITTED
+    assert board.is_file(), f"{board} is not committed"
     rows = [
         r
         for r in read_leaderboard(board).to_pylist()

@@ -1,0 +1,112 @@
+"""The committed site, ``docs/leaderboard/`` (built by ``leaderboard publish`` from the committed
+``leaderboards/``), opens from disk with every link and image working, and shows every run of
+the committed leaderboards."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from medganbench.leaderboard.store import read_leaderboard
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "docs" / "leaderboard"
+BOARDS = ROOT / "leaderboards"
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.targets: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.targets.append(value)
+
+
+def _local_targets(page: Path) -> list[Path]:
+    parser = _Links()
+    parser.feed(page.read_text("utf-8"))
+    out = []
+    for target in parser.targets:
+        parts = urlsplit(target)
+        if parts.scheme or parts.netloc or not parts.path:  # data:, https:, #anchor
+            continue
+        out.append((page.parent / unquote(parts.path)).resolve())
+    return out
+
+
+def _pages() -> list[Path]:
+    return sorted(SITE.rglob("*.html"))
+
+
+def test_every_local_link_and_image_of_the_committed_site_exists() -> None:
+    pages = _pages()
+    assert (SITE / "index.html") in pages
+    broken = [
+        f"{page.relative_to(SITE)} → {target}"
+        for page in pages
+        for target in _local_targets(page)
+        if not target.is_file() or SITE.resolve() not in target.parents
+    ]
+    assert broken == []
+
+
+def test_the_committed_site_has_a_page_for_every_committed_run() -> None:
+    boards = sorted(BOARDS.glob("*.arrow"))
+    assert boards, "no committed leaderboard"
+    run_ids = {r for b in boards for r in read_leaderboard(b).column("run_id").to_pylist()}
+    pages = {p.stem for p in (SITE / "runs").glob("*.html")}
+    assert run_ids <= pages, sorted(run_ids - pages)
+    # Nothing of the machine it was built on leaks into the pages.
+    for page in _pages():
+        assert not re.search(r"/(work|tmp|home|root)/", page.read_text("utf-8")), page
+
+
+def _browser_paths() -> tuple[str, str] | None:
+    chromium = (
+        shutil.which("chromium")
+        or shutil.which("chromium-browser")
+        or shutil.which("google-chrome")
+    )
+    driver = shutil.which("chromedriver")
+    return (chromium, driver) if chromium and driver else None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    _browser_paths() is None,
+    reason="no chromium + chromedriver (scripts/install-test-browser.sh installs them)",
+)
+def test_every_page_of_the_committed_site_opens_from_disk_in_a_browser() -> None:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    chromium, driver_path = _browser_paths()  # type: ignore[misc]
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    options.add_argument("--window-size=1366,768")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        for page in _pages():
+            browser.get(page.as_uri())
+            assert browser.title, page
+            for image in browser.find_elements(By.CSS_SELECTOR, "img"):
+                loaded = browser.execute_script(
+                    "return arguments[0].complete && arguments[0].naturalWidth", image
+                )
+                assert loaded and loaded > 0, (page, image.get_attribute("src"))
+            errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+            assert errors == [], (page, errors)
+    finally:
+        browser.quit()
