@@ -5,7 +5,6 @@ the committed leaderboards."""
 from __future__ import annotations
 
 import re
-import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -13,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from medganbench.leaderboard.store import read_leaderboard
+from tests.site.browser import NO_BROWSER, browser_paths, headless_chrome
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "docs" / "leaderboard"
@@ -69,34 +69,12 @@ def test_the_committed_site_has_a_page_for_every_committed_run() -> None:
         assert not re.search(r"/(work|tmp|home|root)/", page.read_text("utf-8")), page
 
 
-def _browser_paths() -> tuple[str, str] | None:
-    chromium = (
-        shutil.which("chromium")
-        or shutil.which("chromium-browser")
-        or shutil.which("google-chrome")
-    )
-    driver = shutil.which("chromedriver")
-    return (chromium, driver) if chromium and driver else None
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(
-    _browser_paths() is None,
-    reason="no chromium + chromedriver (scripts/install-test-browser.sh installs them)",
-)
+@pytest.mark.skipif(browser_paths() is None, reason=NO_BROWSER)
 def test_every_page_of_the_committed_site_opens_from_disk_in_a_browser() -> None:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
-    chromium, driver_path = _browser_paths()  # type: ignore[misc]
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    options.add_argument("--window-size=1366,768")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(service=Service(driver_path), options=options)
+    browser = headless_chrome()
     try:
         for page in _pages():
             browser.get(page.as_uri())

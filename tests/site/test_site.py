@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from medganbench.site.build import MARKER, THUMBNAIL_PX
 from medganbench.site.hub import PublishError, upload_to_hub
 from medganbench.sweep.runner import make_executor, run_sweep
 from medganbench.sweep.spec import parse_sweep
+from tests.site.browser import NO_BROWSER, browser_paths, headless_chrome
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("MEDGANBENCH_TEST_ARTIFACTS", ROOT / "test-artifacts"))
@@ -278,39 +278,12 @@ def test_cli_hub_failure_exits_1_without_traceback(measured: Path, tmp_path: Pat
 # ------------------------------------------------------------------------------ in a browser
 
 
-def _browser_paths() -> tuple[str, str] | None:
-    chromium = (
-        shutil.which("chromium")
-        or shutil.which("chromium-browser")
-        or shutil.which("google-chrome")
-    )
-    driver = shutil.which("chromedriver")
-    return (chromium, driver) if chromium and driver else None
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(
-    _browser_paths() is None,
-    reason="no chromium + chromedriver (scripts/install-test-browser.sh installs them)",
-)
+@pytest.mark.skipif(browser_paths() is None, reason=NO_BROWSER)
 def test_site_works_in_a_headless_browser(site: Path, measured: Path) -> None:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
-    chromium, driver_path = _browser_paths()  # type: ignore[misc]
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1366,768",  # a laptop screen
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(service=Service(driver_path), options=options)
+    browser = headless_chrome()
     try:
         browser.get((site / "index.html").as_uri())
         assert browser.title.startswith("Leaderboards")
