@@ -45,13 +45,14 @@ BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
 #: Where Linux lists the CPU's feature flags.
 CPUINFO = Path("/proc/cpuinfo")
 
-#: Whether ``--precision auto`` uses bf16 on a CPU with native bf16. Off: measured on an Intel
-#: Xeon (KVM, 2 vCPUs, AVX-512 BF16 + AMX; torch 2.14.1), a bf16-autocast training step at
-#: 64 px took 1.1 to 2.7 times the CPU time of the fp32 step for every built-in GAN
-#: (``benchmarks/README.md``): oneDNN's per-call reorders and its slow bf16 transposed
-#: convolutions outweigh AMX at these sizes. ``--precision bf16`` still trains in bf16 on any
-#: CPU.
-AUTO_BF16_ON_CPU = False
+#: Whether ``--precision auto`` uses bf16 on a CPU with native bf16. On: measured on an idle
+#: Intel Xeon (KVM, 2 vCPUs, AVX-512 BF16 + AMX; torch 2.14.1), a bf16-autocast training step
+#: at 64 px costs 0.53 to 0.84 times the CPU time of the fp32 step for every built-in GAN but
+#: pix2pix (1.26 times), and ``cyclegan``'s is 1.88 times faster than before issue 17
+#: (``benchmarks/README.md``). On a CPU shared with other jobs, oneDNN's multi-threaded bf16
+#: weight-gradient kernels can cost many times more (measured there); one torch thread per
+#: process (``OMP_NUM_THREADS=1``) avoids that. ``--precision fp32`` keeps fp32 on any CPU.
+AUTO_BF16_ON_CPU = True
 
 
 @functools.cache
@@ -83,7 +84,7 @@ def effective_precision(requested: str, device: torch.device) -> bool:
 
     ``fp32`` never does; ``bf16`` always does where torch can run it (any CPU, emulated where
     the CPU lacks bf16 instructions; a CUDA GPU with bf16 support); ``auto`` does on a GPU with
-    native bf16, and on a CPU with native bf16 only if :data:`AUTO_BF16_ON_CPU` (off).
+    native bf16, and on a CPU with native bf16 while :data:`AUTO_BF16_ON_CPU` (on).
 
     Raises:
         UsageError: ``bf16`` on a GPU that has no bf16 support.

@@ -63,16 +63,16 @@ def test_unknown_precision_is_refused(registries) -> None:
 
 
 @pytest.mark.parametrize("native", [True, False])
-def test_precision_auto_on_cpu_is_fp32_unless_bf16_pays_there(
+def test_precision_auto_on_cpu_is_bf16_where_the_cpu_has_it(
     monkeypatch: pytest.MonkeyPatch, native: bool
 ) -> None:
     monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: native)
     cpu = torch.device("cpu")
-    assert effective_precision("auto", cpu) is False  # measured slower (AUTO_BF16_ON_CPU)
+    assert effective_precision("auto", cpu) is native  # emulated bf16 is slower: fp32 there
     assert effective_precision("bf16", cpu) is True  # asked for: emulated where not native
     assert effective_precision("fp32", cpu) is False
-    monkeypatch.setattr(device_module, "AUTO_BF16_ON_CPU", True)
-    assert effective_precision("auto", cpu) is native
+    monkeypatch.setattr(device_module, "AUTO_BF16_ON_CPU", False)
+    assert effective_precision("auto", cpu) is False
 
 
 def test_cpu_bf16_is_read_from_the_cpu_flags(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

@@ -16,6 +16,7 @@ from medganbench.core.model import ModelContext, TrainBatch
 from medganbench.errors import UnknownNameError, UsageError
 from medganbench.leaderboard.store import read_leaderboard
 from medganbench.run.budget import Budget
+from medganbench.run.device import cpu_has_native_bf16
 from medganbench.run.flops import probe_model
 from medganbench.run.options import RunOptions
 from medganbench.run.runner import execute_run
@@ -126,8 +127,9 @@ def test_row_records_size_precision_and_memory_format(registries, dirs, model: s
     # The run counts its first real step; the probe counts a step on random images of the same
     # shape, so the two must agree exactly.
     assert row["flops_per_step"] == probe.flops_per_step > 0
-    # The default precision (auto) is fp32 on a CPU (AUTO_BF16_ON_CPU); CPU runs are contiguous.
-    assert row["precision"] == "fp32"
+    # The default precision (auto) is bf16 on a CPU with native bf16, fp32 on others; the row
+    # records what the run trained in. CPU runs are contiguous.
+    assert row["precision"] == ("bf16-mixed" if cpu_has_native_bf16() else "fp32")
     assert row["channels_last"] is False
 
 
