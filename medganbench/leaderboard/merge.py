@@ -11,7 +11,10 @@ on two machines has the same key.
   on other arithmetic, which GAN training amplifies into other values. They are all kept, and
   ranking averages them per run and shows their range
   (:mod:`medganbench.leaderboard.devices`).
-* Rows of one key and one device that differ anywhere else (the value, the noise floor, the
+* Rows of one key and one device trained in different precisions (the ``precision`` column:
+  ``--precision auto`` gave fp32 on CPUs before medganbench turned bf16 on for CPUs with native
+  bf16) are other arithmetic too: all are kept, and ranking shows them as separate entries.
+* Rows of one key, one device and one precision that differ anywhere else (the value, the noise floor, the
   ledger) are **versions** of that key. Versions that one input already holds together are a
   re-run that input recorded itself; the leaderboard's own rule (the latest ``created_at`` wins
   when ranking) covers them, so they are kept as they are. Versions that no single input holds
@@ -195,8 +198,8 @@ def merge_leaderboards(paths: Sequence[Path], on_conflict: str = "fail") -> Merg
     conflicts: list[Conflict] = []
     discarded = 0
     replicated: set[RowKey] = set()
-    for key, found in _by_device(versions):
-        if len({v.row["device"] for v in versions[key]}) > 1:
+    for key, found in _by_arithmetic(versions):
+        if len({_arithmetic(v.row) for v in versions[key]}) > 1:
             replicated.add(key)
         # One input holding every version (a run it recorded twice, or just one version) is
         # not a disagreement between machines: that leaderboard already ranks the latest.
@@ -238,17 +241,22 @@ def merge_leaderboards(paths: Sequence[Path], on_conflict: str = "fail") -> Merg
     )
 
 
-def _by_device(
+def _arithmetic(row: dict[str, Any]) -> tuple[str, str]:
+    """What decides a row's arithmetic besides its run: the device and the precision it used."""
+    return (row["device"], row["precision"])
+
+
+def _by_arithmetic(
     versions: dict[RowKey, list[_Version]],
 ) -> list[tuple[RowKey, list[_Version]]]:
-    """Each key's versions split by device, keys in order: only versions of one device can
-    conflict; versions of different devices are replicates."""
+    """Each key's versions split by device and precision, keys in order: only versions of one
+    device and one precision can conflict; the others are replicates."""
     split: list[tuple[RowKey, list[_Version]]] = []
     for key in sorted(versions):
-        devices: dict[str, list[_Version]] = {}
+        arithmetics: dict[tuple[str, str], list[_Version]] = {}
         for version in versions[key]:
-            devices.setdefault(version.row["device"], []).append(version)
-        split.extend((key, devices[device]) for device in sorted(devices))
+            arithmetics.setdefault(_arithmetic(version.row), []).append(version)
+        split.extend((key, arithmetics[a]) for a in sorted(arithmetics))
     return split
 
 

@@ -133,8 +133,8 @@ class MergeResult:
         rows_out: rows in ``table``.
         policy: the conflict policy applied.
         discarded: versions dropped by the ``first`` policy (0 under the other policies).
-        replicated: keys recorded on more than one device, every device's rows kept
-            (replicates, see :mod:`medganbench.leaderboard.devices`).
+        replicated: keys recorded on more than one device or in more than one precision,
+            every such row kept (replicates, see :mod:`medganbench.leaderboard.devices`).
     """
 
     table: pa.Table

@@ -240,7 +240,9 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
     higher_is_better) is its own column. If the same run has several rows for one column (the
     run was repeated on one device), the most recent (``created_at``) wins; rows of one run
     from several devices are replicates, averaged into one value per column (see
-    :func:`~medganbench.leaderboard.devices.combine_replicates`), so the run counts once.
+    :func:`~medganbench.leaderboard.devices.combine_replicates`), so the run counts once. Rows
+    of one run trained in different precisions (``precision``: ``auto`` is bf16 on some
+    devices, fp32 on others) are separate entries, never averaged.
 
     Args:
         table: a leaderboard table (see :func:`~medganbench.leaderboard.store.read_leaderboard`).
@@ -260,8 +262,11 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
         raise LeaderboardError(f"Not a leaderboard table; missing column(s): {', '.join(missing)}.")
     ok = table.filter(pc.equal(table["status"], "ok"))
 
-    # key -> run_id -> {"info": latest row, "devices": {device: {column: Measured}}}
-    groups: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
+    # key -> (run_id, precision) -> {"info": latest row, "devices": {device: {column: Measured}}}.
+    # The precision the device trained in is part of what a run is here: one run id trains in
+    # fp32 or bf16 depending on the device (and on what ``auto`` meant when it ran), and those
+    # are different arithmetic, never replicates to average.
+    groups: dict[tuple[Any, ...], dict[tuple[str, str], dict[str, Any]]] = {}
     columns: dict[tuple[Any, ...], list[MetricColumn]] = {}
     for row in rows_from_table(ok):
         key = tuple(getattr(row, k) for k in COMPARABLE_KEYS)
@@ -269,7 +274,9 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
         group_columns = columns.setdefault(key, [])
         if column not in group_columns:
             group_columns.append(column)
-        run = groups.setdefault(key, {}).setdefault(row.run_id, {"info": row, "devices": {}})
+        run = groups.setdefault(key, {}).setdefault(
+            (row.run_id, row.precision), {"info": row, "devices": {}}
+        )
         if row.created_at >= run["info"].created_at:
             run["info"] = row
         measured = run["devices"].setdefault(row.device, {})
@@ -302,26 +309,26 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
         # which cannot be ranked, count as missing), with their range kept to show.
         rows = [
             (
-                run_id,
+                run_key,
                 run["info"],
                 sorted(run["devices"]),
                 combine_replicates(run["devices"], metrics),
             )
-            for run_id, run in groups[key].items()
+            for run_key, run in groups[key].items()
         ]
-        rank_of: dict[str, int] = {}
+        rank_of: dict[tuple[str, str], int] = {}
         if ranked_by is not None:
             index = metrics.index(ranked_by)
             scored = [
-                (run_id, value)
-                for run_id, _, _, (values, _, _, _) in rows
+                (run_key, value)
+                for run_key, _, _, (values, _, _, _) in rows
                 if (value := values[index]) is not None
             ]
             ranks = competition_ranks([v for _, v in scored], ranked_by.higher_is_better)
-            rank_of = {run_id: rank for (run_id, _), rank in zip(scored, ranks, strict=True)}
+            rank_of = {run_key: rank for (run_key, _), rank in zip(scored, ranks, strict=True)}
         ranked_rows = [
             RankedRow(
-                run_id=run_id,
+                run_id=info.run_id,
                 model=info.model,
                 model_version=info.model_version,
                 model_args=info.model_args,
@@ -331,18 +338,25 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
                 train_seconds=info.train_seconds,
                 device=info.device,
                 values=values,
-                rank=rank_of.get(run_id),
+                rank=rank_of.get(run_key),
                 noise_floors=floors,
                 precision=info.precision,
                 sample_sizes=sizes,
                 devices=tuple(devices),
                 replicates=spreads,
             )
-            for run_id, info, devices, (values, floors, sizes, spreads) in rows
+            for run_key, info, devices, (values, floors, sizes, spreads) in rows
         ]
         # Ranked first by rank, unranked last; model and run id make the order deterministic.
         ranked_rows.sort(
-            key=lambda r: (r.rank is None, r.rank or 0, r.model, r.model_version, r.run_id)
+            key=lambda r: (
+                r.rank is None,
+                r.rank or 0,
+                r.model,
+                r.model_version,
+                r.run_id,
+                r.precision,
+            )
         )
         result.append(
             RankedGroup(

@@ -130,6 +130,18 @@ def test_one_device_with_two_values_stays_a_conflict_beside_a_replicate(tmp_path
     assert conflict.columns == (ColumnDiff("value", (21.07, 20.5)),)
 
 
+def test_one_device_in_two_precisions_is_kept_as_replicates_not_a_conflict(
+    tmp_path: Path,
+) -> None:
+    # `--precision auto` trained in fp32 on CPUs before bf16 was turned on for CPUs with it:
+    # one run id, one device, other arithmetic.
+    a = _board(tmp_path / "a.arrow", make_row(device=_XEON, precision="fp32", value=21.07))
+    b = _board(tmp_path / "b.arrow", make_row(device=_XEON, precision="bf16-mixed", value=20.9))
+    result = merge_leaderboards([a, b])
+    assert result.conflicts == () and result.replicated == 1
+    assert sorted(result.table.column("precision").to_pylist()) == ["bf16-mixed", "fp32"]
+
+
 def test_a_failed_merge_writes_nothing_and_leaves_an_existing_output_alone(
     tmp_path: Path,
 ) -> None:

@@ -189,3 +189,13 @@ def test_within_one_device_the_latest_row_of_a_run_still_wins() -> None:
     )
     (group,) = ranked_groups(table)
     assert group.rows[0].values == (22.0,)  # mean of 23 (latest on the Xeon) and 21
+
+
+def test_a_run_trained_in_two_precisions_is_two_entries_never_averaged() -> None:
+    table = table_of(
+        make_row(run_id="r", device=_XEON, precision="fp32", value=21.0),
+        make_row(run_id="r", device=_XEON, precision="bf16-mixed", value=23.0),
+    )
+    (group,) = ranked_groups(table)
+    entries = sorted((r.precision, r.values, r.rank) for r in group.rows)
+    assert entries == [("bf16-mixed", (23.0,), 1), ("fp32", (21.0,), 2)]
