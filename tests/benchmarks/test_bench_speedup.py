@@ -9,13 +9,16 @@ Three configurations of every model, side by side in one pytest-benchmark run:
 - ``bf16``: today's step under bf16 autocast, what ``--precision auto`` gives on a CPU with
   native bf16.
 
+Measure on an idle machine: on a shared one, oneDNN's threaded bf16 weight-gradient kernels
+stall and the bf16 figures say more about the load than about bf16 (``benchmarks/README.md``).
+
 The initialisation (which changed too) does not change the cost of a step. Like
 ``test_bench_models.py`` on a shared machine, the step times are CPU time of this process
 (``time.process_time``, both torch threads summed; ``OMP_WAIT_POLICY=PASSIVE`` keeps idle
-threads from spinning into it), which other jobs on the machine do not inflate. The benchmarks
-take many minutes, so they run only when asked for::
+threads from spinning into it), which other jobs inflate less than wall time, except for the
+bf16 weight gradients above. The benchmarks take minutes, so they run only when asked for::
 
-    OMP_WAIT_POLICY=PASSIVE MEDGANBENCH_BENCH_SPEEDUP=1 python3 -m pytest \\
+    OMP_WAIT_POLICY=PASSIVE MEDGANBENCH_BENCH_SPEEDUP=1 python3 -m pytest --benchmark-enable \\
         tests/benchmarks/test_bench_speedup.py --benchmark-timer time.process_time \\
         --benchmark-json speedup.json
 """
