@@ -23,8 +23,9 @@ on two machines has the same key.
   versions of the earliest input listed that holds the key (``first``), or keep every version
   (``keep-all``).
 
-The merged rows are sorted by ``(created_at, run_id, direction, metric)`` with every other column
-as a tie-break, and the table is rebuilt from Python values, so the same inputs in any order
+The merged rows are sorted by ``(created_at, run_id)``, a run's rows in the order its runner
+wrote them (its metric order, which ranking's default column follows), then by ``(direction,
+metric)`` with every other column as a tie-break, and the table is rebuilt from Python values, so the same inputs in any order
 give byte-identical files (except under ``first``, whose choice depends on the order by design).
 """
 
@@ -68,6 +69,7 @@ _IGNORED = frozenset({"created_at"})
 
 # Leading sort columns of the merged file; every remaining column breaks ties (see _sort_key).
 _ORDER: tuple[str, ...] = ("created_at", "run_id", "direction", "metric")
+_RUN: tuple[str, ...] = ("created_at", "run_id")
 
 
 @dataclass
@@ -76,6 +78,8 @@ class _Version:
 
     row: dict[str, Any]
     holders: list[int] = field(default_factory=list)
+    #: The row's place among its run's rows in the input it was read from (see _sort_key).
+    place: int = 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -103,12 +107,23 @@ def _differences(rows: Sequence[dict[str, Any]]) -> tuple[ColumnDiff, ...]:
     )
 
 
-def _sort_key(row: dict[str, Any]) -> tuple[Any, ...]:
-    # The named columns give a readable order (oldest first, as append_rows leaves a file); the
-    # rest only make the order total, so that keep-all rows sharing those columns do not end up
-    # in input order. repr() is total and stable for every column type, NaN and None included.
+def _sort_key(version: _Version) -> tuple[Any, ...]:
+    # Oldest run first, as append_rows leaves a file; within a run, its rows stay in the order
+    # the runner wrote them (their place in the input), because that order is the run's metric
+    # order and ranking takes the first metric as its default column: a merge must not turn a
+    # board ranked by psnr or fid into one ranked by whichever metric sorts first by name. Every
+    # runner writes a run's rows in one order, so this does not depend on the order of the
+    # inputs. The other columns only make the order total, so that keep-all rows sharing those
+    # columns do not end up in input order. repr() is total and stable for every column type,
+    # NaN and None included.
+    row = version.row
     rest = tuple(repr(row[c]) for c in SCHEMA.names if c not in _ORDER)
-    return (*(row[c] for c in _ORDER), rest)
+    return (
+        *(row[c] for c in _RUN),
+        version.place,
+        *(row[c] for c in _ORDER if c not in _RUN),
+        rest,
+    )
 
 
 def _read_input(path: Path) -> tuple[pa.Table, int]:
@@ -170,18 +185,22 @@ def merge_leaderboards(paths: Sequence[Path], on_conflict: str = "fail") -> Merg
     for index, path in enumerate(paths):
         table, version = _read_input(path)
         inputs.append(InputSummary(path, table.num_rows, version))
+        places: dict[tuple[str, Any], int] = {}
         for row in table.to_pylist():
+            run = (row["run_id"], row["created_at"])
+            place = places[run] = places.get(run, -1) + 1
             holders = datasets.setdefault(row["dataset"], [])
             if path not in holders:
                 holders.append(path)
             known = versions.setdefault(tuple(row[c] for c in KEY_COLUMNS), [])
             twin = next((v for v in known if _identical(v.row, row)), None)
             if twin is None:
-                known.append(_Version(row, [index]))
+                known.append(_Version(row, [index], place))
                 continue
             duplicates += 1
             if row["created_at"] < twin.row["created_at"]:
-                twin.row = row  # keep the earliest copy: when the result was first recorded
+                # keep the earliest copy: when the result was first recorded
+                twin.row, twin.place = row, place
             if index not in twin.holders:
                 twin.holders.append(index)
     if len(datasets) > 1:
@@ -194,7 +213,7 @@ def merge_leaderboards(paths: Sequence[Path], on_conflict: str = "fail") -> Merg
             "separately.",
         )
 
-    kept: list[dict[str, Any]] = []
+    kept: list[_Version] = []
     conflicts: list[Conflict] = []
     discarded = 0
     replicated: set[RowKey] = set()
@@ -204,7 +223,7 @@ def merge_leaderboards(paths: Sequence[Path], on_conflict: str = "fail") -> Merg
         # One input holding every version (a run it recorded twice, or just one version) is
         # not a disagreement between machines: that leaderboard already ranks the latest.
         if set.intersection(*(set(v.holders) for v in found)):
-            kept.extend(v.row for v in found)
+            kept.extend(found)
             continue
         # Versions were created in input order, so files and values read in input order too.
         conflicts.append(
@@ -218,9 +237,9 @@ def merge_leaderboards(paths: Sequence[Path], on_conflict: str = "fail") -> Merg
             earliest = min(min(v.holders) for v in found)
             chosen = [v for v in found if earliest in v.holders]
             discarded += len(found) - len(chosen)
-            kept.extend(v.row for v in chosen)
+            kept.extend(chosen)
         else:
-            kept.extend(v.row for v in found)
+            kept.extend(found)
     if conflicts and on_conflict == "fail":
         raise MergeConflictError(tuple(conflicts), tuple(inputs), duplicates)
 
@@ -228,7 +247,7 @@ def merge_leaderboards(paths: Sequence[Path], on_conflict: str = "fail") -> Merg
     # Rebuilt from Python values rather than taken from the input tables, so the bytes written
     # depend on the row values alone, never on how an input happened to lay out its buffers
     # (chunks, validity bitmaps, bytes under nulls). Writing an IPC file adds no timestamp.
-    table = pa.Table.from_pylist(kept, schema=SCHEMA)
+    table = pa.Table.from_pylist([v.row for v in kept], schema=SCHEMA)
     return MergeResult(
         table=table,
         inputs=tuple(inputs),

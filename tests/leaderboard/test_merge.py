@@ -20,6 +20,7 @@ from medganbench.leaderboard.merge import (
     write_merged,
 )
 from medganbench.leaderboard.merge_report import ColumnDiff, MergeConflictError
+from medganbench.leaderboard.ranking import ranked_groups
 from medganbench.leaderboard.schema import SCHEMA
 from medganbench.leaderboard.store import append_rows, read_leaderboard
 from tests.leaderboard.rows import T0, label, labels, make_row, v1_table, write_raw
@@ -100,6 +101,26 @@ def test_a_conflict_in_a_non_value_column_is_named(tmp_path: Path) -> None:
         merge_leaderboards([a, b])
     (conflict,) = info.value.conflicts
     assert [d.column for d in conflict.columns] == ["train_seconds"]
+
+
+def test_a_runs_rows_keep_their_metric_order_so_the_default_ranking_column_survives(
+    tmp_path: Path,
+) -> None:
+    # The runner writes psnr before mae; sorted by name, mae would come first and become the
+    # column a merged board is ranked by.
+    a = _board(
+        tmp_path / "a.arrow",
+        make_row(run_id="r", metric="psnr", value=21.0),
+        make_row(run_id="r", metric="mae", value=250.0, higher_is_better=False),
+    )
+    b = _board(
+        tmp_path / "b.arrow", make_row(run_id="s", metric="psnr", created_at=T0 + timedelta(days=1))
+    )
+    for inputs in ([a, b], [b, a]):
+        table = merge_leaderboards(inputs).table
+        assert table.column("metric").to_pylist() == ["psnr", "mae", "psnr"]
+        (group,) = ranked_groups(table)
+        assert group.ranked_by is not None and group.ranked_by.metric == "psnr"
 
 
 # ------------------------------------------------------------------------------- replicates
