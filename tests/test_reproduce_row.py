@@ -25,7 +25,6 @@ from medganbench.leaderboard.store import leaderboard_path, read_leaderboard
 from medganbench.site.reproduce import reproduce
 
 ROOT = Path(__file__).resolve().parents[1]
-SWEEP_FILE = ROOT / "sweeps" / "cpu-track-translation.toml"
 COMMITTED = ROOT / "leaderboards" / "phantom-brain.arrow"
 MODEL, SEED = "identity", 0
 

@@ -20,7 +20,7 @@ _STYLE = {"ok": "green", "failed": "bold red", "skipped": "yellow"}
 def _print(result: CheckResult) -> None:
     style = _STYLE[result.status]
     # One line per contract, however long: scripts and tests read them line by line.
-    line = f"[{style}]{result.status:<8}[/]" + escape(result.line()[8:])
+    line = f"[{style}]{result.status:<8}[/]" + escape(result.body())
     out.print(line, highlight=False, soft_wrap=True)
 
 

@@ -14,19 +14,20 @@ on two machines has the same key.
 * Rows of one key and one device trained in different precisions (the ``precision`` column:
   ``--precision auto`` gave fp32 on CPUs before medganbench turned bf16 on for CPUs with native
   bf16) are other arithmetic too: all are kept, and ranking shows them as separate entries.
-* Rows of one key, one device and one precision that differ anywhere else (the value, the noise floor, the
-  ledger) are **versions** of that key. Versions that one input already holds together are a
-  re-run that input recorded itself; the leaderboard's own rule (the latest ``created_at`` wins
-  when ranking) covers them, so they are kept as they are. Versions that no single input holds
-  together are a **conflict**: one device gave two results for one run, and a merge never picks
-  one silently. The policy decides: refuse and write nothing (``fail``, the default), keep the
-  versions of the earliest input listed that holds the key (``first``), or keep every version
-  (``keep-all``).
+* Rows of one key, one device and one precision that differ anywhere else (the value, the noise
+  floor, the ledger) are **versions** of that key. Versions that one input already holds
+  together are a re-run that input recorded itself; the leaderboard's own rule (the latest
+  ``created_at`` wins when ranking) covers them, so they are kept as they are. Versions that no
+  single input holds together are a **conflict**: one device gave two results for one run, and
+  a merge never picks one silently. The policy decides: refuse and write nothing (``fail``, the
+  default), keep the versions of the earliest input listed that holds the key (``first``), or
+  keep every version (``keep-all``).
 
 The merged rows are sorted by ``(created_at, run_id)``, a run's rows in the order its runner
 wrote them (its metric order, which ranking's default column follows), then by ``(direction,
-metric)`` with every other column as a tie-break, and the table is rebuilt from Python values, so the same inputs in any order
-give byte-identical files (except under ``first``, whose choice depends on the order by design).
+metric)`` with every other column as a tie-break, and the table is rebuilt from Python values, so
+the same inputs in any order give byte-identical files (except under ``first``, whose choice
+depends on the order by design).
 """
 
 from __future__ import annotations
@@ -67,9 +68,10 @@ POLICIES: tuple[str, ...] = ("fail", "first", "keep-all")
 # same result.
 _IGNORED = frozenset({"created_at"})
 
-# Leading sort columns of the merged file; every remaining column breaks ties (see _sort_key).
-_ORDER: tuple[str, ...] = ("created_at", "run_id", "direction", "metric")
+# Leading sort columns of the merged file: the run, then (after the row's place in its run) what
+# the row measures; every remaining column breaks ties (see _sort_key).
 _RUN: tuple[str, ...] = ("created_at", "run_id")
+_MEASURES: tuple[str, ...] = ("direction", "metric")
 
 
 @dataclass
@@ -117,13 +119,8 @@ def _sort_key(version: _Version) -> tuple[Any, ...]:
     # columns do not end up in input order. repr() is total and stable for every column type,
     # NaN and None included.
     row = version.row
-    rest = tuple(repr(row[c]) for c in SCHEMA.names if c not in _ORDER)
-    return (
-        *(row[c] for c in _RUN),
-        version.place,
-        *(row[c] for c in _ORDER if c not in _RUN),
-        rest,
-    )
+    rest = tuple(repr(row[c]) for c in SCHEMA.names if c not in _RUN + _MEASURES)
+    return (*(row[c] for c in _RUN), version.place, *(row[c] for c in _MEASURES), rest)
 
 
 def _read_input(path: Path) -> tuple[pa.Table, int]:

@@ -89,7 +89,11 @@ class CheckResult:
 
     def line(self) -> str:
         """``ok      model tiny-conv  exact-resume: ...``: one line for the terminal."""
-        return f"{self.status:<8}{self.kind} {self.name}  {self.contract}: {self.detail}"
+        return f"{self.status:<8}{self.body()}"
+
+    def body(self) -> str:
+        """:meth:`line` without its status column: ``model tiny-conv  exact-resume: ...``."""
+        return f"{self.kind} {self.name}  {self.contract}: {self.detail}"
 
 
 def _one_line(exc: BaseException) -> str:
