@@ -22,7 +22,7 @@ DATASET = "phantom-brain"
 IMAGE_SIZE = 64
 #: The training budget (``--budget``).
 BUDGET = "steps=100"
-#: Training precision (``--precision``): bf16 on CUDA GPUs that have it, fp32 on CPUs.
+#: Training precision (``--precision``): bf16 on CUDA GPUs and CPUs with native bf16, else fp32.
 PRECISION = "auto"
 #: Without ``--metrics``, the metrics follow the data (:func:`medganbench.run.spec.default_metrics`):
 #: a translation model on paired data gets the paired metrics ...

@@ -92,7 +92,7 @@ from medganbench.run.spec import PRECISIONS, RunSpec, default_metrics
     type=click.Choice(PRECISIONS),
     default=defaults.PRECISION,
     show_default=True,
-    help="Training precision: bf16 autocast or fp32; auto = bf16 on CUDA GPUs with bf16, fp32 on CPUs (bf16 measured slower there). Metrics are always computed in fp32 or wider.",
+    help="Training precision: bf16 autocast or fp32; auto = bf16 on CUDA GPUs and CPUs with native bf16 (AVX-512 BF16, AMX, Arm BF16), fp32 elsewhere. Metrics are always computed in fp32 or wider.",
 )
 @click.option("--amp/--no-amp", "legacy_amp", default=None, hidden=True)
 @click.option(
@@ -161,7 +161,7 @@ def run(
     if legacy_amp is not None:
         raise UsageError(
             "--amp/--no-amp were replaced by --precision.",
-            hint="--no-amp is --precision fp32; the default, --precision auto, uses bf16 on CUDA GPUs.",
+            hint="--no-amp is --precision fp32; the default, --precision auto, uses bf16 where the device has it natively.",
         )
     registries = load_registries()
     if resume_dir is not None:

@@ -45,7 +45,7 @@ class RunSpec:
         eval_split: the split evaluated at the end.
         precision: training precision requested (:data:`PRECISIONS`): ``fp32``; ``bf16``
             (bf16 autocast, fp32 weights and optimiser state); ``auto`` = bf16 on CUDA GPUs
-            that support it, fp32 elsewhere (see
+            and CPUs with native bf16, fp32 elsewhere (see
             :func:`~medganbench.run.device.effective_precision`). The request is in the run
             id; the precision the device used is on every row.
         channels_last: use channels-last memory format on CUDA; ignored on CPU.
