@@ -32,7 +32,7 @@ def medganbench_models() -> list[ModelSpec]:
         ModelSpec(
             name="cyclegan",
             summary="CycleGAN (Zhu et al. 2017): ResNet generators, PatchGAN, LSGAN + cycle + identity, Adam.",
-            version="2",
+            version="3",
             factory="medganbench_plugins.models.cyclegan:CycleGAN",
             params=cycle_params(
                 loss="lsgan",

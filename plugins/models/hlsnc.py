@@ -74,7 +74,7 @@ def medganbench_models() -> list[ModelSpec]:
         ModelSpec(
             name="hlsnc",
             summary="HLSNC-GAN: CycleGAN with hinge loss, switchable normalization and RMSprop.",
-            version="2",
+            version="3",
             factory="medganbench_plugins.models.hlsnc:HLSNCGAN",
             params=cycle_params(
                 loss="hinge",

@@ -196,7 +196,7 @@ def medganbench_models() -> list[ModelSpec]:
         ModelSpec(
             name="pix2pix",
             summary="pix2pix (Isola et al. 2017): U-Net generator, PatchGAN on pairs, GAN + 100·L1. Paired data only.",
-            version="2",
+            version="3",
             factory="medganbench_plugins.models.pix2pix:Pix2Pix",
             params=(
                 Param("loss", "bce", "adversarial loss", choices=LOSS_KINDS),

@@ -8,7 +8,7 @@ pix2pix's U-Net-256 and 70×70 PatchGAN). Everything runs on the CPU with small 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import torch
@@ -24,7 +24,7 @@ from medganbench_plugins.nn.gan_losses import (
 )
 from medganbench_plugins.nn.generators import ResnetGenerator, UnetGenerator, unet_depth
 from medganbench_plugins.nn.image_pool import ImagePool
-from medganbench_plugins.nn.norms import SwitchableNorm2d, make_norm
+from medganbench_plugins.nn.norms import SwitchableNorm2d, make_norm, switchable_norm
 from medganbench_plugins.nn.training import (
     autocast,
     count_parameters,
@@ -163,6 +163,105 @@ def test_switchable_norm_eval_output_is_independent_of_the_batch() -> None:
     alone = norm(x[:1])
     in_batch = norm(x)[:1]
     torch.testing.assert_close(alone, in_batch, atol=1e-5, rtol=0)
+
+
+def _composite_switchable_norm(
+    x: torch.Tensor, norm: SwitchableNorm2d, training: bool
+) -> torch.Tensor:
+    """Luo et al.'s formulation, op by op, for autograd to differentiate (the test's oracle)."""
+    n, c, h, w = x.shape
+    flat = x.reshape(n, c, h * w)
+    mean_in = flat.mean(-1, keepdim=True)
+    var_in = flat.var(-1, keepdim=True, unbiased=False)
+    second = var_in + mean_in**2
+    mean_ln = mean_in.mean(1, keepdim=True)
+    var_ln = (second.mean(1, keepdim=True) - mean_ln**2).clamp_min(0.0)
+    if training:
+        mean_bn = mean_in.mean(0, keepdim=True)
+        var_bn = (second.mean(0, keepdim=True) - mean_bn**2).clamp_min(0.0)
+    else:
+        mean_bn = norm.running_mean.to(x.dtype).view(1, c, 1)
+        var_bn = norm.running_var.to(x.dtype).view(1, c, 1)
+    mw = torch.softmax(norm.mean_weight.to(x.dtype), 0)
+    vw = torch.softmax(norm.var_weight.to(x.dtype), 0)
+    mean = mw[0] * mean_in + mw[1] * mean_ln + mw[2] * mean_bn
+    var = vw[0] * var_in + vw[1] * var_ln + vw[2] * var_bn
+    y = (flat - mean) / (var + norm.eps).sqrt()
+    return y.view(n, c, h, w) * norm.weight.to(x.dtype).view(1, c, 1, 1) + norm.bias.to(
+        x.dtype
+    ).view(1, c, 1, 1)
+
+
+def _random_switchable_norm(channels: int, training: bool) -> SwitchableNorm2d:
+    norm = SwitchableNorm2d(channels, eps=EPS).double().train(training)
+    with torch.no_grad():  # every parameter and statistic away from its neutral initial value
+        norm.weight.normal_(1.0, 0.5)
+        norm.bias.normal_()
+        norm.mean_weight.normal_()
+        norm.var_weight.normal_()
+        norm.running_mean.normal_()
+        norm.running_var.uniform_(0.5, 2.0)
+    return norm
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_switchable_norm_gradients_match_autograd_of_the_composite(
+    training: bool, batch: int
+) -> None:
+    norm = _random_switchable_norm(SHAPE[1], training)
+    x = (_batch((batch, *SHAPE[1:])).double()).requires_grad_()
+    upstream = torch.randn(batch, *SHAPE[1:], dtype=torch.float64)
+    inputs = (x, norm.weight, norm.bias, norm.mean_weight, norm.var_weight)
+    expected_y = _composite_switchable_norm(x, norm, training)
+    expected = torch.autograd.grad(expected_y, inputs, upstream)
+    y = norm(x)
+    got = torch.autograd.grad(y, inputs, upstream)
+    torch.testing.assert_close(y, expected_y, atol=1e-12, rtol=1e-12)
+    for name, g, e in zip(("x", "weight", "bias", "mean_weight", "var_weight"), got, expected):
+        torch.testing.assert_close(g, e, atol=1e-11, rtol=1e-10, msg=name)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_switchable_norm_passes_gradcheck_and_gradgradcheck(training: bool) -> None:
+    norm = _random_switchable_norm(3, training)
+    x = _batch((2, 3, 3, 4)).double().requires_grad_()
+    mean_mix, var_mix = (t.detach().requires_grad_() for t in norm.mixing_weights())
+    running = None if training else (norm.running_mean, norm.running_var)
+
+    def y_of(*args: torch.Tensor) -> torch.Tensor:
+        return switchable_norm(*args[:3], *args[3:], norm.eps, running)[0]
+
+    inputs = (x, norm.weight, norm.bias, mean_mix, var_mix)
+    assert torch.autograd.gradcheck(y_of, inputs)
+    assert torch.autograd.gradgradcheck(y_of, inputs)
+
+
+def test_switchable_norm_gradient_penalty_matches_the_composite() -> None:
+    # The penalty differentiates a gradient, so the norm's backward must itself be differentiable.
+    norm = _random_switchable_norm(SHAPE[1], True)
+    x = _batch().double().requires_grad_()
+
+    def penalty(forward: Callable[[torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        (grad_x,) = torch.autograd.grad(forward(x).square().sum(), x, create_graph=True)
+        return torch.autograd.grad(grad_x.square().sum(), (x, norm.weight, norm.mean_weight))
+
+    expected = penalty(lambda t: _composite_switchable_norm(t, norm, True))
+    for g, e in zip(penalty(norm), expected):
+        torch.testing.assert_close(g, e, atol=1e-9, rtol=1e-9)
+
+
+def test_switchable_norm_bf16_gradients_follow_the_float32_ones() -> None:
+    norm = SwitchableNorm2d(SHAPE[1], eps=EPS).train()
+    x = _batch()
+    upstream = torch.randn(SHAPE)
+    x16 = x.to(torch.bfloat16).requires_grad_()
+    (g16,) = torch.autograd.grad(norm(x16), x16, upstream.to(torch.bfloat16))
+    x32 = x16.detach().float().requires_grad_()
+    (g32,) = torch.autograd.grad(norm(x32), x32, upstream.to(torch.bfloat16).float())
+    assert g16.dtype == torch.bfloat16
+    # Statistics are float32 either way; only the final rounding to bf16 (2^-8) differs.
+    torch.testing.assert_close(g16.float(), g32, atol=1e-2, rtol=1e-2)
 
 
 @pytest.mark.parametrize("shape", [(8, 6), (2, 8, 6), (1, 2, 8, 6, 6)])
