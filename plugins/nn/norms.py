@@ -96,9 +96,7 @@ def switchable_norm(
         in evaluation mode); the last two carry no gradient.
     """
     running_mean, running_var = running if running is not None else (None, None)
-    return _SwitchableNorm.apply(
-        x, weight, bias, mean_mix, var_mix, running_mean, running_var, eps
-    )
+    return _SwitchableNorm.apply(x, weight, bias, mean_mix, var_mix, running_mean, running_var, eps)
 
 
 class _Moments(NamedTuple):
@@ -171,7 +169,9 @@ class _SwitchableNorm(torch.autograd.Function):
         scale = weight.view(1, c) * rstd
         shift = bias.view(1, c) - m.mean * scale
         # One multiply-add over the activations, written straight into x's dtype.
-        y = torch.addcmul(shift.view(n, c, 1, 1), x, scale.view(n, c, 1, 1), out=torch.empty_like(x))
+        y = torch.addcmul(
+            shift.view(n, c, 1, 1), x, scale.view(n, c, 1, 1), out=torch.empty_like(x)
+        )
         ctx.eps = eps
         ctx.batch_stats = running_mean is None or running_var is None
         ctx.save_for_backward(x, weight, mean_mix, var_mix, running_mean, running_var, *m, rstd)

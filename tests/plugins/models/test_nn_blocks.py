@@ -217,8 +217,9 @@ def test_switchable_norm_gradients_match_autograd_of_the_composite(
     expected = torch.autograd.grad(expected_y, inputs, upstream)
     y = norm(x)
     got = torch.autograd.grad(y, inputs, upstream)
+    names = ("x", "weight", "bias", "mean_weight", "var_weight")
     torch.testing.assert_close(y, expected_y, atol=1e-12, rtol=1e-12)
-    for name, g, e in zip(("x", "weight", "bias", "mean_weight", "var_weight"), got, expected):
+    for name, g, e in zip(names, got, expected, strict=True):
         torch.testing.assert_close(g, e, atol=1e-11, rtol=1e-10, msg=name)
 
 
@@ -247,7 +248,7 @@ def test_switchable_norm_gradient_penalty_matches_the_composite() -> None:
         return torch.autograd.grad(grad_x.square().sum(), (x, norm.weight, norm.mean_weight))
 
     expected = penalty(lambda t: _composite_switchable_norm(t, norm, True))
-    for g, e in zip(penalty(norm), expected):
+    for g, e in zip(penalty(norm), expected, strict=True):
         torch.testing.assert_close(g, e, atol=1e-9, rtol=1e-9)
 
 
