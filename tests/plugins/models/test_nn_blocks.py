@@ -33,6 +33,7 @@ from medganbench_plugins.nn.training import (
     set_lr,
     set_requires_grad,
 )
+from tests.plugins.models.switchable_composite import composite_switchable_norm
 
 EPS = 1e-3  # a non-default epsilon, so a norm that ignores its eps cannot match the reference
 SHAPE = (4, 8, 6, 6)
@@ -165,33 +166,6 @@ def test_switchable_norm_eval_output_is_independent_of_the_batch() -> None:
     torch.testing.assert_close(alone, in_batch, atol=1e-5, rtol=0)
 
 
-def _composite_switchable_norm(
-    x: torch.Tensor, norm: SwitchableNorm2d, training: bool
-) -> torch.Tensor:
-    """Luo et al.'s formulation, op by op, for autograd to differentiate (the test's oracle)."""
-    n, c, h, w = x.shape
-    flat = x.reshape(n, c, h * w)
-    mean_in = flat.mean(-1, keepdim=True)
-    var_in = flat.var(-1, keepdim=True, unbiased=False)
-    second = var_in + mean_in**2
-    mean_ln = mean_in.mean(1, keepdim=True)
-    var_ln = (second.mean(1, keepdim=True) - mean_ln**2).clamp_min(0.0)
-    if training:
-        mean_bn = mean_in.mean(0, keepdim=True)
-        var_bn = (second.mean(0, keepdim=True) - mean_bn**2).clamp_min(0.0)
-    else:
-        mean_bn = norm.running_mean.to(x.dtype).view(1, c, 1)
-        var_bn = norm.running_var.to(x.dtype).view(1, c, 1)
-    mw = torch.softmax(norm.mean_weight.to(x.dtype), 0)
-    vw = torch.softmax(norm.var_weight.to(x.dtype), 0)
-    mean = mw[0] * mean_in + mw[1] * mean_ln + mw[2] * mean_bn
-    var = vw[0] * var_in + vw[1] * var_ln + vw[2] * var_bn
-    y = (flat - mean) / (var + norm.eps).sqrt()
-    return y.view(n, c, h, w) * norm.weight.to(x.dtype).view(1, c, 1, 1) + norm.bias.to(
-        x.dtype
-    ).view(1, c, 1, 1)
-
-
 def _random_switchable_norm(channels: int, training: bool) -> SwitchableNorm2d:
     norm = SwitchableNorm2d(channels, eps=EPS).double().train(training)
     with torch.no_grad():  # every parameter and statistic away from its neutral initial value
@@ -213,7 +187,7 @@ def test_switchable_norm_gradients_match_autograd_of_the_composite(
     x = (_batch((batch, *SHAPE[1:])).double()).requires_grad_()
     upstream = torch.randn(batch, *SHAPE[1:], dtype=torch.float64)
     inputs = (x, norm.weight, norm.bias, norm.mean_weight, norm.var_weight)
-    expected_y = _composite_switchable_norm(x, norm, training)
+    expected_y = composite_switchable_norm(x, norm, training)
     expected = torch.autograd.grad(expected_y, inputs, upstream)
     y = norm(x)
     got = torch.autograd.grad(y, inputs, upstream)
@@ -247,7 +221,7 @@ def test_switchable_norm_gradient_penalty_matches_the_composite() -> None:
         (grad_x,) = torch.autograd.grad(forward(x).square().sum(), x, create_graph=True)
         return torch.autograd.grad(grad_x.square().sum(), (x, norm.weight, norm.mean_weight))
 
-    expected = penalty(lambda t: _composite_switchable_norm(t, norm, True))
+    expected = penalty(lambda t: composite_switchable_norm(t, norm, True))
     for g, e in zip(penalty(norm), expected, strict=True):
         torch.testing.assert_close(g, e, atol=1e-9, rtol=1e-9)
 

@@ -1,0 +1,144 @@
+"""Switchable norm before and after its hand-derived backward, on CPU (issue 17).
+
+``composite``: the op-by-op formulation autograd differentiates
+(:mod:`tests.plugins.models.switchable_composite`, what the module ran before, minus its
+running-statistics update, so the "before" figures are if anything too fast); ``function``:
+:func:`medganbench_plugins.nn.norms.switchable_norm` as the module runs it now.
+
+Two measurements, each interleaving the two implementations round by round so that both share
+the machine's conditions:
+
+- one layer, forward and backward, at the three activation shapes of ``hlsnc``'s generator at
+  64 px and batch 1, in fp32 and in bf16;
+- one whole ``hlsnc`` training step at 64 px, with every switchable norm of the model swapped
+  for the composite, against the model as built.
+
+Times are CPU time of this process (``time.process_time``). Both take about a minute and run
+only when asked for::
+
+    OMP_WAIT_POLICY=PASSIVE MEDGANBENCH_BENCH_SPEEDUP=1 python3 -m pytest --benchmark-enable \\
+        tests/benchmarks/test_bench_norm.py --benchmark-timer time.process_time
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import pytest
+import torch
+from pytest_benchmark.fixture import BenchmarkFixture
+from torch import nn
+
+from medganbench.core.model import ModelContext, TrainBatch
+from medganbench.core.params import resolve_args
+from medganbench.run.flops import PROBE_DATASET
+from medganbench_plugins.nn.norms import SwitchableNorm2d
+from tests.plugins.models.switchable_composite import CompositeSwitchableNorm2d
+
+SIZE = 64
+#: The activations a switchable norm sees in hlsnc's ResNet generator at 64 px, batch 1.
+SHAPES = [(1, 64, 64, 64), (1, 128, 32, 32), (1, 256, 16, 16)]
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+IMPLEMENTATIONS = ("composite", "function")
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("MEDGANBENCH_BENCH_SPEEDUP") != "1",
+    reason="a minute long; set MEDGANBENCH_BENCH_SPEEDUP=1 to run",
+)
+
+
+def _interleaved(
+    benchmark: BenchmarkFixture, calls: dict[str, Callable[[], None]], rounds: int
+) -> dict[str, float]:
+    """Time each call once per round, back to back; return the median CPU seconds of each."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+
+    def one_round() -> None:
+        for name, call in calls.items():
+            start = time.process_time()
+            call()
+            times[name].append(time.process_time() - start)
+
+    benchmark.pedantic(one_round, rounds=rounds, iterations=1, warmup_rounds=1)
+    # The warm-up round is not counted (with --benchmark-disable there is only that one).
+    medians = {name: statistics.median(t[1:] or t) for name, t in times.items()}
+    for name, value in medians.items():
+        benchmark.extra_info[f"{name}_median_s"] = value
+    benchmark.extra_info["speedup"] = medians["composite"] / medians["function"]
+    return medians
+
+
+@pytest.mark.parametrize("precision", list(DTYPES))
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_bench_switchable_norm_layer(
+    benchmark: BenchmarkFixture, shape: tuple[int, ...], precision: str
+) -> None:
+    """One benchmark round = 50 forward + backward passes of each implementation."""
+    torch.manual_seed(0)
+    norm = SwitchableNorm2d(shape[1]).train()
+    modules: dict[str, nn.Module] = {
+        "composite": CompositeSwitchableNorm2d(norm),
+        "function": norm,
+    }
+    x = torch.randn(shape, dtype=DTYPES[precision], requires_grad=True)
+    upstream = torch.randn(shape, dtype=DTYPES[precision])
+
+    def passes(module: nn.Module) -> Callable[[], None]:
+        def run() -> None:
+            for _ in range(50):
+                module(x).backward(upstream)
+
+        return run
+
+    benchmark.group = f"switchable-norm-layer-{precision}"
+    _interleaved(benchmark, {name: passes(m) for name, m in modules.items()}, rounds=7)
+
+
+def _hlsnc(registries, precision: str, composite: bool):  # type: ignore[no-untyped-def]
+    spec = registries.models.get("hlsnc")
+    info = dataclasses.replace(PROBE_DATASET, image_size=SIZE)
+    torch.manual_seed(0)
+    ctx = ModelContext(SIZE, info, torch.device("cpu"), 0, amp=precision == "bf16")
+    model = spec.build(resolve_args(spec.params, {}, "hlsnc"), ctx)
+    if composite:
+        for net in (model.g_ab, model.g_ba, model.d_a, model.d_b):
+            _swap_norms(net)
+    model.train_mode()
+    return model
+
+
+def _swap_norms(net: nn.Module) -> None:
+    for name, child in net.named_children():
+        if isinstance(child, SwitchableNorm2d):
+            setattr(net, name, CompositeSwitchableNorm2d(child))
+        else:
+            _swap_norms(child)
+
+
+@pytest.mark.parametrize("precision", list(DTYPES))
+def test_bench_hlsnc_step_with_each_norm(
+    benchmark: BenchmarkFixture, registries, precision: str
+) -> None:
+    """One benchmark round = one hlsnc training step with each implementation."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.rand(1, 1, SIZE, SIZE, generator=gen) * 2 - 1
+    b = torch.rand(1, 1, SIZE, SIZE, generator=gen) * 2 - 1
+    batch = TrainBatch(a, b, a > -1, b > -1, True)
+    models = {name: _hlsnc(registries, precision, name == "composite") for name in IMPLEMENTATIONS}
+    assert any(isinstance(m, CompositeSwitchableNorm2d) for m in models["composite"].g_ab.modules())
+    losses: dict[str, float] = {}
+
+    def step(model) -> Callable[[], None]:  # type: ignore[no-untyped-def]
+        def run() -> None:
+            losses.update({k: float(v) for k, v in model.train_step(batch).items()})
+
+        return run
+
+    benchmark.group = f"hlsnc-step-{SIZE}px-{precision}"
+    _interleaved(benchmark, {name: step(m) for name, m in models.items()}, rounds=6)
+    assert losses and all(math.isfinite(v) for v in losses.values())
