@@ -58,3 +58,15 @@ class CompositeSwitchableNorm2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dtype = torch.promote_types(x.dtype, torch.float32)
         return composite_switchable_norm(x.to(dtype), self.norm, self.training).to(x.dtype)
+
+
+def use_composite_norms(net: nn.Module) -> int:
+    """Swap every :class:`SwitchableNorm2d` inside ``net`` for its composite; return how many."""
+    swapped = 0
+    for name, child in net.named_children():
+        if isinstance(child, SwitchableNorm2d):
+            setattr(net, name, CompositeSwitchableNorm2d(child))
+            swapped += 1
+        else:
+            swapped += use_composite_norms(child)
+    return swapped
