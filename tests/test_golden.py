@@ -27,7 +27,7 @@ from medganbench.run.spec import RunSpec, resolve_run
 
 #: ``medganbench run --model M`` with every default, as the README's main command runs it.
 README_RUN_IDS = {
-    "hlsnc": "9dbf04f1ed1ec0e8",
+    "hlsnc": "da309fec5c7bb29d",
     "identity": "dcf0e630d92a3ff0",
     "intensity-lookup": "cdbadff7984231cc",
 }
