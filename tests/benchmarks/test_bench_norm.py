@@ -26,7 +26,6 @@ import dataclasses
 import math
 import os
 import statistics
-import time
 from collections.abc import Callable
 
 import pytest
@@ -38,6 +37,7 @@ from medganbench.core.model import ModelContext, TrainBatch
 from medganbench.core.params import resolve_args
 from medganbench.run.flops import PROBE_DATASET
 from medganbench_plugins.nn.norms import SwitchableNorm2d
+from tests.benchmarks.interleaved import time_interleaved
 from tests.plugins.models.switchable_composite import (
     CompositeSwitchableNorm2d,
     use_composite_norms,
@@ -55,25 +55,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _interleaved(
+def _compare(
     benchmark: BenchmarkFixture, calls: dict[str, Callable[[], None]], rounds: int
-) -> dict[str, float]:
-    """Time each call once per round, back to back; return the median CPU seconds of each."""
-    times: dict[str, list[float]] = {name: [] for name in calls}
-
-    def one_round() -> None:
-        for name, call in calls.items():
-            start = time.process_time()
-            call()
-            times[name].append(time.process_time() - start)
-
-    benchmark.pedantic(one_round, rounds=rounds, iterations=1, warmup_rounds=1)
-    # The warm-up round is not counted (with --benchmark-disable there is only that one).
-    medians = {name: statistics.median(t[1:] or t) for name, t in times.items()}
-    for name, value in medians.items():
-        benchmark.extra_info[f"{name}_median_s"] = value
+) -> None:
+    measured = time_interleaved(benchmark, calls, rounds)
+    medians = {name: statistics.median(values) for name, values in measured.items()}
     benchmark.extra_info["speedup"] = medians["composite"] / medians["function"]
-    return medians
 
 
 @pytest.mark.parametrize("precision", list(DTYPES))
@@ -99,7 +86,7 @@ def test_bench_switchable_norm_layer(
         return run
 
     benchmark.group = f"switchable-norm-layer-{precision}"
-    _interleaved(benchmark, {name: passes(m) for name, m in modules.items()}, rounds=7)
+    _compare(benchmark, {name: passes(m) for name, m in modules.items()}, rounds=7)
 
 
 def _hlsnc(registries, precision: str, composite: bool):  # type: ignore[no-untyped-def]
@@ -134,5 +121,5 @@ def test_bench_hlsnc_step_with_each_norm(
         return run
 
     benchmark.group = f"hlsnc-step-{SIZE}px-{precision}"
-    _interleaved(benchmark, {name: step(m) for name, m in models.items()}, rounds=6)
+    _compare(benchmark, {name: step(m) for name, m in models.items()}, rounds=6)
     assert losses and all(math.isfinite(v) for v in losses.values())

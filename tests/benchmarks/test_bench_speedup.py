@@ -29,7 +29,7 @@ import dataclasses
 import math
 import os
 import statistics
-import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -39,6 +39,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 from medganbench.core.model import ModelContext, TrainBatch
 from medganbench.core.params import resolve_args
 from medganbench.run.flops import PROBE_DATASET
+from tests.benchmarks.interleaved import time_interleaved
 from tests.plugins.models.switchable_composite import use_composite_norms
 
 SIZE = 64
@@ -97,25 +98,20 @@ def test_bench_step_before_and_after(benchmark: BenchmarkFixture, registries, na
     the ratios of ``before`` to the others.
     """
     built = {c: _model_and_batch(registries, name, c) for c in CONFIGS}
-    times: dict[str, list[float]] = {c: [] for c in CONFIGS}
     last: dict[str, float] = {}
 
-    def one_round() -> None:
-        for config in CONFIGS:
-            model, batch = built[config]
-            start = time.process_time()
+    def step(config: str) -> Callable[[], None]:
+        model, batch = built[config]
+
+        def run() -> None:
             losses = model.train_step(batch)
             last.update({k: float(v) for k, v in losses.items()})  # reads the losses
-            times[config].append(time.process_time() - start)
+
+        return run
 
     benchmark.group = f"step-{SIZE}px-cpu-interleaved"
-    benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    measured = time_interleaved(benchmark, {c: step(c) for c in CONFIGS}, ROUNDS)
     assert last and all(math.isfinite(v) for v in last.values())
-    # The warm-up round is not counted (with --benchmark-disable there is only that one).
-    measured = {c: t[1:] or t for c, t in times.items()}
-    for config, values in measured.items():
-        benchmark.extra_info[f"{config}_median_s"] = statistics.median(values)
-        benchmark.extra_info[f"{config}_min_s"] = min(values)
     for config in ("fp32", "bf16"):
         benchmark.extra_info[f"speedup_{config}"] = statistics.median(
             measured["before"]
