@@ -40,7 +40,7 @@ from medganbench_plugins.nn.norms import SwitchableNorm2d
 from tests.benchmarks.interleaved import time_interleaved
 from tests.plugins.models.switchable_composite import (
     CompositeSwitchableNorm2d,
-    use_composite_norms,
+    use_composite_norms_in_model,
 )
 
 SIZE = 64
@@ -96,8 +96,7 @@ def _hlsnc(registries, precision: str, composite: bool):  # type: ignore[no-unty
     ctx = ModelContext(SIZE, info, torch.device("cpu"), 0, amp=precision == "bf16")
     model = spec.build(resolve_args(spec.params, {}, "hlsnc"), ctx)
     if composite:
-        networks = (model.g_ab, model.g_ba, model.d_a, model.d_b)
-        assert sum(use_composite_norms(net) for net in networks) > 0
+        assert use_composite_norms_in_model(model) > 0
     model.train_mode()
     return model
 

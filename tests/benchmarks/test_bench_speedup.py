@@ -40,7 +40,7 @@ from medganbench.core.model import ModelContext, TrainBatch
 from medganbench.core.params import resolve_args
 from medganbench.run.flops import PROBE_DATASET
 from tests.benchmarks.interleaved import time_interleaved
-from tests.plugins.models.switchable_composite import use_composite_norms
+from tests.plugins.models.switchable_composite import use_composite_norms_in_model
 
 SIZE = 64
 ROUNDS = 5
@@ -73,9 +73,7 @@ def _model_and_batch(registries, name: str, config: str) -> tuple[Any, TrainBatc
     model = spec.build(resolve_args(spec.params, {}, name), ctx)
     if config == "before":
         # hlsnc's switchable norm ran autograd through its op-by-op composite then.
-        for net in (getattr(model, n, None) for n in ("g_ab", "g_ba", "d_a", "d_b")):
-            if isinstance(net, torch.nn.Module):
-                use_composite_norms(net)
+        use_composite_norms_in_model(model)
         if hasattr(model, "batched_passes"):
             model.batched_passes = False
         model.opt_g = _default_optimizer(model.opt_g)

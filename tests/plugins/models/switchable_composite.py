@@ -70,3 +70,9 @@ def use_composite_norms(net: nn.Module) -> int:
         else:
             swapped += use_composite_norms(child)
     return swapped
+
+
+def use_composite_norms_in_model(model: object) -> int:
+    """:func:`use_composite_norms` on every network a model holds as an attribute."""
+    networks = (v for v in vars(model).values() if isinstance(v, nn.Module))
+    return sum(use_composite_norms(net) for net in networks)
