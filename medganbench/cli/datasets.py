@@ -10,7 +10,6 @@ import click
 from medganbench import defaults
 from medganbench.cli.common import CommandGroup, dataset_context, err, load_registries, out
 from medganbench.core.params import parse_key_values
-from medganbench.core.specs import import_ref
 from medganbench.errors import UsageError
 from medganbench.run.export import export_split
 from medganbench.run.external import EXTERNAL_DIRECTIONS
@@ -34,12 +33,12 @@ def datasets() -> None:
 def datasets_download(name: str, data_dir: Path | None) -> None:
     """Download NAME with its official client where one is installed, else print the commands."""
     spec = load_registries().datasets.get(name)
-    if spec.download is None:
+    fetch = spec.downloader()
+    if fetch is None:
         raise UsageError(
             f"Dataset {name!r} has nothing to download.",
             hint="It is generated, or read from --dataset-arg root.",
         )
-    fetch = import_ref(spec.download, spec.name)
     args = spec.resolve({})
     with err.status(f"{name}: downloading") as status:
         root = fetch(args, dataset_context(name, data_dir), lambda m: status.update(f"{name}: {m}"))

@@ -13,7 +13,7 @@ from medganbench.cli.common import dataset_context, load_registries, out
 from medganbench.core.loading import DISABLE_ENV, PluginManager
 from medganbench.core.manager import hook_results, make_plugin_manager
 from medganbench.core.registry import Registry
-from medganbench.core.specs import DatasetSpec, EncoderSpec, ModelSpec, import_ref
+from medganbench.core.specs import DatasetSpec, EncoderSpec, ModelSpec
 from medganbench.errors import PluginError
 from medganbench.run.flops import probe_model
 from medganbench.weights.store import cached
@@ -124,9 +124,9 @@ def _weights_status(spec: EncoderSpec) -> str:
 
 def _presence(spec: DatasetSpec, data_dir: Path | None) -> str:
     """ "generated" (nothing to download), "yes: <root>" or "no" (see `datasets download`)."""
-    if spec.locate is None:
+    locate = spec.locator()
+    if locate is None:
         return "generated" if spec.name == "phantom-brain" else "given by --dataset-arg root"
-    locate = import_ref(spec.locate, spec.name)
     root = locate(spec.resolve({}), dataset_context(spec.name, data_dir))
     return f"yes: {root}" if root is not None else "no"
 

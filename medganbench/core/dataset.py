@@ -10,7 +10,11 @@ maps them to [-1, 1] through :meth:`DomainInfo.to_unit` for the model and back f
 Each item of a split is a :data:`Sample`: a dict with ``"a"`` and ``"b"`` (float tensors of shape
 (C, H, W) in the domain's units) and ``"mask_a"``/``"mask_b"`` (bool tensors of shape (1, H, W),
 true inside the body). For a paired dataset ``a`` and ``b`` show the same anatomy and the two
-masks are equal; for an unpaired one they come from different subjects.
+masks are equal; for an unpaired one they come from different subjects. A dataset that declares
+label classes (:attr:`DatasetInfo.labels`) adds ``"label_a"``/``"label_b"``: int64 tensors of
+shape (1, H, W) holding each pixel's class index (0 is the first declared class, usually the
+background). Items of a volume-backed dataset also say which patient volume and slice they are
+(see :mod:`medganbench.core.volumes`).
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ class DatasetInfo:
         paired: whether A and B of an item show the same anatomy, in every split.
         splits: the split names this dataset provides.
         image_size: side length of the square images it delivers.
+        labels: the names of the integer classes of its label maps, index by index (empty: the
+            dataset has no label maps); items then carry ``label_a`` and ``label_b``.
     """
 
     a: DomainInfo
@@ -75,6 +81,7 @@ class DatasetInfo:
     paired: bool
     splits: tuple[str, ...]
     image_size: int
+    labels: tuple[str, ...] = ()
 
     def domain(self, key: DomainKey) -> DomainInfo:
         """Return domain ``"a"`` or ``"b"``."""

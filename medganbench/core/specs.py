@@ -137,26 +137,32 @@ def import_ref(ref: str, owner: str) -> Any:
     return obj
 
 
+def load_ref(ref: str | Callable[..., Any], owner: str) -> Callable[..., Any]:
+    """A function given as itself or as ``"package.module:attr"`` (see :func:`import_ref`)."""
+    return import_ref(ref, owner) if isinstance(ref, str) else ref  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class DatasetSpec(ComponentSpec):
     """A dataset component; its factory is called as ``factory(args, DatasetContext)``.
 
-    Extra attributes (shown by ``medganbench list datasets``):
+    Extra attributes (shown by ``medganbench list datasets``; a *function* is given as itself
+    or as its ``"module:function"``):
         modality: e.g. ``"MR → CT"`` or ``"CT"``.
         pairing: the pairing in words, e.g. ``"paired (paired=false: unpaired)"``.
         paired: whether A and B of an item show the same anatomy, known without building the
-            dataset (the default metrics of a run follow it): a constant, or
-            ``"module:function"`` called with the resolved arguments where an argument decides.
+            dataset (the default metrics of a run follow it): a constant, or a function of the
+            resolved arguments where an argument decides.
             It must agree with the built dataset's ``info.paired`` (a contract test checks).
         size: the expected size in words, e.g. ``"4974 slices"``.
         modalities: the modalities of domains A and B (``("MR", "CT")``), known without
-            building the dataset, to name directions ("MR → CT"): a constant pair, or
-            ``"module:function"`` called with the resolved arguments where an argument decides;
-            ``None`` reads them from ``modality`` when it is two words ``"X → Y"``.
-        locate: ``"module:function"`` called as ``function(args, ctx)`` returning the data root
-            if the files are present locally, else ``None`` (for datasets one must download).
-        download: ``"module:function"`` called as ``function(args, ctx, report)``: fetches the
-            files (``medganbench datasets download NAME``) and returns the root, or raises
+            building the dataset, to name directions ("MR → CT"): a constant pair, or a
+            function of the resolved arguments; ``None`` reads them from ``modality`` when it is
+            two words ``"X → Y"``.
+        locate: a function ``(args, ctx)`` returning the data root if the files are present
+            locally, else ``None`` (for datasets one must download).
+        download: a function ``(args, ctx, report)``: fetches the files (``medganbench datasets
+            download NAME``) and returns the root, or raises
             :class:`~medganbench.errors.DataError` with manual instructions.
     """
 
@@ -165,11 +171,19 @@ class DatasetSpec(ComponentSpec):
 
     modality: str = ""
     pairing: str = ""
-    paired: bool | str = False
+    paired: bool | str | Callable[..., bool] = False
     size: str = ""
-    locate: str | None = None
-    download: str | None = None
-    modalities: tuple[str, str] | str | None = None
+    locate: str | Callable[..., Any] | None = None
+    download: str | Callable[..., Any] | None = None
+    modalities: tuple[str, str] | str | Callable[..., tuple[str, str]] | None = None
+
+    def locator(self) -> Callable[..., Any] | None:
+        """:attr:`locate`, imported (``None`` if unset); raises PluginError if it cannot be."""
+        return None if self.locate is None else load_ref(self.locate, self.name)
+
+    def downloader(self) -> Callable[..., Any] | None:
+        """:attr:`download`, imported (``None`` if unset); raises PluginError if it cannot be."""
+        return None if self.download is None else load_ref(self.download, self.name)
 
     def domain_modalities(self, raw_args: Mapping[str, ArgValue]) -> tuple[str, str] | None:
         """The modalities of domains A and B with these arguments (see :attr:`modalities`);
@@ -181,8 +195,8 @@ class DatasetSpec(ComponentSpec):
         """
         if isinstance(self.modalities, tuple):
             return self.modalities
-        if isinstance(self.modalities, str):
-            a, b = import_ref(self.modalities, self.name)(self.resolve(raw_args))
+        if self.modalities is not None:
+            a, b = load_ref(self.modalities, self.name)(self.resolve(raw_args))
             return str(a), str(b)
         found = re.fullmatch(r"\s*(\w+)\s*→\s*(\w+)\s*", self.modality)
         return (found.group(1), found.group(2)) if found else None
@@ -196,7 +210,7 @@ class DatasetSpec(ComponentSpec):
         """
         if isinstance(self.paired, bool):
             return self.paired
-        return bool(import_ref(self.paired, self.name)(self.resolve(raw_args)))
+        return bool(load_ref(self.paired, self.name)(self.resolve(raw_args)))
 
 
 @dataclass(frozen=True)

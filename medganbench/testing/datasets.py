@@ -108,6 +108,30 @@ def _paired_masks(probe: Probe) -> str:
     return "paired items have equal masks"
 
 
+def _labels(probe: Probe) -> str:
+    dataset: Dataset = probe.made["dataset"]
+    classes = dataset.info.labels
+    if not classes:
+        raise NotApplicable("the dataset declares no label classes")
+    for split in dataset.info.splits:
+        item = dataset.split(split)[0]
+        for key in ("a", "b"):
+            where = f"split {split!r}, item 0: label_{key}"
+            label = item.get(f"label_{key}")
+            expect(label is not None, f"{where} is missing (info.labels declares classes)")
+            assert label is not None
+            expect(label.dtype == torch.int64, f"{where} is {label.dtype}, expected int64")
+            shape = (1, IMAGE_SIZE, IMAGE_SIZE)
+            expect(tuple(label.shape) == shape, f"{where} has shape {tuple(label.shape)}")
+            low, high = int(label.min()), int(label.max())
+            expect(
+                0 <= low and high < len(classes),
+                f"{where} holds class {high if high >= len(classes) else low}, outside the "
+                f"{len(classes)} declared",
+            )
+    return f"{len(classes)} classes; label_a/label_b int64 (1, 32, 32) within them"
+
+
 def _fingerprint(probe: Probe) -> str:
     first = probe.made["dataset"].fingerprint()
     second = _build_it(probe).fingerprint()
@@ -146,6 +170,12 @@ CONTRACTS: tuple[Contract, ...] = (
     ),
     Contract("window", "values lie (almost all) inside the declared window", _window, ("items",)),
     Contract("paired-masks", "paired items have equal masks", _paired_masks, ("items",)),
+    Contract(
+        "labels",
+        "declared label classes come as int64 label maps within them",
+        _labels,
+        ("items",),
+    ),
     Contract(
         "fingerprint", "a 16-character fingerprint, stable across builds", _fingerprint, ("build",)
     ),
