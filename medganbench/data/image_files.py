@@ -8,14 +8,18 @@ delivers float32 values in [0, 255] (16-bit files are scaled down to that range)
 
 A file that is not an image, is truncated or corrupt, or has no pixels raises
 :class:`ImageFileError` with a one-line reason; callers hand that reason to
-:class:`~medganbench_plugins.datasets.slices.InputProblems`, which decides (strict/lenient)
-whether it stops the run or is skipped and counted.
+:class:`~medganbench.data.problems.InputProblems`, which decides (strict/lenient) whether it
+stops the run or is skipped and counted. An image may also be a member of a zip archive
+(:class:`ImageRef`); :class:`ImageReader` keeps each archive open once per pass.
 """
 
 from __future__ import annotations
 
 import io
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import BinaryIO
 
 import numpy as np
@@ -23,9 +27,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
+from medganbench.data.files import inside_or_reported, is_hidden, relative
 from medganbench.data.images import MAX_SIDE_ENV, max_image_side, oversize
+from medganbench.data.problems import DataFileError, InputProblems
 from medganbench.errors import DataError
-from medganbench_plugins.datasets.slices import InputProblems
 
 #: Suffixes (lower case) read as images; anything else in an image folder is a problem.
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
@@ -36,18 +41,13 @@ _LUMA = (0.299, 0.587, 0.114)
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
-class ImageFileError(DataError):
+class ImageFileError(DataFileError):
     """One file cannot be used as an image; ``message`` says why in a few words."""
 
 
 def is_image_file(path: Path | str) -> bool:
     """Whether ``path`` has one of :data:`IMAGE_SUFFIXES` (case-insensitive)."""
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
-
-
-def is_hidden(name: str) -> bool:
-    """Operating-system bookkeeping (``.DS_Store``, ``._x.png``, ``__MACOSX``), never data."""
-    return any(part.startswith(".") or part == "__MACOSX" for part in Path(name).parts)
 
 
 def load_image(source: Path | str | bytes | BinaryIO, size: int, channels: int = 1) -> torch.Tensor:
@@ -174,14 +174,15 @@ def list_images(
         if is_hidden(entry.name):
             continue
         if entry.is_file() and is_image_file(entry):
-            images.append(entry)
+            if inside_or_reported(entry, base, problems):
+                images.append(entry)
         else:
             kind = (
                 "a folder"
                 if entry.is_dir()
                 else f"not an image file (suffix {entry.suffix or 'none'!r})"
             )
-            problems.add(_relative(entry, base), kind)
+            problems.add(relative(entry, base), kind)
     if not images:
         raise DataError(
             f"Image folder {folder} holds no image files.",
@@ -199,18 +200,62 @@ def count_images(folder: Path) -> int:
     )
 
 
-def _relative(path: Path, base: Path) -> str:
-    try:
-        return path.relative_to(base).as_posix()
-    except ValueError:
-        return str(path)
+@dataclass(frozen=True)
+class ImageRef:
+    """One image: a plain file, or a member of a zip archive (``member`` set)."""
+
+    file: Path
+    member: str = ""
+
+    def where(self, root: Path) -> str:
+        """Its name relative to ``root`` (``archive.zip:folder/1.png`` for a member)."""
+        rel = relative(self.file, root)
+        return f"{rel}:{self.member}" if self.member else rel
+
+
+@dataclass
+class ImageReader:
+    """Decodes :class:`ImageRef` images, opening each zip archive once (opening one reads its
+    whole directory); use it as a context manager so the archives are closed."""
+
+    archives: dict[Path, zipfile.ZipFile] = field(default_factory=dict)
+
+    def read(self, ref: ImageRef, size: int, channels: int = 1) -> torch.Tensor:
+        """Decode ``ref`` (see :func:`load_image`).
+
+        Raises:
+            ImageFileError: the image, or its zip member, is unreadable.
+        """
+        if not ref.member:
+            return load_image(ref.file, size, channels)
+        try:
+            if ref.file not in self.archives:
+                self.archives[ref.file] = zipfile.ZipFile(ref.file)
+            data = self.archives[ref.file].read(ref.member)
+        except (zipfile.BadZipFile, OSError) as exc:  # a damaged member (CRC, truncation)
+            raise ImageFileError(f"unreadable zip member ({exc})") from None
+        return load_image(data, size, channels)
+
+    def __enter__(self) -> ImageReader:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        for archive in self.archives.values():
+            archive.close()
+        self.archives.clear()
 
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "ImageFileError",
+    "ImageReader",
+    "ImageRef",
     "count_images",
-    "is_hidden",
     "is_image_file",
     "list_images",
     "load_image",
