@@ -46,11 +46,11 @@ AUTOLOAD_ENV = "MEDGANBENCH_DISABLE_PLUGIN_AUTOLOAD"
 #: Built-in plugin modules, registered in this order before any third-party plugin.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.datasets.phantom_brain",
-    "medganbench_plugins.datasets.dicom_series",
-    "medganbench_plugins.datasets.nifti_volumes",
+    "medganbench_plugins.datasets.dicom_folder",
+    "medganbench_plugins.datasets.nifti_folder",
     "medganbench_plugins.datasets.brats",
     "medganbench_plugins.datasets.acdc",
-    "medganbench_plugins.datasets.folders",
+    "medganbench_plugins.datasets.image_folders",
     "medganbench_plugins.datasets.kaggle_brain",
     "medganbench_plugins.datasets.covid_ct",
     "medganbench_plugins.datasets.synthrad",

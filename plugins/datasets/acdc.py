@@ -5,60 +5,48 @@ Layout (as the challenge distributes it)::
     <root>/training/patient001/patient001_4d.nii.gz
     <root>/training/patient001/patient001_frame01.nii.gz      (end-diastole)
     <root>/training/patient001/patient001_frame12.nii.gz      (end-systole; number varies)
-    <root>/training/patient001/patient001_frame01_gt.nii.gz   (segmentations: not read)
+    <root>/training/patient001/patient001_frame01_gt.nii.gz   (segmentation of that frame)
     <root>/testing/patient101/...                             (read too, if present)
 
-Per patient the ED/ES frame volumes are read when present, else frame 0 of the 4-D cine file.
+Per patient the ED/ES frame volumes are read when present (each frame is a volume, keyed
+``patient001-frame01``; both stay in the patient's split), else frame 0 of the 4-D cine file.
 Each volume is scaled to [0, 1] (minimum → 0, ``percentile``-th → 1) and cut into short-axis
-slices across array axis 2. The dataset is single-domain: the slices are both A and B with
-``paired=False``, for the unconditional track and FID/KID (translation needs two domains).
-Patient folder names are the challenge's anonymous ids and serve as group ids.
+slices across array axis 2. The frames' segmentations (``_gt``: 1 right-ventricle cavity,
+2 myocardium, 3 left-ventricle cavity) are served as label classes when every frame has one.
+The dataset is single-domain: the slices are both A and B with ``paired=False``, for the
+unconditional track and FID/KID, and the round trips of translation models are scored per
+frame volume. Patient folder names are the challenge's anonymous ids.
+
+Version 2 (the toolkit): slices are kept by their delivered mask, the rule of every volume
+dataset (version 1 judged the native plane); items say their frame volume and slice; the
+segmentations are read.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from medganbench.core.dataset import DatasetContext
+from medganbench.core.dataset import DomainInfo
 from medganbench.core.hookspecs import hookimpl
-from medganbench.core.params import Param, resolve_args
+from medganbench.core.params import Param
 from medganbench.core.specs import DatasetSpec
-from medganbench.data.dataroot import find_root, locate_root
-from medganbench_plugins.datasets.nifti_volumes import (
-    MR_WINDOW,
-    Built,
-    VolumeError,
-    build_dataset,
-    check_percentile,
-    fingerprint_extra,
-    load_volume,
-    mr_domain,
-    payload_problems,
-    percentile_normalise,
-    relative,
-    split_ratios,
-    volume_slices,
-)
-from medganbench_plugins.datasets.slices import (
+from medganbench.data import (
     InputProblems,
-    SliceDataset,
-    cached,
-    files_fingerprint,
-    group_split_params,
-    stack,
+    Patient,
+    VolumeDescriptor,
+    mr_domain,
+    relative,
+    split_params,
 )
 
 NAME = "acdc"
-VERSION = "1"
+VERSION = "2"
 SUBSETS: tuple[str, ...] = ("training", "testing")
-#: Short-axis slices are across the third array axis.
-SLICE_AXIS = 2
-_FRAME = re.compile(r"^(?P<case>patient\d+)_frame\d+\.nii(\.gz)?$")
+LABELS = ("background", "right ventricle", "myocardium", "left ventricle")
+_FRAME = re.compile(r"^(?P<case>patient\d+)_(?P<frame>frame\d+)\.nii(\.gz)?$")
 INSTRUCTIONS = (
     "ACDC cannot be redistributed. Register at https://humanheart-project.creatis.insa-lyon.fr/database/ "
     "and download the dataset manually; unpack it so that training/ (patient001 ... patient100, and "
@@ -76,26 +64,8 @@ PARAMS: tuple[Param, ...] = (
     Param("include_testing", True, "also read testing/ patients when present"),
     Param("skip_empty", True, "drop slices with no pixel above 5% of the window"),
     Param("percentile", 99.5, "per-volume percentile mapped to 1.0", minimum=50.0),
-    *group_split_params("patients"),
+    *split_params("patients"),
 )
-
-
-@hookimpl
-def medganbench_datasets() -> list[DatasetSpec]:
-    """Register ``acdc``."""
-    return [
-        DatasetSpec(
-            name=NAME,
-            summary="ACDC cardiac cine MR slices, one domain (unconditional track, FID/KID), split by patient.",
-            version=VERSION,
-            factory="medganbench_plugins.datasets.acdc:Acdc",
-            params=PARAMS,
-            modality="cardiac cine MR",
-            pairing="unpaired",
-            size="150 patients",
-            locate="medganbench_plugins.datasets.acdc:locate",
-        )
-    ]
 
 
 def patient_dirs(root: Path, include_testing: bool = True) -> list[Path]:
@@ -110,100 +80,75 @@ def patient_dirs(root: Path, include_testing: bool = True) -> list[Path]:
     ]
 
 
-def looks_valid(root: Path) -> bool:
-    """Whether ``root/training`` holds at least one patient folder."""
-    return bool(patient_dirs(root, include_testing=False))
-
-
-def volume_files(patient: Path) -> list[tuple[Path, int]]:
-    """(file, volume_index) to read for one patient: the ED/ES frames, else frame 0 of the 4-D file.
-
-    Segmentation files (``*_gt.nii.gz``) are never read. An empty list means neither exists.
-    """
-    frames = sorted(
-        p
-        for p in patient.iterdir()
-        if _FRAME.match(p.name) and _FRAME.match(p.name)["case"] == patient.name
-    )
+def _volumes(root: Path, patient: Path) -> list[Patient]:
+    """The patient's ED/ES frames (with their ``_gt``), else frame 0 of its 4-D cine file."""
+    frames = []
+    for path in sorted(patient.iterdir()):
+        match = _FRAME.match(path.name)
+        if match and match["case"] == patient.name:
+            gt = path.with_name(path.name.replace(match["frame"], f"{match['frame']}_gt"))
+            frames.append(
+                Patient(
+                    f"{patient.name}-{match['frame']}",
+                    relative(path, root),
+                    {"a": path},
+                    labels=gt if gt.exists() else None,
+                    group=patient.name,
+                )
+            )
     if frames:
-        return [(p, -1) for p in frames]
+        return frames
     cine = [patient / f"{patient.name}_4d.nii{ext}" for ext in (".gz", "")]
-    return [(p, 0) for p in cine if p.exists()][:1]
+    found = [p for p in cine if p.exists()][:1] or cine[:1]  # a missing file is the problem
+    return [
+        Patient(
+            f"{patient.name}-4d",
+            relative(found[0], root),
+            {"a": found[0]},
+            group=patient.name,
+            volume_index=0,
+        )
+    ]
 
 
-def locate(args: Mapping[str, Any], ctx: DatasetContext) -> Path | None:
-    """The ACDC root if present locally, else ``None``."""
-    resolved = resolve_args(PARAMS, args, NAME)
-    return locate_root(NAME, ctx, looks_valid, str(resolved["root"]))
+def _patients(root: Path, args: Mapping[str, Any], problems: InputProblems) -> list[Patient]:
+    return [v for p in patient_dirs(root, bool(args["include_testing"])) for v in _volumes(root, p)]
 
 
-def _root(args: Mapping[str, Any], ctx: DatasetContext) -> Path:
-    return find_root(NAME, ctx, looks_valid, INSTRUCTIONS, str(args["root"]))
+def _domains(args: Mapping[str, Any]) -> dict[str, DomainInfo]:
+    return {"a": mr_domain("cardiac cine MR")}
 
 
-def Acdc(args: Mapping[str, Any], ctx: DatasetContext) -> SliceDataset:
-    """Build ``acdc`` (factory called by the runner).
-
-    Raises:
-        UsageError: an argument is invalid.
-        DataError: the root is missing (the hint says how to get the data), a patient has no
-            image file or a bad one in strict mode, or no slice is usable.
-    """
-    resolved = resolve_args(PARAMS, args, NAME)
-    check_percentile(float(resolved["percentile"]), NAME)
-    ratios = split_ratios(float(resolved["val_fraction"]), float(resolved["test_fraction"]), NAME)
-    root = _root(resolved, ctx)
-    patients = patient_dirs(root, bool(resolved["include_testing"]))
-    files = [path for patient in patients for path, _ in volume_files(patient)]
-    size = int(ctx.image_size)
-    fingerprint = files_fingerprint(files, root, fingerprint_extra(NAME, VERSION, resolved, size))
-    key = {"dataset": NAME, "root": str(root.resolve()), "fingerprint": fingerprint}
-    payload = cached(
-        Path(ctx.cache_dir) / "slices", key, lambda: _read_patients(patients, root, resolved, size)
-    )
-    payload_problems(payload, NAME)
-    domain = mr_domain("cardiac cine MR")
-    built = Built(a=payload["a"], b=None, groups=list(payload["groups"]))
-    return build_dataset(built, (domain, domain), ratios, int(resolved["seed"]), size, fingerprint)
+ACDC = VolumeDescriptor(
+    name=NAME,
+    version=VERSION,
+    summary="ACDC cardiac cine MR slices, one domain (unconditional track, FID/KID), split by "
+    "patient; heart labels.",
+    params=PARAMS,
+    patients=_patients,
+    domains=_domains,
+    pairing="single",
+    instructions=INSTRUCTIONS,
+    looks_valid=lambda root, args: bool(patient_dirs(root, include_testing=False)),
+    labels=LABELS,
+    modality="cardiac cine MR",
+    size="150 patients",
+)
 
 
-def _read_patients(
-    patients: Sequence[Path], root: Path, args: Mapping[str, Any], size: int
-) -> dict[str, Any]:
-    """Slices of every patient's volumes; bad or missing files go to :class:`InputProblems`."""
-    problems = InputProblems(strict=bool(args["strict"]))
-    slices: list[torch.Tensor] = []
-    groups: list[str] = []
-    for patient in patients:
-        sources = volume_files(patient)
-        if not sources:
-            problems.add(relative(patient, root), "no frame or 4-D cine file")
-            continue
-        for path, index in sources:
-            try:
-                volume = percentile_normalise(load_volume(path, index), float(args["percentile"]))
-            except VolumeError as exc:
-                problems.add(relative(path, root), exc.message)
-                continue
-            cut = volume_slices(volume, SLICE_AXIS, size, MR_WINDOW, bool(args["skip_empty"]))
-            slices += cut
-            groups += [patient.name] * len(cut)
-    return {
-        "a": stack(slices, 1, size),
-        "groups": groups,
-        "problems": [list(p) for p in problems.problems],
-    }
+@hookimpl
+def medganbench_datasets() -> list[DatasetSpec]:
+    """Register ``acdc``."""
+    return [ACDC.spec()]
 
 
 __all__ = [
+    "ACDC",
     "INSTRUCTIONS",
+    "LABELS",
     "NAME",
     "PARAMS",
     "VERSION",
-    "Acdc",
-    "locate",
-    "looks_valid",
     "medganbench_datasets",
     "patient_dirs",
-    "volume_files",
 ]

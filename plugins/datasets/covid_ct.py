@@ -16,42 +16,31 @@ splits: the release names files by source paper, not by patient).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from medganbench.core.dataset import SPLITS, DatasetContext, DatasetInfo, DomainInfo
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param, resolve_args
 from medganbench.core.specs import DatasetSpec
-from medganbench.data.dataroot import find_root, locate_root
-from medganbench.errors import DataError, UsageError
-from medganbench_plugins.datasets.folders import (
+from medganbench.data import (
     DISPLAY_UNITS,
-    FolderDataset,
-    write_record,
-)
-from medganbench_plugins.datasets.image_files import (
-    ImageFileError,
-    is_hidden,
-    is_image_file,
-    load_image,
-)
-from medganbench_plugins.datasets.slices import (
-    InputProblems,
-    SliceSplit,
+    ImageRef,
+    SlicesDataset,
     assign_splits,
-    body_mask,
     cached,
     files_fingerprint,
-    stack,
+    find_root,
+    locate_root,
 )
+from medganbench.data.files import is_hidden
+from medganbench.data.image_files import is_image_file
+from medganbench.data.image_source import image_payload, serve_images, write_record
+from medganbench.data.problems import InputProblems, warn_problems
+from medganbench.errors import DataError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -109,40 +98,6 @@ def medganbench_datasets() -> list[DatasetSpec]:
 # Finding the files
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One image: in a zip (``member`` set) or a plain file (``member`` empty)."""
-
-    file: Path
-    member: str = ""
-
-    def where(self, root: Path) -> str:
-        """Human name relative to the root, e.g. ``Images-processed/CT_COVID.zip:CT_COVID/1.png``."""
-        rel = self.file.relative_to(root).as_posix()
-        return f"{rel}:{self.member}" if self.member else rel
-
-    def read(self, size: int, archives: dict[Path, zipfile.ZipFile]) -> torch.Tensor:
-        """Decode the image (see :func:`load_image`).
-
-        Args:
-            size: side length.
-            archives: open zip files by path, shared by the entries of one pass (opening a zip
-                reads its whole directory, so it is done once).
-
-        Raises:
-            ImageFileError: the image or its zip member is unreadable.
-        """
-        if not self.member:
-            return load_image(self.file, size)
-        try:
-            if self.file not in archives:
-                archives[self.file] = zipfile.ZipFile(self.file)
-            data = archives[self.file].read(self.member)
-        except (zipfile.BadZipFile, OSError) as exc:  # a damaged member (CRC, truncation)
-            raise ImageFileError(f"unreadable zip member ({exc})") from None
-        return load_image(data, size)
-
-
 def _class_source(base: Path, name: str) -> Path | None:
     """The extracted folder ``base/name`` if it has files, else ``base/name.zip``, else None."""
     folder, archive = base / name, base / f"{name}.zip"
@@ -160,7 +115,7 @@ def base_dir(root: Path, classes: tuple[str, ...]) -> Path | None:
     return None
 
 
-def list_entries(source: Path, root: Path, problems: InputProblems) -> list[Entry]:
+def list_entries(source: Path, root: Path, problems: InputProblems) -> list[ImageRef]:
     """The images of one class (a zip or a folder, searched recursively), sorted.
 
     Non-image entries are reported to ``problems``; hidden bookkeeping entries are ignored.
@@ -168,7 +123,7 @@ def list_entries(source: Path, root: Path, problems: InputProblems) -> list[Entr
     Raises:
         DataError: the zip is unreadable or the class holds no image; strict: a non-image entry.
     """
-    entries: list[Entry] = []
+    entries: list[ImageRef] = []
     if source.suffix == ".zip":
         try:
             with zipfile.ZipFile(source) as archive:
@@ -182,18 +137,18 @@ def list_entries(source: Path, root: Path, problems: InputProblems) -> list[Entr
             ) from None
         for name in names:
             if is_image_file(name):
-                entries.append(Entry(source, name))
+                entries.append(ImageRef(source, name))
             else:
-                problems.add(Entry(source, name).where(root), "not an image file")
+                problems.add(ImageRef(source, name).where(root), "not an image file")
     else:
         for path in sorted(p for p in source.rglob("*") if p.is_file()):
             rel = path.relative_to(source).as_posix()
             if is_hidden(rel):
                 continue
             if is_image_file(path):
-                entries.append(Entry(path))
+                entries.append(ImageRef(path))
             else:
-                problems.add(Entry(path).where(root), "not an image file")
+                problems.add(ImageRef(path).where(root), "not an image file")
     if not entries:
         raise DataError(
             f"{source} holds no image files.", hint=f"Download it again from {REPO_URL}."
@@ -254,7 +209,7 @@ def download(args: Mapping[str, Any], ctx: DatasetContext, report: Callable[[str
 # The dataset
 
 
-def CovidCT(args: Mapping[str, Any], ctx: DatasetContext) -> FolderDataset:
+def CovidCT(args: Mapping[str, Any], ctx: DatasetContext) -> SlicesDataset:
     """Factory of ``covid-ct``.
 
     Raises:
@@ -279,7 +234,7 @@ def CovidCT(args: Mapping[str, Any], ctx: DatasetContext) -> FolderDataset:
     base = base_dir(root, classes)
     assert base is not None  # find_root only returns roots that passed the check
     problems = InputProblems(strict=bool(resolved["strict"]))
-    entries: list[Entry] = []
+    entries: list[ImageRef] = []
     sources: list[Path] = []
     for name in classes:
         source = _class_source(base, name)
@@ -290,6 +245,8 @@ def CovidCT(args: Mapping[str, Any], ctx: DatasetContext) -> FolderDataset:
         sources += [source] if source.suffix == ".zip" else [e.file for e in found]
     where = {e.where(root): e for e in entries}
     split_of = assign_splits(where, (1.0 - vf - tf, vf, tf), seed)
+    # Each split's images in name order: one domain, delivered as both A and B.
+    items = {s: [(w, (where[w],)) for w in sorted(where) if split_of[w] == s] for s in SPLITS}
     extra = {
         "dataset": NAME,
         "version": VERSION,
@@ -299,60 +256,18 @@ def CovidCT(args: Mapping[str, Any], ctx: DatasetContext) -> FolderDataset:
     }
     fingerprint = files_fingerprint(sources, root, extra=extra)
     cache_dir = Path(ctx.cache_dir) / "slices"
-    built: list[bool] = []
-
-    def build() -> dict[str, Any]:
-        built.append(True)
-        return _build(where, split_of, ctx.image_size, bool(resolved["strict"]))
-
-    payload = cached(
-        cache_dir, {**extra, "fingerprint": fingerprint, "root": str(root.resolve())}, build
+    payload, hit = cached(
+        cache_dir,
+        {**extra, "fingerprint": fingerprint, "root": str(root.resolve())},
+        lambda: image_payload(
+            {"a": items}, root, ctx.image_size, 1, {"a": CT.window}, "same", problems.strict
+        ),
     )
-    splits = {}
-    for split in SPLITS:
-        images = payload["splits"][split]
-        mask = body_mask(images, CT.window)
-        splits[split] = SliceSplit(images, images, mask, mask, paired=False)
     info = DatasetInfo(a=CT, b=CT, paired=False, splits=SPLITS, image_size=ctx.image_size)
-    dataset = FolderDataset(
-        info,
-        splits,
-        fingerprint,
-        payload["record"],
-        root=root,
-        cache_dir=cache_dir,
-        problems=[*problems.problems, *payload["problems"]],
-        from_cache=not built,
-    )
-    if dataset.problems:
-        log.warning("%s: %s", NAME, dataset.problems_summary)
+    dataset = serve_images(payload, info, fingerprint, problems.problems, hit)
+    warn_problems(NAME, dataset.problems)
     write_record(cache_dir / f"split-record-{fingerprint}.json", dataset)
     return dataset
-
-
-def _build(
-    where: Mapping[str, Entry], split_of: Mapping[str, str], size: int, strict: bool
-) -> dict[str, Any]:
-    """Decode every image into its split; the payload the slice cache stores."""
-    problems = InputProblems(strict=strict)
-    images: dict[str, list[torch.Tensor]] = {s: [] for s in SPLITS}
-    record: dict[str, str] = {}
-    archives: dict[Path, zipfile.ZipFile] = {}
-    with contextlib.ExitStack() as stack_:
-        stack_.callback(lambda: [a.close() for a in archives.values()])
-        for name in sorted(where):
-            try:
-                image = where[name].read(size, archives)
-            except ImageFileError as exc:
-                problems.add(name, exc.message)
-                continue
-            images[split_of[name]].append(image)
-            record[name] = split_of[name]
-    return {
-        "splits": {s: stack(images[s], 1, size) for s in SPLITS},
-        "record": record,
-        "problems": [list(p) for p in problems.problems],
-    }
 
 
 __all__ = [

@@ -32,17 +32,19 @@ from medganbench.core.dataset import DatasetContext
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param, resolve_args
 from medganbench.core.specs import DatasetSpec
-from medganbench.data.dataroot import env_var, find_root, locate_root
-from medganbench.errors import DataError
-from medganbench_plugins.datasets.folders import (
+from medganbench.data import (
     DISPLAY_UNITS,
-    FolderDataset,
     FolderSettings,
     FolderSource,
+    SlicesDataset,
+    env_var,
+    find_root,
     load_folders,
+    locate_root,
 )
-from medganbench_plugins.datasets.image_files import count_images
-from medganbench_plugins.datasets.slices import InputProblems
+from medganbench.data.image_files import count_images
+from medganbench.data.problems import InputProblems
+from medganbench.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +154,7 @@ def check_counts(folder: Path, problems: InputProblems) -> None:
         problems.add(name, what)
 
 
-def KaggleBrain(args: Mapping[str, Any], ctx: DatasetContext) -> FolderDataset:
+def KaggleBrain(args: Mapping[str, Any], ctx: DatasetContext) -> SlicesDataset:
     """Factory of ``kaggle-brain``.
 
     Raises:
