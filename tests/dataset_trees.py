@@ -104,12 +104,23 @@ def _volume(path: Path, shape: tuple[int, ...], seed: int) -> None:
     nib.save(nib.Nifti1Image(vol, np.eye(4)), path)
 
 
+def label_map(path: Path, shape: tuple[int, int, int], values: tuple[int, ...], seed: int) -> None:
+    """A label map of 4 × 4-voxel blocks of classes drawn from ``values``, the same on every
+    axial slice."""
+    x, y, z = shape
+    coarse = np.random.default_rng(seed).choice(values, size=(-(-x // 4), -(-y // 4)))
+    plane = coarse.repeat(4, 0).repeat(4, 1)[:x, :y]
+    labels = np.repeat(plane[:, :, None], z, axis=2).astype(np.uint8)
+    nib.save(nib.Nifti1Image(labels, np.eye(4)), path)
+
+
 def _brats(root: Path) -> dict[str, str]:
     for c in range(3):
         case = root / "HGG" / f"Brats18_T_{c}_1"
         case.mkdir(parents=True)
         for k, seq in enumerate(("t1", "t1ce", "t2", "flair")):
             _volume(case / f"{case.name}_{seq}.nii.gz", (16, 16, 3), 10 * c + k)
+        label_map(case / f"{case.name}_seg.nii.gz", (16, 16, 3), (0, 1, 2, 4), c)
     return {"root": str(root)}
 
 
@@ -117,7 +128,10 @@ def _acdc(root: Path) -> dict[str, str]:
     for p in range(1, 4):
         folder = root / "training" / f"patient{p:03d}"
         folder.mkdir(parents=True)
-        _volume(folder / f"patient{p:03d}_4d.nii.gz", (16, 16, 3, 2), p)
+        for frame in (1, 12):
+            name = f"patient{p:03d}_frame{frame:02d}"
+            _volume(folder / f"{name}.nii.gz", (16, 16, 3), 10 * p + frame)
+            label_map(folder / f"{name}_gt.nii.gz", (16, 16, 3), (0, 1, 2, 3), p + frame)
     return {"root": str(root)}
 
 

@@ -58,7 +58,7 @@ def test_bench_content_hash(benchmark: BenchmarkFixture, dataset_file, algorithm
     """The dataset fingerprint's content hash (xxh3) beside sha256, on the same file."""
     import hashlib
 
-    from medganbench_plugins.datasets.slices import content_hash
+    from medganbench.data import content_hash
 
     def sha256(path) -> str:  # type: ignore[no-untyped-def]
         digest = hashlib.sha256()

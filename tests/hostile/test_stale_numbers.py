@@ -14,7 +14,8 @@ import torch
 from PIL import Image
 
 from medganbench.core.dataset import DatasetContext
-from medganbench_plugins.datasets.folders import FolderDataset, paired_folder
+from medganbench.data import SlicesDataset as FolderDataset
+from medganbench_plugins.datasets.image_folders import paired_folder
 
 SIZE = 32
 

@@ -14,14 +14,13 @@ from PIL import Image
 
 from medganbench.core.dataset import DatasetContext
 from medganbench.core.manager import Registries
+from medganbench.data import read_volume, square_slice
 from medganbench.leaderboard.store import read_leaderboard
 from medganbench.run.budget import Budget
 from medganbench.run.options import RunOptions
 from medganbench.run.runner import execute_run
 from medganbench.run.spec import RunSpec
 from medganbench.run.volumes import volume_collector
-from medganbench_plugins.datasets.nifti_volumes import square_slice
-from medganbench_plugins.datasets.volume_pairs import read_volume
 from tests.dataset_trees import paired_patients
 
 SIZE = 32

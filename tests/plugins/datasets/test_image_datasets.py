@@ -17,23 +17,15 @@ from PIL import Image
 
 from medganbench.core.dataset import SPLITS, DatasetContext
 from medganbench.core.manager import Registries
+from medganbench.data import ImageFileError, InputProblems, list_images, load_image
+from medganbench.data import SlicesDataset as FolderDataset
 from medganbench.errors import DataError
 from medganbench.run.budget import Budget
 from medganbench.run.options import RunOptions
 from medganbench.run.runner import execute_run
 from medganbench.run.spec import RunSpec
 from medganbench_plugins.datasets import covid_ct, kaggle_brain
-from medganbench_plugins.datasets.folders import (
-    FolderDataset,
-    paired_folder,
-    unpaired_folder,
-)
-from medganbench_plugins.datasets.image_files import (
-    ImageFileError,
-    list_images,
-    load_image,
-)
-from medganbench_plugins.datasets.slices import InputProblems
+from medganbench_plugins.datasets.image_folders import paired_folder, unpaired_folder
 
 SIZE = 32
 
@@ -243,13 +235,14 @@ def test_fingerprint_changes_when_a_file_is_added_and_the_cache_is_hit(tmp_path:
     images = _kaggle_tree(tmp_path / "data")
     args = {"root": str(images), **KAGGLE_ARGS}
     first = unpaired_folder(args, _ctx(tmp_path))
-    assert not first.from_cache and list((first.cache_dir).glob("slices-*.pt"))
+    cache_dir = _ctx(tmp_path).cache_dir / "slices"
+    assert not first.from_cache and list(cache_dir.glob("slices-*.pt"))
     second = unpaired_folder(args, _ctx(tmp_path))
     assert second.from_cache and second.fingerprint() == first.fingerprint()
     for name in SPLITS:
         assert torch.equal(first.split(name).a, second.split(name).a)
         assert torch.equal(first.split(name).mask_b, second.split(name).mask_b)
-    record_file = first.cache_dir / f"split-record-{first.fingerprint()}.json"
+    record_file = cache_dir / f"split-record-{first.fingerprint()}.json"
     assert json.loads(record_file.read_text())["splits"] == first.split_record
     _write(images / "testB" / "mri2000.png", 7)
     third = unpaired_folder(args, _ctx(tmp_path))

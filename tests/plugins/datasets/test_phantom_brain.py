@@ -12,13 +12,15 @@ import torch
 
 from medganbench.core.dataset import DatasetContext
 from medganbench.core.specs import DatasetSpec
+from medganbench.data import SliceSplit
 from medganbench.errors import UsageError
 from medganbench_plugins.datasets.phantom_brain import (
+    LABELS,
     PARAMS,
     PhantomBrain,
-    PhantomSplit,
     medganbench_datasets,
 )
+from medganbench_plugins.datasets.phantom_tissues import Label
 
 #: Small but complete: every split has two subjects of two slices.
 SMALL: dict[str, Any] = {
@@ -34,7 +36,7 @@ def make(tmp: Path, size: int = 32, **overrides: Any) -> PhantomBrain:
     return PhantomBrain({**SMALL, **overrides}, DatasetContext(image_size=size, cache_dir=tmp))
 
 
-def stacked(split: PhantomSplit) -> dict[str, torch.Tensor]:
+def stacked(split: SliceSplit) -> dict[str, torch.Tensor]:
     """All items of a split stacked along a batch dimension, read through ``__getitem__``."""
     items = [split[i] for i in range(len(split))]
     return {key: torch.stack([item[key] for item in items]) for key in items[0]}
@@ -88,8 +90,9 @@ def test_items_have_contract_shapes_and_dtypes(tmp_path: Path, split: str) -> No
     data = make(tmp_path).split(split)
     assert len(data) == 2 * 2  # subjects × slices
     item = data[0]
-    # A paired phantom's subjects are volumes: each item says its subject and slice.
-    assert set(item) == {"a", "b", "mask_a", "mask_b", "volume", "slice"}
+    # A paired phantom's subjects are volumes: each item says its subject and slice; the
+    # tissue classes come as label maps.
+    assert set(item) == {"a", "b", "mask_a", "mask_b", "label_a", "label_b", "volume", "slice"}
     assert item["volume"].dtype == item["slice"].dtype == torch.int64
     expected = {"a": torch.float32, "b": torch.float32, "mask_a": torch.bool, "mask_b": torch.bool}
     for key, dtype in expected.items():
@@ -101,7 +104,7 @@ def test_items_have_contract_shapes_and_dtypes(tmp_path: Path, split: str) -> No
 def test_images_have_exactly_the_requested_size(tmp_path: Path, size: int) -> None:
     item = make(tmp_path, size=size, slices_per_subject=1).split("val")[0]
     images = [t for key, t in item.items() if key not in ("volume", "slice")]
-    assert len(images) == 4 and all(t.shape == (1, size, size) for t in images)
+    assert len(images) == 6 and all(t.shape == (1, size, size) for t in images)
 
 
 def test_ct_brain_tissue_is_near_soft_tissue_hu(ds64: PhantomBrain) -> None:
@@ -177,7 +180,7 @@ def test_different_seed_gives_different_data(tmp_path: Path) -> None:
 
 def test_splits_hold_disjoint_subjects(tmp_path: Path) -> None:
     ds = make(tmp_path)
-    ids = {name: set(ds.split(name).subject_a) for name in ds.info.splits}
+    ids = {name: set(ds.volume_ids(name, "a")) for name in ds.info.splits}
     assert ids["train"].isdisjoint(ids["val"])
     assert ids["train"].isdisjoint(ids["test"])
     assert ids["val"].isdisjoint(ids["test"])
@@ -189,7 +192,8 @@ def test_splits_hold_disjoint_subjects(tmp_path: Path) -> None:
 
 def test_each_subject_contributes_slices_per_subject_items(tmp_path: Path) -> None:
     data = make(tmp_path, train_subjects=3, slices_per_subject=3).split("train")
-    counts = {sid: data.subject_a.count(sid) for sid in set(data.subject_a)}
+    subjects = [data.volume_ids("a")[int(data[i]["volume"])] for i in range(len(data))]
+    counts = {sid: subjects.count(sid) for sid in set(subjects)}
     assert counts == {"train-000": 3, "train-001": 3, "train-002": 3}
 
 
@@ -205,18 +209,18 @@ def test_unpaired_mode_draws_a_and_b_from_disjoint_subjects(tmp_path: Path) -> N
     for name in ds.info.splits:
         data = ds.split(name)
         assert len(data) > 0
-        assert set(data.subject_a).isdisjoint(data.subject_b), name
+        assert set(data.volume_ids("a")).isdisjoint(data.volume_ids("b")), name
         items = stacked(data)
         assert not torch.equal(items["mask_a"], items["mask_b"]), name
 
 
-def test_cache_file_is_created_and_named_by_the_fingerprint(tmp_path: Path) -> None:
+def test_cache_file_is_created_under_a_key_of_the_fingerprint(tmp_path: Path) -> None:
     ds = make(tmp_path)
     ds.split("train")
     assert ds.generated is True
     assert ds.cache_path.parent == tmp_path
     assert ds.cache_path.is_file()
-    assert ds.fingerprint() in ds.cache_path.name
+    assert make(tmp_path, seed=1).cache_path != ds.cache_path
     assert [p.name for p in tmp_path.iterdir()] == [ds.cache_path.name]  # no temp file left
 
 
@@ -301,3 +305,25 @@ def test_subjects_are_the_volumes_of_per_patient_evaluation(tmp_path: Path) -> N
     assert dataset.volume_ids("test") == ["test-000", "test-001"]
     where = [(int(split[i]["volume"]), int(split[i]["slice"])) for i in range(len(split))]
     assert where == [(0, 0), (0, 1), (1, 0), (1, 1)]
+
+
+def test_items_carry_the_tissue_label_maps(tmp_path: Path) -> None:
+    dataset = make(tmp_path)
+    assert dataset.info.labels == LABELS and LABELS[Label.LESION] == "lesion"
+    items = stacked(dataset.split("train"))
+    assert items["label_a"].dtype == torch.int64 and items["label_a"].shape == items["a"].shape
+    assert torch.equal(items["label_a"], items["label_b"])  # paired: one anatomy
+    assert int(items["label_a"].max()) < len(LABELS)
+    # Air outside the head, bone where CT is bone-bright.
+    assert (items["label_a"][~items["mask_a"]] == Label.AIR).float().mean() > 0.95
+    bone = items["label_b"] == Label.BONE
+    assert float(items["b"][bone].mean()) > 600.0
+
+
+def test_unpaired_items_say_each_domains_subject_and_slice(tmp_path: Path) -> None:
+    dataset = make(tmp_path, paired=False, train_subjects=4, val_subjects=2, test_subjects=2)
+    split = dataset.split("test")
+    item = split[0]
+    assert "volume" not in item and {"volume_a", "slice_a", "volume_b", "slice_b"} <= set(item)
+    assert dataset.volume_ids("test", "a") == ["test-000"]
+    assert dataset.volume_ids("test", "b") == ["test-001"]

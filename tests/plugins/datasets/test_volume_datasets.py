@@ -23,24 +23,18 @@ import torch
 from pydicom.data import get_testdata_file
 
 from medganbench.core.dataset import DatasetContext
+from medganbench.data import DataFileError, SlicesDataset, percentile_normalise, read_volume
+from medganbench.data.descriptor import VolumeDescriptor
+from medganbench.data.dicom_files import read_header
 from medganbench.errors import DataError
 from medganbench.run.budget import Budget
 from medganbench.run.options import RunOptions
 from medganbench.run.runner import execute_run
 from medganbench.run.spec import RunSpec
-from medganbench_plugins.datasets.acdc import Acdc
-from medganbench_plugins.datasets.brats import Brats2018
-from medganbench_plugins.datasets.dicom_series import (
-    DicomFolder,
-    read_ct_slice,
-    read_mr_slice,
-)
-from medganbench_plugins.datasets.nifti_volumes import (
-    NiftiFolder,
-    VolumeError,
-    load_volume,
-    percentile_normalise,
-)
+from medganbench_plugins.datasets.acdc import ACDC
+from medganbench_plugins.datasets.brats import BRATS2018
+from medganbench_plugins.datasets.dicom_folder import DICOM_FOLDER
+from medganbench_plugins.datasets.nifti_folder import NIFTI_FOLDER
 
 SECRET_ID = "SECRET-PATIENT-123"
 SECRET_NAME = "SECRETNAME^PATIENT"
@@ -50,6 +44,31 @@ N_PATIENTS, N_SLICES = 5, 3
 
 def _ctx(tmp_path: Path, size: int = 32) -> DatasetContext:
     return DatasetContext(size, tmp_path / "cache", None)
+
+
+def _build(
+    descriptor: VolumeDescriptor, args: Mapping[str, Any], ctx: DatasetContext
+) -> SlicesDataset:
+    """The dataset as a run builds it: arguments resolved by its spec, then its factory."""
+    dataset = descriptor.spec().build(args, ctx)
+    assert isinstance(dataset, SlicesDataset)
+    return dataset
+
+
+def DicomFolder(args: Mapping[str, Any], ctx: DatasetContext) -> SlicesDataset:  # noqa: N802
+    return _build(DICOM_FOLDER, args, ctx)
+
+
+def NiftiFolder(args: Mapping[str, Any], ctx: DatasetContext) -> SlicesDataset:  # noqa: N802
+    return _build(NIFTI_FOLDER, args, ctx)
+
+
+def Brats2018(args: Mapping[str, Any], ctx: DatasetContext) -> SlicesDataset:  # noqa: N802
+    return _build(BRATS2018, args, ctx)
+
+
+def Acdc(args: Mapping[str, Any], ctx: DatasetContext) -> SlicesDataset:  # noqa: N802
+    return _build(ACDC, args, ctx)
 
 
 def _ct_tree(root: Path, patients: int = N_PATIENTS, slices: int = N_SLICES) -> Path:
@@ -89,24 +108,6 @@ def _decode(value: float) -> tuple[int, int]:
 # ------------------------------------------------------------------------------------------
 
 
-def test_ct_hu_equals_rescaled_stored_values() -> None:
-    path = get_testdata_file("CT_small.dcm")
-    hu, meta = read_ct_slice(path)
-    ds = pydicom.dcmread(path)
-    expected = ds.pixel_array.astype(np.float64) * float(ds.RescaleSlope) + float(
-        ds.RescaleIntercept
-    )
-    assert hu.dtype == np.float32 and meta.units == "HU" and meta.modality == "CT"
-    assert np.array_equal(hu.astype(np.float64), expected)
-
-
-def test_mr_slice_is_stored_values() -> None:
-    path = get_testdata_file("MR_small.dcm")
-    pixels, meta = read_mr_slice(path)
-    assert np.array_equal(pixels, pydicom.dcmread(path).pixel_array.astype(np.float32))
-    assert meta.units == "a.u." and meta.modality == "MR"
-
-
 def test_patient_identifiers_never_leave_the_headers(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -125,7 +126,7 @@ def test_patient_identifiers_never_leave_the_headers(
         str(strict_error.value),
         *cache_names,
         caplog.text,
-        repr(read_ct_slice(tree / "p0" / "im01.dcm")[1]),
+        repr(read_header(tree / "p0" / "im01.dcm")),
     ]
     for secret in (SECRET_ID, "SECRETNAME", "PATIENT"):
         assert not any(secret in text for text in visible), secret
@@ -177,7 +178,7 @@ def test_unreadable_dicom_strict_and_lenient(
     assert (
         sum(ds.split_sizes().values()) >= N_PATIENTS * N_SLICES - N_SLICES
     )  # all good slices kept
-    assert "skipped 2 bad file(s)" in caplog.text
+    assert "2 input problem(s)" in caplog.text
     assert "p1/truncated.dcm" in caplog.text and "p2/notes.dcm" in caplog.text
 
 
@@ -204,7 +205,7 @@ def test_nifti_4d_volume_index_gives_sized_slices(tmp_path: Path) -> None:
         total += split.a.shape[0]
     assert 0 < total <= 3 * nib.load(EXAMPLE4D).shape[2]
     # Resizing smooths the brightest voxels; on the native volume the mapping is exact.
-    normalised = percentile_normalise(load_volume(EXAMPLE4D, 0), 99.5)
+    normalised = percentile_normalise(read_volume(EXAMPLE4D, volume_index=0).data, 99.5)
     assert normalised.min() == 0.0 and normalised.max() == 1.0
     assert 0.004 <= float((normalised == 1.0).mean()) <= 0.006  # the top 0.5% clip to 1
 
@@ -213,8 +214,8 @@ def test_nifti_bad_dimensions_are_problems(tmp_path: Path) -> None:
     tree = _nifti_tree(tmp_path / "nii")
     with pytest.raises(DataError, match="vol0.nii.gz: 4-D"):  # 4-D without volume_index
         NiftiFolder({"root": str(tree)}, _ctx(tmp_path))
-    with pytest.raises(VolumeError, match="out of range"):
-        load_volume(EXAMPLE4D, 2)
+    with pytest.raises(DataFileError, match="out of range"):
+        read_volume(EXAMPLE4D, volume_index=2)
     with pytest.raises(DataError, match="vol0.nii.gz: volume_index 5 is out of range"):
         NiftiFolder({"root": str(tree), "volume_index": "5"}, _ctx(tmp_path))
     nib.save(nib.Nifti1Image(np.ones((8, 8), dtype=np.float32), np.eye(4)), tree / "flat.nii.gz")
@@ -325,3 +326,72 @@ def test_brats_runs_through_the_runner(
     )
     result = execute_run(spec, registries, RunOptions(progress=False, **dirs))
     assert np.isfinite(result.metrics["psnr"])
+
+
+# ------------------------------------------------------------------------------------------
+# Labels and per-patient volumes
+# ------------------------------------------------------------------------------------------
+
+
+def test_brats_serves_the_tumour_labels_as_class_indices(tmp_path: Path) -> None:
+    tree = _brats_tree(tmp_path / "brats", same=False)
+    for case in (tree / "HGG").iterdir():
+        seg = np.zeros((16, 16, 6), np.uint8)
+        seg[2:6, 2:6, :] = 4  # enhancing tumour, stored as 4 by the challenge
+        seg[8:12, 8:12, :] = 2
+        nib.save(nib.Nifti1Image(seg, np.eye(4)), case / f"{case.name}_seg.nii.gz")
+    for case in (tree / "LGG").iterdir():
+        nib.save(
+            nib.Nifti1Image(np.ones((16, 16, 6), np.uint8), np.eye(4)),
+            case / f"{case.name}_seg.nii.gz",
+        )
+    ds = Brats2018({"root": str(tree)}, _ctx(tmp_path, 16))
+    assert ds.info.labels[3] == "enhancing tumour"
+    served = {
+        int(v)
+        for s in ds.info.splits
+        for i in range(len(ds.split(s)))
+        for v in ds.split(s)[i]["label_a"].unique()
+    }
+    assert served == {0, 1, 2, 3}
+
+
+def test_a_label_value_no_class_declares_is_a_problem(tmp_path: Path) -> None:
+    tree = _brats_tree(tmp_path / "brats", same=False)
+    for grade in ("HGG", "LGG"):
+        for case in (tree / grade).iterdir():
+            seg = np.full((16, 16, 6), 3, np.uint8)  # BraTS has no class 3 in its files
+            nib.save(nib.Nifti1Image(seg, np.eye(4)), case / f"{case.name}_seg.nii.gz")
+    with pytest.raises(DataError, match="label map holds a value that is not a declared class"):
+        Brats2018({"root": str(tree)}, _ctx(tmp_path, 16))
+
+
+def test_brats_items_say_their_case_and_slice(tmp_path: Path) -> None:
+    ds = Brats2018({"root": str(_brats_tree(tmp_path / "brats", same=False))}, _ctx(tmp_path, 16))
+    for name in ds.info.splits:
+        (case,) = ds.volume_ids(name)
+        assert case.startswith("Brats18_X_") and ds.split_record[case] == name
+        split = ds.split(name)
+        assert [int(split[i]["slice"]) for i in range(len(split))] == [0, 1, 2, 3, 4]
+
+
+def test_acdc_frames_are_volumes_of_one_patient_with_their_segmentations(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    for p in range(1, 4):
+        folder = tmp_path / "acdc" / "training" / f"patient{p:03d}"
+        folder.mkdir(parents=True)
+        for frame in (1, 12):
+            name = f"patient{p:03d}_frame{frame:02d}"
+            vol = rng.uniform(0.2, 1.0, (16, 16, 3)).astype(np.float32)
+            nib.save(nib.Nifti1Image(vol, np.eye(4)), folder / f"{name}.nii.gz")
+            gt = np.zeros((16, 16, 3), np.uint8)
+            gt[4:12, 4:12] = frame % 4  # ED: right ventricle (1), ES: left ventricle (3)
+            nib.save(nib.Nifti1Image(gt, np.eye(4)), folder / f"{name}_gt.nii.gz")
+    ds = Acdc({"root": str(tmp_path / "acdc")}, _ctx(tmp_path, 16))
+    assert ds.info.labels == ("background", "right ventricle", "myocardium", "left ventricle")
+    for name in ds.info.splits:
+        (patient,) = {v.split("-")[0] for v in ds.volume_ids(name, "a")}
+        assert ds.volume_ids(name, "a") == [f"{patient}-frame01", f"{patient}-frame12"]
+        item = ds.split(name)[0]
+        assert {"volume_a", "slice_a", "label_a"} <= set(item)
+        assert set(item["label_a"].unique().tolist()) <= {0, 1, 3}

@@ -13,9 +13,9 @@ import torch
 from medganbench.core.dataset import DatasetContext
 from medganbench.core.manager import Registries
 from medganbench.core.volumes import SLICE_KEY, VOLUME_KEY, VolumeSource
+from medganbench.data import read_volume
 from medganbench.errors import DataError
-from medganbench_plugins.datasets.synthrad import download_2023, download_2025
-from medganbench_plugins.datasets.volume_pairs import read_volume
+from medganbench_plugins.datasets.synthrad import SYNTHRAD2023, SYNTHRAD2025
 from tests.dataset_trees import dicom_trees, paired_patients, patient_volumes, write_volume
 
 SIZE = 32
@@ -133,11 +133,12 @@ def test_unpaired_volume_folder_reads_two_dicom_trees(
     assert float(item["a"].max()) <= 1.0 and float(item["b"].min()) < -500  # MR a.u., CT HU
 
 
-@pytest.mark.parametrize("download", [download_2023, download_2025])
+@pytest.mark.parametrize("descriptor", [SYNTHRAD2023, SYNTHRAD2025], ids=lambda d: d.name)
 def test_download_says_where_the_data_are_published_and_the_licence(
-    download, tmp_path: Path
+    descriptor, tmp_path: Path
 ) -> None:
     ctx = DatasetContext(SIZE, tmp_path / "cache")
+    spec = descriptor.spec()
     with pytest.raises(DataError) as info:
-        download({}, ctx, lambda message: None)
+        spec.downloader()(spec.resolve({}), ctx, lambda message: None)
     assert "zenodo" in info.value.hint and "licence: CC BY-NC 4.0" in info.value.hint
