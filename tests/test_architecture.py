@@ -1,9 +1,11 @@
-"""The core's shape: the import rules each subpackage's docstring states, and small modules.
+"""The code's shape: the import rules each subpackage's docstring states, and small modules.
 
-Every subpackage of ``medganbench`` ends its docstring with ``May import: a, b, c.``; these tests
-read that line and check it against the imports the code really makes, so the docstrings and the
-code cannot drift apart. Imports under ``if TYPE_CHECKING:`` are annotations only and do not
-count.
+Every subpackage of ``medganbench`` and of the built-in plugins (``plugins/``, imported as
+``medganbench_plugins``) ends its docstring with ``May import: a, b, c.``; these tests read that
+line and check it against the imports the code really makes, so the docstrings and the code
+cannot drift apart. For a plugin subpackage the names are subpackages of ``medganbench`` (its
+public API) or sibling plugin subpackages. Imports under ``if TYPE_CHECKING:`` are annotations
+only and do not count.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "medganbench"
+PLUGINS = ROOT / "plugins"
 #: Modules shared by every subpackage, and the root package (its ``__version__``).
 SHARED = {"errors", "defaults", "fileio", "interrupts", ""}
 #: A module longer than this is doing more than one job.
@@ -25,13 +28,20 @@ MAX_LINES = 400
 
 
 def _module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[0] == "plugins":  # the folder is installed as the medganbench_plugins package
+        parts[0] = "medganbench_plugins"
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+PLUGIN_MODULES = {_module_name(p): p for p in sorted(PLUGINS.rglob("*.py"))}
+ALL_MODULES = {**MODULES, **PLUGIN_MODULES}
 SUBPACKAGES = sorted(
     p.parent.name for p in PACKAGE.glob("*/__init__.py") if p.parent.name != "__pycache__"
+)
+PLUGIN_SUBPACKAGES = sorted(
+    p.parent.name for p in PLUGINS.glob("*/__init__.py") if p.parent.name != "__pycache__"
 )
 
 
@@ -63,31 +73,34 @@ def _imports(path: Path) -> Iterator[tuple[str, tuple[str, ...], int]]:
 
 
 def _targets(module: str, names: tuple[str, ...]) -> set[str]:
-    """The medganbench modules an import statement depends on."""
+    """The medganbench and built-in plugin modules an import statement depends on."""
     targets = set()
     for name in names or ("",):
         full = f"{module}.{name}" if name else module
-        targets.add(full if full in MODULES else module)
-    return {t for t in targets if t in MODULES}
+        targets.add(full if full in ALL_MODULES else module)
+    return {t for t in targets if t in ALL_MODULES}
 
 
-def _graph() -> dict[str, set[str]]:
+def _graph(modules: dict[str, Path] = ALL_MODULES) -> dict[str, set[str]]:
     return {
         name: {t for module, names, _ in _imports(path) for t in _targets(module, names)} - {name}
-        for name, path in MODULES.items()
+        for name, path in modules.items()
     }
 
 
 def _area(module: str) -> str:
-    """``medganbench.run.train`` → ``run``; ``medganbench.errors`` → ``errors``; root → ``""``."""
+    """``medganbench.run.train`` → ``run``; ``medganbench.errors`` → ``errors``; root → ``""``;
+    ``medganbench_plugins.models.cycle`` → ``plugins.models``."""
     parts = module.split(".")
+    if parts[0] == "medganbench_plugins":
+        return "plugins." + parts[1] if len(parts) > 1 else "plugins"
     return parts[1] if len(parts) > 1 else ""
 
 
 def _may_import(package: str) -> set[str]:
-    doc = importlib.import_module(f"medganbench.{package}").__doc__ or ""
+    doc = importlib.import_module(package).__doc__ or ""
     match = re.search(r"May import: ([^.]*)\.", doc)
-    assert match, f"medganbench.{package}'s docstring has no 'May import: ...' line"
+    assert match, f"{package}'s docstring has no 'May import: ...' line"
     return {word.strip() for word in match.group(1).split(",") if word.strip()}
 
 
@@ -112,10 +125,10 @@ def test_there_is_no_import_circle() -> None:
 
 @pytest.mark.parametrize("package", SUBPACKAGES)
 def test_subpackage_imports_only_what_its_docstring_allows(package: str) -> None:
-    allowed = _may_import(package) | SHARED | {package}
+    allowed = _may_import(f"medganbench.{package}") | SHARED | {package}
     wrong = sorted(
         f"{module} imports {target}"
-        for module, targets in _graph().items()
+        for module, targets in _graph(MODULES).items()
         if _area(module) == package
         for target in targets
         if _area(target) not in allowed
@@ -123,10 +136,26 @@ def test_subpackage_imports_only_what_its_docstring_allows(package: str) -> None
     assert not wrong, f"medganbench.{package} may import only {sorted(allowed - SHARED)}: {wrong}"
 
 
-@pytest.mark.parametrize("package", SUBPACKAGES)
+@pytest.mark.parametrize("package", PLUGIN_SUBPACKAGES)
+def test_plugin_subpackage_imports_only_what_its_docstring_allows(package: str) -> None:
+    # Names are medganbench subpackages, or sibling plugin subpackages (as "plugins.nn").
+    named = _may_import(f"medganbench_plugins.{package}")
+    allowed = named | {f"plugins.{n}" for n in named} | SHARED | {f"plugins.{package}"}
+    wrong = sorted(
+        f"{module} imports {target}"
+        for module, targets in _graph().items()
+        if _area(module) == f"plugins.{package}"
+        for target in targets
+        if _area(target) not in allowed
+    )
+    assert not wrong, f"plugins/{package} may import only {sorted(named)}: {wrong}"
+
+
+@pytest.mark.parametrize("package", [*SUBPACKAGES, *(f"plugins.{p}" for p in PLUGIN_SUBPACKAGES)])
 def test_subpackage_docstring_says_what_it_owns(package: str) -> None:
-    doc = importlib.import_module(f"medganbench.{package}").__doc__ or ""
-    assert "Owns:" in doc, f"medganbench.{package}'s docstring does not say what it owns"
+    name = package.replace("plugins.", "medganbench_plugins.", 1)
+    doc = importlib.import_module(name if "." in package else f"medganbench.{package}").__doc__
+    assert "Owns:" in (doc or ""), f"{name}'s docstring does not say what it owns"
 
 
 def test_the_core_never_imports_the_builtin_plugins() -> None:
@@ -139,10 +168,11 @@ def test_the_core_never_imports_the_builtin_plugins() -> None:
     assert not offenders
 
 
-def test_no_module_of_the_core_is_over_the_size_limit() -> None:
+@pytest.mark.parametrize("tree", ["medganbench", "plugins"])
+def test_no_module_is_over_the_size_limit(tree: str) -> None:
     long = {
         name: n
-        for name, path in MODULES.items()
+        for name, path in (MODULES if tree == "medganbench" else PLUGIN_MODULES).items()
         if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert not long, f"split these modules (over {MAX_LINES} lines): {long}"

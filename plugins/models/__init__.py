@@ -1,1 +1,7 @@
-"""Built-in models plugins."""
+"""Built-in model plugins.
+
+Owns: the models (translation, sampling, diffusion), assembled from the blocks of
+:mod:`medganbench_plugins.nn`.
+
+May import: core, nn.
+"""
