@@ -2,7 +2,8 @@
 
 Owns: where a downloadable dataset's files are looked for, and the one message when they are not
 (:mod:`~medganbench.data.dataroot`); the pixel limit every image decoder checks
-(:mod:`~medganbench.data.images`).
+(:mod:`~medganbench.data.images`); DICOM files read safely (:mod:`~medganbench.data.dicom`
+and the ``dicom_*`` modules behind it).
 
 May import: core, defaults, errors.
 """
