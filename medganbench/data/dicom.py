@@ -1,12 +1,14 @@
-"""DICOM for dataset plugins: files listed and read safely. This module is the public face; the
-work is done in
+"""DICOM for dataset plugins: files listed, read safely, grouped into anonymous series and
+assembled into checked volumes. This module is the public face; the work is done in
 
 * :mod:`~medganbench.data.dicom_files` — one file: its header without its pixels
   (:func:`read_header`), then its pixels (:func:`read_pixels`), each refusing hostile or
   broken files with one :class:`DicomFileError` before anything is decoded;
   :mod:`~medganbench.data.dicom_header` — what a header declares (:class:`DicomHeader`);
 * :mod:`~medganbench.data.dicom_deflate` and :mod:`~medganbench.data.dicom_codestreams` — the
-  deflated syntax inflated in bounded steps, compressed frames checked against the header.
+  deflated syntax inflated in bounded steps, compressed frames checked against the header;
+* :mod:`~medganbench.data.dicom_series` — anonymous ids (:func:`anonymise`), grouping
+  (:func:`group_series`) and volumes (:func:`assemble_series`).
 
 Layout: any folder tree; every non-hidden file whose name ends in ``.dcm``, ``.dicom``, ``.ima``,
 has no suffix, or a numeric one (UID-like names) is a candidate; ``DICOMDIR`` is not.
@@ -25,6 +27,13 @@ from medganbench.data.dicom_files import (
     read_pixels_into,
 )
 from medganbench.data.dicom_header import DicomFileError, DicomHeader
+from medganbench.data.dicom_series import (
+    DicomSeries,
+    anonymise,
+    assemble_series,
+    group_series,
+    slice_order,
+)
 
 #: Suffixes read as DICOM besides "none" and numeric ones.
 DICOM_SUFFIXES: frozenset[str] = frozenset({".dcm", ".dicom", ".ima"})
@@ -64,9 +73,14 @@ __all__ = [
     "DICOM_SUFFIXES",
     "DicomFileError",
     "DicomHeader",
+    "DicomSeries",
+    "anonymise",
+    "assemble_series",
+    "group_series",
     "is_dicom_candidate",
     "list_dicom_files",
     "read_header",
     "read_pixels",
     "read_pixels_into",
+    "slice_order",
 ]
