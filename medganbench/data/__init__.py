@@ -4,7 +4,8 @@ Owns: where a dataset's files are (:mod:`~medganbench.data.dataroot`); the limit
 checks before it allocates (:mod:`~medganbench.data.images`); one volume reader for NIfTI,
 MetaImage, NRRD and DICOM series (:mod:`~medganbench.data.reader` and :mod:`~medganbench.data.volume`, with
 :mod:`~medganbench.data.nifti`, :mod:`~medganbench.data.itk`,
-:mod:`~medganbench.data.dicom_files`, :mod:`~medganbench.data.dicom_series`); physical units,
+:mod:`~medganbench.data.dicom` and the ``dicom_*`` modules behind it: DICOM files read safely,
+grouped into anonymous series and assembled into checked volumes); physical units,
 windows and body masks (:mod:`~medganbench.data.intensity`); slices, masks and label maps cut
 from volumes (:mod:`~medganbench.data.slicing`, :mod:`~medganbench.data.patients`); splits by
 patient (:mod:`~medganbench.data.splits`); the content-keyed slice cache
@@ -51,6 +52,9 @@ _EXPORTS: dict[str, str] = {
     "list_images": "image_files",
     "ImageRef": "image_files",
     "ImageFileError": "image_files",
+    "list_dicom_files": "dicom",
+    "assemble_series": "dicom",
+    "DicomFileError": "dicom",
     "DataFileError": "problems",
     "InputProblems": "problems",
     # Units
@@ -93,6 +97,7 @@ if TYPE_CHECKING:
     from medganbench.data.cache import cached
     from medganbench.data.dataroot import env_var, find_root, locate_root
     from medganbench.data.descriptor import VolumeDescriptor
+    from medganbench.data.dicom import DicomFileError, assemble_series, list_dicom_files
     from medganbench.data.files import (
         anonymous_id,
         content_hash,
@@ -142,6 +147,7 @@ __all__ = [
     "CutSettings",
     "DISPLAY_UNITS",
     "DataFileError",
+    "DicomFileError",
     "DomainSlices",
     "FolderSettings",
     "FolderSource",
@@ -156,6 +162,7 @@ __all__ = [
     "Volume",
     "VolumeDescriptor",
     "anonymous_id",
+    "assemble_series",
     "assign_splits",
     "body_mask",
     "cached",
@@ -168,6 +175,7 @@ __all__ = [
     "find_root",
     "fingerprint_extra",
     "is_volume_file",
+    "list_dicom_files",
     "list_files",
     "list_images",
     "load_folders",

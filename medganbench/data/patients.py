@@ -65,7 +65,7 @@ class Patient:
 
     def files(self) -> list[Path]:
         """Every existing file this patient reads (a DICOM folder's files), for fingerprints."""
-        from medganbench.data.dicom_files import list_dicom_files
+        from medganbench.data.dicom import list_dicom_files
         from medganbench.data.itk import detached_data_file
 
         out: list[Path] = []

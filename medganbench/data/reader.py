@@ -33,13 +33,12 @@ def read_volume(
     # Imported here: each reader pulls in its library (nibabel, SimpleITK, pydicom) only when
     # a volume of its format is read.
     if not isinstance(path, Path):
-        from medganbench.data.dicom_series import assemble_series
+        from medganbench.data.dicom import assemble_series
 
         data, spacing = assemble_series(list(path), rescale=rescale)
         return Volume(data, spacing)
     if path.is_dir():
-        from medganbench.data.dicom_files import list_dicom_files
-        from medganbench.data.dicom_series import assemble_series
+        from medganbench.data.dicom import assemble_series, list_dicom_files
 
         files, _ = list_dicom_files(path)
         if not files:

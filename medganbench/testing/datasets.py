@@ -125,7 +125,7 @@ def _labels(probe: Probe) -> str:
             expect(tuple(label.shape) == shape, f"{where} has shape {tuple(label.shape)}")
             low, high = int(label.min()), int(label.max())
             expect(
-                0 <= low and high < len(classes),
+                low >= 0 and high < len(classes),
                 f"{where} holds class {high if high >= len(classes) else low}, outside the "
                 f"{len(classes)} declared",
             )

@@ -34,8 +34,13 @@ from medganbench.data import (
     relative,
     split_params,
 )
-from medganbench.data.dicom_files import DicomFileError, DicomHeader, list_dicom_files, read_header
-from medganbench.data.dicom_series import group_series
+from medganbench.data.dicom import (
+    DicomFileError,
+    DicomHeader,
+    group_series,
+    list_dicom_files,
+    read_header,
+)
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from medganbench.data import (
     split_params,
     subfolders,
 )
-from medganbench.data.dicom_files import list_dicom_files
+from medganbench.data.dicom import list_dicom_files
 from medganbench.errors import UsageError
 
 PAIRED, UNPAIRED = "paired-volume-folder", "unpaired-volume-folder"

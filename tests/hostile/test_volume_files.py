@@ -18,8 +18,8 @@ import pytest
 
 from medganbench.core.dataset import DatasetContext
 from medganbench.data import DataFileError, InputProblems, Patient, read_volume
-from medganbench.data.patients import CutSettings, read_patients
 from medganbench.data.intensity import ct_domain, mr_domain
+from medganbench.data.patients import CutSettings, read_patients
 from medganbench.errors import DataError
 from medganbench_plugins.datasets.volume_folders import PAIRED_FOLDER
 from tests.dataset_trees import paired_patients

@@ -25,7 +25,7 @@ from pydicom.data import get_testdata_file
 from medganbench.core.dataset import DatasetContext
 from medganbench.data import DataFileError, SlicesDataset, percentile_normalise, read_volume
 from medganbench.data.descriptor import VolumeDescriptor
-from medganbench.data.dicom_files import read_header
+from medganbench.data.dicom import read_header
 from medganbench.errors import DataError
 from medganbench.run.budget import Budget
 from medganbench.run.options import RunOptions
