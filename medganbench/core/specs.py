@@ -139,7 +139,7 @@ def import_ref(ref: str, owner: str) -> Any:
 
 def load_ref(ref: str | Callable[..., Any], owner: str) -> Callable[..., Any]:
     """A function given as itself or as ``"package.module:attr"`` (see :func:`import_ref`)."""
-    return import_ref(ref, owner) if isinstance(ref, str) else ref  # type: ignore[no-any-return]
+    return import_ref(ref, owner) if isinstance(ref, str) else ref
 
 
 @dataclass(frozen=True)

@@ -126,15 +126,9 @@ class VolumeDescriptor:
             paired=(fixed == "paired") if fixed else self.is_paired,
             size=self.size,
             modalities=self.modalities,
-            locate=self.locate if self.has_root else None,
+            locate=self.locate,
             download=self.download if self.downloadable else None,
         )
-
-    @property
-    def has_root(self) -> bool:
-        """Whether the dataset is read from a data root (it declares ``root``, or is found
-        through the data-root lookup)."""
-        return True
 
     def pairing_of(self, args: Args) -> Pairing:
         """The pairing with these (resolved) arguments."""
@@ -180,6 +174,21 @@ class VolumeDescriptor:
     # ---------------------------------------------------------------------------------------
     # Building
 
+    def settings(self, args: Args, size: int) -> CutSettings:
+        """How this dataset's volumes become slices, from its (resolved) arguments.
+
+        Raises:
+            UsageError: the percentile is out of range.
+        """
+        return CutSettings(
+            size=size,
+            axis=int(args.get("slice_axis", self.slice_axis)),
+            percentile=check_percentile(float(args.get("percentile", 99.5)), self.name),
+            skip_empty=bool(args.get("skip_empty", True)),
+            label_values=self.label_values,
+            classes=len(self.labels),
+        )
+
     def build(self, args: Args, ctx: DatasetContext) -> SlicesDataset:
         """Build the dataset (the factory the spec points at).
 
@@ -193,14 +202,7 @@ class VolumeDescriptor:
         pairing = self.pairing_of(args)
         domains = dict(self.domains(args))
         ratios = split_ratios(float(args["val_fraction"]), float(args["test_fraction"]), self.name)
-        settings = CutSettings(
-            size=int(ctx.image_size),
-            axis=int(args.get("slice_axis", self.slice_axis)),
-            percentile=check_percentile(float(args.get("percentile", 99.5)), self.name),
-            skip_empty=bool(args.get("skip_empty", True)),
-            label_values=self.label_values,
-            classes=len(self.labels),
-        )
+        settings = self.settings(args, int(ctx.image_size))
         root = find_root(
             self.name, ctx, self._valid(args), self.instructions, str(args.get("root", ""))
         )
@@ -210,67 +212,45 @@ class VolumeDescriptor:
         )
         key = {"dataset": self.name, "root": str(root.resolve()), "fingerprint": fingerprint}
         strict = bool(args.get("strict", True))
-        seed = int(args["seed"])
-        common = {"labels": self.labels}
-        cache = Path(ctx.cache_dir) / "slices"
 
-        def payload(keys: str, side: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-            wanted = {k: domains[k] for k in keys}
+        def payload(keys: str, side: Mapping[str, str]) -> tuple[dict[str, Any], bool]:
+            """The slices of the patients with exactly the domains ``keys``, cached."""
 
             def read() -> dict[str, Any]:
                 problems = InputProblems(strict)
                 # Listed here when listing is costly: its problems are then cached too.
                 found = listed.patients(problems if self.files is not None else None)
                 patients = [p for p in found if set(p.images) == set(keys)]
+                wanted = {k: domains[k] for k in keys}
                 return read_patients(patients, wanted, settings, root, problems)
 
-            return cached(cache, {**key, **side}, read)
+            return cached(Path(ctx.cache_dir) / "slices", {**key, **side}, read)
 
+        seed, size, labels = int(args["seed"]), settings.size, self.labels
         if pairing == "unpaired":
             (pa, hit_a), (pb, hit_b) = payload("a", {"side": "a"}), payload("b", {"side": "b"})
+            pair = (domains["a"], domains["b"])
             dataset = unpaired_dataset(
-                (pa, pb),
-                (domains["a"], domains["b"]),
-                ratios,
-                seed,
-                settings.size,
-                fingerprint,
+                (pa, pb), pair, ratios, seed, size, fingerprint, labels=labels,
                 from_cache=hit_a and hit_b,
-                **common,
-            )
+            )  # fmt: skip
         elif pairing == "single":
             pl, hit = payload("a", {})
             dataset = single_dataset(
-                pl,
-                domains["a"],
-                ratios,
-                seed,
-                settings.size,
-                fingerprint,
-                from_cache=hit,
-                **common,
+                pl, domains["a"], ratios, seed, size, fingerprint, labels=labels, from_cache=hit
             )
         else:
             pl, hit = payload("ab", {})
-            native = (
-                None
-                if self.files is not None
-                else native_reader(listed.patients(), domains, settings)
-            )
+            # Costly listings (``files`` given) are not kept for re-reading at evaluation.
+            native = None if self.files else native_reader(listed.patients(), domains, settings)
+            pair = (domains["a"], domains["b"])
             dataset = paired_dataset(
-                pl,
-                (domains["a"], domains["b"]),
-                ratios,
-                seed,
-                settings.size,
-                fingerprint,
-                native=native,
+                pl, pair, ratios, seed, size, fingerprint, labels=labels, native=native,
                 from_cache=hit,
-                **common,
-            )
+            )  # fmt: skip
         dataset.problems[:0] = listed.problems.problems
         warn_problems(self.name, dataset.problems)
-        if self.labels and not dataset.info.labels:
+        if labels and not dataset.info.labels:
             log.info("%s: not every patient has a label map; no labels are served.", self.name)
         return dataset
 

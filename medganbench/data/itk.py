@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def read_itk(path: Path) -> Volume:
     except ImportError:
         raise DataFileError(INSTALL_HINT) from None
     try:
-        image = sitk.ReadImage(str(path))
+        image: Any = sitk.ReadImage(str(path))
         array = sitk.GetArrayViewFromImage(image)  # (z, y, x), C-ordered
     except Exception:  # noqa: BLE001 - ITK raises RuntimeError with reader details
         raise DataFileError("truncated or corrupt volume data") from None

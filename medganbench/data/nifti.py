@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
@@ -31,7 +32,7 @@ def read_nifti(path: Path, volume_index: int = -1) -> Volume:
             4-D with ``volume_index`` in range.
     """
     try:
-        image = nib.load(str(path))
+        image: Any = nib.load(str(path))
         shape = tuple(int(n) for n in image.shape)
         zooms = tuple(float(z) for z in image.header.get_zooms()[:3])
     except Exception:  # noqa: BLE001 - nibabel raises many types for foreign or damaged headers
@@ -80,7 +81,7 @@ def _decode(proxy: object, shape: tuple[int, ...], volume_index: int) -> np.ndar
         slope = slope.astype(np.float32)
     if np.can_cast(inter, np.float32):
         inter = inter.astype(np.float32)
-    raw = np.asarray(proxy.get_unscaled()).reshape(shape, order="A")
+    raw = np.asarray(proxy.get_unscaled()).reshape(shape, order="A")  # type: ignore[no-untyped-call]
     if (slope, inter) == (1, 0):
         return raw.astype(np.float32, order="K", copy=False)
     out = np.empty(shape, dtype=np.float32, order="F")

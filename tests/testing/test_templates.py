@@ -19,21 +19,27 @@ from medganbench.testing import (
     components_of,
     contract_keys,
 )
+from tests.dataset_trees import patient_volumes, write_volume
 from tests.testing.installs import TEMPLATE, cli_env, medganbench, pip_install
 
 DISTRIBUTION = "medganbench-template"
-#: The template of each kind (a new kind: its template module, its entry point in
-#: examples/plugin_template/pyproject.toml, and a line here).
-TEMPLATES = {
-    "model": "tiny-conv",
-    "metric": "template-ncc",
-    "dataset": "template-disks",
-    "weights": "template-edge-filter",
-    "executor": "template-in-order",
-    "encoder": "template-edges",
-}
-#: Contracts check-plugin skips: the weights file is only checked when given.
-SKIPPED = 1
+#: The templates, by kind (a new one: its template module, its entry point in
+#: examples/plugin_template/pyproject.toml, and a line here). Datasets have two: one generated,
+#: one read from files (a folder of NIfTI patients, on the public data toolkit).
+TEMPLATES = [
+    ("model", "tiny-conv"),
+    ("metric", "template-ncc"),
+    ("dataset", "template-disks"),
+    ("dataset", "template-patients"),
+    ("weights", "template-edge-filter"),
+    ("executor", "template-in-order"),
+    ("encoder", "template-edges"),
+]
+#: The file-backed dataset template a third party copies: its length is part of the promise.
+PATIENTS_TEMPLATE = TEMPLATE / "medganbench_template" / "patients.py"
+#: Contracts check-plugin skips: the weights file is only checked when given, and the generated
+#: dataset template declares no label classes.
+SKIPPED = 2
 
 
 @pytest.fixture(scope="module")
@@ -50,16 +56,29 @@ def test_the_package_registers_a_template_of_every_kind(
     monkeypatch.syspath_prepend(str(site))
     pm = make_plugin_manager(autoload=True)
     found = components_of(pm, build_registries(pm), DISTRIBUTION)
-    assert sorted(found) == sorted(TEMPLATES.items())
-    assert set(TEMPLATES) == set(KINDS)
+    assert sorted(found) == sorted(TEMPLATES)
+    assert {kind for kind, _ in TEMPLATES} == set(KINDS)
     assert {pm.origin_of(name).distribution for name in pm.origins if "template" in name} == {
         DISTRIBUTION
     }
 
 
+def _patients_tree(root: Path) -> Path:
+    """Four NIfTI patients in the file-backed template's layout, one with a lesion map."""
+    for k in range(4):
+        folder = root / f"Patient {k}"
+        folder.mkdir(parents=True)
+        volumes = patient_volumes(k)
+        write_volume(folder / "t1.nii.gz", volumes["mr"])
+        write_volume(folder / "t2.nii.gz", volumes["mr"].max() - volumes["mr"])
+        write_volume(folder / "seg.nii.gz", volumes["mask"])
+    return root
+
+
 @pytest.mark.slow
 def test_every_template_passes_check_plugin(site: Path, tmp_path: Path) -> None:
     env = cli_env(site)
+    env["MEDGANBENCH_DATA_TEMPLATE_PATIENTS"] = str(_patients_tree(tmp_path / "patients"))
     # The encoder template builds with the weights template's file, named the way a user names
     # a file fetched by hand (the weights contract's own `loads` is checked only when given).
     env["MEDGANBENCH_WEIGHTS_TEMPLATE_EDGE_FILTER"] = str(
@@ -68,12 +87,41 @@ def test_every_template_passes_check_plugin(site: Path, tmp_path: Path) -> None:
     done = medganbench("check-plugin", DISTRIBUTION, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    for kind, name in TEMPLATES.items():
+    for kind, name in TEMPLATES:
         assert any(line.startswith(f"ok      {kind} {name}  declares: ") for line in lines)
     assert not any(line.startswith("failed") for line in lines)
-    checked = sum(len(contract_keys(kind)) for kind in TEMPLATES) - SKIPPED
+    checked = sum(len(contract_keys(kind)) for kind, _ in TEMPLATES) - SKIPPED
     summary = f"all {checked} contract(s) hold ({SKIPPED} skipped)."
     assert f"{DISTRIBUTION} ({len(TEMPLATES)} component(s)): {summary}" in lines
+
+
+def test_the_file_backed_dataset_template_is_short_and_passes_check(
+    site: Path, tmp_path: Path
+) -> None:
+    assert len(PATIENTS_TEMPLATE.read_text().splitlines()) <= 80
+    root = _patients_tree(tmp_path / "patients")
+    args = ("--arg", f"root={root}")
+    done = medganbench(
+        "check", "dataset", "template-patients", *args, env=cli_env(site), cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok      dataset template-patients  labels: 2 classes" in done.stdout
+    assert not any(line.startswith("failed") for line in done.stdout.splitlines())
+
+
+def test_the_file_backed_template_imports_only_the_public_api() -> None:
+    imported = {
+        line.split()[1]
+        for line in PATIENTS_TEMPLATE.read_text().splitlines()
+        if line.startswith("from medganbench")
+    }
+    assert imported <= {
+        "medganbench.data",
+        "medganbench.core.dataset",
+        "medganbench.core.hookspecs",
+        "medganbench.core.params",
+        "medganbench.core.specs",
+    }
 
 
 def test_the_weights_template_file_matches_its_pin_and_converts(
