@@ -51,6 +51,7 @@ __all__ = [
     "MAE",
     "PSNR",
     "SSIM",
+    "Window",
     "check_images",
     "check_window",
     "mae",
