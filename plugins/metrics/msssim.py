@@ -29,7 +29,7 @@ from medganbench.core.specs import MetricSpec
 from medganbench.errors import DataError
 from medganbench_plugins.metrics.conventions import ConventionMetric, convention_param
 from medganbench_plugins.metrics.filters import gaussian_kernel, valid_filter
-from medganbench_plugins.metrics.paired import check_window
+from medganbench_plugins.metrics.paired_inputs import check_window
 
 __all__ = ["MIN_SIZE", "MSSSIM", "WEIGHTS", "medganbench_metrics", "ms_ssim"]
 
