@@ -19,7 +19,7 @@ import numpy as np
 
 from medganbench.data.images import oversize
 from medganbench.data.problems import DataFileError
-from medganbench.data.volume import Volume, finite
+from medganbench.data.volume import Volume, finite, to_slice_major
 
 #: A header longer than this is not a header (MetaImage and NRRD headers are a few hundred bytes).
 MAX_HEADER_BYTES = 64 * 1024
@@ -61,9 +61,9 @@ def read_itk(path: Path) -> Volume:
         raise DataFileError(f"{array.ndim}-D data; expected a scalar 3-D volume")
     if tuple(int(n) for n in image.GetSize()) != tuple(sizes):
         raise DataFileError("the decoded size differs from the size its header declares")
-    # The (z, y, x) array transposed is (x, y, z) with contiguous z-planes: no copy but the
-    # conversion to float32 (which also detaches it from the SimpleITK image).
-    data, bad = finite(np.array(array, dtype=np.float32, copy=True).transpose(2, 1, 0))
+    # The (z, y, x) array becomes slice-major (x, y, z) float32 in the one copy that also
+    # detaches it from the SimpleITK image.
+    data, bad = finite(to_slice_major(array.transpose(2, 1, 0)))
     spacing = tuple(float(s) for s in image.GetSpacing())
     return Volume(data, spacing, bad)  # type: ignore[arg-type]
 

@@ -12,7 +12,7 @@ from nibabel.volumeutils import apply_read_scaling
 
 from medganbench.data.images import oversize
 from medganbench.data.problems import DataFileError
-from medganbench.data.volume import Volume, finite
+from medganbench.data.volume import Volume, finite, slice_major, to_slice_major
 
 
 def read_nifti(path: Path, volume_index: int = -1) -> Volume:
@@ -20,8 +20,9 @@ def read_nifti(path: Path, volume_index: int = -1) -> Volume:
     :class:`~medganbench.data.volume.Volume`.
 
     Trailing singleton axes beyond the third are dropped first ((x, y, z, 1) is a 3-D volume).
-    NIfTI stores x fastest, so nibabel's array is Fortran-ordered and its z-planes are already
-    contiguous: the data are read once and not reordered.
+    The stored voxels are read once and written, scaled and converted to float32, in the
+    toolkit's slice-major layout (:func:`~medganbench.data.volume.slice_major`), a few planes at
+    a time.
 
     Args:
         path: the file.
@@ -58,23 +59,25 @@ def read_nifti(path: Path, volume_index: int = -1) -> Volume:
     return Volume(data, spacing, bad)  # type: ignore[arg-type]
 
 
-#: z-planes scaled per step: nibabel may scale in float64, and a whole float64 copy of a large
-#: volume costs more memory traffic than the decode itself.
+#: z-planes converted per step: nibabel may scale in float64, and a whole float64 copy of a
+#: large volume costs more memory traffic than the decode itself.
 SCALE_CHUNK = 8
 
 
 def _decode(proxy: object, shape: tuple[int, ...], volume_index: int) -> np.ndarray:
-    """The voxels as float32 (X, Y, Z), equal to ``numpy.asarray(proxy, dtype=float32)``.
+    """The voxels as slice-major float32 (X, Y, Z), equal to ``numpy.asarray(proxy,
+    dtype=float32)``.
 
     The same arithmetic as nibabel's (its scale factors, its choice of float type, then a cast
-    to float32), a few z-planes at a time into one Fortran-ordered float32 array, so that the
-    z-planes stay contiguous and no whole-volume float64 copy is made.
+    to float32), a few z-planes at a time, each written straight into its place in the
+    slice-major array: no whole-volume float64 copy, no second pass to reorder.
     """
     if len(shape) == 4:
         # Index only the wanted volume so a long 4-D series is not read whole.
-        return np.asarray(proxy[..., volume_index], dtype=np.float32).reshape(shape[:3], order="A")  # type: ignore[index]
+        raw = np.asarray(proxy[..., volume_index], dtype=np.float32)  # type: ignore[index]
+        return to_slice_major(raw.reshape(shape[:3], order="A"))
     if not isinstance(proxy, ArrayProxy):
-        return np.asarray(proxy, dtype=np.float32).reshape(shape, order="A")
+        return to_slice_major(np.asarray(proxy, dtype=np.float32).reshape(shape, order="A"))
     # As nibabel's ArrayProxy scales for a float32 request.
     slope, inter = np.asanyarray(proxy.slope), np.asanyarray(proxy.inter)
     if np.can_cast(slope, np.float32):
@@ -82,13 +85,13 @@ def _decode(proxy: object, shape: tuple[int, ...], volume_index: int) -> np.ndar
     if np.can_cast(inter, np.float32):
         inter = inter.astype(np.float32)
     raw = np.asarray(proxy.get_unscaled()).reshape(shape, order="A")  # type: ignore[no-untyped-call]
-    if (slope, inter) == (1, 0):
-        return raw.astype(np.float32, order="K", copy=False)
-    out = np.empty(shape, dtype=np.float32, order="F")
+    planes = np.empty((shape[2], shape[0], shape[1]), dtype=np.float32)
     for start in range(0, shape[2], SCALE_CHUNK):
-        part = slice(start, start + SCALE_CHUNK)
-        out[:, :, part] = apply_read_scaling(raw[:, :, part], slope, inter)
-    return out
+        part = raw[:, :, start : start + SCALE_CHUNK]
+        if (slope, inter) != (1, 0):
+            part = apply_read_scaling(part, slope, inter)
+        planes[start : start + SCALE_CHUNK] = np.moveaxis(part, 2, 0)
+    return slice_major(planes)
 
 
 __all__ = ["read_nifti"]

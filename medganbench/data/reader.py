@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from medganbench.data.problems import DataFileError
-from medganbench.data.volume import ITK_SUFFIXES, NIFTI_SUFFIXES, Volume
+from medganbench.data.volume import ITK_SUFFIXES, NIFTI_SUFFIXES, Volume, to_slice_major
 
 
 def read_volume(
@@ -36,7 +36,7 @@ def read_volume(
         from medganbench.data.dicom import assemble_series
 
         data, spacing = assemble_series(list(path), rescale=rescale)
-        return Volume(data, spacing)
+        return Volume(to_slice_major(data), spacing)
     if path.is_dir():
         from medganbench.data.dicom import assemble_series, list_dicom_files
 
@@ -44,7 +44,7 @@ def read_volume(
         if not files:
             raise DataFileError("no DICOM file in the folder")
         data, spacing = assemble_series(files, rescale=rescale)
-        return Volume(data, spacing)
+        return Volume(to_slice_major(data), spacing)
     name = path.name.lower()
     if name.endswith(ITK_SUFFIXES):
         from medganbench.data.itk import read_itk

@@ -2,8 +2,10 @@
 MetaImage, NRRD and DICOM series alike.
 
 Every volume comes back in NIfTI's index order (x, y, z) as float32 with its voxel spacing in
-mm, so ``slice_axis=2`` cuts axial slices whatever the format; its planes ``data[:, :, k]`` lie
-contiguously in memory (the formats store them so), which is what cutting slices needs. Each
+mm, so ``slice_axis=2`` cuts axial slices whatever the format. Its memory is slice-major: each
+plane ``data[:, :, k]`` is one C-contiguous (x, y) block (:func:`slice_major`), so cutting the
+axial slices copies nothing; the readers write the voxels in that layout as they convert them
+to float32, with no extra pass. Each
 reader checks the size the file's header declares against the limits of
 :mod:`medganbench.data.images` *before* decoding anything, and refuses links and detached data
 files that lead elsewhere. Voxels that are NaN or infinite are counted
@@ -29,7 +31,7 @@ class Volume:
     """A volume in (x, y, z) index order.
 
     Attributes:
-        data: float32 array (X, Y, Z); ``data[:, :, k]`` is contiguous in memory.
+        data: float32 array (X, Y, Z); each ``data[:, :, k]`` is C-contiguous.
         spacing: voxel spacing (x, y, z) in mm (1.0 where the file does not say).
         nonfinite: how many voxels were NaN or infinite in the file (they hold 0 here).
     """
@@ -47,10 +49,21 @@ class Volume:
     def planes(self, axis: int) -> np.ndarray:
         """The slices across ``axis`` as one C-contiguous (n, h, w) float32 array.
 
-        Plane ``i`` equals ``numpy.take(data, i, axis)``; the volume is copied once, not once
-        per slice (``numpy.take`` on a non-C-ordered array copies the whole array per call).
+        Plane ``i`` equals ``numpy.take(data, i, axis)``. Across axis 2 this is a view of the
+        slice-major data; across another axis the volume is copied once (never once per slice:
+        ``numpy.take`` on a non-C-ordered array copies the whole array per call).
         """
         return np.ascontiguousarray(np.moveaxis(self.data, axis, 0), dtype=np.float32)
+
+
+def slice_major(planes: np.ndarray) -> np.ndarray:
+    """The (x, y, z) view of C-contiguous (z, x, y) ``planes``: what :attr:`Volume.data` holds."""
+    return planes.transpose(1, 2, 0)
+
+
+def to_slice_major(data: np.ndarray) -> np.ndarray:
+    """An (x, y, z) array as float32 in slice-major memory (one copy unless it already is)."""
+    return slice_major(np.ascontiguousarray(np.moveaxis(data, 2, 0), dtype=np.float32))
 
 
 def finite(data: np.ndarray) -> tuple[np.ndarray, int]:
@@ -76,4 +89,6 @@ __all__ = [
     "Volume",
     "finite",
     "is_volume_file",
+    "slice_major",
+    "to_slice_major",
 ]
