@@ -12,7 +12,8 @@ patient (:mod:`~medganbench.data.splits`); the content-keyed slice cache
 (:mod:`~medganbench.data.cache`); serving slices through the dataset contract
 (:mod:`~medganbench.data.serve`, :mod:`~medganbench.data.assemble`,
 :mod:`~medganbench.data.native`); the thin descriptor a volume dataset is declared with
-(:mod:`~medganbench.data.descriptor`); and the one 2-D image-file source
+(:mod:`~medganbench.data.descriptor`, with :mod:`~medganbench.data.declare` for the ``root``
+argument and the hook every dataset module declares); and the one 2-D image-file source
 (:mod:`~medganbench.data.image_files`, :mod:`~medganbench.data.image_listing`,
 :mod:`~medganbench.data.image_source`). docs/datasets.md and docs/plugins.md walk through it.
 
@@ -86,6 +87,8 @@ _EXPORTS: dict[str, str] = {
     "unpaired_dataset": "assemble",
     # Declaring a dataset
     "VolumeDescriptor": "descriptor",
+    "dataset_hook": "declare",
+    "root_param": "declare",
     "FolderSettings": "image_listing",
     "FolderSource": "image_source",
     "load_folders": "image_source",
@@ -96,6 +99,7 @@ if TYPE_CHECKING:
     from medganbench.data.assemble import paired_dataset, single_dataset, unpaired_dataset
     from medganbench.data.cache import cached
     from medganbench.data.dataroot import env_var, find_root, locate_root
+    from medganbench.data.declare import dataset_hook, root_param
     from medganbench.data.descriptor import VolumeDescriptor
     from medganbench.data.dicom import DicomFileError, assemble_series, list_dicom_files
     from medganbench.data.files import (
@@ -169,6 +173,7 @@ __all__ = [
     "content_hash",
     "ct_domain",
     "cut_patient",
+    "dataset_hook",
     "domain_for",
     "env_var",
     "files_fingerprint",
@@ -191,6 +196,7 @@ __all__ = [
     "read_patients",
     "read_volume",
     "relative",
+    "root_param",
     "single_dataset",
     "split_params",
     "split_ratios",

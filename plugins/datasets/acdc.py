@@ -30,15 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from medganbench.core.dataset import DomainInfo
-from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param
-from medganbench.core.specs import DatasetSpec
 from medganbench.data import (
     InputProblems,
     Patient,
     VolumeDescriptor,
+    dataset_hook,
     mr_domain,
     relative,
+    root_param,
     split_params,
 )
 
@@ -54,13 +54,7 @@ INSTRUCTIONS = (
 )
 
 PARAMS: tuple[Param, ...] = (
-    Param(
-        "root",
-        "",
-        "folder holding training/ (and testing/); empty: --data-dir, MEDGANBENCH_DATA_ACDC "
-        "or the cache directory",
-        location=True,
-    ),
+    root_param(NAME, "folder holding training/ (and testing/)"),
     Param("include_testing", True, "also read testing/ patients when present"),
     Param("skip_empty", True, "drop slices with no pixel above 5% of the window"),
     Param("percentile", 99.5, "per-volume percentile mapped to 1.0", minimum=50.0),
@@ -136,10 +130,7 @@ ACDC = VolumeDescriptor(
 )
 
 
-@hookimpl
-def medganbench_datasets() -> list[DatasetSpec]:
-    """Register ``acdc``."""
-    return [ACDC.spec()]
+medganbench_datasets = dataset_hook(ACDC)
 
 
 __all__ = [

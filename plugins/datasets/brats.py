@@ -31,15 +31,15 @@ from pathlib import Path
 from typing import Any
 
 from medganbench.core.dataset import DomainInfo
-from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param
-from medganbench.core.specs import DatasetSpec
 from medganbench.data import (
     InputProblems,
     Patient,
     VolumeDescriptor,
+    dataset_hook,
     mr_domain,
     relative,
+    root_param,
     split_params,
     subfolders,
 )
@@ -72,13 +72,7 @@ INSTRUCTIONS = (
 )
 
 PARAMS: tuple[Param, ...] = (
-    Param(
-        "root",
-        "",
-        "folder holding HGG/ and LGG/; empty: --data-dir, MEDGANBENCH_DATA_BRATS2018 "
-        "or the cache directory",
-        location=True,
-    ),
+    root_param(NAME, "folder holding HGG/ and LGG/"),
     Param(
         "source",
         "t1",
@@ -164,10 +158,7 @@ BRATS2018 = VolumeDescriptor(
 )
 
 
-@hookimpl
-def medganbench_datasets() -> list[DatasetSpec]:
-    """Register ``brats2018``."""
-    return [BRATS2018.spec()]
+medganbench_datasets = dataset_hook(BRATS2018)
 
 
 __all__ = [

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from medganbench.core.dataset import SPLITS, DatasetContext, DatasetInfo, DomainInfo
-from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param, resolve_args
 from medganbench.core.specs import DatasetSpec
 from medganbench.data import (
@@ -32,6 +31,7 @@ from medganbench.data import (
     SlicesDataset,
     assign_splits,
     cached,
+    dataset_hook,
     files_fingerprint,
     find_root,
     locate_root,
@@ -75,23 +75,19 @@ CT = DomainInfo(
 )
 
 
-@hookimpl
-def medganbench_datasets() -> list[DatasetSpec]:
-    """Register ``covid-ct``."""
-    return [
-        DatasetSpec(
-            name=NAME,
-            summary="UCSD-AI4H COVID-CT lung CT images for unconditional synthesis (B = real set).",
-            version=VERSION,
-            factory="medganbench_plugins.datasets.covid_ct:CovidCT",
-            params=PARAMS,
-            modality="CT",
-            pairing="unpaired (one domain, delivered as A and B)",
-            size="463 non-COVID + 349 COVID images",
-            locate="medganbench_plugins.datasets.covid_ct:locate",
-            download="medganbench_plugins.datasets.covid_ct:download",
-        )
-    ]
+SPEC = DatasetSpec(
+    name=NAME,
+    summary="UCSD-AI4H COVID-CT lung CT images for unconditional synthesis (B = real set).",
+    version=VERSION,
+    factory="medganbench_plugins.datasets.covid_ct:CovidCT",
+    params=PARAMS,
+    modality="CT",
+    pairing="unpaired (one domain, delivered as A and B)",
+    size="463 non-COVID + 349 COVID images",
+    locate="medganbench_plugins.datasets.covid_ct:locate",
+    download="medganbench_plugins.datasets.covid_ct:download",
+)
+medganbench_datasets = dataset_hook(SPEC)
 
 
 # --------------------------------------------------------------------------------------------

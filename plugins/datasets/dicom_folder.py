@@ -23,15 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from medganbench.core.dataset import DomainInfo
-from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param
-from medganbench.core.specs import DatasetSpec
 from medganbench.data import (
     InputProblems,
     Patient,
     VolumeDescriptor,
+    dataset_hook,
     domain_for,
     relative,
+    root_param,
     split_params,
 )
 from medganbench.data.dicom import (
@@ -48,13 +48,7 @@ NAME = "dicom-folder"
 VERSION = "2"
 
 PARAMS: tuple[Param, ...] = (
-    Param(
-        "root",
-        "",
-        "folder tree of DICOM files; empty: --data-dir, MEDGANBENCH_DATA_DICOM_FOLDER "
-        "or the cache directory",
-        location=True,
-    ),
+    root_param(NAME, "folder tree of DICOM files"),
     Param(
         "modality",
         "CT",
@@ -130,10 +124,7 @@ DICOM_FOLDER = VolumeDescriptor(
 )
 
 
-@hookimpl
-def medganbench_datasets() -> list[DatasetSpec]:
-    """Register ``dicom-folder``."""
-    return [DICOM_FOLDER.spec()]
+medganbench_datasets = dataset_hook(DICOM_FOLDER)
 
 
 __all__ = ["DICOM_FOLDER", "NAME", "PARAMS", "VERSION", "medganbench_datasets"]

@@ -14,10 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from medganbench.core.dataset import DatasetContext
-from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param, resolve_args
 from medganbench.core.specs import DatasetSpec
-from medganbench.data import FolderSettings, FolderSource, SlicesDataset, find_root, load_folders
+from medganbench.data import (
+    FolderSettings,
+    FolderSource,
+    SlicesDataset,
+    dataset_hook,
+    find_root,
+    load_folders,
+    root_param,
+)
 from medganbench.data.image_listing import domain_present
 from medganbench.data.problems import InputProblems
 
@@ -30,13 +37,7 @@ VERSION = "1"
 def _params(paired: bool) -> tuple[Param, ...]:
     pairing = " (pairs are matched by file stem)" if paired else ""
     return (
-        Param(
-            "root",
-            "",
-            "folder holding the domain folders; empty: --data-dir, "
-            "MEDGANBENCH_DATA_<NAME> or the cache",
-            location=True,
-        ),
+        root_param(PAIRED if paired else UNPAIRED, "folder holding the domain folders"),
         Param(
             "a_dir",
             "A",
@@ -118,34 +119,30 @@ unpaired_folder = _factory(UNPAIRED, paired=False)
 paired_folder = _factory(PAIRED, paired=True)
 
 
-@hookimpl
-def medganbench_datasets() -> list[DatasetSpec]:
-    """Register ``unpaired-folder`` and ``paired-folder``."""
-    return [
-        DatasetSpec(
-            name=UNPAIRED,
-            summary="Your own unpaired A/B folders of PNG/JPEG/BMP/TIFF slices (8-bit display values).",
-            version=VERSION,
-            factory=unpaired_folder,
-            params=UNPAIRED_PARAMS,
-            modality="a_modality → b_modality",
-            modalities=modalities,
-            pairing="unpaired",
-            size="any",
-        ),
-        DatasetSpec(
-            name=PAIRED,
-            summary="Your own paired A/B folders of image slices, matched by file stem.",
-            version=VERSION,
-            factory=paired_folder,
-            params=PAIRED_PARAMS,
-            modality="a_modality → b_modality",
-            modalities=modalities,
-            pairing="paired",
-            paired=True,
-            size="any",
-        ),
-    ]
+UNPAIRED_SPEC = DatasetSpec(
+    name=UNPAIRED,
+    summary="Your own unpaired A/B folders of PNG/JPEG/BMP/TIFF slices (8-bit display values).",
+    version=VERSION,
+    factory=unpaired_folder,
+    params=UNPAIRED_PARAMS,
+    modality="a_modality → b_modality",
+    modalities=modalities,
+    pairing="unpaired",
+    size="any",
+)
+PAIRED_SPEC = DatasetSpec(
+    name=PAIRED,
+    summary="Your own paired A/B folders of image slices, matched by file stem.",
+    version=VERSION,
+    factory=paired_folder,
+    params=PAIRED_PARAMS,
+    modality="a_modality → b_modality",
+    modalities=modalities,
+    pairing="paired",
+    paired=True,
+    size="any",
+)
+medganbench_datasets = dataset_hook(UNPAIRED_SPEC, PAIRED_SPEC)
 
 
 __all__ = [

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from medganbench.core.dataset import DatasetContext
-from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param, resolve_args
 from medganbench.core.specs import DatasetSpec
 from medganbench.data import (
@@ -37,6 +36,7 @@ from medganbench.data import (
     FolderSettings,
     FolderSource,
     SlicesDataset,
+    dataset_hook,
     env_var,
     find_root,
     load_folders,
@@ -72,23 +72,19 @@ PARAMS: tuple[Param, ...] = (
 )
 
 
-@hookimpl
-def medganbench_datasets() -> list[DatasetSpec]:
-    """Register ``kaggle-brain``."""
-    return [
-        DatasetSpec(
-            name=NAME,
-            summary="Kaggle CT-to-MRI brain slices (darren2020/ct-to-mri-cgan), unpaired MR → CT, 8-bit.",
-            version=VERSION,
-            factory="medganbench_plugins.datasets.kaggle_brain:KaggleBrain",
-            params=PARAMS,
-            modality="MR → CT",
-            pairing="unpaired",
-            size="4974 slices",
-            locate="medganbench_plugins.datasets.kaggle_brain:locate",
-            download="medganbench_plugins.datasets.kaggle_brain:download",
-        )
-    ]
+SPEC = DatasetSpec(
+    name=NAME,
+    summary="Kaggle CT-to-MRI brain slices (darren2020/ct-to-mri-cgan), unpaired MR → CT, 8-bit.",
+    version=VERSION,
+    factory="medganbench_plugins.datasets.kaggle_brain:KaggleBrain",
+    params=PARAMS,
+    modality="MR → CT",
+    pairing="unpaired",
+    size="4974 slices",
+    locate="medganbench_plugins.datasets.kaggle_brain:locate",
+    download="medganbench_plugins.datasets.kaggle_brain:download",
+)
+medganbench_datasets = dataset_hook(SPEC)
 
 
 def images_dir(root: Path) -> Path | None:

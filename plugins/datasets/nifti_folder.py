@@ -20,17 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from medganbench.core.dataset import DomainInfo
-from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param
-from medganbench.core.specs import DatasetSpec
 from medganbench.data import (
     InputProblems,
     Patient,
     VolumeDescriptor,
     anonymous_id,
+    dataset_hook,
     domain_for,
     list_files,
     relative,
+    root_param,
     split_params,
 )
 
@@ -38,13 +38,7 @@ NAME = "nifti-folder"
 VERSION = "2"
 
 PARAMS: tuple[Param, ...] = (
-    Param(
-        "root",
-        "",
-        "folder of NIfTI files (searched recursively); empty: --data-dir, "
-        "MEDGANBENCH_DATA_NIFTI_FOLDER or the cache directory",
-        location=True,
-    ),
+    root_param(NAME, "folder of NIfTI files (searched recursively)"),
     Param("pattern", "*.nii*", "file name pattern (fnmatch) of the volumes"),
     Param("modality", "MR", "modality of the volumes", choices=("MR", "CT")),
     Param("slice_axis", 2, "array axis the 2-D slices are taken across", choices=(0, 1, 2)),
@@ -93,10 +87,7 @@ NIFTI_FOLDER = VolumeDescriptor(
 )
 
 
-@hookimpl
-def medganbench_datasets() -> list[DatasetSpec]:
-    """Register ``nifti-folder``."""
-    return [NIFTI_FOLDER.spec()]
+medganbench_datasets = dataset_hook(NIFTI_FOLDER)
 
 
 __all__ = ["NAME", "NIFTI_FOLDER", "PARAMS", "VERSION", "medganbench_datasets"]

@@ -28,10 +28,9 @@ import numpy as np
 import torch
 
 from medganbench.core.dataset import SPLITS, Dataset, DatasetContext, DatasetInfo, DomainInfo
-from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param, resolve_args
 from medganbench.core.specs import DatasetSpec
-from medganbench.data import DomainSlices, SliceSplit, cached
+from medganbench.data import DomainSlices, SliceSplit, cached, dataset_hook
 from medganbench.data.cache import cache_path
 from medganbench.errors import UsageError
 from medganbench_plugins.datasets.phantom_render import SubjectSlices, render_subject
@@ -84,24 +83,20 @@ def modalities(args: Mapping[str, Any]) -> tuple[str, str]:
     return {"a": ("MR", "MR"), "b": ("CT", "CT")}.get(str(args["domain"]), ("MR", "CT"))
 
 
-@hookimpl
-def medganbench_datasets() -> list[DatasetSpec]:
-    """Register ``phantom-brain``."""
-    return [
-        DatasetSpec(
-            name=NAME,
-            summary="Procedural paired MR (T1/T2) → CT (HU) brain slices with tissue labels; no "
-            "download, cached.",
-            version=VERSION,
-            factory="medganbench_plugins.datasets.phantom_brain:PhantomBrain",
-            params=PARAMS,
-            modality="MR (T1/T2) → CT",
-            pairing="paired (paired=false or domain=a|b: unpaired)",
-            paired=is_paired,
-            modalities=modalities,
-            size="24 subjects × 8 slices by default",
-        )
-    ]
+SPEC = DatasetSpec(
+    name=NAME,
+    summary="Procedural paired MR (T1/T2) → CT (HU) brain slices with tissue labels; no "
+    "download, cached.",
+    version=VERSION,
+    factory="medganbench_plugins.datasets.phantom_brain:PhantomBrain",
+    params=PARAMS,
+    modality="MR (T1/T2) → CT",
+    pairing="paired (paired=false or domain=a|b: unpaired)",
+    paired=is_paired,
+    modalities=modalities,
+    size="24 subjects × 8 slices by default",
+)
+medganbench_datasets = dataset_hook(SPEC)
 
 
 @dataclass(frozen=True)

@@ -24,17 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from medganbench.core.dataset import DomainInfo
-from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param
-from medganbench.core.specs import DatasetSpec
 from medganbench.data import (
     CT_WINDOW,
     InputProblems,
     Patient,
     VolumeDescriptor,
     ct_domain,
+    dataset_hook,
     mr_domain,
     relative,
+    root_param,
     split_params,
     subfolders,
 )
@@ -79,13 +79,7 @@ def instructions(name: str) -> str:
 def _params(name: str) -> tuple[Param, ...]:
     regions = YEARS[name]["regions"]
     return (
-        Param(
-            "root",
-            "",
-            "folder holding Task1/ and Task2/ (or the region folders); empty: --data-dir, "
-            f"MEDGANBENCH_DATA_{name.upper()} or the cache directory",
-            location=True,
-        ),
+        root_param(name, "folder holding Task1/ and Task2/ (or the region folders)"),
         Param("region", regions[0], "anatomical region", choices=regions),
         Param("source", "mr", "domain A: MR (Task 1) or CBCT (Task 2)", choices=("mr", "cbct")),
         Param("slice_axis", 2, "array axis of the slices (2: axial)", choices=(0, 1, 2)),
@@ -142,10 +136,7 @@ SYNTHRAD2023 = _descriptor("synthrad2023")
 SYNTHRAD2025 = _descriptor("synthrad2025")
 
 
-@hookimpl
-def medganbench_datasets() -> list[DatasetSpec]:
-    """Register ``synthrad2023`` and ``synthrad2025``."""
-    return [SYNTHRAD2023.spec(), SYNTHRAD2025.spec()]
+medganbench_datasets = dataset_hook(SYNTHRAD2023, SYNTHRAD2025)
 
 
 __all__ = [

@@ -26,17 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from medganbench.core.dataset import DomainInfo
-from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param
-from medganbench.core.specs import DatasetSpec
 from medganbench.data import (
     InputProblems,
     Patient,
     VolumeDescriptor,
     anonymous_id,
+    dataset_hook,
     domain_for,
     is_volume_file,
     relative,
+    root_param,
     split_params,
     subfolders,
 )
@@ -54,14 +54,14 @@ _COMMON: tuple[Param, ...] = (
     *split_params("patients"),
 )
 PAIRED_PARAMS: tuple[Param, ...] = (
-    Param("root", "", "folder of patient folders", location=True),
+    root_param(PAIRED, "folder of patient folders"),
     Param("a_file", "mr.nii.gz", "file name of domain A in every patient folder"),
     Param("b_file", "ct.nii.gz", "file name of domain B in every patient folder"),
     Param("mask_file", "mask.nii.gz", "body-mask file name (used where present)"),
     *_COMMON,
 )
 UNPAIRED_PARAMS: tuple[Param, ...] = (
-    Param("root", "", "folder holding the A and B trees", location=True),
+    root_param(UNPAIRED, "folder holding the A and B trees"),
     Param("a_dir", "MR", "sub-folder of domain A's patient folders"),
     Param("b_dir", "CT", "sub-folder of domain B's patient folders"),
     *_COMMON,
@@ -157,10 +157,7 @@ UNPAIRED_FOLDER = VolumeDescriptor(
 )
 
 
-@hookimpl
-def medganbench_datasets() -> list[DatasetSpec]:
-    """Register ``paired-volume-folder`` and ``unpaired-volume-folder``."""
-    return [PAIRED_FOLDER.spec(), UNPAIRED_FOLDER.spec()]
+medganbench_datasets = dataset_hook(PAIRED_FOLDER, UNPAIRED_FOLDER)
 
 
 __all__ = [
