@@ -48,7 +48,7 @@ def dataset_hook(*declared: DatasetSpec | Declares) -> Callable[[], list[Dataset
 
     names = ", ".join(d.name if isinstance(d, DatasetSpec) else d.spec().name for d in declared)
     medganbench_datasets.__doc__ = f"Register {names}."
-    return hookimpl(medganbench_datasets)  # type: ignore[no-any-return]
+    return hookimpl(medganbench_datasets)
 
 
 __all__ = ["Declares", "dataset_hook", "root_param"]
