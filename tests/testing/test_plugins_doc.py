@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import site
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -43,7 +45,11 @@ def test_every_bash_block_is_run_or_says_why_not() -> None:
     bash = [(marker, body) for marker, lang, body in _blocks() if lang == "bash"]
     not_run = [body for marker, body in bash if marker.startswith("not run: ")]
     assert len(bash) >= 3
-    assert not_run == ["python -m build\ntwine upload dist/*\n"]
+    assert not_run == [
+        "pip install -e examples/plugin_template\n"
+        "medganbench check dataset template-patients --arg root=/data/my-patients\n",
+        "python -m build\ntwine upload dist/*\n",
+    ]
     assert all(not marker or marker.startswith("not run: ") for marker, _ in bash)
 
 
@@ -64,14 +70,47 @@ def test_the_python_examples_import_what_exists() -> None:
                     exec(line, {})
 
 
+def author_venv(venv: Path) -> Path:
+    """A fresh virtual environment that sees this environment's packages, as an author's own
+    venv with medganbench installed would; returns its interpreter.
+
+    ``--system-site-packages`` would expose the *base* interpreter's packages, not those of the
+    environment the tests run in (a venv, a uv environment, or the base interpreter itself).
+    So the new environment gets a ``.pth`` file adding this environment's site directories with
+    ``site.addsitedir``, which also runs their ``.pth`` files (editable installs).
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    inner = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    paths = sysconfig.get_paths()
+    outer = dict.fromkeys([paths["purelib"], paths["platlib"], *site.getsitepackages()])
+    lines = [f"import site; site.addsitedir({p!r})" for p in outer if Path(p).is_dir()]
+    (Path(inner) / "outer-environment.pth").write_text("\n".join(lines) + "\n")
+    return python
+
+
+def test_an_author_venv_sees_this_environments_packages(tmp_path: Path) -> None:
+    python = author_venv(tmp_path / "venv")
+    # pip runs build backends in processes of their own: import it apart from setuptools (pip
+    # puts the standard library's distutils back, which setuptools refuses in one process).
+    pip = subprocess.run([str(python), "-c", "import pip"], capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stderr
+    code = "import medganbench, medganbench_plugins, setuptools; print(setuptools.__version__)"
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    # Offline, without build isolation, the walkthrough builds with this setuptools: it must make
+    # wheels itself (a fresh venv's 65.5 has no bdist_wheel without the wheel package).
+    major, minor = (int(x) for x in done.stdout.split(".")[:2])
+    assert (major, minor) >= (70, 1)
+
+
 @pytest.mark.slow
 def test_the_walkthrough_runs_from_an_empty_folder_to_a_row(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-        check=True,
-    )
-    python = venv / "bin" / "python"
+    python = author_venv(venv)
     for command, module in (("pip", "pip"), ("medganbench", "medganbench")):
         shim = venv / "bin" / command
         shim.write_text(f'#!/bin/sh\nexec "{python}" -m {module} "$@"\n')
