@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -13,6 +12,7 @@ from medganbench.cli.common import err, leaderboard_dir_option, load_registries,
 from medganbench.core.manager import Registries
 from medganbench.core.params import parse_key_values
 from medganbench.errors import UsageError
+from medganbench.leaderboard.columns import measure_text
 from medganbench.run.budget import Budget
 from medganbench.run.options import RunOptions
 from medganbench.run.resume import SPEC_NAME, spec_from_run_dir
@@ -204,8 +204,7 @@ def run(
     table.add_column("value", justify="right")
     for row in result.rows:
         arrow = "↑" if row.higher_is_better else "↓"
-        args = json.loads(row.metric_args)
-        shown = ", ".join(f"{k}={v}" for k, v in args.items())
+        shown = measure_text(row.metric_args, row.eval_unit, row.eval_grid)
         name = f"{row.metric} {arrow}" + (f" ({shown})" if shown else "")
         table.add_row(row.direction, name, f"{row.value:.4f}")
     out.print(table)

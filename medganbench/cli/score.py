@@ -11,7 +11,7 @@ from medganbench import defaults
 from medganbench.cli.common import err, leaderboard_dir_option, load_registries, out
 from medganbench.cli.run import parse_metric_args
 from medganbench.core.params import parse_key_values
-from medganbench.leaderboard.ranking import format_args
+from medganbench.leaderboard.columns import measure_text
 from medganbench.run.external import EXTERNAL_DIRECTIONS, TASKS, ExternalSpec, score_outputs
 from medganbench.run.options import RunOptions
 
@@ -120,7 +120,7 @@ def score(
         table.add_column(column)
     for row in result.rows:
         arrow = "↑" if row.higher_is_better else "↓"
-        shown = format_args(row.metric_args)
+        shown = measure_text(row.metric_args, row.eval_unit, row.eval_grid)
         metric = f"{row.metric} {arrow}" + (f" ({shown})" if shown else "")
         table.add_row(row.direction, metric, f"{row.value:.4f}")
     out.print(table)

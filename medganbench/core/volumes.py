@@ -7,36 +7,31 @@ header) and, in every item of a paired split, two int64 scalars: :data:`VOLUME_K
 of the item's volume in that list) and :data:`SLICE_KEY` (the slice's position along the slice
 axis). The runner then puts each patient's translated slices back together in slice order and
 asks every metric that can (:class:`VolumeScoring`) for one value per patient, in 3-D inside the
-mask; the row's value is the mean over patients, and the row says ``eval_unit=volume``.
+mask; the row's value is the mean over patients.
 
-Volume rows are written *beside* the slice rows of the same metric: their ``metric_args`` carry
-``"eval_unit": "volume"`` (:func:`volume_args`), which keeps the two apart in ranking and merging
-without a new leaderboard column; slice rows keep the arguments they always had.
-``eval_unit`` is not an argument a metric declares: :func:`declared_args` removes it where a
-row's arguments are turned back into a command.
+Volume rows are written *beside* the slice rows of the same metric, with the same
+``metric_args`` (the metric's own arguments): the leaderboard's ``eval_unit`` column says
+``"volume"`` where the slice rows say ``"slice"``, which keeps the two apart in ranking and
+merging.
 
-Volumes are scored on the run's ``--image-size`` grid. A dataset that can also give each
-patient's target on its native grid (:class:`NativeSource`, asked for with the dataset argument
-``eval_grid=native``) gets a second set of volume rows, ``metric_args`` with
-``"eval_grid": "native"`` (:func:`native_args`): the translated slices resized back to the
-native in-plane size and scored against the native target and mask.
+Volumes are scored on the run's ``--image-size`` grid (``eval_grid`` column ``"image_size"``).
+A run asked for ``--eval-grid native`` on a dataset that can give each patient's target on its
+native grid (:class:`NativeSource`) gets a second set of volume rows, ``eval_grid`` column
+``"native"``: the translated slices resized back to the native in-plane size and scored against
+the native target and mask.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import torch
 
 #: Sample keys of a volume-backed item.
 VOLUME_KEY = "volume"
 SLICE_KEY = "slice"
-#: The key, in a row's ``metric_args`` and ``metric_details``, of the evaluation unit.
-EVAL_UNIT = "eval_unit"
-#: The key, in a native-grid volume row's ``metric_args``, of the grid it was scored on.
-EVAL_GRID = "eval_grid"
 
 
 @runtime_checkable
@@ -102,19 +97,3 @@ class NativeSource(Protocol):
         centred ``max(h, w)`` square and resized to ``--image-size``.
         """
         ...
-
-
-def volume_args(args: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``metric_args`` of a volume row: the metric's arguments plus ``eval_unit``."""
-    return {**args, EVAL_UNIT: "volume"}
-
-
-def native_args(args: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``metric_args`` of a native-grid volume row: :func:`volume_args` plus ``eval_grid``."""
-    return {**volume_args(args), EVAL_GRID: "native"}
-
-
-def declared_args(args: Mapping[str, Any]) -> dict[str, Any]:
-    """A row's ``metric_args`` without ``eval_unit`` and ``eval_grid`` (what the metric was
-    built with)."""
-    return {k: v for k, v in args.items() if k not in (EVAL_UNIT, EVAL_GRID)}

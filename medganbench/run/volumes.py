@@ -5,8 +5,9 @@ in 3-D (see :mod:`medganbench.core.volumes` for the contract).
 volume ids for the eval split, the direction compares with a pixel-wise counterpart, and at least
 one metric scores volumes. The collector receives every evaluated batch
 (:meth:`VolumeCollector.add`), then :meth:`VolumeCollector.scores` gives, per metric, the mean
-over patients and a report whose details hold ``eval_unit``, the per-patient values, their number
-and standard deviation, and the grid the volumes were scored on. When the dataset was asked for
+over patients and a report whose details hold the per-patient values, their number and standard
+deviation, and the grid the volumes were scored on (the row's ``eval_unit`` and ``eval_grid``
+columns are the recorder's: :mod:`medganbench.run.record`). When the dataset was asked for
 native-grid evaluation (:class:`~medganbench.core.volumes.NativeSource`),
 :meth:`VolumeCollector.native_scores` does the same on the native grid: each translated slice is
 resized back to the native in-plane size (:func:`to_native`) and scored against the native
@@ -26,7 +27,6 @@ import torch.nn.functional as F
 
 from medganbench.core.metric import Metric, MetricReport, Needs
 from medganbench.core.volumes import (
-    EVAL_UNIT,
     SLICE_KEY,
     VOLUME_KEY,
     NativeSource,
@@ -141,7 +141,6 @@ class VolumeCollector:
             values = list(per_patient.values())
             finite = [x for x in values if math.isfinite(x)]
             details: dict[str, Any] = {
-                EVAL_UNIT: "volume",
                 "grid": grid,
                 "patients": per_patient,
                 "n_patients": len(values),

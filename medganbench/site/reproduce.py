@@ -10,7 +10,6 @@ from typing import Any
 
 from medganbench import defaults
 from medganbench.core.manager import Registries
-from medganbench.core.volumes import declared_args
 from medganbench.errors import MedganbenchError
 from medganbench.run.budget import Budget
 from medganbench.run.spec import PRECISIONS, RunSpec, resolve_run
@@ -62,8 +61,9 @@ def reproduce(
     model_args = json.loads(first["model_args"])
     dataset_args = json.loads(first["dataset_args"])
     metrics = list(dict.fromkeys(r["metric"] for r in rows))
-    # A volume row's arguments are its slice row's plus eval_unit, which is no argument.
-    metric_args = {r["metric"]: declared_args(json.loads(r["metric_args"])) for r in rows}
+    # A metric's volume rows hold the same arguments as its slice rows (eval_unit and eval_grid
+    # are columns of their own).
+    metric_args = {r["metric"]: json.loads(r["metric_args"]) for r in rows}
     budget = Budget(
         steps=first["budget_steps"], kimg=first["budget_kimg"], seconds=first["budget_seconds"]
     )
@@ -136,7 +136,7 @@ def external_command(rows: Sequence[Mapping[str, Any]]) -> Reproduction:
     same id)."""
     first = rows[0]
     model_args = json.loads(first["model_args"])
-    metric_args = {r["metric"]: declared_args(json.loads(r["metric_args"])) for r in rows}
+    metric_args = {r["metric"]: json.loads(r["metric_args"]) for r in rows}
     words = ["medganbench", "score", "--dataset", first["dataset"], "--outputs", "OUTPUTS",
              "--name", first["model"], "--model-version", first["model_version"],
              "--direction", str(model_args.get("direction", first["direction"])),
