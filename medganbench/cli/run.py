@@ -8,7 +8,13 @@ import click
 from rich.table import Table
 
 from medganbench import defaults
-from medganbench.cli.common import err, leaderboard_dir_option, load_registries, out
+from medganbench.cli.common import (
+    err,
+    eval_grid_option,
+    leaderboard_dir_option,
+    load_registries,
+    out,
+)
 from medganbench.core.manager import Registries
 from medganbench.core.params import parse_key_values
 from medganbench.errors import UsageError
@@ -128,6 +134,7 @@ from medganbench.run.spec import PRECISIONS, RunSpec, default_metrics
     help="Let metrics use a weights file (MEDGANBENCH_WEIGHTS_<NAME>) whose sha256 matches no "
     "pinned source; its rows record the file's own hash and that it was not verified.",
 )
+@eval_grid_option
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -152,6 +159,7 @@ def run(
     checkpoint_every: int | None,
     deterministic: bool,
     allow_unverified_weights: bool,
+    eval_grid: str,
 ) -> None:
     """Train MODEL on DATASET under a fixed budget, evaluate it and append to the leaderboard.
 
@@ -184,6 +192,7 @@ def run(
             precision=precision,
             channels_last=channels_last,
             allow_unverified_weights=allow_unverified_weights,
+            eval_grid=eval_grid,
         )
     options = RunOptions(
         leaderboard_dir=leaderboard_dir,
@@ -228,6 +237,7 @@ _SPEC_OPTIONS = (
     "channels_last",
     "runs_dir",
     "allow_unverified_weights",
+    "eval_grid",
 )
 
 
@@ -270,6 +280,7 @@ def spec_from_options(
     precision: str = defaults.PRECISION,
     channels_last: bool = True,
     allow_unverified_weights: bool = False,
+    eval_grid: str = "image_size",
 ) -> RunSpec:
     """The spec ``medganbench run`` builds from its options (each default is the option's).
 
@@ -296,6 +307,7 @@ def spec_from_options(
         precision=precision,
         channels_last=channels_last,
         allow_unverified_weights=allow_unverified_weights,
+        eval_grid=eval_grid,
     )
 
 

@@ -81,11 +81,12 @@ class NativeSlices:
 
 @runtime_checkable
 class NativeSource(Protocol):
-    """A volume dataset that can give its patients' slices on the native grid."""
+    """A volume dataset that can give its patients' slices on the native grid.
 
-    def native_grid(self) -> bool:
-        """Whether the run asked for native-grid evaluation (``eval_grid=native``)."""
-        ...
+    The runner asks for them only when the run asked for native-grid evaluation
+    (``--eval-grid native``); a run that asks for it on another dataset is refused before it
+    trains.
+    """
 
     def native_slices(
         self, split: str, volume: int, key: str, slices: Sequence[int]

@@ -7,8 +7,8 @@ one metric scores volumes. The collector receives every evaluated batch
 (:meth:`VolumeCollector.add`), then :meth:`VolumeCollector.scores` gives, per metric, the mean
 over patients and a report whose details hold the per-patient values, their number and standard
 deviation, and the grid the volumes were scored on (the row's ``eval_unit`` and ``eval_grid``
-columns are the recorder's: :mod:`medganbench.run.record`). When the dataset was asked for
-native-grid evaluation (:class:`~medganbench.core.volumes.NativeSource`),
+columns are the recorder's: :mod:`medganbench.run.record`). When the run asked for native-grid
+evaluation (``--eval-grid native``, on a :class:`~medganbench.core.volumes.NativeSource`),
 :meth:`VolumeCollector.native_scores` does the same on the native grid: each translated slice is
 resized back to the native in-plane size (:func:`to_native`) and scored against the native
 target and mask.
@@ -74,7 +74,7 @@ class VolumeCollector:
         ids: the eval split's volume ids (index → key).
         metrics: the metrics that score volumes, by name.
         window: the target domain's window.
-        native: the dataset, where it was asked for native-grid evaluation.
+        native: the dataset, where the run asked for native-grid evaluation.
         split: the evaluated split (for ``native``).
         key: the compared domain's key (for ``native``).
     """
@@ -161,7 +161,7 @@ class VolumeCollector:
 
     def native_scores(self) -> dict[str, tuple[float, MetricReport]]:
         """As :meth:`scores`, on the native grid (details say ``grid: native``); empty when the
-        dataset was not asked for it.
+        run did not ask for it.
 
         Raises:
             DataError: as :meth:`scores`, or the dataset cannot read a patient's native slices.
@@ -184,6 +184,8 @@ def volume_collector(
     window: tuple[float, float],
     paired: bool,
     key: str = "b",
+    *,
+    native: bool = False,
 ) -> VolumeCollector | None:
     """A collector for one direction, or ``None`` when it is not evaluated per patient.
 
@@ -194,6 +196,9 @@ def volume_collector(
         window: the target domain's window.
         paired: whether predictions have a pixel-wise counterpart in this direction.
         key: the compared domain's key (for native-grid evaluation).
+        native: the run asked for native-grid evaluation too (``--eval-grid native``); the
+            dataset is then a :class:`~medganbench.core.volumes.NativeSource` (checked before
+            training by :func:`~medganbench.run.prepare.check_eval_grid`).
     """
     if not paired or not isinstance(dataset, VolumeSource):
         return None
@@ -205,5 +210,5 @@ def volume_collector(
     }
     if not ids or not scoring:
         return None
-    native = dataset if isinstance(dataset, NativeSource) and dataset.native_grid() else None
-    return VolumeCollector(list(ids), scoring, window, native, split, key)
+    source = dataset if native and isinstance(dataset, NativeSource) else None
+    return VolumeCollector(list(ids), scoring, window, source, split, key)

@@ -38,7 +38,7 @@ from medganbench_plugins.datasets.nifti_volumes import (
     split_ratios,
 )
 from medganbench_plugins.datasets.slices import group_split_params
-from medganbench_plugins.datasets.volume_native import eval_grid_param, load_paired_patients
+from medganbench_plugins.datasets.volume_native import load_paired_patients
 from medganbench_plugins.datasets.volume_pairs import (
     PatientFiles,
     VolumeDataset,
@@ -96,7 +96,6 @@ def _params(name: str) -> tuple[Param, ...]:
         Param("slice_axis", 2, "array axis of the slices (2: axial)", choices=(0, 1, 2)),
         Param("percentile", 99.5, "MR: per-volume percentile mapped to 1.0", minimum=50.0),
         *group_split_params("patients"),
-        eval_grid_param(),
     )
 
 

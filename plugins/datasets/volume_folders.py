@@ -50,7 +50,7 @@ from medganbench_plugins.datasets.slices import (
     files_fingerprint,
     group_split_params,
 )
-from medganbench_plugins.datasets.volume_native import eval_grid_param, load_paired_patients
+from medganbench_plugins.datasets.volume_native import load_paired_patients
 from medganbench_plugins.datasets.volume_pairs import (
     PatientFiles,
     VolumeDataset,
@@ -75,7 +75,6 @@ PAIRED_PARAMS: tuple[Param, ...] = (
     Param("b_file", "ct.nii.gz", "file name of domain B in every patient folder"),
     Param("mask_file", "mask.nii.gz", "body-mask file name (used where present)"),
     *_COMMON,
-    eval_grid_param(),
 )
 UNPAIRED_PARAMS: tuple[Param, ...] = (
     Param("root", "", "folder holding the A and B trees", location=True),

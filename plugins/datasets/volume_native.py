@@ -1,4 +1,4 @@
-"""Native-grid slices of a volume dataset's patients, for ``eval_grid=native`` evaluation.
+"""Native-grid slices of a volume dataset's patients, for ``--eval-grid native`` evaluation.
 
 :func:`native_reader` returns the function a :class:`~medganbench_plugins.datasets.volume_pairs.
 VolumeDataset` calls at evaluation time: it reads one patient's files again (one patient at a
@@ -19,7 +19,6 @@ import numpy as np
 import torch
 
 from medganbench.core.dataset import DomainInfo
-from medganbench.core.params import Param
 from medganbench.core.volumes import NativeSlices
 from medganbench.errors import DataError
 from medganbench_plugins.datasets.nifti_volumes import (
@@ -38,29 +37,13 @@ from medganbench_plugins.datasets.volume_pairs import (
 )
 
 __all__ = [
-    "EVAL_GRIDS",
     "NativeReader",
-    "eval_grid_param",
     "load_paired_patients",
     "native_reader",
 ]
 
-#: The values of the ``eval_grid`` dataset argument.
-EVAL_GRIDS = ("image-size", "native")
 #: Patient key, domain key, slice indices → those slices on the native grid.
 NativeReader = Callable[[str, str, Sequence[int]], NativeSlices]
-
-
-def eval_grid_param() -> Param:
-    """The ``eval_grid`` dataset argument."""
-    return Param(
-        "eval_grid",
-        EVAL_GRIDS[0],
-        "per-patient volume rows on the --image-size grid only, or also on the native grid "
-        "(translated slices resized back to the native in-plane size; what SynthRAD "
-        "comparisons need)",
-        choices=EVAL_GRIDS,
-    )
 
 
 def native_reader(
@@ -121,17 +104,15 @@ def load_paired_patients(
     cache_dir: Path,
 ) -> VolumeDataset:
     """A paired volume dataset from its patients' files: cut (or read from the slice cache,
-    keyed by the files' content), split by patient, and with a native-grid reader when
-    ``eval_grid=native``.
+    keyed by the files' content), split by patient, and with a native-grid reader (used when
+    a run asks for ``--eval-grid native``; it reads nothing until then).
 
     Raises:
         DataError: a patient's files disagree (naming its folder), or no usable slice.
     """
     files = [f for p in patients for f in (*p.images.values(), p.mask) if f and f.exists()]
-    # The evaluation grid does not change the slices: same fingerprint, same cache.
-    sliced = {k: v for k, v in resolved.items() if k != "eval_grid"}
     fingerprint = files_fingerprint(
-        files, root, fingerprint_extra(name, version, sliced, image_size)
+        files, root, fingerprint_extra(name, version, resolved, image_size)
     )
     payload = cached(
         cache_dir / "slices",
@@ -139,7 +120,6 @@ def load_paired_patients(
         lambda: read_patients(patients, domains, resolved, image_size),
     )
     payload_problems(payload, name)
-    native = resolved["eval_grid"] == "native"
     return build_volume_dataset(
         payload,
         (domains["a"], domains["b"]),
@@ -147,5 +127,5 @@ def load_paired_patients(
         int(resolved["seed"]),
         image_size,
         fingerprint,
-        native_reader(patients, domains, resolved) if native else None,
+        native_reader(patients, domains, resolved),
     )

@@ -352,7 +352,7 @@ class VolumeDataset(SliceDataset):
         volumes: split → the volume ids (patient keys) of that split, in the order the
             items' ``"volume"`` indices refer to.
         native: patient key, domain key, slice indices → those slices on the native grid;
-            ``None`` unless the dataset was asked for ``eval_grid=native``.
+            ``None`` when the dataset was built without one.
     """
 
     def __init__(
@@ -368,21 +368,17 @@ class VolumeDataset(SliceDataset):
         self.volumes = {k: list(v) for k, v in volumes.items()}
         self.native = native
 
-    def native_grid(self) -> bool:
-        """Whether per-patient volumes are also scored on the native grid."""
-        return self.native is not None
-
     def native_slices(
         self, split: str, volume: int, key: str, slices: Sequence[int]
     ) -> NativeSlices:
         """Slices ``slices`` of domain ``key`` of patient ``volume`` of ``split``, native grid.
 
         Raises:
-            DataError: the dataset was not asked for the native grid, or the patient's files
-                cannot be read again.
+            DataError: the dataset has no native-grid reader, or the patient's files cannot be
+                read again.
         """
         if self.native is None:
-            raise DataError("This dataset was not asked for eval_grid=native.")
+            raise DataError("This dataset cannot read its patients on the native grid.")
         return self.native(self.volume_ids(split)[volume], key, slices)
 
     def volume_ids(self, split: str) -> list[str]:
