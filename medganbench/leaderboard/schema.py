@@ -53,7 +53,8 @@ class LeaderboardRow:
     ``provenance`` hold JSON objects: pass a JSON string or a mapping; both are stored as canonical JSON.
 
     Raises (on construction):
-        LeaderboardError: a value has the wrong type, naming the column.
+        LeaderboardError: a value has the wrong type, or ``track``, ``eval_unit`` or
+            ``eval_grid`` is not one of its :data:`CHOICES`, naming the column.
     """
 
     run_id: str = _column(_STRING)
