@@ -29,8 +29,9 @@ COMMITTED = ROOT / "leaderboards" / "phantom-brain.arrow"
 MODEL, SEED = "identity", 0
 
 
-def _values(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], float]:
-    return {(r["direction"], r["metric"], r["metric_args"]): r["value"] for r in rows}
+def _values(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], float]:
+    keys = ("direction", "metric", "metric_args", "eval_unit", "eval_grid")
+    return {tuple(r[k] for k in keys): r["value"] for r in rows}
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from medganbench.core.dataset import DatasetContext
 from medganbench.core.manager import Registries, build_registries, make_plugin_manager
 from medganbench.errors import INTERRUPTED_EXIT, MedganbenchError, UsageError
 from medganbench.fileio import describe_os_error
+from medganbench.leaderboard.schema import EVAL_GRIDS
 from medganbench.leaderboard.store import leaderboard_path
 
 # Piped output (CI logs, files, tests) gets a wide console so tables are not cut to 80 columns.
@@ -82,4 +83,15 @@ leaderboard_dir_option = click.option(
     show_default=True,
     type=click.Path(path_type=Path),
     help="Directory of the <dataset>.arrow leaderboards.",
+)
+
+#: ``--eval-grid``, shared by ``run`` and ``score``.
+eval_grid_option = click.option(
+    "--eval-grid",
+    type=click.Choice(EVAL_GRIDS),
+    default=EVAL_GRIDS[0],
+    show_default=True,
+    help="native: also score each patient volume on its native grid (translated slices resized "
+    "back to the patient's own in-plane size), for datasets that can give it — the paired volume "
+    "datasets; what SynthRAD comparisons need. Adds rows with eval_grid=native.",
 )

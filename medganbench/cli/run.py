@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 from rich.table import Table
 
 from medganbench import defaults
-from medganbench.cli.common import err, leaderboard_dir_option, load_registries, out
+from medganbench.cli.common import (
+    err,
+    eval_grid_option,
+    leaderboard_dir_option,
+    load_registries,
+    out,
+)
 from medganbench.core.manager import Registries
 from medganbench.core.params import parse_key_values
 from medganbench.errors import UsageError
+from medganbench.leaderboard.columns import measure_text
 from medganbench.run.budget import Budget
 from medganbench.run.options import RunOptions
 from medganbench.run.resume import SPEC_NAME, spec_from_run_dir
@@ -128,6 +134,7 @@ from medganbench.run.spec import PRECISIONS, RunSpec, default_metrics
     help="Let metrics use a weights file (MEDGANBENCH_WEIGHTS_<NAME>) whose sha256 matches no "
     "pinned source; its rows record the file's own hash and that it was not verified.",
 )
+@eval_grid_option
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -152,6 +159,7 @@ def run(
     checkpoint_every: int | None,
     deterministic: bool,
     allow_unverified_weights: bool,
+    eval_grid: str,
 ) -> None:
     """Train MODEL on DATASET under a fixed budget, evaluate it and append to the leaderboard.
 
@@ -184,6 +192,7 @@ def run(
             precision=precision,
             channels_last=channels_last,
             allow_unverified_weights=allow_unverified_weights,
+            eval_grid=eval_grid,
         )
     options = RunOptions(
         leaderboard_dir=leaderboard_dir,
@@ -204,8 +213,7 @@ def run(
     table.add_column("value", justify="right")
     for row in result.rows:
         arrow = "↑" if row.higher_is_better else "↓"
-        args = json.loads(row.metric_args)
-        shown = ", ".join(f"{k}={v}" for k, v in args.items())
+        shown = measure_text(row.metric_args, row.eval_unit, row.eval_grid)
         name = f"{row.metric} {arrow}" + (f" ({shown})" if shown else "")
         table.add_row(row.direction, name, f"{row.value:.4f}")
     out.print(table)
@@ -229,6 +237,7 @@ _SPEC_OPTIONS = (
     "channels_last",
     "runs_dir",
     "allow_unverified_weights",
+    "eval_grid",
 )
 
 
@@ -271,6 +280,7 @@ def spec_from_options(
     precision: str = defaults.PRECISION,
     channels_last: bool = True,
     allow_unverified_weights: bool = False,
+    eval_grid: str = "image_size",
 ) -> RunSpec:
     """The spec ``medganbench run`` builds from its options (each default is the option's).
 
@@ -297,6 +307,7 @@ def spec_from_options(
         precision=precision,
         channels_last=channels_last,
         allow_unverified_weights=allow_unverified_weights,
+        eval_grid=eval_grid,
     )
 
 

@@ -8,10 +8,16 @@ import click
 from rich.table import Table
 
 from medganbench import defaults
-from medganbench.cli.common import err, leaderboard_dir_option, load_registries, out
+from medganbench.cli.common import (
+    err,
+    eval_grid_option,
+    leaderboard_dir_option,
+    load_registries,
+    out,
+)
 from medganbench.cli.run import parse_metric_args
 from medganbench.core.params import parse_key_values
-from medganbench.leaderboard.ranking import format_args
+from medganbench.leaderboard.columns import measure_text
 from medganbench.run.external import EXTERNAL_DIRECTIONS, TASKS, ExternalSpec, score_outputs
 from medganbench.run.options import RunOptions
 
@@ -70,6 +76,7 @@ from medganbench.run.options import RunOptions
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="Dataset files.")
 @click.option("--device", default=None, help="cpu, cuda or cuda:N (for the metrics).")
 @click.option("--allow-unverified-weights", is_flag=True, help="As for `medganbench run`.")
+@eval_grid_option
 def score(
     dataset: str,
     outputs_dir: Path,
@@ -87,6 +94,7 @@ def score(
     data_dir: Path | None,
     device: str | None,
     allow_unverified_weights: bool,
+    eval_grid: str,
 ) -> None:
     """Score outputs your own code made for DATASET's split, with the metrics, conventions and
     split a run uses; rows go on the leaderboard in track `external` (no budget), never ranked
@@ -108,6 +116,7 @@ def score(
         metric_args=parse_metric_args(metric_args),
         version=version,
         allow_unverified_weights=allow_unverified_weights,
+        eval_grid=eval_grid,
     )
     options = RunOptions(
         leaderboard_dir=leaderboard_dir, runs_dir=runs_dir, device=device, data_dir=data_dir
@@ -120,7 +129,7 @@ def score(
         table.add_column(column)
     for row in result.rows:
         arrow = "↑" if row.higher_is_better else "↓"
-        shown = format_args(row.metric_args)
+        shown = measure_text(row.metric_args, row.eval_unit, row.eval_grid)
         metric = f"{row.metric} {arrow}" + (f" ({shown})" if shown else "")
         table.add_row(row.direction, metric, f"{row.value:.4f}")
     out.print(table)

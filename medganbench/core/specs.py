@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from medganbench.core.names import is_component_name
 from medganbench.core.params import ArgValue, Param, resolve_args
-from medganbench.errors import PluginError
+from medganbench.errors import PluginError, UsageError
 
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
@@ -184,6 +184,20 @@ class DatasetSpec(ComponentSpec):
     def downloader(self) -> Callable[..., Any] | None:
         """:attr:`download`, imported (``None`` if unset); raises PluginError if it cannot be."""
         return None if self.download is None else load_ref(self.download, self.name)
+
+    def resolve(self, raw_args: Mapping[str, ArgValue]) -> dict[str, ArgValue]:
+        """As :meth:`ComponentSpec.resolve`, with one hint: ``eval_grid``, a dataset argument
+        until it became the run option ``--eval-grid``, is refused pointing there.
+
+        Raises:
+            UsageError: ``eval_grid`` given, and the dataset declares no such argument.
+        """
+        if "eval_grid" in raw_args and all(p.name != "eval_grid" for p in self.params):
+            raise UsageError(
+                f"eval_grid is not an argument of dataset {self.name!r}: it is a run option now.",
+                hint="Use --eval-grid native (medganbench run or score; eval_grid in a sweep).",
+            )
+        return super().resolve(raw_args)
 
     def domain_modalities(self, raw_args: Mapping[str, ArgValue]) -> tuple[str, str] | None:
         """The modalities of domains A and B with these arguments (see :attr:`modalities`);

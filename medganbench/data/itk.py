@@ -15,8 +15,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from medganbench.data.images import oversize
 from medganbench.data.problems import DataFileError
 from medganbench.data.volume import Volume, finite, to_slice_major

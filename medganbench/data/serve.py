@@ -18,14 +18,9 @@ import torch
 from torch.utils.data import Dataset as TorchDataset
 
 from medganbench.core.dataset import Dataset, DatasetInfo, DomainKey, Sample
-from medganbench.core.volumes import SLICE_KEY, VOLUME_KEY, NativeSlices
+from medganbench.core.volumes import SLICE_KEY, VOLUME_KEY, NativeSlices, slice_key, volume_key
 from medganbench.data.problems import summarize
 from medganbench.errors import DataError, UsageError
-
-
-def domain_keys(key: str) -> tuple[str, str]:
-    """The item keys of one domain's volume and slice index (``"volume_a"``, ``"slice_a"``)."""
-    return f"{VOLUME_KEY}_{key}", f"{SLICE_KEY}_{key}"
 
 
 @dataclass(frozen=True)
@@ -109,9 +104,12 @@ class SliceSplit(TorchDataset[Sample]):
             if slices.labels is not None:
                 item[f"label_{key}"] = slices.labels[i].long()
             if slices.volume is not None and slices.slice is not None:
-                volume_key, slice_key = (VOLUME_KEY, SLICE_KEY) if self.paired else domain_keys(key)
-                item[volume_key] = slices.volume[i].clone()
-                item[slice_key] = slices.slice[i].clone()
+                # Paired: one patient slice for both domains; else each domain says its own.
+                where = (
+                    (VOLUME_KEY, SLICE_KEY) if self.paired else (volume_key(key), slice_key(key))  # type: ignore[arg-type]
+                )
+                item[where[0]] = slices.volume[i].clone()
+                item[where[1]] = slices.slice[i].clone()
         return item
 
     def volume_ids(self, key: str) -> list[str]:
@@ -197,5 +195,4 @@ __all__ = [
     "NativeSlicesDataset",
     "SliceSplit",
     "SlicesDataset",
-    "domain_keys",
 ]

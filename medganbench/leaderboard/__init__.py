@@ -2,7 +2,8 @@
 
 Owns: the one row type and the schema derived from it (:mod:`~medganbench.leaderboard.schema`),
 with older schemas' upgrades (:mod:`~medganbench.leaderboard.upgrades`); reading, validating, locking and appending files
-(:mod:`~medganbench.leaderboard.store`); comparable groups and both rank rules
+(:mod:`~medganbench.leaderboard.store`); the metric columns of a group and their labels
+(:mod:`~medganbench.leaderboard.columns`); comparable groups and both rank rules
 (:mod:`~medganbench.leaderboard.ranking`); aggregation over seeds
 (:mod:`~medganbench.leaderboard.seeds`) with the spread between patients of per-patient rows
 (:mod:`~medganbench.leaderboard.patients`); terminal and markdown rendering

@@ -38,7 +38,8 @@ def export(
 
     Args:
         table: a leaderboard table (see :func:`~medganbench.leaderboard.store.read_leaderboard`).
-        fmt: ``"csv"`` (all rows), ``"parquet"`` (all rows, schema metadata kept) or ``"md"``
+        fmt: ``"csv"`` (all rows and columns, ``eval_unit`` and ``eval_grid`` included),
+            ``"parquet"`` (all rows, schema metadata kept) or ``"md"``
             (one markdown table per comparable group: by default one row per model
             configuration aggregated over seeds, see :mod:`medganbench.leaderboard.seeds`).
         out: the file to write.
@@ -81,6 +82,8 @@ def _seed_table_schema() -> pa.Schema:
             pa.field("metric", pa.string()),
             pa.field("metric_version", pa.string()),
             pa.field("metric_args", pa.string()),
+            pa.field("eval_unit", pa.string()),
+            pa.field("eval_grid", pa.string()),
             pa.field("higher_is_better", pa.bool_()),
             pa.field("ranked_by", pa.bool_()),
             pa.field("n_seeds", pa.int64()),
@@ -122,8 +125,8 @@ def seed_table(
     Returns:
         A table with :data:`SEED_TABLE_SCHEMA`: the :data:`COMPARABLE_KEYS` columns, then
         ``model, model_version, model_args, precision, metric, metric_version, metric_args,
-        higher_is_better, ranked_by, n_seeds, seeds, mean, std, ci_low, ci_high, rank,
-        single_seed, run_ids``; rows in group order, then entry order, then metric order.
+        eval_unit, eval_grid, higher_is_better, ranked_by, n_seeds, seeds, mean, std, ci_low,
+        ci_high, rank, single_seed, run_ids``; rows in group order, then entry order, then metric order.
 
     Raises:
         LeaderboardError: the file cannot be read or is not a leaderboard.
@@ -145,6 +148,8 @@ def seed_table(
                         "metric": column.metric,
                         "metric_version": column.version,
                         "metric_args": column.args,
+                        "eval_unit": column.eval_unit,
+                        "eval_grid": column.eval_grid,
                         "higher_is_better": column.higher_is_better,
                         "ranked_by": column == group.ranked_by,
                         "n_seeds": summary.n,

@@ -1,8 +1,9 @@
 """Merging leaderboards recorded on several machines into one file.
 
 A row is identified by its run and what it measures: the key ``(run_id, direction, metric,
-metric_version, metric_args)``. The run id is a hash of the run's spec, so the same run recorded
-on two machines has the same key.
+metric_version, metric_args, eval_unit, eval_grid)``, so a run's per-slice and per-patient rows
+of one metric are two keys, never duplicates or conflicts of each other. The run id is a hash of
+the run's spec, so the same run recorded on two machines has the same key.
 
 * Rows of one key that agree on every column except ``created_at`` are **duplicates** (when a
   copy was written says nothing about the result): one is kept, the earliest.

@@ -17,9 +17,19 @@ import pyarrow as pa
 
 from medganbench.errors import LeaderboardError
 from medganbench.fileio import atomic_write
+from medganbench.leaderboard.columns import axes_text
 
-#: The columns that identify a row: one run's measurement of one metric configuration.
-KEY_COLUMNS: tuple[str, ...] = ("run_id", "direction", "metric", "metric_version", "metric_args")
+#: The columns that identify a row: one run's measurement of one metric configuration, per one
+#: evaluation unit on one grid (a run's slice and per-patient rows of one metric are two rows).
+KEY_COLUMNS: tuple[str, ...] = (
+    "run_id",
+    "direction",
+    "metric",
+    "metric_version",
+    "metric_args",
+    "eval_unit",
+    "eval_grid",
+)
 
 RowKey = tuple[str, ...]
 
@@ -100,10 +110,12 @@ class Conflict:
 
     def describe(self) -> str:
         """One line naming the key, then per differing column each value and its file."""
-        run_id, direction, metric, version, args = self.key
+        run_id, direction, metric, version, args, unit, grid = self.key
         what = f"run {run_id} {direction} {metric} v{version}" + (
             f" {args}" if args != "{}" else ""
         )
+        if axes := axes_text(unit, grid):
+            what += f" ({axes})"
         diffs = "; ".join(
             f"{d.column}: "
             + " vs ".join(f"{_show(v)} ({f})" for v, f in zip(d.values, self.files, strict=True))

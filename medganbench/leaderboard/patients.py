@@ -1,7 +1,7 @@
 """The spread between patients of per-patient (``eval_unit=volume``) rows, pooled over seeds.
 
-A volume row's value is a mean over test patients; its ``metric_details`` hold every patient's
-value (:mod:`medganbench.core.volumes`). Seeds tell how much a model's mean moves from one
+A volume row's (``eval_unit`` ``"volume"``) value is a mean over test patients; its
+``metric_details`` hold every patient's value (:mod:`medganbench.core.volumes`). Seeds tell how much a model's mean moves from one
 training to the next; the patients tell how much one model's result varies from one patient to
 the next, which a mean over seeds hides. :func:`patient_values` reads the per-patient values of
 every run's volume rows, and :func:`pooled_spread` pools them over a configuration's seeds into
@@ -20,8 +20,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from medganbench.core.volumes import EVAL_UNIT
-from medganbench.leaderboard.ranking import MetricColumn
+from medganbench.leaderboard.columns import MetricColumn
 from medganbench.leaderboard.schema import rows_from_table
 
 __all__ = ["PatientKey", "PatientSpread", "column_spreads", "patient_values", "pooled_spread"]
@@ -59,7 +58,7 @@ class PatientSpread:
 
 
 def patient_values(table: pa.Table) -> dict[PatientKey, list[float]]:
-    """The finite per-patient values of every ``status == "ok"`` volume row.
+    """The finite per-patient values of every ``status == "ok"`` row with ``eval_unit`` ``"volume"``.
 
     As in :func:`~medganbench.leaderboard.ranking.ranked_groups`, when a run has several rows
     for one column the most recent (``created_at``) counts. Rows whose details hold no
@@ -73,14 +72,14 @@ def patient_values(table: pa.Table) -> dict[PatientKey, list[float]]:
         except ValueError:
             continue
         patients = details.get("patients") if isinstance(details, dict) else None
-        if details.get(EVAL_UNIT) != "volume" or not isinstance(patients, Mapping):
+        if row.eval_unit != "volume" or not isinstance(patients, Mapping):
             continue
         values = [
             float(v)
             for v in patients.values()
             if isinstance(v, int | float) and math.isfinite(float(v))
         ]
-        column = MetricColumn(row.metric, row.metric_version, row.higher_is_better, row.metric_args)
+        column = MetricColumn.of(row)
         key = (row.run_id, row.direction, column)
         if key not in latest or row.created_at >= latest[key][0]:
             latest[key] = (row.created_at, values)

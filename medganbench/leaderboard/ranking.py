@@ -1,7 +1,9 @@
 """Which leaderboard rows are comparable, and how they are ranked.
 
 Rows are ranked together only when they agree on every :data:`COMPARABLE_KEYS` value; within
-such a group each metric at one version and one set of arguments is its own column. Two rank
+such a group each metric at one version, one set of arguments, one evaluation unit and one grid
+(the ``eval_unit`` and ``eval_grid`` columns) is its own column
+(:class:`~medganbench.leaderboard.columns.MetricColumn`). Two rank
 rules exist, and their wording lives here so that the terminal, the markdown export and the site
 say the same thing:
 
@@ -21,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from medganbench.errors import LeaderboardError, UsageError
+from medganbench.leaderboard.columns import MetricColumn
 from medganbench.leaderboard.devices import Replicates, combine_replicates
 from medganbench.leaderboard.schema import SCHEMA, rows_from_table
 
@@ -87,23 +90,6 @@ def sample_size_warnings(groups: Sequence[RankedGroup]) -> list[str]:
     return lines
 
 
-def format_args(args_json: str) -> str:
-    """``{"a":1,"b":"x"}`` -> ``"a=1 b=x"``, skipping empty values."""
-    try:
-        args = json.loads(args_json)
-    except ValueError:
-        return args_json
-    if not isinstance(args, dict):
-        return args_json
-    parts = []
-    for name, value in args.items():
-        if value is None or value == "" or value == [] or value == {}:
-            continue
-        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-        parts.append(f"{name}={text}")
-    return " ".join(parts)
-
-
 def competition_ranks(values: Sequence[float], higher_is_better: bool) -> list[int]:
     """Rank = 1 + number of strictly better values, so ties share a rank ("1224")."""
     return [
@@ -132,33 +118,6 @@ def interval_ranks(intervals: Sequence[tuple[float, float]], higher_is_better: b
         return other[0] > this[1] if higher_is_better else other[1] < this[0]
 
     return [1 + sum(1 for other in intervals if better(other, this)) for this in intervals]
-
-
-@dataclass(frozen=True)
-class MetricColumn:
-    """One metric column of a group: a metric at one version.
-
-    Attributes:
-        metric: metric name.
-        version: metric version; different versions are separate columns, never ranked
-            together.
-        higher_is_better: ranking direction.
-        args: canonical JSON of the metric's arguments; LPIPS with AlexNet and with VGG are
-            different measures, so different arguments are separate columns too.
-    """
-
-    metric: str
-    version: str
-    higher_is_better: bool
-    args: str = "{}"
-
-    @property
-    def label(self) -> str:
-        """Header text, e.g. ``"psnr ↑ (v1)"`` or ``"lpips ↓ (v1, net=vgg)"``."""
-        arrow = "↑" if self.higher_is_better else "↓"
-        version = self.version if self.version.startswith("v") else f"v{self.version}"
-        args = format_args(self.args)
-        return f"{self.metric} {arrow} ({version}{', ' + args if args else ''})"
 
 
 @dataclass(frozen=True)
@@ -237,7 +196,8 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
 
     Only rows with ``status == "ok"`` take part. Rows form one group when all
     :data:`COMPARABLE_KEYS` are equal; within a group, each (metric, metric_version,
-    higher_is_better) is its own column. If the same run has several rows for one column (the
+    higher_is_better, metric_args, eval_unit, eval_grid) is its own column
+    (:class:`MetricColumn`). If the same run has several rows for one column (the
     run was repeated on one device), the most recent (``created_at``) wins; rows of one run
     from several devices are replicates, averaged into one value per column (see
     :func:`~medganbench.leaderboard.devices.combine_replicates`), so the run counts once. Rows
@@ -270,7 +230,7 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
     columns: dict[tuple[Any, ...], list[MetricColumn]] = {}
     for row in rows_from_table(ok):
         key = tuple(getattr(row, k) for k in COMPARABLE_KEYS)
-        column = MetricColumn(row.metric, row.metric_version, row.higher_is_better, row.metric_args)
+        column = MetricColumn.of(row)
         group_columns = columns.setdefault(key, [])
         if column not in group_columns:
             group_columns.append(column)

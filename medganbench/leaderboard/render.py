@@ -17,14 +17,10 @@ from typing import Any, TypeAlias
 import pyarrow as pa
 from rich.table import Table as RichTable
 
+from medganbench.leaderboard.columns import format_args
 from medganbench.leaderboard.devices import Replicates, short_device
 from medganbench.leaderboard.naming import DEFAULTS_TEXT, PLAIN, Naming
-from medganbench.leaderboard.ranking import (
-    RankedGroup,
-    format_args,
-    interval_rule,
-    ranked_groups,
-)
+from medganbench.leaderboard.ranking import RankedGroup, interval_rule, ranked_groups
 from medganbench.leaderboard.seeds import (
     AggregatedGroup,
     SeedAggregate,

@@ -29,7 +29,7 @@ from medganbench.core.params import canonical_json
 from medganbench.errors import LeaderboardError
 from medganbench.leaderboard.upgrades import UPGRADES
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 VERSION_KEY = b"medganbench.schema_version"
 
 
@@ -53,7 +53,8 @@ class LeaderboardRow:
     ``provenance`` hold JSON objects: pass a JSON string or a mapping; both are stored as canonical JSON.
 
     Raises (on construction):
-        LeaderboardError: a value has the wrong type, naming the column.
+        LeaderboardError: a value has the wrong type, or ``track``, ``eval_unit`` or
+            ``eval_grid`` is not one of its :data:`CHOICES`, naming the column.
     """
 
     run_id: str = _column(_STRING)
@@ -68,6 +69,13 @@ class LeaderboardRow:
     image_size: int = _column(pa.int32())
     direction: str = _column(_STRING)
     eval_split: str = _column(_STRING)
+    # Added in schema v4: what one value scores, "slice" (the mean over the split's slices) or
+    # "volume" (each patient's slices scored as one volume, the mean over patients), and the
+    # grid it was scored on, "image_size" (the run's --image-size) or "native" (each patient's
+    # own in-plane size, ``--eval-grid native``). Rows that differ in either are never ranked,
+    # averaged or merged together. Until v3 both hid in ``metric_args``.
+    eval_unit: str = _column(_STRING)
+    eval_grid: str = _column(_STRING)
     metric: str = _column(_STRING)
     metric_version: str = _column(_STRING)
     metric_convention: str = _column(_STRING)
@@ -105,10 +113,7 @@ class LeaderboardRow:
     def __post_init__(self) -> None:
         for name, value in _checked(self.__dict__, "Leaderboard row").items():
             object.__setattr__(self, name, value)
-        if self.track not in TRACKS:
-            raise LeaderboardError(
-                f"Leaderboard row column 'track': {self.track!r} is not one of {', '.join(TRACKS)}."
-            )
+        _check_choices(self.__dict__, "Leaderboard row")
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any], index: int = 0) -> LeaderboardRow:
@@ -135,11 +140,7 @@ class LeaderboardRow:
                 f"Leaderboard row {index} has unknown column(s): {', '.join(map(str, unknown))}."
             )
         checked = _checked(row, f"Leaderboard row {index},")
-        if checked["track"] not in TRACKS:
-            raise LeaderboardError(
-                f"Leaderboard row {index}, column 'track': {checked['track']!r} is not one of "
-                f"{', '.join(TRACKS)}."
-            )
+        _check_choices(checked, f"Leaderboard row {index},")
         return cls(**checked)
 
     def as_dict(self) -> dict[str, Any]:
@@ -192,6 +193,15 @@ def _checked(values: Mapping[str, Any], where: str) -> dict[str, Any]:
         except TypeError as exc:
             raise LeaderboardError(f"{where} column {column.name!r}: {exc}.") from None
     return out
+
+
+def _check_choices(values: Mapping[str, Any], where: str) -> None:
+    """Refuse a value of a :data:`CHOICES` column that is not one of its values."""
+    for name, allowed in CHOICES.items():
+        if values[name] not in allowed:
+            raise LeaderboardError(
+                f"{where} column {name!r}: {values[name]!r} is not one of {', '.join(allowed)}."
+            )
 
 
 def _check_value(column: _Column, value: Any) -> Any:
@@ -270,6 +280,18 @@ def rows_from_table(table: pa.Table) -> list[LeaderboardRow]:
 
 #: The values of the ``track`` column.
 TRACKS: tuple[str, ...] = ("budgeted", "external")
+#: The values of the ``eval_unit`` column: one value per split of slices, or per patient volume
+#: (the mean over patients).
+EVAL_UNITS: tuple[str, ...] = ("slice", "volume")
+#: The values of the ``eval_grid`` column (and of ``--eval-grid``): the run's image size, or each
+#: patient's native in-plane grid.
+EVAL_GRIDS: tuple[str, ...] = ("image_size", "native")
+#: The string columns that hold one of a few values, and those values.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "track": TRACKS,
+    "eval_unit": EVAL_UNITS,
+    "eval_grid": EVAL_GRIDS,
+}
 
 
 def schema_version(schema: pa.Schema, path: Path) -> int:

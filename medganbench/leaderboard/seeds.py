@@ -5,9 +5,10 @@ other, so one run per model is an anecdote, not a ranking. This module merges th
 model configuration that differ only by seed and ranks the merged entries by their confidence
 intervals: entries whose intervals overlap share a rank, because the data cannot tell them apart.
 
-It is built on :func:`medganbench.leaderboard.ranking.ranked_groups`, which already decides which runs
-are comparable (same :data:`~medganbench.leaderboard.ranking.COMPARABLE_KEYS`, same metric version and
-arguments) and which value of a repeated run counts; this module only pools inside a group.
+It is built on :func:`medganbench.leaderboard.ranking.ranked_groups`, which already decides which
+runs are comparable (same :data:`~medganbench.leaderboard.ranking.COMPARABLE_KEYS`; one column per
+metric version, arguments, ``eval_unit`` and ``eval_grid``) and which value of a repeated run
+counts; this module only pools inside a group.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from medganbench.leaderboard.columns import MetricColumn
 from medganbench.leaderboard.patients import PatientSpread, column_spreads, patient_values
 from medganbench.leaderboard.ranking import (
-    MetricColumn,
     RankedGroup,
     RankedRow,
     interval_ranks,
@@ -153,8 +154,9 @@ class SeedAggregate:
             mean of its replicates (:mod:`~medganbench.leaderboard.devices`).
         rank: rank by the group's ``ranked_by`` column (see :func:`aggregate_groups`);
             ``None`` if no run has a value for it.
-        patient_spreads: per column, the spread between patients of an ``eval_unit=volume``
-            column, pooled over the runs; else ``None`` (:mod:`~medganbench.leaderboard.patients`).
+        patient_spreads: per column, the spread between patients of a per-patient column
+            (``eval_unit`` ``"volume"``), pooled over the runs; else ``None``
+            (:mod:`~medganbench.leaderboard.patients`).
     """
 
     model: str
@@ -350,7 +352,7 @@ def aggregate_groups(
     interval: the bootstrap CI for two or more seeds, the point ``(v, v)`` for one seed. Entries
     without a value for that column are unranked (``None``). Order: rank, then mean (best
     first), then model, model version, model arguments and precision; unranked entries last.
-    Per-patient (``eval_unit=volume``) columns also get the pooled spread between patients.
+    Per-patient (``eval_unit`` ``"volume"``) columns also get the pooled spread between patients.
 
     Args:
         table: a leaderboard table (see :func:`~medganbench.leaderboard.store.read_leaderboard`) or

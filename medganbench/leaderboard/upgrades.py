@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
 import pyarrow as pa
+
+from medganbench.core.params import canonical_json
 
 
 def _upgrade_v1_to_v2(table: pa.Table) -> pa.Table:
@@ -59,8 +63,62 @@ def _upgrade_v2_to_v3(table: pa.Table) -> pa.Table:
     )
 
 
+def _upgrade_v3_to_v4(table: pa.Table) -> pa.Table:
+    """v4 made the two evaluation axes columns: ``eval_unit`` and ``eval_grid`` after
+    ``eval_split``.
+
+    Until v3 they were keys of ``metric_args``: a per-patient row carried ``"eval_unit":
+    "volume"``, a native-grid one also ``"eval_grid": "native"``; a row without them was scored
+    per slice on the ``--image-size`` grid. Each row's columns come from those keys (defaults
+    ``"slice"`` and ``"image_size"``), and the keys leave ``metric_args``, which keeps only the
+    metric's own arguments (canonical JSON, as the runner writes it). ``metric_details`` lost
+    its ``eval_unit`` key too (the column says it); the rest of the details, the per-patient
+    values and ``grid`` included, is kept as it was.
+    """
+    units, grids, args_out, details_out = [], [], [], []
+    for args_json, details_json in zip(
+        table.column("metric_args").to_pylist(),
+        table.column("metric_details").to_pylist(),
+        strict=True,
+    ):
+        args = _json_object(args_json)
+        if args is None:
+            # Not a JSON object: left for the row check to refuse, naming the column.
+            units.append("slice")
+            grids.append("image_size")
+            args_out.append(args_json)
+        else:
+            units.append(str(args.pop("eval_unit", "slice")))
+            grids.append(str(args.pop("eval_grid", "image_size")))
+            args_out.append(canonical_json(args))
+        details = _json_object(details_json)
+        if details is not None and "eval_unit" in details:
+            del details["eval_unit"]
+            details_json = canonical_json(details)
+        details_out.append(details_json)
+    at = table.schema.get_field_index("eval_split") + 1
+    table = table.add_column(at, "eval_unit", pa.array(units, pa.string()))
+    table = table.add_column(at + 1, "eval_grid", pa.array(grids, pa.string()))
+    for name, values in (("metric_args", args_out), ("metric_details", details_out)):
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, table.schema.field(index), pa.array(values, pa.string()))
+    return table
+
+
+def _json_object(text: Any) -> dict[str, Any] | None:
+    """``text`` parsed, where it is a JSON object; else ``None``."""
+    if not isinstance(text, str):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 # Upgrade steps: ``UPGRADES[n]`` maps a table of schema version ``n`` to version ``n + 1``.
 UPGRADES: dict[int, Callable[[pa.Table], pa.Table]] = {
     1: _upgrade_v1_to_v2,
     2: _upgrade_v2_to_v3,
+    3: _upgrade_v3_to_v4,
 }

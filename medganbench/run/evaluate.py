@@ -39,9 +39,11 @@ class Evaluation:
 
     Attributes:
         scores: per evaluated direction (primary first), per metric, the value and its report.
-        volume_scores: the same per patient volume (``eval_unit=volume``, mean over patients),
-            for the directions of a volume-backed dataset that have a pixel-wise counterpart.
-        native_scores: the same on the dataset's native grid (``eval_grid=native``).
+        volume_scores: the same per patient volume (rows with ``eval_unit`` ``"volume"``, mean
+            over patients), for the directions of a volume-backed dataset that have a pixel-wise
+            counterpart.
+        native_scores: the same on the patients' native grid (rows with ``eval_grid``
+            ``"native"``), when the run asked for it (``--eval-grid native``).
     """
 
     scores: Scores
@@ -111,6 +113,7 @@ def evaluate(prepared: PreparedRun, trained: TrainedRun) -> Evaluation:
                 target.window,
                 paired,
                 compared_domain(direction),
+                native=prepared.spec.eval_grid == "native",
             )
             scores[direction] = _evaluate_direction(prepared, trained, direction, usable, collector)
             if collector is not None:

@@ -17,7 +17,7 @@ from typing import Any
 from medganbench import defaults
 from medganbench.core.manager import Registries
 from medganbench.core.params import ArgValue
-from medganbench.core.volumes import SLICE_KEY, VOLUME_KEY, VolumeSource
+from medganbench.core.volumes import VolumeSource, item_position, split_volume_ids
 from medganbench.errors import UsageError
 from medganbench.fileio import write_json
 from medganbench.run.external import ExternalSpec, resolve_external
@@ -59,16 +59,22 @@ def export_split(
         )
     source, target = direction[0], direction[2]
     data = built.split(split)
-    volume_ids = built.volume_ids(split) if isinstance(built, VolumeSource) else []
+    # The outputs are compared with the target domain: each sample names that image's patient.
+    volume_ids = (
+        split_volume_ids(built, split, target, paired=info.paired)  # type: ignore[arg-type]
+        if isinstance(built, VolumeSource)
+        else []
+    )
     samples = []
     images = []
     for index in range(len(data)):  # type: ignore[arg-type]
         item = data[index]
         name = sample_name(index)
         entry: dict[str, Any] = {"name": name}
-        if volume_ids and VOLUME_KEY in item:
-            entry["volume"] = volume_ids[int(item[VOLUME_KEY])]
-            entry["slice"] = int(item[SLICE_KEY])
+        position = item_position(item, target) if volume_ids else None  # type: ignore[arg-type]
+        if position is not None:
+            entry["volume"] = volume_ids[int(position[0])]
+            entry["slice"] = int(position[1])
         samples.append(entry)
         images.append((name, item[source]))
     domain = info.domain(source)  # type: ignore[arg-type]

@@ -58,6 +58,7 @@ from medganbench.run.prepare import (
     build_dataset,
     build_metrics,
     check_compatibility,
+    check_eval_grid,
     check_folders,
     prefetch_weights,
 )
@@ -140,6 +141,7 @@ class ExternalSpec:
         metric_args: per metric, its arguments.
         version: the version the rows give the model.
         allow_unverified_weights: as for a run.
+        eval_grid: as for a run (:attr:`~medganbench.run.spec.RunSpec.eval_grid`).
     """
 
     name: str
@@ -154,6 +156,7 @@ class ExternalSpec:
     metric_args: Mapping[str, Mapping[str, ArgValue]] = field(default_factory=dict)
     version: str = "1"
     allow_unverified_weights: bool = False
+    eval_grid: str = "image_size"
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,7 @@ def resolve_external(
         metric_args=spec.metric_args,
         eval_split=spec.split,
         allow_unverified_weights=spec.allow_unverified_weights,
+        eval_grid=spec.eval_grid,
     )
     run = resolve_run(run_spec, dataclasses.replace(registries, models=stand_in))
     provenance = {**run.provenance, "model": None}
@@ -239,6 +243,7 @@ def score_outputs(
     device = pick_device(options.device)
     seed_everything(0)
     dataset = build_dataset(run, registries, options)
+    check_eval_grid(run.spec, dataset)
     info = dataset.info
     fingerprint = dataset.fingerprint()
     model_cls = _model_class(spec)
@@ -268,6 +273,8 @@ def score_outputs(
         "eval_split": spec.split,
         "metrics": run.metric_versions,
         "metric_args": {k: v for k, v in run.metric_args.items() if v},
+        # Only when native, so that the ids of outputs scored before the option existed stay.
+        **({"eval_grid": spec.eval_grid} if spec.eval_grid != "image_size" else {}),
     }
     run_id = hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:16]
     board = leaderboard_path(options.leaderboard_dir, spec.dataset)

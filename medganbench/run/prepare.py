@@ -23,6 +23,7 @@ from medganbench.core.dataset import Dataset, DatasetContext, DatasetInfo
 from medganbench.core.manager import Registries
 from medganbench.core.metric import Metric, MetricContext, Needs
 from medganbench.core.model import Model, ModelContext, Task
+from medganbench.core.volumes import NativeSource
 from medganbench.defaults import medganbench_home
 from medganbench.errors import DataError, StorageError, UsageError
 from medganbench.fileio import writable_dir_problem, write_json
@@ -108,7 +109,7 @@ def prepare(
     dataset, metrics and model are built (their constructors draw from those RNGs).
 
     Raises:
-        UsageError: see :func:`~medganbench.run.spec.resolve_run` and
+        UsageError: see :func:`~medganbench.run.spec.resolve_run`, :func:`check_eval_grid` and
             :func:`check_compatibility`; also when the run is already on the leaderboard.
         DataError: the dataset does not honour its contract.
         WeightsUnavailableError: a metric's weights cannot be obtained.
@@ -125,6 +126,7 @@ def prepare(
     device = pick_device(options.device)
     seed_everything(spec.seed)
     dataset = build_dataset(run, registries, options)
+    check_eval_grid(spec, dataset)
     info = dataset.info
     model_cls = registries.models.get(spec.model).load()
     fingerprint = dataset.fingerprint()
@@ -265,6 +267,23 @@ def effective_settings(spec: RunSpec, device: torch.device) -> Settings:
     """
     amp = effective_precision(spec.precision, device)
     return Settings(amp=amp, channels_last=spec.channels_last and device.type == "cuda")
+
+
+def check_eval_grid(spec: RunSpec, dataset: Dataset) -> None:
+    """Refuse, before training, ``--eval-grid native`` on a dataset that cannot give its
+    patients' slices on their native grid.
+
+    Raises:
+        UsageError: ``spec.eval_grid`` is ``"native"`` and ``dataset`` is no
+            :class:`~medganbench.core.volumes.NativeSource`.
+    """
+    if spec.eval_grid == "native" and not isinstance(dataset, NativeSource):
+        raise UsageError(
+            f"--eval-grid native: dataset {spec.dataset!r} cannot give its patients' slices on "
+            "their native grid.",
+            hint="Datasets that read patient volumes from their files can (the paired volume "
+            "datasets); for this one leave --eval-grid at image_size.",
+        )
 
 
 def check_compatibility(

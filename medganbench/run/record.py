@@ -16,7 +16,6 @@ from typing import Any
 
 from medganbench import __version__, defaults
 from medganbench.core.params import canonical_json
-from medganbench.core.volumes import native_args, volume_args
 from medganbench.errors import LeaderboardError
 from medganbench.fileio import describe_os_error, write_json
 from medganbench.leaderboard.schema import LeaderboardRow
@@ -59,8 +58,14 @@ class RunResult:
 def leaderboard_rows(
     prepared: PreparedRun, trained: TrainedRun, evaluation: Evaluation
 ) -> list[LeaderboardRow]:
-    """One row per (evaluated direction, metric), in evaluation order, then one per (direction,
-    metric) scored per patient volume (``metric_args`` with ``eval_unit=volume``)."""
+    """One row per (evaluated direction, metric), in evaluation order (``eval_unit`` ``"slice"``),
+    then one per (direction, metric) scored per patient volume (``eval_unit`` ``"volume"``), then
+    one per (direction, metric) scored per patient on the native grid (``eval_unit``
+    ``"volume"``, ``eval_grid`` ``"native"``).
+
+    ``metric_args`` holds the metric's own arguments alone, the same on all three kinds of row:
+    the evaluation axes are the ``eval_unit`` and ``eval_grid`` columns.
+    """
     run, spec, ledger = prepared.run, prepared.spec, trained.ledger
     common = LeaderboardRow(
         run_id=run.run_id,
@@ -75,6 +80,8 @@ def leaderboard_rows(
         image_size=spec.image_size,
         direction="",
         eval_split=spec.eval_split,
+        eval_unit="slice",
+        eval_grid="image_size",
         metric="",
         metric_version="",
         metric_convention="",
@@ -129,8 +136,9 @@ def leaderboard_rows(
                 direction=direction,
                 metric=name,
                 metric_version=run.metric_versions[name],
+                eval_unit="volume",
                 metric_convention=f"{prepared.metrics[name].convention}; {VOLUME_CONVENTION}",
-                metric_args=canonical_json(volume_args(run.metric_args[name])),
+                metric_args=canonical_json(run.metric_args[name]),
                 metric_details=canonical_json(dict(report.details)),
                 value=value,
                 higher_is_better=prepared.metrics[name].higher_is_better,
@@ -145,10 +153,12 @@ def leaderboard_rows(
                 direction=direction,
                 metric=name,
                 metric_version=run.metric_versions[name],
+                eval_unit="volume",
+                eval_grid="native",
                 metric_convention=(
                     f"{prepared.metrics[name].convention}; {VOLUME_CONVENTION}; {NATIVE_CONVENTION}"
                 ),
-                metric_args=canonical_json(native_args(run.metric_args[name])),
+                metric_args=canonical_json(run.metric_args[name]),
                 metric_details=canonical_json(dict(report.details)),
                 value=value,
                 higher_is_better=prepared.metrics[name].higher_is_better,

@@ -56,6 +56,7 @@ def spec_from_identity(identity: Mapping[str, Any]) -> RunSpec:
             precision=_precision(identity),
             channels_last=bool(identity["channels_last"]),
             allow_unverified_weights=bool(identity.get("allow_unverified_weights", False)),
+            eval_grid=str(identity.get("eval_grid", "image_size")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"The recorded run spec is incomplete or malformed ({exc!r}).") from None

@@ -19,6 +19,7 @@ from medganbench.core.manager import Registries
 from medganbench.core.model import Task
 from medganbench.core.params import ArgValue, canonical_json, identity_args
 from medganbench.errors import UsageError
+from medganbench.leaderboard.schema import EVAL_GRIDS
 from medganbench.run.budget import Budget
 
 #: Smallest and largest ``--image-size`` a run accepts.
@@ -51,6 +52,11 @@ class RunSpec:
         channels_last: use channels-last memory format on CUDA; ignored on CPU.
         allow_unverified_weights: let metrics use an explicit weights file whose sha256 matches
             no pin (``--allow-unverified-weights``); its rows record the file's own hash.
+        eval_grid: the grids per-patient volumes are scored on (``--eval-grid``, one of
+            :data:`~medganbench.leaderboard.schema.EVAL_GRIDS`): ``"image_size"``, the run's
+            ``--image-size`` grid only; ``"native"``, also each patient's native grid (rows with
+            ``eval_grid`` ``"native"``), for datasets that can give it
+            (:class:`~medganbench.core.volumes.NativeSource`; refused for others).
     """
 
     model: str
@@ -66,6 +72,7 @@ class RunSpec:
     precision: str = defaults.PRECISION
     channels_last: bool = True
     allow_unverified_weights: bool = False
+    eval_grid: str = "image_size"
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,8 @@ class ResolvedRun:
             # Only when set, so that the ids of ordinary runs did not change: weights that match
             # no pin can move every number of the run.
             **({"allow_unverified_weights": True} if self.spec.allow_unverified_weights else {}),
+            # Only when native, for the same reason: native-grid rows are rows the run adds.
+            **({"eval_grid": self.spec.eval_grid} if self.spec.eval_grid != "image_size" else {}),
         }
 
     @property
@@ -140,7 +149,8 @@ def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
 
     Raises:
         UnknownNameError: an unknown model, dataset, metric or argument (exit code 2).
-        UsageError: a bad argument value, an empty metric list, a bad image size or precision.
+        UsageError: a bad argument value, an empty metric list, a bad image size, precision or
+            evaluation grid.
     """
     low, high = IMAGE_SIZE_RANGE
     if not low <= spec.image_size <= high:
@@ -153,6 +163,8 @@ def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
             f"--precision {spec.precision!r} is not one of {', '.join(PRECISIONS)}.",
             hint="auto = bf16 where the device has it natively, else fp32.",
         )
+    if spec.eval_grid not in EVAL_GRIDS:
+        raise UsageError(f"--eval-grid {spec.eval_grid!r} is not one of {', '.join(EVAL_GRIDS)}.")
     if not spec.metrics:
         raise UsageError("No metrics were asked for.", hint="Example: --metrics psnr,ssim,mae")
     if len(set(spec.metrics)) != len(spec.metrics):

@@ -1,13 +1,14 @@
 """Per-patient evaluation: the eval split's translated slices put back into volumes and scored
 in 3-D (see :mod:`medganbench.core.volumes` for the contract).
 
-:func:`volume_collector` decides whether a direction is evaluated per patient: the dataset gives
-volume ids for the eval split, the direction compares with a pixel-wise counterpart, and at least
-one metric scores volumes. The collector receives every evaluated batch
+:func:`volume_collector` decides whether a direction is evaluated per patient: the direction
+compares with a pixel-wise counterpart, the dataset gives volume ids of the compared domain for
+the eval split, and at least one metric scores volumes. The collector receives every evaluated batch
 (:meth:`VolumeCollector.add`), then :meth:`VolumeCollector.scores` gives, per metric, the mean
-over patients and a report whose details hold ``eval_unit``, the per-patient values, their number
-and standard deviation, and the grid the volumes were scored on. When the dataset was asked for
-native-grid evaluation (:class:`~medganbench.core.volumes.NativeSource`),
+over patients and a report whose details hold the per-patient values, their number and standard
+deviation, and the grid the volumes were scored on (the row's ``eval_unit`` and ``eval_grid``
+columns are the recorder's: :mod:`medganbench.run.record`). When the run asked for native-grid
+evaluation (``--eval-grid native``, on a :class:`~medganbench.core.volumes.NativeSource`),
 :meth:`VolumeCollector.native_scores` does the same on the native grid: each translated slice is
 resized back to the native in-plane size (:func:`to_native`) and scored against the native
 target and mask.
@@ -24,14 +25,18 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from medganbench.core.dataset import Dataset, DomainKey
 from medganbench.core.metric import Metric, MetricReport, Needs
 from medganbench.core.volumes import (
-    EVAL_UNIT,
     SLICE_KEY,
     VOLUME_KEY,
     NativeSource,
     VolumeScoring,
     VolumeSource,
+    item_position,
+    slice_key,
+    split_volume_ids,
+    volume_key,
 )
 from medganbench.errors import DataError
 
@@ -71,12 +76,15 @@ class VolumeCollector:
     """Accumulates one direction's translated slices per patient volume.
 
     Attributes:
-        ids: the eval split's volume ids (index → key).
+        ids: the eval split's volume ids of the compared domain (index → key).
         metrics: the metrics that score volumes, by name.
-        window: the target domain's window.
-        native: the dataset, where it was asked for native-grid evaluation.
+        window: the compared domain's window.
+        native: the dataset, where the run asked for native-grid evaluation.
         split: the evaluated split (for ``native``).
-        key: the compared domain's key (for ``native``).
+        key: the compared domain (:func:`~medganbench.run.evaluate.compared_domain`): whose
+            volume and slice indices are read from the batch (its own keys, else the shared
+            ones: :func:`~medganbench.core.volumes.item_position`), and whose native slices
+            are asked for.
     """
 
     ids: list[str]
@@ -84,7 +92,7 @@ class VolumeCollector:
     window: tuple[float, float]
     native: NativeSource | None = None
     split: str = "test"
-    key: str = "b"
+    key: DomainKey = "b"
     _slices: dict[int, list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]]] = field(
         default_factory=lambda: defaultdict(list)
     )
@@ -96,17 +104,20 @@ class VolumeCollector:
         target: torch.Tensor,
         mask: torch.Tensor,
     ) -> None:
-        """Keep one batch's slices (moved to the CPU) under their volume and slice index.
+        """Keep one batch's slices (moved to the CPU) under the compared domain's volume and
+        slice index.
 
         Raises:
-            DataError: an item of the batch does not say its volume and slice.
+            DataError: the batch does not say the compared domain's volume and slice.
         """
-        if VOLUME_KEY not in raw or SLICE_KEY not in raw:
+        position = item_position(raw, self.key)
+        if position is None:
             raise DataError(
                 "The dataset gives volume ids but its evaluation items do not say their "
-                f"{VOLUME_KEY!r} and {SLICE_KEY!r}."
+                f"{volume_key(self.key)!r} and {slice_key(self.key)!r} (or {VOLUME_KEY!r} and "
+                f"{SLICE_KEY!r})."
             )
-        volumes, slices = raw[VOLUME_KEY].tolist(), raw[SLICE_KEY].tolist()
+        volumes, slices = position[0].tolist(), position[1].tolist()
         for i, (v, s) in enumerate(zip(volumes, slices, strict=True)):
             self._slices[int(v)].append((int(s), pred[i].cpu(), target[i].cpu(), mask[i].cpu()))
 
@@ -141,7 +152,6 @@ class VolumeCollector:
             values = list(per_patient.values())
             finite = [x for x in values if math.isfinite(x)]
             details: dict[str, Any] = {
-                EVAL_UNIT: "volume",
                 "grid": grid,
                 "patients": per_patient,
                 "n_patients": len(values),
@@ -162,7 +172,7 @@ class VolumeCollector:
 
     def native_scores(self) -> dict[str, tuple[float, MetricReport]]:
         """As :meth:`scores`, on the native grid (details say ``grid: native``); empty when the
-        dataset was not asked for it.
+        run did not ask for it.
 
         Raises:
             DataError: as :meth:`scores`, or the dataset cannot read a patient's native slices.
@@ -179,26 +189,37 @@ class VolumeCollector:
 
 
 def volume_collector(
-    dataset: object,
+    dataset: Dataset,
     split: str,
     metrics: dict[str, Metric],
     window: tuple[float, float],
     paired: bool,
-    key: str = "b",
+    key: DomainKey = "b",
+    *,
+    native: bool = False,
 ) -> VolumeCollector | None:
     """A collector for one direction, or ``None`` when it is not evaluated per patient.
+
+    A direction is evaluated per patient when its comparison is pixel-paired (``paired``), the
+    dataset gives volume ids of the compared domain ``key`` in ``split``
+    (:func:`~medganbench.core.volumes.split_volume_ids`; a dataset whose ``volume_ids`` takes
+    no domain only when it is paired) and a metric scores volumes.
 
     Args:
         dataset: the run's dataset.
         split: the evaluated split.
         metrics: the metrics meaningful in this direction.
-        window: the target domain's window.
-        paired: whether predictions have a pixel-wise counterpart in this direction.
-        key: the compared domain's key (for native-grid evaluation).
+        window: the compared domain's window.
+        paired: whether predictions have a pixel-wise counterpart in this direction (a
+            translation on paired data, or a round trip).
+        key: the compared domain (``"a"`` for ``a2b2a``).
+        native: the run asked for native-grid evaluation too (``--eval-grid native``); the
+            dataset is then a :class:`~medganbench.core.volumes.NativeSource` (checked before
+            training by :func:`~medganbench.run.prepare.check_eval_grid`).
     """
     if not paired or not isinstance(dataset, VolumeSource):
         return None
-    ids = dataset.volume_ids(split)
+    ids = split_volume_ids(dataset, split, key, paired=dataset.info.paired)
     scoring: dict[str, Metric] = {
         name: m
         for name, m in metrics.items()
@@ -206,5 +227,5 @@ def volume_collector(
     }
     if not ids or not scoring:
         return None
-    native = dataset if isinstance(dataset, NativeSource) and dataset.native_grid() else None
-    return VolumeCollector(list(ids), scoring, window, native, split, key)
+    source = dataset if native and isinstance(dataset, NativeSource) else None
+    return VolumeCollector(list(ids), scoring, window, source, split, key)

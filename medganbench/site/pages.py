@@ -7,9 +7,10 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from medganbench.leaderboard.columns import format_args, measure_text
 from medganbench.leaderboard.devices import short_device
 from medganbench.leaderboard.naming import PLAIN, Naming
-from medganbench.leaderboard.ranking import format_args, interval_rule
+from medganbench.leaderboard.ranking import interval_rule
 from medganbench.leaderboard.render import (
     args_cell,
     args_legend,
@@ -269,7 +270,7 @@ def run_body(
             text_cell(naming.direction(r["dataset"], r["dataset_fingerprint"], r["direction"])),
             text_cell(r["metric"]),
             text_cell(r["metric_version"]),
-            text_cell(format_args(r["metric_args"]) or _EMPTY),
+            text_cell(measure_text(r["metric_args"], r["eval_unit"], r["eval_grid"]) or _EMPTY),
             text_cell(format_value(r["value"]), r["value"], numeric=True),
             text_cell(
                 format_value(r["noise_floor"]) if r["noise_floor"] is not None else _EMPTY,

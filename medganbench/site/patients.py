@@ -1,4 +1,5 @@
-"""The per-patient values of a run's ``eval_unit=volume`` rows, as a table of its run page."""
+"""The per-patient values of a run's volume rows (``eval_unit`` ``"volume"``), as a table of its
+run page."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from medganbench.core.volumes import EVAL_UNIT
-from medganbench.leaderboard.ranking import format_args
+from medganbench.leaderboard.columns import measure_text
 from medganbench.leaderboard.render import format_value
 from medganbench.site.html import table, text_cell
 
@@ -20,12 +20,12 @@ def patient_section(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     for r in rows:
         details = json.loads(r["metric_details"])
         patients = details.get("patients")
-        if details.get(EVAL_UNIT) != "volume" or not isinstance(patients, dict) or not patients:
+        if r["eval_unit"] != "volume" or not isinstance(patients, dict) or not patients:
             continue
         name = [
             text_cell(r["direction"]),
             text_cell(r["metric"]),
-            text_cell(format_args(r["metric_args"])),
+            text_cell(measure_text(r["metric_args"], r["eval_unit"], r["eval_grid"])),
         ]
         numbers = [float(v) for v in patients.values()]
         spread = statistics.stdev(numbers) if len(numbers) > 1 else 0.0

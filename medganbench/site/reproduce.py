@@ -10,7 +10,6 @@ from typing import Any
 
 from medganbench import defaults
 from medganbench.core.manager import Registries
-from medganbench.core.volumes import declared_args
 from medganbench.errors import MedganbenchError
 from medganbench.run.budget import Budget
 from medganbench.run.spec import PRECISIONS, RunSpec, resolve_run
@@ -54,16 +53,21 @@ def reproduce(
     Arguments equal to a component's default are left out when the component is installed here
     (the run id is computed from resolved arguments, so the command gives the same id). The
     requested precision / channels-last settings come from the run's ``spec.json`` when it is there;
-    otherwise the combination that reproduces the run id is searched for.
+    otherwise the combination that reproduces the run id is searched for. ``--eval-grid native``
+    is added for a run that asked for it (:func:`eval_grid`).
     """
     first = rows[0]
     if first.get("track") == "external":
         return external_command(rows)
     model_args = json.loads(first["model_args"])
     dataset_args = json.loads(first["dataset_args"])
+    # Runs recorded before --eval-grid passed it as a dataset argument; the option says it now
+    # (such a run's id cannot be reproduced: the command is left unchecked).
+    dataset_args.pop("eval_grid", None)
     metrics = list(dict.fromkeys(r["metric"] for r in rows))
-    # A volume row's arguments are its slice row's plus eval_unit, which is no argument.
-    metric_args = {r["metric"]: declared_args(json.loads(r["metric_args"])) for r in rows}
+    # A metric's volume rows hold the same arguments as its slice rows (eval_unit and eval_grid
+    # are columns of their own).
+    metric_args = {r["metric"]: json.loads(r["metric_args"]) for r in rows}
     budget = Budget(
         steps=first["budget_steps"], kimg=first["budget_kimg"], seconds=first["budget_seconds"]
     )
@@ -85,6 +89,7 @@ def reproduce(
 
     # A run that accepted unverified weights says so in its spec (and its id).
     unverified = bool(spec_json.get("allow_unverified_weights", False)) if spec_json else False
+    grid = eval_grid(rows, spec_json)
     chosen, checked = settings[0], False
     if registries is not None:
         for precision, channels_last in settings:
@@ -102,6 +107,7 @@ def reproduce(
                 precision=precision,
                 channels_last=channels_last,
                 allow_unverified_weights=unverified,
+                eval_grid=grid,
             )
             try:
                 run_id = resolve_run(spec, registries).run_id
@@ -127,7 +133,17 @@ def reproduce(
         words.append("--no-channels-last")
     if unverified:
         words.append("--allow-unverified-weights")
+    if grid != "image_size":
+        words += ["--eval-grid", grid]
     return Reproduction(" ".join(shlex.quote(w) for w in words), checked)
+
+
+def eval_grid(rows: Sequence[Mapping[str, Any]], spec_json: Mapping[str, Any] | None) -> str:
+    """The ``--eval-grid`` a run asked for: ``"native"`` where its ``spec.json`` says so or one
+    of its rows was scored on the native grid, else ``"image_size"``."""
+    if spec_json is not None and spec_json.get("eval_grid") == "native":
+        return "native"
+    return "native" if any(r["eval_grid"] == "native" for r in rows) else "image_size"
 
 
 def external_command(rows: Sequence[Mapping[str, Any]]) -> Reproduction:
@@ -136,7 +152,7 @@ def external_command(rows: Sequence[Mapping[str, Any]]) -> Reproduction:
     same id)."""
     first = rows[0]
     model_args = json.loads(first["model_args"])
-    metric_args = {r["metric"]: declared_args(json.loads(r["metric_args"])) for r in rows}
+    metric_args = {r["metric"]: json.loads(r["metric_args"]) for r in rows}
     words = ["medganbench", "score", "--dataset", first["dataset"], "--outputs", "OUTPUTS",
              "--name", first["model"], "--model-version", first["model_version"],
              "--direction", str(model_args.get("direction", first["direction"])),
@@ -149,4 +165,6 @@ def external_command(rows: Sequence[Mapping[str, Any]]) -> Reproduction:
     words += [
         f"--metric-arg={m}.{k}={_arg_text(v)}" for m, a in metric_args.items() for k, v in a.items()
     ]
+    if any(r["eval_grid"] == "native" for r in rows):
+        words += ["--eval-grid", "native"]
     return Reproduction(" ".join(shlex.quote(w) for w in words), False)

@@ -12,6 +12,7 @@ A sweep file is TOML::
     precision = "auto"                  # optional, default "auto" (or "bf16", "fp32")
     channels_last = true                # optional, default true
     allow_unverified_weights = false    # optional: see medganbench run --allow-unverified-weights
+    eval_grid = "image_size"            # optional, or "native": see medganbench run --eval-grid
     metric_args = { lpips = { net = "vgg" } }   # optional
 
     [[datasets]]                        # or: datasets = ["kaggle-brain"]
@@ -42,6 +43,7 @@ from medganbench.core.manager import Registries
 from medganbench.core.names import is_file_stem
 from medganbench.core.params import ArgValue
 from medganbench.errors import UsageError
+from medganbench.leaderboard.schema import EVAL_GRIDS
 from medganbench.run.budget import Budget
 from medganbench.run.spec import RunSpec, resolve_run
 from medganbench.sweep.executor import Trial
@@ -66,6 +68,7 @@ _TOP_KEYS = frozenset(
         "datasets",
         "models",
         "allow_unverified_weights",
+        "eval_grid",
     }
 )
 
@@ -100,7 +103,7 @@ class SweepSpec:
         seeds: the seeds each variant runs with.
         datasets: the datasets.
         models: the model variants, grids expanded.
-        eval_split, precision, channels_last, metric_args: as in :class:`RunSpec`.
+        eval_split, precision, channels_last, metric_args, eval_grid: as in :class:`RunSpec`.
     """
 
     name: str
@@ -116,6 +119,7 @@ class SweepSpec:
     channels_last: bool = True
     allow_unverified_weights: bool = False
     metric_args: Mapping[str, Mapping[str, ArgValue]] = field(default_factory=dict)
+    eval_grid: str = "image_size"
 
     def specs(self) -> list[tuple[str, RunSpec]]:
         """``(label, spec)`` of every trial, seeds outermost."""
@@ -136,6 +140,7 @@ class SweepSpec:
                     precision=self.precision,
                     channels_last=self.channels_last,
                     allow_unverified_weights=self.allow_unverified_weights,
+                    eval_grid=self.eval_grid,
                 ),
             )
             for seed, dataset, variant in itertools.product(self.seeds, self.datasets, self.models)
@@ -212,7 +217,15 @@ def parse_sweep(data: Mapping[str, Any], where: str) -> SweepSpec:
         channels_last=_typed(data, "channels_last", bool, fail, True),
         allow_unverified_weights=_typed(data, "allow_unverified_weights", bool, fail, False),
         metric_args=metric_args,
+        eval_grid=_eval_grid(data, fail),
     )
+
+
+def _eval_grid(data: Mapping[str, Any], fail: Any) -> str:
+    grid = _typed(data, "eval_grid", str, fail, EVAL_GRIDS[0])
+    if grid not in EVAL_GRIDS:
+        raise fail(f"eval_grid {grid!r} is not one of {', '.join(EVAL_GRIDS)}.")
+    return str(grid)
 
 
 def _typed(data: Mapping[str, Any], key: str, type_: type, fail: Any, default: Any = None) -> Any:

@@ -71,7 +71,7 @@ def test_run_then_show_and_export(tmp_path: Path) -> None:
         )
         assert proc.returncode == 0, proc.stderr
     board = tmp_path / "leaderboards" / "phantom-brain.arrow"
-    # 2 runs × 3 metrics, per slice and per patient (eval_unit=volume).
+    # 2 runs × 3 metrics, per slice and per patient (eval_unit "volume").
     assert ipc.open_file(board).read_all().num_rows == 12
     show = _cli("leaderboard", "show", cwd=tmp_path)
     assert show.returncode == 0, show.stderr

@@ -92,6 +92,6 @@ def test_the_same_spec_run_twice_at_once_is_recorded_once(
     with pytest.raises(LeaderboardError, match="recorded .* by another process"):
         record(*results[1])
     rows = read_leaderboard(leaderboard_path(boards, "phantom-brain")).to_pylist()
-    # One run's rows: psnr per slice and per patient (eval_unit=volume), once.
+    # One run's rows: psnr per slice and per patient (eval_unit "volume"), once.
     assert len(rows) == 2 and {r["run_id"] for r in rows} == {first.run_id} == {second.run_id}
     assert (tmp_path / "r2" / second.run_id / "result.json").exists()

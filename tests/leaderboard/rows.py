@@ -1,4 +1,4 @@
-"""Leaderboard rows and files for tests: a valid row, raw IPC writes, schema-v1 tables."""
+"""Leaderboard rows and files for tests: a valid row, raw IPC writes, tables of older schemas."""
 
 from __future__ import annotations
 
@@ -61,6 +61,8 @@ def make_row(**overrides: Any) -> dict[str, Any]:
         "image_size": 64,
         "direction": "a2b",
         "eval_split": "test",
+        "eval_unit": "slice",
+        "eval_grid": "image_size",
         "metric": "psnr",
         "metric_version": "1",
         "metric_convention": "PSNR in dB over the body mask, data range = window width",
@@ -116,11 +118,12 @@ V2_COLUMNS = (
 
 
 V3_COLUMNS = ("track", "provenance")
+V4_COLUMNS = ("eval_unit", "eval_grid")
 
 
 def v1_table(*rows: dict[str, Any]) -> pa.Table:
-    """A table as medganbench 0.1 (schema v1, without the v2 and v3 columns) wrote it."""
-    dropped = V2_COLUMNS + V3_COLUMNS
+    """A table as medganbench 0.1 (schema v1, without the v2, v3 and v4 columns) wrote it."""
+    dropped = V2_COLUMNS + V3_COLUMNS + V4_COLUMNS
     v1_schema = pa.schema(
         [f for f in SCHEMA if f.name not in dropped],
         metadata={b"medganbench.schema_version": b"1"},
@@ -130,13 +133,27 @@ def v1_table(*rows: dict[str, Any]) -> pa.Table:
 
 
 def v2_table(*rows: dict[str, Any]) -> pa.Table:
-    """A table as medganbench wrote it with schema v2 (without ``track`` and ``provenance``)."""
+    """A table as medganbench wrote it with schema v2 (without ``track``, ``provenance``,
+    ``eval_unit`` and ``eval_grid``)."""
+    dropped = V3_COLUMNS + V4_COLUMNS
     v2_schema = pa.schema(
-        [f for f in SCHEMA if f.name not in V3_COLUMNS],
+        [f for f in SCHEMA if f.name not in dropped],
         metadata={b"medganbench.schema_version": b"2"},
     )
-    plain = [{k: v for k, v in row.items() if k not in V3_COLUMNS} for row in rows]
+    plain = [{k: v for k, v in row.items() if k not in dropped} for row in rows]
     return pa.Table.from_pylist(plain, schema=v2_schema)
+
+
+def v3_table(*rows: dict[str, Any]) -> pa.Table:
+    """A table as medganbench wrote it with schema v3: no ``eval_unit`` / ``eval_grid``
+    columns; a per-patient row said so in its ``metric_args`` (pass them as the row's
+    ``metric_args``; the rows' own ``eval_unit`` / ``eval_grid`` are dropped)."""
+    v3_schema = pa.schema(
+        [f for f in SCHEMA if f.name not in V4_COLUMNS],
+        metadata={b"medganbench.schema_version": b"3"},
+    )
+    plain = [{k: v for k, v in row.items() if k not in V4_COLUMNS} for row in rows]
+    return pa.Table.from_pylist(plain, schema=v3_schema)
 
 
 def table_of(*rows: dict[str, Any]) -> pa.Table:

@@ -87,7 +87,7 @@ def test_a_conflict_fails_reporting_the_column_both_values_and_files(tmp_path: P
     with pytest.raises(MergeConflictError, match="nothing was written") as info:
         merge_leaderboards([a, b])
     (conflict,) = info.value.conflicts
-    assert conflict.key == ("0123456789abcdef", "a2b", "psnr", "1", "{}")
+    assert conflict.key == ("0123456789abcdef", "a2b", "psnr", "1", "{}", "slice", "image_size")
     assert conflict.files == (a, b)
     assert conflict.columns == (ColumnDiff("value", (20.0, 21.5)),)
     assert "value: 20.0" in conflict.describe() and "21.5" in conflict.describe()
@@ -220,7 +220,7 @@ def test_a_v1_input_is_upgraded(tmp_path: Path) -> None:
     result = merge_leaderboards([old, new])
     assert [(i.path, i.rows, i.schema_version_read) for i in result.inputs] == [
         (old, 1, 1),
-        (new, 1, 3),
+        (new, 1, 4),
     ]
     write_merged(result, tmp_path / "out.arrow")
     with pa.OSFile(str(tmp_path / "out.arrow"), "rb") as source:

@@ -1,4 +1,5 @@
-"""The spread between patients of eval_unit=volume rows, pooled over seeds, and where it shows."""
+"""The spread between patients of per-patient rows (``eval_unit`` ``"volume"``), pooled over
+seeds, and where it shows."""
 
 from __future__ import annotations
 
@@ -22,18 +23,17 @@ PATIENTS = [
 
 
 def _table():  # type: ignore[no-untyped-def]
-    volume_args = '{"eval_unit":"volume"}'
     rows = []
     for seed, patients in enumerate(PATIENTS):
         finite = [v for v in patients.values() if math.isfinite(v)]
-        details = {"eval_unit": "volume", "patients": patients, "n_patients": len(patients)}
+        details = {"grid": "image_size", "patients": patients, "n_patients": len(patients)}
         rows += [
             make_row(run_id=f"s{seed}", seed=seed, value=21.0 + seed),  # the slice row
             make_row(
                 run_id=f"s{seed}",
                 seed=seed,
                 value=float(np.mean(finite)),
-                metric_args=volume_args,
+                eval_unit="volume",
                 metric_details=json.dumps(details),
             ),
         ]
@@ -54,9 +54,11 @@ def test_pooled_spread_is_the_within_run_standard_deviation() -> None:
 def test_seed_aggregate_carries_the_patient_spread_of_volume_columns() -> None:
     (group,) = aggregate_groups(_table())
     (entry,) = group.entries
-    by_args = {c.args: s for c, s in zip(group.metrics, entry.patient_spreads, strict=True)}
-    assert by_args["{}"] is None  # slice rows have no patients
-    spread = by_args['{"eval_unit":"volume"}']
+    by_unit = {
+        (c.args, c.eval_unit): s for c, s in zip(group.metrics, entry.patient_spreads, strict=True)
+    }
+    assert by_unit["{}", "slice"] is None  # slice rows have no patients
+    spread = by_unit["{}", "volume"]
     want = pooled_spread([[20.0, 22.0, 27.0], [21.0, 25.0, 23.0]])  # NaN patient left out
     assert (
         spread == want

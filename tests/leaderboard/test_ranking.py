@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from medganbench.errors import UsageError
-from medganbench.leaderboard.ranking import MetricColumn, RankedGroup, ranked_groups
+from medganbench.leaderboard.columns import MetricColumn
+from medganbench.leaderboard.ranking import RankedGroup, ranked_groups
 from tests.leaderboard.rows import T0, label, make_row, table_of
 
 

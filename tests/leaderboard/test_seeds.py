@@ -283,7 +283,8 @@ def test_by_ranks_by_the_requested_metric(tmp_path: Path) -> None:
 SEED_TABLE_COLUMNS = [
     *COMPARABLE_KEYS,
     "model", "model_version", "model_args", "precision", "metric", "metric_version",
-    "metric_args", "higher_is_better", "ranked_by", "n_seeds", "seeds", "mean", "std",
+    "metric_args", "eval_unit", "eval_grid", "higher_is_better", "ranked_by", "n_seeds",
+    "seeds", "mean", "std",
     "ci_low", "ci_high", "rank", "single_seed", "run_ids",
 ]  # fmt: skip
 

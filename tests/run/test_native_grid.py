@@ -1,4 +1,4 @@
-"""Native-grid evaluation (``eval_grid=native``): translated slices resized back to each
+"""Native-grid evaluation (``--eval-grid native``): translated slices resized back to each
 patient's native in-plane size and scored against the native target and mask."""
 
 from __future__ import annotations
@@ -38,13 +38,18 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_exact_target_at_image_size_scores_the_resize_back_error_on_the_native_grid(
     registries: Registries, tree: Path, tmp_path: Path
 ) -> None:
-    args = {"root": str(tree), "region": "brain", "eval_grid": "native"}
+    args = {"root": str(tree), "region": "brain"}
     dataset = registries.datasets.get("synthrad2023").build(
         args, DatasetContext(SIZE, tmp_path / "cache")
     )
     mae = registries.metrics.get("mae").build({"convention": "synthrad2023"})
-    collector = volume_collector(dataset, "test", {"mae": mae}, WINDOW, paired=True, key="b")
+    collector = volume_collector(
+        dataset, "test", {"mae": mae}, WINDOW, paired=True, key="b", native=True
+    )
     assert collector is not None and collector.native is not None
+    # The native grid is the run's choice: without it, the same dataset is scored at size only.
+    plain = volume_collector(dataset, "test", {"mae": mae}, WINDOW, paired=True, key="b")
+    assert plain is not None and plain.native is None and plain.native_scores() == {}
     split = dataset.split("test")
     items = [split[i] for i in range(len(split))]
     raw = {k: torch.stack([it[k] for it in items]) for k in ("volume", "slice")}
@@ -78,7 +83,7 @@ def test_exact_target_at_image_size_scores_the_resize_back_error_on_the_native_g
 def test_native_slices_are_the_files_planes_with_their_mask(
     registries: Registries, tree: Path, tmp_path: Path
 ) -> None:
-    args = {"root": str(tree), "region": "brain", "eval_grid": "native"}
+    args = {"root": str(tree), "region": "brain"}
     dataset = registries.datasets.get("synthrad2023").build(
         args, DatasetContext(SIZE, tmp_path / "cache")
     )
@@ -90,11 +95,6 @@ def test_native_slices_are_the_files_planes_with_their_mask(
     assert got.target.shape == (1, 2, 20, 24) and got.mask.shape == (1, 2, 20, 24)
     assert torch.equal(got.target[0, 0], torch.from_numpy(ct[:, :, 5]))
     assert torch.equal(got.mask[0, 1], torch.from_numpy(mask[:, :, 1]))
-    # Same slices as the image-size grid: the evaluation grid leaves the fingerprint alone.
-    plain = registries.datasets.get("synthrad2023").build(
-        {**args, "eval_grid": "image-size"}, DatasetContext(SIZE, tmp_path / "cache")
-    )
-    assert plain.fingerprint() == dataset.fingerprint() and not plain.native_grid()
 
 
 def test_to_native_at_the_native_size_only_crops_the_padding() -> None:
@@ -115,22 +115,21 @@ def test_native_grid_run_writes_rows_that_say_so(
     spec = RunSpec(
         model="identity",
         dataset="synthrad2023",
-        dataset_args={"root": str(tree), "region": "brain", "eval_grid": "native"},
+        dataset_args={"root": str(tree), "region": "brain"},
         image_size=SIZE,
         metrics=("psnr", "mae"),
         metric_args={"psnr": {"convention": "synthrad2023"}},
         budget=Budget(steps=1),
+        eval_grid="native",
     )
     result = execute_run(spec, registries, options)
     rows = read_leaderboard(result.leaderboard).to_pylist()
-    native = [r for r in rows if '"eval_grid":"native"' in r["metric_args"]]
+    native = [r for r in rows if r["eval_grid"] == "native"]
     assert {(r["direction"], r["metric"]) for r in native} >= {("a2b", "psnr"), ("a2b", "mae")}
+    assert {r["eval_unit"] for r in native} == {"volume"}
     psnr = next(r for r in native if r["metric"] == "psnr")
-    assert json.loads(psnr["metric_args"]) == {
-        "convention": "synthrad2023",
-        "eval_grid": "native",
-        "eval_unit": "volume",
-    }
+    # The metric's own arguments alone: the grid and the unit are columns.
+    assert json.loads(psnr["metric_args"]) == {"convention": "synthrad2023"}
     details = json.loads(psnr["metric_details"])
     assert details["grid"] == "native" and details["n_patients"] == 1
     assert "eval_grid=native" in psnr["metric_convention"]
@@ -141,8 +140,10 @@ def test_native_grid_run_writes_rows_that_say_so(
         for r in rows
         if r["metric"] == "psnr"
         and r["direction"] == "a2b"
-        and json.loads(r["metric_args"]).get("eval_unit") == "volume"
-        and "eval_grid" not in r["metric_args"]
+        and (r["eval_unit"], r["eval_grid"]) == ("volume", "image_size")
     )
     assert json.loads(sized["metric_details"])["grid"] == "image_size"
-    assert json.loads(sized["dataset_args"])["eval_grid"] == "native"
+    # The grid is the run's option: in its id and spec, not among the dataset's arguments.
+    assert "eval_grid" not in json.loads(sized["dataset_args"])
+    spec_json = json.loads((result.run_dir / "spec.json").read_text())
+    assert spec_json["eval_grid"] == "native" and spec_json["run_id"] == result.run_id

@@ -37,11 +37,13 @@ def _options(dirs: dict[str, Path], **changes) -> RunOptions:
 def test_run_appends_one_row_per_metric(registries, dirs) -> None:
     result = execute_run(_spec(), registries, _options(dirs))
     table = read_leaderboard(result.leaderboard)
-    # Per slice, then per patient (the phantom's subjects are volumes: eval_unit=volume).
+    # Per slice, then per patient (the phantom's subjects are volumes: eval_unit "volume").
     assert table.num_rows == 6
     assert sorted(table.column("metric").to_pylist()[:3]) == ["mae", "psnr", "ssim"]
     assert table.column("metric").to_pylist()[3:] == table.column("metric").to_pylist()[:3]
-    assert all('"eval_unit":"volume"' in a for a in table.column("metric_args").to_pylist()[3:])
+    assert table.column("eval_unit").to_pylist() == ["slice"] * 3 + ["volume"] * 3
+    assert set(table.column("eval_grid").to_pylist()) == {"image_size"}
+    assert set(table.column("metric_args").to_pylist()) == {"{}"}
     assert set(table.column("run_id").to_pylist()) == {result.run_id}
     assert table.schema.equals(SCHEMA, check_metadata=False)
 

@@ -1,4 +1,5 @@
-"""Per-patient evaluation: slices put back into volumes, scored in 3-D, rows with eval_unit=volume."""
+"""Per-patient evaluation: slices put back into volumes, scored in 3-D, rows whose ``eval_unit``
+column says ``"volume"``."""
 
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ def test_collector_scores_each_patient_from_its_slices_in_order(registries: Regi
         want[key] = float(challenge_psnr(p, t, m, hu_range=HU_RANGES["synthrad2023"]))
     assert report.details["patients"] == pytest.approx(want, rel=1e-12)
     assert value == pytest.approx(sum(want.values()) / 2, rel=1e-12)
-    assert report.details["eval_unit"] == "volume" and report.details["n_patients"] == 2
+    assert report.details["n_patients"] == 2 and report.details["grid"] == "image_size"
+    assert "eval_unit" not in report.details  # the row's column says it
 
 
 def test_medganbench_convention_pools_the_patients_voxels(registries: Registries) -> None:
@@ -88,15 +90,14 @@ def test_synthrad2023_run_writes_per_patient_rows(registries: Registries, tmp_pa
         metric_args={"psnr": {"convention": "synthrad2023"}},
     )
     rows = read_leaderboard(result.leaderboard).to_pylist()
-    volume = [r for r in rows if '"eval_unit":"volume"' in r["metric_args"]]
+    volume = [r for r in rows if r["eval_unit"] == "volume"]
+    assert {r["eval_grid"] for r in rows} == {"image_size"}
     a2b = {r["metric"]: r for r in volume if r["direction"] == "a2b"}
     assert sorted(a2b) == ["mae", "ms-ssim", "psnr", "ssim"]
-    assert json.loads(a2b["psnr"]["metric_args"]) == {
-        "convention": "synthrad2023",
-        "eval_unit": "volume",
-    }
+    # The metric's own arguments alone, the same as on its slice row.
+    assert json.loads(a2b["psnr"]["metric_args"]) == {"convention": "synthrad2023"}
     details = json.loads(a2b["psnr"]["metric_details"])
-    assert details["eval_unit"] == "volume" and details["n_patients"] == 1
+    assert details["n_patients"] == 1 and "eval_unit" not in details
     assert next(iter(details["patients"])).startswith("1XA")
     assert a2b["psnr"]["value"] == pytest.approx(next(iter(details["patients"].values())))
     # psnr under the challenge's convention is not computed where the target is MR.
@@ -120,8 +121,10 @@ def test_pix2pix_on_paired_volume_folder(
         dataset="paired-volume-folder",
         dataset_args={"root": str(tmp_path / "data"), **files},
     )
-    units = {json.loads(r.metric_details).get("eval_unit", "slice") for r in result.rows}
-    assert units == {"slice", "volume"}
+    assert {(r.eval_unit, r.eval_grid) for r in result.rows} == {
+        ("slice", "image_size"),
+        ("volume", "image_size"),
+    }
 
 
 @pytest.mark.slow
@@ -138,4 +141,5 @@ def test_cyclegan_on_unpaired_dicom_trees(registries: Registries, tmp_path: Path
     )
     # Unpaired: only the round trips have a pixel-wise counterpart, scored per slice.
     assert {r.direction for r in result.rows} == {"a2b2a", "b2a2b"}
-    assert all("eval_unit" not in r.metric_args for r in result.rows)
+    assert {r.eval_unit for r in result.rows} == {"slice"}
+    assert all(r.metric_args == "{}" for r in result.rows)

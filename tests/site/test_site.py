@@ -130,7 +130,7 @@ def test_tables_name_directions_by_modality_and_list_only_changed_arguments(
 
 def test_a_metric_against_budget_chart_is_drawn_for_several_budgets(site: Path) -> None:
     html = (site / "datasets" / "phantom-brain.html").read_text()
-    # psnr and mae, per slice and per patient (eval_unit=volume)
+    # psnr and mae, per slice and per patient (eval_unit "volume")
     assert html.count('<svg class="chart"') == 4
     assert "against budget" in html and "<polyline" in html
 

@@ -96,8 +96,9 @@ def _wait_for(condition, what: str):  # type: ignore[no-untyped-def]
 
 
 def _slice_rows(table: Any) -> Counter[str]:
-    """Per-slice rows per run id (each run also writes a per-patient ``eval_unit`` row)."""
-    return Counter(r["run_id"] for r in table.to_pylist() if "eval_unit" not in r["metric_args"])
+    """Per-slice rows per run id (each run also writes a per-patient row, ``eval_unit``
+    ``"volume"``)."""
+    return Counter(r["run_id"] for r in table.to_pylist() if r["eval_unit"] == "slice")
 
 
 def _record(runs: Path) -> dict[str, dict]:  # type: ignore[type-arg]

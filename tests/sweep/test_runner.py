@@ -32,7 +32,7 @@ TWO_BY_TWO = {
     "datasets": ["phantom-brain"],
     "models": ["identity", "intensity-lookup"],
 }
-ROWS_PER_TRIAL = 4  # one direction × two metrics, per slice and per patient (eval_unit=volume)
+ROWS_PER_TRIAL = 4  # one direction × two metrics, per slice and per patient (eval_unit "volume")
 
 
 def _rows_per_run(leaderboards: Path) -> Counter[str]:
