@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: Where ``<dataset>.arrow`` leaderboards live (``--leaderboard-dir``), relative to the working
-#: directory.
-LEADERBOARD_DIR = Path("leaderboards")
 #: Where run directories (``runs/<run id>``) and sweep records (``runs/sweeps``) live
-#: (``--runs-dir``).
+#: (``--runs-dir``), relative to the working directory.
 RUNS_DIR = Path("runs")
+#: Where ``<dataset>.arrow`` leaderboards are written and read without ``--leaderboard-dir``:
+#: beside the runs they come from, the user's own work — never a published board under version
+#: control (the repository's ``leaderboards/`` is written only when named explicitly).
+LEADERBOARD_DIR = RUNS_DIR / "leaderboards"
+#: Environment variable that moves the default leaderboard directory.
+LEADERBOARD_DIR_ENV = "MEDGANBENCH_LEADERBOARD_DIR"
 
 #: The dataset a run uses without ``--dataset``: generated, so it needs no download.
 DATASET = "phantom-brain"
@@ -49,6 +52,13 @@ MAX_IMAGE_SIDE = 8192
 
 #: Environment variable naming the cache root (generated datasets, weights, features).
 HOME_ENV = "MEDGANBENCH_HOME"
+
+
+def leaderboard_dir() -> Path:
+    """The default leaderboard directory: ``$MEDGANBENCH_LEADERBOARD_DIR``, else
+    :data:`LEADERBOARD_DIR`."""
+    env = os.environ.get(LEADERBOARD_DIR_ENV)
+    return Path(env).expanduser() if env else LEADERBOARD_DIR
 
 
 def medganbench_home() -> Path:

@@ -21,8 +21,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "medganbench"
 PLUGINS = ROOT / "plugins"
-#: Modules shared by every subpackage, and the root package (its ``__version__``).
-SHARED = {"errors", "defaults", "fileio", "interrupts", ""}
+#: Modules shared by every subpackage (and by plugins), and the root package (its ``__version__``).
+SHARED = {"errors", "defaults", "fileio", "interrupts", "progress", ""}
 #: A module longer than this is doing more than one job.
 MAX_LINES = 400
 

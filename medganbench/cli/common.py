@@ -22,6 +22,14 @@ out = Console() if Console().is_terminal else Console(width=200)
 err = Console(stderr=True) if Console(stderr=True).is_terminal else Console(stderr=True, width=200)
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during one run: which run folder it was, and the command that continues it."""
+
+    def __init__(self, run_dir: Path, command: str) -> None:
+        super().__init__(str(run_dir))
+        self.run_dir, self.command = run_dir, command
+
+
 class CommandGroup(click.Group):
     """A click group that turns :class:`MedganbenchError` into one message and its exit code."""
 
@@ -39,6 +47,14 @@ class CommandGroup(click.Group):
             err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
             err.print(escape(hint), highlight=False)
             ctx.exit(1)
+        except RunInterrupted as exc:
+            err.print(
+                f"[bold yellow]interrupted:[/] run folder {escape(str(exc.run_dir))}: no row was "
+                "written; its checkpoints are complete. Continue it with:",
+                highlight=False,
+            )
+            err.print(escape(exc.command), highlight=False)
+            ctx.exit(INTERRUPTED_EXIT)
         except KeyboardInterrupt:
             err.print(
                 "[bold yellow]interrupted:[/] no row of an unfinished run was written; "
@@ -79,10 +95,11 @@ def dataset_context(name: str, data_dir: Path | None) -> DatasetContext:
 #: ``--leaderboard-dir``, shared by every command that reads or writes leaderboards.
 leaderboard_dir_option = click.option(
     "--leaderboard-dir",
-    default=defaults.LEADERBOARD_DIR,
-    show_default=True,
+    default=defaults.leaderboard_dir,
+    show_default=f"{defaults.LEADERBOARD_DIR}, or ${defaults.LEADERBOARD_DIR_ENV}",
     type=click.Path(path_type=Path),
-    help="Directory of the <dataset>.arrow leaderboards.",
+    help="Directory of the <dataset>.arrow leaderboards. The default keeps your results beside "
+    "your runs; name a published board (e.g. the repository's leaderboards/) explicitly.",
 )
 
 #: ``--eval-grid``, shared by ``run`` and ``score``.

@@ -70,6 +70,12 @@ from medganbench.sweep.spec import SweepSpec, expand_trials, load_sweep
 @click.option("--checkpoint-every", default=None, type=click.IntRange(min=1), metavar="STEPS")
 @click.option("--deterministic", is_flag=True, help="Deterministic algorithms only.")
 @click.option(
+    "--keep-checkpoint",
+    is_flag=True,
+    help="Keep the final checkpoint (all networks and optimiser states, hundreds of MB) once the "
+    "rows are recorded; by default it is deleted then.",
+)
+@click.option(
     "--dry-run", is_flag=True, help="List the trials and which are already recorded; run nothing."
 )
 @click.option(
@@ -89,6 +95,7 @@ def sweep(
     device: str | None,
     checkpoint_every: int | None,
     deterministic: bool,
+    keep_checkpoint: bool,
     dry_run: bool,
     progress: bool | None,
 ) -> None:
@@ -111,6 +118,7 @@ def sweep(
         data_dir=data_dir,
         deterministic=deterministic,
         checkpoint_every=checkpoint_every,
+        keep_checkpoint=keep_checkpoint,
     )
     if dry_run:
         _print_trials(spec, registries, options)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import torch
 
+from medganbench import progress
 from medganbench.core.dataset import SPLITS, DatasetContext, DatasetInfo, DomainInfo
 from medganbench.data.cache import cached
 from medganbench.data.files import files_fingerprint, fingerprint_extra
@@ -97,7 +98,9 @@ def image_payload(
     problems = InputProblems(strict=strict)
     record: dict[str, str] = {}
     splits: dict[str, dict[str, torch.Tensor]] = {}
-    with ImageReader() as reader:
+    total = sum(len(items) for by_split in split_items.values() for items in by_split.values())
+    shown = progress.phase("decoding images", total=total, unit="items")
+    with ImageReader() as reader, shown as phase:
         for split in SPLITS:
             tensors: dict[str, torch.Tensor] = {}
             feeds = ("ab",) if mode == "paired" else ("a",) if mode == "same" else ("a", "b")
@@ -105,6 +108,7 @@ def image_payload(
                 kept = decode_items(
                     split_items[feed][split], root, size, channels, problems, reader
                 )
+                phase.advance(len(split_items[feed][split]))
                 record.update({ref.where(root): split for refs, _ in kept for ref in refs})
                 for k, key in enumerate(feed):
                     tensors[key] = _stack([images[k] for _, images in kept], channels, size)

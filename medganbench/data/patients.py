@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from medganbench import progress
 from medganbench.core.dataset import DomainInfo
 from medganbench.data.files import LINKED_OUTSIDE, outside_root
 from medganbench.data.intensity import body_mask, to_units
@@ -255,22 +256,17 @@ def read_patients(
     """
     got = _Collected(images={k: [] for k in domains})
     with_labels = all(p.labels is not None for p in patients)
-    for patient in patients:
-        try:
-            cut = _cut(patient, domains, settings, root, problems, with_labels)
-        except DataFileError as exc:
-            problems.add(patient.where, exc.message)
-            continue
-        for k in got.images:
-            got.images[k].append(cut.images[k])
-        got.masks.append(cut.mask)
-        if cut.labels is not None:
-            got.labels.append(cut.labels)
-        n = len(cut.index)
-        got.groups += [patient.split_group] * n
-        got.volumes += [patient.key] * n
-        got.slices += cut.index
-        got.depths[patient.key] = cut.depth
+    label = f"reading and cutting {len(patients)} patient volume(s)"
+    with progress.phase(label, total=len(patients), unit="patients") as shown:
+        for patient in patients:
+            try:
+                cut = _cut(patient, domains, settings, root, problems, with_labels)
+            except DataFileError as exc:
+                problems.add(patient.where, exc.message)
+                continue
+            finally:
+                shown.advance()
+            _collect(got, patient, cut)
     size = settings.size
     empty = torch.zeros((0, 1, size, size))
     payload: dict[str, Any] = {
@@ -285,6 +281,20 @@ def read_patients(
     if with_labels and patients:
         payload["labels"] = torch.cat(got.labels) if got.labels else empty.to(torch.uint8)
     return payload
+
+
+def _collect(got: _Collected, patient: Patient, cut: PatientSlices) -> None:
+    """Add one patient's slices, tagged with its keys, to what was read."""
+    for k in got.images:
+        got.images[k].append(cut.images[k])
+    got.masks.append(cut.mask)
+    if cut.labels is not None:
+        got.labels.append(cut.labels)
+    n = len(cut.index)
+    got.groups += [patient.split_group] * n
+    got.volumes += [patient.key] * n
+    got.slices += cut.index
+    got.depths[patient.key] = cut.depth
 
 
 def _cut(

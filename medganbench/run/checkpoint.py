@@ -11,6 +11,7 @@ another run.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,13 @@ class Checkpoint:
     ledger: Ledger
     flops_per_step: int
     peak_memory_mb: float
+
+
+def prune_checkpoint(run_dir: Path) -> None:
+    """Delete a recorded run's checkpoint: its rows are on the leaderboard, and nothing else
+    reads it (``--keep-checkpoint`` keeps it). A checkpoint that cannot be deleted stays."""
+    with contextlib.suppress(OSError):
+        (Path(run_dir) / CHECKPOINT_NAME).unlink(missing_ok=True)
 
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:

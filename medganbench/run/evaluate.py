@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils.data import DataLoader
 
-from medganbench import interrupts
+from medganbench import interrupts, progress
 from medganbench.core.dataset import DatasetInfo, DomainInfo, DomainKey
 from medganbench.core.metric import EvalBatch, Metric, MetricReport, Needs
 from medganbench.core.model import Model, Task
@@ -154,7 +154,8 @@ def _evaluate_direction(
     model.eval_mode()
     generator = torch.Generator(device=device).manual_seed(spec.seed)
     first = True
-    with torch.no_grad():
+    label = f"evaluating {direction} ({', '.join(metrics)})"
+    with torch.no_grad(), progress.phase(label, total=len(loader), unit="batches") as shown:
         for raw in loader:
             interrupts.check()
             target = raw[target_key].to(device)
@@ -195,6 +196,7 @@ def _evaluate_direction(
                     ),
                 )
                 first = False
+            shown.advance()
     if first:
         raise DataError(f"The {spec.eval_split!r} split is empty; nothing to evaluate.")
     results = {name: (metric.compute(), metric.report()) for name, metric in metrics.items()}

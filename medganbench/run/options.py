@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from medganbench import defaults
@@ -33,9 +33,12 @@ class RunOptions:
             that has none), so that two runs of one spec on one machine agree bit for bit.
         record: append the rows to the leaderboard. Sweep workers turn it off and hand the rows
             to the sweep, which is the leaderboard's single writer.
+        keep_checkpoint: keep the final checkpoint (all networks and optimiser states, hundreds
+            of MB) once the run's rows are recorded; by default it is deleted then, as nothing
+            needs it (a run whose rows could not be recorded keeps it for ``--resume``).
     """
 
-    leaderboard_dir: Path = defaults.LEADERBOARD_DIR
+    leaderboard_dir: Path = field(default_factory=defaults.leaderboard_dir)
     runs_dir: Path = defaults.RUNS_DIR
     device: str | None = None
     checkpoint_every: int | None = None
@@ -45,6 +48,7 @@ class RunOptions:
     resume: bool = False
     deterministic: bool = False
     record: bool = True
+    keep_checkpoint: bool = False
 
     def absolute(self) -> RunOptions:
         """These options with every directory made absolute against this process's working

@@ -176,11 +176,20 @@ def build_dataset(run: ResolvedRun, registries: Registries, options: RunOptions)
     ``datasets export`` too, so they see exactly the run's splits).
 
     Raises:
+        UsageError: ``--data-dir`` was given for a dataset that reads no files.
         DataError: the dataset does not deliver the requested image size (or its own errors).
     """
     spec = run.spec
+    dataset_spec = registries.datasets.get(spec.dataset)
+    reads_files = dataset_spec.locate is not None or any(p.location for p in dataset_spec.params)
+    if options.data_dir is not None and not reads_files:
+        raise UsageError(
+            f"Dataset {spec.dataset!r} reads no files (it is generated), so --data-dir "
+            f"{options.data_dir} does not apply.",
+            hint="Leave out --data-dir, or pick a dataset of files (medganbench list datasets).",
+        )
     cache_root = options.cache_dir or medganbench_home()
-    dataset: Dataset = registries.datasets.get(spec.dataset).build(
+    dataset: Dataset = dataset_spec.build(
         run.dataset_build_args(),
         DatasetContext(spec.image_size, cache_root / "datasets" / spec.dataset, options.data_dir),
     )

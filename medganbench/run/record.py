@@ -21,8 +21,10 @@ from medganbench.fileio import describe_os_error, write_json
 from medganbench.leaderboard.schema import LeaderboardRow
 from medganbench.leaderboard.store import AlreadyRecordedError, append_rows
 from medganbench.run.budget import Ledger
+from medganbench.run.checkpoint import prune_checkpoint
 from medganbench.run.device import device_name
 from medganbench.run.evaluate import Evaluation
+from medganbench.run.options import RunOptions
 from medganbench.run.prepare import PreparedRun
 from medganbench.run.train import TrainedRun
 
@@ -196,11 +198,10 @@ NATIVE_CONVENTION = (
 )
 
 
-def resume_command(prepared: PreparedRun) -> str:
-    """The command that records this run (again) from its run folder, without training."""
-    words = ["medganbench", "run", "--resume", str(prepared.run_dir)]
-    options = prepared.options
-    if Path(options.leaderboard_dir) != defaults.LEADERBOARD_DIR:
+def resume_command(run_dir: Path, options: RunOptions) -> str:
+    """The command that continues (or records) the run in ``run_dir`` with these options."""
+    words = ["medganbench", "run", "--resume", str(run_dir)]
+    if Path(options.leaderboard_dir) != defaults.leaderboard_dir():
         words += ["--leaderboard-dir", str(options.leaderboard_dir)]
     if options.data_dir is not None:
         words += ["--data-dir", str(options.data_dir)]
@@ -217,7 +218,8 @@ def _not_recorded(prepared: PreparedRun, exc: Exception) -> LeaderboardError:
         f"Run {prepared.run_id} finished, but its rows could not be appended to "
         f"{prepared.board}: {reason}. The result is kept in "
         f"{prepared.run_dir / RESULT_NAME}, and the final checkpoint beside it.",
-        hint=f"Fix the cause, then record it without training again: {resume_command(prepared)}",
+        hint=f"Fix the cause, then record it without training again: "
+        f"{resume_command(prepared.run_dir, prepared.options)}",
     )
 
 
@@ -275,6 +277,8 @@ def record(prepared: PreparedRun, trained: TrainedRun, evaluation: Evaluation) -
             ) from None
         except (OSError, LeaderboardError) as exc:
             raise _not_recorded(prepared, exc) from None
+        if not prepared.options.keep_checkpoint:
+            prune_checkpoint(prepared.run_dir)
     primary = next(iter(values))
     return RunResult(
         prepared.run_id,

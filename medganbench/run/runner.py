@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.console import Console
+
+from medganbench import progress
 from medganbench.core.manager import Registries
 from medganbench.run.budget import Ledger
 from medganbench.run.evaluate import evaluate
 from medganbench.run.options import RunOptions
 from medganbench.run.prepare import StatusSink, prepare
+from medganbench.run.progress import sink_for
 from medganbench.run.record import RunResult, record
 from medganbench.run.spec import RunSpec
 from medganbench.run.train import train
@@ -32,7 +36,9 @@ def execute_run(
     Args:
         spec: what to run.
         registries: the component registries (see :func:`medganbench.core.manager.build_registries`).
-        options: where to write and which device to use.
+        options: where to write and which device to use; ``options.progress`` shows a bar per
+            phase on a terminal, else a heartbeat line at least every 30 s (unless the caller
+            installed its own :func:`medganbench.progress.showing` sink).
         on_status: receives one-line status messages (the CLI prints them).
         on_step: called with the ledger after every training step (sweeps report progress
             with it).
@@ -46,6 +52,19 @@ def execute_run(
         RunError: training diverged (a non-finite loss) or evaluation failed.
         KeyboardInterrupt: passed through; nothing has been appended to the leaderboard.
     """
+    if progress.installed():  # the caller shows progress its own way
+        return _phases(spec, registries, options, on_status, on_step)
+    with sink_for(Console(stderr=True), options.progress) as sink, progress.showing(sink):
+        return _phases(spec, registries, options, on_status, on_step)
+
+
+def _phases(
+    spec: RunSpec,
+    registries: Registries,
+    options: RunOptions,
+    on_status: StatusSink,
+    on_step: Callable[[Ledger], None] | None,
+) -> RunResult:
     prepared = prepare(spec, registries, options, on_status)
     trained = train(prepared, on_status, on_step)
     evaluation = evaluate(prepared, trained)

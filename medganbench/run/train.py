@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from medganbench import interrupts
+from medganbench import interrupts, progress
 from medganbench.core.dataset import DatasetInfo, DomainInfo, Sample
 from medganbench.core.model import TrainBatch
 from medganbench.errors import RunError
@@ -32,7 +32,6 @@ from medganbench.run.checkpoint import CHECKPOINT_NAME, Checkpoint, rng_state, s
 from medganbench.run.device import peak_memory_mb, reset_peak_memory
 from medganbench.run.flops import count_flops
 from medganbench.run.prepare import PreparedRun, StatusSink
-from medganbench.run.progress import TrainingProgress
 from medganbench.run.resume import restore
 
 #: Steps between checkpoints of a run without a step budget (and without --checkpoint-every).
@@ -95,6 +94,19 @@ def _determinism(enabled: bool) -> Iterator[None]:
         yield
     finally:
         torch.use_deterministic_algorithms(before)
+
+
+def training_detail(ledger: Ledger, budget: Budget) -> str:
+    """The share of the budget used, the latest losses and the time left to the budget
+    (extrapolated from the training time so far)."""
+    fraction = ledger.fraction(budget)
+    losses = "  ".join(f"{k} {v:.4g}" for k, v in ledger.losses.items())
+    left = (
+        f", ~{ledger.train_seconds * (1.0 - fraction) / fraction:.0f} s to budget"
+        if 0 < fraction < 1
+        else ""
+    )
+    return f"{fraction:.0%} of budget{left}" + (f"  {losses}" if losses else "")
 
 
 def checkpoint_every(prepared: PreparedRun) -> int:
@@ -181,7 +193,8 @@ def _train(
     pending: list[tuple[int, StepLosses]] = []
     steps_at_start = ledger.steps
     model.train_mode()
-    with TrainingProgress(budget, enabled=prepared.options.progress) as progress:
+    with progress.phase(f"training ({budget})", total=budget.steps, unit="steps") as shown:
+        shown.done = ledger.steps  # a resumed run continues its count
         while not ledger.exhausted(budget):
             interrupts.check()  # a Ctrl-C dropped somewhere inside the last step stops here
             start = time.perf_counter()
@@ -207,7 +220,7 @@ def _train(
                 ledger.losses = read_losses(pending, prepared.spec.model)
             else:
                 ledger.train_seconds += time.perf_counter() - start
-            progress.update(ledger)
+            shown.advance(detail=training_detail(ledger, budget))
             if on_step is not None:
                 on_step(ledger)
             if ledger.steps % every == 0 and not ledger.exhausted(budget):

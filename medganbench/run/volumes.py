@@ -25,6 +25,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from medganbench import progress
 from medganbench.core.dataset import Dataset, DomainKey
 from medganbench.core.metric import Metric, MetricReport, Needs
 from medganbench.core.volumes import (
@@ -143,23 +144,30 @@ class VolumeCollector:
         self, volumes: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]], grid: str
     ) -> dict[str, tuple[float, MetricReport]]:
         out: dict[str, tuple[float, MetricReport]] = {}
-        for name, metric in self.metrics.items():
-            scorer: VolumeScoring = metric  # type: ignore[assignment]
-            per_patient = {
-                key: float(scorer.score_volume(p, t, window=self.window, mask=m))
-                for key, (p, t, m) in volumes.items()
-            }
-            values = list(per_patient.values())
-            finite = [x for x in values if math.isfinite(x)]
-            details: dict[str, Any] = {
-                "grid": grid,
-                "patients": per_patient,
-                "n_patients": len(values),
-                "patient_std": statistics.stdev(finite) if len(finite) > 1 else 0.0,
-                "slices": sum(len(items) for items in self._slices.values()),
-            }
-            out[name] = (statistics.fmean(values), MetricReport(details=details))
+        label = f"scoring {len(volumes)} patient volume(s) on the {grid} grid"
+        total = len(volumes) * len(self.metrics)
+        with progress.phase(label, total=total, unit="scores") as shown:
+            for name, metric in self.metrics.items():
+                scorer: VolumeScoring = metric  # type: ignore[assignment]
+                per_patient = {}
+                for key, (p, t, m) in volumes.items():
+                    per_patient[key] = float(scorer.score_volume(p, t, window=self.window, mask=m))
+                    shown.advance()
+                out[name] = self._summary(per_patient, grid)
         return out
+
+    def _summary(self, per_patient: dict[str, float], grid: str) -> tuple[float, MetricReport]:
+        """The mean over patients and the report holding the per-patient values."""
+        values = list(per_patient.values())
+        finite = [x for x in values if math.isfinite(x)]
+        details: dict[str, Any] = {
+            "grid": grid,
+            "patients": per_patient,
+            "n_patients": len(values),
+            "patient_std": statistics.stdev(finite) if len(finite) > 1 else 0.0,
+            "slices": sum(len(items) for items in self._slices.values()),
+        }
+        return statistics.fmean(values), MetricReport(details=details)
 
     def scores(self) -> dict[str, tuple[float, MetricReport]]:
         """Per metric: the mean over patients, and the per-patient values in the details.

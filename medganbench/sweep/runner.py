@@ -37,6 +37,7 @@ from medganbench.leaderboard.store import (
     leaderboard_path,
     recorded_run_ids,
 )
+from medganbench.run.checkpoint import prune_checkpoint
 from medganbench.run.options import RunOptions
 from medganbench.sweep.capture import CapturedOutput
 from medganbench.sweep.executor import Executor, Trial, TrialEvent, TrialOutcome, TrialRequest
@@ -220,6 +221,8 @@ class _Bookkeeping:
             _keep_files(self.options.runs_dir / outcome.run_id, outcome.files)
             board = leaderboard_path(self.options.leaderboard_dir, trial.spec.dataset)
             outcome = _record(outcome, board)
+            if outcome.status == "ok" and not self.options.keep_checkpoint:
+                prune_checkpoint(Path(self.options.runs_dir) / outcome.run_id)
         self.report.status[outcome.run_id] = outcome.status
         self.report.outcomes[outcome.run_id] = outcome
         self.record.write(self.report)

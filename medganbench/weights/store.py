@@ -48,6 +48,7 @@ from typing import Any
 
 import torch
 
+from medganbench import progress
 from medganbench.core.specs import Reporter, Source, WeightsSpec
 from medganbench.defaults import medganbench_home
 from medganbench.errors import MedganbenchError, UsageError, unsafe_load_reason
@@ -164,7 +165,8 @@ class ResolvedWeights:
                 hint=f"Re-fetch with: medganbench weights install {self.name} --force",
             )
         try:
-            tensors = _load_callable(self.convert)(self.path)
+            with progress.phase(f"converting weights {self.name}"):
+                tensors = _load_callable(self.convert)(self.path)
         except MedganbenchError:
             raise
         except Exception as exc:  # noqa: BLE001 - a converter's failure is one message

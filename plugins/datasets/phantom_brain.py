@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from medganbench import progress
 from medganbench.core.dataset import SPLITS, Dataset, DatasetContext, DatasetInfo, DomainInfo
 from medganbench.core.params import Param, resolve_args
 from medganbench.core.specs import DatasetSpec
@@ -201,20 +202,22 @@ class PhantomBrain(Dataset):
 
     def _generate(self) -> dict[str, Any]:
         log.info("Generating %s (%s) at %d px.", NAME, self._fingerprint, self._size)
-        return {name: self._generate_split(name) for name in self.info.splits}
+        total = sum(self._settings.subjects.values())
+        label = f"generating {NAME} at {self._size} px"
+        with progress.phase(label, total=total, unit="subjects") as shown:
+            return {name: self._generate_split(name, shown) for name in self.info.splits}
 
-    def _generate_split(self, name: str) -> dict[str, Any]:
+    def _generate_split(self, name: str, shown: progress.Phase) -> dict[str, Any]:
         """Render every subject of one split: MR side and CT side with subject ids."""
         s = self._settings
         n = s.subjects[name]
         seed = s.seed % 2**64  # SeedSequence needs non-negative entropy
         ids = [f"{name}-{i:03d}" for i in range(n)]
-        subjects = [
-            render_subject(
-                (seed, _SPLIT_STREAM[name], i), s.slices_per_subject, self._size, s.weighting
-            )
-            for i in range(n)
-        ]
+        subjects = []
+        for i in range(n):
+            entropy = (seed, _SPLIT_STREAM[name], i)
+            subjects.append(render_subject(entropy, s.slices_per_subject, self._size, s.weighting))
+            shown.advance()
         pairs = list(zip(ids, subjects, strict=True))
         if s.paired:
             a_side, b_side = pairs, pairs

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from medganbench import progress
 from medganbench.core.metric import EvalBatch, Metric, MetricContext, MetricReport, Needs
 from medganbench.core.params import Param
 from medganbench.core.specs import WeightsSpec
@@ -158,7 +159,11 @@ class FeatureSetMetric(Metric):
         cached = self._load_cached(key)
         if cached is not None:
             return cached, "hit"
-        features = self._extract(images())
+        real = images()
+        # One call, as the values were measured (batching could move the features' last bits);
+        # the phase keeps a heartbeat going while it runs.
+        with progress.phase(f"extracting features of {len(real)} real image(s) ({self.encoder})"):
+            features = self._extract(real)
         path = self._cache_file(key)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)

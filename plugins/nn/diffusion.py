@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from medganbench import progress
+
 #: ε_θ(x_t, t): the denoiser's signature.
 Denoiser = Callable[[Tensor, Tensor], Tensor]
 
@@ -85,13 +87,16 @@ def ancestral_sample(
     coef_x0 = betas * abar_prev.sqrt() / (1.0 - abar)
     coef_xt = (1.0 - abar_prev) * (1.0 - betas).sqrt() / (1.0 - abar)
     x = torch.randn(shape, generator=generator).to(device)
-    for step in reversed(range(schedule.timesteps)):
-        t = torch.full((shape[0],), step, dtype=torch.long)
-        eps = model(x, t.to(device)).float()
-        x0 = ((x - _at((1.0 - abar).sqrt(), t, x) * eps) / _at(abar.sqrt(), t, x)).clamp(-1, 1)
-        mean = _at(coef_x0, t, x) * x0 + _at(coef_xt, t, x) * x
-        noise = torch.randn(shape, generator=generator).to(device)
-        x = mean + (_at(sigma2, t, x).sqrt() * noise if step > 0 else 0.0)
+    label = f"sampling {shape[0]} image(s), ancestral"
+    with progress.phase(label, total=schedule.timesteps, unit="denoising steps") as shown:
+        for step in reversed(range(schedule.timesteps)):
+            t = torch.full((shape[0],), step, dtype=torch.long)
+            eps = model(x, t.to(device)).float()
+            x0 = ((x - _at((1.0 - abar).sqrt(), t, x) * eps) / _at(abar.sqrt(), t, x)).clamp(-1, 1)
+            mean = _at(coef_x0, t, x) * x0 + _at(coef_xt, t, x) * x
+            noise = torch.randn(shape, generator=generator).to(device)
+            x = mean + (_at(sigma2, t, x).sqrt() * noise if step > 0 else 0.0)
+            shown.advance()
     return x.clamp(-1.0, 1.0)
 
 
@@ -116,11 +121,14 @@ def ddim_sample(
     abar = schedule.alphas_cumprod
     ts = ddim_timesteps(schedule.timesteps, steps)
     x = torch.randn(shape, generator=generator).to(device)
-    for i, step in enumerate(ts):
-        t = torch.full((shape[0],), step, dtype=torch.long)
-        eps = model(x, t.to(device)).float()
-        a_t = float(abar[step])
-        a_prev = float(abar[ts[i + 1]]) if i + 1 < len(ts) else 1.0
-        x0 = (x - (1.0 - a_t) ** 0.5 * eps) / a_t**0.5
-        x = a_prev**0.5 * x0 + (1.0 - a_prev) ** 0.5 * eps
+    label = f"sampling {shape[0]} image(s), DDIM"
+    with progress.phase(label, total=len(ts), unit="denoising steps") as shown:
+        for i, step in enumerate(ts):
+            t = torch.full((shape[0],), step, dtype=torch.long)
+            eps = model(x, t.to(device)).float()
+            a_t = float(abar[step])
+            a_prev = float(abar[ts[i + 1]]) if i + 1 < len(ts) else 1.0
+            x0 = (x - (1.0 - a_t) ** 0.5 * eps) / a_t**0.5
+            x = a_prev**0.5 * x0 + (1.0 - a_prev) ** 0.5 * eps
+            shown.advance()
     return x.clamp(-1.0, 1.0)

@@ -70,7 +70,7 @@ def test_run_then_show_and_export(tmp_path: Path) -> None:
             "run", "--model", model, "--budget", "steps=3", "--no-progress", *SMALL, cwd=tmp_path
         )
         assert proc.returncode == 0, proc.stderr
-    board = tmp_path / "leaderboards" / "phantom-brain.arrow"
+    board = tmp_path / "runs" / "leaderboards" / "phantom-brain.arrow"
     # 2 runs × 3 metrics, per slice and per patient (eval_unit "volume").
     assert ipc.open_file(board).read_all().num_rows == 12
     show = _cli("leaderboard", "show", cwd=tmp_path)
@@ -155,7 +155,7 @@ def test_corrupt_image_in_a_folder_dataset_is_one_message_naming_it(tmp_path: Pa
     )
     _assert_clean_failure(proc, 1)
     assert "A/train/s1.png" in proc.stderr and "strict=false" in proc.stderr
-    assert not (tmp_path / "leaderboards").exists()
+    assert not (tmp_path / "runs" / "leaderboards").exists()
 
 
 def test_no_amp_names_its_replacement(tmp_path: Path) -> None:

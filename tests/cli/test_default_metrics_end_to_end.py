@@ -23,7 +23,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _rows(work: Path, dataset: str) -> set[tuple[str, str]]:
-    table = read_leaderboard(leaderboard_path(work / "leaderboards", dataset))
+    table = read_leaderboard(leaderboard_path(work / "runs" / "leaderboards", dataset))
     return {(r["direction"], r["metric"]) for r in table.to_pylist()}
 
 

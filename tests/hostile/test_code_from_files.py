@@ -55,7 +55,7 @@ def test_run_resume_refuses_a_crafted_checkpoint(work: Path, tmp_path: Path) -> 
     assert_one_message(resumed)
     assert "checkpoint" in resumed.stderr and "nothing in it was run" in resumed.stderr
     assert not marker.exists()
-    assert not (elsewhere / "leaderboards").exists()
+    assert not (elsewhere / "runs" / "leaderboards").exists()
 
 
 def test_a_sweep_that_resumes_a_crafted_checkpoint_fails_that_trial_only(
@@ -81,7 +81,7 @@ def test_a_sweep_that_resumes_a_crafted_checkpoint_fails_that_trial_only(
     assert failed["run_id"] == first.run_id
     assert "not a checkpoint this program can read" in failed["error"]
     assert not marker.exists()
-    board = read_leaderboard(leaderboard_path(work / "leaderboards", "phantom-brain"))
+    board = read_leaderboard(leaderboard_path(work / "runs" / "leaderboards", "phantom-brain"))
     assert set(board.column("run_id").to_pylist()) == {second.run_id}
 
 
@@ -96,7 +96,7 @@ def test_an_override_with_another_hash_is_refused_before_training(
     )  # fmt: skip
     assert_one_message(proc)
     assert "not the pinned hash" in proc.stderr and "--allow-unverified-weights" in proc.stderr
-    assert "trained" not in proc.stderr and not (work / "leaderboards").exists()
+    assert "trained" not in proc.stderr and not (work / "runs" / "leaderboards").exists()
 
 
 def test_an_unverified_pickle_is_not_unpickled_even_when_allowed(
@@ -132,7 +132,7 @@ def test_allowed_unverified_weights_are_recorded_with_their_own_hash(
         cwd=work, env={"MEDGANBENCH_WEIGHTS_FID_INCEPTION": str(own)},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    (row,) = read_leaderboard(leaderboard_path(work / "leaderboards", "phantom-brain")).to_pylist()
+    (row,) = read_leaderboard(leaderboard_path(work / "runs" / "leaderboards", "phantom-brain")).to_pylist()
     assert row["weights"] == '{"fid-inception":"' + sha256_bytes(own.read_bytes()) + '"}'
     assert '"weights_unverified":true' in row["metric_details"]
 

@@ -131,7 +131,7 @@ def killed_and_resumed(tmp_path_factory: pytest.TempPathFactory) -> KilledAndRes
     (checkpoint,) = checkpoints()
     stopped_at = _checkpoint_steps(checkpoint)
     assert 3 <= stopped_at < 12
-    assert not (killed / "leaderboards").exists()
+    assert not (killed / "runs" / "leaderboards").exists()
 
     resumed = subprocess.run(
         _cli("run", "--resume", str(checkpoint.parent), "--deterministic", "--no-progress"),
@@ -150,8 +150,8 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(
     killed_and_resumed: KilledAndResumed,
 ) -> None:
     whole, killed = killed_and_resumed.whole, killed_and_resumed.killed
-    expected = read_leaderboard(leaderboard_path(whole / "leaderboards", "phantom-brain"))
-    got = read_leaderboard(leaderboard_path(killed / "leaderboards", "phantom-brain"))
+    expected = read_leaderboard(leaderboard_path(whole / "runs" / "leaderboards", "phantom-brain"))
+    got = read_leaderboard(leaderboard_path(killed / "runs" / "leaderboards", "phantom-brain"))
     assert got.column("run_id").to_pylist() == expected.column("run_id").to_pylist()
     want, have = _values(expected), _values(got)
     assert want.keys() == have.keys() and len(want) == 12

@@ -75,9 +75,20 @@ def test_budget_kimg_stops_training(registries, dirs) -> None:
 
 
 def test_run_writes_checkpoint_samples_and_spec(registries, dirs) -> None:
-    result = execute_run(_spec(), registries, _options(dirs))
+    result = execute_run(_spec(), registries, _options(dirs, keep_checkpoint=True))
     for name in ("checkpoint.pt", "samples.png", "spec.json", "result.json"):
         assert (result.run_dir / name).stat().st_size > 0
+
+
+def test_a_recorded_run_deletes_its_checkpoint_unless_told_to_keep_it(registries, dirs) -> None:
+    result = execute_run(_spec(), registries, _options(dirs))
+    assert (result.run_dir / "result.json").is_file()
+    assert not (result.run_dir / "checkpoint.pt").exists()
+
+
+def test_a_run_not_recorded_keeps_its_checkpoint_for_resume(registries, dirs) -> None:
+    result = execute_run(_spec(), registries, _options(dirs, record=False))
+    assert (result.run_dir / "checkpoint.pt").stat().st_size > 0
 
 
 def test_intensity_lookup_beats_identity(registries, dirs) -> None:

@@ -204,7 +204,7 @@ def test_offline_run_with_fid_fails_cleanly_and_writes_no_row(tmp_path: Path) ->
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr and "are not available" in proc.stderr
-    assert not (tmp_path / "leaderboards").exists()
+    assert not (tmp_path / "runs" / "leaderboards").exists()
     # The weights are resolved before training: no budget is spent on a run that cannot score.
     assert "trained" not in proc.stderr and not list(tmp_path.glob("runs/*/checkpoint.pt"))
 

@@ -48,7 +48,8 @@ def _spec(model: str, **changes: Any) -> RunSpec:
 
 
 def _run(registries: Registries, dirs: dict[str, Path], spec: RunSpec):
-    return execute_run(spec, registries, RunOptions(progress=False, **dirs))
+    # The tests read the trained state from the final checkpoint: keep it.
+    return execute_run(spec, registries, RunOptions(progress=False, keep_checkpoint=True, **dirs))
 
 
 # ---- learning ------------------------------------------------------------------------------
