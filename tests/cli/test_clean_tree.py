@@ -36,7 +36,9 @@ def _main_command() -> list[list[str]]:
 def test_the_main_command_leaves_the_working_tree_clean(tmp_path: Path) -> None:
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(clone / ".venv")], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(clone / ".venv")], check=True
+    )
     commands = _main_command()
     assert [c[:2] for c in commands] == [["medganbench", "run"], ["medganbench", "leaderboard"]]
     # The code under test is this environment's medganbench, not the clone's copy that

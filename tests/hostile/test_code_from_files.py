@@ -132,7 +132,9 @@ def test_allowed_unverified_weights_are_recorded_with_their_own_hash(
         cwd=work, env={"MEDGANBENCH_WEIGHTS_FID_INCEPTION": str(own)},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    (row,) = read_leaderboard(leaderboard_path(work / "runs" / "leaderboards", "phantom-brain")).to_pylist()
+    (row,) = read_leaderboard(
+        leaderboard_path(work / "runs" / "leaderboards", "phantom-brain")
+    ).to_pylist()
     assert row["weights"] == '{"fid-inception":"' + sha256_bytes(own.read_bytes()) + '"}'
     assert '"weights_unverified":true' in row["metric_details"]
 
