@@ -17,6 +17,10 @@ The packages follow the stages of a run (see docs/architecture.md):
 Shared by all of them: :mod:`medganbench.errors`, :mod:`medganbench.defaults` and
 :mod:`medganbench.fileio`. Built-in components live in the separate import package
 ``medganbench_plugins``; the core never imports it directly.
+
+Plugin authors import from one module, :mod:`medganbench.plugin`: the public API, with a
+versioning promise (its docstring; docs/plugins.md). It sits above the subpackages, which never
+import it.
 """
 
 from __future__ import annotations
