@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import medganbench.data
 import medganbench.plugin
@@ -29,6 +31,17 @@ def test_the_names_are_the_objects_of_their_homes_not_copies() -> None:
     assert medganbench.plugin.ModelSpec is specs.ModelSpec
     assert medganbench.plugin.Model is model.Model
     assert medganbench.plugin.read_volume is medganbench.data.read_volume
+
+
+def test_the_plugin_guide_lists_exactly_the_public_names() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
+    table = doc.split("<!-- the names of medganbench.plugin.__all__ -->")[1]
+    table = table.split("<!-- end of the names -->")[0]
+    listed = [
+        name for row in table.splitlines()[2:] for name in re.findall(r"`(\w+)`", row.split("|")[2])
+    ]
+    assert sorted(listed) == sorted(public_names)
+    assert len(listed) == len(set(listed))
 
 
 def test_the_whole_data_toolkit_is_public_through_it() -> None:
