@@ -21,8 +21,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "medganbench"
 PLUGINS = ROOT / "plugins"
-#: Modules shared by every subpackage, and the root package (its ``__version__``).
-SHARED = {"errors", "defaults", "fileio", "interrupts", ""}
+#: Modules shared by every subpackage, and the root package (its ``__version__``). ``compat``
+#: serves the old import paths (the packages that replaced a 0.1 module call it for that
+#: module's names); it imports nothing of medganbench by name, so it cannot make a circle.
+SHARED = {"errors", "defaults", "fileio", "interrupts", "compat", ""}
 #: Top-level modules that sit *above* the subpackages: the public API for plugin authors
 #: (``medganbench.plugin``, which re-exports from core, data, sweep and weights) and the
 #: ``python -m medganbench`` entry point. Nothing under ``medganbench/`` or ``plugins/`` may import
