@@ -28,7 +28,10 @@ from __future__ import annotations
 
 from medganbench import compat
 
-__version__ = "0.1.0"
+#: Semantic versioning: the public plugin API (medganbench.plugin) changes incompatibly only in a
+#: new major version (while 0, a new minor one, after a deprecation). The one place the version
+#: is written: pyproject.toml reads it from here. CHANGELOG.md says what each version changed.
+__version__ = "0.2.0"
 
 # The module paths of 0.1 import again, with a DeprecationWarning naming the new path.
 compat.install()

@@ -7,10 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import medganbench
 import medganbench.data
 import medganbench.plugin
 from medganbench.core import model, specs
 from medganbench.plugin import __all__ as public_names
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_public_name_resolves() -> None:
@@ -34,7 +42,7 @@ def test_the_names_are_the_objects_of_their_homes_not_copies() -> None:
 
 
 def test_the_plugin_guide_lists_exactly_the_public_names() -> None:
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
+    doc = (ROOT / "docs" / "plugins.md").read_text()
     table = doc.split("<!-- the names of medganbench.plugin.__all__ -->")[1]
     table = table.split("<!-- end of the names -->")[0]
     listed = [
@@ -67,3 +75,14 @@ def test_importing_it_leaves_the_toolkit_executors_and_weights_unimported() -> N
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.split("\n")[:2] == ["[]", "True"], done.stdout + done.stderr
+
+
+def test_the_version_is_semver_written_once_and_in_the_changelog() -> None:
+    # The promise is stated in terms of this number: one place, MAJOR.MINOR.PATCH, explained.
+    assert re.fullmatch(r"\d+\.\d+\.\d+", medganbench.__version__)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    dynamic = project["tool"]["setuptools"]["dynamic"]
+    assert dynamic["version"] == {"attr": "medganbench.__version__"}
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert f"\n## {medganbench.__version__} " in changelog

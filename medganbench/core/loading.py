@@ -51,13 +51,13 @@ class PluginOrigin:
 
     @property
     def package(self) -> str:
-        """``"my-plugins 1.0"``, ``"medganbench 0.1.0 (built-in)"``."""
+        """``"my-plugins 1.0"``, ``"medganbench 0.2.0 (built-in)"``."""
         text = f"{self.distribution} {self.version}".strip()
         return f"{text} (built-in)" if self.builtin else text
 
     def describe(self) -> str:
         """``plugin 'x' (package my-plugins 1.0, entry point x = my_plugins.x)``;
-        ``built-in plugin 'medganbench_plugins.models.identity' (medganbench 0.1.0)``;
+        ``built-in plugin 'medganbench_plugins.models.identity' (medganbench 0.2.0)``;
         ``plugin 'Probe' (registered directly)``."""
         if self.builtin:
             return f"built-in plugin {self.name!r} ({self.distribution} {self.version})"

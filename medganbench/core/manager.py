@@ -156,7 +156,7 @@ class Registries:
 
     def provenance(self, kind: str, name: str) -> dict[str, str]:
         """The distribution that provided component ``name`` of ``kind`` (``"models"``,
-        ``"datasets"``, ``"metrics"``, ...): ``{"name": "medganbench", "version": "0.1.0"}``.
+        ``"datasets"``, ``"metrics"``, ...): ``{"name": "medganbench", "version": "0.2.0"}``.
 
         Built-ins are provided by the medganbench distribution itself; a third-party plugin by
         the package its entry point belongs to; a plugin registered by hand (tests, notebooks)
