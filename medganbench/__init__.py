@@ -14,13 +14,26 @@ The packages follow the stages of a run (see docs/architecture.md):
 * :mod:`medganbench.site` — the static site;
 * :mod:`medganbench.cli` — the command line.
 
-Shared by all of them: :mod:`medganbench.errors`, :mod:`medganbench.defaults` and
-:mod:`medganbench.fileio`. Built-in components live in the separate import package
+Shared by all of them: :mod:`medganbench.errors`, :mod:`medganbench.defaults`,
+:mod:`medganbench.fileio` and :mod:`medganbench.compat` (the old import paths of 0.1, kept until
+0.4 with a ``DeprecationWarning``). Built-in components live in the separate import package
 ``medganbench_plugins``; the core never imports it directly.
+
+Plugin authors import from one module, :mod:`medganbench.plugin`: the public API, with a
+versioning promise (its docstring; docs/plugins.md). It sits above the subpackages, which never
+import it.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from medganbench import compat
+
+#: Semantic versioning: the public plugin API (medganbench.plugin) changes incompatibly only in a
+#: new major version (while 0, a new minor one, after a deprecation). The one place the version
+#: is written: pyproject.toml reads it from here. CHANGELOG.md says what each version changed.
+__version__ = "0.2.0"
+
+# The module paths of 0.1 import again, with a DeprecationWarning naming the new path.
+compat.install()
 
 __all__ = ["__version__"]

@@ -21,8 +21,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "medganbench"
 PLUGINS = ROOT / "plugins"
-#: Modules shared by every subpackage (and by plugins), and the root package (its ``__version__``).
-SHARED = {"errors", "defaults", "fileio", "interrupts", "progress", ""}
+#: Modules shared by every subpackage (and by plugins), and the root package (its ``__version__``). ``compat``
+#: serves the old import paths (the packages that replaced a 0.1 module call it for that
+#: module's names); it imports nothing of medganbench by name, so it cannot make a circle.
+SHARED = {"errors", "defaults", "fileio", "interrupts", "compat", "progress", ""}
+#: Top-level modules that sit *above* the subpackages: the public API for plugin authors
+#: (``medganbench.plugin``, which re-exports from core, data, sweep and weights) and the
+#: ``python -m medganbench`` entry point. Nothing under ``medganbench/`` or ``plugins/`` may import
+#: them: the API would otherwise be an import circle in waiting, and the built-in plugins ship
+#: with the core, so they use its modules directly.
+ON_TOP = {"plugin", "__main__"}
 #: A module longer than this is doing more than one job.
 MAX_LINES = 400
 
@@ -156,6 +164,37 @@ def test_subpackage_docstring_says_what_it_owns(package: str) -> None:
     name = package.replace("plugins.", "medganbench_plugins.", 1)
     doc = importlib.import_module(name if "." in package else f"medganbench.{package}").__doc__
     assert "Owns:" in (doc or ""), f"{name}'s docstring does not say what it owns"
+
+
+def test_every_top_level_module_is_shared_or_on_top() -> None:
+    # A new top-level module must say which it is: usable by every subpackage, or above them all.
+    top = {
+        _area(name) for name in MODULES if name.count(".") == 1 and _area(name) not in SUBPACKAGES
+    }
+    assert top <= SHARED | ON_TOP, f"classify in SHARED or ON_TOP: {sorted(top - SHARED - ON_TOP)}"
+
+
+def test_shared_modules_import_only_shared_modules() -> None:
+    # What every subpackage may import must not itself reach into a subpackage.
+    wrong = sorted(
+        f"{module} imports {target}"
+        for module, targets in _graph(MODULES).items()
+        if _area(module) in SHARED and module.count(".") <= 1
+        for target in targets
+        if _area(target) not in SHARED
+    )
+    assert not wrong
+
+
+def test_nothing_inside_imports_the_modules_on_top() -> None:
+    wrong = sorted(
+        f"{module} imports {target}"
+        for module, targets in _graph().items()
+        if _area(module) not in ON_TOP
+        for target in targets
+        if _area(target) in ON_TOP
+    )
+    assert not wrong, f"only plugins outside medganbench import {sorted(ON_TOP)}: {wrong}"
 
 
 def test_the_core_never_imports_the_builtin_plugins() -> None:

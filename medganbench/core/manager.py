@@ -10,7 +10,6 @@ start-up rather than a silently ignored function.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 from collections.abc import Mapping
@@ -22,11 +21,13 @@ import pluggy
 from medganbench import __version__
 from medganbench.core import hookspecs
 from medganbench.core.loading import (
+    DIRECT,
     PluginManager,
     PluginOrigin,
     disabled_names,
     drop_invalid,
     load_entry_points,
+    validation_problem,
 )
 from medganbench.core.registry import Registry
 from medganbench.core.specs import (
@@ -105,7 +106,8 @@ def make_plugin_manager(
     Raises:
         PluginError: (strict) a third-party plugin fails to import or implements a hook that
             does not exist, naming its package and entry point; or a built-in or extra plugin
-            implements an unknown hook.
+            implements an unknown hook. A misspelt hook's message says which hook was probably
+            meant; no message names a plugin by its repr (a module's holds an absolute path).
     """
     pm = PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
@@ -116,34 +118,23 @@ def make_plugin_manager(
                 pm.disabled.append(module_name)
                 continue
             origin = PluginOrigin(module_name, "medganbench", __version__, builtin=True)
-            pm.add(importlib.import_module(module_name), origin)
+            try:
+                pm.add(importlib.import_module(module_name), origin)
+            except pluggy.PluginValidationError as exc:  # a bug in medganbench itself
+                raise PluginError(
+                    f"The {origin.describe()} {validation_problem(pm, exc)}."
+                ) from None
     if autoload is None:
         autoload = not os.environ.get(AUTOLOAD_ENV)
     if autoload:
         load_entry_points(pm, ENTRY_POINT_GROUP)
     for plugin in extra:
-        pm.register(plugin)
-    try:
-        drop_invalid(pm)
-    except pluggy.PluginValidationError as exc:
-        raise PluginError(_explain_validation(pm, exc)) from exc
+        pm.register_direct(plugin)
+    drop_invalid(pm)
     if strict and pm.broken:
         first = pm.broken[0]
         raise PluginError(first.message(), hint=first.hint())
     return pm
-
-
-def _explain_validation(pm: pluggy.PluginManager, exc: pluggy.PluginValidationError) -> str:
-    known = [name for name in dir(hookspecs) if name.startswith("medganbench_")]
-    names = [
-        name for name in dir(exc.plugin) if name.startswith("medganbench_") and name not in known
-    ]
-    plugin_name = pm.get_name(exc.plugin) or repr(exc.plugin)
-    parts = [f"Plugin {plugin_name!r} implements an unknown hook"]
-    for name in names:
-        close = difflib.get_close_matches(name, known, n=1)
-        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    return " ".join(parts) + f". Known hooks: {', '.join(known)}."
 
 
 @dataclass(frozen=True)
@@ -165,7 +156,7 @@ class Registries:
 
     def provenance(self, kind: str, name: str) -> dict[str, str]:
         """The distribution that provided component ``name`` of ``kind`` (``"models"``,
-        ``"datasets"``, ``"metrics"``, ...): ``{"name": "medganbench", "version": "0.1.0"}``.
+        ``"datasets"``, ``"metrics"``, ...): ``{"name": "medganbench", "version": "0.2.0"}``.
 
         Built-ins are provided by the medganbench distribution itself; a third-party plugin by
         the package its entry point belongs to; a plugin registered by hand (tests, notebooks)
@@ -177,7 +168,7 @@ class Registries:
         entry = getattr(self, kind).entry(name)
         origin = self.origins.get(entry.plugin)
         if origin is None:
-            return {"name": "(registered directly)", "version": ""}
+            return {"name": DIRECT, "version": ""}
         return {"name": origin.distribution, "version": origin.version}
 
 
@@ -261,8 +252,8 @@ def collect_reported_results(pm: pluggy.PluginManager) -> tuple[ReportedResult, 
         for result in hook_results(pm, "medganbench_reported_results", impl):
             if not isinstance(result, ReportedResult):
                 raise PluginError(
-                    f"Plugin {impl.plugin_name!r}: medganbench_reported_results() returned "
-                    f"{type(result).__name__}, expected ReportedResult."
+                    f"The {_origin(pm, impl.plugin_name)}: medganbench_reported_results() "
+                    f"returned {type(result).__name__}, expected ReportedResult."
                 )
             if result in seen:
                 raise PluginError(
@@ -281,7 +272,7 @@ def plugin_versions(pm: pluggy.PluginManager) -> list[tuple[str, str]]:
 def _package(pm: pluggy.PluginManager, name: str) -> str:
     if isinstance(pm, PluginManager):
         return pm.origin_of(name).package
-    return "(registered directly)"
+    return DIRECT
 
 
 __all__ = [

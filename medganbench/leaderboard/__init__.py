@@ -13,3 +13,15 @@ merging files from several machines (:mod:`~medganbench.leaderboard.merge`,
 
 May import: core, errors, fileio.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from medganbench.compat import moved_name
+
+if not TYPE_CHECKING:  # type checkers should see only the package's real contents
+
+    def __getattr__(name: str) -> Any:
+        # The names of 0.1's module medganbench.leaderboard, with a DeprecationWarning (compat).
+        return moved_name(__name__, name)

@@ -3,6 +3,7 @@ through their entry points; a deliberately broken copy fails it, naming the brok
 
 from __future__ import annotations
 
+import ast
 import shutil
 import sys
 from pathlib import Path
@@ -109,19 +110,37 @@ def test_the_file_backed_dataset_template_is_short_and_passes_check(
     assert not any(line.startswith("failed") for line in done.stdout.splitlines())
 
 
+def _imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports (``import a.b`` and ``from a.b import c`` both give a.b)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
 def test_the_file_backed_template_imports_only_the_public_api() -> None:
-    imported = {
-        line.split()[1]
-        for line in PATIENTS_TEMPLATE.read_text().splitlines()
-        if line.startswith("from medganbench")
-    }
-    assert imported <= {
-        "medganbench.data",
-        "medganbench.core.dataset",
-        "medganbench.core.hookspecs",
-        "medganbench.core.params",
-        "medganbench.core.specs",
-    }
+    imported = {m for m in _imported_modules(PATIENTS_TEMPLATE) if m.startswith("medganbench")}
+    assert imported == {"medganbench.plugin"}
+
+
+@pytest.mark.parametrize(
+    "module", sorted(p.name for p in (TEMPLATE / "medganbench_template").glob("*.py"))
+)
+def test_every_template_imports_only_the_public_plugin_api(module: str) -> None:
+    # What a third party copies must use only what medganbench promises to keep
+    # (medganbench.plugin), besides the standard library, torch, numpy and its own package.
+    allowed = set(sys.stdlib_module_names) | {"torch", "numpy", "medganbench_template"}
+    imported = _imported_modules(TEMPLATE / "medganbench_template" / module)
+    wrong = sorted(
+        m
+        for m in imported
+        if m != "medganbench.plugin"
+        and (m.startswith("medganbench.") or m.split(".")[0] not in allowed)
+    )
+    assert not wrong, f"{module} imports {wrong}; import from medganbench.plugin"
 
 
 def test_the_weights_template_file_matches_its_pin_and_converts(

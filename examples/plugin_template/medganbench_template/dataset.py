@@ -1,7 +1,7 @@
 """Template: a dataset plugin for medganbench. Copy this file to add a dataset.
 
 A dataset plugin returns :class:`DatasetSpec` objects from ``medganbench_datasets``. The factory
-builds a :class:`~medganbench.core.dataset.Dataset` at the image size the run asks for. This one
+builds a :class:`~medganbench.plugin.Dataset` at the image size the run asks for. This one
 generates its images (a bright disk on a dark background, "MR" in arbitrary units, and the same
 disk in "CT" Hounsfield units), so it needs no files; a dataset of files declares a ``root``
 parameter with ``location=True`` and reads from there (see the built-in ``paired-folder``).
@@ -23,18 +23,18 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset as TorchDataset
 
-from medganbench.core.dataset import (
+from medganbench.plugin import (
     SPLITS,
     Dataset,
     DatasetContext,
     DatasetInfo,
+    DatasetSpec,
     DomainInfo,
+    Param,
     Sample,
+    UsageError,
+    hookimpl,
 )
-from medganbench.core.hookspecs import hookimpl
-from medganbench.core.params import Param
-from medganbench.core.specs import DatasetSpec
-from medganbench.errors import UsageError
 
 VERSION = "1"
 MR = DomainInfo("disk MR", "MR", "a.u.", (0.0, 1.0))

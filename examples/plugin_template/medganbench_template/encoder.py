@@ -5,7 +5,7 @@ installed, ``fd``, ``kid``, ``precision``, ``recall``, ``density`` and ``coverag
 ``--metric-arg fd.encoder=template-edges``; the encoder's name and version enter the run id, and
 its weights' sha256 and :attr:`preprocessing` are written on every row.
 
-The contract (``medganbench.core.encoder``): ``embed`` takes uint8 RGB ``(N, 3, H, W)`` (the
+The contract (``medganbench/core/encoder.py``): ``embed`` takes uint8 RGB ``(N, 3, H, W)`` (the
 metric has already mapped the domain's window onto 0..255 and repeated grey to three channels)
 and returns float32 ``(N, dim)`` on the CPU; each image's features depend on that image only,
 and the same images always give the same features. Weights come in ``ctx.tensors``, already
@@ -26,9 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from medganbench.core.encoder import Encoder, EncoderContext
-from medganbench.core.hookspecs import hookimpl
-from medganbench.core.specs import EncoderSpec
+from medganbench.plugin import Encoder, EncoderContext, EncoderSpec, hookimpl
 from medganbench_template.weights import EDGE_FILTER
 
 #: The pooling grid: features are the mean gradient magnitude in each of GRID x GRID cells.

@@ -2,8 +2,8 @@
 
 An executor plugin returns :class:`ExecutorSpec` objects from ``medganbench_executors``; ``medganbench
 sweep FILE --executor NAME`` uses it. An executor decides where and how many trials run at once,
-never what a trial computes: every trial is ``medganbench.sweep.trial.run_trial``, wherever it
-runs (a pool, a cluster, a batch queue), and the executor hands each outcome back.
+never what a trial computes: every trial is ``run_trial``, wherever it runs (a pool, a cluster, a
+batch queue), and the executor hands each outcome back.
 
 The contract (``medganbench/sweep/executor.py``): :meth:`open` reaches the workers and fails
 within seconds if it cannot; :meth:`execute` calls ``on_outcome`` exactly once per request, in
@@ -17,11 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from medganbench.core.hookspecs import hookimpl
-from medganbench.core.params import Param
-from medganbench.core.specs import ExecutorSpec
-from medganbench.sweep.executor import Executor, TrialEvent, TrialOutcome, TrialRequest
-from medganbench.sweep.trial import run_trial
+from medganbench.plugin import (
+    Executor,
+    ExecutorSpec,
+    Param,
+    TrialEvent,
+    TrialOutcome,
+    TrialRequest,
+    hookimpl,
+    run_trial,
+)
 
 
 class InOrderExecutor(Executor):

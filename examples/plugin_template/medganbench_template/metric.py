@@ -1,7 +1,7 @@
 """Template: a metric plugin for medganbench. Copy this file to add a metric.
 
 A metric plugin returns :class:`MetricSpec` objects from ``medganbench_metrics``. The factory
-builds a :class:`~medganbench.core.metric.Metric`; a metric computed per image pair and averaged
+builds a :class:`~medganbench.plugin.Metric`; a metric computed per image pair and averaged
 (PSNR, SSIM, this one) derives from :class:`PairedMetric` and only writes :meth:`score`.
 
 The contract (``medganbench/core/metric.py``): images arrive in the target domain's physical
@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from medganbench.core.hookspecs import hookimpl
-from medganbench.core.metric import PairedMetric
-from medganbench.core.params import Param
-from medganbench.core.specs import MetricSpec
+from medganbench.plugin import MetricSpec, PairedMetric, Param, hookimpl
 
 
 class NormalisedCrossCorrelation(PairedMetric):

@@ -32,10 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from medganbench.core.hookspecs import hookimpl
-from medganbench.core.model import Model, ModelContext, Task, TrainBatch
-from medganbench.core.params import Param
-from medganbench.core.specs import ModelSpec
+from medganbench.plugin import Model, ModelContext, ModelSpec, Param, Task, TrainBatch, hookimpl
 
 
 class TinyConvModel(Model):

@@ -2,11 +2,12 @@
 
 Layout: ``ROOT/<patient>/t1.nii.gz`` and ``t2.nii.gz`` (co-registered, one grid), and optionally
 ``seg.nii.gz`` (0 background, 1 lesion). T1 → T2 is a paired translation. Copy this file, change
-the layout in ``patients`` and the declarations below; the toolkit (``medganbench.data``) finds
-the root (``--dataset-arg root=DIR``, ``--data-dir``, ``MEDGANBENCH_DATA_TEMPLATE_PATIENTS``),
-reads each volume once with its size checked before decoding, refuses links out of the root,
-normalises MR per volume, cuts slices with masks and label maps, caches them under a hash of
-every file's content, splits by patient and evaluates each test patient as a volume.
+the layout in ``patients`` and the declarations below; the data toolkit (public, like everything
+here, through ``medganbench.plugin``) finds the root (``--dataset-arg root=DIR``, ``--data-dir``,
+``MEDGANBENCH_DATA_TEMPLATE_PATIENTS``), reads each volume once with its size checked before
+decoding, refuses links out of the root, normalises MR per volume, cuts slices with masks and
+label maps, caches them under a hash of every file's content, splits by patient and evaluates
+each test patient as a volume.
 ``medganbench check dataset template-patients --arg root=DIR`` checks it.
 """
 
@@ -16,15 +17,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from medganbench.core.dataset import DomainInfo
-from medganbench.core.hookspecs import hookimpl
-from medganbench.core.params import Param
-from medganbench.core.specs import DatasetSpec
-from medganbench.data import (
+from medganbench.plugin import (
+    DatasetSpec,
+    DomainInfo,
     InputProblems,
+    Param,
     Patient,
     VolumeDescriptor,
     anonymous_id,
+    hookimpl,
     mr_domain,
     relative,
     split_params,

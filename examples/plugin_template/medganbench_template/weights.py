@@ -7,7 +7,7 @@ converts it to tensors with the source's ``convert`` function, which must read i
 that cannot run code (safetensors here, through medganbench's own ``load_tensors``).
 
 A metric (or model) that needs the file lists the spec in ``weights_needed()`` (so a run fetches
-it before training) and calls ``medganbench.weights.store.resolve_weights(spec)`` then
+it before training) and calls ``resolve_weights(spec)`` (from ``medganbench.plugin``) then
 ``.load()``; the file's sha256 lands on every row the metric writes. ``medganbench weights list``
 shows the artifact, ``medganbench weights install template-edge-filter --from FILE`` installs a file
 fetched by hand, and ``medganbench check weights template-edge-filter --weights-file FILE``
@@ -17,9 +17,7 @@ identity of the weights, so new weights are a new pin (and rows record the hash)
 
 from __future__ import annotations
 
-from medganbench.core.hookspecs import hookimpl
-from medganbench.core.specs import WeightsSpec
-from medganbench.weights.sources import UrlSource
+from medganbench.plugin import UrlSource, WeightsSpec, hookimpl
 
 #: The sha256 of ``edge_filter.safetensors`` (a 3x3 Sobel kernel, shipped next to this file).
 EDGE_FILTER_SHA256 = "aec0890be08d105623a737c9d1ddff4034ca68b25da76f3a15968aca9492754f"
@@ -33,7 +31,7 @@ EDGE_FILTER = WeightsSpec(
             # placeholder: the template's file is in the package, installed by hand.
             url="https://example.org/medganbench-template/edge_filter.safetensors",
             sha256=EDGE_FILTER_SHA256,
-            convert="medganbench.weights.store:load_tensors",
+            convert="medganbench.plugin:load_tensors",
         ),
     ),
 )
