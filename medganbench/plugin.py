@@ -80,6 +80,7 @@ from medganbench.errors import (
     UnknownNameError,
     UsageError,
 )
+from medganbench.progress import Phase, phase
 
 if TYPE_CHECKING:
     from medganbench.data import (
@@ -188,6 +189,9 @@ def __dir__() -> list[str]:
 __all__ = [
     # Hooks
     "hookimpl",
+    # Progress of long work
+    "Phase",
+    "phase",
     # Specs: what a hook returns
     "DatasetSpec",
     "EncoderSpec",

@@ -79,6 +79,7 @@ def test_a_dataset_whose_fingerprint_changes_between_builds_is_caught(
 ) -> None:
     statuses = _statuses("dataset", "fake-shifting", registries)
     assert statuses.pop("fingerprint") == "failed"
+    assert statuses.pop("labels") == "skipped"  # it declares no label classes
     assert set(statuses.values()) == {"ok"}
 
 
