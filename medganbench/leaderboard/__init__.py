@@ -7,7 +7,8 @@ with older schemas' upgrades (:mod:`~medganbench.leaderboard.upgrades`); reading
 (:mod:`~medganbench.leaderboard.ranking`); aggregation over seeds
 (:mod:`~medganbench.leaderboard.seeds`) with the spread between patients of per-patient rows
 (:mod:`~medganbench.leaderboard.patients`); terminal and markdown rendering
-(:mod:`~medganbench.leaderboard.render`); exports (:mod:`~medganbench.leaderboard.export`); and
+(:mod:`~medganbench.leaderboard.render`) with how every view rounds numbers
+(:mod:`~medganbench.leaderboard.numbers`); exports (:mod:`~medganbench.leaderboard.export`); and
 merging files from several machines (:mod:`~medganbench.leaderboard.merge`,
 :mod:`~medganbench.leaderboard.merge_report`).
 

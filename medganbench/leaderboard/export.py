@@ -38,10 +38,12 @@ def export(
 
     Args:
         table: a leaderboard table (see :func:`~medganbench.leaderboard.store.read_leaderboard`).
-        fmt: ``"csv"`` (all rows and columns, ``eval_unit`` and ``eval_grid`` included),
-            ``"parquet"`` (all rows, schema metadata kept) or ``"md"``
-            (one markdown table per comparable group: by default one row per model
-            configuration aggregated over seeds, see :mod:`medganbench.leaderboard.seeds`).
+        fmt: ``"csv"`` (all rows and columns, ``eval_unit`` and ``eval_grid`` included,
+            every value at full precision: it is data, not display), ``"parquet"`` (all rows,
+            schema metadata kept) or ``"md"`` (rounded as
+            :mod:`~medganbench.leaderboard.numbers` says; one markdown table per comparable
+            group: by default one row per model configuration aggregated over seeds, see
+            :mod:`medganbench.leaderboard.seeds`).
         out: the file to write.
         by: for ``"md"``, the metric to rank by; ignored otherwise.
         runs: for ``"md"``, one row per run instead of the aggregate over seeds; ignored

@@ -20,6 +20,12 @@ from rich.table import Table as RichTable
 from medganbench.leaderboard.columns import format_args
 from medganbench.leaderboard.devices import Replicates, short_device
 from medganbench.leaderboard.naming import DEFAULTS_TEXT, PLAIN, Naming
+from medganbench.leaderboard.numbers import (
+    ROUNDING_RULE,
+    format_estimate,
+    format_spread,
+    format_value,
+)
 from medganbench.leaderboard.ranking import RankedGroup, interval_rule, ranked_groups
 from medganbench.leaderboard.seeds import (
     AggregatedGroup,
@@ -69,14 +75,6 @@ def group_title(group: _AnyGroup, naming: Naming = PLAIN) -> str:
         f"{budget} · split {k['eval_split']} · {direction} · "
         f"data {str(k['dataset_fingerprint'])[:8]}"
     )
-
-
-def format_value(value: float | None) -> str:
-    """4 significant figures, trailing zeros kept so a column reads evenly (20 -> "20.00")."""
-    if value is None:
-        return _EMPTY
-    # "#" keeps trailing zeros but leaves a bare point on 4-digit integers ("1234.").
-    return f"{value:#.4g}".rstrip(".")
 
 
 def devices_cell(devices: Sequence[str], replicated_runs: int = 0) -> str:
@@ -143,16 +141,14 @@ def _run_cells(group: RankedGroup, naming: Naming) -> tuple[list[str], list[list
 def summary_cell(
     summary: SeedSummary | None, n_runs: int, floor: float | None, size: str | None = None
 ) -> str:
-    """``"21.99 ± 0.5000 [21.50, 22.40]"``; one seed: ``"21.99 (1 seed)"``; the noise floor and
-    the sample size (``N real/generated``) appended where known."""
+    """``"21.99 ± 0.50 [21.50, 22.40]"`` (rounded by
+    :data:`~medganbench.leaderboard.numbers.ROUNDING_RULE`); one seed: ``"21.99 (1 seed)"``;
+    the noise floor and the sample size (``N real/generated``) appended where known."""
     if summary is None:
         return _with_floor(_EMPTY, floor, size)
-    if summary.single_seed:
+    if summary.single_seed or summary.std is None:
         return _with_floor(f"{format_value(summary.mean)} (1 seed)", floor, size)
-    text = (
-        f"{format_value(summary.mean)} ± {format_value(summary.std)} "
-        f"[{format_value(summary.ci_low)}, {format_value(summary.ci_high)}]"
-    )
+    text = format_estimate(summary.mean, summary.std, summary.interval)
     # Some runs of the entry lack this metric (e.g. NaN): say how many the numbers rest on.
     if summary.n != n_runs:
         text += f" (n={summary.n})"
@@ -167,7 +163,7 @@ def patient_note(entry: SeedAggregate, column: int) -> str:
         return ""
     if spread.sd is None:
         return f" · {spread.n_patients} patient"
-    return f" · patient sd {format_value(spread.sd)} (n={spread.n_patients})"
+    return f" · patient sd {format_spread(spread.sd)} (n={spread.n_patients})"
 
 
 def format_mean_count(value: float) -> str:
@@ -250,8 +246,10 @@ def _aggregate_cells(group: AggregatedGroup, naming: Naming) -> tuple[list[str],
     return headers, cells
 
 
-def _legend(group: AggregatedGroup) -> str:
-    return interval_rule(group.confidence) + patient_legend(group)
+def seed_legend(group: AggregatedGroup) -> str:
+    """What an aggregated table's cells mean: the interval and rank rule, how numbers are
+    rounded, and the patient note where the group has one."""
+    return f"{interval_rule(group.confidence)}; {ROUNDING_RULE}{patient_legend(group)}"
 
 
 def patient_legend(group: AggregatedGroup) -> str:
@@ -286,12 +284,14 @@ def render_groups(groups: Sequence[_AnyGroup], naming: Naming = PLAIN) -> list[R
         naming: how arguments and directions are named (:mod:`~medganbench.leaderboard.naming`).
 
     Returns:
-        Tables titled with the group key; values to 4 significant figures.
+        Tables titled with the group key; numbers rounded as
+        :mod:`~medganbench.leaderboard.numbers` says (a spread to 2 significant figures and
+        the mean to its decimal place; a value without a spread to 4 significant figures).
     """
     tables = []
     for group in groups:
         headers, cells = _cells(group, naming)
-        legend = [_legend(group)] if isinstance(group, AggregatedGroup) else []
+        legend = [seed_legend(group)] if isinstance(group, AggregatedGroup) else []
         caption = "; ".join(legend + [t for t in (args_legend([group], naming),) if t]) or None
         table = RichTable(title=group_title(group, naming), caption=caption)
         numeric = {"rank", "seed", "steps", "train s"} | {c.label for c in group.metrics}
@@ -320,7 +320,7 @@ def render_markdown(groups: Sequence[_AnyGroup], naming: Naming = PLAIN) -> str:
             lines = [f"# {EXTERNAL_HEADING}", "", *lines]
             marked = True
         if isinstance(group, AggregatedGroup):
-            lines += [f"_{_legend(group)}._", ""]
+            lines += [f"_{seed_legend(group)}._", ""]
         if legend := args_legend([group], naming):
             lines += [f"_{legend}._", ""]
         lines.append("| " + " | ".join(cell(h) for h in headers) + " |")

@@ -10,18 +10,17 @@ from typing import TYPE_CHECKING, Any
 from medganbench.leaderboard.columns import format_args, measure_text
 from medganbench.leaderboard.devices import short_device
 from medganbench.leaderboard.naming import PLAIN, Naming
-from medganbench.leaderboard.ranking import interval_rule
+from medganbench.leaderboard.numbers import format_value
 from medganbench.leaderboard.render import (
     args_cell,
     args_legend,
     devices_cell,
     format_budget,
     format_mean_count,
-    format_value,
     group_title,
     is_external,
-    patient_legend,
     patient_note,
+    seed_legend,
     summary_cell,
 )
 from medganbench.leaderboard.seeds import AggregatedGroup
@@ -125,7 +124,7 @@ def group_section(group: AggregatedGroup, anchor: str, naming: Naming = PLAIN) -
     return (
         f'<section id="{esc(anchor)}"><h2>{esc(group_title(group, naming))}{badge}</h2>'
         f'<p class="muted">{esc(budget)}; {esc(ranked)}. '
-        f"{esc(interval_rule(group.confidence) + patient_legend(group))}; single-seed entries "
+        f"{esc(seed_legend(group))}; single-seed entries "
         f"are marked{esc(args_note)}. Click a column "
         f"header to sort.</p>" + table(headers, rows, numeric_headers=numeric) + "</section>"
     )
