@@ -57,7 +57,7 @@ def show(
     Outputs made elsewhere (`medganbench score`, track external) follow under their own
     heading, in their own tables, never ranked with budgeted runs.
     The args column lists the arguments that differ from the model's defaults (--all-args: all
-    of them); directions are named by modality, e.g. "MR → CT (a2b)".
+    of them); directions are named by modality, e.g. "MR → CT (a2b)", a sampler's "noise → CT".
     """
     registries = build_registries(make_plugin_manager())
     for path in leaderboard_files(leaderboard_dir, dataset):

@@ -65,9 +65,26 @@ def is_external(group: _AnyGroup) -> bool:
     return group.key.get("track") == "external"
 
 
+def group_direction(group: _AnyGroup, naming: Naming = PLAIN) -> str:
+    """The group's direction as ``naming`` names it: ``"MR → CT (a2b)"``, or ``"noise → CT"``
+    where every model of the group samples (both, ``/``-separated, where some do)."""
+    k = group.key
+    members = group.entries if isinstance(group, AggregatedGroup) else group.rows
+    samplers = [naming.is_sampler(m.model, m.model_args) for m in members]
+
+    def named(sampler: bool) -> str:
+        return naming.direction(
+            k["dataset"], k["dataset_fingerprint"], k["direction"], sampler=sampler
+        )
+
+    if samplers and all(samplers):
+        return named(True)
+    return f"{named(False)} / {named(True)}" if any(samplers) else named(False)
+
+
 def group_title(group: _AnyGroup, naming: Naming = PLAIN) -> str:
     k = group.key
-    direction = naming.direction(k["dataset"], k["dataset_fingerprint"], k["direction"])
+    direction = group_direction(group, naming)
     # The fingerprint is shown (shortened) because two groups can differ only in it.
     budget = EXTERNAL_MARK if is_external(group) else f"budget {format_budget(k)}"
     return (
@@ -186,8 +203,9 @@ def _args_text(model: str, version: str, model_args: str, precision: str, naming
     if not args and naming.filters_args(model, version):
         args = DEFAULTS_TEXT
     # fp32 says nothing; another precision is what separates two runs of one configuration, so
-    # a bf16 row never reads like an fp32 row of the same arguments.
-    if precision != "fp32":
+    # a bf16 row never reads like an fp32 row of the same arguments. A non-learned model's
+    # values do not depend on it: no label.
+    if precision != "fp32" and naming.shows_precision(model):
         args = f"{args} [{precision}]" if args else f"[{precision}]"
     return args
 
@@ -197,7 +215,8 @@ def _sizes(entry: SeedAggregate) -> tuple[str | None, ...]:
 
 
 def args_cell(entry: SeedAggregate, naming: Naming = PLAIN) -> str:
-    """The entry's arguments as ``naming`` shows them, and its precision if not fp32."""
+    """The entry's arguments as ``naming`` shows them, and its precision if not fp32 and the
+    model learns (:meth:`~medganbench.leaderboard.naming.Naming.shows_precision`)."""
     return _args_text(entry.model, entry.model_version, entry.model_args, entry.precision, naming)
 
 

@@ -231,9 +231,7 @@ def _run_page(
                     direction = (
                         grid.stem.removeprefix(prefix).removeprefix("-") or rows[0]["direction"]
                     )
-                    named = naming.direction(
-                        rows[0]["dataset"], rows[0]["dataset_fingerprint"], direction
-                    )
+                    named = naming.row_direction({**rows[0], "direction": direction})
                     images.append((f"{run_id}/{grid.name}", f"{named}: {what}"))
     body = pages.run_body(rows, images, spec_json, reproduce(rows, spec_json, registries), naming)
     _write(

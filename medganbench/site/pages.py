@@ -17,6 +17,7 @@ from medganbench.leaderboard.render import (
     devices_cell,
     format_budget,
     format_mean_count,
+    group_direction,
     group_title,
     is_external,
     patient_note,
@@ -171,7 +172,7 @@ def budget_charts(groups: Sequence[AggregatedGroup], naming: Naming = PLAIN) -> 
             if not series:
                 continue
             k = bucket[0].key
-            direction = naming.direction(k["dataset"], k["dataset_fingerprint"], k["direction"])
+            direction = group_direction(bucket[0], naming)
             title = f"{column.label} against budget — {direction}, {k['image_size']} px"
             charts.append(
                 f"<figure>{line_chart(series, axis.removeprefix('budget_'), column.label, title)}"
@@ -266,7 +267,7 @@ def run_body(
     value_rows = [
         ([text_cell(short_device(r["device"]))] if by_device else [])
         + [
-            text_cell(naming.direction(r["dataset"], r["dataset_fingerprint"], r["direction"])),
+            text_cell(naming.row_direction(r)),
             text_cell(r["metric"]),
             text_cell(r["metric_version"]),
             text_cell(measure_text(r["metric_args"], r["eval_unit"], r["eval_grid"]) or _EMPTY),
