@@ -20,13 +20,11 @@ from medganbench.leaderboard.merge import POLICIES, merge_to_file
 from medganbench.leaderboard.merge_report import MergeConflictError, write_report
 from medganbench.leaderboard.naming import PLAIN, naming_for
 from medganbench.leaderboard.ranking import ranked_groups, sample_size_warnings
-from medganbench.leaderboard.render import (
-    EXTERNAL_HEADING,
-    is_external,
-    render_groups,
-    view_groups,
-)
+from medganbench.leaderboard.render import view_groups
 from medganbench.leaderboard.store import leaderboard_path, read_leaderboard
+from medganbench.leaderboard.terminal import render_groups
+from medganbench.leaderboard.titles import EXTERNAL_HEADING, is_external
+from medganbench.leaderboard.views import View, select
 
 
 @click.group(cls=CommandGroup)
@@ -46,8 +44,30 @@ def leaderboard() -> None:
     is_flag=True,
     help="List every model argument, not only those that differ from the model's defaults.",
 )
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="NAME",
+    help="Only this metric's columns (repeatable; groups without it are left out); ranks by the "
+    "first one unless --by says otherwise.",
+)
+@click.option("--no-ci", is_flag=True, help="Leave the bootstrap intervals out of the cells.")
+@click.option(
+    "--compact",
+    is_flag=True,
+    help="One short line per model: rank, model, args, seeds and mean ± std of the ranking "
+    "column (or the --metric columns); no interval, floor, sample size, device or run ids.",
+)
 def show(
-    dataset: str | None, leaderboard_dir: Path, by: str | None, runs: bool, all_args: bool
+    dataset: str | None,
+    leaderboard_dir: Path,
+    by: str | None,
+    runs: bool,
+    all_args: bool,
+    metrics: tuple[str, ...],
+    no_ci: bool,
+    compact: bool,
 ) -> None:
     """Rank comparable runs (same dataset version, image size, budget, metric version).
 
@@ -58,21 +78,37 @@ def show(
     heading, in their own tables, never ranked with budgeted runs.
     The args column lists the arguments that differ from the model's defaults (--all-args: all
     of them); directions are named by modality, e.g. "MR → CT (a2b)", a sampler's "noise → CT".
+
+    Tables take the terminal's width (COLUMNS where set; 200 columns when the output is piped
+    and COLUMNS is not set). For a narrow terminal: --metric NAME, --no-ci, --compact.
     """
     registries = build_registries(make_plugin_manager())
+    view = View(metrics=metrics, intervals=not no_ci, compact=compact)
+    shown = False
     for path in leaderboard_files(leaderboard_dir, dataset):
         board = read_leaderboard(path)
+        held = [m for m in metrics if m in set(board.column("metric").to_pylist())]
+        if metrics and not held:
+            continue
+        rank_by = by or (held[0] if held else None)
         naming = naming_for(board, registries, all_args=all_args)
-        groups = view_groups(board, by=by, runs=runs)
+        groups = select(view_groups(board, by=rank_by, runs=runs), view)
         marked = False
-        for index, table in enumerate(render_groups(groups, naming)):
+        for index, table in enumerate(render_groups(groups, naming, view)):
             if is_external(groups[index]) and not marked:
                 # Outputs made elsewhere come last, under their own heading: never one ranking.
                 out.rule(EXTERNAL_HEADING)
                 marked = True
             out.print(table)
-        for line in sample_size_warnings(ranked_groups(board, by=by)):
+        shown = True
+        for line in sample_size_warnings(ranked_groups(board, by=rank_by)):
             err.print(f"[bold yellow]warning:[/] {escape(line)}", highlight=False)
+    if not shown:
+        raise UsageError(
+            f"No run on {dataset or 'any leaderboard'} has the metric(s) {', '.join(metrics)}.",
+            hint="medganbench list metrics lists the metrics; leaderboard show without "
+            "--metric shows every column.",
+        )
 
 
 @leaderboard.command()

@@ -15,16 +15,13 @@ from medganbench.leaderboard.render import (
     args_cell,
     args_legend,
     devices_cell,
-    format_budget,
     format_mean_count,
-    group_direction,
-    group_title,
-    is_external,
     patient_note,
     seed_legend,
     summary_cell,
 )
 from medganbench.leaderboard.seeds import AggregatedGroup
+from medganbench.leaderboard.titles import format_budget, group_direction, group_title, is_external
 from medganbench.site import external as tracks
 from medganbench.site.charts import Point, Series, line_chart
 from medganbench.site.html import Cell, esc, table, text_cell
