@@ -108,6 +108,13 @@ def test_list_models_shows_builtins(tmp_path: Path) -> None:
     assert "28,263,100" in hlsnc and "loss=hinge" in hlsnc
 
 
+def test_list_metrics_prints_brackets_in_summaries_as_they_are(tmp_path: Path) -> None:
+    # Wide enough that frd's summary is not wrapped; rich markup would eat "[radiomics]".
+    proc = _cli("list", "metrics", cwd=tmp_path, env_extra={"COLUMNS": "400"})
+    assert proc.returncode == 0, proc.stderr
+    assert "via frd-score (pip install 'medganbench[radiomics]')." in proc.stdout
+
+
 def test_bad_ablation_value_exits_2_listing_the_allowed_ones(tmp_path: Path) -> None:
     proc = _cli("run", "--model", "hlsnc", "--model-arg", "norm=group", cwd=tmp_path)
     _assert_clean_failure(proc, 2)
