@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -114,7 +116,13 @@ def show(
 @leaderboard.command()
 @click.option("--dataset", "-d", required=True, help="The dataset whose leaderboard to export.")
 @click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS))
-@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="The file to write; - writes to standard output.",
+)
 @leaderboard_dir_option
 @click.option("--by", default=None, help="Metric to rank by in the md export.")
 @click.option("--runs", is_flag=True, help="md: one row per run instead of mean ± std over seeds.")
@@ -132,14 +140,30 @@ def export(
     runs: bool,
     all_args: bool,
 ) -> None:
-    """Export a leaderboard as CSV or Parquet (all rows, every argument) or Markdown (ranked
-    tables; arguments that differ from the model's defaults, directions by modality)."""
+    """Export a leaderboard as CSV or Parquet (all rows, every argument, full precision) or
+    Markdown (ranked tables; arguments that differ from the model's defaults, directions by
+    modality). --out - writes to standard output."""
+    stdout = str(out_path) == "-"
+    if stdout and fmt == "parquet" and sys.stdout.isatty():
+        raise UsageError(
+            "Parquet is binary: it is not written to a terminal.",
+            hint="Redirect the output (--out - > board.parquet) or give --out FILE.",
+        )
     board = read_leaderboard(leaderboard_path(leaderboard_dir, dataset))
     naming = (
         naming_for(board, build_registries(make_plugin_manager()), all_args=all_args)
         if fmt == "md"
         else PLAIN
     )
+    if stdout:
+        sink = sys.stdout.buffer
+        try:
+            export_table(board, fmt, sink, by=by, runs=runs, naming=naming)
+            sink.flush()
+        except BrokenPipeError:
+            # The reader stopped early (| head): not an error. Later flushes go nowhere.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return
     export_table(board, fmt, out_path, by=by, runs=runs, naming=naming)
     out.print(f"wrote {out_path}", highlight=False)
 
