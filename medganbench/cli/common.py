@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,22 @@ from medganbench.fileio import describe_os_error
 from medganbench.leaderboard.schema import EVAL_GRIDS
 from medganbench.leaderboard.store import leaderboard_path
 
-# Piped output (CI logs, files, tests) gets a wide console so tables are not cut to 80 columns.
-out = Console() if Console().is_terminal else Console(width=200)
-err = Console(stderr=True) if Console(stderr=True).is_terminal else Console(stderr=True, width=200)
+#: The width of piped output (CI logs, files, tests) where ``COLUMNS`` is not set: wide, so
+#: tables are not cut to rich's default of 80 columns.
+PIPED_WIDTH = 200
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console as wide as the terminal, or ``COLUMNS`` where set (rich's own rule); piped
+    output without ``COLUMNS`` gets :data:`PIPED_WIDTH` columns."""
+    plain = Console(stderr=stderr)
+    if plain.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+        return plain
+    return Console(stderr=stderr, width=PIPED_WIDTH)
+
+
+out = console()
+err = console(stderr=True)
 
 
 class RunInterrupted(KeyboardInterrupt):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,11 @@ from medganbench.leaderboard.merge import POLICIES, merge_to_file
 from medganbench.leaderboard.merge_report import MergeConflictError, write_report
 from medganbench.leaderboard.naming import PLAIN, naming_for
 from medganbench.leaderboard.ranking import ranked_groups, sample_size_warnings
-from medganbench.leaderboard.render import (
-    EXTERNAL_HEADING,
-    is_external,
-    render_groups,
-    view_groups,
-)
+from medganbench.leaderboard.render import view_groups
 from medganbench.leaderboard.store import leaderboard_path, read_leaderboard
+from medganbench.leaderboard.terminal import render_groups
+from medganbench.leaderboard.titles import EXTERNAL_HEADING, is_external
+from medganbench.leaderboard.views import View, select
 
 
 @click.group(cls=CommandGroup)
@@ -46,8 +46,30 @@ def leaderboard() -> None:
     is_flag=True,
     help="List every model argument, not only those that differ from the model's defaults.",
 )
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="NAME",
+    help="Only this metric's columns (repeatable; groups without it are left out); ranks by the "
+    "first one unless --by says otherwise.",
+)
+@click.option("--no-ci", is_flag=True, help="Leave the bootstrap intervals out of the cells.")
+@click.option(
+    "--compact",
+    is_flag=True,
+    help="One short line per model: rank, model, args, seeds and mean ± std of the ranking "
+    "column (or the --metric columns); no interval, floor, sample size, device or run ids.",
+)
 def show(
-    dataset: str | None, leaderboard_dir: Path, by: str | None, runs: bool, all_args: bool
+    dataset: str | None,
+    leaderboard_dir: Path,
+    by: str | None,
+    runs: bool,
+    all_args: bool,
+    metrics: tuple[str, ...],
+    no_ci: bool,
+    compact: bool,
 ) -> None:
     """Rank comparable runs (same dataset version, image size, budget, metric version).
 
@@ -57,28 +79,50 @@ def show(
     Outputs made elsewhere (`medganbench score`, track external) follow under their own
     heading, in their own tables, never ranked with budgeted runs.
     The args column lists the arguments that differ from the model's defaults (--all-args: all
-    of them); directions are named by modality, e.g. "MR → CT (a2b)".
+    of them); directions are named by modality, e.g. "MR → CT (a2b)", a sampler's "noise → CT".
+
+    Tables take the terminal's width (COLUMNS where set; 200 columns when the output is piped
+    and COLUMNS is not set). For a narrow terminal: --metric NAME, --no-ci, --compact.
     """
     registries = build_registries(make_plugin_manager())
+    view = View(metrics=metrics, intervals=not no_ci, compact=compact)
+    shown = False
     for path in leaderboard_files(leaderboard_dir, dataset):
         board = read_leaderboard(path)
+        held = [m for m in metrics if m in set(board.column("metric").to_pylist())]
+        if metrics and not held:
+            continue
+        rank_by = by or (held[0] if held else None)
         naming = naming_for(board, registries, all_args=all_args)
-        groups = view_groups(board, by=by, runs=runs)
+        groups = select(view_groups(board, by=rank_by, runs=runs), view)
         marked = False
-        for index, table in enumerate(render_groups(groups, naming)):
+        for index, table in enumerate(render_groups(groups, naming, view)):
             if is_external(groups[index]) and not marked:
                 # Outputs made elsewhere come last, under their own heading: never one ranking.
                 out.rule(EXTERNAL_HEADING)
                 marked = True
             out.print(table)
-        for line in sample_size_warnings(ranked_groups(board, by=by)):
+        shown = True
+        for line in sample_size_warnings(ranked_groups(board, by=rank_by)):
             err.print(f"[bold yellow]warning:[/] {escape(line)}", highlight=False)
+    if not shown:
+        raise UsageError(
+            f"No run on {dataset or 'any leaderboard'} has the metric(s) {', '.join(metrics)}.",
+            hint="medganbench list metrics lists the metrics; leaderboard show without "
+            "--metric shows every column.",
+        )
 
 
 @leaderboard.command()
 @click.option("--dataset", "-d", required=True, help="The dataset whose leaderboard to export.")
 @click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS))
-@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="The file to write; - writes to standard output.",
+)
 @leaderboard_dir_option
 @click.option("--by", default=None, help="Metric to rank by in the md export.")
 @click.option("--runs", is_flag=True, help="md: one row per run instead of mean ± std over seeds.")
@@ -96,14 +140,30 @@ def export(
     runs: bool,
     all_args: bool,
 ) -> None:
-    """Export a leaderboard as CSV or Parquet (all rows, every argument) or Markdown (ranked
-    tables; arguments that differ from the model's defaults, directions by modality)."""
+    """Export a leaderboard as CSV or Parquet (all rows, every argument, full precision) or
+    Markdown (ranked tables; arguments that differ from the model's defaults, directions by
+    modality). --out - writes to standard output."""
+    stdout = str(out_path) == "-"
+    if stdout and fmt == "parquet" and sys.stdout.isatty():
+        raise UsageError(
+            "Parquet is binary: it is not written to a terminal.",
+            hint="Redirect the output (--out - > board.parquet) or give --out FILE.",
+        )
     board = read_leaderboard(leaderboard_path(leaderboard_dir, dataset))
     naming = (
         naming_for(board, build_registries(make_plugin_manager()), all_args=all_args)
         if fmt == "md"
         else PLAIN
     )
+    if stdout:
+        sink = sys.stdout.buffer
+        try:
+            export_table(board, fmt, sink, by=by, runs=runs, naming=naming)
+            sink.flush()
+        except BrokenPipeError:
+            # The reader stopped early (| head): not an error. Later flushes go nowhere.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return
     export_table(board, fmt, out_path, by=by, runs=runs, naming=naming)
     out.print(f"wrote {out_path}", highlight=False)
 

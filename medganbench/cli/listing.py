@@ -76,7 +76,7 @@ def list_components(
                 entry.spec.version,
                 entry.spec.summary,
                 entry.plugin,
-                escape(f"{package['name']} {package['version']}".strip()),
+                f"{package['name']} {package['version']}".strip(),
             ]
             if measure:
                 row.extend(_model_size_cells(entry.spec, image_size))
@@ -91,7 +91,9 @@ def list_components(
                         for p in entry.spec.params
                     )
                 )
-            table.add_row(*row)
+            # What plugins declare is data, not rich markup: frd's summary names the extra
+            # "[radiomics]", a choice list reads "[a2b|b2a]".
+            table.add_row(*(escape(cell) for cell in row))
         out.print(table)
         if details and name == "metrics":
             out.print(_encoders_table(registries.encoders))
@@ -106,7 +108,8 @@ def _encoders_table(encoders: Registry[EncoderSpec]) -> Table:
         table.add_column(column)
     for entry in encoders.entries():
         spec = entry.spec
-        table.add_row(spec.name, spec.version, spec.summary, entry.plugin, _weights_status(spec))
+        cells = (spec.name, spec.version, spec.summary, entry.plugin, _weights_status(spec))
+        table.add_row(*(escape(cell) for cell in cells))
     return table
 
 

@@ -84,12 +84,18 @@ class Model(ABC):
         cycle_consistent: the model translates both ways, so :attr:`eval_directions` may also
             name ``"a2b2a"``/``"b2a2b"``: the runner translates there and back and scores the
             result against the input, which is a true pair even on an unpaired dataset.
+        learned: the model learns weights by gradient steps, so the run's precision (bf16
+            autocast or fp32) can change its values. A non-learned baseline (``identity``,
+            ``intensity-lookup``: :meth:`parameter_count` 0) sets it false; the leaderboard's
+            tables then show no precision label beside its arguments (its rows still record
+            the precision, and its run id does not change).
     """
 
     task: ClassVar[Task]
     needs_paired_training: ClassVar[bool] = False
     unpaired_training: ClassVar[bool] = False
     cycle_consistent: ClassVar[bool] = False
+    learned: ClassVar[bool] = True
 
     def __init__(self, args: Mapping[str, Any], ctx: ModelContext) -> None:
         self.args = dict(args)

@@ -6,8 +6,11 @@ with older schemas' upgrades (:mod:`~medganbench.leaderboard.upgrades`); reading
 (:mod:`~medganbench.leaderboard.columns`); comparable groups and both rank rules
 (:mod:`~medganbench.leaderboard.ranking`); aggregation over seeds
 (:mod:`~medganbench.leaderboard.seeds`) with the spread between patients of per-patient rows
-(:mod:`~medganbench.leaderboard.patients`); terminal and markdown rendering
-(:mod:`~medganbench.leaderboard.render`); exports (:mod:`~medganbench.leaderboard.export`); and
+(:mod:`~medganbench.leaderboard.patients`); the cells of every view and their markdown
+(:mod:`~medganbench.leaderboard.render`), the terminal's tables
+(:mod:`~medganbench.leaderboard.terminal`) and the columns a view shows
+(:mod:`~medganbench.leaderboard.views`), group titles (:mod:`~medganbench.leaderboard.titles`)
+and how every view rounds numbers (:mod:`~medganbench.leaderboard.numbers`); exports (:mod:`~medganbench.leaderboard.export`); and
 merging files from several machines (:mod:`~medganbench.leaderboard.merge`,
 :mod:`~medganbench.leaderboard.merge_report`).
 

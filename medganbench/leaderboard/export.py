@@ -25,7 +25,7 @@ EXPORT_FORMATS: tuple[str, ...] = ("csv", "md", "parquet")
 def export(
     table: pa.Table,
     fmt: str,
-    out: Path,
+    out: str | Path | IO[bytes],
     by: str | None = None,
     *,
     runs: bool = False,
@@ -33,16 +33,18 @@ def export(
 ) -> None:
     """Export a leaderboard table.
 
-    The output is written atomically (temporary sibling, then ``os.replace``); parent
-    directories are created.
+    A file is written atomically (temporary sibling, then ``os.replace``); parent directories
+    are created. A binary stream (standard output) is written as it is.
 
     Args:
         table: a leaderboard table (see :func:`~medganbench.leaderboard.store.read_leaderboard`).
-        fmt: ``"csv"`` (all rows and columns, ``eval_unit`` and ``eval_grid`` included),
-            ``"parquet"`` (all rows, schema metadata kept) or ``"md"``
-            (one markdown table per comparable group: by default one row per model
-            configuration aggregated over seeds, see :mod:`medganbench.leaderboard.seeds`).
-        out: the file to write.
+        fmt: ``"csv"`` (all rows and columns, ``eval_unit`` and ``eval_grid`` included,
+            every value at full precision: it is data, not display), ``"parquet"`` (all rows,
+            schema metadata kept) or ``"md"`` (rounded as
+            :mod:`~medganbench.leaderboard.numbers` says; one markdown table per comparable
+            group: by default one row per model configuration aggregated over seeds, see
+            :mod:`medganbench.leaderboard.seeds`).
+        out: the file to write, or a binary stream to write to.
         by: for ``"md"``, the metric to rank by; ignored otherwise.
         runs: for ``"md"``, one row per run instead of the aggregate over seeds; ignored
             otherwise.
@@ -53,7 +55,6 @@ def export(
     Raises:
         UsageError: unknown ``fmt``; for ``"md"``, unknown ``by``.
     """
-    out = Path(out)
     write: Callable[[IO[bytes]], None]
     if fmt == "csv":
         write = lambda sink: pa_csv.write_csv(table, sink)  # noqa: E731
@@ -67,7 +68,10 @@ def export(
         raise UsageError(
             f"Unknown export format {fmt!r}.", hint="Use one of " + "|".join(EXPORT_FORMATS) + "."
         )
-    atomic_write(out, write)
+    if isinstance(out, (str, Path)):
+        atomic_write(Path(out), write)
+    else:
+        write(out)
 
 
 def _seed_table_schema() -> pa.Schema:

@@ -1,4 +1,5 @@
-"""Rendering of ranked leaderboard groups: rich tables for the terminal and markdown for export.
+"""The cells of ranked leaderboard groups, and their markdown export; the terminal's rich tables
+(:mod:`~medganbench.leaderboard.terminal`) are built from the same cells.
 
 Two views of the same groups share the cell formatting here, so the terminal and the markdown
 export always agree:
@@ -11,15 +12,20 @@ export always agree:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, TypeAlias
+from collections.abc import Sequence
+from typing import TypeAlias
 
 import pyarrow as pa
-from rich.table import Table as RichTable
 
 from medganbench.leaderboard.columns import format_args
 from medganbench.leaderboard.devices import Replicates, short_device
 from medganbench.leaderboard.naming import DEFAULTS_TEXT, PLAIN, Naming
+from medganbench.leaderboard.numbers import (
+    ROUNDING_RULE,
+    format_estimate,
+    format_spread,
+    format_value,
+)
 from medganbench.leaderboard.ranking import RankedGroup, interval_rule, ranked_groups
 from medganbench.leaderboard.seeds import (
     AggregatedGroup,
@@ -27,56 +33,14 @@ from medganbench.leaderboard.seeds import (
     SeedSummary,
     aggregate_groups,
 )
+from medganbench.leaderboard.titles import EXTERNAL_HEADING, group_title, is_external
 
-_EMPTY = "—"
+#: An empty cell.
+EMPTY = "—"
 # Beyond this many runs the run-id cell shows a count: a dozen ids would swamp the table, and
 # the full list is one `seed_table(...)` away.
 _MAX_RUN_IDS_SHOWN = 4
 _AnyGroup: TypeAlias = RankedGroup | AggregatedGroup
-
-
-def format_budget(key: Mapping[str, Any]) -> str:
-    parts = []
-    for name in ("steps", "kimg", "seconds"):
-        value = key.get(f"budget_{name}")
-        if value is not None:
-            # Same spelling as ``--budget``; ``:g`` would turn 1000000 steps into 1e+06.
-            parts.append(f"{name}={value}" if isinstance(value, int) else f"{name}={value:g}")
-    return ",".join(parts) or "none"
-
-
-#: How a group of outputs made elsewhere is marked wherever it is shown.
-EXTERNAL_MARK = "EXTERNAL outputs (made elsewhere, no budget; not ranked with budgeted runs)"
-#: The heading above a leaderboard's external groups (terminal, markdown, site).
-EXTERNAL_HEADING = (
-    "Track external: outputs made elsewhere and scored here (medganbench score) — "
-    "no training budget, ranked only among themselves"
-)
-
-
-def is_external(group: _AnyGroup) -> bool:
-    """Whether ``group`` holds outputs made elsewhere (``track=external``)."""
-    return group.key.get("track") == "external"
-
-
-def group_title(group: _AnyGroup, naming: Naming = PLAIN) -> str:
-    k = group.key
-    direction = naming.direction(k["dataset"], k["dataset_fingerprint"], k["direction"])
-    # The fingerprint is shown (shortened) because two groups can differ only in it.
-    budget = EXTERNAL_MARK if is_external(group) else f"budget {format_budget(k)}"
-    return (
-        f"{k['dataset']} v{k['dataset_version']} · {k['image_size']}px · "
-        f"{budget} · split {k['eval_split']} · {direction} · "
-        f"data {str(k['dataset_fingerprint'])[:8]}"
-    )
-
-
-def format_value(value: float | None) -> str:
-    """4 significant figures, trailing zeros kept so a column reads evenly (20 -> "20.00")."""
-    if value is None:
-        return _EMPTY
-    # "#" keeps trailing zeros but leaves a bare point on 4-digit integers ("1234.").
-    return f"{value:#.4g}".rstrip(".")
 
 
 def devices_cell(devices: Sequence[str], replicated_runs: int = 0) -> str:
@@ -120,9 +84,9 @@ def _run_cells(group: RankedGroup, naming: Naming) -> tuple[list[str], list[list
         spreads = row.replicates or (None,) * len(row.values)
         cells.append(
             [
-                _EMPTY if row.rank is None else str(row.rank),
+                EMPTY if row.rank is None else str(row.rank),
                 f"{row.model} v{row.model_version}",
-                _args_text(row.model, row.model_version, row.model_args, row.precision, naming),
+                args_text(row.model, row.model_version, row.model_args, row.precision, naming),
                 str(row.seed),
                 *(
                     _with_floor(format_value(v) + replicate_note(r), f, n)
@@ -141,18 +105,22 @@ def _run_cells(group: RankedGroup, naming: Naming) -> tuple[list[str], list[list
 
 
 def summary_cell(
-    summary: SeedSummary | None, n_runs: int, floor: float | None, size: str | None = None
+    summary: SeedSummary | None,
+    n_runs: int,
+    floor: float | None,
+    size: str | None = None,
+    *,
+    intervals: bool = True,
 ) -> str:
-    """``"21.99 ± 0.5000 [21.50, 22.40]"``; one seed: ``"21.99 (1 seed)"``; the noise floor and
-    the sample size (``N real/generated``) appended where known."""
+    """``"21.99 ± 0.50 [21.50, 22.40]"`` (rounded by
+    :data:`~medganbench.leaderboard.numbers.ROUNDING_RULE`; without ``intervals``,
+    ``"21.99 ± 0.50"``); one seed: ``"21.99 (1 seed)"``; the noise floor and the sample size
+    (``N real/generated``) appended where known."""
     if summary is None:
-        return _with_floor(_EMPTY, floor, size)
-    if summary.single_seed:
+        return _with_floor(EMPTY, floor, size)
+    if summary.single_seed or summary.std is None:
         return _with_floor(f"{format_value(summary.mean)} (1 seed)", floor, size)
-    text = (
-        f"{format_value(summary.mean)} ± {format_value(summary.std)} "
-        f"[{format_value(summary.ci_low)}, {format_value(summary.ci_high)}]"
-    )
+    text = format_estimate(summary.mean, summary.std, summary.interval if intervals else None)
     # Some runs of the entry lack this metric (e.g. NaN): say how many the numbers rest on.
     if summary.n != n_runs:
         text += f" (n={summary.n})"
@@ -167,7 +135,7 @@ def patient_note(entry: SeedAggregate, column: int) -> str:
         return ""
     if spread.sd is None:
         return f" · {spread.n_patients} patient"
-    return f" · patient sd {format_value(spread.sd)} (n={spread.n_patients})"
+    return f" · patient sd {format_spread(spread.sd)} (n={spread.n_patients})"
 
 
 def format_mean_count(value: float) -> str:
@@ -185,13 +153,14 @@ def run_ids_cell(run_ids: Sequence[str]) -> str:
     return ", ".join(r[:8] for r in run_ids)
 
 
-def _args_text(model: str, version: str, model_args: str, precision: str, naming: Naming) -> str:
+def args_text(model: str, version: str, model_args: str, precision: str, naming: Naming) -> str:
     args = format_args(naming.changed_args(model, version, model_args))
     if not args and naming.filters_args(model, version):
         args = DEFAULTS_TEXT
     # fp32 says nothing; another precision is what separates two runs of one configuration, so
-    # a bf16 row never reads like an fp32 row of the same arguments.
-    if precision != "fp32":
+    # a bf16 row never reads like an fp32 row of the same arguments. A non-learned model's
+    # values do not depend on it: no label.
+    if precision != "fp32" and naming.shows_precision(model):
         args = f"{args} [{precision}]" if args else f"[{precision}]"
     return args
 
@@ -201,8 +170,9 @@ def _sizes(entry: SeedAggregate) -> tuple[str | None, ...]:
 
 
 def args_cell(entry: SeedAggregate, naming: Naming = PLAIN) -> str:
-    """The entry's arguments as ``naming`` shows them, and its precision if not fp32."""
-    return _args_text(entry.model, entry.model_version, entry.model_args, entry.precision, naming)
+    """The entry's arguments as ``naming`` shows them, and its precision if not fp32 and the
+    model learns (:meth:`~medganbench.leaderboard.naming.Naming.shows_precision`)."""
+    return args_text(entry.model, entry.model_version, entry.model_args, entry.precision, naming)
 
 
 def args_legend(groups: Sequence[_AnyGroup], naming: Naming) -> str:
@@ -220,7 +190,9 @@ def args_legend(groups: Sequence[_AnyGroup], naming: Naming) -> str:
     )
 
 
-def _aggregate_cells(group: AggregatedGroup, naming: Naming) -> tuple[list[str], list[list[str]]]:
+def _aggregate_cells(
+    group: AggregatedGroup, naming: Naming, intervals: bool
+) -> tuple[list[str], list[list[str]]]:
     """Headers and string cells of one group, one row per model configuration."""
     headers = (
         ["rank", "model", "args", "seeds"]
@@ -231,12 +203,13 @@ def _aggregate_cells(group: AggregatedGroup, naming: Naming) -> tuple[list[str],
     for entry in group.entries:
         cells.append(
             [
-                _EMPTY if entry.rank is None else str(entry.rank),
+                EMPTY if entry.rank is None else str(entry.rank),
                 f"{entry.model} v{entry.model_version}",
                 args_cell(entry, naming),
                 seeds_cell(entry),
                 *(
-                    summary_cell(s, entry.n_seeds, f, n) + patient_note(entry, i)
+                    summary_cell(s, entry.n_seeds, f, n, intervals=intervals)
+                    + patient_note(entry, i)
                     for i, (s, f, n) in enumerate(
                         zip(entry.summaries, entry.noise_floors, _sizes(entry), strict=True)
                     )
@@ -250,8 +223,18 @@ def _aggregate_cells(group: AggregatedGroup, naming: Naming) -> tuple[list[str],
     return headers, cells
 
 
-def _legend(group: AggregatedGroup) -> str:
-    return interval_rule(group.confidence) + patient_legend(group)
+def seed_legend(group: AggregatedGroup, *, intervals: bool = True) -> str:
+    """What an aggregated table's cells mean: the interval and rank rule, how numbers are
+    rounded, and the patient note where the group has one. Without ``intervals`` (the cells
+    leave them out) it says that ranks still come from them."""
+    rule = interval_rule(group.confidence)
+    if not intervals:
+        percent = f"{group.confidence * 100:g}%"
+        rule = (
+            f"mean ± std over seeds; entries whose {percent} bootstrap intervals of the mean "
+            "(not shown) overlap share a rank"
+        )
+    return f"{rule}; {ROUNDING_RULE}{patient_legend(group)}"
 
 
 def patient_legend(group: AggregatedGroup) -> str:
@@ -264,43 +247,18 @@ def patient_legend(group: AggregatedGroup) -> str:
     )
 
 
-def _cells(group: _AnyGroup, naming: Naming) -> tuple[list[str], list[list[str]]]:
+def table_cells(
+    group: _AnyGroup, naming: Naming = PLAIN, *, intervals: bool = True
+) -> tuple[list[str], list[list[str]]]:
+    """The headers and cell texts of ``group``'s full table (terminal and markdown): one row
+    per model configuration of an aggregated group, one per run of a ranked one; without
+    ``intervals``, mean ± std cells leave the bootstrap interval out."""
     if isinstance(group, AggregatedGroup):
-        return _aggregate_cells(group, naming)
+        return _aggregate_cells(group, naming, intervals)
     return _run_cells(group, naming)
 
 
 # ---------------------------------------------------------------------------------- outputs
-
-
-def render_groups(groups: Sequence[_AnyGroup], naming: Naming = PLAIN) -> list[RichTable]:
-    """One rich table per group, for the terminal.
-
-    Args:
-        groups: from :func:`~medganbench.leaderboard.ranking.ranked_groups` (one row per run: columns
-            rank, model, args, seed, one per metric, steps, train s, device, run id) or from
-            :func:`~medganbench.leaderboard.seeds.aggregate_groups` (one row per configuration:
-            rank, model, args, seeds, one per metric as ``mean ± std [lo, hi]``, steps,
-            train s, device, run ids; with a caption explaining the interval).
-
-        naming: how arguments and directions are named (:mod:`~medganbench.leaderboard.naming`).
-
-    Returns:
-        Tables titled with the group key; values to 4 significant figures.
-    """
-    tables = []
-    for group in groups:
-        headers, cells = _cells(group, naming)
-        legend = [_legend(group)] if isinstance(group, AggregatedGroup) else []
-        caption = "; ".join(legend + [t for t in (args_legend([group], naming),) if t]) or None
-        table = RichTable(title=group_title(group, naming), caption=caption)
-        numeric = {"rank", "seed", "steps", "train s"} | {c.label for c in group.metrics}
-        for header in headers:
-            table.add_column(header, justify="right" if header in numeric else "left")
-        for row in cells:
-            table.add_row(*row)
-        tables.append(table)
-    return tables
 
 
 def render_markdown(groups: Sequence[_AnyGroup], naming: Naming = PLAIN) -> str:
@@ -314,13 +272,13 @@ def render_markdown(groups: Sequence[_AnyGroup], naming: Naming = PLAIN) -> str:
     parts = []
     marked = False
     for group in groups:
-        headers, cells = _cells(group, naming)
+        headers, cells = table_cells(group, naming)
         lines = [f"## {group_title(group, naming)}", ""]
         if is_external(group) and not marked:
             lines = [f"# {EXTERNAL_HEADING}", "", *lines]
             marked = True
         if isinstance(group, AggregatedGroup):
-            lines += [f"_{_legend(group)}._", ""]
+            lines += [f"_{seed_legend(group)}._", ""]
         if legend := args_legend([group], naming):
             lines += [f"_{legend}._", ""]
         lines.append("| " + " | ".join(cell(h) for h in headers) + " |")
@@ -350,11 +308,10 @@ def markdown(
 
 
 __all__ = [
-    "EXTERNAL_HEADING",
-    "EXTERNAL_MARK",
-    "is_external",
+    "EMPTY",
+    "args_text",
     "markdown",
-    "render_groups",
     "render_markdown",
+    "table_cells",
     "view_groups",
 ]

@@ -1,7 +1,7 @@
 """The static leaderboard site (``medganbench leaderboard publish``).
 
-Owns: building and swapping in the site (:mod:`~medganbench.site.build`), its pages
-(:mod:`~medganbench.site.pages`), HTML helpers (:mod:`~medganbench.site.html`), charts
+Owns: building and swapping in the site (:mod:`~medganbench.site.build`), its index and dataset pages
+(:mod:`~medganbench.site.pages`) and run pages (:mod:`~medganbench.site.runs`), HTML helpers (:mod:`~medganbench.site.html`), charts
 (:mod:`~medganbench.site.charts`), assets (:mod:`~medganbench.site.assets`), reproduce commands
 (:mod:`~medganbench.site.reproduce`), the external track and provenance
 (:mod:`~medganbench.site.external`) and the Hub upload (:mod:`~medganbench.site.hub`).

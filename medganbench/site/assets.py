@@ -6,7 +6,8 @@ SITE_CSS = """\
 :root { --fg: #1b1f24; --muted: #5b6470; --line: #d5dae0; --accent: #1f5fbf; --paper: #f6f1e3; }
 * { box-sizing: border-box; }
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg);
-       margin: 0 auto; max-width: 1200px; padding: 0 1rem 3rem; }
+       margin: 0 auto; max-width: 1600px; padding: 0 1rem 3rem; }
+main p, main dl, main figure { max-width: 75rem; }
 header { display: flex; gap: 1rem; align-items: baseline; border-bottom: 1px solid var(--line);
          padding: .8rem 0; margin-bottom: 1rem; }
 header a.home { font-weight: 700; font-size: 1.15rem; text-decoration: none; color: var(--fg); }
@@ -19,6 +20,7 @@ h3 { font-size: 1rem; margin: 1.2rem 0 .4rem; }
 table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .85rem; }
 th, td { border-bottom: 1px solid var(--line); padding: .3rem .45rem; text-align: left;
          vertical-align: top; overflow-wrap: break-word; }
+td.args { font-size: .75rem; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th::after { content: " \\2195"; color: var(--line); }

@@ -32,6 +32,7 @@ from medganbench.site import pages
 from medganbench.site.assets import SITE_CSS, SITE_JS
 from medganbench.site.html import page
 from medganbench.site.reproduce import reproduce
+from medganbench.site.runs import primary_first, run_body
 
 if TYPE_CHECKING:
     from medganbench.core.specs import ReportedResult
@@ -47,6 +48,8 @@ _FIGURES = (
         "those training images (bottom row)",
     ),
 )
+#: What a sampler's sample grid shows (it has no input).
+_SAMPLED = "a real image, samples and the real images they are scored against (rows)"
 #: Longest side of a sample-grid thumbnail, in pixels.
 THUMBNAIL_PX = 768
 
@@ -222,20 +225,24 @@ def _run_page(
         except (OSError, ValueError, UnicodeDecodeError):
             loaded = None
         spec_json = loaded if isinstance(loaded, dict) else None
+        # The primary direction's grid (no suffix) first, then the others in the run's order.
+        order = list(dict.fromkeys(r["direction"] for r in primary_first(rows)))
+        sampler = naming.is_sampler(rows[0]["model"], rows[0]["model_args"])
         for prefix, what in _FIGURES:
-            for grid in sorted(run_dir.glob(f"{prefix}*.png")):
+            grids = []
+            for grid in run_dir.glob(f"{prefix}*.png"):
+                direction = grid.stem.removeprefix(prefix).removeprefix("-") or order[0]
+                rank = order.index(direction) if direction in order else len(order)
+                grids.append((rank, grid.name, grid, direction))
+            for _, _, grid, direction in sorted(grids):
                 if not (is_file_stem(grid.stem) and contained(runs_dir, grid)):
                     continue
                 target = site / "runs" / run_id / grid.name
                 if _thumbnail(grid, target):
-                    direction = (
-                        grid.stem.removeprefix(prefix).removeprefix("-") or rows[0]["direction"]
-                    )
-                    named = naming.direction(
-                        rows[0]["dataset"], rows[0]["dataset_fingerprint"], direction
-                    )
-                    images.append((f"{run_id}/{grid.name}", f"{named}: {what}"))
-    body = pages.run_body(rows, images, spec_json, reproduce(rows, spec_json, registries), naming)
+                    named = naming.row_direction({**rows[0], "direction": direction})
+                    said = _SAMPLED if sampler and prefix == "samples" else what
+                    images.append((f"{run_id}/{grid.name}", f"{named}: {said}"))
+    body = run_body(rows, images, spec_json, reproduce(rows, spec_json, registries), naming)
     _write(
         site / pages.run_file(run_id), page(f"Run {run_id}", body, root="../", generated=generated)
     )

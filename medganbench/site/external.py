@@ -8,8 +8,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from medganbench.leaderboard.render import EXTERNAL_HEADING, format_budget, is_external
 from medganbench.leaderboard.seeds import AggregatedGroup
+from medganbench.leaderboard.titles import EXTERNAL_HEADING, format_budget, is_external
 from medganbench.site.html import esc
 
 #: The note at the top of an external run's page.

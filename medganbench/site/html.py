@@ -22,16 +22,28 @@ class Cell:
         html: the cell's content, already HTML (use :func:`esc` for text).
         sort_value: what the column sorts by (a number, or text); ``None`` sorts by the text.
         numeric: right-aligned with tabular figures.
+        css_class: a class for the stylesheet (``"args"``: a smaller font that may break
+            anywhere, for long argument lists).
     """
 
     html: str
     sort_value: float | str | None = None
     numeric: bool = False
+    css_class: str = ""
 
 
-def text_cell(text: object, sort_value: float | str | None = None, numeric: bool = False) -> Cell:
+def text_cell(
+    text: object, sort_value: float | str | None = None, numeric: bool = False, css_class: str = ""
+) -> Cell:
     """A cell holding plain ``text``."""
-    return Cell(esc(text), sort_value, numeric)
+    return Cell(esc(text), sort_value, numeric, css_class)
+
+
+def _breakable(label: str) -> str:
+    """``label`` escaped, with line-break opportunities after ``=`` and ``_``: a long header
+    such as ``psnr ↑ (v1, eval_unit=volume)`` may wrap inside ``eval_unit=volume``, so it does
+    not set its column's width."""
+    return esc(label).replace("=", "=<wbr>").replace("_", "_<wbr>")
 
 
 def table(
@@ -45,14 +57,15 @@ def table(
     """A ``<table>`` with a header row; sortable tables get ``class="sortable"`` for site.js."""
     classes = " ".join(c for c in ("sortable" if sortable else "", css_class) if c)
     head = "".join(
-        f'<th scope="col"{" class=num" if h in numeric_headers else ""}>{esc(h)}</th>'
+        f'<th scope="col"{" class=num" if h in numeric_headers else ""}>{_breakable(h)}</th>'
         for h in headers
     )
     body = []
     for row in rows:
         cells = []
         for cell in row:
-            attrs = ' class="num"' if cell.numeric else ""
+            names = " ".join(c for c in ("num" if cell.numeric else "", cell.css_class) if c)
+            attrs = f' class="{names}"' if names else ""
             if cell.sort_value is not None:
                 attrs += f' data-value="{esc(cell.sort_value)}"'
             cells.append(f"<td{attrs}>{cell.html}</td>")

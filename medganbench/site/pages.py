@@ -1,36 +1,27 @@
-"""The bodies of the site's pages: index, one page per dataset, one page per run."""
+"""The bodies of the site's index and dataset pages (a run's page: :mod:`medganbench.site.runs`)."""
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from medganbench.leaderboard.columns import format_args, measure_text
-from medganbench.leaderboard.devices import short_device
 from medganbench.leaderboard.naming import PLAIN, Naming
-from medganbench.leaderboard.ranking import interval_rule
 from medganbench.leaderboard.render import (
     args_cell,
     args_legend,
     devices_cell,
-    format_budget,
     format_mean_count,
-    format_value,
-    group_title,
-    is_external,
-    patient_legend,
     patient_note,
+    seed_legend,
     summary_cell,
 )
 from medganbench.leaderboard.seeds import AggregatedGroup
+from medganbench.leaderboard.titles import group_direction, group_title, is_external
 from medganbench.site import external as tracks
 from medganbench.site.charts import Point, Series, line_chart
 from medganbench.site.html import Cell, esc, table, text_cell
-from medganbench.site.patients import patient_section
 from medganbench.site.reported import reported_section
-from medganbench.site.reproduce import Reproduction
 
 if TYPE_CHECKING:
     from medganbench.core.specs import ReportedResult
@@ -94,7 +85,7 @@ def group_section(group: AggregatedGroup, anchor: str, naming: Naming = PLAIN) -
         cells = [
             text_cell(entry.rank if entry.rank is not None else _EMPTY, entry.rank, numeric=True),
             text_cell(f"{entry.model} v{entry.model_version}", entry.model),
-            text_cell(args_cell(entry, naming) or _EMPTY),
+            text_cell(args_cell(entry, naming) or _EMPTY, css_class="args"),
             text_cell(
                 f"n={entry.n_seeds}" + ("" if entry.n_seeds > 1 else " (single seed)"),
                 entry.n_seeds,
@@ -125,7 +116,7 @@ def group_section(group: AggregatedGroup, anchor: str, naming: Naming = PLAIN) -
     return (
         f'<section id="{esc(anchor)}"><h2>{esc(group_title(group, naming))}{badge}</h2>'
         f'<p class="muted">{esc(budget)}; {esc(ranked)}. '
-        f"{esc(interval_rule(group.confidence) + patient_legend(group))}; single-seed entries "
+        f"{esc(seed_legend(group))}; single-seed entries "
         f"are marked{esc(args_note)}. Click a column "
         f"header to sort.</p>" + table(headers, rows, numeric_headers=numeric) + "</section>"
     )
@@ -172,7 +163,7 @@ def budget_charts(groups: Sequence[AggregatedGroup], naming: Naming = PLAIN) -> 
             if not series:
                 continue
             k = bucket[0].key
-            direction = naming.direction(k["dataset"], k["dataset_fingerprint"], k["direction"])
+            direction = group_direction(bucket[0], naming)
             title = f"{column.label} against budget — {direction}, {k['image_size']} px"
             charts.append(
                 f"<figure>{line_chart(series, axis.removeprefix('budget_'), column.label, title)}"
@@ -216,163 +207,4 @@ def dataset_body(
     parts.append(budget_charts([g for g in groups if not is_external(g)], naming))
     parts.append(tracks.external_section(external) if external else "")
     parts.append(reported_section(reported))
-    return "".join(parts)
-
-
-# -------------------------------------------------------------------------------- run pages
-
-
-def _facts(pairs: Sequence[tuple[str, str]]) -> str:
-    return (
-        '<dl class="facts">'
-        + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in pairs)
-        + "</dl>"
-    )
-
-
-def run_body(
-    rows: Sequence[Mapping[str, Any]],
-    images: Sequence[tuple[str, str]],
-    spec_json: Mapping[str, Any] | None,
-    reproduction: Reproduction,
-    naming: Naming = PLAIN,
-) -> str:
-    """A run's page: samples, values, reproduce command, spec and provenance (every model
-    argument; directions named by ``naming``).
-
-    Args:
-        rows: every leaderboard row of the run.
-        images: ``(relative src, caption)`` of its sample-grid thumbnails.
-        spec_json: its ``spec.json``, if the run directory was available.
-        reproduction: its reproduce command.
-    """
-    first = rows[0]
-    parts = [
-        f'<p><a href="../{dataset_file(first["dataset"])}">← {esc(first["dataset"])} leaderboard</a></p>'
-    ]
-    parts.append("<h2>Samples</h2>")
-    if images:
-        parts += [
-            f'<figure><img src="{esc(src)}" alt="{esc(caption)}" loading="lazy"><figcaption>{esc(caption)}</figcaption></figure>'
-            for src, caption in images
-        ]
-    else:
-        parts.append(
-            '<p class="muted">No sample grid: the run directory was not available when the site was published.</p>'
-        )
-
-    devices = sorted({r["device"] for r in rows})
-    # A run recorded on several devices (replicates) lists each device's values.
-    by_device = len(devices) > 1
-    value_rows = [
-        ([text_cell(short_device(r["device"]))] if by_device else [])
-        + [
-            text_cell(naming.direction(r["dataset"], r["dataset_fingerprint"], r["direction"])),
-            text_cell(r["metric"]),
-            text_cell(r["metric_version"]),
-            text_cell(measure_text(r["metric_args"], r["eval_unit"], r["eval_grid"]) or _EMPTY),
-            text_cell(format_value(r["value"]), r["value"], numeric=True),
-            text_cell(
-                format_value(r["noise_floor"]) if r["noise_floor"] is not None else _EMPTY,
-                r["noise_floor"],
-                numeric=True,
-            ),
-            text_cell(r["metric_convention"]),
-        ]
-        for r in rows
-    ]
-    parts.append("<h2>Values</h2>")
-    if by_device:
-        parts.append(
-            f'<p class="muted">Recorded on {len(devices)} devices: replicates of one run, whose '
-            "values differ by kernel-level rounding amplified by training; rankings use their "
-            "mean.</p>"
-        )
-    parts.append(
-        table(
-            (["device"] if by_device else [])
-            + ["direction", "metric", "version", "args", "value", "noise floor", "convention"],
-            value_rows,
-            numeric_headers=frozenset({"value", "noise floor"}),
-        )
-    )
-    parts += patient_section(rows)
-
-    check = (
-        "Checked: with the components installed where this site was built, this command gives run id "
-        f"{first['run_id']}."
-        if reproduction.checked
-        else "Not checked: a component of this run is not installed (or has another version) where this site was built."
-    )
-    if external := first.get("track") == "external":
-        parts.insert(1, tracks.EXTERNAL_RUN_NOTE)
-        check = tracks.external_check(first["run_id"])
-    parts.append("<h2>Reproduce this row</h2>")
-    parts.append(
-        f'<pre class="reproduce"><code>{esc(reproduction.command)}</code></pre><p class="muted">{esc(check)}</p>'
-    )
-
-    parts.append("<h2>Spec</h2>")
-    spec = spec_json or {
-        k: first[k]
-        for k in (
-            "model",
-            "model_version",
-            "dataset",
-            "dataset_version",
-            "image_size",
-            "seed",
-            "eval_split",
-        )
-    }
-    parts.append(
-        f"<pre><code>{esc(json.dumps(spec, indent=2, sort_keys=True, default=str))}</code></pre>"
-    )
-
-    weights = {}
-    for r in rows:
-        weights.update(json.loads(r["weights"]))
-    parts.append("<h2>Provenance</h2>")
-    parts.append(
-        _facts(
-            [
-                ("run id", first["run_id"]),
-                ("model", f"{first['model']} v{first['model_version']}"),
-                ("model args", format_args(first["model_args"]) or _EMPTY),
-                ("dataset", f"{first['dataset']} v{first['dataset_version']}"),
-                ("dataset args", format_args(first["dataset_args"]) or _EMPTY),
-                ("dataset fingerprint", first["dataset_fingerprint"]),
-                ("image size", f"{first['image_size']} px"),
-                ("split", first["eval_split"]),
-                ("seed", str(first["seed"])),
-                ("budget", "none (external outputs)" if external else format_budget(first)),
-                ("steps done", str(first["steps_done"])),
-                ("kimg done", f"{first['kimg_done']:.3f}"),
-                ("train seconds", f"{first['train_seconds']:.1f}"),
-                ("eval seconds", f"{first['eval_seconds']:.1f}"),
-                ("peak memory", f"{first['peak_memory_mb']:.0f} MiB"),
-                ("device", " | ".join(devices)),
-                ("precision", first["precision"]),
-                ("channels last", str(first["channels_last"]).lower()),
-                (
-                    "parameters",
-                    f"{first['parameters']:,}" if first["parameters"] is not None else _EMPTY,
-                ),
-                (
-                    "FLOPs per step",
-                    f"{first['flops_per_step']:,}"
-                    if first["flops_per_step"] is not None
-                    else _EMPTY,
-                ),
-                (
-                    "weights (sha256)",
-                    ", ".join(f"{k} {v[:16]}…" for k, v in sorted(weights.items())) or _EMPTY,
-                ),
-                ("track", first.get("track", "budgeted")),
-                *tracks.provenance_facts(rows),
-                ("recorded at", str(first["created_at"])),
-                ("medganbench", first["medganbench_version"]),
-            ]
-        )
-    )
     return "".join(parts)

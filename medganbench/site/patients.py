@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from medganbench.leaderboard.columns import measure_text
-from medganbench.leaderboard.render import format_value
+from medganbench.leaderboard.numbers import format_spread, format_value
 from medganbench.site.html import table, text_cell
 
 
@@ -34,7 +34,7 @@ def patient_section(rows: Sequence[Mapping[str, Any]]) -> list[str]:
                 *name,
                 text_cell(len(numbers), len(numbers), numeric=True),
                 text_cell(format_value(r["value"]), r["value"], numeric=True),
-                text_cell(format_value(spread), spread, numeric=True),
+                text_cell(format_spread(spread), spread, numeric=True),
                 text_cell(f"{format_value(min(numbers))} – {format_value(max(numbers))}"),
             ]
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from medganbench.leaderboard.render import format_value
+from medganbench.leaderboard.numbers import format_value
 from medganbench.site.html import table, text_cell
 
 if TYPE_CHECKING:

@@ -102,6 +102,11 @@ def _declares(probe: Probe) -> str:
     expect(model.eval_directions and not wrong, f"eval_directions has {wrong or 'nothing'}")
     count = model.parameter_count()
     expect(isinstance(count, int) and count >= 0, f"parameter_count() is {count!r}")
+    expect(
+        model.learned or count == 0,
+        f"learned is false but parameter_count() is {count:,}: a model with learned "
+        "parameters trains in the run's precision",
+    )
     return f"{detail}; task {model.task.value}, {count:,} parameters"
 
 

@@ -11,7 +11,11 @@ torch-fidelity's (``fid_features_to_statistics``, ``fid_statistics_to_metric``,
   below).
 * KID uses torch-fidelity's polynomial kernel (degree 3, γ = 1/d, coef 1) over 100 random
   subsets; the subset size is ``min(1000, n_real, n_generated)`` so small evaluation sets still
-  get a value, and the size used is recorded.
+  get a value, and the size used is recorded. The standard deviation over the subsets
+  (``kid_std``) is recorded only where the subsets are real subsets of both sets (the subset
+  size below both set sizes): where a subset is the whole of a set, as in every evaluation of
+  up to 1000 images, the subsets repeat that set and their spread (float rounding, ~1e-16,
+  when both sets are whole) would read as a certainty that nothing measured.
 * Each row gets a **noise floor**: the same metric between two halves of the real set (a seeded
   random split). A model whose FID differs from another's by less than this is not
   distinguishable on this data.
@@ -137,8 +141,15 @@ def fid_infinity(real: torch.Tensor, generated: torch.Tensor) -> tuple[float, di
     }
 
 
-def kid_from_features(real: torch.Tensor, generated: torch.Tensor) -> tuple[float, float, int]:
-    """KID (mean, std over subsets, subset size) between two feature sets (N, D).
+def kid_from_features(
+    real: torch.Tensor, generated: torch.Tensor, max_subset: int = KID_MAX_SUBSET
+) -> tuple[float, float | None, int]:
+    """KID between two feature sets (N, D): the mean over :data:`KID_SUBSETS` random subsets of
+    ``min(max_subset, n_real, n_generated)`` features of each set, the standard deviation over
+    those subsets, and the subset size.
+
+    The standard deviation is ``None`` unless the subset size is below both set sizes: a subset
+    as large as its set is that set, in every draw, so the spread would not be one of subsets.
 
     Raises:
         RunError: fewer than two samples in a set (the unbiased estimator needs pairs).
@@ -149,7 +160,7 @@ def kid_from_features(real: torch.Tensor, generated: torch.Tensor) -> tuple[floa
         kid_features_to_metric,
     )
 
-    size = min(KID_MAX_SUBSET, real.shape[0], generated.shape[0])
+    size = min(max_subset, real.shape[0], generated.shape[0])
     if size < 2:
         raise RunError(
             f"KID needs at least 2 real and 2 generated images, got {real.shape[0]} and {generated.shape[0]}."
@@ -162,7 +173,9 @@ def kid_from_features(real: torch.Tensor, generated: torch.Tensor) -> tuple[floa
         rng_seed=SEED,
         verbose=False,
     )
-    return float(out[KEY_METRIC_KID_MEAN]), float(out[KEY_METRIC_KID_STD]), size
+    subsets = size < real.shape[0] and size < generated.shape[0]
+    std = float(out[KEY_METRIC_KID_STD]) if subsets else None
+    return float(out[KEY_METRIC_KID_MEAN]), std, size
 
 
 class FID(FeatureSetMetric):
@@ -202,7 +215,8 @@ class KID(FeatureSetMetric):
 
     def _score(self, real: torch.Tensor, generated: torch.Tensor) -> tuple[float, dict[str, Any]]:
         mean, std, size = kid_from_features(real, generated)
-        return mean, {"kid_std": std, "kid_subset_size": size, "kid_subsets": KID_SUBSETS}
+        spread = {} if std is None else {"kid_std": std}
+        return mean, {**spread, "kid_subset_size": size, "kid_subsets": KID_SUBSETS}
 
 
 class FIDInfinity(FeatureSetMetric):

@@ -29,6 +29,8 @@ class IntensityLookupModel(Model):
 
     task = Task.TRANSLATE
     needs_paired_training = True
+    # A histogram fitted in float64, not a network: the run's precision changes nothing.
+    learned = False
 
     def __init__(self, args: Mapping[str, Any], ctx: ModelContext) -> None:
         super().__init__(args, ctx)

@@ -94,6 +94,17 @@ def test_run_then_show_and_export(tmp_path: Path) -> None:
     assert "intensity-lookup" in md.read_text()
 
 
+def test_export_to_dash_writes_to_standard_output_not_a_file(tmp_path: Path) -> None:
+    boards = str(Path(__file__).resolve().parents[2] / "leaderboards")
+    args = ("leaderboard", "export", "--dataset", "phantom-brain", "--format", "md")
+    proc = _cli(*args, "--out", "-", "--leaderboard-dir", boards, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "-").exists()
+    written = _cli(*args, "--out", "board.md", "--leaderboard-dir", boards, cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    assert proc.stdout == (tmp_path / "board.md").read_text(encoding="utf-8")
+
+
 def test_show_without_leaderboards_exits_2(tmp_path: Path) -> None:
     _assert_clean_failure(_cli("leaderboard", "show", cwd=tmp_path), 2)
 
@@ -106,6 +117,13 @@ def test_list_models_shows_builtins(tmp_path: Path) -> None:
     hlsnc = next(line for line in proc.stdout.splitlines() if line.startswith("│ hlsnc "))
     # Two 9-block generators and two PatchGANs: 28,263,100 learned parameters at any size.
     assert "28,263,100" in hlsnc and "loss=hinge" in hlsnc
+
+
+def test_list_metrics_prints_brackets_in_summaries_as_they_are(tmp_path: Path) -> None:
+    # Wide enough that frd's summary is not wrapped; rich markup would eat "[radiomics]".
+    proc = _cli("list", "metrics", cwd=tmp_path, env_extra={"COLUMNS": "400"})
+    assert proc.returncode == 0, proc.stderr
+    assert "via frd-score (pip install 'medganbench[radiomics]')." in proc.stdout
 
 
 def test_bad_ablation_value_exits_2_listing_the_allowed_ones(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -72,3 +73,19 @@ def test_export_replaces_existing_file_and_leaves_no_temp(board: Path, tmp_path:
     export(read_leaderboard(board), "csv", out)
     assert out.read_text().startswith('"run_id"')
     assert [p.name for p in out.parent.iterdir()] == ["board.csv"]
+
+
+def test_export_to_a_stream_writes_what_a_file_holds(board: Path, tmp_path: Path) -> None:
+    table = read_leaderboard(board)
+    export(table, "csv", tmp_path / "board.csv")
+    stream = io.BytesIO()
+    export(table, "csv", stream)
+    assert stream.getvalue() == (tmp_path / "board.csv").read_bytes()
+
+
+def test_csv_keeps_every_value_at_full_precision(tmp_path: Path) -> None:
+    import pyarrow.csv as pa_csv
+
+    value = 30.052137654321987
+    export(table_of(make_row(value=value)), "csv", tmp_path / "board.csv")
+    assert pa_csv.read_csv(tmp_path / "board.csv").column("value").to_pylist() == [value]

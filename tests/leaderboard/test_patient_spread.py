@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from medganbench.leaderboard.patients import pooled_spread
-from medganbench.leaderboard.render import render_groups, render_markdown
+from medganbench.leaderboard.render import render_markdown
 from medganbench.leaderboard.seeds import aggregate_groups
+from medganbench.leaderboard.terminal import render_groups
 from medganbench.site.pages import group_section
 from tests.leaderboard.rows import make_row, table_of
 
@@ -70,14 +71,14 @@ def test_seed_aggregate_carries_the_patient_spread_of_volume_columns() -> None:
 def test_leaderboard_show_and_markdown_show_the_patient_spread() -> None:
     groups = aggregate_groups(_table())
     (rich_table,) = render_groups(groups)
-    cells = {column.header: list(column.cells) for column in rich_table.columns}
-    assert cells["psnr ↑ (v1, eval_unit=volume)"][0].endswith(" · patient sd 2.915 (n=3)")
+    cells = {column.header: [str(c) for c in column.cells] for column in rich_table.columns}
+    assert cells["psnr ↑ (v1, eval_unit=volume)"][0].endswith(" · patient sd 2.9 (n=3)")
     assert "patient" not in cells["psnr ↑ (v1)"][0]
     assert "between patients" in str(rich_table.caption)
-    assert "patient sd 2.915 (n=3)" in render_markdown(groups)
+    assert "patient sd 2.9 (n=3)" in render_markdown(groups)
 
 
 def test_site_group_table_shows_the_patient_spread() -> None:
     (group,) = aggregate_groups(_table())
     html = group_section(group, "g0")
-    assert "patient sd 2.915 (n=3)" in html and "between patients" in html
+    assert "patient sd 2.9 (n=3)" in html and "between patients" in html

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from medganbench.leaderboard.export import export
 from medganbench.leaderboard.ranking import ranked_groups
-from medganbench.leaderboard.render import render_groups
+from medganbench.leaderboard.terminal import render_groups
 from tests.leaderboard.rows import make_row, table_of
 
 
@@ -31,7 +31,7 @@ def test_render_groups_formats_values_to_four_significant_figures() -> None:
         make_row(run_id="fedcba9876543210", value=20.0, model_args='{"bins":64,"note":""}'),
     )
     (rich_table,) = render_groups(ranked_groups(table))
-    cells = {column.header: list(column.cells) for column in rich_table.columns}
+    cells = {column.header: [str(c) for c in column.cells] for column in rich_table.columns}
     assert cells["psnr ↑ (v1)"] == ["21.99", "20.00"]
     assert cells["run id"] == ["01234567", "fedcba98"]
     assert cells["args"] == ["direction=a2b", "bins=64"]  # empty values are left out
@@ -53,5 +53,5 @@ def test_per_run_view_names_a_precision_other_than_fp32() -> None:
         make_row(run_id="fedcba9876543210", value=20.0),
     )
     (rich_table,) = render_groups(ranked_groups(table))
-    cells = {column.header: list(column.cells) for column in rich_table.columns}
+    cells = {column.header: [str(c) for c in column.cells] for column in rich_table.columns}
     assert cells["args"] == ["direction=a2b [bf16-mixed]", "direction=a2b"]

@@ -341,7 +341,8 @@ def test_markdown_shows_mean_std_interval_and_single_seed_mark(tmp_path: Path) -
     )
     text = render_markdown(aggregate_groups(path))
     low, high = bootstrap_ci([20.0, 21.0, 22.0])
-    assert f"| 21.00 ± 1.000 [{low:#.4g}, {high:#.4g}] |" in text
+    # The std to 2 significant figures, the mean and interval to its decimal place.
+    assert f"| 21.0 ± 1.0 [{low:.1f}, {high:.1f}] |" in text
     assert "| n=3 (0, 1, 2) |" in text
     assert "| 15.00 (1 seed) |" in text and "| n=1 (0) |" in text
     # Run ids are shortened to 8 characters, comma-separated.
@@ -375,7 +376,7 @@ def test_cli_show_aggregates_seeds_by_default(three_seed_board: Path) -> None:
     proc = _cli("leaderboard", "show", cwd=three_seed_board)
     assert proc.returncode == 0, proc.stderr
     assert "±" in proc.stdout and "n=3 (0, 1, 2)" in proc.stdout
-    assert "21.00 ± 1.000" in proc.stdout
+    assert "21.0 ± 1.0" in proc.stdout
     # One entry row: the model name appears once in the table body.
     assert proc.stdout.count("cyclegan v1") == 1
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pyarrow as pa
 
 from medganbench.leaderboard.ranking import ranked_groups
-from medganbench.leaderboard.render import EXTERNAL_HEADING, markdown, render_groups
+from medganbench.leaderboard.render import markdown
 from medganbench.leaderboard.seeds import aggregate_groups
+from medganbench.leaderboard.terminal import render_groups
+from medganbench.leaderboard.titles import EXTERNAL_HEADING
 from tests.leaderboard.rows import make_row, table_of
 
 NO_BUDGET = {"budget_steps": None, "budget_kimg": None, "budget_seconds": None}

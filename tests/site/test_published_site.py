@@ -4,6 +4,7 @@ the committed leaderboards."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -72,7 +73,9 @@ def test_the_committed_site_has_a_page_for_every_committed_run() -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(browser_paths() is None, reason=NO_BROWSER)
 def test_every_page_of_the_committed_site_opens_from_disk_in_a_browser() -> None:
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     browser = headless_chrome()
     try:
@@ -80,11 +83,52 @@ def test_every_page_of_the_committed_site_opens_from_disk_in_a_browser() -> None
             browser.get(page.as_uri())
             assert browser.title, page
             for image in browser.find_elements(By.CSS_SELECTOR, "img"):
+                # Lazy images may still be loading on a busy machine: wait for them (10 s).
+                with contextlib.suppress(TimeoutException):
+                    WebDriverWait(browser, 10).until(
+                        lambda b, i=image: b.execute_script("return arguments[0].complete", i)
+                    )
                 loaded = browser.execute_script(
                     "return arguments[0].complete && arguments[0].naturalWidth", image
                 )
                 assert loaded and loaded > 0, (page, image.get_attribute("src"))
             errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
             assert errors == [], (page, errors)
+    finally:
+        browser.quit()
+
+
+def test_the_committed_site_names_the_unconditional_direction_noise_to_ct() -> None:
+    page = (SITE / "datasets" / "phantom-brain.html").read_text("utf-8")
+    assert "split test · noise → CT · data 2444cc8c" in page
+    assert "CT → CT" not in page
+
+
+def test_a_committed_cycle_run_page_shows_its_own_direction_first_and_each_convention_once() -> (
+    None
+):
+    page = (SITE / "runs" / "1483c0906734048f.html").read_text("utf-8")  # hlsnc, seed 2
+    grids = re.findall(r'<img src="1483c0906734048f/([^"]+)"', page)
+    assert grids[0] == "samples.png" and len(grids) == 4
+    assert "MR → CT (a2b): inputs" in page.split("<figcaption>")[1]
+    # psnr's per-slice convention is the start of its per-patient one: one line each.
+    assert page.count("per image 10*log10((hi-lo)^2/MSE) in dB") == 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(browser_paths() is None, reason=NO_BROWSER)
+def test_every_committed_dataset_page_fits_a_1366_px_screen() -> None:
+    browser = headless_chrome()  # 1366 x 768
+    try:
+        for page in sorted((SITE / "datasets").glob("*.html")):
+            browser.get(page.as_uri())
+            page_width, window_width, table_overflow = browser.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth,"
+                " Array.from(document.querySelectorAll('.table-wrap'))"
+                ".map(e => e.scrollWidth - e.clientWidth)]"
+            )
+            assert window_width <= 1366 and page_width <= window_width, page.name
+            # Neither the page nor any table scrolls sideways.
+            assert all(overflow <= 0 for overflow in table_overflow), (page.name, table_overflow)
     finally:
         browser.quit()

@@ -88,6 +88,12 @@ class PicklesAnObject(Sound):
         return {**super().state_dict(), "history": types.SimpleNamespace(steps=1)}
 
 
+class ClaimsToLearnNothing(Sound):
+    """Says it learns nothing (so its precision label is left out) but has parameters."""
+
+    learned = False
+
+
 class FailsToBuild(Sound):
     def __init__(self, args: Mapping[str, Any], ctx: ModelContext) -> None:
         raise RuntimeError("no GPU found")
@@ -144,6 +150,7 @@ MODELS = {
     "fake-loses-the-bias": LosesTheBias,
     "fake-forgets-the-optimiser": ForgetsTheOptimiser,
     "fake-pickles-an-object": PicklesAnObject,
+    "fake-claims-to-learn-nothing": ClaimsToLearnNothing,
     "fake-fails-to-build": FailsToBuild,
 }
 

@@ -39,6 +39,7 @@ def test_a_sound_model_keeps_every_contract(registries: Registries) -> None:
 @pytest.mark.parametrize(
     ("name", "contract", "says"),
     [
+        ("fake-claims-to-learn-nothing", "declares", "learned is false"),
         ("fake-out-of-range", "output", "outside [-1, 1]"),
         ("fake-unseeded", "determinism", "the same seed gave losses"),
         ("fake-loses-the-bias", "state-round-trip", "other outputs after load_state_dict"),

@@ -80,14 +80,36 @@ def test_kid_is_the_unbiased_mmd_estimator_when_subsets_cover_the_sets() -> None
     # exactly the unbiased MMD² of the two sets.
     x = _gaussian(50, np.zeros(6), np.eye(6), 4)
     y = _gaussian(50, np.full(6, 0.3), 2 * np.eye(6), 5)
-    mean, std, size = kid_from_features(x, y)
-    assert size == 50 and std == pytest.approx(0.0, abs=1e-12)
+    mean, _, size = kid_from_features(x, y)
+    assert size == 50
     assert mean == pytest.approx(_unbiased_mmd2_poly(x.numpy(), y.numpy()), rel=1e-9)
 
 
 def test_kid_subset_size_adapts_to_the_smaller_set() -> None:
     x, y = _gaussian(40, np.zeros(4), np.eye(4), 6), _gaussian(25, np.zeros(4), np.eye(4), 7)
     assert kid_from_features(x, y)[2] == 25
+
+
+def test_kid_reports_no_std_where_every_subset_is_a_whole_set() -> None:
+    # Equal sets of at most 1000: every "subset" is the whole set, and torch-fidelity's std
+    # over them is float rounding (~1e-16), not a spread.
+    x = _gaussian(50, np.zeros(6), np.eye(6), 4)
+    y = _gaussian(50, np.full(6, 0.3), 2 * np.eye(6), 5)
+    assert kid_from_features(x, y)[1] is None
+
+
+def test_kid_reports_no_std_where_the_smaller_set_is_whole_in_every_subset() -> None:
+    x, y = _gaussian(40, np.zeros(4), np.eye(4), 6), _gaussian(25, np.zeros(4), np.eye(4), 7)
+    assert kid_from_features(x, y)[1] is None
+
+
+def test_kid_reports_the_std_over_real_subsets_of_both_sets() -> None:
+    x = _gaussian(60, np.zeros(4), np.eye(4), 8)
+    y = _gaussian(50, np.full(4, 0.5), np.eye(4), 9)
+    mean, std, size = kid_from_features(x, y, max_subset=20)
+    assert size == 20 and std is not None and std > 1e-6
+    # The mean is the same estimator, over subsets of 20: close to the full sets' value.
+    assert mean == pytest.approx(_unbiased_mmd2_poly(x.numpy(), y.numpy()), abs=3 * std)
 
 
 def test_noise_floor_split_is_seeded_and_disjoint() -> None:
@@ -209,6 +231,8 @@ def test_report_has_weights_hash_noise_floor_and_counts(
     report = kid.report()
     assert report.weights == {"fid-inception": inception.weights.sha256}
     assert report.noise_floor is not None and report.details["kid_subset_size"] == ct.shape[0]
+    # Both sets are whole in every subset: no std over subsets is recorded.
+    assert "kid_std" not in report.details
     assert report.details["n_real"] == report.details["n_generated"] == ct.shape[0]
 
 
