@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
 from medganbench import defaults
@@ -76,7 +75,7 @@ def list_components(
                 entry.spec.version,
                 entry.spec.summary,
                 entry.plugin,
-                escape(f"{package['name']} {package['version']}".strip()),
+                f"{package['name']} {package['version']}".strip(),
             ]
             if measure:
                 row.extend(_model_size_cells(entry.spec, image_size))
@@ -92,9 +91,10 @@ def list_components(
                     )
                 )
             table.add_row(*row)
-        out.print(table)
+        # Printed without markup: names, summaries, paths and "[a|b]" choices are data.
+        out.print(table, markup=False)
         if details and name == "metrics":
-            out.print(_encoders_table(registries.encoders))
+            out.print(_encoders_table(registries.encoders), markup=False)
 
 
 def _encoders_table(encoders: Registry[EncoderSpec]) -> Table:
@@ -149,18 +149,13 @@ def plugins() -> None:
     for name, _ in pm.list_name_plugin():
         origin = pm.origin_of(name)
         status = f"BROKEN: {problems[name]}" if name in problems else "ok"
-        table.add_row(
-            escape(name), escape(origin.package), escape(origin.entry_point), escape(status)
-        )
+        table.add_row(name, origin.package, origin.entry_point, status)
     for broken in pm.broken:
         origin = broken.origin
-        table.add_row(
-            escape(origin.name), escape(origin.package), escape(origin.entry_point),
-            escape(f"BROKEN: {broken.problem}"),
-        )  # fmt: skip
+        table.add_row(origin.name, origin.package, origin.entry_point, f"BROKEN: {broken.problem}")
     for name in pm.disabled:
-        table.add_row(escape(name), "", "", f"disabled ({DISABLE_ENV})")
-    out.print(table)
+        table.add_row(name, "", "", f"disabled ({DISABLE_ENV})")
+    out.print(table, markup=False)  # names and problems are data, not markup
     failed = len(pm.broken) + len(problems)
     if failed:
         raise PluginError(

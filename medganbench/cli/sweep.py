@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape  # paths and labels are data, not markup
 from rich.table import Table
+from rich.text import Text
 
 from medganbench import defaults
 from medganbench.cli.common import err, leaderboard_dir_option, load_registries, out
@@ -122,14 +124,16 @@ def sweep(
         console = Console(file=captured.terminal, width=err.width, force_terminal=err.is_terminal)
         with SweepDisplay(console, live=live) as display:
             report = run_sweep(spec, registries, runner, options, display, captured)
-    out.print(summary_table(report))
+    out.print(summary_table(report), markup=False)
     if report.count("failed"):
         log = sweep_log_path(runs_dir, spec.name)
         err.print(
-            f"[bold red]{report.count('failed')} trial(s) failed[/]; their errors are above and in "
-            f"{sweep_record_path(runs_dir, spec.name)}"
-            + (f" (what Ray and the workers printed: {log})" if log.exists() else "")
-            + ". Run the sweep again to retry them.",
+            f"[bold red]{report.count('failed')} trial(s) failed[/]; "
+            + escape(
+                f"their errors are above and in {sweep_record_path(runs_dir, spec.name)}"
+                + (f" (what Ray and the workers printed: {log})" if log.exists() else "")
+                + ". Run the sweep again to retry them."
+            ),
             highlight=False,
             soft_wrap=True,
         )
@@ -140,7 +144,9 @@ def _print_trials(spec: SweepSpec, registries: Registries, options: RunOptions) 
     trials = expand_trials(spec, registries)
     recorded = recorded_runs(options.leaderboard_dir, {t.spec.dataset for t in trials})
     table = Table(
-        title=f"sweep {spec.name}: {len(trials)} trials, budget {spec.budget}, {spec.image_size} px"
+        title=Text(
+            f"sweep {spec.name}: {len(trials)} trials, budget {spec.budget}, {spec.image_size} px"
+        )
     )
     for column in ("#", "trial", "run id", "on the leaderboard"):
         table.add_column(column)
@@ -151,4 +157,4 @@ def _print_trials(spec: SweepSpec, registries: Registries, options: RunOptions) 
             trial.run_id,
             "yes" if trial.run_id in recorded else "no",
         )
-    out.print(table)
+    out.print(table, markup=False)

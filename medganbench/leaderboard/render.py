@@ -16,6 +16,7 @@ from typing import Any, TypeAlias
 
 import pyarrow as pa
 from rich.table import Table as RichTable
+from rich.text import Text
 
 from medganbench.leaderboard.columns import format_args
 from medganbench.leaderboard.devices import Replicates, short_device
@@ -293,7 +294,11 @@ def render_groups(groups: Sequence[_AnyGroup], naming: Naming = PLAIN) -> list[R
         headers, cells = _cells(group, naming)
         legend = [_legend(group)] if isinstance(group, AggregatedGroup) else []
         caption = "; ".join(legend + [t for t in (args_legend([group], naming),) if t]) or None
-        table = RichTable(title=group_title(group, naming), caption=caption)
+        # Titles and cells hold arguments and names from the file: data, never markup.
+        table = RichTable(
+            title=Text(group_title(group, naming)),
+            caption=Text(caption) if caption is not None else None,
+        )
         numeric = {"rank", "seed", "steps", "train s"} | {c.label for c in group.metrics}
         for header in headers:
             table.add_column(header, justify="right" if header in numeric else "left")

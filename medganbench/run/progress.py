@@ -24,7 +24,7 @@ class TrainingProgress:
                 TextColumn("[bold]training[/] {task.fields[steps]}"),
                 BarColumn(),
                 TextColumn("{task.percentage:>5.1f}% of budget"),
-                TextColumn("{task.fields[losses]}"),
+                TextColumn("{task.fields[losses]}", markup=False),
                 TextColumn("[cyan]{task.fields[eta]}"),
                 console=console or Console(stderr=True),
                 transient=False,

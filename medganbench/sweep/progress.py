@@ -84,7 +84,7 @@ class SweepDisplay(SweepObserver):
             )
             self._live.start()
         else:
-            self.console.print(self._headline(), highlight=False, soft_wrap=True)
+            self.console.print(self._headline(), markup=False, highlight=False, soft_wrap=True)
 
     def event(self, event: TrialEvent) -> None:
         state = self.states[event.run_id]
@@ -100,6 +100,7 @@ class SweepDisplay(SweepObserver):
         elif first:
             self.console.print(
                 f"started   {self._label(event.run_id)} on {event.host}",
+                markup=False,  # labels, hosts and errors are data, not markup
                 highlight=False,
                 soft_wrap=True,  # one line per event, however long: logs are read by lines
             )
@@ -123,6 +124,7 @@ class SweepDisplay(SweepObserver):
         else:
             self.console.print(
                 f"{outcome.status:<9} {self._label(outcome.run_id)}: {state.note}",
+                markup=False,
                 highlight=False,
                 soft_wrap=True,
             )
@@ -160,11 +162,11 @@ class SweepDisplay(SweepObserver):
             )
             table.add_row(
                 str(trial.index + 1),
-                trial.label,
+                Text(trial.label),  # labels, notes (errors) and hosts are data, not markup
                 trial.run_id[:8],
                 Text(state.status, style=_STYLE.get(state.status, "")),
                 progress,
-                state.note if state.status != "running" else state.host,
+                Text(state.note if state.status != "running" else state.host),
             )
         return Group(Text(self._headline(), style="bold"), table)
 
@@ -186,10 +188,10 @@ def summary_table(report: SweepReport) -> Table:
             note = _one_line(outcome.error)
         table.add_row(
             str(trial.index + 1),
-            trial.label,
+            Text(trial.label),  # labels and errors are data, not markup
             trial.run_id[:8],
             Text(status, style=_STYLE.get(status, "")),
-            note,
+            Text(note),
         )
     return table
 
