@@ -20,8 +20,16 @@ from medganbench.core.dataset import DomainInfo
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param
 from medganbench.core.specs import DatasetSpec
-from medganbench.data import InputProblems, Patient, VolumeDescriptor, anonymous_id, mr_domain
-from medganbench.data import relative, split_params, subfolders
+from medganbench.data import (
+    InputProblems,
+    Patient,
+    VolumeDescriptor,
+    anonymous_id,
+    mr_domain,
+    relative,
+    split_params,
+    subfolders,
+)
 
 NAME = "template-patients"
 
