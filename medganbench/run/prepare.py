@@ -30,6 +30,7 @@ from medganbench.fileio import writable_dir_problem, write_json
 from medganbench.leaderboard.store import leaderboard_path, recorded_run_ids
 from medganbench.run.checkpoint import Checkpoint
 from medganbench.run.device import effective_precision, pick_device, seed_everything
+from medganbench.run.memory import out_of_memory_is_an_error
 from medganbench.run.options import RunOptions
 from medganbench.run.resume import LOCAL_NAME, SPEC_NAME, checkpoint_to_resume
 from medganbench.run.spec import ResolvedRun, RunSpec, resolve_run
@@ -74,6 +75,9 @@ class PreparedRun:
         settings: the precision and memory format the device honours.
         run_dir: ``runs/<run id>``, with ``spec.json`` written.
         checkpoint: the checkpoint to continue from, if resuming.
+        created_run_dir: ``run_dir`` did not exist before this run (it may be removed again
+            if the run fails before anything is kept there: see
+            :func:`~medganbench.run.memory.forget_new_run_dir`).
     """
 
     run: ResolvedRun
@@ -87,6 +91,7 @@ class PreparedRun:
     settings: Settings
     run_dir: Path
     checkpoint: Checkpoint | None
+    created_run_dir: bool = False
 
     @property
     def run_id(self) -> str:
@@ -135,27 +140,30 @@ def prepare(
     prefetch_weights(metrics, on_status, unverified_ok=spec.allow_unverified_weights)
 
     run_dir = options.runs_dir / run.run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / SPEC_NAME, {"run_id": run.run_id, **run.identity()})
-    if run.dataset_location:
-        # Where the data are on this machine: for --resume here, never published or sent back.
-        write_json(run_dir / LOCAL_NAME, {"dataset_location": run.dataset_location})
     checkpoint = checkpoint_to_resume(run_dir, run.run_id) if options.resume else None
     if checkpoint is not None:
         on_status(f"resuming run {run.run_id} from step {checkpoint.ledger.steps}")
 
     settings = effective_settings(spec, device)
-    model: Model = registries.models.get(spec.model).build(
-        run.model_args,
-        ModelContext(
-            spec.image_size,
-            info,
-            device,
-            spec.seed,
-            amp=settings.amp,
-            channels_last=settings.channels_last,
-        ),
-    )
+    # Built before the run folder is made: a model too large for the machine leaves none.
+    with out_of_memory_is_an_error(spec.model, "while it was built"):
+        model: Model = registries.models.get(spec.model).build(
+            run.model_args,
+            ModelContext(
+                spec.image_size,
+                info,
+                device,
+                spec.seed,
+                amp=settings.amp,
+                channels_last=settings.channels_last,
+            ),
+        )
+    created = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / SPEC_NAME, {"run_id": run.run_id, **run.identity()})
+    if run.dataset_location:
+        # Where the data are on this machine: for --resume here, never published or sent back.
+        write_json(run_dir / LOCAL_NAME, {"dataset_location": run.dataset_location})
     return PreparedRun(
         run,
         options,
@@ -168,6 +176,7 @@ def prepare(
         settings,
         run_dir,
         checkpoint,
+        created,
     )
 
 
