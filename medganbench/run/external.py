@@ -60,6 +60,7 @@ from medganbench.run.prepare import (
     check_compatibility,
     check_eval_grid,
     check_folders,
+    check_run_dir,
     prefetch_weights,
 )
 from medganbench.run.record import RESULT_NAME, leaderboard_rows
@@ -285,6 +286,7 @@ def score_outputs(
             hint="The same outputs, data and metrics give the same rows.",
         )
     prefetch_weights(built, on_status, unverified_ok=spec.allow_unverified_weights)
+    check_run_dir(options.runs_dir, run_id)
     run_dir = options.runs_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / EXTERNAL_NAME, {"run_id": run_id, **identity})

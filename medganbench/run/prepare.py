@@ -23,6 +23,7 @@ from medganbench.core.dataset import Dataset, DatasetContext, DatasetInfo
 from medganbench.core.manager import Registries
 from medganbench.core.metric import Metric, MetricContext, Needs
 from medganbench.core.model import Model, ModelContext, Task
+from medganbench.core.names import leads_outside
 from medganbench.core.volumes import NativeSource
 from medganbench.defaults import medganbench_home
 from medganbench.errors import DataError, StorageError, UsageError
@@ -123,6 +124,7 @@ def prepare(
     run = resolve_run(spec, registries)
     board = leaderboard_path(options.leaderboard_dir, spec.dataset)
     check_folders(options)
+    check_run_dir(options.runs_dir, run.run_id)
     if run.run_id in recorded_run_ids(board):
         raise UsageError(
             f"Run {run.run_id} ({spec.model} on {spec.dataset}) is already on {board}.",
@@ -263,6 +265,24 @@ def check_folders(options: RunOptions) -> None:
                 f"{flag} {folder} cannot be used: {problem}.",
                 hint=f"Choose another folder with {flag}, or fix its permissions.",
             )
+
+
+def check_run_dir(runs_dir: Path, run_id: str) -> None:
+    """Refuse, before anything is computed, a run folder that leads outside ``--runs-dir``.
+
+    Run ids are predictable: a link planted at ``runs/<id>`` would otherwise receive the run's
+    checkpoint, spec, result and samples wherever it points.
+
+    Raises:
+        StorageError: ``runs_dir / run_id`` resolves outside ``runs_dir``.
+    """
+    run_dir = Path(runs_dir) / run_id
+    if leads_outside(Path(runs_dir), run_dir):
+        raise StorageError(
+            f"Run folder {run_dir} leads outside --runs-dir {runs_dir} (a link medganbench did "
+            "not make); nothing was written through it.",
+            hint=f"Remove {run_dir}, or choose another --runs-dir.",
+        )
 
 
 def effective_settings(spec: RunSpec, device: torch.device) -> Settings:
