@@ -48,6 +48,7 @@ class SweepDisplay(SweepObserver):
         self.live = live
         self.sweep_name = ""
         self.trials: list[Trial] = []
+        self._by_id: dict[str, Trial] = {}
         self.states: dict[str, _TrialState] = {}
         self._live: Live | None = None
 
@@ -67,6 +68,7 @@ class SweepDisplay(SweepObserver):
     def begin(self, sweep: SweepSpec, trials: list[Trial], status: Mapping[str, str]) -> None:
         self.sweep_name = sweep.name
         self.trials = trials
+        self._by_id = {t.run_id: t for t in trials}
         self.states = {t.run_id: _TrialState(status[t.run_id]) for t in trials}
         for trial in trials:
             if status[trial.run_id] == "skipped":
@@ -130,7 +132,7 @@ class SweepDisplay(SweepObserver):
             )
 
     def _label(self, run_id: str) -> str:
-        trial = next(t for t in self.trials if t.run_id == run_id)
+        trial = self._by_id[run_id]  # not a scan: a line per event of 10,000 trials
         return f"[{trial.index + 1}/{len(self.trials)}] {trial.label} ({run_id[:8]})"
 
     def _headline(self) -> str:
