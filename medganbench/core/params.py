@@ -30,6 +30,12 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+#: Names of location arguments (``Param(location=True)``: where data are on one machine) that
+#: are stripped wherever a dataset's own declaration is not at hand: from rows of leaderboard
+#: schemas before location arguments were kept off rows (v1, v2), and by the site as a second
+#: line of defence (with the location arguments of the datasets installed there).
+DATA_LOCATION_ARGS: tuple[str, ...] = ("root", "data_dir")
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 

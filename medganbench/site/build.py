@@ -31,6 +31,7 @@ from medganbench.leaderboard.store import read_leaderboard
 from medganbench.site import pages
 from medganbench.site.assets import SITE_CSS, SITE_JS
 from medganbench.site.html import page
+from medganbench.site.locations import location_names
 from medganbench.site.reproduce import reproduce
 
 if TYPE_CHECKING:
@@ -235,7 +236,14 @@ def _run_page(
                         rows[0]["dataset"], rows[0]["dataset_fingerprint"], direction
                     )
                     images.append((f"{run_id}/{grid.name}", f"{named}: {what}"))
-    body = pages.run_body(rows, images, spec_json, reproduce(rows, spec_json, registries), naming)
+    body = pages.run_body(
+        rows,
+        images,
+        spec_json,
+        reproduce(rows, spec_json, registries),
+        naming,
+        private=location_names(rows[0]["dataset"], registries),
+    )
     _write(
         site / pages.run_file(run_id), page(f"Run {run_id}", body, root="../", generated=generated)
     )
