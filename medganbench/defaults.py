@@ -50,6 +50,10 @@ SAMPLING_METRICS: tuple[str, ...] = (
 #: :mod:`medganbench.data.images`; ``MEDGANBENCH_MAX_IMAGE_SIDE`` overrides it).
 MAX_IMAGE_SIDE = 8192
 
+#: The most trials one sweep file may have (``MEDGANBENCH_MAX_SWEEP_TRIALS`` overrides it):
+#: counted from the grid's axes before anything is expanded (see :mod:`medganbench.sweep.spec`).
+MAX_SWEEP_TRIALS = 10_000
+
 #: Environment variable naming the cache root (generated datasets, weights, features).
 HOME_ENV = "MEDGANBENCH_HOME"
 

@@ -36,7 +36,8 @@ def _conclude(results: list[CheckResult], what: str) -> None:
         )
     kept = len(results) - skipped
     out.print(
-        f"{what}: all {kept} contract(s) hold" + (f" ({skipped} skipped)" if skipped else "") + "."
+        f"{what}: all {kept} contract(s) hold" + (f" ({skipped} skipped)" if skipped else "") + ".",
+        markup=False,
     )
 
 

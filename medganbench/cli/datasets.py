@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.text import Text
 
 from medganbench import defaults
 from medganbench.cli.common import CommandGroup, dataset_context, err, load_registries, out
@@ -40,9 +41,11 @@ def datasets_download(name: str, data_dir: Path | None) -> None:
             hint="It is generated, or read from --dataset-arg root.",
         )
     args = spec.resolve({})
-    with err.status(f"{name}: downloading") as status:
-        root = fetch(args, dataset_context(name, data_dir), lambda m: status.update(f"{name}: {m}"))
-    out.print(f"{name}: files in {root}", highlight=False)
+    with err.status(Text(f"{name}: downloading")) as status:
+        root = fetch(
+            args, dataset_context(name, data_dir), lambda m: status.update(Text(f"{name}: {m}"))
+        )
+    out.print(f"{name}: files in {root}", markup=False, highlight=False)
 
 
 @datasets.command(name="export")
@@ -74,7 +77,7 @@ def datasets_export(
 ) -> None:
     """Write NAME's SPLIT inputs as OUT/inputs/<sample>.<format> and OUT/manifest.json, for a
     model run elsewhere; score what it makes with `medganbench score`."""
-    with err.status(f"{name}: exporting the {split} split"):
+    with err.status(Text(f"{name}: exporting the {split} split")):
         count = export_split(
             load_registries(),
             name,
@@ -86,4 +89,6 @@ def datasets_export(
             fmt=fmt,
             options=RunOptions(data_dir=data_dir),
         )
-    out.print(f"{name}: {count} {split} inputs ({direction}) in {out_dir}", highlight=False)
+    out.print(
+        f"{name}: {count} {split} inputs ({direction}) in {out_dir}", markup=False, highlight=False
+    )

@@ -11,6 +11,7 @@ from typing import Any
 import click
 from rich.markup import escape  # paths and values are data, not markup
 from rich.table import Table
+from rich.text import Text
 
 from medganbench import defaults
 from medganbench.cli.common import CommandGroup, err, leaderboard_dir_option, leaderboard_files, out
@@ -101,7 +102,7 @@ def show(
                 # Outputs made elsewhere come last, under their own heading: never one ranking.
                 out.rule(EXTERNAL_HEADING)
                 marked = True
-            out.print(table)
+            out.print(table, markup=False)
         shown = True
         for line in sample_size_warnings(ranked_groups(board, by=rank_by)):
             err.print(f"[bold yellow]warning:[/] {escape(line)}", highlight=False)
@@ -165,7 +166,7 @@ def export(
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     export_table(board, fmt, out_path, by=by, runs=runs, naming=naming)
-    out.print(f"wrote {out_path}", highlight=False)
+    out.print(f"wrote {out_path}", markup=False, highlight=False)
 
 
 # How many conflicts the terminal lists; --report FILE.json holds all of them.
@@ -218,7 +219,7 @@ def leaderboard_merge(
     if report_path is not None:
         write_report(report, report_path)
     _print_merge_summary(report, [c.describe() for c in result.conflicts], report_path)
-    out.print(f"wrote {out_path}", highlight=False)
+    out.print(f"wrote {out_path}", markup=False, highlight=False)
 
 
 def _print_merge_summary(
@@ -226,14 +227,12 @@ def _print_merge_summary(
 ) -> None:
     """Print a merge report (see MergeResult.to_json): inputs, counts, the first conflicts."""
 
-    table = Table(title="leaderboard merge")
+    table = Table(title="leaderboard merge")  # printed without markup: the paths are data
     for column in ("input", "rows read", "schema read"):
         table.add_column(column)
     for source in report["inputs"]:
-        table.add_row(
-            escape(source["path"]), str(source["rows"]), f"v{source['schema_version_read']}"
-        )
-    out.print(table)
+        table.add_row(source["path"], str(source["rows"]), f"v{source['schema_version_read']}")
+    out.print(table, markup=False)
     policy = report["policy"]
     written = f"{report['rows_out']} row(s) out" if report["written"] else "nothing written"
     resolved = {
@@ -249,6 +248,7 @@ def _print_merge_summary(
             if report["replicated"]
             else ""
         ),
+        markup=False,
         highlight=False,
     )
     # Conflicts go to stderr whatever the policy: they are never resolved silently.
@@ -262,7 +262,9 @@ def _print_merge_summary(
             else "pass --report FILE.json for all"
         )
         err.print(
-            f"… and {len(conflicts) - _CONFLICTS_SHOWN} more conflict(s) ({where})", highlight=False
+            f"… and {len(conflicts) - _CONFLICTS_SHOWN} more conflict(s) ({where})",
+            markup=False,
+            highlight=False,
         )
 
 
@@ -324,13 +326,18 @@ def publish(
             f"site: {summary.datasets} dataset page(s), {summary.groups} group(s), {summary.runs} run page(s), "
             f"{summary.images} thumbnail(s), {summary.reported} reported-in-paper row(s), "
             f"{summary.bytes / 2**20:.2f} MiB" + (f" in {summary.out}" if out_dir else ""),
+            markup=False,
             highlight=False,
         )
         if out_dir is not None:
-            out.print(f"open {(summary.out / 'index.html').resolve().as_uri()}", highlight=False)
+            out.print(
+                f"open {(summary.out / 'index.html').resolve().as_uri()}",
+                markup=False,
+                highlight=False,
+            )
         if hub_repo is not None:
             from medganbench.site.hub import upload_to_hub
 
-            with err.status(f"uploading to {hub_repo}"):
+            with err.status(Text(f"uploading to {hub_repo}")):
                 url = upload_to_hub(hub_repo, summary.out, boards)
-            out.print(f"uploaded: {url}", highlight=False)
+            out.print(f"uploaded: {url}", markup=False, highlight=False)

@@ -96,7 +96,7 @@ def list_components(
             table.add_row(*(escape(cell) for cell in row))
         out.print(table)
         if details and name == "metrics":
-            out.print(_encoders_table(registries.encoders))
+            out.print(_encoders_table(registries.encoders), markup=False)
 
 
 def _encoders_table(encoders: Registry[EncoderSpec]) -> Table:
@@ -152,18 +152,13 @@ def plugins() -> None:
     for name, _ in pm.list_name_plugin():
         origin = pm.origin_of(name)
         status = f"BROKEN: {problems[name]}" if name in problems else "ok"
-        table.add_row(
-            escape(name), escape(origin.package), escape(origin.entry_point), escape(status)
-        )
+        table.add_row(name, origin.package, origin.entry_point, status)
     for broken in pm.broken:
         origin = broken.origin
-        table.add_row(
-            escape(origin.name), escape(origin.package), escape(origin.entry_point),
-            escape(f"BROKEN: {broken.problem}"),
-        )  # fmt: skip
+        table.add_row(origin.name, origin.package, origin.entry_point, f"BROKEN: {broken.problem}")
     for name in pm.disabled:
-        table.add_row(escape(name), "", "", f"disabled ({DISABLE_ENV})")
-    out.print(table)
+        table.add_row(name, "", "", f"disabled ({DISABLE_ENV})")
+    out.print(table, markup=False)  # names and problems are data, not markup
     failed = len(pm.broken) + len(problems)
     if failed:
         raise PluginError(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from medganbench import defaults
 from medganbench.cli.common import (
@@ -223,11 +224,14 @@ def run(
     run_dir = resume_dir or runs_dir / resolve_run(spec, registries).run_id
     try:
         result = execute_run(
-            spec, registries, options, on_status=lambda m: err.print(m, highlight=False)
+            spec,
+            registries,
+            options,
+            on_status=lambda m: err.print(m, markup=False, highlight=False),
         )
     except KeyboardInterrupt:
         raise RunInterrupted(run_dir, resume_command(run_dir, options)) from None
-    table = Table(title=f"{model} on {dataset} — run {result.run_id}")
+    table = Table(title=Text(f"{model} on {dataset} — run {result.run_id}"))
     table.add_column("direction")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -236,9 +240,11 @@ def run(
         shown = measure_text(row.metric_args, row.eval_unit, row.eval_grid)
         name = f"{row.metric} {arrow}" + (f" ({shown})" if shown else "")
         table.add_row(row.direction, name, f"{row.value:.4f}")
-    out.print(table)
+    out.print(table, markup=False)
     out.print(
-        f"run directory: {result.run_dir}\nleaderboard:   {result.leaderboard}", highlight=False
+        f"run directory: {result.run_dir}\nleaderboard:   {result.leaderboard}",
+        markup=False,
+        highlight=False,
     )
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from medganbench import defaults
 from medganbench.cli.common import (
@@ -122,9 +123,12 @@ def score(
         leaderboard_dir=leaderboard_dir, runs_dir=runs_dir, device=device, data_dir=data_dir
     )
     result = score_outputs(
-        spec, load_registries(), options, on_status=lambda m: err.print(m, highlight=False)
+        spec,
+        load_registries(),
+        options,
+        on_status=lambda m: err.print(m, markup=False, highlight=False),
     )
-    table = Table(title=f"{name} (external outputs) on {dataset} — run {result.run_id}")
+    table = Table(title=Text(f"{name} (external outputs) on {dataset} — run {result.run_id}"))
     for column in ("direction", "metric", "value"):
         table.add_column(column)
     for row in result.rows:
@@ -132,8 +136,9 @@ def score(
         shown = measure_text(row.metric_args, row.eval_unit, row.eval_grid)
         metric = f"{row.metric} {arrow}" + (f" ({shown})" if shown else "")
         table.add_row(row.direction, metric, f"{row.value:.4f}")
-    out.print(table)
+    out.print(table, markup=False)
     out.print(
         f"run directory: {result.run_dir}\nleaderboard:   {result.leaderboard} (track external)",
+        markup=False,
         highlight=False,
     )

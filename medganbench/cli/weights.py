@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.status import Status
 from rich.table import Table
+from rich.text import Text
 
 from medganbench.cli.common import CommandGroup, err, load_registries, out
 from medganbench.core.specs import WeightsSpec
@@ -28,7 +29,7 @@ def weights() -> None:
 
 def _show_on(status: Status, name: str) -> Callable[[str], None]:
     """A progress reporter that shows ``name: message`` on a rich status line."""
-    return lambda message: status.update(f"{name}: {message}")
+    return lambda message: status.update(Text(f"{name}: {message}"))
 
 
 def _weights_specs(names: tuple[str, ...]) -> list[WeightsSpec]:
@@ -40,7 +41,7 @@ def _weights_specs(names: tuple[str, ...]) -> list[WeightsSpec]:
 def weights_list() -> None:
     """Show each artifact, whether it is installed, and its sources in resolution order."""
 
-    table = Table(title=f"weights (cache: {weights_dir()})")
+    table = Table(title=Text(f"weights (cache: {weights_dir()})"))
     for column in (
         "name",
         "summary",
@@ -52,7 +53,7 @@ def weights_list() -> None:
         hit = cached(spec)
         state = f"yes, sha256 {hit.sha256[:16]}…\n{hit.source}" if hit else "no"
         table.add_row(spec.name, spec.summary, state, "\n".join(s.label for s in spec.sources))
-    out.print(table)
+    out.print(table, markup=False)  # paths and sources are data, not markup
 
 
 @weights.command(name="install")
@@ -76,16 +77,21 @@ def weights_install(names: tuple[str, ...], from_file: Path | None, force: bool)
             hint="e.g. medganbench weights install fid-inception --from FILE",
         )
     for spec in specs:
-        with err.status(f"{spec.name}: resolving") as status:
+        with err.status(Text(f"{spec.name}: resolving")) as status:
             if from_file is not None:
                 resolved = install_from_file(spec, from_file)
             else:
                 resolved = resolve_weights(spec, force=force, report=_show_on(status, spec.name))
-        out.print(f"{spec.name}: sha256 {resolved.sha256}  ({resolved.source})", highlight=False)
+        out.print(
+            f"{spec.name}: sha256 {resolved.sha256}  ({resolved.source})",
+            markup=False,
+            highlight=False,
+        )
         if not resolved.verified:
             out.print(
                 f"{spec.name}: no pinned sha256 to check this file against: runs use it as "
                 'unverified weights (their rows record its sha256 and "weights_unverified").',
+                markup=False,
                 highlight=False,
             )
 
@@ -101,6 +107,7 @@ def weights_verify(names: tuple[str, ...]) -> None:
         failed |= not ok and why != "not installed"
         out.print(
             f"{spec.name}: {'ok' if ok else 'FAILED' if why != 'not installed' else 'not installed'} — {why}",
+            markup=False,
             highlight=False,
         )
     if failed:

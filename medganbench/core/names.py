@@ -8,6 +8,7 @@ NUL or a newline never pass).
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -36,9 +37,27 @@ def is_file_stem(value: object) -> bool:
 
 
 def contained(root: Path, path: Path) -> bool:
-    """Whether ``path`` (symlinks resolved) lies inside ``root`` (symlinks resolved)."""
+    """Whether ``path`` (symlinks resolved) lies inside ``root`` (symlinks resolved); a symlink
+    loop lies nowhere."""
     try:
         path.resolve().relative_to(root.resolve())
-    except (ValueError, OSError):
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a loop, before Python 3.13
         return False
     return True
+
+
+def leads_outside(root: Path, folder: Path) -> bool:
+    """Whether writing into ``folder``, a folder inside ``root`` that may not exist yet, would
+    write elsewhere: it (or a link on its way) resolves outside ``root``, or to ``root`` itself.
+
+    A folder under a planted symlink (``runs/<predictable run id>`` → ``/elsewhere``) is how
+    writes are redirected; ``root`` itself may be a link (a shared runs folder), as it was named.
+    """
+    if not os.path.lexists(folder):
+        return False
+    if not contained(root, folder):
+        return True
+    try:
+        return folder.resolve() == root.resolve()
+    except (OSError, RuntimeError):
+        return True

@@ -30,6 +30,12 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+#: Names of location arguments (``Param(location=True)``: where data are on one machine) that
+#: are stripped wherever a dataset's own declaration is not at hand: from rows of leaderboard
+#: schemas before location arguments were kept off rows (v1, v2), and by the site as a second
+#: line of defence (with the location arguments of the datasets installed there).
+DATA_LOCATION_ARGS: tuple[str, ...] = ("root", "data_dir")
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -45,6 +51,10 @@ class Param:
         help: one line shown by ``medganbench list --details``.
         choices: the allowed values, where the argument is an enumeration.
         minimum: the smallest allowed value, for numbers.
+        maximum: the largest allowed value, for numbers: where a size has a natural limit
+            (a channel width, a number of bins), so that a typo cannot ask for terabytes. Like
+            ``minimum`` it only checks values; it is not part of any run id. Integers must fit
+            int64 whatever their maximum.
         finite: for floats, refuse NaN and ±inf (true unless a component really takes them).
         location: the argument says *where* files are (a dataset's ``root``), not what they
             are. It is not part of the run id and is never written to a leaderboard row, a
@@ -64,6 +74,7 @@ class Param:
     help: str = ""
     choices: tuple[ArgValue, ...] | None = None
     minimum: float | None = None
+    maximum: float | None = None
     finite: bool = True
     location: bool = False
     omit_default: bool = False
@@ -80,8 +91,8 @@ class Param:
             The typed value.
 
         Raises:
-            UsageError: the value has the wrong type, is not among ``choices`` or is below
-                ``minimum``.
+            UsageError: the value has the wrong type, is not among ``choices``, is outside
+                ``minimum``..``maximum``, or is an integer that does not fit int64.
         """
         kind = type(self.default)
         try:
@@ -91,6 +102,12 @@ class Param:
                 if isinstance(raw, float) and not raw.is_integer():
                     raise ValueError(raw)
                 value = int(raw)
+                if not INT64_MIN <= value <= INT64_MAX:
+                    raise UsageError(
+                        f"{owner}: argument {self.name}={_shown(raw)} does not fit a 64-bit "
+                        "integer.",
+                        hint=self._range_hint(),
+                    )
             elif kind is float:
                 value = float(raw)
             else:
@@ -111,11 +128,51 @@ class Param:
                 f"{owner}: argument {self.name}={raw!r} is not a finite number.",
                 hint=f"Example: {self.name}={self.default}",
             )
-        if self.minimum is not None and isinstance(value, int | float) and value < self.minimum:
-            raise UsageError(
-                f"{owner}: argument {self.name}={raw!r} is below its minimum {self.minimum}."
-            )
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if self.minimum is not None and value < self.minimum:
+                raise UsageError(
+                    f"{owner}: argument {self.name}={raw!r} is below its minimum "
+                    f"{_number(self.minimum)}.",
+                    hint=self._range_hint(),
+                )
+            if self.maximum is not None and value > self.maximum:
+                raise UsageError(
+                    f"{owner}: argument {self.name}={_shown(raw)} is above its maximum "
+                    f"{_number(self.maximum)}.",
+                    hint=self._range_hint(),
+                )
         return value
+
+    def _range_hint(self) -> str:
+        """The allowed values of a number, e.g. ``"Allowed: 2 to 65536 (default 256)."``."""
+        low = _number(self.minimum) if self.minimum is not None else None
+        high = _number(self.maximum) if self.maximum is not None else None
+        if type(self.default) is int:
+            low = low if low is not None else str(INT64_MIN)
+            high = high if high is not None else str(INT64_MAX)
+        if low is not None and high is not None:
+            allowed = f"{low} to {high}"
+        elif low is not None:
+            allowed = f"at least {low}"
+        else:
+            allowed = f"at most {high}"
+        return f"Allowed: {self.name} = {allowed} (default {self.default})."
+
+
+#: The range of a 64-bit integer: every integer argument must fit it (it is stored and hashed,
+#: and torch and numpy take sizes as int64).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _number(value: float) -> str:
+    """A bound as written in a declaration: ``2`` rather than ``2.0``."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _shown(raw: ArgValue) -> str:
+    """``raw`` for a message, cut short: a 10,000-digit number is not repeated in full."""
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _parse_bool(raw: ArgValue) -> bool:

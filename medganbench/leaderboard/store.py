@@ -60,9 +60,22 @@ def leaderboard_path(directory: Path, dataset: str) -> Path:
 
 def real_path(path: Path) -> Path:
     """The file a leaderboard path stands for: a symlink's target, so that writing replaces the
-    file it points to (a shared leaderboard stays shared) rather than the link."""
+    file it points to (a shared leaderboard stays shared) rather than the link.
+
+    Raises:
+        LeaderboardError: the link leads nowhere it could be read or written (a loop).
+    """
     path = Path(path)
-    return path.resolve() if path.is_symlink() else path
+    if not path.is_symlink():
+        return path
+    try:
+        return path.resolve(strict=False)
+    except (RuntimeError, OSError):  # a loop: RuntimeError before Python 3.13, then OSError
+        raise LeaderboardError(
+            f"Leaderboard {path} is a loop of symlinks (it leads back to itself); nothing can "
+            "be read from or written to it.",
+            hint=f"Remove {path}, or point it at the real leaderboard file.",
+        ) from None
 
 
 def lock_for(path: Path, timeout: float = LOCK_TIMEOUT_S) -> filelock.FileLock:
@@ -248,9 +261,10 @@ def recorded_run_ids(path: Path) -> set[str]:
     (:mod:`medganbench.leaderboard.devices`).
 
     Raises:
-        LeaderboardError: the file exists but cannot be read.
+        LeaderboardError: the file exists but cannot be read, or is a loop of links (checked
+            here so that a run refuses it before it trains).
     """
-    path = Path(path)
+    path = real_path(path)
     if not path.exists():
         return set()
     return _ok_run_ids(read_leaderboard(path))

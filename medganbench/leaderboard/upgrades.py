@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from medganbench.core.params import canonical_json
+from medganbench.core.params import DATA_LOCATION_ARGS, canonical_json
 
 
 def _upgrade_v1_to_v2(table: pa.Table) -> pa.Table:
@@ -51,8 +51,17 @@ def _upgrade_v2_to_v3(table: pa.Table) -> pa.Table:
     Every row before v3 was trained under a budget by ``medganbench run`` (there was no other
     way to make one), so its track is ``"budgeted"``; which packages provided its components
     was not recorded, so its provenance is the empty object: unknown, not a guess.
+
+    Rows of v1 and v2 may carry where their data were on the machine that ran them
+    (``dataset_args.root``, a path that can name a patient): location arguments were kept off
+    rows only from late in v2's life. Those arguments
+    (:data:`~medganbench.core.params.DATA_LOCATION_ARGS`) leave ``dataset_args`` here, so no
+    merge, export or published site passes such a path on; the run id never depended on them.
     """
     n = table.num_rows
+    index = table.schema.get_field_index("dataset_args")
+    stripped = [_without_locations(text) for text in table.column("dataset_args").to_pylist()]
+    table = table.set_column(index, table.schema.field(index), pa.array(stripped, pa.string()))
     table = table.add_column(
         table.schema.get_field_index("budget_steps"), "track", pa.array(["budgeted"] * n)
     )
@@ -103,6 +112,15 @@ def _upgrade_v3_to_v4(table: pa.Table) -> pa.Table:
         index = table.schema.get_field_index(name)
         table = table.set_column(index, table.schema.field(index), pa.array(values, pa.string()))
     return table
+
+
+def _without_locations(text: Any) -> Any:
+    """``dataset_args`` JSON without :data:`~medganbench.core.params.DATA_LOCATION_ARGS`
+    (canonical JSON where one was removed; anything else unchanged, for the row check)."""
+    args = _json_object(text)
+    if args is None or not any(name in args for name in DATA_LOCATION_ARGS):
+        return text
+    return canonical_json({k: v for k, v in args.items() if k not in DATA_LOCATION_ARGS})
 
 
 def _json_object(text: Any) -> dict[str, Any] | None:

@@ -16,9 +16,10 @@ from typing import Any
 
 from medganbench import defaults
 from medganbench.core.manager import Registries
+from medganbench.core.names import leads_outside
 from medganbench.core.params import ArgValue
 from medganbench.core.volumes import VolumeSource, item_position, split_volume_ids
-from medganbench.errors import UsageError
+from medganbench.errors import StorageError, UsageError
 from medganbench.fileio import write_json
 from medganbench.run.external import ExternalSpec, resolve_external
 from medganbench.run.options import RunOptions
@@ -45,8 +46,17 @@ def export_split(
 
     Raises:
         UsageError: an unknown split or direction, or a bad argument.
+        StorageError: ``out/inputs`` leads outside ``out`` (a planted link).
         DataError: the dataset cannot be built.
     """
+    inputs = out / "inputs"
+    if leads_outside(out, inputs):
+        # A planted link would receive every input file wherever it points.
+        raise StorageError(
+            f"{inputs} leads outside --out {out} (a link medganbench did not make); nothing "
+            "was written through it.",
+            hint=f"Remove {inputs}, or choose another --out folder.",
+        )
     spec = ExternalSpec("export", out, dataset, dataset_args or {}, image_size, split, direction)
     # The metrics play no part in an export; one is named because a run resolves with one.
     run = resolve_external(spec, registries, tuple(registries.metrics.names()[:1]))
@@ -78,10 +88,8 @@ def export_split(
         samples.append(entry)
         images.append((name, item[source]))
     domain = info.domain(source)  # type: ignore[arg-type]
-    (out / "inputs").mkdir(parents=True, exist_ok=True)
-    write_images(
-        out / "inputs", images, fmt, ImageShape(domain.channels, image_size, domain.window)
-    )
+    inputs.mkdir(parents=True, exist_ok=True)
+    write_images(inputs, images, fmt, ImageShape(domain.channels, image_size, domain.window))
 
     def describe(key: str) -> dict[str, Any]:
         d = info.domain(key)  # type: ignore[arg-type]

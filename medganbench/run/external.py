@@ -40,6 +40,7 @@ from medganbench.leaderboard.store import (
     AlreadyRecordedError,
     append_rows,
     leaderboard_path,
+    real_path,
     recorded_run_ids,
 )
 from medganbench.run.budget import Ledger
@@ -60,6 +61,7 @@ from medganbench.run.prepare import (
     check_compatibility,
     check_eval_grid,
     check_folders,
+    check_run_dir,
     prefetch_weights,
 )
 from medganbench.run.record import RESULT_NAME, leaderboard_rows
@@ -240,6 +242,8 @@ def score_outputs(
     )
     run = resolve_external(spec, registries, metrics)
     check_folders(options)
+    board = leaderboard_path(options.leaderboard_dir, spec.dataset)
+    real_path(board)  # a loop of links is refused before anything is read or scored
     device = pick_device(options.device)
     seed_everything(0)
     dataset = build_dataset(run, registries, options)
@@ -277,7 +281,6 @@ def score_outputs(
         **({"eval_grid": spec.eval_grid} if spec.eval_grid != "image_size" else {}),
     }
     run_id = hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:16]
-    board = leaderboard_path(options.leaderboard_dir, spec.dataset)
     if run_id in recorded_run_ids(board):
         raise UsageError(
             f"These outputs were already scored as run {run_id} ({spec.name} on {spec.dataset}) "
@@ -285,6 +288,7 @@ def score_outputs(
             hint="The same outputs, data and metrics give the same rows.",
         )
     prefetch_weights(built, on_status, unverified_ok=spec.allow_unverified_weights)
+    check_run_dir(options.runs_dir, run_id)
     run_dir = options.runs_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / EXTERNAL_NAME, {"run_id": run_id, **identity})

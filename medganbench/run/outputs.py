@@ -14,7 +14,8 @@ formats:
 The outputs folder is someone else's (:func:`read_outputs`): only plain files named after a
 sample of the split are read, each is refused if its size on disk exceeds what an image of the
 expected shape can take before anything is decoded, a PNG's declared size is checked before
-decoding, ``.npy`` files are read without pickle, and every missing, extra, duplicate, unreadable
+decoding, a ``.npy`` header's shape, dtype and data length are checked before its array is
+allocated, ``.npy`` files are read without pickle, and every missing, extra, duplicate, unreadable
 or wrong-size file is listed in one message. Dot files and ``manifest.json`` are ignored.
 """
 
@@ -220,8 +221,12 @@ def _read_image(path: Path, shape: ImageShape) -> torch.Tensor:
         limit = c * h * w * 8 + _NPY_HEADER
         if size > limit:
             raise _WrongSize(f"is {size} bytes, more than a {c}×{h}×{w} array can take")
+        data = path.read_bytes()
+        # The header's shape and dtype are checked before anything is allocated: a 200-byte
+        # file may declare a (1, 100000, 100000) float64 array (74.5 GiB).
+        _check_npy_header(data, shape)
         try:
-            array = np.load(io.BytesIO(path.read_bytes()), allow_pickle=False)
+            array = np.load(io.BytesIO(data), allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
             raise _Unreadable(f"not a NumPy array file: {exc}") from None
         if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu":
@@ -238,6 +243,40 @@ def _read_image(path: Path, shape: ImageShape) -> torch.Tensor:
     if not np.isfinite(values).all():
         raise _Unreadable("holds NaN or infinite values")
     return torch.from_numpy(np.ascontiguousarray(values))
+
+
+def _check_npy_header(data: bytes, shape: ImageShape) -> None:
+    """Refuse a ``.npy`` file whose header declares another shape, a dtype that is not a plain
+    integer or float of at most 8 bytes, or more (or fewer) bytes than the file holds.
+
+    Raises:
+        _WrongSize: the declared shape is not the expected one.
+        _Unreadable: not a ``.npy`` file of version 1 or 2, or a dtype or size that does not fit.
+    """
+    c, h, w = shape.shape
+    source = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(source)
+        if version == (1, 0):
+            declared, _, dtype = np.lib.format.read_array_header_1_0(source)
+        elif version == (2, 0):
+            declared, _, dtype = np.lib.format.read_array_header_2_0(source)
+        else:
+            raise _Unreadable(f".npy format version {version[0]}.{version[1]} is not read here")
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
+        raise _Unreadable(f"not a NumPy array file: {exc}") from None
+    declared = tuple(int(side) for side in declared)
+    if declared != (c, h, w) and not (c == 1 and declared == (h, w)):
+        raise _WrongSize(f"is {declared}, expected {(c, h, w)}")
+    if dtype.hasobject:
+        raise _Unreadable("not a NumPy array file: Object arrays need pickle, never used here")
+    if dtype.kind not in "fiu" or dtype.itemsize > 8:
+        raise _Unreadable(f"declares dtype {dtype}, not a plain integer or float array")
+    if len(data) - source.tell() != c * h * w * dtype.itemsize:
+        raise _Unreadable(
+            f"holds {len(data) - source.tell()} bytes of data, its header declares "
+            f"{c * h * w * dtype.itemsize}"
+        )
 
 
 def _read_png(path: Path, shape: ImageShape) -> np.ndarray:

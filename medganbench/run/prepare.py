@@ -23,6 +23,7 @@ from medganbench.core.dataset import Dataset, DatasetContext, DatasetInfo
 from medganbench.core.manager import Registries
 from medganbench.core.metric import Metric, MetricContext, Needs
 from medganbench.core.model import Model, ModelContext, Task
+from medganbench.core.names import leads_outside
 from medganbench.core.volumes import NativeSource
 from medganbench.defaults import medganbench_home
 from medganbench.errors import DataError, StorageError, UsageError
@@ -30,6 +31,7 @@ from medganbench.fileio import writable_dir_problem, write_json
 from medganbench.leaderboard.store import leaderboard_path, recorded_run_ids
 from medganbench.run.checkpoint import Checkpoint
 from medganbench.run.device import effective_precision, pick_device, seed_everything
+from medganbench.run.memory import out_of_memory_is_an_error
 from medganbench.run.options import RunOptions
 from medganbench.run.resume import LOCAL_NAME, SPEC_NAME, checkpoint_to_resume
 from medganbench.run.spec import ResolvedRun, RunSpec, resolve_run
@@ -74,6 +76,9 @@ class PreparedRun:
         settings: the precision and memory format the device honours.
         run_dir: ``runs/<run id>``, with ``spec.json`` written.
         checkpoint: the checkpoint to continue from, if resuming.
+        created_run_dir: ``run_dir`` did not exist before this run (it may be removed again
+            if the run fails before anything is kept there: see
+            :func:`~medganbench.run.memory.forget_new_run_dir`).
     """
 
     run: ResolvedRun
@@ -87,6 +92,7 @@ class PreparedRun:
     settings: Settings
     run_dir: Path
     checkpoint: Checkpoint | None
+    created_run_dir: bool = False
 
     @property
     def run_id(self) -> str:
@@ -118,6 +124,7 @@ def prepare(
     run = resolve_run(spec, registries)
     board = leaderboard_path(options.leaderboard_dir, spec.dataset)
     check_folders(options)
+    check_run_dir(options.runs_dir, run.run_id)
     if run.run_id in recorded_run_ids(board):
         raise UsageError(
             f"Run {run.run_id} ({spec.model} on {spec.dataset}) is already on {board}.",
@@ -135,27 +142,30 @@ def prepare(
     prefetch_weights(metrics, on_status, unverified_ok=spec.allow_unverified_weights)
 
     run_dir = options.runs_dir / run.run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / SPEC_NAME, {"run_id": run.run_id, **run.identity()})
-    if run.dataset_location:
-        # Where the data are on this machine: for --resume here, never published or sent back.
-        write_json(run_dir / LOCAL_NAME, {"dataset_location": run.dataset_location})
     checkpoint = checkpoint_to_resume(run_dir, run.run_id) if options.resume else None
     if checkpoint is not None:
         on_status(f"resuming run {run.run_id} from step {checkpoint.ledger.steps}")
 
     settings = effective_settings(spec, device)
-    model: Model = registries.models.get(spec.model).build(
-        run.model_args,
-        ModelContext(
-            spec.image_size,
-            info,
-            device,
-            spec.seed,
-            amp=settings.amp,
-            channels_last=settings.channels_last,
-        ),
-    )
+    # Built before the run folder is made: a model too large for the machine leaves none.
+    with out_of_memory_is_an_error(spec.model, "while it was built"):
+        model: Model = registries.models.get(spec.model).build(
+            run.model_args,
+            ModelContext(
+                spec.image_size,
+                info,
+                device,
+                spec.seed,
+                amp=settings.amp,
+                channels_last=settings.channels_last,
+            ),
+        )
+    created = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / SPEC_NAME, {"run_id": run.run_id, **run.identity()})
+    if run.dataset_location:
+        # Where the data are on this machine: for --resume here, never published or sent back.
+        write_json(run_dir / LOCAL_NAME, {"dataset_location": run.dataset_location})
     return PreparedRun(
         run,
         options,
@@ -168,6 +178,7 @@ def prepare(
         settings,
         run_dir,
         checkpoint,
+        created,
     )
 
 
@@ -263,6 +274,24 @@ def check_folders(options: RunOptions) -> None:
                 f"{flag} {folder} cannot be used: {problem}.",
                 hint=f"Choose another folder with {flag}, or fix its permissions.",
             )
+
+
+def check_run_dir(runs_dir: Path, run_id: str) -> None:
+    """Refuse, before anything is computed, a run folder that leads outside ``--runs-dir``.
+
+    Run ids are predictable: a link planted at ``runs/<id>`` would otherwise receive the run's
+    checkpoint, spec, result and samples wherever it points.
+
+    Raises:
+        StorageError: ``runs_dir / run_id`` resolves outside ``runs_dir``.
+    """
+    run_dir = Path(runs_dir) / run_id
+    if leads_outside(Path(runs_dir), run_dir):
+        raise StorageError(
+            f"Run folder {run_dir} leads outside --runs-dir {runs_dir} (a link medganbench did "
+            "not make); nothing was written through it.",
+            hint=f"Remove {run_dir}, or choose another --runs-dir.",
+        )
 
 
 def effective_settings(spec: RunSpec, device: torch.device) -> Settings:

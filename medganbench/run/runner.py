@@ -16,10 +16,12 @@ from medganbench import progress
 from medganbench.core.manager import Registries
 from medganbench.run.budget import Ledger
 from medganbench.run.evaluate import evaluate
+from medganbench.run.memory import OutOfMemory, forget_new_run_dir
 from medganbench.run.options import RunOptions
 from medganbench.run.prepare import StatusSink, prepare
 from medganbench.run.progress import sink_for
 from medganbench.run.record import RunResult, record
+from medganbench.run.resume import LOCAL_NAME, SPEC_NAME
 from medganbench.run.spec import RunSpec
 from medganbench.run.train import train
 
@@ -50,6 +52,8 @@ def execute_run(
         UsageError: a bad spec, an incompatible combination, or a run already recorded.
         DataError: the dataset does not honour its contract.
         RunError: training diverged (a non-finite loss) or evaluation failed.
+        OutOfMemory: the model did not fit in memory while it was built or trained; a run
+            folder this run created is removed again if it holds no checkpoint.
         KeyboardInterrupt: passed through; nothing has been appended to the leaderboard.
     """
     if progress.installed():  # the caller shows progress its own way
@@ -66,6 +70,11 @@ def _phases(
     on_step: Callable[[Ledger], None] | None,
 ) -> RunResult:
     prepared = prepare(spec, registries, options, on_status)
-    trained = train(prepared, on_status, on_step)
+    try:
+        trained = train(prepared, on_status, on_step)
+    except OutOfMemory:
+        # Nothing recorded and nothing to resume: a folder this run made goes again.
+        forget_new_run_dir(prepared.run_dir, prepared.created_run_dir, (SPEC_NAME, LOCAL_NAME))
+        raise
     evaluation = evaluate(prepared, trained)
     return record(prepared, trained, evaluation)

@@ -31,6 +31,7 @@ from medganbench.run.budget import Budget, Ledger
 from medganbench.run.checkpoint import CHECKPOINT_NAME, Checkpoint, rng_state, save_checkpoint
 from medganbench.run.device import peak_memory_mb, reset_peak_memory
 from medganbench.run.flops import count_flops
+from medganbench.run.memory import out_of_memory_is_an_error
 from medganbench.run.prepare import PreparedRun, StatusSink
 from medganbench.run.resume import restore
 
@@ -76,9 +77,13 @@ def train(
 
     Raises:
         RunError: a loss became non-finite.
+        OutOfMemory: a step ran out of memory.
     """
     reset_peak_memory(prepared.device)
-    with _determinism(prepared.options.deterministic):
+    with (
+        _determinism(prepared.options.deterministic),
+        out_of_memory_is_an_error(prepared.spec.model, "while it trained"),
+    ):
         return _train(prepared, on_status, on_step)
 
 

@@ -31,6 +31,7 @@ from medganbench.leaderboard.store import read_leaderboard
 from medganbench.site import pages
 from medganbench.site.assets import SITE_CSS, SITE_JS
 from medganbench.site.html import page
+from medganbench.site.locations import location_names
 from medganbench.site.reproduce import reproduce
 from medganbench.site.runs import primary_first, run_body
 
@@ -242,7 +243,14 @@ def _run_page(
                     named = naming.row_direction({**rows[0], "direction": direction})
                     said = _SAMPLED if sampler and prefix == "samples" else what
                     images.append((f"{run_id}/{grid.name}", f"{named}: {said}"))
-    body = run_body(rows, images, spec_json, reproduce(rows, spec_json, registries), naming)
+    body = run_body(
+        rows,
+        images,
+        spec_json,
+        reproduce(rows, spec_json, registries),
+        naming,
+        private=location_names(rows[0]["dataset"], registries),
+    )
     _write(
         site / pages.run_file(run_id), page(f"Run {run_id}", body, root="../", generated=generated)
     )

@@ -13,6 +13,7 @@ from medganbench.core.manager import Registries
 from medganbench.errors import MedganbenchError
 from medganbench.run.budget import Budget
 from medganbench.run.spec import PRECISIONS, RunSpec, resolve_run
+from medganbench.site.locations import location_names, without_locations
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,11 @@ def reproduce(
     """
     first = rows[0]
     if first.get("track") == "external":
-        return external_command(rows)
+        return external_command(rows, registries)
     model_args = json.loads(first["model_args"])
-    dataset_args = json.loads(first["dataset_args"])
+    # Where the data were is never part of a published command (nor of the run id).
+    private = location_names(first["dataset"], registries)
+    dataset_args = without_locations(json.loads(first["dataset_args"]), private)
     # Runs recorded before --eval-grid passed it as a dataset argument; the option says it now
     # (such a run's id cannot be reproduced: the command is left unchecked).
     dataset_args.pop("eval_grid", None)
@@ -146,7 +149,9 @@ def eval_grid(rows: Sequence[Mapping[str, Any]], spec_json: Mapping[str, Any] | 
     return "native" if any(r["eval_grid"] == "native" for r in rows) else "image_size"
 
 
-def external_command(rows: Sequence[Mapping[str, Any]]) -> Reproduction:
+def external_command(
+    rows: Sequence[Mapping[str, Any]], registries: Registries | None = None
+) -> Reproduction:
     """The ``medganbench score`` command that scores the same outputs again (``OUTPUTS`` stands
     for the folder that held them: the run id hashes their values, so the same files give the
     same id)."""
@@ -159,9 +164,9 @@ def external_command(rows: Sequence[Mapping[str, Any]]) -> Reproduction:
              "--task", str(model_args.get("task", "translate")),
              "--image-size", str(first["image_size"]), "--split", first["eval_split"],
              "--metrics", ",".join(dict.fromkeys(r["metric"] for r in rows))]  # fmt: skip
-    words += [
-        f"--dataset-arg={k}={_arg_text(v)}" for k, v in json.loads(first["dataset_args"]).items()
-    ]
+    private = location_names(first["dataset"], registries)
+    dataset_args = without_locations(json.loads(first["dataset_args"]), private)
+    words += [f"--dataset-arg={k}={_arg_text(v)}" for k, v in dataset_args.items()]
     words += [
         f"--metric-arg={m}.{k}={_arg_text(v)}" for m, a in metric_args.items() for k, v in a.items()
     ]

@@ -4,9 +4,10 @@ command, spec and provenance."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from medganbench.core.params import DATA_LOCATION_ARGS
 from medganbench.leaderboard.columns import format_args, measure_text
 from medganbench.leaderboard.devices import short_device
 from medganbench.leaderboard.naming import PLAIN, Naming
@@ -14,6 +15,7 @@ from medganbench.leaderboard.numbers import format_value
 from medganbench.leaderboard.titles import format_budget
 from medganbench.site import external as tracks
 from medganbench.site.html import esc, table, text_cell
+from medganbench.site.locations import public_args_json, public_spec
 from medganbench.site.pages import dataset_file
 from medganbench.site.patients import patient_section
 from medganbench.site.reproduce import Reproduction
@@ -71,6 +73,7 @@ def run_body(
     spec_json: Mapping[str, Any] | None,
     reproduction: Reproduction,
     naming: Naming = PLAIN,
+    private: Collection[str] = DATA_LOCATION_ARGS,
 ) -> str:
     """A run's page: samples, values, reproduce command, spec and provenance (every model
     argument; directions named by ``naming``).
@@ -80,6 +83,8 @@ def run_body(
         images: ``(relative src, caption)`` of its sample-grid thumbnails.
         spec_json: its ``spec.json``, if the run directory was available.
         reproduction: its reproduce command.
+        private: the dataset's location arguments, left out of its arguments and spec wherever
+            they appear (see :func:`~medganbench.site.reproduce.location_names`).
     """
     first = rows[0]
     parts = [
@@ -148,18 +153,22 @@ def run_body(
     )
 
     parts.append("<h2>Spec</h2>")
-    spec = spec_json or {
-        k: first[k]
-        for k in (
-            "model",
-            "model_version",
-            "dataset",
-            "dataset_version",
-            "image_size",
-            "seed",
-            "eval_split",
-        )
-    }
+    spec = (
+        public_spec(spec_json, private)
+        if spec_json
+        else {
+            k: first[k]
+            for k in (
+                "model",
+                "model_version",
+                "dataset",
+                "dataset_version",
+                "image_size",
+                "seed",
+                "eval_split",
+            )
+        }
+    )
     parts.append(
         f"<pre><code>{esc(json.dumps(spec, indent=2, sort_keys=True, default=str))}</code></pre>"
     )
@@ -175,7 +184,10 @@ def run_body(
                 ("model", f"{first['model']} v{first['model_version']}"),
                 ("model args", format_args(first["model_args"]) or _EMPTY),
                 ("dataset", f"{first['dataset']} v{first['dataset_version']}"),
-                ("dataset args", format_args(first["dataset_args"]) or _EMPTY),
+                (
+                    "dataset args",
+                    format_args(public_args_json(first["dataset_args"], private)) or _EMPTY,
+                ),
                 ("dataset fingerprint", first["dataset_fingerprint"]),
                 ("image size", f"{first['image_size']} px"),
                 ("split", first["eval_split"]),

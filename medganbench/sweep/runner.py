@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from medganbench.core.manager import Registries
-from medganbench.core.names import is_file_stem
+from medganbench.core.names import is_file_stem, leads_outside
 from medganbench.core.params import ArgValue
-from medganbench.errors import LeaderboardError
+from medganbench.errors import LeaderboardError, StorageError
 from medganbench.fileio import atomic_write, describe_os_error, write_bytes
 from medganbench.leaderboard.store import (
     AlreadyRecordedError,
@@ -116,6 +116,7 @@ def run_sweep(
     Raises:
         UsageError, UnknownNameError: a bad name or argument in the sweep, or an executor that
             cannot reach its workers, before anything is written.
+        StorageError: ``runs_dir/sweeps`` leads outside ``runs_dir`` (a planted link).
         KeyboardInterrupt: after recording every outcome that arrived.
     """
     observer = observer or SweepObserver()
@@ -129,6 +130,12 @@ def run_sweep(
         trials, {t.run_id: "skipped" if t.run_id in recorded else "pending" for t in trials}
     )
     requests = [TrialRequest(t, options) for t in trials if report.status[t.run_id] == "pending"]
+    if leads_outside(options.runs_dir, options.runs_dir / "sweeps"):
+        raise StorageError(
+            f"{options.runs_dir / 'sweeps'} leads outside --runs-dir {options.runs_dir} (a link "
+            "medganbench did not make); the sweep's record and log are not written through it.",
+            hint=f"Remove {options.runs_dir / 'sweeps'}, or choose another --runs-dir.",
+        )
     record = _SweepRecord(sweep_record_path(options.runs_dir, sweep.name), sweep, trials)
     if not requests:
         record.write(report)
@@ -218,7 +225,7 @@ class _Bookkeeping:
         outcome = self._with_origin(outcome)
         trial = self.by_id[outcome.run_id]
         if outcome.status == "ok":
-            _keep_files(self.options.runs_dir / outcome.run_id, outcome.files)
+            _keep_files(self.options.runs_dir, outcome.run_id, outcome.files)
             board = leaderboard_path(self.options.leaderboard_dir, trial.spec.dataset)
             outcome = _record(outcome, board)
             if outcome.status == "ok" and not self.options.keep_checkpoint:
@@ -248,12 +255,17 @@ def recorded_runs(leaderboard_dir: Path, datasets: set[str]) -> set[str]:
     return ids
 
 
-def _keep_files(run_dir: Path, files: Mapping[str, bytes]) -> None:
-    """Write files a worker sent back, unless the worker already wrote them here.
+def _keep_files(runs_dir: Path, run_id: str, files: Mapping[str, bytes]) -> None:
+    """Write files a worker sent back into ``runs_dir/run_id``, unless the worker already wrote
+    them there.
 
     Only plain file names are written (a worker on another machine is not trusted to name
-    paths): anything else is skipped.
+    paths): anything else is skipped; so is everything when the run folder leads outside
+    ``runs_dir`` (a planted link; the trial refused it too, where it ran here).
     """
+    run_dir = runs_dir / run_id
+    if leads_outside(runs_dir, run_dir):
+        return
     for name, payload in files.items():
         if not is_file_stem(name):
             continue

@@ -27,11 +27,18 @@ A sweep file is TOML::
 
 The trials are seeds × datasets × model variants, seeds outermost: a sweep stopped half-way
 then has every variant at its first seeds rather than some variants at every seed.
+
+A sweep holds at most :data:`~medganbench.defaults.MAX_SWEEP_TRIALS` trials (10,000;
+``MEDGANBENCH_MAX_SWEEP_TRIALS=N`` raises it). The count is the product of the axes' lengths,
+known before anything is expanded: a 100 × 100 × 100 grid is one message, not minutes of
+expansion and gigabytes of memory.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -203,6 +210,14 @@ def parse_sweep(data: Mapping[str, Any], where: str) -> SweepSpec:
         raise fail(
             'metric_args must be a table of tables, e.g. metric_args = { lpips = { net = "vgg" } }.'
         )
+    datasets = _datasets(data["datasets"], fail)
+    models = _entries(data["models"], "models", fail)
+    check_size(
+        where,
+        len(seeds),
+        len(datasets),
+        [math.prod(map(len, _grid(e, fail).values())) for e in models],
+    )
     return SweepSpec(
         name=name,
         description=str(data.get("description", "")),
@@ -210,8 +225,8 @@ def parse_sweep(data: Mapping[str, Any], where: str) -> SweepSpec:
         image_size=int(_typed(data, "image_size", int, fail, defaults.IMAGE_SIZE)),
         metrics=metrics,
         seeds=seeds,
-        datasets=tuple(_datasets(data["datasets"], fail)),
-        models=tuple(_variants(data["models"], fail)),
+        datasets=tuple(datasets),
+        models=tuple(_variants(models, fail)),
         eval_split=_typed(data, "eval_split", str, fail, "test"),
         precision=_typed(data, "precision", str, fail, defaults.PRECISION),
         channels_last=_typed(data, "channels_last", bool, fail, True),
@@ -259,16 +274,58 @@ def _datasets(raw: Any, fail: Any) -> list[DatasetChoice]:
     ]
 
 
-def _variants(raw: Any, fail: Any) -> list[ModelVariant]:
+def _grid(entry: Mapping[str, Any], fail: Any) -> dict[str, list[Any]]:
+    """A model entry's grid, checked: argument names to non-empty lists, none also in args."""
+    grid = entry.get("grid", {})
+    if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
+        raise fail(f"grid of model {entry['name']!r} must map argument names to non-empty lists.")
+    if overlap := sorted(set(grid) & set(entry.get("args", {}))):
+        raise fail(f"model {entry['name']!r} sets {', '.join(overlap)} in both args and grid.")
+    return grid
+
+
+#: Environment variable that raises (or lowers) the largest number of trials a sweep may have.
+MAX_TRIALS_ENV = "MEDGANBENCH_MAX_SWEEP_TRIALS"
+
+
+def max_sweep_trials() -> int:
+    """The largest number of trials a sweep may have: ``MEDGANBENCH_MAX_SWEEP_TRIALS``, else
+    :data:`~medganbench.defaults.MAX_SWEEP_TRIALS`.
+
+    Raises:
+        UsageError: the variable is set to something other than a positive integer.
+    """
+    raw = os.environ.get(MAX_TRIALS_ENV, "").strip()
+    if not raw:
+        return defaults.MAX_SWEEP_TRIALS
+    if not raw.isdigit() or int(raw) < 1:
+        raise UsageError(f"{MAX_TRIALS_ENV}={raw!r} is not a positive number of trials.")
+    return int(raw)
+
+
+def check_size(where: str, seeds: int, datasets: int, variants: list[int]) -> None:
+    """Refuse, before anything is expanded, a sweep of more than :func:`max_sweep_trials`
+    trials (seeds × datasets × the sum of each model entry's grid points).
+
+    Raises:
+        UsageError: naming the count, its factors and the limit.
+    """
+    count = seeds * datasets * sum(variants)
+    limit = max_sweep_trials()
+    if count > limit:
+        raise UsageError(
+            f"{where}: the sweep has {count:,} trials ({seeds:,} seed(s) × {datasets:,} "
+            f"dataset(s) × {sum(variants):,} model variant(s)), more than the limit of "
+            f"{limit:,}.",
+            hint=f"Split it into several sweep files, or raise the limit with {MAX_TRIALS_ENV}=N "
+            "(expanding and checking takes about 0.1 ms per trial, listing it about as long).",
+        )
+
+
+def _variants(entries: list[dict[str, Any]], fail: Any) -> list[ModelVariant]:
     variants = []
-    for entry in _entries(raw, "models", fail):
-        grid = entry.get("grid", {})
-        if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
-            raise fail(
-                f"grid of model {entry['name']!r} must map argument names to non-empty lists."
-            )
-        if overlap := sorted(set(grid) & set(entry.get("args", {}))):
-            raise fail(f"model {entry['name']!r} sets {', '.join(overlap)} in both args and grid.")
+    for entry in entries:
+        grid = _grid(entry, fail)
         keys = list(grid)
         for values in itertools.product(*(grid[k] for k in keys)):
             point = dict(zip(keys, values, strict=True))

@@ -20,6 +20,7 @@ from medganbench.core.model import TrainBatch
 from medganbench.core.params import resolve_args
 from medganbench.core.specs import ComponentSpec
 from medganbench.defaults import medganbench_home
+from medganbench.errors import UsageError
 from medganbench.run.device import seed_everything
 from medganbench.testing.report import ContractViolation, Probe, expect
 
@@ -106,7 +107,18 @@ def check_declaration(probe: Probe) -> str:
             isinstance(param.default, bool | int | float | str),
             f"parameter {param.name!r}: default {param.default!r} is not a bool, int, float or str",
         )
-    spec.resolve({})  # every default passes its own parameter's checks
+        low, high = param.minimum, param.maximum
+        expect(
+            low is None or high is None or low <= high,
+            f"parameter {param.name!r}: minimum {low} is above maximum {high}",
+        )
+        try:  # every default passes its own parameter's checks (choices, range, int64)
+            param.parse(param.default, f"{probe.kind} {spec.name!r}")
+        except UsageError as exc:
+            raise ContractViolation(
+                f"parameter {param.name!r}: its default fails its own declaration ({exc.message})"
+            ) from None
+    spec.resolve({})
     spec.resolve(probe.args)
     return f"version {spec.version!r}, {len(names)} parameter(s) with help and valid defaults"
 

@@ -32,6 +32,7 @@ from medganbench.core.model import ModelContext, Task, TrainBatch
 from medganbench.core.params import Param
 from medganbench.errors import UsageError
 from medganbench_plugins.models.adversarial import AdversarialModel
+from medganbench_plugins.models.limits import MAX_DEPTH, MAX_WIDTH
 from medganbench_plugins.nn.discriminators import PatchDiscriminator
 from medganbench_plugins.nn.gan_losses import (
     LOSS_KINDS,
@@ -99,9 +100,15 @@ def cycle_params(
             "gradient-penalty weight (loss=wgan-gp always uses 10)",
             minimum=0.0,
         ),
-        Param("ngf", 64, "generator filters in the first layer", minimum=1),
-        Param("ndf", 64, "discriminator filters in the first layer", minimum=1),
-        Param("n_blocks", n_blocks, "residual blocks; 0 = 9 at >= 256 px, else 6", minimum=0),
+        Param("ngf", 64, "generator filters in the first layer", minimum=1, maximum=MAX_WIDTH),
+        Param("ndf", 64, "discriminator filters in the first layer", minimum=1, maximum=MAX_WIDTH),
+        Param(
+            "n_blocks",
+            n_blocks,
+            "residual blocks; 0 = 9 at >= 256 px, else 6",
+            minimum=0,
+            maximum=MAX_DEPTH,
+        ),
         Param(
             "stem_kernel",
             stem_kernel,

@@ -39,6 +39,7 @@ from medganbench.core.model import Model, ModelContext, Task, TrainBatch
 from medganbench.core.params import Param
 from medganbench.core.specs import ModelSpec
 from medganbench.errors import UsageError
+from medganbench_plugins.models.limits import MAX_DEPTH, MAX_TIMESTEPS, MAX_WIDTH
 from medganbench_plugins.nn.diffusion import (
     LinearSchedule,
     ancestral_sample,
@@ -200,12 +201,18 @@ def medganbench_models() -> list[ModelSpec]:
             version="1",
             factory="medganbench_plugins.models.ddpm:DDPM",
             params=(
-                Param("ch", 128, "base width of the U-Net", minimum=1),
+                Param("ch", 128, "base width of the U-Net", minimum=1, maximum=MAX_WIDTH),
                 Param("ch_mult", "1,2,2,2", "width multiplier per resolution level"),
-                Param("num_res_blocks", 2, "residual blocks per level", minimum=1),
+                Param(
+                    "num_res_blocks",
+                    2,
+                    "residual blocks per level",
+                    minimum=1,
+                    maximum=MAX_DEPTH,
+                ),
                 Param("attn_res", "16", "resolutions (px) with self-attention, comma-separated"),
                 Param("dropout", 0.1, "dropout in the residual blocks", minimum=0.0),
-                Param("timesteps", 1000, "diffusion steps T", minimum=1),
+                Param("timesteps", 1000, "diffusion steps T", minimum=1, maximum=MAX_TIMESTEPS),
                 Param("beta_start", 1e-4, "β_1 of the linear schedule", minimum=0.0),
                 Param("beta_end", 0.02, "β_T of the linear schedule", minimum=0.0),
                 Param("batch_size", 32, "real images per step", minimum=1),

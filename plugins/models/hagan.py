@@ -77,6 +77,7 @@ from medganbench.core.specs import ModelSpec
 from medganbench_plugins.models.hagan_augment import attnmix, diff_augment
 from medganbench_plugins.models.hagan_model import HAGAN, SIZES
 from medganbench_plugins.models.hagan_nets import Generator, HierDiscriminator, SelfAttention
+from medganbench_plugins.models.limits import MAX_WIDTH
 
 # The model, its networks and image operations are re-exported: the registered factory
 # ("…hagan:HAGAN") and the tests name them through this module.
@@ -149,9 +150,22 @@ def medganbench_models() -> list[ModelSpec]:
                     0,
                     "noise dimension; 0 = 100 below 256 px, 1000 at 256 px (Sec. IV)",
                     minimum=0,
+                    maximum=MAX_WIDTH,
                 ),
-                Param("ngf", 64, "generator filters at the last feature level", minimum=1),
-                Param("ndf", 64, "discriminator filters at the first level", minimum=1),
+                Param(
+                    "ngf",
+                    64,
+                    "generator filters at the last feature level",
+                    minimum=1,
+                    maximum=MAX_WIDTH,
+                ),
+                Param(
+                    "ndf",
+                    64,
+                    "discriminator filters at the first level",
+                    minimum=1,
+                    maximum=MAX_WIDTH,
+                ),
                 Param("lr_g", 1e-3, "Adam learning rate of G (Sec. IV)", minimum=0.0),
                 Param("lr_d", 1e-3, "Adam learning rate of D (Sec. IV)", minimum=0.0),
                 Param("adam_beta1", 0.5, "Adam's β1", minimum=0.0),

@@ -38,6 +38,7 @@ from medganbench.core.model import ModelContext, TrainBatch
 from medganbench.core.params import Param
 from medganbench.core.specs import ModelSpec
 from medganbench.errors import UsageError
+from medganbench_plugins.models.limits import MAX_CODES, MAX_WIDTH
 from medganbench_plugins.models.unconditional import UnconditionalGAN, unconditional_params
 from medganbench_plugins.nn.sampling import ConvDiscriminator, dcgan_init, sample_noise
 from medganbench_plugins.nn.training import autocast, loss_tensors, set_requires_grad
@@ -181,9 +182,21 @@ def medganbench_models() -> list[ModelSpec]:
                 beta1=0.5,
                 beta2=0.999,
                 extra=(
-                    Param("n_cat", 1, "categorical latent codes", minimum=0),
-                    Param("cat_dim", 10, "classes of each categorical code", minimum=1),
-                    Param("cont_dim", 2, "continuous latent codes, each U[-1, 1]", minimum=0),
+                    Param("n_cat", 1, "categorical latent codes", minimum=0, maximum=MAX_CODES),
+                    Param(
+                        "cat_dim",
+                        10,
+                        "classes of each categorical code",
+                        minimum=1,
+                        maximum=MAX_WIDTH,
+                    ),
+                    Param(
+                        "cont_dim",
+                        2,
+                        "continuous latent codes, each U[-1, 1]",
+                        minimum=0,
+                        maximum=MAX_WIDTH,
+                    ),
                     Param("lambda_cat", 1.0, "weight λ of the categorical codes' L_I", minimum=0.0),
                     Param("lambda_cont", 1.0, "weight λ of the continuous codes' L_I", minimum=0.0),
                 ),

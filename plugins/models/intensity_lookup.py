@@ -22,6 +22,7 @@ from medganbench.core.model import Model, ModelContext, Task, TrainBatch
 from medganbench.core.params import Param
 from medganbench.core.specs import ModelSpec
 from medganbench.errors import RunError
+from medganbench_plugins.models.limits import MAX_BINS
 
 
 class IntensityLookupModel(Model):
@@ -94,7 +95,7 @@ def medganbench_models() -> list[ModelSpec]:
             version="1",
             factory="medganbench_plugins.models.intensity_lookup:IntensityLookupModel",
             params=(
-                Param("bins", 256, "number of source intensity bins", minimum=2),
+                Param("bins", 256, "number of source intensity bins", minimum=2, maximum=MAX_BINS),
                 Param("batch_size", 8, "training pairs per step", minimum=1),
                 Param("direction", "a2b", "translate A→B or B→A", choices=("a2b", "b2a")),
             ),

@@ -36,6 +36,7 @@ from medganbench.core.params import Param
 from medganbench.core.specs import ModelSpec
 from medganbench_plugins.models.adversarial import AdversarialModel
 from medganbench_plugins.models.cycle import LR_SCHEDULES, PER_IMAGE_NORMS
+from medganbench_plugins.models.limits import MAX_WIDTH
 from medganbench_plugins.nn.discriminators import PatchDiscriminator
 from medganbench_plugins.nn.gan_losses import (
     LOSS_KINDS,
@@ -216,8 +217,20 @@ def medganbench_models() -> list[ModelSpec]:
                     choices=LR_SCHEDULES,
                 ),
                 Param("lambda_l1", 100.0, "weight of the L1 loss to the target", minimum=0.0),
-                Param("ngf", 64, "generator filters in the outermost level", minimum=1),
-                Param("ndf", 64, "discriminator filters in the first layer", minimum=1),
+                Param(
+                    "ngf",
+                    64,
+                    "generator filters in the outermost level",
+                    minimum=1,
+                    maximum=MAX_WIDTH,
+                ),
+                Param(
+                    "ndf",
+                    64,
+                    "discriminator filters in the first layer",
+                    minimum=1,
+                    maximum=MAX_WIDTH,
+                ),
                 Param("dropout", True, "dropout 0.5 in the inner decoder levels"),
                 Param(
                     "test_mode",

@@ -41,6 +41,7 @@ from medganbench.core.model import ModelContext, Task, TrainBatch
 from medganbench.core.params import Param
 from medganbench.core.specs import ModelSpec
 from medganbench_plugins.models.adversarial import AdversarialModel
+from medganbench_plugins.models.limits import MAX_WIDTH
 from medganbench_plugins.nn.gan_losses import adversarial_loss, gradient_penalty
 from medganbench_plugins.nn.sampling import (
     ConvDiscriminator,
@@ -279,18 +280,20 @@ def unconditional_params(
         else ()
     )
     return (
-        Param("z_dim", 100, "latent dimension; z ~ U[-1, 1]^z_dim", minimum=1),
+        Param("z_dim", 100, "latent dimension; z ~ U[-1, 1]^z_dim", minimum=1, maximum=MAX_WIDTH),
         Param(
             "ngf",
             64,
             "generator filters at the last feature map (×2 per coarser level, at most ×8)",
             minimum=1,
+            maximum=MAX_WIDTH,
         ),
         Param(
             "ndf",
             64,
             "discriminator filters in the first layer (×2 per level, at most ×8)",
             minimum=1,
+            maximum=MAX_WIDTH,
         ),
         Param("batch_size", batch_size, "real images per step", minimum=1),
         Param("lr_g", lr_g, "generator learning rate", minimum=0.0),

@@ -28,6 +28,7 @@ from torch import nn
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.params import Param
 from medganbench.core.specs import ModelSpec
+from medganbench_plugins.models.limits import MAX_WIDTH
 from medganbench_plugins.models.unconditional import UnconditionalGAN, unconditional_params
 from medganbench_plugins.nn.mlp import MLPCritic, MLPGenerator
 
@@ -96,7 +97,13 @@ def medganbench_models() -> list[ModelSpec]:
                     Param(
                         "arch", "dcgan", "networks: DCGAN convolutions or the MLPs", choices=ARCHS
                     ),
-                    Param("mlp_width", 512, "hidden units per layer with arch=mlp", minimum=1),
+                    Param(
+                        "mlp_width",
+                        512,
+                        "hidden units per layer with arch=mlp",
+                        minimum=1,
+                        maximum=MAX_WIDTH,
+                    ),
                 ),
             ),
         )

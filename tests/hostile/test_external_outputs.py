@@ -14,6 +14,7 @@ from PIL import Image
 
 from medganbench.errors import DataError
 from medganbench.run.outputs import ImageShape, encode, read_outputs
+from tests.hostile.conftest import TINY_DATA, assert_one_message, cli
 
 NAMES = ["00000", "00001", "00002"]
 SHAPE = ImageShape(channels=1, size=8, window=(-1000.0, 1000.0))
@@ -124,3 +125,55 @@ def test_png_maps_the_window_onto_16_bit_grey(tmp_path: Path) -> None:
     assert (grey.min(), grey.max()) == (0, 65535)  # window low → 0, high → full grey
     back = read_outputs(folder, ["00000"], SHAPE).images[0]
     assert torch.allclose(back, image, atol=2000.0 / 65535)
+
+
+def _npy_header_only(shape: tuple[int, ...], descr: str = "<f8", data: int = 72) -> bytes:
+    """A .npy file whose header declares ``shape`` but which holds ``data`` bytes only."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": descr, "fortran_order": False, "shape": shape}
+    )
+    return header.getvalue() + bytes(data)
+
+
+def test_a_header_declaring_a_huge_array_is_refused_before_allocating(tmp_path: Path) -> None:
+    # 200 bytes that declare 74.5 GiB: before, np.load tried to allocate them (MemoryError).
+    folder = _folder(tmp_path)
+    (folder / "00001.npy").write_bytes(_npy_header_only((1, 100000, 100000)))
+    assert (folder / "00001.npy").stat().st_size == 200
+    with pytest.raises(
+        DataError, match=r"'00001.npy' is \(1, 100000, 100000\), expected \(1, 8, 8\)"
+    ):
+        read_outputs(folder, NAMES, SHAPE)
+
+
+@pytest.mark.parametrize(
+    ("descr", "data", "said"),
+    [("<c16", 64 * 16, "declares dtype complex128"), ("<f4", 10, "holds 10 bytes of data")],
+    ids=["complex", "truncated"],
+)
+def test_a_header_that_does_not_fit_the_image_is_refused(
+    tmp_path: Path, descr: str, data: int, said: str
+) -> None:
+    folder = _folder(tmp_path)
+    (folder / "00001.npy").write_bytes(_npy_header_only((1, 8, 8), descr, data))
+    with pytest.raises(DataError, match=f"'00001.npy' \\({said}"):
+        read_outputs(folder, NAMES, SHAPE)
+
+
+def test_score_refuses_a_huge_npy_header_with_one_message(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    exported = cli(
+        "datasets", "export", "phantom-brain", "--direction", "b2a", "--image-size", "32",
+        "--dataset-arg", TINY_DATA, "--out", "ex", cwd=work,
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    (work / "ex" / "inputs" / "00000.npy").write_bytes(_npy_header_only((1, 100000, 100000)))
+    scored = cli(
+        "score", "--dataset", "phantom-brain", "--image-size", "32", "--dataset-arg", TINY_DATA,
+        "--outputs", "ex/inputs", "--name", "my-net", "--metrics", "psnr", cwd=work,
+    )  # fmt: skip
+    assert_one_message(scored)
+    assert "'00000.npy' is (1, 100000, 100000), expected (1, 32, 32)" in scored.stderr
+    assert not (work / "leaderboards").exists()

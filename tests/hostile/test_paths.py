@@ -15,9 +15,13 @@ import pyarrow as pa
 import pytest
 from PIL import Image
 
+from medganbench.cli.common import load_registries
+from medganbench.cli.run import spec_from_options
+from medganbench.core.names import leads_outside
 from medganbench.errors import LeaderboardError
 from medganbench.leaderboard.schema import SCHEMA
 from medganbench.leaderboard.store import leaderboard_path
+from medganbench.run.spec import resolve_run
 from tests.hostile.conftest import TINY_RUN, assert_one_message, cli
 from tests.leaderboard.rows import make_row, write_raw
 
@@ -111,3 +115,54 @@ def test_a_dataset_name_with_a_nul_is_refused(tmp_path: Path) -> None:
     # A NUL cannot travel through a command line; a plugin or a notebook can pass one.
     with pytest.raises(LeaderboardError, match="cannot be used as a leaderboard name"):
         leaderboard_path(tmp_path, "a\x00b")
+
+
+def _tiny_run_id() -> str:
+    """The run id `medganbench run --model identity TINY_RUN --metrics psnr` gets: predictable,
+    which is what makes a planted link at runs/<id> a threat."""
+    registries = load_registries()
+    spec = spec_from_options(
+        registries, "identity", budget="steps=2", image_size=32, metrics="psnr",
+        dataset_args=(TINY_RUN[3],),
+    )  # fmt: skip
+    return resolve_run(spec, registries).run_id
+
+
+def test_a_link_planted_at_the_run_folder_is_refused_before_training(
+    work: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (work / "runs").mkdir()
+    (work / "runs" / _tiny_run_id()).symlink_to(outside)
+    proc = cli("run", "--model", "identity", *TINY_RUN, "--metrics", "psnr", "--no-progress",
+               cwd=work)  # fmt: skip
+    assert_one_message(proc)
+    assert "leads outside --runs-dir" in proc.stderr, proc.stderr
+    assert list(outside.iterdir()) == []  # no checkpoint, result, spec or samples went there
+    assert not (work / "leaderboards").exists()
+
+
+def test_a_planted_inputs_link_is_refused_by_export(work: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (work / "ex").mkdir()
+    (work / "ex" / "inputs").symlink_to(outside)
+    proc = cli("datasets", "export", "phantom-brain", "--image-size", "32",
+               "--dataset-arg", TINY_RUN[3], "--out", "ex", cwd=work)  # fmt: skip
+    assert_one_message(proc)
+    assert "leads outside --out" in proc.stderr, proc.stderr
+    assert list(outside.iterdir()) == []
+    assert _listing(work / "ex") == {"inputs"}
+
+
+def test_a_linked_runs_folder_is_still_used_as_named(tmp_path: Path) -> None:
+    shared = tmp_path / "shared-runs"
+    (shared / "0123456789abcdef").mkdir(parents=True)
+    (tmp_path / "runs").symlink_to(shared)  # --runs-dir on shared storage, through a link
+    runs = tmp_path / "runs"
+    assert not leads_outside(runs, runs / "0123456789abcdef")
+    assert not leads_outside(runs, runs / "fedcba9876543210")  # not there yet: made inside
+    (shared / "loop").symlink_to(shared / "loop")
+    (shared / "up").symlink_to(shared)
+    assert leads_outside(runs, runs / "loop") and leads_outside(runs, runs / "up")

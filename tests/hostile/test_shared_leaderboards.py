@@ -4,6 +4,9 @@
    by appends and merges alike, and the lock is taken there too.
 8. The "already recorded" check is repeated under the lock at append time: the same spec run
    twice at once (both pass the check at their start) is recorded once.
+
+A leaderboard that is a loop of symlinks is one message before a run trains, and from score and
+merge --out (before: a RuntimeError traceback after training).
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from medganbench.core.manager import Registries
 from medganbench.errors import LeaderboardError
 from medganbench.leaderboard.merge import merge_to_file
+from medganbench.leaderboard.schema import SCHEMA
 from medganbench.leaderboard.store import append_rows, leaderboard_path, read_leaderboard
 from medganbench.run.budget import Budget
 from medganbench.run.evaluate import evaluate
@@ -24,8 +29,8 @@ from medganbench.run.prepare import prepare
 from medganbench.run.record import record
 from medganbench.run.spec import RunSpec
 from medganbench.run.train import train
-from tests.hostile.conftest import TINY_DATA
-from tests.leaderboard.rows import make_row, rid
+from tests.hostile.conftest import TINY_DATA, TINY_RUN, assert_one_message, cli
+from tests.leaderboard.rows import make_row, rid, write_raw
 
 
 @pytest.fixture
@@ -95,3 +100,38 @@ def test_the_same_spec_run_twice_at_once_is_recorded_once(
     # One run's rows: psnr per slice and per patient (eval_unit "volume"), once.
     assert len(rows) == 2 and {r["run_id"] for r in rows} == {first.run_id} == {second.run_id}
     assert (tmp_path / "r2" / second.run_id / "result.json").exists()
+
+
+def _loop(board: Path) -> Path:
+    board.parent.mkdir(parents=True, exist_ok=True)
+    board.symlink_to(board.name)  # leaderboards/x.arrow -> x.arrow: a loop
+    return board
+
+
+def test_a_leaderboard_that_is_a_symlink_loop_is_refused_before_training(work: Path) -> None:
+    # Before: the run trained, then crashed in real_path with a RuntimeError traceback.
+    _loop(work / "leaderboards" / "phantom-brain.arrow")
+    proc = cli("run", "--model", "identity", *TINY_RUN, "--metrics", "psnr", "--no-progress",
+               cwd=work)  # fmt: skip
+    assert_one_message(proc)
+    assert "loop of symlinks" in proc.stderr, proc.stderr
+    assert not (work / "runs").exists()  # refused before anything was built or trained
+
+
+def test_score_and_merge_refuse_a_leaderboard_that_is_a_symlink_loop(work: Path) -> None:
+    exported = cli("datasets", "export", "phantom-brain", "--direction", "b2a", "--image-size",
+                   "32", "--dataset-arg", TINY_DATA, "--out", "ex", cwd=work)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    _loop(work / "leaderboards" / "phantom-brain.arrow")
+    scored = cli("score", "--dataset", "phantom-brain", "--image-size", "32", "--dataset-arg",
+                 TINY_DATA, "--outputs", "ex/inputs", "--name", "my-net", "--metrics", "psnr",
+                 cwd=work)  # fmt: skip
+    assert_one_message(scored)
+    assert "loop of symlinks" in scored.stderr, scored.stderr
+    assert not (work / "runs").exists()
+
+    write_raw(work / "a.arrow", pa.Table.from_pylist([make_row()], schema=SCHEMA))
+    merged = cli("leaderboard", "merge", "a.arrow", "--out", "leaderboards/phantom-brain.arrow",
+                 cwd=work)  # fmt: skip
+    assert_one_message(merged)
+    assert "loop of symlinks" in merged.stderr, merged.stderr
