@@ -17,7 +17,7 @@ from PIL import Image
 from medganbench.core.manager import build_registries, make_plugin_manager
 from medganbench.leaderboard.store import read_leaderboard
 from medganbench.site.locations import location_names
-from medganbench.site.pages import run_body
+from medganbench.site.runs import run_body
 from medganbench.site.reproduce import reproduce
 from tests.hostile.conftest import assert_one_message, cli
 from tests.leaderboard.rows import make_row, v1_table, v2_table, write_raw
