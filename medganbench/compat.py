@@ -165,7 +165,8 @@ MOVED_MODULES: dict[str, Moved] = {
         "write_report=medganbench.leaderboard.merge_report",
     ),
     "medganbench.leaderboard_render": Moved(
-        "medganbench.leaderboard.render", "markdown render_groups render_markdown view_groups"
+        "medganbench.leaderboard.render",
+        "markdown render_markdown view_groups render_groups=medganbench.leaderboard.terminal",
     ),
     "medganbench.sweep_runner": Moved(
         "medganbench.sweep.runner",
@@ -204,7 +205,7 @@ MOVED_NAMES: dict[str, Moved] = {
         "RankedGroup=medganbench.leaderboard.ranking RankedRow=medganbench.leaderboard.ranking "
         "ranked_groups=medganbench.leaderboard.ranking "
         "EXPORT_FORMATS=medganbench.leaderboard.export "
-        "render_groups=medganbench.leaderboard.render",
+        "render_groups=medganbench.leaderboard.terminal",
     ),
 }
 

@@ -23,6 +23,7 @@ import pytest
 from medganbench.core.manager import build_registries, make_plugin_manager
 from medganbench.leaderboard.store import leaderboard_path, read_leaderboard
 from medganbench.site.reproduce import reproduce
+from tests.folders import DEFAULT_BOARDS
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "leaderboards" / "phantom-brain.arrow"
@@ -67,7 +68,7 @@ def test_a_baseline_rows_reproduce_command_gives_its_run_id_and_values(tmp_path:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    rerun = read_leaderboard(leaderboard_path(again / "leaderboards", "phantom-brain")).to_pylist()
+    rerun = read_leaderboard(leaderboard_path(again / DEFAULT_BOARDS, "phantom-brain")).to_pylist()
     assert {r["run_id"] for r in rerun} == run_ids
     expected = _values(rows)
     got = _values(rerun)

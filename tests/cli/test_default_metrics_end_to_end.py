@@ -11,6 +11,7 @@ import pytest
 
 from medganbench.leaderboard.store import leaderboard_path, read_leaderboard
 from tests.dataset_trees import contract_args
+from tests.folders import the_run_folder
 
 TINY_CT = "domain=b,train_subjects=2,val_subjects=2,test_subjects=2,slices_per_subject=4"
 
@@ -57,7 +58,7 @@ def test_a_sampler_gets_coverage_and_memorisation_and_the_site_shows_the_audit(
     assert proc.returncode == 0, proc.stderr
     metrics = {m for _, m in _rows(tmp_path, "phantom-brain")}
     assert metrics == {"fid", "kid", "precision", "recall", "density", "coverage", "memorisation"}
-    (run_dir,) = (tmp_path / "runs").iterdir()
+    run_dir = the_run_folder(tmp_path / "runs")
     assert (run_dir / "nearest.png").is_file()
     site = _cli("leaderboard", "publish", "--out", "site", cwd=tmp_path)
     assert site.returncode == 0, site.stderr

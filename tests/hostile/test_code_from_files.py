@@ -20,6 +20,7 @@ from medganbench.leaderboard.store import leaderboard_path, read_leaderboard
 from medganbench.sweep.spec import expand_trials, load_sweep
 from medganbench.weights.sources import PackageIndexSource, sha256_bytes
 from medganbench.weights.store import install_from_file, resolve_weights, verify
+from tests.folders import the_run_folder
 from tests.hostile.conftest import TINY_DATA, TINY_RUN, assert_one_message, cli
 
 
@@ -43,7 +44,7 @@ def test_run_resume_refuses_a_crafted_checkpoint(work: Path, tmp_path: Path) -> 
         "run", "--model", "identity", "--metrics", "psnr", *TINY_RUN, "--no-progress", cwd=work
     )
     assert first.returncode == 0, first.stderr
-    (run_dir,) = (work / "runs").iterdir()
+    run_dir = the_run_folder(work / "runs")
     elsewhere = tmp_path / "elsewhere"
     (elsewhere / "runs" / run_dir.name).mkdir(parents=True)
     shutil.copy(run_dir / "spec.json", elsewhere / "runs" / run_dir.name / "spec.json")

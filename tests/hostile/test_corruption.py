@@ -13,6 +13,7 @@ import pytest
 
 from medganbench.errors import LeaderboardError
 from medganbench.leaderboard.store import append_rows, leaderboard_path, read_leaderboard
+from tests.folders import DEFAULT_BOARDS
 from tests.hostile.conftest import TINY_RUN, assert_one_message, cli
 from tests.leaderboard.rows import make_row
 
@@ -28,7 +29,7 @@ def _flip_a_byte_in(path: Path, text: bytes) -> None:
 
 @pytest.fixture
 def corrupt_board(tmp_path: Path) -> Path:
-    path = leaderboard_path(tmp_path / "leaderboards", "phantom-brain")
+    path = leaderboard_path(tmp_path / DEFAULT_BOARDS, "phantom-brain")
     append_rows(path, [make_row(metric_convention="a convention no other column holds")])
     _flip_a_byte_in(path, b"a convention no other column holds")
     return path
@@ -41,7 +42,7 @@ def test_a_flipped_byte_in_a_string_column_is_refused_naming_the_file(corrupt_bo
 
 
 def test_show_gives_one_message(corrupt_board: Path) -> None:
-    proc = cli("leaderboard", "show", cwd=corrupt_board.parent.parent)
+    proc = cli("leaderboard", "show", cwd=corrupt_board.parents[2])
     assert_one_message(proc)
     assert "phantom-brain.arrow" in proc.stderr and "corrupt" in proc.stderr
 
@@ -49,7 +50,7 @@ def test_show_gives_one_message(corrupt_board: Path) -> None:
 def test_a_run_refuses_to_append_before_training(corrupt_board: Path) -> None:
     before = corrupt_board.read_bytes()
     proc = cli(
-        "run", "--model", "identity", *TINY_RUN, "--no-progress", cwd=corrupt_board.parent.parent
+        "run", "--model", "identity", *TINY_RUN, "--no-progress", cwd=corrupt_board.parents[2]
     )
     assert_one_message(proc)
     assert "corrupt" in proc.stderr and "trained" not in proc.stderr

@@ -15,6 +15,7 @@ import zlib
 from pathlib import Path
 
 from medganbench.leaderboard.store import append_rows, leaderboard_path, read_leaderboard
+from tests.folders import DEFAULT_BOARDS, the_run_folder
 from tests.hostile.conftest import (
     TINY_RUN,
     assert_one_message,
@@ -29,7 +30,7 @@ RUN = ("run", "--model", "identity", "--metrics", "psnr", *TINY_RUN, "--no-progr
 
 @needs_namespaces
 def test_a_read_only_leaderboard_folder_is_refused_before_training(work: Path) -> None:
-    proc = cli_with_mount("ro,size=64k", work / "leaderboards", *RUN, cwd=work)
+    proc = cli_with_mount("ro,size=64k", work / DEFAULT_BOARDS, *RUN, cwd=work)
     assert_one_message(proc)
     assert "--leaderboard-dir" in proc.stderr and "not writable" in proc.stderr
     assert "trained" not in proc.stderr
@@ -40,10 +41,10 @@ def test_a_full_disk_after_training_keeps_the_result_and_says_how_to_record_it(
     work: Path,
 ) -> None:
     # 4 KiB holds the leaderboard's lock file, not the leaderboard.
-    proc = cli_with_mount("size=4k", work / "leaderboards", *RUN, cwd=work)
+    proc = cli_with_mount("size=4k", work / DEFAULT_BOARDS, *RUN, cwd=work)
     assert_one_message(proc)
     assert "No space left on device" in proc.stderr and "trained" in proc.stderr
-    (run_dir,) = (work / "runs").iterdir()
+    run_dir = the_run_folder(work / "runs")
     assert f"runs/{run_dir.name}/result.json" in proc.stderr.replace("\n", "")
     assert json.loads((run_dir / "result.json").read_text())["run_id"] == run_dir.name
     # The command the message gives records the run, once the disk has room again.
@@ -52,7 +53,7 @@ def test_a_full_disk_after_training_keeps_the_result_and_says_how_to_record_it(
     recorded = cli(*command[1:], "--no-progress", cwd=work)
     assert recorded.returncode == 0, recorded.stderr
     assert "trained 2 steps" in recorded.stderr  # nothing trained again: the ledger says 2
-    rows = read_leaderboard(leaderboard_path(work / "leaderboards", "phantom-brain")).to_pylist()
+    rows = read_leaderboard(leaderboard_path(work / DEFAULT_BOARDS, "phantom-brain")).to_pylist()
     assert {r["run_id"] for r in rows} == {run_dir.name}
 
 
@@ -69,7 +70,7 @@ def test_a_runs_dir_that_is_a_file_is_refused_before_training(work: Path) -> Non
     proc = cli(*RUN, cwd=work)
     assert_one_message(proc)
     assert "--runs-dir runs cannot be used" in proc.stderr
-    assert not (work / "leaderboards").exists()
+    assert not (work / DEFAULT_BOARDS).exists()
 
 
 def test_folders_whose_names_are_not_utf8_work(work: Path) -> None:
@@ -100,7 +101,7 @@ def _png_bomb(path: Path, side: int = 60_000) -> None:
 def test_a_sample_grid_that_is_a_decompression_bomb_is_skipped_by_publish(work: Path) -> None:
     done = cli(*RUN, cwd=work)
     assert done.returncode == 0, done.stderr
-    (run_dir,) = (work / "runs").iterdir()
+    run_dir = the_run_folder(work / "runs")
     _png_bomb(run_dir / "samples.png")
     proc = cli("leaderboard", "publish", "--out", "site", cwd=work)
     assert proc.returncode == 0, proc.stderr

@@ -22,6 +22,7 @@ from medganbench.errors import LeaderboardError
 from medganbench.leaderboard.schema import SCHEMA
 from medganbench.leaderboard.store import leaderboard_path
 from medganbench.run.spec import resolve_run
+from tests.folders import DEFAULT_BOARDS, the_run_folder
 from tests.hostile.conftest import TINY_RUN, assert_one_message, cli
 from tests.leaderboard.rows import make_row, write_raw
 
@@ -56,7 +57,7 @@ def test_merge_refuses_a_row_whose_identifier_could_name_a_path(
 
 @pytest.mark.parametrize("value", HOSTILE_VALUES, ids=["dotdot", "absolute", "nul", "newline"])
 def test_publish_refuses_a_crafted_run_id_and_writes_nothing(tmp_path: Path, value: str) -> None:
-    _crafted_board(tmp_path / "leaderboards" / "phantom-brain.arrow", run_id=value)
+    _crafted_board(tmp_path / DEFAULT_BOARDS / "phantom-brain.arrow", run_id=value)
     before = _listing(tmp_path)
     proc = cli("leaderboard", "publish", "--out", "site", cwd=tmp_path)
     assert_one_message(proc)
@@ -70,7 +71,7 @@ def test_publish_reads_no_file_that_a_symlink_brings_in_from_outside(
         "run", "--model", "identity", "--metrics", "psnr", *TINY_RUN, "--no-progress", cwd=work
     )
     assert done.returncode == 0, done.stderr
-    (run_dir,) = (work / "runs").iterdir()
+    run_dir = the_run_folder(work / "runs")
     secret = tmp_path / "private-scan.png"
     Image.new("L", (8, 8), 255).save(secret)
     (run_dir / "samples.png").unlink()
@@ -140,7 +141,7 @@ def test_a_link_planted_at_the_run_folder_is_refused_before_training(
     assert_one_message(proc)
     assert "leads outside --runs-dir" in proc.stderr, proc.stderr
     assert list(outside.iterdir()) == []  # no checkpoint, result, spec or samples went there
-    assert not (work / "leaderboards").exists()
+    assert not (work / DEFAULT_BOARDS).exists()
 
 
 def test_a_planted_inputs_link_is_refused_by_export(work: Path, tmp_path: Path) -> None:

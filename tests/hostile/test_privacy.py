@@ -17,8 +17,9 @@ from PIL import Image
 from medganbench.core.manager import build_registries, make_plugin_manager
 from medganbench.leaderboard.store import read_leaderboard
 from medganbench.site.locations import location_names
-from medganbench.site.runs import run_body
 from medganbench.site.reproduce import reproduce
+from medganbench.site.runs import run_body
+from tests.folders import DEFAULT_BOARDS, the_run_folder
 from tests.hostile.conftest import assert_one_message, cli
 from tests.leaderboard.rows import make_row, v1_table, v2_table, write_raw
 
@@ -61,9 +62,9 @@ def test_a_patient_named_root_stays_in_the_local_run_folder(work: Path, tmp_path
     published = cli("leaderboard", "publish", "--out", "site", cwd=work)
     assert published.returncode == 0, published.stderr
 
-    assert _files_holding(work / "leaderboards", PATIENT) == []
+    assert _files_holding(work / DEFAULT_BOARDS, PATIENT) == []
     assert _files_holding(work / "site", PATIENT) == []
-    (run_dir,) = (work / "runs").iterdir()
+    run_dir = the_run_folder(work / "runs")
     assert PATIENT not in (run_dir / "spec.json").read_text()
     assert _files_holding(work / "runs", PATIENT) == [f"{run_dir.name}/local.json"]
     assert json.loads((run_dir / "local.json").read_text()) == {
@@ -86,11 +87,11 @@ def test_the_same_data_elsewhere_is_the_same_run(work: Path, tmp_path: Path) -> 
 def test_resume_finds_the_data_through_the_local_run_folder(work: Path, tmp_path: Path) -> None:
     root = _paired_tree(tmp_path / "scans" / PATIENT)
     _run(work, root)
-    (run_dir,) = (work / "runs").iterdir()
-    (work / "leaderboards" / "paired-folder.arrow").unlink()  # record it again from the run
+    run_dir = the_run_folder(work / "runs")
+    (work / DEFAULT_BOARDS / "paired-folder.arrow").unlink()  # record it again from the run
     resumed = cli("run", "--resume", f"runs/{run_dir.name}", "--no-progress", cwd=work)
     assert resumed.returncode == 0, resumed.stderr
-    assert (work / "leaderboards" / "paired-folder.arrow").exists()
+    assert (work / DEFAULT_BOARDS / "paired-folder.arrow").exists()
 
 
 # Before location arguments were kept off the leaderboard (schema v1 and v2), a row carried
@@ -116,14 +117,14 @@ def test_an_old_board_loses_its_data_roots_when_it_is_read(tmp_path: Path) -> No
 
 def test_a_merged_old_board_publishes_no_data_root(work: Path) -> None:
     write_raw(work / "old.arrow", v1_table(*_old_rows()))
-    (work / "leaderboards").mkdir()
-    merged = cli("leaderboard", "merge", "old.arrow", "--out", "leaderboards/paired-folder.arrow",
+    (work / DEFAULT_BOARDS).mkdir(parents=True)
+    merged = cli("leaderboard", "merge", "old.arrow", "--out", "runs/leaderboards/paired-folder.arrow",
                  cwd=work)  # fmt: skip
     assert merged.returncode == 0, merged.stderr
     published = cli("leaderboard", "publish", "--out", "site", cwd=work)
     assert published.returncode == 0, published.stderr
     assert _files_holding(work / "site", PATIENT) == []
-    assert _files_holding(work / "leaderboards", PATIENT) == []
+    assert _files_holding(work / DEFAULT_BOARDS, PATIENT) == []
 
 
 def test_the_site_strips_data_roots_from_rows_and_specs_it_is_given() -> None:

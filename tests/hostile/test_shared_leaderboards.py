@@ -29,6 +29,7 @@ from medganbench.run.prepare import prepare
 from medganbench.run.record import record
 from medganbench.run.spec import RunSpec
 from medganbench.run.train import train
+from tests.folders import DEFAULT_BOARDS
 from tests.hostile.conftest import TINY_DATA, TINY_RUN, assert_one_message, cli
 from tests.leaderboard.rows import make_row, rid, write_raw
 
@@ -110,28 +111,29 @@ def _loop(board: Path) -> Path:
 
 def test_a_leaderboard_that_is_a_symlink_loop_is_refused_before_training(work: Path) -> None:
     # Before: the run trained, then crashed in real_path with a RuntimeError traceback.
-    _loop(work / "leaderboards" / "phantom-brain.arrow")
+    _loop(work / DEFAULT_BOARDS / "phantom-brain.arrow")
     proc = cli("run", "--model", "identity", *TINY_RUN, "--metrics", "psnr", "--no-progress",
                cwd=work)  # fmt: skip
     assert_one_message(proc)
     assert "loop of symlinks" in proc.stderr, proc.stderr
-    assert not (work / "runs").exists()  # refused before anything was built or trained
+    # Refused before anything was built or trained: runs/ holds only the boards' folder.
+    assert [p.name for p in (work / "runs").iterdir()] == [DEFAULT_BOARDS.name]
 
 
 def test_score_and_merge_refuse_a_leaderboard_that_is_a_symlink_loop(work: Path) -> None:
     exported = cli("datasets", "export", "phantom-brain", "--direction", "b2a", "--image-size",
                    "32", "--dataset-arg", TINY_DATA, "--out", "ex", cwd=work)  # fmt: skip
     assert exported.returncode == 0, exported.stderr
-    _loop(work / "leaderboards" / "phantom-brain.arrow")
+    _loop(work / DEFAULT_BOARDS / "phantom-brain.arrow")
     scored = cli("score", "--dataset", "phantom-brain", "--image-size", "32", "--dataset-arg",
                  TINY_DATA, "--outputs", "ex/inputs", "--name", "my-net", "--metrics", "psnr",
                  cwd=work)  # fmt: skip
     assert_one_message(scored)
     assert "loop of symlinks" in scored.stderr, scored.stderr
-    assert not (work / "runs").exists()
+    assert [p.name for p in (work / "runs").iterdir()] == [DEFAULT_BOARDS.name]
 
     write_raw(work / "a.arrow", pa.Table.from_pylist([make_row()], schema=SCHEMA))
-    merged = cli("leaderboard", "merge", "a.arrow", "--out", "leaderboards/phantom-brain.arrow",
+    merged = cli("leaderboard", "merge", "a.arrow", "--out", "runs/leaderboards/phantom-brain.arrow",
                  cwd=work)  # fmt: skip
     assert_one_message(merged)
     assert "loop of symlinks" in merged.stderr, merged.stderr

@@ -32,6 +32,7 @@ from medganbench.leaderboard.store import (
     leaderboard_path,
     read_leaderboard,
 )
+from tests.folders import DEFAULT_BOARDS
 from tests.leaderboard.rows import labels, make_row, rid, table_of
 
 # A fixed, skewed sample: the percentile interval is asymmetric, so a wrong quantile shows.
@@ -368,7 +369,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def three_seed_board(tmp_path: Path) -> Path:
-    board_of(tmp_path / "leaderboards", rows_for("cyclegan", [20.0, 21.0, 22.0]))
+    board_of(tmp_path / DEFAULT_BOARDS, rows_for("cyclegan", [20.0, 21.0, 22.0]))
     return tmp_path
 
 

@@ -289,6 +289,7 @@ def test_checkpoint_of_another_run_is_refused(tmp_path: Path) -> None:
         runs_dir=tmp_path / "r",
         progress=False,
         cache_dir=tmp_path / "c",
+        keep_checkpoint=True,  # a finished run prunes it otherwise
     )
     result = execute_run(spec, registries, options)
     other = resolve_run(

@@ -139,7 +139,8 @@ def test_cyclegan_on_unpaired_dicom_trees(registries: Registries, tmp_path: Path
         dataset_args={"root": str(tmp_path / "data")},
         metrics=("psnr", "mae"),
     )
-    # Unpaired: only the round trips have a pixel-wise counterpart, scored per slice.
+    # Unpaired: only the round trips have a pixel-wise counterpart; each domain's slices carry
+    # their patient (schema v4), so the round trips are scored per slice and per patient.
     assert {r.direction for r in result.rows} == {"a2b2a", "b2a2b"}
-    assert {r.eval_unit for r in result.rows} == {"slice"}
+    assert {r.eval_unit for r in result.rows} == {"slice", "volume"}
     assert all(r.metric_args == "{}" for r in result.rows)

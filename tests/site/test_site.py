@@ -23,6 +23,7 @@ from medganbench.site.build import MARKER, THUMBNAIL_PX
 from medganbench.site.hub import PublishError, upload_to_hub
 from medganbench.sweep.runner import make_executor, run_sweep
 from medganbench.sweep.spec import parse_sweep
+from tests.folders import DEFAULT_BOARDS
 from tests.site.browser import NO_BROWSER, browser_paths, headless_chrome
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,7 +167,7 @@ def test_running_a_reproduce_command_gives_the_same_run_id(
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    table = read_leaderboard(leaderboard_path(tmp_path / "leaderboards", "phantom-brain"))
+    table = read_leaderboard(leaderboard_path(tmp_path / DEFAULT_BOARDS, "phantom-brain"))
     assert set(table.column("run_id").to_pylist()) == {run_id}
 
 

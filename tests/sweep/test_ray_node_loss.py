@@ -24,6 +24,7 @@ import torch
 
 from medganbench.leaderboard.store import leaderboard_path, read_leaderboard
 from medganbench.run.checkpoint import CHECKPOINT_NAME
+from tests.folders import DEFAULT_BOARDS
 from tests.sweep.ray_nodes import LocalCluster, RayNode
 
 #: The sweep's step budget. The lost trial must still be training when its raylet dies: the
@@ -113,7 +114,7 @@ def test_losing_a_node_fails_only_its_trial_and_a_rerun_resumes_it(
     head = cluster.add_node(cpus=1)
     other = cluster.add_node(cpus=1)
     (tmp_path / "node-loss.toml").write_text(SWEEP)
-    runs, boards = tmp_path / "runs", tmp_path / "leaderboards"
+    runs, boards = tmp_path / "runs", tmp_path / DEFAULT_BOARDS
     command = [
         sys.executable,
         "-m",

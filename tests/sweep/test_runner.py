@@ -21,6 +21,7 @@ from medganbench.sweep.executor import Executor, TrialEvent, TrialOutcome
 from medganbench.sweep.runner import SweepObserver, make_executor, run_sweep
 from medganbench.sweep.spec import expand_trials, parse_sweep
 from medganbench.sweep.trial import run_trial
+from tests.folders import DEFAULT_BOARDS
 
 # Two non-learned models × two seeds: four real trials in about a second each.
 TWO_BY_TWO = {
@@ -152,19 +153,19 @@ def test_a_killed_sweep_finishes_only_the_missing_trials(tmp_path: Path) -> None
     proc = subprocess.Popen(
         command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    board = leaderboard_path(tmp_path / "leaderboards", "phantom-brain")
+    board = leaderboard_path(tmp_path / DEFAULT_BOARDS, "phantom-brain")
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None and not board.exists():
         time.sleep(0.05)
     assert proc.poll() is None, "the sweep ended before it could be killed mid-way"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    recorded_before = set(_rows_per_run(tmp_path / "leaderboards"))
+    recorded_before = set(_rows_per_run(tmp_path / DEFAULT_BOARDS))
     assert 1 <= len(recorded_before) < 4
 
     again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert again.returncode == 0, again.stderr
-    rows = _rows_per_run(tmp_path / "leaderboards")
+    rows = _rows_per_run(tmp_path / DEFAULT_BOARDS)
     assert len(rows) == 4 and set(rows.values()) == {ROWS_PER_TRIAL}
     record = json.loads((tmp_path / "runs" / "sweeps" / "killed.json").read_text())
     statuses = {entry["run_id"]: entry["status"] for entry in record["trials"]}
