@@ -14,6 +14,7 @@ from medganbench.cli.common import (
     leaderboard_dir_option,
     load_registries,
     out,
+    threads_option,
 )
 from medganbench.core.manager import Registries
 from medganbench.core.params import parse_key_values
@@ -53,6 +54,7 @@ from medganbench.run.spec import PRECISIONS, RunSpec, default_metrics
 @click.option(
     "--device", default=None, help="cpu, cuda or cuda:N; default CUDA when present, else CPU."
 )
+@threads_option
 @click.option(
     "--metrics",
     default=None,
@@ -144,6 +146,7 @@ def run(
     image_size: int,
     seed: int,
     device: str | None,
+    threads: int | None,
     metrics: str | None,
     leaderboard_dir: Path,
     runs_dir: Path,
@@ -203,6 +206,7 @@ def run(
         checkpoint_every=checkpoint_every,
         resume=resume_dir is not None,
         deterministic=deterministic,
+        threads=threads,
     )
     result = execute_run(
         spec, registries, options, on_status=lambda m: err.print(m, highlight=False)
@@ -260,7 +264,8 @@ def _resumed_spec(
         flags = ", ".join(given)
         raise UsageError(
             f"--resume takes the run's spec from {run_dir / SPEC_NAME}; do not also give {flags}.",
-            hint="Run options (--device, --leaderboard-dir, --data-dir, --deterministic) may be given.",
+            hint="Run options (--device, --threads, --leaderboard-dir, --data-dir, --deterministic) "
+            "may be given.",
         )
     return spec_from_run_dir(run_dir, registries)
 

@@ -14,6 +14,7 @@ from medganbench.cli.common import (
     leaderboard_dir_option,
     load_registries,
     out,
+    threads_option,
 )
 from medganbench.cli.run import parse_metric_args
 from medganbench.core.params import parse_key_values
@@ -75,6 +76,7 @@ from medganbench.run.options import RunOptions
 )
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="Dataset files.")
 @click.option("--device", default=None, help="cpu, cuda or cuda:N (for the metrics).")
+@threads_option
 @click.option("--allow-unverified-weights", is_flag=True, help="As for `medganbench run`.")
 @eval_grid_option
 def score(
@@ -93,6 +95,7 @@ def score(
     runs_dir: Path,
     data_dir: Path | None,
     device: str | None,
+    threads: int | None,
     allow_unverified_weights: bool,
     eval_grid: str,
 ) -> None:
@@ -119,7 +122,11 @@ def score(
         eval_grid=eval_grid,
     )
     options = RunOptions(
-        leaderboard_dir=leaderboard_dir, runs_dir=runs_dir, device=device, data_dir=data_dir
+        leaderboard_dir=leaderboard_dir,
+        runs_dir=runs_dir,
+        device=device,
+        data_dir=data_dir,
+        threads=threads,
     )
     result = score_outputs(
         spec, load_registries(), options, on_status=lambda m: err.print(m, highlight=False)

@@ -33,6 +33,10 @@ class RunOptions:
             that has none), so that two runs of one spec on one machine agree bit for bit.
         record: append the rows to the leaderboard. Sweep workers turn it off and hand the rows
             to the sweep, which is the leaderboard's single writer.
+        threads: torch's CPU threads during the run (``--threads``); ``None`` = the default
+            policy (:func:`~medganbench.run.threads.run_threads`: ``OMP_NUM_THREADS`` if set,
+            else on a CPU the cores other processes leave free at the start). The count can change a trained model's last digits, so
+            it is recorded in the rows' ``device``, not in the run id.
     """
 
     leaderboard_dir: Path = defaults.LEADERBOARD_DIR
@@ -45,6 +49,7 @@ class RunOptions:
     resume: bool = False
     deterministic: bool = False
     record: bool = True
+    threads: int | None = None
 
     def absolute(self) -> RunOptions:
         """These options with every directory made absolute against this process's working

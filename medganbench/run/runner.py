@@ -12,11 +12,13 @@ from collections.abc import Callable
 
 from medganbench.core.manager import Registries
 from medganbench.run.budget import Ledger
+from medganbench.run.device import pick_device
 from medganbench.run.evaluate import evaluate
 from medganbench.run.options import RunOptions
 from medganbench.run.prepare import StatusSink, prepare
 from medganbench.run.record import RunResult, record
 from medganbench.run.spec import RunSpec
+from medganbench.run.threads import threads_for_run
 from medganbench.run.train import train
 
 
@@ -32,7 +34,8 @@ def execute_run(
     Args:
         spec: what to run.
         registries: the component registries (see :func:`medganbench.core.manager.build_registries`).
-        options: where to write and which device to use.
+        options: where to write, which device and how many CPU threads to use (the threads are
+            set for the run's duration, see :func:`~medganbench.run.threads.threads_for_run`).
         on_status: receives one-line status messages (the CLI prints them).
         on_step: called with the ledger after every training step (sweeps report progress
             with it).
@@ -46,7 +49,8 @@ def execute_run(
         RunError: training diverged (a non-finite loss) or evaluation failed.
         KeyboardInterrupt: passed through; nothing has been appended to the leaderboard.
     """
-    prepared = prepare(spec, registries, options, on_status)
-    trained = train(prepared, on_status, on_step)
-    evaluation = evaluate(prepared, trained)
-    return record(prepared, trained, evaluation)
+    with threads_for_run(options.threads, pick_device(options.device)):
+        prepared = prepare(spec, registries, options, on_status)
+        trained = train(prepared, on_status, on_step)
+        evaluation = evaluate(prepared, trained)
+        return record(prepared, trained, evaluation)

@@ -4,13 +4,17 @@ With ``workers=1`` (the default) each trial runs in the driver process, so a swe
 beyond the base install and a traceback-free Ctrl-C stops it cleanly. With ``workers=N`` the
 trials run in N spawned processes (never forked: CUDA and torch's thread pools do not survive a
 fork), at most N at a time. Each worker gets an equal share of the machine: ``cores // N`` torch
-threads and, where GPUs exist, GPU ``k mod n_gpus`` for worker ``k``, so every trial runs on the
-same device share. A worker that dies (killed, out of memory) fails only the trials it was
+threads (unless ``--threads`` gives the trials a count) and, where GPUs exist, GPU
+``k mod n_gpus`` for worker ``k``, so every trial runs on the same device share. The share is
+fixed, not the run's default of the cores left free at its start (``medganbench.run.threads``),
+which trials starting beside each other would count differently. With ``workers=1`` the trial
+runs in this process with the run's default. A worker that dies (killed, out of memory) fails only the trials it was
 running; the pool is rebuilt and the sweep goes on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 from collections.abc import Callable, Sequence
@@ -70,7 +74,7 @@ class _Pool:
             try:
                 while pending or running:
                     while pending and len(running) < self.workers:
-                        request = pending.pop(0)
+                        request = self._with_share(pending.pop(0))
                         running[pool.submit(_trial_with_queue, request, events)] = request
                     done, _ = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
                     _drain(events, on_event)
@@ -95,6 +99,13 @@ class _Pool:
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
 
+    def _with_share(self, request: TrialRequest) -> TrialRequest:
+        """``request`` with this worker's share of the cores as its threads, unless it has some."""
+        if request.options.threads is not None:
+            return request
+        options = dataclasses.replace(request.options, threads=self.threads)
+        return dataclasses.replace(request, options=options)
+
     def _new_pool(self, slots: Any) -> ProcessPoolExecutor:
         while not slots.empty():
             slots.get_nowait()
@@ -104,7 +115,7 @@ class _Pool:
             self.workers,
             mp_context=self.context,
             initializer=_init_worker,
-            initargs=(self.threads, self.gpus, slots),
+            initargs=(self.gpus, slots),
         )
 
 
@@ -114,15 +125,12 @@ def _gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def _init_worker(threads: int, gpus: int, slots: Any) -> None:
-    """Give this worker its share: a GPU of its own (where there are any) and its threads."""
+def _init_worker(gpus: int, slots: Any) -> None:
+    """Give this worker its share: a GPU of its own, where there are any."""
     index = slots.get()
     if gpus:
         # Before torch initialises CUDA in this process, so the worker sees one device.
         os.environ["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def _trial_with_queue(request: TrialRequest, events: Any) -> TrialOutcome:

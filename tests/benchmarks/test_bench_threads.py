@@ -6,7 +6,8 @@ Candidate policies, each a setting of torch's intra-op and inter-op threads and 
 - ``cores``: one thread per physical core, torch's own default (the project's default before
   issue 30);
 - ``free``: the cores minus those other processes keep busy, counted when the run starts (the
-  kernel's runnable count, ``/proc/loadavg``), at least one;
+  kernel's runnable count, ``/proc/loadavg``), at least one: the runs' default since issue 30
+  (:func:`medganbench.run.threads.free_cores`, which the worker calls);
 - ``one``: one thread;
 - ``passive``: one thread per core, with ``OMP_WAIT_POLICY=PASSIVE`` (idle OpenMP threads sleep
   instead of spinning).
@@ -20,11 +21,16 @@ order rotates from block to block, so all share the machine's drifting condition
 may carry other work too: each block records the load average. Figures: benchmarks/README.md.
 
 The suite runs a cheap version (one competitor, fp32, narrow networks at 32 px, one step per
-policy): it checks that every policy runs and that the competitors are stopped. The matrix, about an hour on a
-shared 2-core machine, runs with ``MEDGANBENCH_BENCH_THREADS=1``::
+policy): it checks that every policy runs and that the competitors are stopped. The matrix
+(7 minutes a round on an idle 2-core machine, 25 on a busy one; 2 rounds, or
+``MEDGANBENCH_BENCH_THREADS_ROUNDS=N``) runs with ``MEDGANBENCH_BENCH_THREADS=1``::
 
     MEDGANBENCH_BENCH_THREADS=1 python3 -m pytest --benchmark-enable -s \\
         tests/benchmarks/test_bench_threads.py -k policies --benchmark-json threads.json
+
+``test_bench_main_command_under_load`` times the main command itself (shortened to 20 steps)
+idle and beside one competing two-thread process, with one thread per core (the default before
+issue 30) and with today's default, interleaved; ``MEDGANBENCH_BENCH_THREADS_RUN=1`` runs it.
 """
 
 from __future__ import annotations
@@ -35,8 +41,10 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from tests.benchmarks.competitors import competing
@@ -58,7 +66,9 @@ LOADS = (0, 1, 2) if FULL else (1,)
 PRECISIONS = ("fp32", "bf16") if FULL else ("fp32",)
 SIZE = 64 if FULL else 32
 STEPS, WARMUP = (2, 1) if FULL else (1, 0)
-ROUNDS = int(os.environ.get("MEDGANBENCH_BENCH_THREADS_ROUNDS", "2")) if FULL else 1
+#: Rounds of the full matrix and of the main command (``MEDGANBENCH_BENCH_THREADS_ROUNDS``).
+FULL_ROUNDS = int(os.environ.get("MEDGANBENCH_BENCH_THREADS_ROUNDS", "2"))
+ROUNDS = FULL_ROUNDS if FULL else 1
 
 
 def run_worker(policy: str, precision: str) -> dict[str, object]:
@@ -131,3 +141,54 @@ def markdown_table(medians: dict[tuple[str, int, str], float]) -> str:
             cells += [f"{v:.2f} s" for v in values] + [f"{max(values):.2f} s"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+#: The main command, shortened to 20 steps (its evaluation is the full one):
+#: ``medganbench run --model hlsnc`` on ``phantom-brain`` at 64 px.
+MAIN_COMMAND = ["run", "--model", "hlsnc", "--budget", "steps=20", "--no-progress"]
+#: Thread settings compared: today's default, and one thread per core (the default before).
+MAIN_SETTINGS: dict[str, list[str]] = {"before": ["--threads", "cores"], "default": []}
+
+
+@pytest.mark.skipif(
+    os.environ.get("MEDGANBENCH_BENCH_THREADS_RUN") != "1",
+    reason="tens of minutes; set MEDGANBENCH_BENCH_THREADS_RUN=1 to run",
+)
+def test_bench_main_command_under_load(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
+    """The main command (20 steps) idle and beside one competing two-thread process, with the
+    thread default before issue 30 and today's, interleaved; wall seconds of each run, and the
+    ratio loaded ÷ idle per setting, go to ``extra_info`` and stdout."""
+    env = {k: v for k, v in os.environ.items() if k not in CLEARED}
+    cores = str(os.cpu_count() or 1)  # torch's default counts physical cores: the same here
+    runs = [0]
+
+    def main_command(setting: str) -> float:
+        runs[0] += 1
+        where = tmp_path / f"run-{runs[0]}"
+        flags = [cores if f == "cores" else f for f in MAIN_SETTINGS[setting]]
+        command = [sys.executable, "-m", "medganbench", *MAIN_COMMAND, *flags]
+        command += ["--leaderboard-dir", str(where / "lb"), "--runs-dir", str(where / "runs")]
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return time.perf_counter() - start
+
+    main_command("default")  # generates the dataset's cache, which later runs reuse
+    walls: dict[tuple[str, int], list[float]] = {}
+
+    def one_round() -> None:
+        for load in (0, 1):
+            with competing(load, kind="matmul"):
+                before = os.getloadavg()[0]
+                for setting in rotated(list(MAIN_SETTINGS), runs[0]):
+                    walls.setdefault((setting, load), []).append(main_command(setting))
+                print(f"main command, {load} competing: load average {before:.1f}", file=sys.stderr)
+
+    benchmark.group = "thread-policies-main-command"
+    benchmark.pedantic(one_round, rounds=FULL_ROUNDS, iterations=1, warmup_rounds=0)
+    for (setting, load), values in walls.items():
+        benchmark.extra_info[f"{setting}_{load}_competing_s"] = values
+    for setting in MAIN_SETTINGS:
+        idle, loaded = (statistics.median(walls[(setting, n)]) for n in (0, 1))
+        benchmark.extra_info[f"{setting}_loaded_over_idle"] = loaded / idle
+        print(f"{setting}: idle {idle:.0f} s, loaded {loaded:.0f} s, × {loaded / idle:.2f}")

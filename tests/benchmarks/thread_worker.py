@@ -3,9 +3,9 @@
 ``python -m tests.benchmarks.thread_worker --threads T --precision P --steps K --warmup W``
 builds ``hlsnc`` at the paper's defaults (as ``test_bench_models.py`` does), sets torch's
 intra-op and inter-op threads as T says (a number; ``cores``: torch's own default, one per
-physical core; ``free``: the cores minus the busy ones, see :func:`free_cores`), runs W warm-up
-steps and K timed ones of the model's real
-``train_step`` and prints one JSON line: wall and CPU seconds per timed step, the threads used,
+physical core; ``free``: the cores minus the busy ones, the runs' default, see
+:func:`medganbench.run.threads.free_cores`), runs W warm-up steps and K timed ones of the
+model's real ``train_step`` and prints one JSON line: wall and CPU seconds per timed step, the threads used,
 and the load average seen at start. The caller sets the environment (``OMP_WAIT_POLICY``),
 which OpenMP reads once, when torch loads it: that is why every policy × load runs here, in a
 fresh process, rather than in the benchmark's own.
@@ -27,26 +27,9 @@ from medganbench.core.manager import build_registries, make_plugin_manager
 from medganbench.core.model import ModelContext, TrainBatch
 from medganbench.core.params import resolve_args
 from medganbench.run.flops import PROBE_DATASET
+from medganbench.run.threads import free_cores
 
 MODEL = "hlsnc"
-#: Samples of the runnable count that :func:`free_cores` takes, and the seconds between them.
-SAMPLES, SAMPLE_GAP_S = 9, 0.05
-
-
-def busy_cpus() -> int:
-    """How many CPUs other processes keep busy now: the median over :data:`SAMPLES` readings of
-    the kernel's count of runnable threads (``/proc/loadavg``, fourth field), less this one."""
-    counts = []
-    for _ in range(SAMPLES):
-        with open("/proc/loadavg", encoding="ascii") as file:
-            counts.append(int(file.read().split()[3].split("/")[0]) - 1)
-        time.sleep(SAMPLE_GAP_S)
-    return max(0, round(statistics.median(counts)))
-
-
-def free_cores(cores: int) -> int:
-    """Policy (b): the cores other processes leave free at start, at least one."""
-    return max(1, cores - busy_cpus())
 
 
 def resolve_threads(setting: str) -> int:
@@ -55,7 +38,7 @@ def resolve_threads(setting: str) -> int:
     if setting == "cores":
         return cores
     if setting == "free":
-        return free_cores(cores)
+        return free_cores(cores)  # the run's default policy
     return int(setting)
 
 
