@@ -116,6 +116,18 @@ leaderboard_dir_option = click.option(
     "your runs; name a published board (e.g. the repository's leaderboards/) explicitly.",
 )
 
+#: ``--threads``, shared by ``run``, ``sweep`` and ``score``.
+threads_option = click.option(
+    "--threads",
+    default=None,
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Torch CPU threads [default: OMP_NUM_THREADS if set, else on a CPU the cores other "
+    "processes leave free at the start, at least 1]. --threads 1 on a machine whose other jobs "
+    "come and go (benchmarks/README.md). A run option: recorded in the rows' device, never in "
+    "the run id.",
+)
+
 #: ``--eval-grid``, shared by ``run`` and ``score``.
 eval_grid_option = click.option(
     "--eval-grid",

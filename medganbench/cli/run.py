@@ -16,6 +16,7 @@ from medganbench.cli.common import (
     leaderboard_dir_option,
     load_registries,
     out,
+    threads_option,
 )
 from medganbench.core.manager import Registries
 from medganbench.core.params import parse_key_values
@@ -56,6 +57,7 @@ from medganbench.run.spec import PRECISIONS, RunSpec, default_metrics, resolve_r
 @click.option(
     "--device", default=None, help="cpu, cuda or cuda:N; default CUDA when present, else CPU."
 )
+@threads_option
 @click.option(
     "--metrics",
     default=None,
@@ -153,6 +155,7 @@ def run(
     image_size: int,
     seed: int,
     device: str | None,
+    threads: int | None,
     metrics: str | None,
     leaderboard_dir: Path,
     runs_dir: Path,
@@ -220,6 +223,7 @@ def run(
         resume=resume_dir is not None,
         deterministic=deterministic,
         keep_checkpoint=keep_checkpoint,
+        threads=threads,
     )
     run_dir = resume_dir or runs_dir / resolve_run(spec, registries).run_id
     try:
@@ -286,7 +290,8 @@ def _resumed_spec(
         flags = ", ".join(given)
         raise UsageError(
             f"--resume takes the run's spec from {run_dir / SPEC_NAME}; do not also give {flags}.",
-            hint="Run options (--device, --leaderboard-dir, --data-dir, --deterministic) may be given.",
+            hint="Run options (--device, --threads, --leaderboard-dir, --data-dir, --deterministic) "
+            "may be given.",
         )
     return spec_from_run_dir(run_dir, registries)
 

@@ -15,6 +15,7 @@ from medganbench.cli.common import (
     leaderboard_dir_option,
     load_registries,
     out,
+    threads_option,
 )
 from medganbench.cli.run import parse_metric_args
 from medganbench.core.params import parse_key_values
@@ -76,6 +77,7 @@ from medganbench.run.options import RunOptions
 )
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="Dataset files.")
 @click.option("--device", default=None, help="cpu, cuda or cuda:N (for the metrics).")
+@threads_option
 @click.option("--allow-unverified-weights", is_flag=True, help="As for `medganbench run`.")
 @eval_grid_option
 def score(
@@ -94,6 +96,7 @@ def score(
     runs_dir: Path,
     data_dir: Path | None,
     device: str | None,
+    threads: int | None,
     allow_unverified_weights: bool,
     eval_grid: str,
 ) -> None:
@@ -120,7 +123,11 @@ def score(
         eval_grid=eval_grid,
     )
     options = RunOptions(
-        leaderboard_dir=leaderboard_dir, runs_dir=runs_dir, device=device, data_dir=data_dir
+        leaderboard_dir=leaderboard_dir,
+        runs_dir=runs_dir,
+        device=device,
+        data_dir=data_dir,
+        threads=threads,
     )
     result = score_outputs(
         spec,

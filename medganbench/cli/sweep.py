@@ -10,7 +10,13 @@ from rich.console import Console
 from rich.markup import escape  # paths and labels are data, not markup
 
 from medganbench import defaults
-from medganbench.cli.common import err, leaderboard_dir_option, load_registries, out
+from medganbench.cli.common import (
+    err,
+    leaderboard_dir_option,
+    load_registries,
+    out,
+    threads_option,
+)
 from medganbench.core.manager import Registries
 from medganbench.core.params import ArgValue, parse_key_values
 from medganbench.run.options import RunOptions
@@ -68,6 +74,7 @@ from medganbench.sweep.spec import SweepSpec, expand_trials, load_sweep
 @click.option(
     "--device", default=None, help="Device of every trial; default CUDA when present, else CPU."
 )
+@threads_option
 @click.option("--checkpoint-every", default=None, type=click.IntRange(min=1), metavar="STEPS")
 @click.option("--deterministic", is_flag=True, help="Deterministic algorithms only.")
 @click.option(
@@ -94,6 +101,7 @@ def sweep(
     runs_dir: Path,
     data_dir: Path | None,
     device: str | None,
+    threads: int | None,
     checkpoint_every: int | None,
     deterministic: bool,
     keep_checkpoint: bool,
@@ -120,6 +128,7 @@ def sweep(
         deterministic=deterministic,
         checkpoint_every=checkpoint_every,
         keep_checkpoint=keep_checkpoint,
+        threads=threads,
     )
     if dry_run:
         _print_trials(spec, registries, options)

@@ -50,8 +50,9 @@ CPUINFO = Path("/proc/cpuinfo")
 #: at 64 px costs 0.53 to 0.84 times the CPU time of the fp32 step for every built-in GAN but
 #: pix2pix (1.26 times), and ``cyclegan``'s is 1.88 times faster than before issue 17
 #: (``benchmarks/README.md``). On a CPU shared with other jobs, oneDNN's multi-threaded bf16
-#: weight-gradient kernels can cost many times more (measured there); one torch thread per
-#: process (``OMP_NUM_THREADS=1``) avoids that. ``--precision fp32`` keeps fp32 on any CPU.
+#: weight-gradient kernels can cost many times more (measured there); a run's default thread
+#: count, the cores left free at its start (:mod:`medganbench.run.threads`), avoids that unless
+#: the load arrives later. ``--precision fp32`` keeps fp32 on any CPU.
 AUTO_BF16_ON_CPU = True
 
 

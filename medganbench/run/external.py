@@ -66,6 +66,7 @@ from medganbench.run.prepare import (
 )
 from medganbench.run.record import RESULT_NAME, leaderboard_rows
 from medganbench.run.spec import ResolvedRun, RunSpec, metrics_for, resolve_run
+from medganbench.run.threads import threads_for_run
 from medganbench.run.train import TrainedRun
 
 #: The values of ``--task``.
@@ -230,12 +231,22 @@ def score_outputs(
 ) -> ScoreResult:
     """Score the outputs in ``spec.outputs`` as a run would and append ``track=external`` rows.
 
+    The metrics compute with the CPU threads ``options.threads`` asks for, as in a run
+    (:func:`~medganbench.run.threads.threads_for_run`).
+
     Raises:
         UsageError: a bad name, argument or combination, or outputs already recorded.
         DataError: the outputs folder does not match the split (one message listing every
             missing, extra or wrong-size file); nothing is written then.
         LeaderboardError: the rows cannot be appended.
     """
+    with threads_for_run(options.threads, pick_device(options.device)):
+        return _score(spec, registries, options, on_status)
+
+
+def _score(
+    spec: ExternalSpec, registries: Registries, options: RunOptions, on_status: StatusSink
+) -> ScoreResult:
     task = Task.SAMPLE if spec.task == "sample" else Task.TRANSLATE
     metrics = spec.metrics or metrics_for(
         task, registries.datasets.get(spec.dataset).is_paired(spec.dataset_args)

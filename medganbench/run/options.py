@@ -36,6 +36,10 @@ class RunOptions:
         keep_checkpoint: keep the final checkpoint (all networks and optimiser states, hundreds
             of MB) once the run's rows are recorded; by default it is deleted then, as nothing
             needs it (a run whose rows could not be recorded keeps it for ``--resume``).
+        threads: torch's CPU threads during the run (``--threads``); ``None`` = the default
+            policy (:func:`~medganbench.run.threads.run_threads`: ``OMP_NUM_THREADS`` if set,
+            else on a CPU the cores other processes leave free at the start). The count can change a trained model's last digits, so
+            it is recorded in the rows' ``device``, not in the run id.
     """
 
     leaderboard_dir: Path = field(default_factory=defaults.leaderboard_dir)
@@ -49,6 +53,7 @@ class RunOptions:
     deterministic: bool = False
     record: bool = True
     keep_checkpoint: bool = False
+    threads: int | None = None
 
     def absolute(self) -> RunOptions:
         """These options with every directory made absolute against this process's working

@@ -15,6 +15,7 @@ from rich.console import Console
 from medganbench import progress
 from medganbench.core.manager import Registries
 from medganbench.run.budget import Ledger
+from medganbench.run.device import pick_device
 from medganbench.run.evaluate import evaluate
 from medganbench.run.memory import OutOfMemory, forget_new_run_dir
 from medganbench.run.options import RunOptions
@@ -23,6 +24,7 @@ from medganbench.run.progress import sink_for
 from medganbench.run.record import RunResult, record
 from medganbench.run.resume import LOCAL_NAME, SPEC_NAME
 from medganbench.run.spec import RunSpec
+from medganbench.run.threads import threads_for_run
 from medganbench.run.train import train
 
 
@@ -38,9 +40,11 @@ def execute_run(
     Args:
         spec: what to run.
         registries: the component registries (see :func:`medganbench.core.manager.build_registries`).
-        options: where to write and which device to use; ``options.progress`` shows a bar per
-            phase on a terminal, else a heartbeat line at least every 30 s (unless the caller
-            installed its own :func:`medganbench.progress.showing` sink).
+        options: where to write, which device and how many CPU threads to use (the threads are
+            set for the run's duration, see :func:`~medganbench.run.threads.threads_for_run`);
+            ``options.progress`` shows a bar per phase on a terminal, else a heartbeat line at
+            least every 30 s (unless the caller installed its own
+            :func:`medganbench.progress.showing` sink).
         on_status: receives one-line status messages (the CLI prints them).
         on_step: called with the ledger after every training step (sweeps report progress
             with it).
@@ -69,12 +73,13 @@ def _phases(
     on_status: StatusSink,
     on_step: Callable[[Ledger], None] | None,
 ) -> RunResult:
-    prepared = prepare(spec, registries, options, on_status)
-    try:
-        trained = train(prepared, on_status, on_step)
-    except OutOfMemory:
-        # Nothing recorded and nothing to resume: a folder this run made goes again.
-        forget_new_run_dir(prepared.run_dir, prepared.created_run_dir, (SPEC_NAME, LOCAL_NAME))
-        raise
-    evaluation = evaluate(prepared, trained)
-    return record(prepared, trained, evaluation)
+    with threads_for_run(options.threads, pick_device(options.device)):
+        prepared = prepare(spec, registries, options, on_status)
+        try:
+            trained = train(prepared, on_status, on_step)
+        except OutOfMemory:
+            # Nothing recorded and nothing to resume: a folder this run made goes again.
+            forget_new_run_dir(prepared.run_dir, prepared.created_run_dir, (SPEC_NAME, LOCAL_NAME))
+            raise
+        evaluation = evaluate(prepared, trained)
+        return record(prepared, trained, evaluation)

@@ -4,8 +4,11 @@ With ``workers=1`` (the default) each trial runs in the driver process, so a swe
 beyond the base install and a traceback-free Ctrl-C stops it cleanly. With ``workers=N`` the
 trials run in N spawned processes (never forked: CUDA and torch's thread pools do not survive a
 fork), at most N at a time. Each worker gets an equal share of the machine: ``cores // N`` torch
-threads and, where GPUs exist, GPU ``k mod n_gpus`` for worker ``k``, so every trial runs on the
-same device share. A worker that dies (killed, out of memory) fails only the trials it was
+threads (unless ``--threads`` gives the trials a count) and, where GPUs exist, GPU
+``k mod n_gpus`` for worker ``k``, so every trial runs on the same device share. The share is
+fixed, not the run's default of the cores left free at its start (``medganbench.run.threads``),
+which trials starting beside each other would count differently. With ``workers=1`` the trial
+runs in this process with the run's default. A worker that dies (killed, out of memory) fails only the trials it was
 running; the pool is rebuilt and the sweep goes on.
 
 The workers and the pool's manager process live only as long as the driver: on Linux the kernel
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import multiprocessing
 import os
 import queue
@@ -95,7 +99,7 @@ class _Pool:
             try:
                 while waiting or running:
                     while waiting and len(running) < self.workers:
-                        request = waiting.popleft()
+                        request = self._with_share(waiting.popleft())
                         running[pool.submit(_trial_with_queue, request, events)] = request
                     done, _ = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
                     _drain(events, on_event)
@@ -123,6 +127,13 @@ class _Pool:
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
 
+    def _with_share(self, request: TrialRequest) -> TrialRequest:
+        """``request`` with this worker's share of the cores as its threads, unless it has some."""
+        if request.options.threads is not None:
+            return request
+        options = dataclasses.replace(request.options, threads=self.threads)
+        return dataclasses.replace(request, options=options)
+
     def _new_pool(self, slots: Any, pids: Any) -> ProcessPoolExecutor:
         while not slots.empty():
             slots.get_nowait()
@@ -132,7 +143,7 @@ class _Pool:
             self.workers,
             mp_context=self.context,
             initializer=_init_worker,
-            initargs=(self.threads, self.gpus, slots, pids, os.getpid()),
+            initargs=(self.gpus, slots, pids, os.getpid()),
         )
 
 
@@ -208,9 +219,10 @@ def _gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def _init_worker(threads: int, gpus: int, slots: Any, pids: Any, driver: int) -> None:
-    """Give this worker its share (a GPU of its own where there are any, its threads), tie its
-    life to the driver's, and let SIGINT interrupt its trials only."""
+def _init_worker(gpus: int, slots: Any, pids: Any, driver: int) -> None:
+    """Give this worker its share (a GPU of its own where there are any; its threads come with
+    each trial, see ``_Pool._with_share``), tie its life to the driver's, and let SIGINT
+    interrupt its trials only."""
     _die_with_parent(driver)
     signal.signal(signal.SIGINT, _interrupt_trial)
     pids.append(os.getpid())
@@ -218,9 +230,6 @@ def _init_worker(threads: int, gpus: int, slots: Any, pids: Any, driver: int) ->
     if gpus:
         # Before torch initialises CUDA in this process, so the worker sees one device.
         os.environ["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def _trial_with_queue(request: TrialRequest, events: Any) -> TrialOutcome:

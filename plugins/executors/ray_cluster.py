@@ -3,7 +3,7 @@
 Every task asks Ray for the same resources — ``cpus_per_trial`` CPUs and, where the cluster has
 GPUs, one GPU — so every trial runs on the same device share, and Ray's scheduler (not ours)
 places them. Ray sets ``CUDA_VISIBLE_DEVICES`` for a GPU task, so a trial sees exactly its GPU;
-on CPU the trial uses ``cpus_per_trial`` torch threads.
+on CPU the trial uses ``cpus_per_trial`` torch threads unless ``--threads`` says otherwise.
 
 Each task is a Ray *streaming generator*: it yields the trial's events and, last, its outcome,
 straight back to the driver that owns it. The driver's bookkeeping is therefore in the driver
@@ -24,6 +24,7 @@ sweep runs on this executor.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import platform
 import queue
 import threading
@@ -188,9 +189,10 @@ def _trial_stream(request: TrialRequest, threads: int) -> Iterator[TrialEvent | 
     The trial runs in a thread of the task so that its events can be yielded while it trains.
     """
     import ray
-    import torch
 
-    torch.set_num_threads(max(1, threads))
+    # The CPUs Ray reserved for the trial are its threads, unless --threads gave a count.
+    options = dataclasses.replace(request.options, threads=request.options.threads or threads)
+    request = dataclasses.replace(request, options=options)
     node = ray.get_runtime_context().get_node_id()
     # Several Ray nodes can share one machine; the node names where the trial ran.
     host = f"{platform.node()} (Ray node {node[:8]})"
@@ -274,7 +276,7 @@ def medganbench_executors() -> list[ExecutorSpec]:
                 Param(
                     "cpus_per_trial",
                     1,
-                    "CPUs each trial asks for (and its torch threads)",
+                    "CPUs each trial asks for (and its torch threads, unless --threads)",
                     minimum=1,
                 ),
                 Param(
