@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pluggy
 import pytest
+import torch
 
 from medganbench.core.manager import Registries, build_registries, make_plugin_manager
+from medganbench.testing.parametrize import Check
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +26,11 @@ def _isolated_home(
 ) -> None:
     # Tests never touch the user's ~/.cache/medganbench; the phantom cache is shared by the
     # session's tests so it is generated once per (arguments, image size).
-    monkeypatch.setenv("MEDGANBENCH_HOME", str(tmp_path_factory.getbasetemp() / "home"))
+    base = tmp_path_factory.getbasetemp()
+    # pytest-xdist gives each worker a base folder of its own (popen-gw0, ...) inside the
+    # session's: the workers share the session's cache (its files are written atomically).
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    monkeypatch.setenv("MEDGANBENCH_HOME", str(shared / "home"))
     # Third-party plugins installed on the developer's machine must not change test results.
     monkeypatch.setenv("MEDGANBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
 
@@ -40,6 +46,38 @@ def pytest_configure(config: pytest.Config) -> None:
     # Process-wide, so module- and session-scoped fixtures (which run before any function-scoped
     # monkeypatch) resolve weights from the same shared cache as the tests do.
     os.environ["MEDGANBENCH_WEIGHTS_DIR"] = str(TEST_WEIGHTS_DIR)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # execnet starts pytest-xdist's workers with COLUMNS=80 and LINES=24 set, which the
+        # command line honours as a terminal's size; the tests read its output as piped.
+        for name in ("COLUMNS", "LINES"):
+            os.environ.pop(name, None)
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        # pytest-xdist runs the suite in one process per core (pyproject.toml: -n auto): each
+        # computes with one thread, and so do the commands it starts, so that the workers do
+        # not spin against each other (issue 30: two threads per process on a busy 2-core
+        # machine are several times slower than one).
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        torch.set_num_threads(1)
+
+
+#: Tests that start a Ray instance on this machine: one at a time, in one worker (two local
+#: clusters at once compete for ports and for the cores their trials ask for).
+RAY_GROUP = "ray"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups for pytest-xdist's ``--dist loadgroup``: the contract tests of one component run
+    in one worker (a component's contracts are checked together when its first test runs, so
+    split across workers they would be checked twice), and the Ray tests in one worker."""
+    for item in items:
+        group = None
+        check = getattr(item, "callspec", None) and item.callspec.params.get("check")
+        if isinstance(check, Check):
+            group = f"contract-{check.component.kind}-{check.component.name}"
+        elif "ray" in item.path.stem.split("_") or "[ray-" in item.nodeid:
+            group = RAY_GROUP
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture

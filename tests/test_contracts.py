@@ -32,8 +32,14 @@ def _dataset_settings(name: str) -> CheckSettings:
 #: 35.7 M-parameter denoiser 1000 times per sample: the contract is checked on a narrow
 #: denoiser with a 4-step DDIM sampler (tests/plugins/models/test_ddpm.py covers the ancestral
 #: sampler).
+#: The cycle models' contracts run on narrow networks (the code path is the full model's; a
+#: 28 M-parameter hlsnc made its contracts a minute of the suite): their defaults are built and
+#: stepped by ``medganbench list models --details`` (tests/cli/test_cli.py) and the benchmarks.
+NARROW_CYCLE = {"ngf": "16", "ndf": "16", "n_blocks": "2"}
 MODEL_SETTINGS = {
     "ddpm": CheckSettings(args={"ch": "32", "sampler": "ddim", "sample_steps": "4"}),
+    "hlsnc": CheckSettings(args=NARROW_CYCLE),
+    "cyclegan": CheckSettings(args=NARROW_CYCLE),
 }
 
 #: Not a "closer to the target is better" score.

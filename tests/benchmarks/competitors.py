@@ -26,9 +26,17 @@ SETTLE_S = 1.0
 
 
 @contextmanager
-def competing(count: int, kind: str = "loop") -> Iterator[list[subprocess.Popen[bytes]]]:
+def competing(
+    count: int, kind: str = "loop", *, own_session: bool = False
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     """``count`` competing processes for the duration of the block: single-threaded busy loops
-    (``kind="loop"``) or two-thread numpy matrix products (``kind="matmul"``)."""
+    (``kind="loop"``) or two-thread numpy matrix products (``kind="matmul"``).
+
+    ``own_session``: start each in a session of its own, as another user's job or a job started
+    from another terminal is. Where Linux's autogroup scheduling is on (the default of desktop
+    and server kernels; ``/proc/sys/kernel/sched_autogroup_enabled``), the CPU is then shared
+    between sessions first and between their threads second; in the caller's session, every
+    runnable thread gets an equal share (as jobs of one CI script do)."""
     code = {"loop": BUSY_LOOP, "matmul": MATMUL_LOOP}[kind]
     env = {"OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"} if kind == "matmul" else {}
     procs: list[subprocess.Popen[bytes]] = []
@@ -40,6 +48,7 @@ def competing(count: int, kind: str = "loop") -> Iterator[list[subprocess.Popen[
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     env={**os.environ, **env},
+                    start_new_session=own_session,
                 )
             )
         if procs:

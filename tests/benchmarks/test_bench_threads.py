@@ -21,7 +21,8 @@ order rotates from block to block, so all share the machine's drifting condition
 may carry other work too: each block records the load average. Figures: benchmarks/README.md.
 
 The suite runs a cheap version (one competitor, fp32, narrow networks at 32 px, one step per
-policy): it checks that every policy runs and that the competitors are stopped. The matrix
+policy, the ``free`` and ``passive`` policies): it checks that a policy of each kind runs and
+that the competitors are stopped. The matrix
 (7 minutes a round on an idle 2-core machine, 25 on a busy one; 2 rounds, or
 ``MEDGANBENCH_BENCH_THREADS_ROUNDS=N``) runs with ``MEDGANBENCH_BENCH_THREADS=1``::
 
@@ -63,6 +64,9 @@ POLICIES: dict[str, tuple[str, dict[str, str]]] = {
 CLEARED = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MKL_NUM_THREADS")
 
 LOADS = (0, 1, 2) if FULL else (1,)
+#: The policies measured; the suite's check runs one that sets threads and one that sets OpenMP's
+#: environment (each is a fresh process of several seconds).
+MEASURED = tuple(POLICIES) if FULL else ("free", "passive")
 PRECISIONS = ("fp32", "bf16") if FULL else ("fp32",)
 SIZE = 64 if FULL else 32
 STEPS, WARMUP = (2, 1) if FULL else (1, 0)
@@ -101,7 +105,7 @@ def test_bench_thread_policies(benchmark: BenchmarkFixture) -> None:
             with competing(load) as procs:
                 for precision in PRECISIONS:
                     before = os.getloadavg()[0]
-                    for policy in rotated(list(POLICIES), block[0]):
+                    for policy in rotated(list(MEASURED), block[0]):
                         result = run_worker(policy, precision)
                         assert result["finite"], f"{policy}: a loss is not finite"
                         wall = float(result["wall_s"])  # type: ignore[arg-type]
@@ -134,7 +138,7 @@ def markdown_table(medians: dict[tuple[str, int, str], float]) -> str:
     for precision in PRECISIONS:
         header += [f"{precision}, {n} competing" for n in LOADS] + [f"{precision}, worst"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for policy in POLICIES:
+    for policy in MEASURED:
         cells = [f"`{policy}`"]
         for precision in PRECISIONS:
             values = [medians[(policy, n, precision)] for n in LOADS]
@@ -146,6 +150,9 @@ def markdown_table(medians: dict[tuple[str, int, str], float]) -> str:
 #: The main command, shortened to 20 steps (its evaluation is the full one):
 #: ``medganbench run --model hlsnc`` on ``phantom-brain`` at 64 px.
 MAIN_COMMAND = ["run", "--model", "hlsnc", "--budget", "steps=20", "--no-progress"]
+#: Whether the competitor runs in a session of its own (``MEDGANBENCH_BENCH_THREADS_SESSION``:
+#: ``own``, the default, as another user's job; ``same``: in this one, as a CI script's job).
+OWN_SESSION = os.environ.get("MEDGANBENCH_BENCH_THREADS_SESSION", "own") == "own"
 #: Thread settings compared: today's default, and one thread per core (the default before).
 MAIN_SETTINGS: dict[str, list[str]] = {"before": ["--threads", "cores"], "default": []}
 
@@ -178,7 +185,7 @@ def test_bench_main_command_under_load(benchmark: BenchmarkFixture, tmp_path: Pa
 
     def one_round() -> None:
         for load in (0, 1):
-            with competing(load, kind="matmul"):
+            with competing(load, kind="matmul", own_session=OWN_SESSION):
                 before = os.getloadavg()[0]
                 for setting in rotated(list(MAIN_SETTINGS), runs[0]):
                     walls.setdefault((setting, load), []).append(main_command(setting))
