@@ -26,11 +26,9 @@ def _isolated_home(
 ) -> None:
     # Tests never touch the user's ~/.cache/medganbench; the phantom cache is shared by the
     # session's tests so it is generated once per (arguments, image size).
-    base = tmp_path_factory.getbasetemp()
-    # pytest-xdist gives each worker a base folder of its own (popen-gw0, ...) inside the
-    # session's: the workers share the session's cache (its files are written atomically).
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    monkeypatch.setenv("MEDGANBENCH_HOME", str(shared / "home"))
+    # Under pytest-xdist each worker has a base folder (and so a cache) of its own: the test
+    # trees generated there are not written atomically, so workers must not share them.
+    monkeypatch.setenv("MEDGANBENCH_HOME", str(tmp_path_factory.getbasetemp() / "home"))
     # Third-party plugins installed on the developer's machine must not change test results.
     monkeypatch.setenv("MEDGANBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 
+import pytest
+
 from medganbench.core import hookspecs
 from medganbench.core.manager import build_registries, make_plugin_manager
 from medganbench.defaults import medganbench_home
@@ -94,11 +96,13 @@ def test_dataset_contract(check: Check) -> None:
     check()
 
 
+@pytest.mark.slow
 @parametrize_with_checks("model", settings=MODEL_SETTINGS, registries=REGISTRIES)
 def test_model_contract(check: Check) -> None:
     check()
 
 
+@pytest.mark.slow
 @parametrize_with_checks("metric", settings=METRIC_SETTINGS, registries=REGISTRIES)
 def test_metric_contract(check: Check) -> None:
     check()
@@ -137,6 +141,7 @@ def _encoder_settings(name: str) -> CheckSettings:
     return CheckSettings(skip=skip, tensors=lambda: tensors_for(spec))
 
 
+@pytest.mark.slow
 @parametrize_with_checks("encoder", settings=_encoder_settings, registries=REGISTRIES)
 def test_encoder_contract(check: Check) -> None:
     check()

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import medganbench
 import medganbench.data
 import medganbench.plugin
@@ -60,6 +62,7 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
     assert not hasattr(medganbench.plugin, "no_such_name")
 
 
+@pytest.mark.slow
 def test_importing_it_leaves_the_toolkit_executors_and_weights_unimported() -> None:
     # What a plugin pays for `import medganbench.plugin` beyond the contracts (torch): nothing
     # heavy until a name is used. A fresh interpreter, since this one has imported everything.

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from medganbench import progress
@@ -60,6 +61,7 @@ def test_a_terminal_gets_the_bar_and_a_log_the_heartbeat() -> None:
     assert isinstance(sink_for(terminal, bar=False), HeartbeatSink)
 
 
+@pytest.mark.slow
 def test_a_run_without_progress_bars_reports_each_phase(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "medganbench", "run", "--model", "identity", *TINY, "--no-progress"],

@@ -9,7 +9,7 @@ values); Inception gets its real weights. FRD: frd-score's v1 extraction and dis
 Measurement only (correctness is in tests/plugins/metrics/): skipped unless benchmarks are
 enabled, since RadDINO alone costs seconds per image:
 
-    python -m pytest tests/benchmarks/test_bench_encoders.py --benchmark-enable \
+    python -m pytest -n 0 tests/benchmarks/test_bench_encoders.py --benchmark-enable \
         --benchmark-timer time.process_time
 """
 

@@ -48,6 +48,7 @@ def test_bench_fid_inf(benchmark: BenchmarkFixture, features) -> None:
     assert len(details["fit_sizes"]) == 10 and value >= 0
 
 
+@pytest.mark.slow
 def test_bench_kid(benchmark: BenchmarkFixture, features) -> None:
     benchmark.group = "feature-metrics-500x2048"
     assert benchmark.pedantic(kid_from_features, args=features, **BENCH)[0] > 0

@@ -24,6 +24,7 @@ def extractor() -> InceptionFeatures:
     return InceptionFeatures(resolve_weights(FID_INCEPTION), torch.device("cpu"), batch_size=BATCH)
 
 
+@pytest.mark.slow
 def test_bench_inception_features_cpu(
     benchmark: BenchmarkFixture, extractor: InceptionFeatures
 ) -> None:

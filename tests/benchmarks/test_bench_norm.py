@@ -16,7 +16,7 @@ the machine's conditions:
 Times are CPU time of this process (``time.process_time``). Both take about a minute and run
 only when asked for::
 
-    OMP_WAIT_POLICY=PASSIVE MEDGANBENCH_BENCH_SPEEDUP=1 python3 -m pytest --benchmark-enable \\
+    OMP_WAIT_POLICY=PASSIVE MEDGANBENCH_BENCH_SPEEDUP=1 python3 -m pytest -n 0 --benchmark-enable \\
         tests/benchmarks/test_bench_norm.py --benchmark-timer time.process_time
 """
 

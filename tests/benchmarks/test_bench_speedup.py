@@ -18,7 +18,7 @@ The initialisation (which changed too) does not change the cost of a step. Like
 threads from spinning into it), which other jobs inflate less than wall time, except for the
 bf16 weight gradients above. The benchmarks take minutes, so they run only when asked for::
 
-    OMP_WAIT_POLICY=PASSIVE MEDGANBENCH_BENCH_SPEEDUP=1 python3 -m pytest --benchmark-enable \\
+    OMP_WAIT_POLICY=PASSIVE MEDGANBENCH_BENCH_SPEEDUP=1 python3 -m pytest -n 0 --benchmark-enable \\
         tests/benchmarks/test_bench_speedup.py --benchmark-timer time.process_time \\
         --benchmark-json speedup.json
 """

@@ -26,7 +26,7 @@ that the competitors are stopped. The matrix
 (7 minutes a round on an idle 2-core machine, 25 on a busy one; 2 rounds, or
 ``MEDGANBENCH_BENCH_THREADS_ROUNDS=N``) runs with ``MEDGANBENCH_BENCH_THREADS=1``::
 
-    MEDGANBENCH_BENCH_THREADS=1 python3 -m pytest --benchmark-enable -s \\
+    MEDGANBENCH_BENCH_THREADS=1 python3 -m pytest -n 0 --benchmark-enable -s \\
         tests/benchmarks/test_bench_threads.py -k policies --benchmark-json threads.json
 
 ``test_bench_main_command_under_load`` times the main command itself (shortened to 20 steps)
@@ -93,6 +93,7 @@ def rotated(names: list[str], by: int) -> list[str]:
     return names[by:] + names[:by]
 
 
+@pytest.mark.slow
 def test_bench_thread_policies(benchmark: BenchmarkFixture) -> None:
     """Every policy under every load, interleaved; the median wall seconds per step of each
     go to ``extra_info`` and, as a markdown table, to stdout."""

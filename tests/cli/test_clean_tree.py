@@ -32,6 +32,7 @@ def _main_command() -> list[list[str]]:
     return [words for words in parts if words[0] == "medganbench"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_the_main_command_leaves_the_working_tree_clean(tmp_path: Path) -> None:
     clone = tmp_path / "clone"

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 BOARDS = ROOT / "leaderboards"
 
@@ -28,18 +30,21 @@ def _width(text: str) -> int:
     return max(len(line) for line in text.splitlines())
 
 
+@pytest.mark.slow
 def test_show_takes_its_width_from_columns() -> None:
     proc = _show(columns="80")
     assert proc.returncode == 0, proc.stderr
     assert _width(proc.stdout) == 80
 
 
+@pytest.mark.slow
 def test_piped_output_without_columns_is_200_wide() -> None:
     proc = _show(columns=None)
     assert proc.returncode == 0, proc.stderr
     assert 80 < _width(proc.stdout) <= 200
 
 
+@pytest.mark.slow
 def test_compact_view_at_80_columns_cuts_no_cell() -> None:
     proc = _show("--compact", columns="80")
     assert proc.returncode == 0, proc.stderr
@@ -54,6 +59,7 @@ def test_compact_view_at_80_columns_cuts_no_cell() -> None:
         assert any(re.search(entry, line) for line in lines), entry
 
 
+@pytest.mark.slow
 def test_a_metric_no_board_has_is_one_error() -> None:
     proc = _show("--metric", "lpips", columns="80")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr

@@ -371,6 +371,7 @@ def test_a_bad_file_is_named_in_the_series_message(tmp_path: Path) -> None:
         assemble_series([*files, tmp_path / "broken.dcm"], rescale=True)
 
 
+@pytest.mark.slow
 def test_a_ct_series_assembles_in_about_one_volume_of_memory(tmp_path: Path) -> None:
     # 512 x 512 int16 CT slices; 48 of them keep the traced run to a few seconds (300 were
     # measured once: 302.9 MiB peak for a 300 MiB volume, against 900 MiB for the old reader).

@@ -16,6 +16,7 @@ from tests.hostile.conftest import assert_one_message, cli
 BEYOND_INT64 = str(2**63)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "said"),
     [
@@ -36,6 +37,7 @@ def test_a_value_the_run_cannot_hold_is_refused_before_training(
     assert "trained" not in proc.stderr and not (work / "runs").exists()
 
 
+@pytest.mark.slow
 def test_images_over_the_pixel_limit_are_refused_and_the_limit_is_configurable(
     work: Path,
 ) -> None:

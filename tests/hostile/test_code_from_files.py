@@ -39,6 +39,7 @@ def _planted_checkpoint(path: Path, run_id: str, marker: Path) -> None:
     torch.save({"format": 3, "run_id": run_id, "model": Planted(marker)}, path)
 
 
+@pytest.mark.slow
 def test_run_resume_refuses_a_crafted_checkpoint(work: Path, tmp_path: Path) -> None:
     first = cli(
         "run", "--model", "identity", "--metrics", "psnr", *TINY_RUN, "--no-progress", cwd=work
@@ -59,6 +60,7 @@ def test_run_resume_refuses_a_crafted_checkpoint(work: Path, tmp_path: Path) -> 
     assert not (elsewhere / "runs" / "leaderboards").exists()
 
 
+@pytest.mark.slow
 def test_a_sweep_that_resumes_a_crafted_checkpoint_fails_that_trial_only(
     work: Path, tmp_path: Path, registries: Registries
 ) -> None:
@@ -86,6 +88,7 @@ def test_a_sweep_that_resumes_a_crafted_checkpoint_fails_that_trial_only(
     assert set(board.column("run_id").to_pylist()) == {second.run_id}
 
 
+@pytest.mark.slow
 def test_an_override_with_another_hash_is_refused_before_training(
     work: Path, tmp_path: Path
 ) -> None:
@@ -100,6 +103,7 @@ def test_an_override_with_another_hash_is_refused_before_training(
     assert "trained" not in proc.stderr and not (work / "runs" / "leaderboards").exists()
 
 
+@pytest.mark.slow
 def test_an_unverified_pickle_is_not_unpickled_even_when_allowed(
     work: Path, tmp_path: Path
 ) -> None:

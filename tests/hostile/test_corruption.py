@@ -41,12 +41,14 @@ def test_a_flipped_byte_in_a_string_column_is_refused_naming_the_file(corrupt_bo
     assert "corrupt" in info.value.message
 
 
+@pytest.mark.slow
 def test_show_gives_one_message(corrupt_board: Path) -> None:
     proc = cli("leaderboard", "show", cwd=corrupt_board.parents[2])
     assert_one_message(proc)
     assert "phantom-brain.arrow" in proc.stderr and "corrupt" in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_run_refuses_to_append_before_training(corrupt_board: Path) -> None:
     before = corrupt_board.read_bytes()
     proc = cli(

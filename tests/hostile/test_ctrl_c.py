@@ -82,6 +82,7 @@ def _training(work: Path) -> Callable[[], bool]:
     return lambda: len(list((work / "runs").glob("*/checkpoint.pt"))) >= 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "ignored", [False, True], ids=["sigint-default", "sigint-inherited-ignored"]
 )
@@ -96,6 +97,7 @@ def test_ctrl_c_while_training_exits_130_with_no_row(
     assert not list(board.parent.glob("*.tmp")) and not list(board.parent.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_start_up_exits_130_and_writes_nothing(work: Path) -> None:
     proc = _start(work)
     time.sleep(0.5)  # the interpreter is up, the command line is still importing

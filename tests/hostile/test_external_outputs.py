@@ -161,6 +161,7 @@ def test_a_header_that_does_not_fit_the_image_is_refused(
         read_outputs(folder, NAMES, SHAPE)
 
 
+@pytest.mark.slow
 def test_score_refuses_a_huge_npy_header_with_one_message(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()

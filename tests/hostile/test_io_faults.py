@@ -14,6 +14,8 @@ import sys
 import zlib
 from pathlib import Path
 
+import pytest
+
 from medganbench.leaderboard.store import append_rows, leaderboard_path, read_leaderboard
 from tests.folders import DEFAULT_BOARDS, the_run_folder
 from tests.hostile.conftest import (
@@ -28,6 +30,7 @@ from tests.leaderboard.rows import make_row
 RUN = ("run", "--model", "identity", "--metrics", "psnr", *TINY_RUN, "--no-progress")
 
 
+@pytest.mark.slow
 @needs_namespaces
 def test_a_read_only_leaderboard_folder_is_refused_before_training(work: Path) -> None:
     proc = cli_with_mount("ro,size=64k", work / DEFAULT_BOARDS, *RUN, cwd=work)
@@ -36,6 +39,7 @@ def test_a_read_only_leaderboard_folder_is_refused_before_training(work: Path) -
     assert "trained" not in proc.stderr
 
 
+@pytest.mark.slow
 @needs_namespaces
 def test_a_full_disk_after_training_keeps_the_result_and_says_how_to_record_it(
     work: Path,
@@ -57,6 +61,7 @@ def test_a_full_disk_after_training_keeps_the_result_and_says_how_to_record_it(
     assert {r["run_id"] for r in rows} == {run_dir.name}
 
 
+@pytest.mark.slow
 def test_a_leaderboard_dir_that_is_a_file_is_refused_before_training(work: Path) -> None:
     (work / "boards").write_text("not a folder")
     proc = cli(*RUN, "--leaderboard-dir", "boards", cwd=work)
@@ -65,6 +70,7 @@ def test_a_leaderboard_dir_that_is_a_file_is_refused_before_training(work: Path)
     assert "trained" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_runs_dir_that_is_a_file_is_refused_before_training(work: Path) -> None:
     (work / "runs").write_text("not a folder")
     proc = cli(*RUN, cwd=work)
@@ -73,6 +79,7 @@ def test_a_runs_dir_that_is_a_file_is_refused_before_training(work: Path) -> Non
     assert not (work / DEFAULT_BOARDS).exists()
 
 
+@pytest.mark.slow
 def test_folders_whose_names_are_not_utf8_work(work: Path) -> None:
     board_dir, runs_dir = os.fsdecode(b"boards-\xff"), os.fsdecode(b"runs-\xfe")
     proc = cli(*RUN, "--leaderboard-dir", board_dir, "--runs-dir", runs_dir, cwd=work)
@@ -98,6 +105,7 @@ def _png_bomb(path: Path, side: int = 60_000) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_sample_grid_that_is_a_decompression_bomb_is_skipped_by_publish(work: Path) -> None:
     done = cli(*RUN, cwd=work)
     assert done.returncode == 0, done.stderr
@@ -109,6 +117,7 @@ def test_a_sample_grid_that_is_a_decompression_bomb_is_skipped_by_publish(work: 
     assert not (work / "site" / "runs" / run_dir.name / "samples.png").exists()
 
 
+@pytest.mark.slow
 def test_an_image_file_that_is_a_decompression_bomb_is_one_message(work: Path) -> None:
     from PIL import Image
 

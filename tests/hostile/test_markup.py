@@ -11,6 +11,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.hostile.conftest import TINY_DATA, TINY_RUN, cli
 
 #: A name rich would read as a closing tag.
@@ -24,6 +26,7 @@ def _ok(proc: subprocess.CompletedProcess[str], *shown: str) -> None:
         assert text in proc.stdout + proc.stderr, (text, proc.stdout[-2000:], proc.stderr[-2000:])
 
 
+@pytest.mark.slow
 def test_run_and_leaderboard_commands_print_bracketed_paths(work: Path) -> None:
     board_dir, runs_dir = f"lb-{ODD}", f"runs-{ODD}"
     run = cli(
@@ -49,6 +52,7 @@ def test_run_and_leaderboard_commands_print_bracketed_paths(work: Path) -> None:
     assert (work / f"site-{ODD}" / "index.html").exists()
 
 
+@pytest.mark.slow
 def test_export_and_score_print_bracketed_paths(work: Path) -> None:
     # The exported targets (domain B) are perfect a2b outputs: scoring them is a success.
     exported = cli(
@@ -64,6 +68,7 @@ def test_export_and_score_print_bracketed_paths(work: Path) -> None:
     _ok(scored, f"runs-{ODD}", f"lb-{ODD}")
 
 
+@pytest.mark.slow
 def test_a_sweep_prints_bracketed_labels_paths_and_errors(work: Path, tmp_path: Path) -> None:
     missing = tmp_path / f"data-{ODD}"  # a root that does not exist: that trial fails
     (work / "s.toml").write_text(

@@ -34,6 +34,7 @@ from tests.hostile.conftest import TINY_RUN, assert_one_message, cli
 TINY_ARGS = {"train_subjects": 2, "val_subjects": 2, "test_subjects": 2, "slices_per_subject": 2}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("model", "arg", "said"),
     [

@@ -42,6 +42,7 @@ def _listing(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("column", ["run_id", "dataset", "model"])
 @pytest.mark.parametrize("value", HOSTILE_VALUES, ids=["dotdot", "absolute", "nul", "newline"])
 def test_merge_refuses_a_row_whose_identifier_could_name_a_path(
@@ -55,6 +56,7 @@ def test_merge_refuses_a_row_whose_identifier_could_name_a_path(
     assert _listing(tmp_path) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", HOSTILE_VALUES, ids=["dotdot", "absolute", "nul", "newline"])
 def test_publish_refuses_a_crafted_run_id_and_writes_nothing(tmp_path: Path, value: str) -> None:
     _crafted_board(tmp_path / DEFAULT_BOARDS / "phantom-brain.arrow", run_id=value)
@@ -64,6 +66,7 @@ def test_publish_refuses_a_crafted_run_id_and_writes_nothing(tmp_path: Path, val
     assert _listing(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_publish_reads_no_file_that_a_symlink_brings_in_from_outside(
     work: Path, tmp_path: Path
 ) -> None:
@@ -89,6 +92,7 @@ def test_publish_reads_no_file_that_a_symlink_brings_in_from_outside(
     assert '"secret"' not in page and "secret" not in page
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["../../outside", "/tmp/absolute", "a\\u0000b", "a\\nb", ".."])
 def test_a_sweep_name_that_could_name_a_path_is_refused(tmp_path: Path, name: str) -> None:
     sweep = tmp_path / "s.toml"
@@ -103,6 +107,7 @@ def test_a_sweep_name_that_could_name_a_path_is_refused(tmp_path: Path, name: st
     assert _listing(tmp_path) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "dataset", ["../outside", "/tmp/absolute", "a\nb"], ids=["dotdot", "absolute", "newline"]
 )
@@ -129,6 +134,7 @@ def _tiny_run_id() -> str:
     return resolve_run(spec, registries).run_id
 
 
+@pytest.mark.slow
 def test_a_link_planted_at_the_run_folder_is_refused_before_training(
     work: Path, tmp_path: Path
 ) -> None:
@@ -144,6 +150,7 @@ def test_a_link_planted_at_the_run_folder_is_refused_before_training(
     assert not (work / DEFAULT_BOARDS).exists()
 
 
+@pytest.mark.slow
 def test_a_planted_inputs_link_is_refused_by_export(work: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()

@@ -48,6 +48,7 @@ def _distribution(root: Path, source: str, name: str = "acme") -> dict[str, str]
     return {"PYTHONPATH": path, "MEDGANBENCH_DISABLE_PLUGIN_AUTOLOAD": ""}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", sorted(BROKEN))
 def test_a_broken_plugin_is_one_message_naming_package_and_entry_point(
     tmp_path: Path, fault: str
@@ -63,6 +64,7 @@ def test_a_broken_plugin_is_one_message_naming_package_and_entry_point(
     assert "<module " not in proc.stderr and str(tmp_path) not in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", sorted(BROKEN))
 def test_plugins_lists_the_healthy_ones_and_marks_the_broken_one(
     tmp_path: Path, fault: str
@@ -77,6 +79,7 @@ def test_plugins_lists_the_healthy_ones_and_marks_the_broken_one(
     assert "<module " not in proc.stdout and str(tmp_path) not in proc.stdout
 
 
+@pytest.mark.slow
 def test_disabling_one_plugin_leaves_the_others(tmp_path: Path) -> None:
     env = _distribution(tmp_path / "site", BROKEN["raises"])
     env["MEDGANBENCH_DISABLE_PLUGINS"] = "acme"
@@ -87,6 +90,7 @@ def test_disabling_one_plugin_leaves_the_others(tmp_path: Path) -> None:
     assert shown.returncode == 0 and "disabled" in shown.stdout
 
 
+@pytest.mark.slow
 def test_a_healthy_plugin_is_loaded_after_the_builtins(tmp_path: Path) -> None:
     source = GOOD_SPEC.replace("'tiny-extra'", "'identity'") + (
         "@hookimpl\ndef medganbench_models():\n    return [SPEC]\n"

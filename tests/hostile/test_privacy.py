@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from medganbench.core.manager import build_registries, make_plugin_manager
@@ -56,6 +57,7 @@ def _files_holding(folder: Path, text: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_a_patient_named_root_stays_in_the_local_run_folder(work: Path, tmp_path: Path) -> None:
     root = _paired_tree(tmp_path / "scans" / PATIENT)
     _run(work, root)
@@ -72,6 +74,7 @@ def test_a_patient_named_root_stays_in_the_local_run_folder(work: Path, tmp_path
     }
 
 
+@pytest.mark.slow
 def test_the_same_data_elsewhere_is_the_same_run(work: Path, tmp_path: Path) -> None:
     _run(work, _paired_tree(tmp_path / "a" / PATIENT))
     again = cli(
@@ -84,6 +87,7 @@ def test_the_same_data_elsewhere_is_the_same_run(work: Path, tmp_path: Path) -> 
     assert "already on" in again.stderr
 
 
+@pytest.mark.slow
 def test_resume_finds_the_data_through_the_local_run_folder(work: Path, tmp_path: Path) -> None:
     root = _paired_tree(tmp_path / "scans" / PATIENT)
     _run(work, root)
@@ -115,6 +119,7 @@ def test_an_old_board_loses_its_data_roots_when_it_is_read(tmp_path: Path) -> No
         assert json.loads(row["dataset_args"]) == {"val_fraction": 0.1}
 
 
+@pytest.mark.slow
 def test_a_merged_old_board_publishes_no_data_root(work: Path) -> None:
     write_raw(work / "old.arrow", v1_table(*_old_rows()))
     (work / DEFAULT_BOARDS).mkdir(parents=True)

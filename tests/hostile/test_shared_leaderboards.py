@@ -109,6 +109,7 @@ def _loop(board: Path) -> Path:
     return board
 
 
+@pytest.mark.slow
 def test_a_leaderboard_that_is_a_symlink_loop_is_refused_before_training(work: Path) -> None:
     # Before: the run trained, then crashed in real_path with a RuntimeError traceback.
     _loop(work / DEFAULT_BOARDS / "phantom-brain.arrow")
@@ -120,6 +121,7 @@ def test_a_leaderboard_that_is_a_symlink_loop_is_refused_before_training(work: P
     assert [p.name for p in (work / "runs").iterdir()] == [DEFAULT_BOARDS.name]
 
 
+@pytest.mark.slow
 def test_score_and_merge_refuse_a_leaderboard_that_is_a_symlink_loop(work: Path) -> None:
     exported = cli("datasets", "export", "phantom-brain", "--direction", "b2a", "--image-size",
                    "32", "--dataset-arg", TINY_DATA, "--out", "ex", cwd=work)  # fmt: skip

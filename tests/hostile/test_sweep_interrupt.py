@@ -104,6 +104,7 @@ def _wait_gone(processes: dict[int, str], within: float) -> list[int]:
     return left
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
 def test_sigint_to_the_driver_alone_ends_the_sweep_and_its_workers(work: Path) -> None:
     proc = _start(work)
@@ -125,6 +126,7 @@ def test_sigint_to_the_driver_alone_ends_the_sweep_and_its_workers(work: Path) -
     assert not (work / "leaderboards").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
 def test_the_workers_end_with_a_killed_driver(work: Path) -> None:
     proc = _start(work)

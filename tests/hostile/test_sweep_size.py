@@ -48,6 +48,7 @@ def test_the_limit_can_be_moved(monkeypatch: pytest.MonkeyPatch) -> None:
         parse_sweep(_sweep(2, ngf=6), "s.toml")
 
 
+@pytest.mark.slow
 def test_the_command_line_refuses_a_huge_grid_with_one_message(work: Path) -> None:
     axis = list(range(1, 101))
     (work / "big.toml").write_text(

@@ -311,6 +311,7 @@ def test_merging_into_a_live_leaderboard_waits_for_its_lock(
 # -------------------------------------------------------------------------------------- CLI
 
 
+@pytest.mark.slow
 def test_cli_merges_into_one_of_its_inputs(tmp_path: Path) -> None:
     a = _board(tmp_path / "a.arrow", make_row(run_id="r1"), make_row(run_id="r2"))
     _board(tmp_path / "b.arrow", make_row(run_id="r2"), make_row(run_id="r3"))
@@ -322,6 +323,7 @@ def test_cli_merges_into_one_of_its_inputs(tmp_path: Path) -> None:
     assert (report["written"], report["rows_out"], report["conflicts"]) == (True, 3, [])
 
 
+@pytest.mark.slow
 def test_cli_output_matches_the_library_byte_for_byte(tmp_path: Path) -> None:
     a, b = _two_boards(tmp_path)
     assert _cli("b.arrow", "a.arrow", "--out", "cli.arrow", cwd=tmp_path).returncode == 0
@@ -329,6 +331,7 @@ def test_cli_output_matches_the_library_byte_for_byte(tmp_path: Path) -> None:
     assert (tmp_path / "cli.arrow").read_bytes() == (tmp_path / "lib.arrow").read_bytes()
 
 
+@pytest.mark.slow
 def test_cli_conflict_exits_1_writes_nothing_and_reports_all(tmp_path: Path) -> None:
     runs = [f"run{i:02d}" for i in range(25)]
     _board(tmp_path / "a.arrow", *(make_row(run_id=r, value=20.0) for r in runs))
@@ -344,6 +347,7 @@ def test_cli_conflict_exits_1_writes_nothing_and_reports_all(tmp_path: Path) -> 
     assert report["conflicts"][0]["files"] == ["a.arrow", "b.arrow"]
 
 
+@pytest.mark.slow
 def test_cli_keep_all_exits_0_and_still_lists_conflicts(tmp_path: Path) -> None:
     _board(tmp_path / "a.arrow", make_row(value=20.0))
     _board(tmp_path / "b.arrow", make_row(value=21.5))
@@ -353,6 +357,7 @@ def test_cli_keep_all_exits_0_and_still_lists_conflicts(tmp_path: Path) -> None:
     assert read_leaderboard(tmp_path / "c.arrow").num_rows == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["missing", "newer", "corrupt", "datasets"])
 def test_cli_refused_inputs_are_one_clear_error(tmp_path: Path, case: str) -> None:
     _board(tmp_path / "a.arrow", make_row())

@@ -373,6 +373,7 @@ def three_seed_board(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_cli_show_aggregates_seeds_by_default(three_seed_board: Path) -> None:
     proc = _cli("leaderboard", "show", cwd=three_seed_board)
     assert proc.returncode == 0, proc.stderr
@@ -382,6 +383,7 @@ def test_cli_show_aggregates_seeds_by_default(three_seed_board: Path) -> None:
     assert proc.stdout.count("cyclegan v1") == 1
 
 
+@pytest.mark.slow
 def test_cli_show_runs_lists_one_row_per_run(three_seed_board: Path) -> None:
     proc = _cli("leaderboard", "show", "--runs", cwd=three_seed_board)
     assert proc.returncode == 0, proc.stderr
@@ -390,6 +392,7 @@ def test_cli_show_runs_lists_one_row_per_run(three_seed_board: Path) -> None:
     assert all(f"{v:.2f}" in proc.stdout for v in (20.0, 21.0, 22.0))
 
 
+@pytest.mark.slow
 def test_cli_export_md_runs_flag(three_seed_board: Path) -> None:
     out = three_seed_board / "board.md"
     args = (

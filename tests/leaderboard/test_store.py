@@ -103,6 +103,7 @@ def _append_worker(path: str, writer: int, barrier: Any) -> None:
         append_rows(Path(path), rows)
 
 
+@pytest.mark.slow
 def test_concurrent_appends_from_eight_processes_lose_no_row(tmp_path: Path) -> None:
     path = tmp_path / "phantom-brain.arrow"
     ctx = multiprocessing.get_context("spawn")

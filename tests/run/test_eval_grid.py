@@ -85,6 +85,7 @@ def test_eval_grid_as_a_dataset_argument_points_to_the_run_option(
         registries.datasets.get(dataset).resolve({"eval_grid": "native"})
 
 
+@pytest.mark.slow
 def test_eval_grid_as_a_dataset_argument_fails_the_command_line_once(tmp_path: Path) -> None:
     proc = _cli("run", "--model", "identity", "--dataset-arg", "eval_grid=native", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
@@ -131,6 +132,7 @@ def test_a_sweep_carries_eval_grid_to_every_trial(registries: Registries) -> Non
         parse_sweep({**data, "eval_grid": "image-size"}, "s.toml")
 
 
+@pytest.mark.slow
 def test_run_help_describes_the_option(tmp_path: Path) -> None:
     proc = _cli("run", "--help", cwd=tmp_path)
     assert proc.returncode == 0
@@ -139,6 +141,7 @@ def test_run_help_describes_the_option(tmp_path: Path) -> None:
     assert "native grid" in flat and "paired volume datasets" in flat and "SynthRAD" in flat
 
 
+@pytest.mark.slow
 def test_resume_refuses_eval_grid_beside_it(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     proc = _cli("run", "--resume", str(tmp_path / "run"), "--eval-grid", "native", cwd=tmp_path)
@@ -160,6 +163,7 @@ def test_native_grid_on_a_dataset_without_it_is_refused_before_training(
     assert not dirs["leaderboard_dir"].exists() or not any(dirs["leaderboard_dir"].iterdir())
 
 
+@pytest.mark.slow
 def test_native_grid_on_a_dataset_without_it_fails_the_command_line_once(tmp_path: Path) -> None:
     proc = _cli(
         "run", "--model", "identity", "--image-size", "32", "--eval-grid", "native", cwd=tmp_path

@@ -333,6 +333,7 @@ def test_data_order_resumes_across_an_epoch_boundary(unpaired: bool) -> None:
         assert torch.equal(want["a"], have["a"]) and torch.equal(want["b"], have["b"])
 
 
+@pytest.mark.slow
 def test_cli_resume_refuses_spec_options(tmp_path: Path) -> None:
     run_dir = tmp_path / "runs" / "0123456789abcdef"
     run_dir.mkdir(parents=True)
@@ -347,6 +348,7 @@ def test_cli_resume_refuses_spec_options(tmp_path: Path) -> None:
     assert "do not also give --seed" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_cli_resume_of_a_directory_without_spec_is_one_clear_error(tmp_path: Path) -> None:
     proc = subprocess.run(
         _cli("run", "--resume", str(tmp_path)),

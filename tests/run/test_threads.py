@@ -133,6 +133,7 @@ def test_the_row_records_the_threads_and_the_run_id_ignores_them(
     assert torch.get_num_threads() == before
 
 
+@pytest.mark.slow
 def test_cli_run_takes_threads_and_refuses_zero(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != THREADS_ENV}
     small = ["--image-size", "32", "--dataset-arg", ",".join(f"{k}={v}" for k, v in SMALL.items())]

@@ -151,6 +151,7 @@ def test_every_reproduce_command_is_checked_against_its_run_id(site: Path, measu
         assert f"this command gives run id {run_id}" in html
 
 
+@pytest.mark.slow
 def test_running_a_reproduce_command_gives_the_same_run_id(
     site: Path, measured: Path, tmp_path: Path
 ) -> None:
@@ -202,6 +203,7 @@ def test_a_directory_that_is_not_a_site_is_never_replaced(measured: Path, tmp_pa
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_cli_publish_writes_the_site(measured: Path, tmp_path: Path) -> None:
     proc = subprocess.run(
         [
@@ -244,6 +246,7 @@ def test_hub_upload_without_network_is_one_clear_error(
         upload_to_hub("org/name", site, [])
 
 
+@pytest.mark.slow
 def test_cli_hub_failure_exits_1_without_traceback(measured: Path, tmp_path: Path) -> None:
     env = {
         **os.environ,

@@ -68,6 +68,7 @@ def test_every_registered_executor_is_exercised() -> None:
     assert registered == set(EXECUTOR_TEST_ARGS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("executor", "args"), EXECUTORS)
 def test_every_executor_lands_each_trial_once(tmp_path: Path, executor: str, args: dict) -> None:
     _, trials, report = _sweep(tmp_path, executor, args)

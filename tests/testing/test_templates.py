@@ -96,6 +96,7 @@ def test_every_template_passes_check_plugin(site: Path, tmp_path: Path) -> None:
     assert f"{DISTRIBUTION} ({len(TEMPLATES)} component(s)): {summary}" in lines
 
 
+@pytest.mark.slow
 def test_the_file_backed_dataset_template_is_short_and_passes_check(
     site: Path, tmp_path: Path
 ) -> None:

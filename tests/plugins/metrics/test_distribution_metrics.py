@@ -139,6 +139,7 @@ def inception() -> InceptionFeatures:
     return InceptionFeatures(resolve_weights(FID_INCEPTION), torch.device("cpu"), batch_size=8)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
 def test_converted_inception_equals_the_torchscript_trunk(inception, tmp_path: Path) -> None:
     source = FID_INCEPTION.sources[1]  # the package-index source
@@ -159,6 +160,7 @@ def test_declared_official_url_is_torch_fidelitys() -> None:
     assert FID_INCEPTION.sources[0].url == URL_INCEPTION_V3
 
 
+@pytest.mark.slow
 def test_declaring_the_metrics_does_not_import_torchvision() -> None:
     """Start-up stays fast: the hook modules import neither torchvision, lpips nor torch-fidelity."""
     import subprocess
@@ -185,6 +187,7 @@ def _phantom_ct(registries, size: int = 64) -> torch.Tensor:
     return torch.stack([split[i]["b"] for i in range(len(split))])
 
 
+@pytest.mark.slow
 def test_fid_grows_with_noise_on_phantom_images(registries, inception) -> None:
     ct = _phantom_ct(registries)
     real = inception(quantise(ct, CT_WINDOW))
@@ -197,6 +200,7 @@ def test_fid_grows_with_noise_on_phantom_images(registries, inception) -> None:
     assert fids == sorted(fids) and fids[-1] > fids[1] + 10.0, fids
 
 
+@pytest.mark.slow
 def test_features_do_not_depend_on_the_batch_size(registries, inception) -> None:
     images = quantise(_phantom_ct(registries)[:8], CT_WINDOW)
     one = torch.cat([InceptionFeatures(inception.weights, torch.device("cpu"), 1)(images)])
@@ -209,6 +213,7 @@ def _batch(pred: torch.Tensor, target: torch.Tensor) -> EvalBatch:
     return EvalBatch(pred, target, mask, CT_WINDOW, paired=False, domain="CT")
 
 
+@pytest.mark.slow
 def test_real_features_are_cached_and_reused(registries, inception, tmp_path: Path) -> None:
     ct = _phantom_ct(registries)
     ctx = MetricContext(
@@ -256,6 +261,8 @@ def fid_kid_run(inception, tmp_path_factory: pytest.TempPathFactory) -> RunResul
     return execute_run(spec, build_registries(make_plugin_manager()), options)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("fid-kid-run")  # one worker runs the shared run once
 def test_run_writes_fid_and_kid_rows_with_weights_and_floor(fid_kid_run, inception) -> None:
     rows = {r["metric"]: r for r in read_leaderboard(fid_kid_run.leaderboard).to_pylist()}
     for name in ("fid", "kid"):
@@ -266,6 +273,7 @@ def test_run_writes_fid_and_kid_rows_with_weights_and_floor(fid_kid_run, incepti
     assert rows["psnr"]["weights"] == "{}" and rows["psnr"]["noise_floor"] is None
 
 
+@pytest.mark.slow
 def test_distribution_metrics_are_allowed_on_unpaired_data(registries, dirs, inception) -> None:
     spec = RunSpec(
         model="identity",
@@ -278,6 +286,8 @@ def test_distribution_metrics_are_allowed_on_unpaired_data(registries, dirs, inc
     assert np.isfinite(result.metrics["kid"])
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("fid-kid-run")  # one worker runs the shared run once
 def test_dataclass_reports_are_json_in_result_file(fid_kid_run, inception) -> None:
     saved = json.loads((fid_kid_run.run_dir / "result.json").read_text())
     report = saved["metric_reports"]["a2b"]["fid"]

@@ -134,6 +134,7 @@ def _float_images(n: int, seed: int) -> torch.Tensor:
     return torch.nn.functional.avg_pool2d(torch.rand(n, 1, 32, 32, generator=g), 3, 1, 1)
 
 
+@pytest.mark.slow
 def test_fd_with_the_inception_encoder_is_fid_exactly(registries) -> None:
     # The same scoring function, and bit-identical features to fid's own extractor: fd's value
     # is then fid's (checking it through two 2048×2048 matrix square roots would cost minutes).
@@ -165,6 +166,7 @@ def test_a_hand_installed_file_without_a_pin_is_used_unverified(private_weights:
         install_from_file(DINOV2_VITS14, pickled)
 
 
+@pytest.mark.slow
 def test_dinov2_features_are_cached_per_encoder_and_weights(private_weights: Path) -> None:
     path = private_weights / "vits14.safetensors"
     save_file(_random_timm(DinoV2Small, img_size=518), str(path))

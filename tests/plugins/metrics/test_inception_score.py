@@ -117,6 +117,7 @@ def is_weights(test_classifier: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return test_classifier
 
 
+@pytest.mark.slow
 def test_logits_are_the_classifier_on_the_pool_features(is_weights: Path) -> None:
     weights = resolve_weights(IS_INCEPTION, unverified_ok=True)
     images = quantise(
@@ -158,6 +159,7 @@ def test_run_writes_an_is_row_with_weights_and_the_real_sets_score(
     assert row["value"] >= 1.0 and details["real_is"] >= 1.0
 
 
+@pytest.mark.slow
 def test_metric_accumulates_batches(is_weights: Path) -> None:
     ct = torch.rand(12, 1, 32, 32, generator=torch.Generator().manual_seed(2)) * 4024 - 1024
     mask = torch.ones_like(ct, dtype=torch.bool)

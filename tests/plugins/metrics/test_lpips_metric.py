@@ -157,6 +157,7 @@ def test_converted_linear_layers_are_bit_identical_to_the_lpips_package(
         assert torch.equal(state[key.replace("lin", "lins.")], value), key
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("net", ["alex", "vgg"])
 def test_artifact_is_exactly_the_lpips_module_state_dict(
     net: str, alex_weights: ResolvedWeights, vgg_weights: ResolvedWeights
@@ -171,6 +172,7 @@ def test_artifact_is_exactly_the_lpips_module_state_dict(
     module.load_state_dict(state, strict=True)
 
 
+@pytest.mark.slow
 def test_alex_backbone_has_torchvision_alexnet_layout(alex_state: Tensors, tmp_path: Path) -> None:
     # lpips keeps torchvision's `features` indices inside its slices: net.sliceK.I -> features.I.
     backbone = {
@@ -233,6 +235,7 @@ def test_more_noise_gives_larger_lpips(alex_model: lpips.LPIPS) -> None:
     assert values[0] < values[1] < values[2], values
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_batch_size() -> None:
     target = _phantoms(8)
     pred = _noisy(target, 200.0)
@@ -241,6 +244,7 @@ def test_results_do_not_depend_on_batch_size() -> None:
     assert one.compute() == pytest.approx(eight.compute(), abs=1e-4)
 
 
+@pytest.mark.slow
 def test_vgg_backbone_works_and_differs_from_alex(vgg_weights: ResolvedWeights) -> None:
     target = _phantoms(2, size=32)
     pred = _noisy(target, 200.0)

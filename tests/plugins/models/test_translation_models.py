@@ -55,6 +55,7 @@ def _run(registries: Registries, dirs: dict[str, Path], spec: RunSpec):
 # ---- learning ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", TRANSLATORS)
 def test_model_overfits_a_few_pairs_better_than_identity(registries, dirs, model: str) -> None:
     """A real learning check: 120 steps on 4 phantom slices, scored on those same slices."""

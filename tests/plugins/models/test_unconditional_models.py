@@ -143,6 +143,7 @@ def test_noise_is_uniform_in_unit_box() -> None:
     assert z.min() < -0.99 and z.max() > 0.99  # uniform, not Gaussian-squashed
 
 
+@pytest.mark.slow
 def test_dcgan_end_to_end_writes_a_kid_row(registries, dirs: dict[str, Path]) -> None:
     spec = RunSpec(
         model="dcgan",
