@@ -2,7 +2,9 @@
 
 Values that become parts of paths — a row's run id, dataset and model, a sweep's name, a file
 name in a run folder — are checked against their shape (``../``, absolute paths, NUL and newline
-never pass), and the site reads run files only from inside the runs folder.
+never pass), and the site reads run files only from inside the runs folder. Commands refused
+before they do any work run in this process (``cli_in_process``: the same command group and
+error handling, without seconds of start-up per case).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from medganbench.errors import LeaderboardError
 from medganbench.leaderboard.schema import SCHEMA
 from medganbench.leaderboard.store import leaderboard_path
 from medganbench.run.spec import resolve_run
+from tests.cli_runner import cli_in_process
 from tests.folders import DEFAULT_BOARDS, the_run_folder
 from tests.hostile.conftest import TINY_RUN, assert_one_message, cli
 from tests.leaderboard.rows import make_row, write_raw
@@ -42,7 +45,6 @@ def _listing(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("column", ["run_id", "dataset", "model"])
 @pytest.mark.parametrize("value", HOSTILE_VALUES, ids=["dotdot", "absolute", "nul", "newline"])
 def test_merge_refuses_a_row_whose_identifier_could_name_a_path(
@@ -50,18 +52,19 @@ def test_merge_refuses_a_row_whose_identifier_could_name_a_path(
 ) -> None:
     board = _crafted_board(tmp_path / "in" / "phantom-brain.arrow", **{column: value})
     before = _listing(tmp_path)
-    proc = cli("leaderboard", "merge", str(board), "--out", "out/merged.arrow", cwd=tmp_path)
+    proc = cli_in_process(
+        "leaderboard", "merge", str(board), "--out", "out/merged.arrow", cwd=tmp_path
+    )
     assert_one_message(proc)
     assert "row 0" in proc.stderr and column in proc.stderr
     assert _listing(tmp_path) == before
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("value", HOSTILE_VALUES, ids=["dotdot", "absolute", "nul", "newline"])
 def test_publish_refuses_a_crafted_run_id_and_writes_nothing(tmp_path: Path, value: str) -> None:
     _crafted_board(tmp_path / DEFAULT_BOARDS / "phantom-brain.arrow", run_id=value)
     before = _listing(tmp_path)
-    proc = cli("leaderboard", "publish", "--out", "site", cwd=tmp_path)
+    proc = cli_in_process("leaderboard", "publish", "--out", "site", cwd=tmp_path)
     assert_one_message(proc)
     assert _listing(tmp_path) == before
 
@@ -92,7 +95,6 @@ def test_publish_reads_no_file_that_a_symlink_brings_in_from_outside(
     assert '"secret"' not in page and "secret" not in page
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", ["../../outside", "/tmp/absolute", "a\\u0000b", "a\\nb", ".."])
 def test_a_sweep_name_that_could_name_a_path_is_refused(tmp_path: Path, name: str) -> None:
     sweep = tmp_path / "s.toml"
@@ -101,18 +103,17 @@ def test_a_sweep_name_that_could_name_a_path_is_refused(tmp_path: Path, name: st
         'models = ["identity"]\ndatasets = ["phantom-brain"]\n'
     )
     before = _listing(tmp_path)
-    proc = cli("sweep", str(sweep), "--no-progress", cwd=tmp_path)
+    proc = cli_in_process("sweep", str(sweep), "--no-progress", cwd=tmp_path)
     assert_one_message(proc, code=2)
     assert "plain file name" in proc.stderr
     assert _listing(tmp_path) == before
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     "dataset", ["../outside", "/tmp/absolute", "a\nb"], ids=["dotdot", "absolute", "newline"]
 )
 def test_a_dataset_name_that_could_name_a_path_is_refused(tmp_path: Path, dataset: str) -> None:
-    proc = cli("leaderboard", "show", "--dataset", dataset, cwd=tmp_path)
+    proc = cli_in_process("leaderboard", "show", "--dataset", dataset, cwd=tmp_path)
     assert_one_message(proc)
     assert "cannot be used as a leaderboard name" in proc.stderr
 

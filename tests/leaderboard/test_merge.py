@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from medganbench.leaderboard.merge_report import ColumnDiff, MergeConflictError
 from medganbench.leaderboard.ranking import ranked_groups
 from medganbench.leaderboard.schema import SCHEMA
 from medganbench.leaderboard.store import append_rows, read_leaderboard
+from tests.cli_runner import cli_in_process
 from tests.leaderboard.rows import T0, label, labels, make_row, v1_table, write_raw
 
 
@@ -36,13 +36,8 @@ def _run_ids(table: pa.Table) -> list[str]:
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "medganbench", "leaderboard", "merge", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    # In this process: the same command group and error handling, without a second of start-up.
+    return cli_in_process("leaderboard", "merge", *args, cwd=cwd)
 
 
 # ------------------------------------------------------------------------------- duplicates
@@ -311,7 +306,6 @@ def test_merging_into_a_live_leaderboard_waits_for_its_lock(
 # -------------------------------------------------------------------------------------- CLI
 
 
-@pytest.mark.slow
 def test_cli_merges_into_one_of_its_inputs(tmp_path: Path) -> None:
     a = _board(tmp_path / "a.arrow", make_row(run_id="r1"), make_row(run_id="r2"))
     _board(tmp_path / "b.arrow", make_row(run_id="r2"), make_row(run_id="r3"))
@@ -323,7 +317,6 @@ def test_cli_merges_into_one_of_its_inputs(tmp_path: Path) -> None:
     assert (report["written"], report["rows_out"], report["conflicts"]) == (True, 3, [])
 
 
-@pytest.mark.slow
 def test_cli_output_matches_the_library_byte_for_byte(tmp_path: Path) -> None:
     a, b = _two_boards(tmp_path)
     assert _cli("b.arrow", "a.arrow", "--out", "cli.arrow", cwd=tmp_path).returncode == 0
@@ -331,7 +324,6 @@ def test_cli_output_matches_the_library_byte_for_byte(tmp_path: Path) -> None:
     assert (tmp_path / "cli.arrow").read_bytes() == (tmp_path / "lib.arrow").read_bytes()
 
 
-@pytest.mark.slow
 def test_cli_conflict_exits_1_writes_nothing_and_reports_all(tmp_path: Path) -> None:
     runs = [f"run{i:02d}" for i in range(25)]
     _board(tmp_path / "a.arrow", *(make_row(run_id=r, value=20.0) for r in runs))
@@ -347,7 +339,6 @@ def test_cli_conflict_exits_1_writes_nothing_and_reports_all(tmp_path: Path) -> 
     assert report["conflicts"][0]["files"] == ["a.arrow", "b.arrow"]
 
 
-@pytest.mark.slow
 def test_cli_keep_all_exits_0_and_still_lists_conflicts(tmp_path: Path) -> None:
     _board(tmp_path / "a.arrow", make_row(value=20.0))
     _board(tmp_path / "b.arrow", make_row(value=21.5))
@@ -357,7 +348,6 @@ def test_cli_keep_all_exits_0_and_still_lists_conflicts(tmp_path: Path) -> None:
     assert read_leaderboard(tmp_path / "c.arrow").num_rows == 2
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", ["missing", "newer", "corrupt", "datasets"])
 def test_cli_refused_inputs_are_one_clear_error(tmp_path: Path, case: str) -> None:
     _board(tmp_path / "a.arrow", make_row())
