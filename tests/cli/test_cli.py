@@ -10,6 +10,8 @@ from pathlib import Path
 import pyarrow.ipc as ipc
 import pytest
 
+from tests.cli_runner import cli_in_process
+
 SMALL = [
     "--image-size",
     "32",
@@ -21,7 +23,11 @@ SMALL = [
 def _cli(
     *args: str, cwd: Path, env_extra: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **(env_extra or {})}
+    if env_extra is None:
+        # In this process: the same command group and error handling, without a second or
+        # more of start-up per call. A test that sets the environment gets a process.
+        return cli_in_process(*args, cwd=cwd)
+    env = {**os.environ, **env_extra}
     return subprocess.run(
         [sys.executable, "-m", "medganbench", *args],
         cwd=cwd,
@@ -38,28 +44,24 @@ def _assert_clean_failure(proc: subprocess.CompletedProcess[str], code: int) -> 
     assert proc.stderr.count("error:") == 1
 
 
-@pytest.mark.slow
 def test_unknown_model_exits_2_with_suggestion(tmp_path: Path) -> None:
     proc = _cli("run", "--model", "identiy", cwd=tmp_path)
     _assert_clean_failure(proc, 2)
     assert "Did you mean 'identity'" in proc.stderr and "Known models:" in proc.stderr
 
 
-@pytest.mark.slow
 def test_bad_budget_exits_2(tmp_path: Path) -> None:
     proc = _cli("run", "--model", "identity", "--budget", "epochs=3", cwd=tmp_path)
     _assert_clean_failure(proc, 2)
     assert "steps=N" in proc.stderr
 
 
-@pytest.mark.slow
 def test_unknown_model_arg_exits_2(tmp_path: Path) -> None:
     proc = _cli("run", "--model", "identity", "--model-arg", "batchsize=2", cwd=tmp_path)
     _assert_clean_failure(proc, 2)
     assert "Did you mean 'batch_size'" in proc.stderr
 
 
-@pytest.mark.slow
 def test_paired_metric_on_unpaired_dataset_exits_2(tmp_path: Path) -> None:
     proc = _cli(
         "run", "--model", "identity", *SMALL, "--dataset-arg", "paired=false", "--metrics", "psnr",
@@ -100,7 +102,6 @@ def test_run_then_show_and_export(tmp_path: Path) -> None:
     assert "intensity-lookup" in md.read_text()
 
 
-@pytest.mark.slow
 def test_export_to_dash_writes_to_standard_output_not_a_file(tmp_path: Path) -> None:
     boards = str(Path(__file__).resolve().parents[2] / "leaderboards")
     args = ("leaderboard", "export", "--dataset", "phantom-brain", "--format", "md")
@@ -112,7 +113,6 @@ def test_export_to_dash_writes_to_standard_output_not_a_file(tmp_path: Path) -> 
     assert proc.stdout == (tmp_path / "board.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.slow
 def test_show_without_leaderboards_exits_2(tmp_path: Path) -> None:
     _assert_clean_failure(_cli("leaderboard", "show", cwd=tmp_path), 2)
 
@@ -136,14 +136,12 @@ def test_list_metrics_prints_brackets_in_summaries_as_they_are(tmp_path: Path) -
     assert "via frd-score (pip install 'medganbench[radiomics]')." in proc.stdout
 
 
-@pytest.mark.slow
 def test_bad_ablation_value_exits_2_listing_the_allowed_ones(tmp_path: Path) -> None:
     proc = _cli("run", "--model", "hlsnc", "--model-arg", "norm=group", cwd=tmp_path)
     _assert_clean_failure(proc, 2)
     assert "norm='group'" in proc.stderr and "switchable|instance|batch|layer" in proc.stderr
 
 
-@pytest.mark.slow
 def test_pix2pix_on_unpaired_data_exits_2_before_training(tmp_path: Path) -> None:
     proc = _cli("run", "--model", "pix2pix", *SMALL, "--dataset-arg", "paired=false", cwd=tmp_path)
     _assert_clean_failure(proc, 2)
@@ -151,14 +149,12 @@ def test_pix2pix_on_unpaired_data_exits_2_before_training(tmp_path: Path) -> Non
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.slow
 def test_plugins_lists_versions(tmp_path: Path) -> None:
     proc = _cli("plugins", cwd=tmp_path)
     assert proc.returncode == 0
     assert "medganbench_plugins.models.identity" in proc.stdout and "built-in" in proc.stdout
 
 
-@pytest.mark.slow
 def test_corrupt_image_in_a_folder_dataset_is_one_message_naming_it(tmp_path: Path) -> None:
     from PIL import Image
 
@@ -190,7 +186,6 @@ def test_corrupt_image_in_a_folder_dataset_is_one_message_naming_it(tmp_path: Pa
     assert not (tmp_path / "runs" / "leaderboards").exists()
 
 
-@pytest.mark.slow
 def test_no_amp_names_its_replacement(tmp_path: Path) -> None:
     proc = _cli("run", "--model", "identity", "--no-amp", cwd=tmp_path)
     _assert_clean_failure(proc, 2)

@@ -29,12 +29,12 @@ from medganbench.run.runner import execute_run
 from medganbench.run.spec import RunSpec, resolve_run
 from medganbench.testing.report import ContractViolation, Probe
 from medganbench.testing.support import check_declaration
-from tests.hostile.conftest import TINY_RUN, assert_one_message, cli
+from tests.cli_runner import cli_in_process
+from tests.hostile.conftest import TINY_RUN, assert_one_message
 
 TINY_ARGS = {"train_subjects": 2, "val_subjects": 2, "test_subjects": 2, "slices_per_subject": 2}
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("model", "arg", "said"),
     [
@@ -47,7 +47,10 @@ TINY_ARGS = {"train_subjects": 2, "val_subjects": 2, "test_subjects": 2, "slices
 def test_a_size_beyond_reason_is_one_message_and_no_run_folder(
     work: Path, model: str, arg: str, said: str
 ) -> None:
-    proc = cli("run", "--model", model, "--model-arg", arg, *TINY_RUN, "--no-progress", cwd=work)
+    # Refused before anything is built: in this process (tests/cli_runner.py).
+    proc = cli_in_process(
+        "run", "--model", model, "--model-arg", arg, *TINY_RUN, "--no-progress", cwd=work
+    )
     assert_one_message(proc, code=2)
     assert said in proc.stderr and arg.split("=")[0] in proc.stderr, proc.stderr
     assert "Allowed:" in proc.stderr, proc.stderr  # the hint gives the range

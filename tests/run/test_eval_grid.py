@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from medganbench.run.prepare import prepare
 from medganbench.run.resume import spec_from_identity
 from medganbench.run.spec import RunSpec, resolve_run
 from medganbench.sweep.spec import expand_trials, parse_sweep
+from tests.cli_runner import cli_in_process
 
 HINT = "--eval-grid native"
 
@@ -28,14 +28,8 @@ def _spec(**changes: object) -> RunSpec:
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "medganbench", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    # In this process: the same command group and error handling, without seconds of start-up.
+    return cli_in_process(*args, cwd=cwd)
 
 
 # --------------------------------------------------------------------------------- identity
@@ -85,7 +79,6 @@ def test_eval_grid_as_a_dataset_argument_points_to_the_run_option(
         registries.datasets.get(dataset).resolve({"eval_grid": "native"})
 
 
-@pytest.mark.slow
 def test_eval_grid_as_a_dataset_argument_fails_the_command_line_once(tmp_path: Path) -> None:
     proc = _cli("run", "--model", "identity", "--dataset-arg", "eval_grid=native", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
@@ -132,7 +125,6 @@ def test_a_sweep_carries_eval_grid_to_every_trial(registries: Registries) -> Non
         parse_sweep({**data, "eval_grid": "image-size"}, "s.toml")
 
 
-@pytest.mark.slow
 def test_run_help_describes_the_option(tmp_path: Path) -> None:
     proc = _cli("run", "--help", cwd=tmp_path)
     assert proc.returncode == 0
@@ -141,7 +133,6 @@ def test_run_help_describes_the_option(tmp_path: Path) -> None:
     assert "native grid" in flat and "paired volume datasets" in flat and "SynthRAD" in flat
 
 
-@pytest.mark.slow
 def test_resume_refuses_eval_grid_beside_it(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     proc = _cli("run", "--resume", str(tmp_path / "run"), "--eval-grid", "native", cwd=tmp_path)
@@ -163,7 +154,6 @@ def test_native_grid_on_a_dataset_without_it_is_refused_before_training(
     assert not dirs["leaderboard_dir"].exists() or not any(dirs["leaderboard_dir"].iterdir())
 
 
-@pytest.mark.slow
 def test_native_grid_on_a_dataset_without_it_fails_the_command_line_once(tmp_path: Path) -> None:
     proc = _cli(
         "run", "--model", "identity", "--image-size", "32", "--eval-grid", "native", cwd=tmp_path
