@@ -17,7 +17,6 @@ import pytest
 import torch
 
 from medganbench.core.manager import Registries, build_registries, make_plugin_manager
-from medganbench.testing.parametrize import Check
 
 
 @pytest.fixture(autouse=True)
@@ -56,26 +55,6 @@ def pytest_configure(config: pytest.Config) -> None:
         # machine are several times slower than one).
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         torch.set_num_threads(1)
-
-
-#: Tests that start a Ray instance on this machine: one at a time, in one worker (two local
-#: clusters at once compete for ports and for the cores their trials ask for).
-RAY_GROUP = "ray"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for pytest-xdist's ``--dist loadgroup``: the contract tests of one component run
-    in one worker (a component's contracts are checked together when its first test runs, so
-    split across workers they would be checked twice), and the Ray tests in one worker."""
-    for item in items:
-        group = None
-        check = getattr(item, "callspec", None) and item.callspec.params.get("check")
-        if isinstance(check, Check):
-            group = f"contract-{check.component.kind}-{check.component.name}"
-        elif "ray" in item.path.stem.split("_") or "[ray-" in item.nodeid:
-            group = RAY_GROUP
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture

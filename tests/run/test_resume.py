@@ -146,7 +146,6 @@ def killed_and_resumed(tmp_path_factory: pytest.TempPathFactory) -> KilledAndRes
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("killed-and-resumed")  # one worker runs the shared fixture once
 def test_sigkilled_run_resumes_to_the_uninterrupted_result(
     killed_and_resumed: KilledAndResumed,
 ) -> None:
@@ -162,7 +161,6 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("killed-and-resumed")  # one worker runs the shared fixture once
 def test_a_resumed_run_reports_the_step_it_resumed_from(
     killed_and_resumed: KilledAndResumed,
 ) -> None:

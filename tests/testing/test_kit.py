@@ -41,7 +41,8 @@ def test_a_sound_model_keeps_every_contract(registries: Registries) -> None:
     [
         ("fake-claims-to-learn-nothing", "declares", "learned is false"),
         ("fake-out-of-range", "output", "outside [-1, 1]"),
-        ("fake-unseeded", "determinism", "the same seed gave losses"),
+        # Its noise may move the losses or, when they round alike, only the outputs.
+        ("fake-unseeded", "determinism", "the same seed gave"),
         ("fake-loses-the-bias", "state-round-trip", "other outputs after load_state_dict"),
         ("fake-pickles-an-object", "state-round-trip", "weights_only=True"),
         ("fake-forgets-the-optimiser", "exact-resume", "optimiser state"),

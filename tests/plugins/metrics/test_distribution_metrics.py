@@ -262,7 +262,6 @@ def fid_kid_run(inception, tmp_path_factory: pytest.TempPathFactory) -> RunResul
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("fid-kid-run")  # one worker runs the shared run once
 def test_run_writes_fid_and_kid_rows_with_weights_and_floor(fid_kid_run, inception) -> None:
     rows = {r["metric"]: r for r in read_leaderboard(fid_kid_run.leaderboard).to_pylist()}
     for name in ("fid", "kid"):
@@ -287,7 +286,6 @@ def test_distribution_metrics_are_allowed_on_unpaired_data(registries, dirs, inc
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("fid-kid-run")  # one worker runs the shared run once
 def test_dataclass_reports_are_json_in_result_file(fid_kid_run, inception) -> None:
     saved = json.loads((fid_kid_run.run_dir / "result.json").read_text())
     report = saved["metric_reports"]["a2b"]["fid"]
