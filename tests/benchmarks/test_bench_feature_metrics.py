@@ -30,10 +30,11 @@ BENCH = {"rounds": 3, "iterations": 1, "warmup_rounds": 1}
 ONCE = {"rounds": 1, "iterations": 1, "warmup_rounds": 0}
 
 
-@pytest.fixture(scope="module")
-def features(measuring: bool) -> tuple[torch.Tensor, torch.Tensor]:
+@pytest.fixture
+def features(benchmark: BenchmarkFixture) -> tuple[torch.Tensor, torch.Tensor]:
+    # Per test (tens of milliseconds): the size follows whether this test measures.
     g = torch.Generator().manual_seed(0)
-    d = D if measuring else CHECK_D
+    d = CHECK_D if benchmark.disabled else D
     return torch.randn(N, d, generator=g), torch.randn(N, d, generator=g) * 1.1
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.folders import the_run_folder
+
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--image-size", "32", "--budget", "steps=1", "--dataset-arg",
         "train_subjects=2,val_subjects=2,test_subjects=2,slices_per_subject=2"]  # fmt: skip
@@ -59,5 +61,5 @@ def test_the_main_command_leaves_the_working_tree_clean(tmp_path: Path) -> None:
     assert status.stdout == ""
     assert list((clone / "runs" / "leaderboards").glob("*.arrow"))
     # The finished run kept its result, not its checkpoint (--keep-checkpoint keeps it).
-    (run,) = [p for p in (clone / "runs").iterdir() if p.name != "leaderboards"]
+    run = the_run_folder(clone / "runs")
     assert (run / "result.json").is_file() and not (run / "checkpoint.pt").exists()
