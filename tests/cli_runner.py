@@ -9,8 +9,9 @@ from pathlib import Path
 
 def cli_in_process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The command line's own group (its error handling included) run in this process with
-    click's test runner, from ``cwd``: for cases where a command is refused before it does any
-    work, which need no process of their own (a subprocess costs seconds of start-up each)."""
+    click's test runner, from ``cwd``: for tests whose subject is not the process itself (its
+    signals, environment or terminal width), as a subprocess costs seconds of start-up each.
+    An exception other than the command's exit is a bug and is raised."""
     from click.testing import CliRunner
 
     from medganbench.cli import main
