@@ -32,6 +32,8 @@ from medganbench.leaderboard.schema import SCHEMA, rows_from_table
 # domains (different units and windows), so ranking them against each other is meaningless.
 # ``track`` keeps outputs made elsewhere (``external``: no budget, scored by ``medganbench
 # score``) apart from runs trained here under a budget: they are never ranked together.
+# ``protocol`` keeps the weights at the end of the budget (``final``) apart from the checkpoint
+# chosen on the validation split (``best:METRIC@val``): choosing is an advantage of its own.
 COMPARABLE_KEYS: tuple[str, ...] = (
     "dataset",
     "dataset_version",
@@ -43,6 +45,7 @@ COMPARABLE_KEYS: tuple[str, ...] = (
     "eval_split",
     "direction",
     "track",
+    "protocol",
 )
 
 

@@ -27,9 +27,10 @@ import pyarrow as pa
 
 from medganbench.core.params import canonical_json
 from medganbench.errors import LeaderboardError
+from medganbench.leaderboard.protocols import is_protocol
 from medganbench.leaderboard.upgrades import UPGRADES
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 VERSION_KEY = b"medganbench.schema_version"
 
 
@@ -76,6 +77,11 @@ class LeaderboardRow:
     # averaged or merged together. Until v3 both hid in ``metric_args``.
     eval_unit: str = _column(_STRING)
     eval_grid: str = _column(_STRING)
+    # Added in schema v5: which checkpoint was scored. "final" (the weights at the end of the
+    # budget) or "best:METRIC@val" (``--select best:METRIC``: the checkpoint with the best
+    # validation value of METRIC, scored on the evaluation split); rows of the two protocols
+    # are never ranked, averaged or merged together.
+    protocol: str = _column(_STRING)
     metric: str = _column(_STRING)
     metric_version: str = _column(_STRING)
     metric_convention: str = _column(_STRING)
@@ -93,6 +99,9 @@ class LeaderboardRow:
     budget_kimg: float | None = _column(_FLOAT64)
     budget_seconds: float | None = _column(_FLOAT64)
     steps_done: int = _column(_INT64)
+    # Added in schema v5: the training step whose weights were scored (``steps_done`` under
+    # the "final" protocol).
+    selected_step: int = _column(_INT64)
     kimg_done: float = _column(_FLOAT64)
     train_seconds: float = _column(_FLOAT64)
     eval_seconds: float = _column(_FLOAT64)
@@ -196,12 +205,18 @@ def _checked(values: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 
 def _check_choices(values: Mapping[str, Any], where: str) -> None:
-    """Refuse a value of a :data:`CHOICES` column that is not one of its values."""
+    """Refuse a value of a :data:`CHOICES` column that is not one of its values, and a
+    ``protocol`` that is not one (:func:`is_protocol`)."""
     for name, allowed in CHOICES.items():
         if values[name] not in allowed:
             raise LeaderboardError(
                 f"{where} column {name!r}: {values[name]!r} is not one of {', '.join(allowed)}."
             )
+    if not is_protocol(values["protocol"]):
+        raise LeaderboardError(
+            f"{where} column 'protocol': {values['protocol']!r} is neither 'final' nor "
+            "'best:METRIC@val'."
+        )
 
 
 def _check_value(column: _Column, value: Any) -> Any:

@@ -1,5 +1,6 @@
 """The titles of a leaderboard's groups, the same in every view (terminal, markdown, site):
-dataset, image size, budget (or the external track's mark), split, direction and data."""
+dataset, image size, budget (or the external track's mark), the checkpoint protocol where it
+is not ``final``, split, direction and data."""
 
 from __future__ import annotations
 
@@ -68,8 +69,11 @@ def group_title(group: _AnyGroup, naming: Naming = PLAIN) -> str:
     direction = group_direction(group, naming)
     # The fingerprint is shown (shortened) because two groups can differ only in it.
     budget = EXTERNAL_MARK if is_external(group) else f"budget {format_budget(k)}"
+    # Only a chosen checkpoint is named: "final" is what every group was before v5.
+    protocol = k.get("protocol", "final")
+    chosen = f" · checkpoint {protocol}" if protocol != "final" else ""
     return (
         f"{k['dataset']} v{k['dataset_version']} · {k['image_size']}px · "
-        f"{budget} · split {k['eval_split']} · {direction} · "
+        f"{budget}{chosen} · split {k['eval_split']} · {direction} · "
         f"data {str(k['dataset_fingerprint'])[:8]}"
     )

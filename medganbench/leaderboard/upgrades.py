@@ -114,6 +114,24 @@ def _upgrade_v3_to_v4(table: pa.Table) -> pa.Table:
     return table
 
 
+def _upgrade_v4_to_v5(table: pa.Table) -> pa.Table:
+    """v5 recorded which checkpoint was scored: ``protocol`` after ``eval_grid`` and
+    ``selected_step`` after ``steps_done``.
+
+    Before v5 every run was scored with the weights it had at the end of its budget (there was
+    no other protocol), so its protocol is ``"final"`` and its selected step ``steps_done``.
+    """
+    n = table.num_rows
+    table = table.add_column(
+        table.schema.get_field_index("eval_grid") + 1,
+        "protocol",
+        pa.array(["final"] * n, pa.string()),
+    )
+    return table.add_column(
+        table.schema.get_field_index("steps_done") + 1, "selected_step", table.column("steps_done")
+    )
+
+
 def _without_locations(text: Any) -> Any:
     """``dataset_args`` JSON without :data:`~medganbench.core.params.DATA_LOCATION_ARGS`
     (canonical JSON where one was removed; anything else unchanged, for the row check)."""
@@ -139,4 +157,5 @@ UPGRADES: dict[int, Callable[[pa.Table], pa.Table]] = {
     1: _upgrade_v1_to_v2,
     2: _upgrade_v2_to_v3,
     3: _upgrade_v3_to_v4,
+    4: _upgrade_v4_to_v5,
 }

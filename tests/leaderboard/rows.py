@@ -63,6 +63,7 @@ def make_row(**overrides: Any) -> dict[str, Any]:
         "eval_split": "test",
         "eval_unit": "slice",
         "eval_grid": "image_size",
+        "protocol": "final",
         "metric": "psnr",
         "metric_version": "1",
         "metric_convention": "PSNR in dB over the body mask, data range = window width",
@@ -78,6 +79,7 @@ def make_row(**overrides: Any) -> dict[str, Any]:
         "budget_kimg": None,
         "budget_seconds": None,
         "steps_done": 300,
+        "selected_step": 300,
         "kimg_done": 1.2,
         "train_seconds": 3.5,
         "eval_seconds": 0.5,
@@ -119,11 +121,12 @@ V2_COLUMNS = (
 
 V3_COLUMNS = ("track", "provenance")
 V4_COLUMNS = ("eval_unit", "eval_grid")
+V5_COLUMNS = ("protocol", "selected_step")
 
 
 def v1_table(*rows: dict[str, Any]) -> pa.Table:
     """A table as medganbench 0.1 (schema v1, without the v2, v3 and v4 columns) wrote it."""
-    dropped = V2_COLUMNS + V3_COLUMNS + V4_COLUMNS
+    dropped = V2_COLUMNS + V3_COLUMNS + V4_COLUMNS + V5_COLUMNS
     v1_schema = pa.schema(
         [f for f in SCHEMA if f.name not in dropped],
         metadata={b"medganbench.schema_version": b"1"},
@@ -135,7 +138,7 @@ def v1_table(*rows: dict[str, Any]) -> pa.Table:
 def v2_table(*rows: dict[str, Any]) -> pa.Table:
     """A table as medganbench wrote it with schema v2 (without ``track``, ``provenance``,
     ``eval_unit`` and ``eval_grid``)."""
-    dropped = V3_COLUMNS + V4_COLUMNS
+    dropped = V3_COLUMNS + V4_COLUMNS + V5_COLUMNS
     v2_schema = pa.schema(
         [f for f in SCHEMA if f.name not in dropped],
         metadata={b"medganbench.schema_version": b"2"},
@@ -148,12 +151,23 @@ def v3_table(*rows: dict[str, Any]) -> pa.Table:
     """A table as medganbench wrote it with schema v3: no ``eval_unit`` / ``eval_grid``
     columns; a per-patient row said so in its ``metric_args`` (pass them as the row's
     ``metric_args``; the rows' own ``eval_unit`` / ``eval_grid`` are dropped)."""
+    dropped = V4_COLUMNS + V5_COLUMNS
     v3_schema = pa.schema(
-        [f for f in SCHEMA if f.name not in V4_COLUMNS],
+        [f for f in SCHEMA if f.name not in dropped],
         metadata={b"medganbench.schema_version": b"3"},
     )
-    plain = [{k: v for k, v in row.items() if k not in V4_COLUMNS} for row in rows]
+    plain = [{k: v for k, v in row.items() if k not in dropped} for row in rows]
     return pa.Table.from_pylist(plain, schema=v3_schema)
+
+
+def v4_table(*rows: dict[str, Any]) -> pa.Table:
+    """A table as medganbench wrote it with schema v4: no ``protocol`` / ``selected_step``."""
+    v4_schema = pa.schema(
+        [f for f in SCHEMA if f.name not in V5_COLUMNS],
+        metadata={b"medganbench.schema_version": b"4"},
+    )
+    plain = [{k: v for k, v in row.items() if k not in V5_COLUMNS} for row in rows]
+    return pa.Table.from_pylist(plain, schema=v4_schema)
 
 
 def table_of(*rows: dict[str, Any]) -> pa.Table:

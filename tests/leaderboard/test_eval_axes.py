@@ -65,7 +65,8 @@ def test_the_committed_board_upgrades_its_volume_rows_to_the_columns() -> None:
         assert {k: v for k, v in old.items() if k not in ("metric_args", "metric_details")} == {
             k: v
             for k, v in new.items()
-            if k not in ("metric_args", "metric_details", "eval_unit", "eval_grid")
+            if k not in ("metric_args", "metric_details", "eval_unit", "eval_grid", "protocol")
+            and k != "selected_step"
         }
         details = json.loads(old["metric_details"])
         details.pop("eval_unit", None)
@@ -88,13 +89,13 @@ def test_the_committed_board_ranks_and_renders_as_the_readme_shows_it() -> None:
     assert "| psnr ↑ (v1) | ssim ↑ (v1) | mae ↓ (v1) | psnr ↑ (v1, eval_unit=volume) |" in text
 
 
-def test_appending_to_the_committed_board_writes_v4_that_plain_pyarrow_reads(
+def test_appending_to_the_committed_board_writes_v5_that_plain_pyarrow_reads(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "phantom-brain.arrow"
     shutil.copyfile(COMMITTED, path)
     append_rows(path, [make_row(run_id="new", eval_unit="volume", value=30.0)])
-    assert _version(path) == b"4"
+    assert _version(path) == b"5"
     rows = _raw(path)
     assert len(rows) == 283
     assert sum(r["eval_unit"] == "volume" for r in rows) == 100
@@ -227,7 +228,7 @@ def test_merge_keeps_a_runs_slice_and_volume_rows_of_one_metric_apart(tmp_path: 
     ]
 
 
-def test_a_v3_input_and_a_v4_input_of_one_run_are_duplicates(tmp_path: Path) -> None:
+def test_a_v3_input_and_a_current_input_of_one_run_are_duplicates(tmp_path: Path) -> None:
     old = tmp_path / "old.arrow"
     write_raw(
         old, v3_table(make_row(run_id="r"), make_row(run_id="r", value=22.0, metric_args=VOLUME))
@@ -236,7 +237,7 @@ def test_a_v3_input_and_a_v4_input_of_one_run_are_duplicates(tmp_path: Path) -> 
     append_rows(new, [make_row(run_id="r"), make_row(run_id="r", value=22.0, eval_unit="volume")])
     result = merge_leaderboards([old, new])
     assert (result.rows_out, result.duplicates, result.conflicts) == (2, 2, ())
-    assert [i.schema_version_read for i in result.inputs] == [3, 4]
+    assert [i.schema_version_read for i in result.inputs] == [3, 5]
 
 
 def test_a_conflict_on_a_volume_row_names_its_axis(tmp_path: Path) -> None:
