@@ -22,8 +22,9 @@ harness's own code and may change in any release; the contract kit for a plugin'
 
 This module only re-exports. The contracts a plugin implements are imported here directly
 (they import torch, which every plugin needs anyway); the data toolkit
-(:mod:`medganbench.data`), the executor contract and the weights manager are imported on first
-use, so ``import medganbench.plugin`` costs little more than the contracts themselves.
+(:mod:`medganbench.data`), the executor contract, the tracker contract (its history records
+come with pyarrow) and the weights manager are imported on first use, so ``import
+medganbench.plugin`` costs little more than the contracts themselves.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from medganbench.core.specs import (
     ModelSpec,
     ReportedResult,
     Source,
+    TrackerSpec,
     WeightsSpec,
 )
 from medganbench.core.volumes import (
@@ -83,6 +85,8 @@ from medganbench.errors import (
 from medganbench.progress import Phase, phase
 
 if TYPE_CHECKING:
+    from medganbench.core.history import HistoryRecord
+    from medganbench.core.tracker import Tracker, TrackerContext
     from medganbench.data import (
         CT_WINDOW,
         DISPLAY_UNITS,
@@ -154,14 +158,17 @@ if TYPE_CHECKING:
     from medganbench.weights.store import ResolvedWeights, Tensors, load_tensors, resolve_weights
 
 #: Names imported on first use, and the module each comes from: the executor contract pulls in
-#: the run and leaderboard code (pyarrow), the weights manager its sources, and the toolkit is
-#: itself lazy (``medganbench.data``).
+#: the run and leaderboard code (pyarrow), the tracker contract the history record (whose
+#: module holds the history file's Arrow schema), the weights manager its sources, and the
+#: toolkit is itself lazy (``medganbench.data``).
 _LAZY: dict[str, str] = {
     **dict.fromkeys(medganbench.data.__all__, "medganbench.data"),
     **dict.fromkeys(
         ("Executor", "TrialEvent", "TrialOutcome", "TrialRequest"), "medganbench.sweep.executor"
     ),
     "run_trial": "medganbench.sweep.trial",
+    **dict.fromkeys(("Tracker", "TrackerContext"), "medganbench.core.tracker"),
+    "HistoryRecord": "medganbench.core.history",
     **dict.fromkeys(
         ("HubSource", "PackageIndexSource", "UrlSource", "WeightsError", "WeightsUnavailableError"),
         "medganbench.weights.sources",
@@ -199,6 +206,7 @@ __all__ = [
     "MetricSpec",
     "ModelSpec",
     "ReportedResult",
+    "TrackerSpec",
     "WeightsSpec",
     # Weights: where an artifact's file comes from, and using it
     "HubSource",
@@ -249,6 +257,10 @@ __all__ = [
     "TrialOutcome",
     "TrialRequest",
     "run_trial",
+    # The tracker contract
+    "HistoryRecord",
+    "Tracker",
+    "TrackerContext",
     # Errors
     "DataError",
     "MedganbenchError",

@@ -1,5 +1,5 @@
-"""Contract tests: every registered dataset, model, metric, executor and weights artifact,
-checked with the shipped contract kit (:mod:`medganbench.testing`).
+"""Contract tests: every registered dataset, model, metric, executor, weights artifact, encoder
+and tracker, checked with the shipped contract kit (:mod:`medganbench.testing`).
 
 These are the very checks ``medganbench check`` runs on a third-party component, so the kit
 cannot drift from what the built-ins are held to. Each test is one contract of one component;
@@ -144,6 +144,14 @@ def _encoder_settings(name: str) -> CheckSettings:
 @pytest.mark.slow
 @parametrize_with_checks("encoder", settings=_encoder_settings, registries=REGISTRIES)
 def test_encoder_contract(check: Check) -> None:
+    check()
+
+
+#: Opening an MLflow store imports mlflow (over a second): its contracts are the slow tier's;
+#: tests/plugins/trackers read what each built-in tracker writes back, in the quick tier.
+@pytest.mark.slow
+@parametrize_with_checks("tracker", registries=REGISTRIES)
+def test_tracker_contract(check: Check) -> None:
     check()
 
 

@@ -13,16 +13,17 @@ from medganbench.cli.common import dataset_context, load_registries, out
 from medganbench.core.loading import DISABLE_ENV, PluginManager
 from medganbench.core.manager import hook_results, make_plugin_manager
 from medganbench.core.registry import Registry
-from medganbench.core.specs import DatasetSpec, EncoderSpec, ModelSpec
+from medganbench.core.specs import DatasetSpec, EncoderSpec, ModelSpec, TrackerSpec
 from medganbench.errors import PluginError
 from medganbench.run.flops import probe_model
 from medganbench.weights.store import cached
 
+#: What ``medganbench list`` lists, in order: the registries' names.
+KINDS = ["models", "datasets", "metrics", "executors", "trackers"]
+
 
 @click.command(name="list")
-@click.argument(
-    "kind", required=False, type=click.Choice(["models", "datasets", "metrics", "executors"])
-)
+@click.argument("kind", required=False, type=click.Choice(KINDS))
 @click.option(
     "--details",
     is_flag=True,
@@ -45,11 +46,11 @@ from medganbench.weights.store import cached
 def list_components(
     kind: str | None, details: bool, image_size: int, data_dir: Path | None
 ) -> None:
-    """List registered models, datasets, metrics and sweep executors, with the package
-    (distribution and version) that provides each: what a leaderboard row records as its
-    provenance."""
+    """List registered models, datasets, metrics, sweep executors and trackers (--tracker), with
+    the package (distribution and version) that provides each: what a leaderboard row records
+    as its provenance."""
     registries = load_registries()
-    kinds = [kind] if kind else ["models", "datasets", "metrics", "executors"]
+    kinds = [kind] if kind else KINDS
     for name in kinds:
         registry = getattr(registries, name)
         measure = details and name == "models"
@@ -67,6 +68,8 @@ def list_components(
         if name == "datasets":
             for column in ("modality", "pairing", "size", "present here"):
                 table.add_column(column)
+        if name == "trackers":
+            table.add_column("installed")
         if details:
             table.add_column("arguments (default)")
         for entry in registry.entries():
@@ -83,6 +86,8 @@ def list_components(
             if name == "datasets":
                 spec = entry.spec
                 row.extend([spec.modality, spec.pairing, spec.size, _presence(spec, data_dir)])
+            if name == "trackers":
+                row.append(_installed(entry.spec))
             if details:
                 row.append(
                     "\n".join(
@@ -123,6 +128,14 @@ def _weights_status(spec: EncoderSpec) -> str:
         return f"{weights.name}: not installed (medganbench weights install {weights.name})"
     trust = "verified" if hit.verified else "no pinned hash: unverified"
     return f"{weights.name}: installed, sha256 {hit.sha256[:16]}… ({trust})"
+
+
+def _installed(spec: TrackerSpec) -> str:
+    """ "yes", or which packages are missing and how to install them."""
+    missing = spec.missing()
+    if not missing:
+        return "yes"
+    return f"no: {spec.install or 'pip install ' + ' '.join(missing)}"
 
 
 def _presence(spec: DatasetSpec, data_dir: Path | None) -> str:

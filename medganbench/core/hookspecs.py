@@ -24,6 +24,7 @@ from medganbench.core.specs import (
     MetricSpec,
     ModelSpec,
     ReportedResult,
+    TrackerSpec,
     WeightsSpec,
 )
 
@@ -96,6 +97,18 @@ def medganbench_executors() -> list[ExecutorSpec]:
     returns a :class:`medganbench.sweep.executor.Executor`, which runs a sweep's trials (each through
     :func:`medganbench.sweep.executor.run_trial`) sequentially, in worker processes or on a cluster,
     and hands each outcome back to the sweep as it finishes.
+    """
+
+
+@hookspec
+def medganbench_trackers() -> list[TrackerSpec]:
+    """Return the experiment trackers this plugin provides (for ``--tracker NAME``).
+
+    Each factory is called as ``factory(args, ctx)`` with the tracker's resolved arguments and a
+    :class:`medganbench.core.tracker.TrackerContext`, and returns a
+    :class:`medganbench.core.tracker.Tracker` that mirrors the run's history records and sample
+    grids to its store (TensorBoard event files, an MLflow run, ...). A tracker cannot change a
+    result: it is not part of any run id, and none is required for a run.
     """
 
 

@@ -37,6 +37,7 @@ from medganbench.core.specs import (
     MetricSpec,
     ModelSpec,
     ReportedResult,
+    TrackerSpec,
     WeightsSpec,
 )
 from medganbench.errors import PluginError
@@ -78,6 +79,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.metrics.frd",
     "medganbench_plugins.executors.local",
     "medganbench_plugins.executors.ray_cluster",
+    "medganbench_plugins.trackers.tensorboard_tracker",
+    "medganbench_plugins.trackers.mlflow_tracker",
     "medganbench_plugins.references.paper000",
     "medganbench_plugins.references.paper002",
 )
@@ -152,6 +155,7 @@ class Registries:
     weights: Registry[WeightsSpec]
     executors: Registry[ExecutorSpec]
     encoders: Registry[EncoderSpec] = field(default_factory=lambda: Registry("encoder"))
+    trackers: Registry[TrackerSpec] = field(default_factory=lambda: Registry("tracker"))
     origins: Mapping[str, PluginOrigin] = field(default_factory=dict)
 
     def provenance(self, kind: str, name: str) -> dict[str, str]:
@@ -187,6 +191,7 @@ def build_registries(pm: pluggy.PluginManager) -> Registries:
         weights=_collect(pm, "medganbench_weights", WeightsSpec, "weights artifact"),
         executors=_collect(pm, "medganbench_executors", ExecutorSpec, "executor"),
         encoders=_collect(pm, "medganbench_encoders", EncoderSpec, "encoder"),
+        trackers=_collect(pm, "medganbench_trackers", TrackerSpec, "tracker"),
         origins=dict(pm.origins) if isinstance(pm, PluginManager) else {},
     )
 

@@ -1,5 +1,5 @@
-"""Component specs: what a plugin hook returns for each dataset, model, metric, encoder, executor
-and weights artifact, and for each number a paper reports.
+"""Component specs: what a plugin hook returns for each dataset, model, metric, encoder, executor,
+tracker and weights artifact, and for each number a paper reports.
 
 A spec names a component and points at its factory, either by import path
 (``"package.module:attr"``, so listing components never imports them) or as the class itself.
@@ -13,6 +13,7 @@ Specs are frozen: a registry holds them as given.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -274,6 +275,59 @@ class EncoderSpec(ComponentSpec):
     contract: ClassVar[str] = "medganbench.core.encoder:Encoder"
 
     weights: WeightsSpec | None = None
+
+
+@dataclass(frozen=True)
+class TrackerSpec(ComponentSpec):
+    """An experiment tracker (``medganbench_trackers`` hook); its factory is called as
+    ``factory(args, TrackerContext)`` and returns a :class:`medganbench.core.tracker.Tracker`
+    (the contract is stated there).
+
+    A tracker mirrors what a run records and cannot change a result, so its name, version and
+    arguments are not part of any run's identity.
+
+    Extra attributes:
+        requires: the top-level modules the tracker imports when it is built
+            (``("tensorboard",)``); :meth:`build` checks, without importing them, that they are
+            installed, so a missing package is one message before training starts.
+        install: the command that installs them (``"pip install 'medganbench[tensorboard]'"``);
+            empty: ``pip install`` of the missing modules' names.
+    """
+
+    kind: ClassVar[str] = "tracker"
+    contract: ClassVar[str] = "medganbench.core.tracker:Tracker"
+
+    requires: tuple[str, ...] = ()
+    install: str = ""
+
+    def missing(self) -> tuple[str, ...]:
+        """The modules of :attr:`requires` that are not installed (found without importing)."""
+        return tuple(m for m in self.requires if importlib.util.find_spec(m) is None)
+
+    def check_installed(self) -> None:
+        """Raise unless every module the tracker needs is installed.
+
+        Raises:
+            UsageError: one names the missing package(s) and the command that installs them.
+        """
+        missing = self.missing()
+        if missing:
+            install = self.install or f"pip install {' '.join(missing)}"
+            raise UsageError(
+                f"The tracker {self.name!r} needs {', '.join(missing)}, which is not installed "
+                f"here: {install}",
+                hint=f"Or run without --tracker {self.name}: no tracker is needed for a run.",
+            )
+
+    def build(self, raw_args: Mapping[str, ArgValue], ctx: Any = None) -> Any:
+        """As :meth:`ComponentSpec.build`, after :meth:`check_installed`.
+
+        Raises:
+            UsageError: a module the tracker needs is not installed; see also
+                :meth:`ComponentSpec.build`.
+        """
+        self.check_installed()
+        return super().build(raw_args, ctx)
 
 
 @dataclass(frozen=True)

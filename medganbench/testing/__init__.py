@@ -19,7 +19,8 @@ themselves are described in ``docs/plugins.md``.
 
 Owns: the contracts of each kind as data (:mod:`~medganbench.testing.models`,
 :mod:`~medganbench.testing.datasets`, :mod:`~medganbench.testing.metrics`,
-:mod:`~medganbench.testing.executors`, :mod:`~medganbench.testing.weights`), running them
+:mod:`~medganbench.testing.executors`, :mod:`~medganbench.testing.weights`,
+:mod:`~medganbench.testing.encoders`, :mod:`~medganbench.testing.trackers`), running them
 (:mod:`~medganbench.testing.report`, :mod:`~medganbench.testing.kit`) and the pytest helpers
 (:mod:`~medganbench.testing.parametrize`).
 

@@ -16,7 +16,15 @@ from typing import Any
 from medganbench.core.loading import PluginManager
 from medganbench.core.manager import Registries, build_registries, make_plugin_manager
 from medganbench.errors import UsageError
-from medganbench.testing import datasets, encoders, executors, metrics, models, weights
+from medganbench.testing import (
+    datasets,
+    encoders,
+    executors,
+    metrics,
+    models,
+    trackers,
+    weights,
+)
 from medganbench.testing.report import (
     CheckResult,
     Contract,
@@ -33,6 +41,7 @@ CONTRACTS: Mapping[str, tuple[Contract, ...]] = {
     "executor": executors.CONTRACTS,
     "weights": weights.CONTRACTS,
     "encoder": encoders.CONTRACTS,
+    "tracker": trackers.CONTRACTS,
 }
 KINDS: tuple[str, ...] = tuple(CONTRACTS)
 _REGISTRY = {
@@ -42,6 +51,7 @@ _REGISTRY = {
     "executor": "executors",
     "weights": "weights",
     "encoder": "encoders",
+    "tracker": "trackers",
 }
 
 

@@ -38,7 +38,8 @@ class Probe:
     """What the checks of one component share: its spec, arguments, and what they built.
 
     Attributes:
-        kind: ``"model"``, ``"dataset"``, ``"metric"``, ``"executor"`` or ``"weights"``.
+        kind: ``"model"``, ``"dataset"``, ``"metric"``, ``"executor"``, ``"weights"``,
+            ``"encoder"`` or ``"tracker"``.
         name: the component's registered name.
         spec: its spec.
         args: the raw arguments it is checked with (strings or typed values).

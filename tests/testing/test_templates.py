@@ -35,6 +35,7 @@ TEMPLATES = [
     ("weights", "template-edge-filter"),
     ("executor", "template-in-order"),
     ("encoder", "template-edges"),
+    ("tracker", "template-jsonl"),
 ]
 #: The file-backed dataset template a third party copies: its length is part of the promise.
 PATIENTS_TEMPLATE = TEMPLATE / "medganbench_template" / "patients.py"
