@@ -7,7 +7,7 @@ never a traceback (:class:`~medganbench.cli.common.CommandGroup`).
 Owns: the commands, one module each (:mod:`~medganbench.cli.run`, :mod:`~medganbench.cli.sweep`,
 :mod:`~medganbench.cli.listing`, :mod:`~medganbench.cli.leaderboard`,
 :mod:`~medganbench.cli.datasets`, :mod:`~medganbench.cli.weights`, :mod:`~medganbench.cli.score`,
-:mod:`~medganbench.cli.check`) and what they share
+:mod:`~medganbench.cli.check`, :mod:`~medganbench.cli.show`) and what they share
 (:mod:`~medganbench.cli.common`).
 
 May import: core, data, defaults, errors, fileio, leaderboard, run, site, sweep, testing,
@@ -20,7 +20,17 @@ from __future__ import annotations
 import click
 
 from medganbench import __version__
-from medganbench.cli import check, datasets, leaderboard, listing, run, score, sweep, weights
+from medganbench.cli import (
+    check,
+    datasets,
+    leaderboard,
+    listing,
+    run,
+    score,
+    show,
+    sweep,
+    weights,
+)
 from medganbench.cli.common import CommandGroup
 
 
@@ -32,6 +42,7 @@ def main() -> None:
 
 main.add_command(run.run)
 main.add_command(score.score)
+main.add_command(show.show)
 main.add_command(sweep.sweep)
 main.add_command(listing.list_components)
 main.add_command(listing.plugins)

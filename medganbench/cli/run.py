@@ -18,6 +18,7 @@ from medganbench.cli.common import (
     out,
     threads_option,
 )
+from medganbench.cli.record_options import training_record_options
 from medganbench.core.manager import Registries
 from medganbench.core.params import parse_key_values
 from medganbench.errors import UsageError
@@ -146,6 +147,7 @@ from medganbench.run.spec import PRECISIONS, RunSpec, default_metrics, resolve_r
     "pinned source; its rows record the file's own hash and that it was not verified.",
 )
 @eval_grid_option
+@training_record_options
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -173,6 +175,10 @@ def run(
     keep_checkpoint: bool,
     allow_unverified_weights: bool,
     eval_grid: str,
+    eval_every: int | None,
+    select: str,
+    log_every: int,
+    trackers: tuple[str, ...],
 ) -> None:
     """Train MODEL on DATASET under a fixed budget, evaluate it and append to the leaderboard.
 
@@ -212,6 +218,8 @@ def run(
             channels_last=channels_last,
             allow_unverified_weights=allow_unverified_weights,
             eval_grid=eval_grid,
+            select=select,
+            eval_every=eval_every,
         )
     options = RunOptions(
         leaderboard_dir=leaderboard_dir,
@@ -224,6 +232,8 @@ def run(
         deterministic=deterministic,
         keep_checkpoint=keep_checkpoint,
         threads=threads,
+        log_every=log_every,
+        trackers=trackers,
     )
     run_dir = resume_dir or runs_dir / resolve_run(spec, registries).run_id
     try:
@@ -235,7 +245,13 @@ def run(
         )
     except KeyboardInterrupt:
         raise RunInterrupted(run_dir, resume_command(run_dir, options)) from None
-    table = Table(title=Text(f"{model} on {dataset} — run {result.run_id}"))
+    chosen = result.rows[0]
+    protocol = (
+        f", scored at step {chosen.selected_step} ({chosen.protocol})"
+        if chosen.protocol != "final"
+        else ""
+    )
+    table = Table(title=Text(f"{model} on {dataset} — run {result.run_id}{protocol}"))
     table.add_column("direction")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -268,6 +284,8 @@ _SPEC_OPTIONS = (
     "runs_dir",
     "allow_unverified_weights",
     "eval_grid",
+    "eval_every",
+    "select",
 )
 
 
@@ -312,6 +330,8 @@ def spec_from_options(
     channels_last: bool = True,
     allow_unverified_weights: bool = False,
     eval_grid: str = "image_size",
+    select: str = "final",
+    eval_every: int | None = None,
 ) -> RunSpec:
     """The spec ``medganbench run`` builds from its options (each default is the option's).
 
@@ -339,6 +359,8 @@ def spec_from_options(
         channels_last=channels_last,
         allow_unverified_weights=allow_unverified_weights,
         eval_grid=eval_grid,
+        select=select,
+        eval_every=eval_every,
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,9 @@ class Checkpoint:
         ledger: steps, images and training seconds used so far.
         flops_per_step: measured on the run's first step.
         peak_memory_mb: the largest peak memory seen by any process that trained this run.
+        watch: what :class:`~medganbench.run.watch.Watch` needs to continue exactly: the
+            history so far, the best validation value and the last validated step (plain
+            values; ``{}`` in checkpoints written before the history existed).
     """
 
     run_id: str
@@ -84,6 +87,7 @@ class Checkpoint:
     ledger: Ledger
     flops_per_step: int
     peak_memory_mb: float
+    watch: dict[str, Any] = field(default_factory=dict)
 
 
 def prune_checkpoint(run_dir: Path) -> None:
@@ -106,10 +110,12 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
             "steps": checkpoint.ledger.steps,
             "images": checkpoint.ledger.images,
             "train_seconds": checkpoint.ledger.train_seconds,
+            "eval_seconds": checkpoint.ledger.eval_seconds,
             "losses": dict(checkpoint.ledger.losses),
         },
         "flops_per_step": checkpoint.flops_per_step,
         "peak_memory_mb": checkpoint.peak_memory_mb,
+        "watch": checkpoint.watch,
     }
     atomic_write(path, lambda sink: torch.save(state, sink))
 
@@ -147,8 +153,10 @@ def load_checkpoint(path: Path, run_id: str) -> Checkpoint:
         steps=saved["steps"],
         images=saved["images"],
         train_seconds=saved["train_seconds"],
+        eval_seconds=float(saved.get("eval_seconds", 0.0)),
         losses=dict(saved["losses"]),
     )
+    watch = state.get("watch", {})
     return Checkpoint(
         run_id=run_id,
         model=state["model"],
@@ -157,4 +165,5 @@ def load_checkpoint(path: Path, run_id: str) -> Checkpoint:
         ledger=ledger,
         flops_per_step=int(state["flops_per_step"]),
         peak_memory_mb=float(state["peak_memory_mb"]),
+        watch=watch if isinstance(watch, dict) else {},
     )

@@ -21,8 +21,8 @@ from medganbench.core.names import is_file_stem
 from medganbench.errors import DataError, RunError
 from medganbench.fileio import write_bytes
 from medganbench.run.prepare import PreparedRun
-from medganbench.run.samples import grid_rows, save_sample_grid
-from medganbench.run.train import TrainedRun
+from medganbench.run.samples import GridRow, grid_rows, save_sample_grid
+from medganbench.run.trained import TrainedRun
 from medganbench.run.volumes import VolumeCollector, volume_collector
 
 EVAL_BATCH_SIZE = 16
@@ -97,11 +97,7 @@ def evaluate(prepared: PreparedRun, trained: TrainedRun) -> Evaluation:
     volume_scores: Scores = {}
     native_scores: Scores = {}
     for direction in prepared.model.eval_directions:
-        usable = meaningful_metrics(
-            prepared.metrics, direction, prepared.dataset.info, prepared.model
-        )
-        target = prepared.dataset.info.domain(compared_domain(direction))
-        usable = {n: m for n, m in usable.items() if m.applies_to(target)}
+        usable = direction_metrics(prepared, prepared.metrics, direction)
         if usable:
             paired = is_cycle(direction) or (
                 prepared.dataset.info.paired and prepared.model.task is Task.TRANSLATE
@@ -110,7 +106,7 @@ def evaluate(prepared: PreparedRun, trained: TrainedRun) -> Evaluation:
                 prepared.dataset,
                 prepared.spec.eval_split,
                 usable,
-                target.window,
+                prepared.dataset.info.domain(compared_domain(direction)).window,
                 paired,
                 compared_domain(direction),
                 native=prepared.spec.eval_grid == "native",
@@ -129,6 +125,16 @@ def evaluate(prepared: PreparedRun, trained: TrainedRun) -> Evaluation:
     return Evaluation(scores, volume_scores, native_scores)
 
 
+def direction_metrics(
+    prepared: PreparedRun, metrics: dict[str, Metric], direction: str
+) -> dict[str, Metric]:
+    """The metrics of ``metrics`` that mean something in ``direction`` and apply to the domain
+    its outputs are compared with (see :func:`meaningful_metrics`)."""
+    usable = meaningful_metrics(metrics, direction, prepared.dataset.info, prepared.model)
+    target = prepared.dataset.info.domain(compared_domain(direction))
+    return {n: m for n, m in usable.items() if m.applies_to(target)}
+
+
 def _evaluate_direction(
     prepared: PreparedRun,
     trained: TrainedRun,
@@ -136,25 +142,55 @@ def _evaluate_direction(
     metrics: dict[str, Metric],
     collector: VolumeCollector | None = None,
 ) -> dict[str, tuple[float, MetricReport]]:
-    """Score the model in one direction on the eval split: value and report per metric (and
-    hand every batch to ``collector``, for the per-patient scores)."""
+    """Score the model in one direction on the eval split, write its sample grid and the
+    metrics' artifacts, and meter the time as evaluation time."""
     start = time.perf_counter()
+    model = prepared.model
+    results, grid = score_direction(
+        prepared, direction, metrics, prepared.spec.eval_split, collector
+    )
+    grid_name = "samples.png" if direction == model.direction else f"samples-{direction}.png"
+    save_sample_grid(prepared.run_dir / grid_name, grid)
+    for _, report in results.values():
+        for artifact, data in report.artifacts.items():
+            write_bytes(
+                prepared.run_dir / artifact_name(artifact, direction, model.direction), data
+            )
+    trained.ledger.eval_seconds += time.perf_counter() - start
+    return results
+
+
+def score_direction(
+    prepared: PreparedRun,
+    direction: str,
+    metrics: dict[str, Metric],
+    split: str,
+    collector: VolumeCollector | None = None,
+) -> tuple[dict[str, tuple[float, MetricReport]], list[GridRow]]:
+    """Score the model in one direction on ``split``: value and report per metric (every batch
+    also goes to ``collector``, for the per-patient scores), and the sample grid's rows of the
+    first batch. Writes nothing; the model is left in eval mode.
+
+    Raises:
+        RunError: an unknown direction, or outputs of the wrong shape.
+        DataError: ``split`` is empty.
+    """
     model, device, spec = prepared.model, prepared.device, prepared.spec
     info = prepared.dataset.info
     if direction not in DIRECTIONS:
         raise RunError(f"Model {spec.model!r} asked to be evaluated in direction {direction!r}.")
     source_key = direction[0]
     target_key = source_key if is_cycle(direction) else direction[2]
-    grid_name = "samples.png" if direction == model.direction else f"samples-{direction}.png"
     source_domain: DomainInfo = info.domain(source_key)  # type: ignore[arg-type]
     target_domain: DomainInfo = info.domain(target_key)  # type: ignore[arg-type]
-    loader = DataLoader(prepared.dataset.split(spec.eval_split), batch_size=EVAL_BATCH_SIZE)
+    loader = DataLoader(prepared.dataset.split(split), batch_size=EVAL_BATCH_SIZE)
     for metric in metrics.values():
         metric.reset()
     model.eval_mode()
     generator = torch.Generator(device=device).manual_seed(spec.seed)
-    first = True
-    label = f"evaluating {direction} ({', '.join(metrics)})"
+    grid: list[GridRow] = []
+    verb = "evaluating" if split == spec.eval_split else f"validating on {split}"
+    label = f"{verb} {direction} ({', '.join(metrics)})"
     with torch.no_grad(), progress.phase(label, total=len(loader), unit="batches") as shown:
         for raw in loader:
             interrupts.check()
@@ -182,31 +218,20 @@ def _evaluate_direction(
                 metric.update(batch)
             if collector is not None:
                 collector.add(raw, batch.pred, batch.target, batch.mask)
-            if first:
-                save_sample_grid(
-                    prepared.run_dir / grid_name,
-                    grid_rows(
-                        direction,
-                        (source_domain, source),
-                        (target_domain, pred),
-                        (target_domain, target),
-                        info.a,
-                        info.b,
-                        sampled=model.task is Task.SAMPLE,
-                    ),
+            if not grid:
+                grid = grid_rows(
+                    direction,
+                    (source_domain, source),
+                    (target_domain, pred),
+                    (target_domain, target),
+                    info.a,
+                    info.b,
+                    sampled=model.task is Task.SAMPLE,
                 )
-                first = False
             shown.advance()
-    if first:
-        raise DataError(f"The {spec.eval_split!r} split is empty; nothing to evaluate.")
-    results = {name: (metric.compute(), metric.report()) for name, metric in metrics.items()}
-    for _, report in results.values():
-        for artifact, data in report.artifacts.items():
-            write_bytes(
-                prepared.run_dir / artifact_name(artifact, direction, model.direction), data
-            )
-    trained.ledger.eval_seconds += time.perf_counter() - start
-    return results
+    if not grid:
+        raise DataError(f"The {split!r} split is empty; nothing to evaluate.")
+    return {name: (metric.compute(), metric.report()) for name, metric in metrics.items()}, grid
 
 
 def artifact_name(name: str, direction: str, primary: str) -> str:

@@ -44,6 +44,7 @@ from medganbench.leaderboard.store import (
     recorded_run_ids,
 )
 from medganbench.run.budget import Ledger
+from medganbench.run.dataset_checks import check_eval_grid
 from medganbench.run.device import pick_device, seed_everything
 from medganbench.run.evaluate import evaluate
 from medganbench.run.options import RunOptions
@@ -59,7 +60,6 @@ from medganbench.run.prepare import (
     build_dataset,
     build_metrics,
     check_compatibility,
-    check_eval_grid,
     check_folders,
     check_run_dir,
     prefetch_weights,
@@ -67,7 +67,7 @@ from medganbench.run.prepare import (
 from medganbench.run.record import RESULT_NAME, leaderboard_rows
 from medganbench.run.spec import ResolvedRun, RunSpec, metrics_for, resolve_run
 from medganbench.run.threads import threads_for_run
-from medganbench.run.train import TrainedRun
+from medganbench.run.trained import TrainedRun
 
 #: The values of ``--task``.
 TASKS: tuple[str, ...] = ("translate", "sample")

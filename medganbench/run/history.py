@@ -32,8 +32,6 @@ from medganbench.fileio import atomic_write
 
 #: The history file in a run folder.
 HISTORY_NAME = "history.arrow"
-#: Steps between two records of the training losses without ``--log-every``.
-DEFAULT_LOG_EVERY = 10
 #: The largest history file :func:`read_history` reads (a 10⁶-step run logging 10 losses every
 #: 10 steps writes about 40 MB).
 MAX_HISTORY_BYTES = 512 * 2**20

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from medganbench import defaults
 
+#: Steps between two records of the training losses without ``--log-every``.
+DEFAULT_LOG_EVERY = 10
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -40,6 +43,11 @@ class RunOptions:
             policy (:func:`~medganbench.run.threads.run_threads`: ``OMP_NUM_THREADS`` if set,
             else on a CPU the cores other processes leave free at the start). The count can change a trained model's last digits, so
             it is recorded in the rows' ``device``, not in the run id.
+        log_every: steps between two records of the training losses in the run's history
+            (``--log-every``; the step where a loss becomes non-finite and the last step are
+            always recorded). Not in the run id: it changes no row.
+        trackers: the tracker plugins that mirror the history (``--tracker``; see
+            :mod:`medganbench.core.tracker`). Not in the run id.
     """
 
     leaderboard_dir: Path = field(default_factory=defaults.leaderboard_dir)
@@ -54,6 +62,8 @@ class RunOptions:
     record: bool = True
     keep_checkpoint: bool = False
     threads: int | None = None
+    log_every: int = DEFAULT_LOG_EVERY
+    trackers: tuple[str, ...] = ()
 
     def absolute(self) -> RunOptions:
         """These options with every directory made absolute against this process's working

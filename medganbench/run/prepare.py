@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,12 @@ from medganbench.core.manager import Registries
 from medganbench.core.metric import Metric, MetricContext, Needs
 from medganbench.core.model import Model, ModelContext, Task
 from medganbench.core.names import leads_outside
-from medganbench.core.volumes import NativeSource
 from medganbench.defaults import medganbench_home
 from medganbench.errors import DataError, StorageError, UsageError
 from medganbench.fileio import writable_dir_problem, write_json
 from medganbench.leaderboard.store import leaderboard_path, recorded_run_ids
 from medganbench.run.checkpoint import Checkpoint
+from medganbench.run.dataset_checks import check_eval_grid, check_validation_split
 from medganbench.run.device import effective_precision, pick_device, seed_everything
 from medganbench.run.memory import out_of_memory_is_an_error
 from medganbench.run.options import RunOptions
@@ -79,6 +79,8 @@ class PreparedRun:
         created_run_dir: ``run_dir`` did not exist before this run (it may be removed again
             if the run fails before anything is kept there: see
             :func:`~medganbench.run.memory.forget_new_run_dir`).
+        val_metrics: instances of the run's metrics for the validation split, scored every
+            ``--eval-every`` steps (empty without it).
     """
 
     run: ResolvedRun
@@ -93,6 +95,7 @@ class PreparedRun:
     run_dir: Path
     checkpoint: Checkpoint | None
     created_run_dir: bool = False
+    val_metrics: dict[str, Metric] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:
@@ -139,6 +142,12 @@ def prepare(
     fingerprint = dataset.fingerprint()
     metrics = build_metrics(run, registries, options, dataset, fingerprint, device)
     check_compatibility(run, info, model_cls, metrics)
+    val_metrics: dict[str, Metric] = {}
+    if spec.eval_every is not None:
+        check_validation_split(spec, dataset)
+        val_metrics = build_metrics(
+            run, registries, options, dataset, fingerprint, device, split="val"
+        )
     prefetch_weights(metrics, on_status, unverified_ok=spec.allow_unverified_weights)
 
     run_dir = options.runs_dir / run.run_id
@@ -162,7 +171,7 @@ def prepare(
         )
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / SPEC_NAME, {"run_id": run.run_id, **run.identity()})
+    write_json(run_dir / SPEC_NAME, run.recorded())
     if run.dataset_location:
         # Where the data are on this machine: for --resume here, never published or sent back.
         write_json(run_dir / LOCAL_NAME, {"dataset_location": run.dataset_location})
@@ -179,6 +188,7 @@ def prepare(
         run_dir,
         checkpoint,
         created,
+        val_metrics,
     )
 
 
@@ -220,8 +230,10 @@ def build_metrics(
     dataset: Dataset,
     fingerprint: str,
     device: torch.device,
+    split: str | None = None,
 ) -> dict[str, Metric]:
-    """The run's metric instances, in the spec's order, with the context every run gives them."""
+    """The run's metric instances, in the spec's order, with the context every run gives them,
+    for the evaluation split or ``split`` (the validation split, during training)."""
     spec = run.spec
     metric_ctx = MetricContext(
         training_images=functools.partial(training_images, dataset),
@@ -230,7 +242,7 @@ def build_metrics(
         dataset=spec.dataset,
         dataset_version=run.dataset_version,
         dataset_fingerprint=fingerprint,
-        split=spec.eval_split,
+        split=split or spec.eval_split,
         image_size=spec.image_size,
         allow_unverified_weights=spec.allow_unverified_weights,
         encoders={e.spec.name: e.spec for e in registries.encoders.entries()},
@@ -305,23 +317,6 @@ def effective_settings(spec: RunSpec, device: torch.device) -> Settings:
     """
     amp = effective_precision(spec.precision, device)
     return Settings(amp=amp, channels_last=spec.channels_last and device.type == "cuda")
-
-
-def check_eval_grid(spec: RunSpec, dataset: Dataset) -> None:
-    """Refuse, before training, ``--eval-grid native`` on a dataset that cannot give its
-    patients' slices on their native grid.
-
-    Raises:
-        UsageError: ``spec.eval_grid`` is ``"native"`` and ``dataset`` is no
-            :class:`~medganbench.core.volumes.NativeSource`.
-    """
-    if spec.eval_grid == "native" and not isinstance(dataset, NativeSource):
-        raise UsageError(
-            f"--eval-grid native: dataset {spec.dataset!r} cannot give its patients' slices on "
-            "their native grid.",
-            hint="Datasets that read patient volumes from their files can (the paired volume "
-            "datasets); for this one leave --eval-grid at image_size.",
-        )
 
 
 def check_compatibility(

@@ -26,7 +26,8 @@ from medganbench.run.device import device_name
 from medganbench.run.evaluate import Evaluation
 from medganbench.run.options import RunOptions
 from medganbench.run.prepare import PreparedRun
-from medganbench.run.train import TrainedRun
+from medganbench.run.selection import prune_best
+from medganbench.run.trained import TrainedRun
 
 #: The run's outcome file in its run directory.
 RESULT_NAME = "result.json"
@@ -84,6 +85,7 @@ def leaderboard_rows(
         eval_split=spec.eval_split,
         eval_unit="slice",
         eval_grid="image_size",
+        protocol=spec.protocol,
         metric="",
         metric_version="",
         metric_convention="",
@@ -99,6 +101,9 @@ def leaderboard_rows(
         budget_kimg=spec.budget.kimg,
         budget_seconds=spec.budget.seconds,
         steps_done=ledger.steps,
+        selected_step=(
+            trained.selected_step if trained.selected_step is not None else ledger.steps
+        ),
         kimg_done=ledger.kimg,
         train_seconds=ledger.train_seconds,
         eval_seconds=ledger.eval_seconds,
@@ -263,6 +268,8 @@ def record(prepared: PreparedRun, trained: TrainedRun, evaluation: Evaluation) -
                 "device": rows[0].device,
             },
             "resumed_from_step": trained.resumed_from_step,
+            "protocol": rows[0].protocol,
+            "selected_step": rows[0].selected_step,
             "deterministic": prepared.options.deterministic,
         },
     )
@@ -279,6 +286,7 @@ def record(prepared: PreparedRun, trained: TrainedRun, evaluation: Evaluation) -
             raise _not_recorded(prepared, exc) from None
         if not prepared.options.keep_checkpoint:
             prune_checkpoint(prepared.run_dir)
+            prune_best(prepared.run_dir)
     primary = next(iter(values))
     return RunResult(
         prepared.run_id,

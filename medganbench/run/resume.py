@@ -57,9 +57,20 @@ def spec_from_identity(identity: Mapping[str, Any]) -> RunSpec:
             channels_last=bool(identity["channels_last"]),
             allow_unverified_weights=bool(identity.get("allow_unverified_weights", False)),
             eval_grid=str(identity.get("eval_grid", "image_size")),
+            select=str(identity.get("select", "final")),
+            eval_every=_optional_int(identity.get("eval_every")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"The recorded run spec is incomplete or malformed ({exc!r}).") from None
+
+
+def _optional_int(value: Any) -> int | None:
+    """``None``, or ``value`` as an int (a bool or a non-integer is malformed)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not a number of steps")
+    return value
 
 
 def _precision(identity: Mapping[str, Any]) -> str:

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from medganbench import progress
 from medganbench.core.manager import Registries
+from medganbench.core.tracker import TrackerContext
 from medganbench.run.budget import Ledger
 from medganbench.run.device import pick_device
 from medganbench.run.evaluate import evaluate
@@ -25,7 +26,9 @@ from medganbench.run.record import RunResult, record
 from medganbench.run.resume import LOCAL_NAME, SPEC_NAME
 from medganbench.run.spec import RunSpec
 from medganbench.run.threads import threads_for_run
+from medganbench.run.trackers import open_trackers
 from medganbench.run.train import train
+from medganbench.run.watch import Watch, log_final_grids
 
 
 def execute_run(
@@ -75,11 +78,29 @@ def _phases(
 ) -> RunResult:
     with threads_for_run(options.threads, pick_device(options.device)):
         prepared = prepare(spec, registries, options, on_status)
+        trackers = open_trackers(
+            options.trackers,
+            registries,
+            TrackerContext(
+                prepared.run_id,
+                prepared.run_dir,
+                prepared.run.recorded(),
+                prepared.checkpoint.ledger.steps if prepared.checkpoint is not None else None,
+            ),
+            on_status=on_status,
+        )
         try:
-            trained = train(prepared, on_status, on_step)
-        except OutOfMemory:
-            # Nothing recorded and nothing to resume: a folder this run made goes again.
-            forget_new_run_dir(prepared.run_dir, prepared.created_run_dir, (SPEC_NAME, LOCAL_NAME))
-            raise
-        evaluation = evaluate(prepared, trained)
-        return record(prepared, trained, evaluation)
+            watch = Watch(prepared, trackers, prepared.checkpoint, options.log_every, on_status)
+            try:
+                trained = train(prepared, on_status, on_step, watch)
+            except OutOfMemory:
+                # Nothing recorded and nothing to resume: a folder this run made goes again.
+                forget_new_run_dir(
+                    prepared.run_dir, prepared.created_run_dir, (SPEC_NAME, LOCAL_NAME)
+                )
+                raise
+            evaluation = evaluate(prepared, trained)
+            log_final_grids(trackers, prepared.run_dir, trained.ledger.steps)
+            return record(prepared, trained, evaluation)
+        finally:
+            trackers.close()

@@ -88,7 +88,13 @@ def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def save_sample_grid(path: Path, rows: Sequence[GridRow], pad: int = 2) -> None:
-    """Write a grayscale PNG grid, one labelled row per :class:`GridRow`.
+    """Write :func:`render_sample_grid`'s grid as a PNG, atomically."""
+    image = render_sample_grid(rows, pad)
+    atomic_write(path, lambda f: image.save(f, format="PNG"))
+
+
+def render_sample_grid(rows: Sequence[GridRow], pad: int = 2) -> Image.Image:
+    """A grayscale grid image, one labelled row per :class:`GridRow`.
 
     Each row shows up to :data:`MAX_COLUMNS` images, displayed through the row domain's window
     (so a CT row shows the same HU range that is scored) under a white band of
@@ -117,4 +123,4 @@ def save_sample_grid(path: Path, rows: Sequence[GridRow], pad: int = 2) -> None:
     draw = ImageDraw.Draw(image)
     for r, text in enumerate(texts):
         draw.text((pad, pad + r * band), text, fill=0, font=font)
-    atomic_write(path, lambda f: image.save(f, format="PNG"))
+    return image

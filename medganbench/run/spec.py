@@ -19,11 +19,15 @@ from medganbench.core.manager import Registries
 from medganbench.core.model import Task
 from medganbench.core.params import ArgValue, canonical_json, identity_args
 from medganbench.errors import UsageError
+from medganbench.leaderboard.protocols import FINAL_PROTOCOL, best_protocol
 from medganbench.leaderboard.schema import EVAL_GRIDS
 from medganbench.run.budget import Budget
 
 #: Smallest and largest ``--image-size`` a run accepts.
 IMAGE_SIZE_RANGE = (16, 4096)
+
+#: ``--select``'s default: score the weights at the end of the budget.
+FINAL = FINAL_PROTOCOL
 
 #: The values of ``--precision``.
 PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32")
@@ -73,6 +77,19 @@ class RunSpec:
     channels_last: bool = True
     allow_unverified_weights: bool = False
     eval_grid: str = "image_size"
+    select: str = FINAL
+    eval_every: int | None = None
+
+    @property
+    def selection_metric(self) -> str | None:
+        """METRIC of ``best:METRIC``, or ``None`` under the final protocol."""
+        return self.select.partition(":")[2] or None
+
+    @property
+    def protocol(self) -> str:
+        """The rows' ``protocol``: ``"final"`` or ``"best:METRIC@val"``."""
+        metric = self.selection_metric
+        return FINAL if metric is None else best_protocol(metric)
 
 
 @dataclass(frozen=True)
@@ -136,7 +153,20 @@ class ResolvedRun:
             **({"allow_unverified_weights": True} if self.spec.allow_unverified_weights else {}),
             # Only when native, for the same reason: native-grid rows are rows the run adds.
             **({"eval_grid": self.spec.eval_grid} if self.spec.eval_grid != "image_size" else {}),
+            # Only when a checkpoint is chosen: validating during training changes no row
+            # unless the choice depends on it, and final runs kept their ids.
+            **(
+                {"select": self.spec.select, "eval_every": self.spec.eval_every}
+                if self.spec.select != FINAL
+                else {}
+            ),
         }
+
+    def recorded(self) -> dict[str, Any]:
+        """What ``spec.json`` holds: the run id, :meth:`identity`, and ``eval_every`` where it
+        is not in the identity (a resumed run validates on the same steps)."""
+        extra = {"eval_every": self.spec.eval_every} if self.spec.eval_every is not None else {}
+        return {"run_id": self.run_id, **extra, **self.identity()}
 
     @property
     def run_id(self) -> str:
@@ -167,6 +197,7 @@ def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
         raise UsageError(f"--eval-grid {spec.eval_grid!r} is not one of {', '.join(EVAL_GRIDS)}.")
     if not spec.metrics:
         raise UsageError("No metrics were asked for.", hint="Example: --metrics psnr,ssim,mae")
+    check_selection(spec)
     if len(set(spec.metrics)) != len(spec.metrics):
         raise UsageError(f"A metric is listed twice in {','.join(spec.metrics)}.")
     model_spec = registries.models.get(spec.model)
@@ -200,6 +231,37 @@ def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
             "metrics": {name: registries.provenance("metrics", name) for name in spec.metrics},
         },
     )
+
+
+def check_selection(spec: RunSpec) -> None:
+    """Refuse a ``--select`` or ``--eval-every`` that cannot be honoured.
+
+    Raises:
+        UsageError: ``select`` is neither ``final`` nor ``best:METRIC`` with METRIC among the
+            run's metrics, ``best:`` without ``--eval-every``, or ``eval_every`` below 1.
+    """
+    if spec.eval_every is not None and spec.eval_every < 1:
+        raise UsageError(f"--eval-every {spec.eval_every}: give a number of steps, at least 1.")
+    if spec.select == FINAL:
+        return
+    kind, colon, metric = spec.select.partition(":")
+    if kind != "best" or not colon or not metric:
+        raise UsageError(
+            f"--select {spec.select!r} is neither 'final' nor 'best:METRIC'.",
+            hint="Example: --select best:psnr --eval-every 50",
+        )
+    if metric not in spec.metrics:
+        raise UsageError(
+            f"--select {spec.select}: {metric!r} is not among the run's metrics "
+            f"({','.join(spec.metrics)}).",
+            hint=f"Add it to --metrics, or choose by one of {','.join(spec.metrics)}.",
+        )
+    if spec.eval_every is None:
+        raise UsageError(
+            f"--select {spec.select} chooses among checkpoints evaluated on the validation "
+            "split, and no --eval-every was given.",
+            hint=f"Example: --select {spec.select} --eval-every 50",
+        )
 
 
 def _encoder_versions(

@@ -34,6 +34,9 @@ from medganbench.run.flops import count_flops
 from medganbench.run.memory import out_of_memory_is_an_error
 from medganbench.run.prepare import PreparedRun, StatusSink
 from medganbench.run.resume import restore
+from medganbench.run.trackers import TrackerSet
+from medganbench.run.trained import TrainedRun
+from medganbench.run.watch import StepLossValues, Watch
 
 #: Steps between checkpoints of a run without a step budget (and without --checkpoint-every).
 DEFAULT_CHECKPOINT_EVERY = 500
@@ -46,26 +49,20 @@ StepLosses = Mapping[str, float | torch.Tensor]
 
 
 @dataclass(frozen=True)
-class TrainedRun:
-    """What training left behind.
+class PendingStep:
+    """A step whose losses have not been read from the device yet, and where it stood."""
 
-    Attributes:
-        ledger: steps, images and training seconds used (including those before a resume).
-        flops_per_step: FLOPs of one training step, counted on the run's first step.
-        peak_memory_mb: the largest peak memory of any process that trained the run.
-        resumed_from_step: the checkpoint step training continued from, or ``None``.
-    """
-
-    ledger: Ledger
-    flops_per_step: int
-    peak_memory_mb: float
-    resumed_from_step: int | None
+    step: int
+    kimg: float
+    seconds: float
+    losses: StepLosses
 
 
 def train(
     prepared: PreparedRun,
     on_status: StatusSink = lambda message: None,
     on_step: Callable[[Ledger], None] | None = None,
+    watch: Watch | None = None,
 ) -> TrainedRun:
     """Step the model until the first budget limit; checkpoint periodically and at the end.
 
@@ -74,17 +71,23 @@ def train(
             restored first.
         on_status: receives one-line status messages.
         on_step: called with the ledger after every step (sweeps report progress with it).
+        watch: records the history, validates and keeps the best checkpoint (see
+            :mod:`~medganbench.run.watch`); ``None`` = one with no trackers and the default
+            ``--log-every``.
 
     Raises:
-        RunError: a loss became non-finite.
+        RunError: a loss became non-finite (the history up to that step is written first), or
+            ``--select best:`` found no finite validation value.
         OutOfMemory: a step ran out of memory.
     """
     reset_peak_memory(prepared.device)
+    if watch is None:
+        watch = Watch(prepared, TrackerSet(), prepared.checkpoint, on_status=on_status)
     with (
         _determinism(prepared.options.deterministic),
         out_of_memory_is_an_error(prepared.spec.model, "while it trained"),
     ):
-        return _train(prepared, on_status, on_step)
+        return _train(prepared, on_status, on_step, watch)
 
 
 @contextmanager
@@ -133,15 +136,14 @@ def loss_read_every(device: torch.device, budget: Budget) -> int:
     return CUDA_LOSS_READ_EVERY
 
 
-def read_losses(pending: list[tuple[int, StepLosses]], model: str) -> dict[str, float]:
-    """The losses of the last pending step as floats, after checking every pending step's.
+def read_losses(pending: list[PendingStep]) -> list[StepLossValues]:
+    """Every pending step's losses as floats, in step order; ``pending`` is emptied.
 
-    All tensors are copied to the host in one transfer. ``pending`` is emptied.
-
-    Raises:
-        RunError: a loss of some step is not finite (the first such step is named).
+    All tensors are copied to the host in one transfer. Nothing is checked here: the caller
+    records the values first (a diverged run keeps its history), then calls
+    :func:`check_finite`.
     """
-    tensors = [v for _, losses in pending for v in losses.values() if isinstance(v, torch.Tensor)]
+    tensors = [v for p in pending for v in p.losses.values() if isinstance(v, torch.Tensor)]
     read = iter(
         torch.stack([t.detach().reshape(()).float().to(tensors[0].device) for t in tensors])
         .cpu()
@@ -149,18 +151,37 @@ def read_losses(pending: list[tuple[int, StepLosses]], model: str) -> dict[str, 
         if tensors
         else []
     )
-    last: dict[str, float] = {}
-    for step, losses in pending:
-        last = {
-            k: next(read) if isinstance(v, torch.Tensor) else float(v) for k, v in losses.items()
-        }
-        _check_finite(last, step, model)
+    values = [
+        StepLossValues(
+            p.step,
+            p.kimg,
+            p.seconds,
+            {
+                k: next(read) if isinstance(v, torch.Tensor) else float(v)
+                for k, v in p.losses.items()
+            },
+        )
+        for p in pending
+    ]
     pending.clear()
-    return last
+    return values
+
+
+def check_finite(steps: list[StepLossValues], model: str) -> None:
+    """Refuse the first non-finite loss of ``steps``.
+
+    Raises:
+        RunError: naming the loss, its value and the step.
+    """
+    for read in steps:
+        _check_finite(dict(read.values), read.step, model)
 
 
 def _train(
-    prepared: PreparedRun, on_status: StatusSink, on_step: Callable[[Ledger], None] | None
+    prepared: PreparedRun,
+    on_status: StatusSink,
+    on_step: Callable[[Ledger], None] | None,
+    watch: Watch,
 ) -> TrainedRun:
     model, device, budget = prepared.model, prepared.device, prepared.spec.budget
     batches = TrainBatches(
@@ -190,12 +211,14 @@ def _train(
             ledger,
             flops,
             peak,
+            watch.state(),
         )
         save_checkpoint(prepared.run_dir / CHECKPOINT_NAME, state)
+        watch.flush()
 
     every = checkpoint_every(prepared)
     reads = loss_read_every(device, budget)
-    pending: list[tuple[int, StepLosses]] = []
+    pending: list[PendingStep] = []
     steps_at_start = ledger.steps
     model.train_mode()
     with progress.phase(f"training ({budget})", total=budget.steps, unit="steps") as shown:
@@ -215,27 +238,42 @@ def _train(
                 losses = model.train_step(batch)
             ledger.steps += 1
             ledger.images += batch.a.shape[0]
-            pending.append((ledger.steps, losses))
             # A step or kimg limit is exact here; a seconds budget reads after every step.
             read = ledger.steps % reads == 0 or ledger.steps % every == 0
             if read or ledger.exhausted(budget):
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)  # the metered time is the steps' real time
                 ledger.train_seconds += time.perf_counter() - start
-                ledger.losses = read_losses(pending, prepared.spec.model)
+                pending.append(PendingStep(ledger.steps, ledger.kimg, ledger.train_seconds, losses))
+                steps = read_losses(pending)
+                watch.losses(steps, last=ledger.exhausted(budget))
+                try:
+                    check_finite(steps, prepared.spec.model)
+                except RunError:
+                    watch.flush()  # the history up to the diverged step is kept
+                    raise
+                ledger.losses = dict(steps[-1].values)
             else:
+                # On a GPU without a read, the seconds so far are the host's time.
                 ledger.train_seconds += time.perf_counter() - start
+                pending.append(PendingStep(ledger.steps, ledger.kimg, ledger.train_seconds, losses))
             shown.advance(detail=training_detail(ledger, budget))
             if on_step is not None:
                 on_step(ledger)
+            watch.after_step(ledger)
             if ledger.steps % every == 0 and not ledger.exhausted(budget):
                 save()
     if ledger.steps > steps_at_start or checkpoint is None:
+        if watch.eval_every is not None and watch.validated_step != ledger.steps:
+            watch.validate(ledger)  # the last step is a candidate too, and in the checkpoint
         save()
     on_status(
         f"trained {ledger.steps} steps ({ledger.kimg:.3f} kimg) in {ledger.train_seconds:.1f} s"
     )
-    return TrainedRun(ledger, flops, max(peak_before, peak_memory_mb(device)), resumed_from)
+    selected = watch.finish(ledger)
+    return TrainedRun(
+        ledger, flops, max(peak_before, peak_memory_mb(device)), resumed_from, selected
+    )
 
 
 def to_train_batch(

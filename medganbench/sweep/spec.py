@@ -13,6 +13,8 @@ A sweep file is TOML::
     channels_last = true                # optional, default true
     allow_unverified_weights = false    # optional: see medganbench run --allow-unverified-weights
     eval_grid = "image_size"            # optional, or "native": see medganbench run --eval-grid
+    eval_every = 50                     # optional: validate every 50 steps (medganbench run --eval-every)
+    select = "best:psnr"                # optional, default "final": see medganbench run --select
     metric_args = { lpips = { net = "vgg" } }   # optional
 
     [[datasets]]                        # or: datasets = ["kaggle-brain"]
@@ -76,6 +78,8 @@ _TOP_KEYS = frozenset(
         "models",
         "allow_unverified_weights",
         "eval_grid",
+        "eval_every",
+        "select",
     }
 )
 
@@ -110,7 +114,8 @@ class SweepSpec:
         seeds: the seeds each variant runs with.
         datasets: the datasets.
         models: the model variants, grids expanded.
-        eval_split, precision, channels_last, metric_args, eval_grid: as in :class:`RunSpec`.
+        eval_split, precision, channels_last, metric_args, eval_grid, select, eval_every: as
+            in :class:`RunSpec` (a bad ``select`` is refused when the trials are resolved).
     """
 
     name: str
@@ -127,6 +132,8 @@ class SweepSpec:
     allow_unverified_weights: bool = False
     metric_args: Mapping[str, Mapping[str, ArgValue]] = field(default_factory=dict)
     eval_grid: str = "image_size"
+    select: str = "final"
+    eval_every: int | None = None
 
     def specs(self) -> list[tuple[str, RunSpec]]:
         """``(label, spec)`` of every trial, seeds outermost."""
@@ -148,6 +155,8 @@ class SweepSpec:
                     channels_last=self.channels_last,
                     allow_unverified_weights=self.allow_unverified_weights,
                     eval_grid=self.eval_grid,
+                    select=self.select,
+                    eval_every=self.eval_every,
                 ),
             )
             for seed, dataset, variant in itertools.product(self.seeds, self.datasets, self.models)
@@ -233,7 +242,18 @@ def parse_sweep(data: Mapping[str, Any], where: str) -> SweepSpec:
         allow_unverified_weights=_typed(data, "allow_unverified_weights", bool, fail, False),
         metric_args=metric_args,
         eval_grid=_eval_grid(data, fail),
+        select=_typed(data, "select", str, fail, "final"),
+        eval_every=_eval_every(data, fail),
     )
+
+
+def _eval_every(data: Mapping[str, Any], fail: Any) -> int | None:
+    if "eval_every" not in data:
+        return None
+    every = _typed(data, "eval_every", int, fail)
+    if every < 1:
+        raise fail(f"eval_every {every} must be a number of steps, at least 1.")
+    return int(every)
 
 
 def _eval_grid(data: Mapping[str, Any], fail: Any) -> str:

@@ -216,19 +216,34 @@ def test_runner_reports_budget_progress_before_each_step(registries, dirs, monke
     assert seen == [0.0, 0.25, 0.5, 0.75]
 
 
-def test_losses_read_in_one_go_name_the_first_non_finite_step() -> None:
+def test_losses_read_in_one_go_come_back_per_step() -> None:
     import torch
 
-    from medganbench.run.train import read_losses
+    from medganbench.run.train import PendingStep, read_losses
 
-    def step(g: float) -> dict[str, object]:
-        return {"g": torch.tensor(g), "d": 0.5}
+    pending = [
+        PendingStep(1, 0.008, 0.5, {"g": torch.tensor(1.0), "d": 0.5}),
+        PendingStep(2, 0.016, 1.0, {"g": torch.tensor(2.0), "d": 0.25}),
+    ]
+    read = read_losses(pending)
+    assert [(r.step, dict(r.values)) for r in read] == [
+        (1, {"g": 1.0, "d": 0.5}),
+        (2, {"g": 2.0, "d": 0.25}),
+    ]
+    assert pending == []
 
-    pending = [(1, step(1.0)), (2, step(2.0))]
-    assert read_losses(pending, "m") == {"g": 1.0 * 2, "d": 0.5} and pending == []
-    pending = [(4, step(1.0)), (5, step(float("inf"))), (6, step(float("nan")))]
+
+def test_the_first_non_finite_loss_is_named_with_its_step() -> None:
+    from medganbench.run.train import check_finite
+    from medganbench.run.watch import StepLossValues
+
+    steps = [
+        StepLossValues(4, 0.0, 0.0, {"g": 1.0}),
+        StepLossValues(5, 0.0, 0.0, {"g": float("inf")}),
+        StepLossValues(6, 0.0, 0.0, {"g": float("nan")}),
+    ]
     with pytest.raises(RunError, match="'g' of model 'm' became inf at step 5"):
-        read_losses(pending, "m")
+        check_finite(steps, "m")
 
 
 def test_losses_are_read_every_step_except_on_a_gpu_without_a_time_limit() -> None:

@@ -27,6 +27,13 @@ BASE = {
 }
 
 
+def test_a_sweep_passes_its_checkpoint_protocol_to_every_trial() -> None:
+    sweep = parse_sweep({**BASE, "eval_every": 5, "select": "best:psnr"}, "t.toml")
+    specs = [spec for _, spec in sweep.specs()]
+    assert {(s.select, s.eval_every) for s in specs} == {("best:psnr", 5)}
+    assert {s.protocol for s in specs} == {"best:psnr@val"}
+
+
 def test_minimal_sweep_expands_seeds_times_models() -> None:
     sweep = parse_sweep({**BASE, "models": ["identity", "intensity-lookup"]}, "t.toml")
     labels = [label for label, _ in sweep.specs()]
@@ -100,6 +107,8 @@ def test_variants_equal_after_resolution_run_once() -> None:
         ({"datasets": [{"name": "phantom-brain", "label": "x"}]}, "unknown key"),
         ({"amp": False}, 'amp was replaced by precision = "auto"'),
         ({"precision": True}, "precision must be of type str"),
+        ({"eval_every": 0}, "eval_every 0 must be a number of steps"),
+        ({"select": 3}, "select must be of type str"),
     ],
 )
 def test_malformed_sweep_is_one_usage_error_naming_the_file(change: dict, message: str) -> None:
