@@ -20,7 +20,7 @@ h3 { font-size: 1rem; margin: 1.2rem 0 .4rem; }
 table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .85rem; }
 th, td { border-bottom: 1px solid var(--line); padding: .3rem .45rem; text-align: left;
          vertical-align: top; overflow-wrap: break-word; }
-td.args { font-size: .75rem; }
+td.args { font-size: .75rem; max-width: 16rem; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th::after { content: " \\2195"; color: var(--line); }
@@ -36,6 +36,12 @@ figure { margin: .5rem 0 1.2rem; }
 figure img { max-width: 100%; image-rendering: pixelated; border: 1px solid var(--line); }
 svg.chart { max-width: 100%; height: auto; background: #fff; }
 svg.chart text { font: 11px system-ui, sans-serif; fill: var(--muted); }
+.panels { display: flex; flex-wrap: wrap; gap: .2rem 1rem; }
+.panels svg.chart { width: 280px; }
+.curves-grid { display: flex; flex-wrap: wrap; gap: 0 1.5rem; }
+.curves-grid figure { flex: 0 1 640px; min-width: 0; }
+details.overlay > summary { cursor: pointer; color: var(--accent); margin: .2rem 0 .6rem; }
+td[title] { cursor: help; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; word-break: break-word; }

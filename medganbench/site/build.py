@@ -30,6 +30,7 @@ from medganbench.leaderboard.seeds import aggregate_groups
 from medganbench.leaderboard.store import read_leaderboard
 from medganbench.site import pages
 from medganbench.site.assets import SITE_CSS, SITE_JS
+from medganbench.site.history import RunHistory, load_history
 from medganbench.site.html import page
 from medganbench.site.locations import location_names
 from medganbench.site.reproduce import reproduce
@@ -168,13 +169,28 @@ def _build(
         by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in table.to_pylist():
             by_run[row["run_id"]].append(row)
-        body = pages.dataset_body(groups, reported_by_dataset.get(dataset, []), len(by_run), naming)
+        # Read once, for the dataset page's curves and the run pages; each history is cut down
+        # to a few hundred points per curve as it is read, so all of them fit in memory.
+        histories: dict[str, RunHistory] = {}
+        for run_id in by_run:
+            folder = _run_folder(runs_dir, run_id)
+            if (
+                runs_dir is not None
+                and folder is not None
+                and (history := load_history(runs_dir, folder)) is not None
+            ):
+                histories[run_id] = history
+        body = pages.dataset_body(
+            groups, reported_by_dataset.get(dataset, []), len(by_run), naming, histories
+        )
         _write(
             site / pages.dataset_file(dataset),
             page(f"{dataset} leaderboard", body, root="../", generated=generated),
         )
         for run_id, rows in by_run.items():
-            n_images += _run_page(site, run_id, rows, runs_dir, registries, generated, naming)
+            n_images += _run_page(
+                site, run_id, rows, runs_dir, registries, generated, naming, histories.get(run_id)
+            )
         facts[dataset] = {
             "runs": len(by_run),
             "groups": len(groups),
@@ -207,19 +223,13 @@ def _run_page(
     registries: Registries | None,
     generated: str,
     naming: Naming = PLAIN,
+    history: RunHistory | None = None,
 ) -> int:
     """Write a run's page and its thumbnails; return how many thumbnails."""
-    run_dir = runs_dir / run_id if runs_dir is not None else None
+    run_dir = _run_folder(runs_dir, run_id)
     spec_json = None
     images: list[tuple[str, str]] = []
-    # Only files that really lie in the runs folder are read: a symlink in a shared runs folder
-    # must not pull a file from elsewhere into a published site.
-    if (
-        runs_dir is not None
-        and run_dir is not None
-        and run_dir.is_dir()
-        and contained(runs_dir, run_dir)
-    ):
+    if runs_dir is not None and run_dir is not None:
         spec_file = run_dir / "spec.json"
         try:
             loaded = json.loads(spec_file.read_text()) if contained(runs_dir, spec_file) else None
@@ -250,11 +260,21 @@ def _run_page(
         reproduce(rows, spec_json, registries),
         naming,
         private=location_names(rows[0]["dataset"], registries),
+        history=history,
     )
     _write(
         site / pages.run_file(run_id), page(f"Run {run_id}", body, root="../", generated=generated)
     )
     return len(images)
+
+
+def _run_folder(runs_dir: Path | None, run_id: str) -> Path | None:
+    """The run's folder, if there is one that really lies in the runs folder: a symlink in a
+    shared runs folder must not pull files from elsewhere into a published site."""
+    if runs_dir is None:
+        return None
+    folder = runs_dir / run_id
+    return folder if folder.is_dir() and contained(runs_dir, folder) else None
 
 
 def _thumbnail(source: Path, target: Path) -> bool:

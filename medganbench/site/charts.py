@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from medganbench.site.html import esc
+from medganbench.site.svg import PALETTE, fmt, svg_open, ticks
 
-# Colour-blind-safe palette (Okabe–Ito), cycled over series.
-_PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 _W, _H = 640, 300
 _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 170, 16, 44
 
@@ -30,22 +28,6 @@ class Series:
 
     label: str
     points: tuple[Point, ...]
-
-
-def _ticks(low: float, high: float, count: int = 5) -> list[float]:
-    if high <= low:
-        return [low]
-    step = 10 ** math.floor(math.log10((high - low) / count))
-    for factor in (1, 2, 5, 10):
-        if (high - low) / (step * factor) <= count:
-            step *= factor
-            break
-    first = math.ceil(low / step) * step
-    return [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
 
 
 def line_chart(series: Sequence[Series], x_label: str, y_label: str, title: str) -> str:
@@ -70,23 +52,20 @@ def line_chart(series: Sequence[Series], x_label: str, y_label: str, title: str)
         return _TOP + (1 - (y - y0) / (y1 - y0)) * plot_h
 
     parts = [
-        (
-            f'<svg class="chart" viewBox="0 0 {_W} {_H}" role="img" aria-label="{esc(title)}" '
-            f'xmlns="http://www.w3.org/2000/svg"><title>{esc(title)}</title>'
-        ),
+        svg_open(_W, _H, title),
         f'<rect x="{_LEFT}" y="{_TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#d5dae0"/>',
     ]
-    for tick in _ticks(y0, y1):
+    for tick in ticks(y0, y1):
         y = sy(tick)
         parts.append(
             f'<line x1="{_LEFT - 4}" x2="{_LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eef0f2"/>'
         )
         parts.append(
-            f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{esc(_fmt(tick))}</text>'
+            f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{esc(fmt(tick))}</text>'
         )
     for x in sorted(set(xs)):
         parts.append(
-            f'<text x="{sx(x):.1f}" y="{_TOP + plot_h + 16}" text-anchor="middle">{esc(_fmt(x))}</text>'
+            f'<text x="{sx(x):.1f}" y="{_TOP + plot_h + 16}" text-anchor="middle">{esc(fmt(x))}</text>'
         )
     parts.append(
         f'<text x="{_LEFT + plot_w / 2:.1f}" y="{_H - 6}" text-anchor="middle">{esc(x_label)}</text>'
@@ -95,7 +74,7 @@ def line_chart(series: Sequence[Series], x_label: str, y_label: str, title: str)
         f'<text transform="translate(14 {_TOP + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle">{esc(y_label)}</text>'
     )
     for index, one in enumerate(series):
-        colour = _PALETTE[index % len(_PALETTE)]
+        colour = PALETTE[index % len(PALETTE)]
         points = sorted(one.points, key=lambda p: p.x)
         path = " ".join(f"{sx(p.x):.1f},{sy(p.y):.1f}" for p in points)
         parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
@@ -105,13 +84,13 @@ def line_chart(series: Sequence[Series], x_label: str, y_label: str, title: str)
                     f'<line x1="{sx(p.x):.1f}" x2="{sx(p.x):.1f}" y1="{sy(p.low):.1f}" y2="{sy(p.high):.1f}" stroke="{colour}"/>'
                 )
             interval = (
-                f" [{_fmt(p.low)}, {_fmt(p.high)}]"
+                f" [{fmt(p.low)}, {fmt(p.high)}]"
                 if p.low is not None and p.high is not None
                 else ""
             )
             parts.append(
                 f'<circle cx="{sx(p.x):.1f}" cy="{sy(p.y):.1f}" r="3.5" fill="{colour}">'
-                f"<title>{esc(one.label)}: {esc(_fmt(p.y))}{esc(interval)} at {esc(_fmt(p.x))}</title></circle>"
+                f"<title>{esc(one.label)}: {esc(fmt(p.y))}{esc(interval)} at {esc(fmt(p.x))}</title></circle>"
             )
         ly = _TOP + 12 + index * 16
         parts.append(

@@ -24,19 +24,25 @@ class Cell:
         numeric: right-aligned with tabular figures.
         css_class: a class for the stylesheet (``"args"``: a smaller font that may break
             anywhere, for long argument lists).
+        title: the cell's tooltip, plain text (escaped when written); ``""`` for none.
     """
 
     html: str
     sort_value: float | str | None = None
     numeric: bool = False
     css_class: str = ""
+    title: str = ""
 
 
 def text_cell(
-    text: object, sort_value: float | str | None = None, numeric: bool = False, css_class: str = ""
+    text: object,
+    sort_value: float | str | None = None,
+    numeric: bool = False,
+    css_class: str = "",
+    title: str = "",
 ) -> Cell:
-    """A cell holding plain ``text``."""
-    return Cell(esc(text), sort_value, numeric, css_class)
+    """A cell holding plain ``text`` (and the tooltip ``title``)."""
+    return Cell(esc(text), sort_value, numeric, css_class, title)
 
 
 def _breakable(label: str) -> str:
@@ -68,6 +74,8 @@ def table(
             attrs = f' class="{names}"' if names else ""
             if cell.sort_value is not None:
                 attrs += f' data-value="{esc(cell.sort_value)}"'
+            if cell.title:
+                attrs += f' title="{esc(cell.title)}"'
             cells.append(f"<td{attrs}>{cell.html}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (

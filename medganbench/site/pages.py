@@ -20,8 +20,11 @@ from medganbench.leaderboard.seeds import AggregatedGroup
 from medganbench.leaderboard.titles import group_direction, group_title, is_external
 from medganbench.site import external as tracks
 from medganbench.site.charts import Point, Series, line_chart
+from medganbench.site.history import RunHistory
 from medganbench.site.html import Cell, esc, table, text_cell
 from medganbench.site.reported import reported_section
+from medganbench.site.training import group_curves
+from medganbench.site.whiskers import dot_whisker_chart, full_cell_text
 
 if TYPE_CHECKING:
     from medganbench.core.specs import ReportedResult
@@ -75,11 +78,23 @@ def _run_links(run_ids: Sequence[str]) -> str:
     return " ".join(f'<a href="../{run_file(r)}">{esc(r[:8])}</a>' for r in run_ids)
 
 
-def group_section(group: AggregatedGroup, anchor: str, naming: Naming = PLAIN) -> str:
-    """One comparable group: its key and a sortable table of its entries (arguments that
-    differ from the model's defaults, the direction by modality, see ``naming``)."""
-    headers = ["rank", "model", "args", "seeds"] + [c.label for c in group.metrics]
-    headers += ["steps done", "train s", "device", "runs"]
+def group_section(
+    group: AggregatedGroup,
+    anchor: str,
+    naming: Naming = PLAIN,
+    histories: Mapping[str, RunHistory] | None = None,
+) -> str:
+    """One comparable group: its key, its dot-and-whisker chart, a sortable table of its entries
+    (arguments that differ from the model's defaults, the direction by modality, see
+    ``naming``) and, where ``histories`` (by run id) hold validation values of its runs, their
+    curves against step.
+
+    The table fits a laptop screen: a metric cell shows mean ± std (its full text, with the
+    interval, is the cell's tooltip and the chart above draws the interval), and the run links
+    come right after the seeds, so they never end up beyond the right edge.
+    """
+    headers = ["rank", "model", "args", "seeds", "runs"] + [c.label for c in group.metrics]
+    headers += ["steps done", "train s", "device"]
     rows = []
     for entry in group.entries:
         cells = [
@@ -90,23 +105,29 @@ def group_section(group: AggregatedGroup, anchor: str, naming: Naming = PLAIN) -
                 f"n={entry.n_seeds}" + ("" if entry.n_seeds > 1 else " (single seed)"),
                 entry.n_seeds,
             ),
+            Cell(_run_links(entry.run_ids), css_class="runs"),
         ]
         sizes = entry.sample_sizes or (None,) * len(entry.summaries)
         for i, (summary, floor, size) in enumerate(
             zip(entry.summaries, entry.noise_floors, sizes, strict=True)
         ):
+            short = summary_cell(summary, len(entry.run_ids), floor, size, intervals=False)
+            short += patient_note(entry, i)
+            # A narrow column breaks "30.05 ± 0.09" after the ±, never around it alone.
+            short = short.replace(" ± ", "\u00a0± ")
+            full = full_cell_text(entry, i)
             cells.append(
                 text_cell(
-                    summary_cell(summary, len(entry.run_ids), floor, size) + patient_note(entry, i),
+                    short,
                     None if summary is None else summary.mean,
                     numeric=True,
+                    title=full if full != short.replace("\u00a0", " ") else "",
                 )
             )
         cells += [
             text_cell(format_mean_count(entry.steps_done), entry.steps_done, numeric=True),
             text_cell(f"{entry.train_seconds:.1f}", entry.train_seconds, numeric=True),
             text_cell(devices_cell(entry.devices, entry.replicated_runs)),
-            Cell(_run_links(entry.run_ids)),
         ]
         rows.append(cells)
     numeric = frozenset(["rank", "steps done", "train s"] + [c.label for c in group.metrics])
@@ -116,9 +137,14 @@ def group_section(group: AggregatedGroup, anchor: str, naming: Naming = PLAIN) -
     return (
         f'<section id="{esc(anchor)}"><h2>{esc(group_title(group, naming))}{badge}</h2>'
         f'<p class="muted">{esc(budget)}; {esc(ranked)}. '
-        f"{esc(seed_legend(group))}; single-seed entries "
+        f"{esc(seed_legend(group))}; the cells show mean ± std, their interval is the whisker "
+        f"in the chart and the cell's tooltip; single-seed entries "
         f"are marked{esc(args_note)}. Click a column "
-        f"header to sort.</p>" + table(headers, rows, numeric_headers=numeric) + "</section>"
+        f"header to sort.</p>"
+        + dot_whisker_chart(group, naming)
+        + table(headers, rows, numeric_headers=numeric)
+        + group_curves(group, histories or {})
+        + "</section>"
     )
 
 
@@ -191,8 +217,10 @@ def dataset_body(
     reported: Sequence[ReportedResult],
     runs: int,
     naming: Naming = PLAIN,
+    histories: Mapping[str, RunHistory] | None = None,
 ) -> str:
-    """A dataset's page: one table per comparable group, the budget charts, reported numbers."""
+    """A dataset's page: one chart and table per comparable group (with its runs' validation
+    curves where ``histories``, by run id, hold some), the budget charts, reported numbers."""
     parts = [f'<p class="muted">{runs} runs in {len(groups)} comparable group(s).</p>']
     if not groups:
         parts.append("<p>No measured runs yet.</p>")
@@ -202,8 +230,9 @@ def dataset_body(
             for i, g in enumerate(groups)
         )
         parts.append(f"<nav><ul>{toc}</ul></nav>")
-    external = [group_section(g, f"g{i}", naming) for i, g in enumerate(groups) if is_external(g)]
-    parts += [group_section(g, f"g{i}", naming) for i, g in enumerate(groups) if not is_external(g)]
+    sections = [group_section(g, f"g{i}", naming, histories) for i, g in enumerate(groups)]
+    external = [s for s, g in zip(sections, groups, strict=True) if is_external(g)]
+    parts += [s for s, g in zip(sections, groups, strict=True) if not is_external(g)]
     parts.append(budget_charts([g for g in groups if not is_external(g)], naming))
     parts.append(tracks.external_section(external) if external else "")
     parts.append(reported_section(reported))

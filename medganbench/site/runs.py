@@ -1,5 +1,5 @@
-"""The body of a run's page: samples, values, conventions, per-patient values, the reproduce
-command, spec and provenance."""
+"""The body of a run's page: samples, values, conventions, training curves, per-patient values,
+the reproduce command, spec and provenance."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from medganbench.leaderboard.naming import PLAIN, Naming
 from medganbench.leaderboard.numbers import format_value
 from medganbench.leaderboard.titles import format_budget
 from medganbench.site import external as tracks
+from medganbench.site.history import RunHistory
 from medganbench.site.html import esc, table, text_cell
 from medganbench.site.locations import public_args_json, public_spec
 from medganbench.site.pages import dataset_file
 from medganbench.site.patients import patient_section
 from medganbench.site.reproduce import Reproduction
+from medganbench.site.training import training_section
 
 __all__ = ["conventions", "primary_first", "run_body"]
 
@@ -74,9 +76,11 @@ def run_body(
     reproduction: Reproduction,
     naming: Naming = PLAIN,
     private: Collection[str] = DATA_LOCATION_ARGS,
+    history: RunHistory | None = None,
 ) -> str:
-    """A run's page: samples, values, reproduce command, spec and provenance (every model
-    argument; directions named by ``naming``).
+    """A run's page: samples, values, training curves, reproduce command, spec and provenance
+    (every model argument, the scored checkpoint's protocol and step; directions named by
+    ``naming``).
 
     Args:
         rows: every leaderboard row of the run.
@@ -85,6 +89,8 @@ def run_body(
         reproduction: its reproduce command.
         private: the dataset's location arguments, left out of its arguments and spec wherever
             they appear (see :func:`~medganbench.site.reproduce.location_names`).
+        history: its training history (:func:`~medganbench.site.history.load_history`);
+            ``None``: no "Training" section.
     """
     first = rows[0]
     parts = [
@@ -136,6 +142,7 @@ def run_body(
         )
     )
     parts.append(conventions(rows))
+    parts.append(training_section(history, primary_first(rows), naming))
     parts += patient_section(primary_first(rows))
 
     check = (
@@ -194,6 +201,8 @@ def run_body(
                 ("seed", str(first["seed"])),
                 ("budget", "none (external outputs)" if external else format_budget(first)),
                 ("steps done", str(first["steps_done"])),
+                ("protocol", first["protocol"]),
+                ("selected step", str(first["selected_step"])),
                 ("kimg done", f"{first['kimg_done']:.3f}"),
                 ("train seconds", f"{first['train_seconds']:.1f}"),
                 ("eval seconds", f"{first['eval_seconds']:.1f}"),

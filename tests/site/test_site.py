@@ -321,6 +321,13 @@ def test_site_works_in_a_headless_browser(site: Path, measured: Path) -> None:
         )
         assert window_width <= 1366 and page_width <= window_width
         assert table_overflow and max(table_overflow) <= 0, table_overflow
+        # Every run link is on the screen (issue 31: the run-id column fell off it).
+        link_edges = browser.execute_script(
+            "return Array.from(document.querySelectorAll('table.sortable td.runs a'))"
+            ".map(a => [a.getBoundingClientRect().left, a.getBoundingClientRect().right])"
+        )
+        assert len(link_edges) == 8  # 2 budgets x 2 models x 2 seeds
+        assert all(left >= 0 and right <= window_width for left, right in link_edges), link_edges
 
         run_id = _run_ids(measured)[0]
         browser.get((site / "runs" / f"{run_id}.html").as_uri())
