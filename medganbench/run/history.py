@@ -4,8 +4,8 @@ The file holds :data:`~medganbench.core.history.HISTORY_SCHEMA` (one row per
 :class:`~medganbench.core.history.HistoryRecord`) as one Arrow IPC file, readable with plain
 pyarrow (``pyarrow.ipc.open_file``), pandas (``pd.read_feather``) or polars (``pl.read_ipc``).
 
-It is rewritten whole, atomically, at every checkpoint, after every validation, when a loss
-becomes non-finite and at the end, so someone watching sees it grow and a killed run leaves a
+It is rewritten whole, atomically, at every checkpoint, after a validation (at most every 10 s:
+:data:`~medganbench.run.watch.REWRITE_EVERY_S`), when a loss becomes non-finite and at the end, so someone watching sees it grow and a killed run leaves a
 readable file. The same records ride in the checkpoint (:func:`history_state`), and a resumed run
 continues from the checkpoint's records: a killed and resumed run writes the same bytes as an
 uninterrupted one (the ``seconds`` column is the metered training time, which differs between

@@ -15,6 +15,7 @@ row, which is why ``select`` and ``eval_every`` enter the run id only under ``be
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ from medganbench.run.trackers import TrackerSet
 
 #: The split validation scores.
 VALIDATION_SPLIT = "val"
+#: Least seconds between two rewrites of ``history.arrow`` after a validation (a checkpoint,
+#: a divergence and the end always write it).
+REWRITE_EVERY_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class Watch:
         self.best: Best | None = Best(int(best["step"]), float(best["value"])) if best else None
         self.validated_step: int | None = saved.get("validated_step")
         self._mirrored = 0
+        self._written_at = -math.inf
         if self.records:
             self.on_status(f"history: {len(self.records)} records carried on from the checkpoint")
 
@@ -98,9 +103,15 @@ class Watch:
                     for name, value in read.values.items()
                 )
 
-    def flush(self) -> None:
-        """Write ``history.arrow`` and hand the records not yet mirrored to the trackers."""
-        write_history(self.prepared.run_dir / HISTORY_NAME, self.records)
+    def flush(self, *, force: bool = True) -> None:
+        """Hand the records not yet mirrored to the trackers and write ``history.arrow``:
+        always when ``force``d (checkpoints, divergence, the end), else at most every
+        :data:`REWRITE_EVERY_S` seconds, as the whole file is rewritten each time and a long
+        run validated often would otherwise spend more time rewriting it than validating."""
+        now = time.monotonic()
+        if force or now - self._written_at >= REWRITE_EVERY_S:
+            write_history(self.prepared.run_dir / HISTORY_NAME, self.records)
+            self._written_at = now
         new = self.records[self._mirrored :]
         if new:
             self.trackers.log_records(new)
@@ -154,7 +165,7 @@ class Watch:
             model.train_mode()
             restore_rng(saved_rng)
         self.validated_step = ledger.steps
-        self.flush()
+        self.flush(force=False)
         if grid is not None and self.trackers:
             image = np.asarray(render_sample_grid(grid).convert("RGB"))
             self.trackers.log_image("val/samples", ledger.steps, image)

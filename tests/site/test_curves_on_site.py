@@ -136,3 +136,54 @@ def test_the_groups_validation_overlay_opens_on_click(site: Path, browser: Any) 
     overlay.find_element(By.TAG_NAME, "summary").click()
     assert _shown(browser, chart)
     assert len(chart.find_elements(By.TAG_NAME, "polyline")) == 6
+
+
+@pytest.mark.slow
+def test_a_real_best_checkpoint_run_shows_both_curves_with_its_selected_step(
+    tmp_path_factory: pytest.TempPathFactory, browser: Any
+) -> None:
+    """The issue's case end to end: a run trained here with ``--eval-every`` and ``--select
+    best:psnr``, published, and its page opened in the browser."""
+    from selenium.webdriver.common.by import By
+
+    from medganbench.core.manager import build_registries, make_plugin_manager
+    from medganbench.run.budget import Budget
+    from medganbench.run.options import RunOptions
+    from medganbench.run.runner import execute_run
+    from medganbench.run.spec import RunSpec
+
+    work = tmp_path_factory.mktemp("real")
+    result = execute_run(
+        RunSpec(
+            model="pix2pix",
+            model_args={"ngf": "8", "ndf": "8"},
+            dataset_args={"train_subjects": "3", "val_subjects": "2", "test_subjects": "2"},
+            image_size=32,
+            metrics=("psnr", "mae"),
+            budget=Budget(steps=6),
+            select="best:psnr",
+            eval_every=2,
+        ),
+        build_registries(make_plugin_manager(autoload=False)),
+        RunOptions(
+            leaderboard_dir=work / "boards",
+            runs_dir=work / "runs",
+            progress=False,
+            log_every=1,
+        ),
+    )
+    row = result.rows[0]
+    publish_site([result.leaderboard], work / "site", runs_dir=work / "runs", generated="test")
+    browser.get((work / "site" / "runs" / f"{result.run_id}.html").as_uri())
+    titles = [
+        c.find_element(By.TAG_NAME, "title").get_attribute("textContent")
+        for c in browser.find_elements(By.CSS_SELECTOR, "section.training svg.chart.curves")
+    ]
+    assert "Training losses against step" in titles
+    assert "Validation psnr against step — a2b" in titles
+    psnr = browser.find_elements(By.CSS_SELECTOR, "section.training svg.chart.curves")[
+        titles.index("Validation psnr against step — a2b")
+    ]
+    mark = psnr.find_element(By.CSS_SELECTOR, "g.mark.selected")
+    assert _shown(browser, mark) and mark.get_attribute("data-step") == str(row.selected_step)
+    assert mark.find_element(By.TAG_NAME, "text").text == "selected (best:psnr@val)"

@@ -163,3 +163,58 @@ def test_a_file_in_the_way_of_the_event_folder_is_a_usage_error(
     (tmp_path / "trackers").write_text("not a folder\n")
     with pytest.raises(UsageError, match="TensorBoard cannot write its events: .* is a file"):
         _tracker(registries, tmp_path)
+
+
+@pytest.mark.slow
+def test_a_run_with_tracker_tensorboard_writes_its_history_values_to_the_event_files(
+    tmp_path: Path,
+) -> None:
+    """The issue's check end to end: ``medganbench run ... --tracker tensorboard`` (the command
+    line, in this process), then TensorBoard's server reader against the run's history.arrow."""
+    from medganbench.run.history import HISTORY_NAME, read_history
+    from tests.cli_runner import cli_in_process
+
+    done = cli_in_process(
+        "run",
+        "--model",
+        "pix2pix",
+        "--model-arg",
+        "ngf=8",
+        "--model-arg",
+        "ndf=8",
+        "--dataset-arg",
+        "train_subjects=3",
+        "--dataset-arg",
+        "val_subjects=2",
+        "--dataset-arg",
+        "test_subjects=2",
+        "--image-size",
+        "32",
+        "--budget",
+        "steps=4",
+        "--metrics",
+        "psnr,mae",
+        "--eval-every",
+        "2",
+        "--log-every",
+        "1",
+        "--tracker",
+        "tensorboard",
+        "--no-progress",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if p.name != "leaderboards"]
+    history = read_history(run_dir / HISTORY_NAME)
+    assert {r.kind for r in history} == {"loss", "val"}
+    reader = plugin_event_accumulator.EventAccumulator(
+        str(_events(run_dir)), size_guidance={"tensors": 0}
+    )
+    reader.Reload()
+    want = _expected(tuple(history))
+    have = {
+        tag: [(e.step, make_ndarray(e.tensor_proto).item()) for e in reader.Tensors(tag)]
+        for tag in want
+    }
+    assert _same(have, want)
+    assert "val/samples" in reader.Tags()["tensors"]  # the validation sample grid too
