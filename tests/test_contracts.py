@@ -64,7 +64,13 @@ FID_COST = (
     "a third FID costs tens of seconds on two CPU cores; kid, precision, recall, density and "
     "coverage check the same Inception feature path twice"
 )
+#: The segmentation-utility metrics train segmenters: a short budget keeps their checks to
+#: seconds (tests/plugins/metrics/test_segmenter.py checks the default recipe).
+SHORT_SEGMENTER = {"segmenter_steps": "40"}
 METRIC_SETTINGS = {
+    "seg-dice": CheckSettings(args=SHORT_SEGMENTER),
+    "seg-hd95": CheckSettings(args=SHORT_SEGMENTER),
+    "tstr-dice": CheckSettings(args=SHORT_SEGMENTER),
     "is": CheckSettings(
         skip={"finite": IS_WEIGHTS, "prefers-truth": NOT_A_DISTANCE_TO_THE_TARGET["is"]}
     ),

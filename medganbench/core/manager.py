@@ -77,6 +77,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.metrics.inception_score",
     "medganbench_plugins.metrics.encoders",
     "medganbench_plugins.metrics.frd",
+    "medganbench_plugins.metrics.segmentation",
     "medganbench_plugins.executors.local",
     "medganbench_plugins.executors.ray_cluster",
     "medganbench_plugins.trackers.tensorboard_tracker",

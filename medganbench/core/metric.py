@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 
@@ -32,6 +32,9 @@ class Needs(str, Enum):
 
     PAIRED = "paired"  # prediction and target show the same anatomy
     DISTRIBUTION = "distribution"  # sets of generated and real images, no correspondence
+    # Label maps of the anatomy a translation shows (its source's): segmentation utility.
+    # Refused before training on a dataset without label maps and for a sampling model.
+    LABELS = "labels"
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,12 @@ class MetricContext:
             ``None`` outside a run.
         encoders: the registered feature encoders, name → spec (distribution metrics' ``encoder``
             argument); empty outside a run, where the built-in ones are used.
+        label_classes: the dataset's label classes, index by index
+            (:attr:`~medganbench.core.dataset.DatasetInfo.labels`); empty without label maps.
+        training_labelled: called with a domain's name, returns every training-split image of
+            that domain and its label map, ((N, C, H, W) in physical units, (N, 1, H, W)
+            int64); for metrics that train a segmenter (:data:`Needs.LABELS`). ``None``
+            outside a run or without label maps.
     """
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
@@ -69,6 +78,8 @@ class MetricContext:
     allow_unverified_weights: bool = False
     training_images: Callable[[str], torch.Tensor] | None = None
     encoders: Mapping[str, EncoderSpec] = field(default_factory=dict)
+    label_classes: tuple[str, ...] = ()
+    training_labelled: Callable[[str], tuple[torch.Tensor, torch.Tensor]] | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,10 @@ class EvalBatch:
         window: the target domain's (low, high) value window.
         paired: whether ``pred[i]`` and ``target[i]`` correspond.
         domain: the target domain's name (part of the key of cached real-set features).
+        labels: int64 (N, 1, H, W) label maps of the anatomy ``pred`` shows: a translation
+            keeps its input's anatomy, so these are the source images' maps; ``None`` when
+            the dataset has none or the model samples.
+        target_labels: int64 (N, 1, H, W) label maps of ``target``; ``None`` likewise.
     """
 
     pred: torch.Tensor
@@ -112,6 +127,25 @@ class EvalBatch:
     window: tuple[float, float]
     paired: bool
     domain: str = ""
+    labels: torch.Tensor | None = None
+    target_labels: torch.Tensor | None = None
+
+
+@runtime_checkable
+class TrainingTranslations(Protocol):
+    """A metric that also needs the model's translations of the **training** split (train on
+    synthetic, test on real).
+
+    After the evaluation split's batches (:meth:`Metric.update`) and before
+    :meth:`Metric.compute`, the runner translates every training item of the direction's
+    source domain and hands each batch to :meth:`update_training`: ``pred`` the translation,
+    ``target`` the real training image of the target domain, ``labels`` the source's label
+    maps. Only in one-way translation directions, never during validation.
+    """
+
+    def update_training(self, batch: EvalBatch) -> None:
+        """Accumulate one batch of translated training images."""
+        ...
 
 
 class Metric(ABC):

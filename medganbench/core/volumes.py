@@ -122,6 +122,30 @@ class VolumeScoring(Protocol):
         ...
 
 
+@runtime_checkable
+class LabelVolumeScoring(Protocol):
+    """A label metric (:data:`~medganbench.core.metric.Needs.LABELS`) that can score one whole
+    patient: its translated slices against the label maps of the anatomy they show."""
+
+    def score_label_volume(
+        self,
+        pred: torch.Tensor,
+        labels: torch.Tensor,
+        *,
+        window: tuple[float, float],
+        mask: torch.Tensor,
+    ) -> float:
+        """Score one patient.
+
+        Args:
+            pred: (C, D, H, W) the translated slices in slice order, physical units.
+            labels: int64 (1, D, H, W) the label maps of the anatomy they show.
+            window: the target domain's (low, high).
+            mask: bool (1, D, H, W) body mask.
+        """
+        ...
+
+
 @dataclass(frozen=True)
 class NativeSlices:
     """Some slices of one patient's volume on its native grid (no padding, no resizing).

@@ -1,12 +1,15 @@
-"""Refusals, before training, of run options the dataset cannot honour: a native evaluation grid
-it cannot give, validation during training without validation images."""
+"""Refusals, before training, of what the dataset or model cannot honour: a native evaluation grid
+the dataset cannot give, validation during training without validation images, label metrics
+without label maps or on a sampler."""
 
 from __future__ import annotations
 
-from medganbench.core.dataset import Dataset
+from medganbench.core.dataset import Dataset, DatasetInfo
+from medganbench.core.metric import Metric, Needs
+from medganbench.core.model import Task
 from medganbench.core.volumes import NativeSource
 from medganbench.errors import UsageError
-from medganbench.run.spec import RunSpec
+from medganbench.run.spec import ResolvedRun, RunSpec
 
 
 def check_validation_split(spec: RunSpec, dataset: Dataset) -> None:
@@ -38,4 +41,34 @@ def check_eval_grid(spec: RunSpec, dataset: Dataset) -> None:
             "their native grid.",
             hint="Datasets that read patient volumes from their files can (the paired volume "
             "datasets); for this one leave --eval-grid at image_size.",
+        )
+
+
+def check_labels(
+    run: ResolvedRun, info: DatasetInfo, task: Task, metrics: dict[str, Metric]
+) -> None:
+    """Refuse, before training, a label metric (segmentation utility) that cannot be computed.
+
+    Raises:
+        UsageError: the model samples (no model here produces label maps with its images), or
+            the dataset declares no label classes.
+    """
+    spec = run.spec
+    wanting = [name for name, m in metrics.items() if m.needs is Needs.LABELS]
+    if not wanting:
+        return
+    names = ", ".join(wanting)
+    if task is Task.SAMPLE:
+        raise UsageError(
+            f"{names}: model {spec.model!r} samples images without label maps, so there is "
+            "nothing to segment against or to train a segmenter on.",
+            hint="These metrics score translation models; a sampler would have to produce "
+            "label maps with its images (docs/metrics.md, 'Segmentation utility').",
+        )
+    if not info.labels:
+        raise UsageError(
+            f"{names}: dataset {spec.dataset!r} has no label maps, and these metrics segment "
+            "the outputs and train a segmenter on labelled training images.",
+            hint="Use a dataset with label classes: phantom-brain, acdc or brats2018 "
+            "(medganbench list datasets --details).",
         )

@@ -15,7 +15,13 @@ from torch.utils.data import DataLoader
 
 from medganbench import interrupts, progress
 from medganbench.core.dataset import DatasetInfo, DomainInfo, DomainKey
-from medganbench.core.metric import EvalBatch, Metric, MetricReport, Needs
+from medganbench.core.metric import (
+    EvalBatch,
+    Metric,
+    MetricReport,
+    Needs,
+    TrainingTranslations,
+)
 from medganbench.core.model import Model, Task
 from medganbench.core.names import is_file_stem
 from medganbench.errors import DataError, RunError
@@ -77,12 +83,27 @@ def meaningful_metrics(
     Paired metrics need a pixel-wise counterpart: the paired target of a translation on paired
     data, or the input itself for a round trip. Distribution metrics answer "does the output
     look like the target domain", a question of the one-way directions and of sampling; a
-    round trip's output is compared with its own input, so they are not computed there.
+    round trip's output is compared with its own input, so they are not computed there. Label
+    metrics need a translation (its output shows its input's labelled anatomy), in any
+    direction; those that train on translated training images
+    (:class:`~medganbench.core.metric.TrainingTranslations`) only in one-way directions.
     """
+    translates = model.task is Task.TRANSLATE
+    labels = {
+        n: m
+        for n, m in metrics.items()
+        if m.needs is Needs.LABELS
+        and translates
+        and not (is_cycle(direction) and isinstance(m, TrainingTranslations))
+    }
     if is_cycle(direction):
-        return {n: m for n, m in metrics.items() if m.needs is Needs.PAIRED}
-    paired_ok = info.paired and model.task is Task.TRANSLATE
-    return {n: m for n, m in metrics.items() if m.needs is not Needs.PAIRED or paired_ok}
+        return {n: m for n, m in metrics.items() if m.needs is Needs.PAIRED or n in labels}
+    paired_ok = info.paired and translates
+    return {
+        n: m
+        for n, m in metrics.items()
+        if (m.needs is Needs.DISTRIBUTION) or (m.needs is Needs.PAIRED and paired_ok) or n in labels
+    }
 
 
 def evaluate(prepared: PreparedRun, trained: TrainedRun) -> Evaluation:
@@ -169,7 +190,10 @@ def score_direction(
 ) -> tuple[dict[str, tuple[float, MetricReport]], list[GridRow]]:
     """Score the model in one direction on ``split``: value and report per metric (every batch
     also goes to ``collector``, for the per-patient scores), and the sample grid's rows of the
-    first batch. Writes nothing; the model is left in eval mode.
+    first batch. Metrics that train on translated training images
+    (:class:`~medganbench.core.metric.TrainingTranslations`) get them after the split's
+    batches (:func:`feed_training_translations`). Writes nothing; the model is left in eval
+    mode.
 
     Raises:
         RunError: an unknown direction, or outputs of the wrong shape.
@@ -213,11 +237,12 @@ def score_direction(
                 window=target_domain.window,
                 paired=is_cycle(direction) or (info.paired and model.task is Task.TRANSLATE),
                 domain=target_domain.name,
+                **_labels(raw, source_key, target_key, device, model.task),
             )
             for metric in metrics.values():
                 metric.update(batch)
             if collector is not None:
-                collector.add(raw, batch.pred, batch.target, batch.mask)
+                collector.add(raw, batch.pred, batch.target, batch.mask, batch.labels)
             if not grid:
                 grid = grid_rows(
                     direction,
@@ -231,7 +256,59 @@ def score_direction(
             shown.advance()
     if not grid:
         raise DataError(f"The {split!r} split is empty; nothing to evaluate.")
+    feed_training_translations(prepared, direction, metrics)
     return {name: (metric.compute(), metric.report()) for name, metric in metrics.items()}, grid
+
+
+def _labels(
+    raw: dict[str, torch.Tensor],
+    source_key: str,
+    target_key: str,
+    device: torch.device,
+    task: Task,
+) -> dict[str, torch.Tensor | None]:
+    """An EvalBatch's ``labels`` (the source's maps: a translation keeps its input's anatomy)
+    and ``target_labels``, where the dataset has label maps and the model translates."""
+    source, target = raw.get(f"label_{source_key}"), raw.get(f"label_{target_key}")
+    if task is not Task.TRANSLATE or source is None:
+        return {"labels": None, "target_labels": None}
+    return {
+        "labels": source.to(device),
+        "target_labels": target.to(device) if target is not None else None,
+    }
+
+
+def feed_training_translations(
+    prepared: PreparedRun, direction: str, metrics: dict[str, Metric]
+) -> None:
+    """Translate the training split's source images and hand each batch to every metric that
+    asks for them (:class:`~medganbench.core.metric.TrainingTranslations`)."""
+    wanting = [m for m in metrics.values() if isinstance(m, TrainingTranslations)]
+    if not wanting or is_cycle(direction) or prepared.model.task is not Task.TRANSLATE:
+        return
+    model, device, info = prepared.model, prepared.device, prepared.dataset.info
+    source_key, target_key = direction[0], direction[2]
+    source_domain: DomainInfo = info.domain(source_key)  # type: ignore[arg-type]
+    target_domain: DomainInfo = info.domain(target_key)  # type: ignore[arg-type]
+    loader = DataLoader(prepared.dataset.split("train"), batch_size=EVAL_BATCH_SIZE)
+    label = f"translating the training split {direction} (for {len(wanting)} metric(s))"
+    with torch.no_grad(), progress.phase(label, total=len(loader), unit="batches") as shown:
+        for raw in loader:
+            interrupts.check()
+            source = raw[source_key].to(device)
+            pred_unit = translate(model, source_domain.to_unit(source), direction)
+            batch = EvalBatch(
+                pred=target_domain.from_unit(pred_unit.float()),
+                target=raw[target_key].to(device),
+                mask=raw[f"mask_{target_key}"].to(device),
+                window=target_domain.window,
+                paired=info.paired,
+                domain=target_domain.name,
+                **_labels(raw, source_key, target_key, device, model.task),
+            )
+            for metric in wanting:
+                metric.update_training(batch)
+            shown.advance()
 
 
 def artifact_name(name: str, direction: str, primary: str) -> str:

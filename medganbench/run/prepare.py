@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 
 from medganbench import interrupts
 from medganbench.core.dataset import Dataset, DatasetContext, DatasetInfo
@@ -29,12 +28,13 @@ from medganbench.errors import DataError, StorageError, UsageError
 from medganbench.fileio import writable_dir_problem, write_json
 from medganbench.leaderboard.store import leaderboard_path, recorded_run_ids
 from medganbench.run.checkpoint import Checkpoint
-from medganbench.run.dataset_checks import check_eval_grid, check_validation_split
+from medganbench.run.dataset_checks import check_eval_grid, check_labels, check_validation_split
 from medganbench.run.device import effective_precision, pick_device, seed_everything
 from medganbench.run.memory import out_of_memory_is_an_error
 from medganbench.run.options import RunOptions
 from medganbench.run.resume import LOCAL_NAME, SPEC_NAME, checkpoint_to_resume
 from medganbench.run.spec import ResolvedRun, RunSpec, resolve_run
+from medganbench.run.training_data import training_images, training_labelled
 from medganbench.weights.store import cached, resolve_weights
 
 #: Status messages go to this callable (the CLI prints them).
@@ -246,27 +246,15 @@ def build_metrics(
         image_size=spec.image_size,
         allow_unverified_weights=spec.allow_unverified_weights,
         encoders={e.spec.name: e.spec for e in registries.encoders.entries()},
+        label_classes=dataset.info.labels,
+        training_labelled=(
+            functools.partial(training_labelled, dataset) if dataset.info.labels else None
+        ),
     )
     return {
         name: registries.metrics.get(name).build(run.metric_args[name], metric_ctx)
         for name in spec.metrics
     }
-
-
-def training_images(dataset: Dataset, domain: str) -> torch.Tensor:
-    """Every training-split image of the domain named ``domain``, in its physical units.
-
-    Raises:
-        DataError: the dataset has no domain of that name.
-    """
-    info = dataset.info
-    keys = [k for k in ("a", "b") if info.domain(k).name == domain]
-    if not keys:
-        raise DataError(
-            f"Dataset has no domain named {domain!r} (it has {info.a.name!r}, {info.b.name!r})."
-        )
-    loader = DataLoader(dataset.split("train"), batch_size=64)
-    return torch.cat([batch[keys[0]] for batch in loader])
 
 
 def check_folders(options: RunOptions) -> None:
@@ -342,6 +330,7 @@ def check_compatibility(
             hint="Use a cycle-consistent model (e.g. cyclegan) or a paired dataset.",
         )
     task = getattr(model_cls, "task", Task.TRANSLATE)
+    check_labels(run, info, task, metrics)
     paired_metrics = [name for name, m in metrics.items() if m.needs is Needs.PAIRED]
     # A cycle-consistent model scores A→B→A against A itself: a true pair even on unpaired data.
     cycle = task is Task.TRANSLATE and getattr(model_cls, "cycle_consistent", False)

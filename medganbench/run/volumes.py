@@ -31,6 +31,7 @@ from medganbench.core.metric import Metric, MetricReport, Needs
 from medganbench.core.volumes import (
     SLICE_KEY,
     VOLUME_KEY,
+    LabelVolumeScoring,
     NativeSource,
     VolumeScoring,
     VolumeSource,
@@ -94,9 +95,9 @@ class VolumeCollector:
     native: NativeSource | None = None
     split: str = "test"
     key: DomainKey = "b"
-    _slices: dict[int, list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
+    _slices: dict[
+        int, list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]]
+    ] = field(default_factory=lambda: defaultdict(list))
 
     def add(
         self,
@@ -104,9 +105,10 @@ class VolumeCollector:
         pred: torch.Tensor,
         target: torch.Tensor,
         mask: torch.Tensor,
+        labels: torch.Tensor | None = None,
     ) -> None:
         """Keep one batch's slices (moved to the CPU) under the compared domain's volume and
-        slice index.
+        slice index, with the label maps of the anatomy they show where there are any.
 
         Raises:
             DataError: the batch does not say the compared domain's volume and slice.
@@ -120,12 +122,23 @@ class VolumeCollector:
             )
         volumes, slices = position[0].tolist(), position[1].tolist()
         for i, (v, s) in enumerate(zip(volumes, slices, strict=True)):
-            self._slices[int(v)].append((int(s), pred[i].cpu(), target[i].cpu(), mask[i].cpu()))
+            label = labels[i].cpu() if labels is not None else None
+            self._slices[int(v)].append(
+                (int(s), pred[i].cpu(), target[i].cpu(), mask[i].cpu(), label)
+            )
 
     def _volumes(
         self,
     ) -> dict[str, tuple[int, list[int], torch.Tensor, torch.Tensor, torch.Tensor]]:
         """Per patient key: its index, slice indices, and (C, D, H, W) pred, target, mask."""
+        return {k: v[:5] for k, v in self._labelled_volumes().items()}
+
+    def _labelled_volumes(
+        self,
+    ) -> dict[
+        str, tuple[int, list[int], torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]
+    ]:
+        """As :meth:`_volumes`, with each patient's (1, D, H, W) label maps, or ``None``."""
         if not self._slices:
             raise DataError("No evaluation slice said which patient volume it came from.")
         volumes = {}
@@ -137,21 +150,41 @@ class VolumeCollector:
             pred = torch.stack([it[1] for it in items], 1)
             target = torch.stack([it[2] for it in items], 1)
             mask = torch.stack([it[3] for it in items], 1)
-            volumes[self.ids[v]] = (v, [it[0] for it in items], pred, target, mask)
+            labels = (
+                torch.stack([it[4] for it in items], 1)  # type: ignore[misc]
+                if all(it[4] is not None for it in items)
+                else None
+            )
+            volumes[self.ids[v]] = (v, [it[0] for it in items], pred, target, mask, labels)
         return volumes
 
     def _score(
-        self, volumes: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]], grid: str
+        self,
+        volumes: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+        grid: str,
+        labels: dict[str, torch.Tensor | None] | None = None,
     ) -> dict[str, tuple[float, MetricReport]]:
         out: dict[str, tuple[float, MetricReport]] = {}
+        metrics = {
+            n: m
+            for n, m in self.metrics.items()
+            if not isinstance(m, LabelVolumeScoring)
+            or (labels is not None and all(v is not None for v in labels.values()))
+        }
         label = f"scoring {len(volumes)} patient volume(s) on the {grid} grid"
-        total = len(volumes) * len(self.metrics)
+        total = len(volumes) * len(metrics)
         with progress.phase(label, total=total, unit="scores") as shown:
-            for name, metric in self.metrics.items():
-                scorer: VolumeScoring = metric  # type: ignore[assignment]
+            for name, metric in metrics.items():
                 per_patient = {}
                 for key, (p, t, m) in volumes.items():
-                    per_patient[key] = float(scorer.score_volume(p, t, window=self.window, mask=m))
+                    if isinstance(metric, LabelVolumeScoring):
+                        maps = labels[key] if labels is not None else None
+                        assert maps is not None  # the metrics were filtered above
+                        value = metric.score_label_volume(p, maps, window=self.window, mask=m)
+                    else:
+                        scorer: VolumeScoring = metric  # type: ignore[assignment]
+                        value = scorer.score_volume(p, t, window=self.window, mask=m)
+                    per_patient[key] = float(value)
                     shown.advance()
                 out[name] = self._summary(per_patient, grid)
         return out
@@ -175,8 +208,9 @@ class VolumeCollector:
         Raises:
             DataError: no slice was collected, or a volume index is not in the split's ids.
         """
-        volumes = {k: (p, t, m) for k, (_, _, p, t, m) in self._volumes().items()}
-        return self._score(volumes, "image_size")
+        labelled = self._labelled_volumes()
+        volumes = {k: (p, t, m) for k, (_, _, p, t, m, _) in labelled.items()}
+        return self._score(volumes, "image_size", {k: v[5] for k, v in labelled.items()})
 
     def native_scores(self) -> dict[str, tuple[float, MetricReport]]:
         """As :meth:`scores`, on the native grid (details say ``grid: native``); empty when the
@@ -231,7 +265,8 @@ def volume_collector(
     scoring: dict[str, Metric] = {
         name: m
         for name, m in metrics.items()
-        if m.needs is Needs.PAIRED and isinstance(m, VolumeScoring)
+        if (m.needs is Needs.PAIRED and isinstance(m, VolumeScoring))
+        or (m.needs is Needs.LABELS and isinstance(m, LabelVolumeScoring))
     }
     if not ids or not scoring:
         return None

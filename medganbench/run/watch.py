@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from medganbench.core.history import HistoryRecord
-from medganbench.core.metric import Metric
+from medganbench.core.metric import Metric, TrainingTranslations
 from medganbench.errors import RunError
 from medganbench.run.budget import Ledger
 from medganbench.run.checkpoint import Checkpoint, restore_rng, rng_state
@@ -147,7 +147,12 @@ class Watch:
         grid = None
         try:
             for direction in model.eval_directions:
-                usable = direction_metrics(prepared, prepared.val_metrics, direction)
+                # Train-on-synthetic metrics train segmenters: for the end, not every N steps.
+                usable = {
+                    n: m
+                    for n, m in direction_metrics(prepared, prepared.val_metrics, direction).items()
+                    if not isinstance(m, TrainingTranslations)
+                }
                 if not usable:
                     continue
                 results, rows = score_direction(prepared, direction, usable, VALIDATION_SPLIT)

@@ -4,7 +4,11 @@ preferred over a noisy copy, determinism and the report.
 A metric is scored on the probe dataset's eight test images of domain B, in physical units:
 against themselves (the perfect prediction) and against a copy with heavy Gaussian noise. A
 metric that is not a distance to the target (reference-free, or scoring something else) skips
-``prefers-truth`` with its reason.
+``prefers-truth`` with its reason. A label metric (:data:`~medganbench.core.metric.Needs.LABELS`)
+gets the images' label maps with them, and one that trains on translated training images
+(:class:`~medganbench.core.metric.TrainingTranslations`) gets the training images of domain B
+(untouched with the perfect prediction, with the same noise with the noisy one) as the
+translations.
 """
 
 from __future__ import annotations
@@ -16,7 +20,14 @@ from typing import Any
 
 import torch
 
-from medganbench.core.metric import EvalBatch, Metric, MetricContext, MetricReport, Needs
+from medganbench.core.metric import (
+    EvalBatch,
+    Metric,
+    MetricContext,
+    MetricReport,
+    Needs,
+    TrainingTranslations,
+)
 from medganbench.core.params import canonical_json
 from medganbench.errors import MedganbenchError
 from medganbench.testing.report import Contract, ContractViolation, Probe, expect
@@ -38,16 +49,35 @@ def _batches(probe: Probe) -> tuple[EvalBatch, EvalBatch]:
         mask = torch.stack([item["mask_b"] for item in items])
         noise = torch.randn(target.shape, generator=torch.Generator().manual_seed(NOISE_SEED))
         window = dataset.info.b.window
-        perfect = EvalBatch(target.clone(), target, mask, window, paired=True, domain="b")
-        noisy = EvalBatch(target + NOISE * noise, target, mask, window, paired=True, domain="b")
+        labels = torch.stack([item["label_b"] for item in items]) if dataset.info.labels else None
+        perfect = EvalBatch(
+            target.clone(), target, mask, window, True, "b", labels=labels, target_labels=labels
+        )
+        noisy = EvalBatch(target + NOISE * noise, target, mask, window, True, "b", labels, labels)
         probe.made["batches"] = (perfect, noisy)
     batches: tuple[EvalBatch, EvalBatch] = probe.made["batches"]
     return batches
 
 
-def _score(metric: Metric, batch: EvalBatch) -> float:
+def _training_batch(probe: Probe, noisy: bool) -> EvalBatch:
+    """The probe's training images of domain B as a metric's "translated training images":
+    untouched, or with the noisy batch's kind of noise."""
+    dataset = probe_dataset(probe)
+    split = dataset.split("train")
+    items = [split[i] for i in range(len(split))]  # type: ignore[arg-type]
+    target = torch.stack([item["b"] for item in items])
+    labels = torch.stack([item["label_b"] for item in items]) if dataset.info.labels else None
+    generator = torch.Generator().manual_seed(NOISE_SEED + 1)
+    pred = target + NOISE * torch.randn(target.shape, generator=generator) if noisy else target
+    mask = torch.stack([item["mask_b"] for item in items])
+    return EvalBatch(pred, target, mask, dataset.info.b.window, True, "b", labels, labels)
+
+
+def _score(metric: Metric, batch: EvalBatch, training: EvalBatch | None = None) -> float:
     metric.reset()
     metric.update(batch)
+    if training is not None and isinstance(metric, TrainingTranslations):
+        metric.update_training(training)
     value = metric.compute()
     expect(isinstance(value, float | int), f"compute() returned a {type(value).__name__}")
     return float(value)
@@ -59,6 +89,11 @@ def _build(probe: Probe) -> str:
     def training_images(domain: str) -> torch.Tensor:
         split = dataset.split("train")
         return torch.stack([split[i]["b"] for i in range(len(split))])  # type: ignore[arg-type]
+
+    def training_labelled(domain: str) -> tuple[torch.Tensor, torch.Tensor]:
+        split = dataset.split("train")
+        items = [split[i] for i in range(len(split))]  # type: ignore[arg-type]
+        return torch.stack([i["b"] for i in items]), torch.stack([i["label_b"] for i in items])
 
     # A cache of its own, as a run's: what the metric caches about the real images is reused
     # by the later checks, and the cache is part of what is checked.
@@ -74,6 +109,8 @@ def _build(probe: Probe) -> str:
         split="test",
         image_size=IMAGE_SIZE,
         training_images=training_images,
+        label_classes=dataset.info.labels,
+        training_labelled=training_labelled if dataset.info.labels else None,
     )
     metric = probe.spec.build(probe.args, ctx)
     probe.made["metric"] = metric
@@ -101,7 +138,7 @@ def _empty(probe: Probe) -> str:
 
 
 def _finite(probe: Probe) -> str:
-    value = _score(probe.made["metric"], _batches(probe)[1])
+    value = _score(probe.made["metric"], _batches(probe)[1], _training_batch(probe, noisy=True))
     count = len(_batches(probe)[1].pred)
     expect(math.isfinite(value), f"a noisy copy of {count} test images scores {value}")
     probe.made["noisy"] = value
@@ -112,14 +149,16 @@ def _finite(probe: Probe) -> str:
 def _prefers_truth(probe: Probe) -> str:
     metric: Metric = probe.made["metric"]
     degraded = probe.made["noisy"]
-    perfect = _score(metric, _batches(probe)[0])  # may be infinite (PSNR)
+    perfect = _score(
+        metric, _batches(probe)[0], _training_batch(probe, noisy=False)
+    )  # may be infinite (PSNR)
     better = perfect > degraded if metric.higher_is_better else perfect < degraded
     expect(better, f"the truth scores {perfect:.6g}, a noisy copy {degraded:.6g}")
     return f"truth {perfect:.6g}, noisy copy {degraded:.6g}"
 
 
 def _determinism(probe: Probe) -> str:
-    again = _score(probe.made["metric"], _batches(probe)[1])
+    again = _score(probe.made["metric"], _batches(probe)[1], _training_batch(probe, noisy=True))
     expect(
         again == probe.made["noisy"],
         f"the same images scored {probe.made['noisy']!r}, then {again!r} after reset()",
