@@ -51,6 +51,7 @@ from medganbench.core.metric import (
     MetricReport,
     Needs,
     PairedMetric,
+    TrainingTranslations,
 )
 from medganbench.core.model import Model, ModelContext, Task, TrainBatch
 from medganbench.core.params import ArgValue, Param
@@ -248,6 +249,7 @@ __all__ = [
     "MetricReport",
     "Needs",
     "PairedMetric",
+    "TrainingTranslations",
     # The encoder contract
     "Encoder",
     "EncoderContext",
