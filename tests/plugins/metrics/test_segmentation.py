@@ -33,8 +33,11 @@ SEG_ARGS = {"segmenter_steps": STEPS}
 
 
 def _phantom(registries, size: int = 32):
+    from medganbench.defaults import medganbench_home
+
     spec = registries.datasets.get("phantom-brain")
-    return spec.build(spec.resolve(SMALL_DATA), DatasetContext(size, Path("unused")))
+    cache = medganbench_home() / "datasets" / "phantom-brain"  # the test's own home (conftest)
+    return spec.build(spec.resolve(SMALL_DATA), DatasetContext(size, cache))
 
 
 def _metric(registries, name: str, dataset, tmp_path: Path):
