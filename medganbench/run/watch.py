@@ -27,7 +27,7 @@ from PIL import Image
 
 from medganbench.core.history import HistoryRecord
 from medganbench.core.metric import Metric, TrainingTranslations
-from medganbench.errors import RunError
+from medganbench.errors import RunError, UsageError
 from medganbench.run.budget import Ledger
 from medganbench.run.checkpoint import Checkpoint, restore_rng, rng_state
 from medganbench.run.evaluate import direction_metrics, score_direction
@@ -86,8 +86,35 @@ class Watch:
         self.validated_step: int | None = saved.get("validated_step")
         self._mirrored = 0
         self._written_at = -math.inf
+        self._check_selection()
         if self.records:
             self.on_status(f"history: {len(self.records)} records carried on from the checkpoint")
+
+    def _check_selection(self) -> None:
+        """Refuse, before training, a ``best:METRIC`` that validation never computes: METRIC
+        must be meaningful in the model's primary direction, and not a metric left out of
+        validation (train on synthetic).
+
+        Raises:
+            UsageError: naming the metric, the direction and what to choose instead.
+        """
+        metric = self.prepared.spec.selection_metric
+        if metric is None:
+            return
+        direction = self.prepared.model.direction
+        validated = {
+            n
+            for n, m in direction_metrics(
+                self.prepared, self.prepared.val_metrics, direction
+            ).items()
+            if not isinstance(m, TrainingTranslations)
+        }
+        if metric not in validated:
+            raise UsageError(
+                f"--select best:{metric}: {metric} is not computed on the validation split in "
+                f"the model's primary direction {direction}, so no checkpoint can be chosen by it.",
+                hint=f"Choose by one of {', '.join(sorted(validated)) or 'the paired metrics'}.",
+            )
 
     # ----------------------------------------------------------------------------- records
 

@@ -148,6 +148,24 @@ def test_a_malformed_select_is_refused(registries) -> None:
         resolve_run(_spec(select="worst:psnr", eval_every=2), registries)
 
 
+@pytest.mark.slow
+def test_select_best_of_a_metric_not_computed_in_the_primary_direction_is_refused(
+    registries, tmp_path: Path
+) -> None:
+    # Unpaired data: psnr is computed on cyclegan's round trips only, not in a2b.
+    spec = _spec(
+        model="cyclegan",
+        model_args={"ngf": "8", "ndf": "8", "n_blocks": "1"},
+        dataset_args={**SMALL_DATA, "paired": "false"},
+        metrics=("fid", "psnr"),
+        select="best:psnr",
+        eval_every=2,
+    )
+    with pytest.raises(UsageError, match="not computed on the validation split in the model's"):
+        execute_run(spec, registries, _options(tmp_path))
+    assert not (tmp_path / "boards").exists()
+
+
 def test_a_diverged_run_keeps_its_history_up_to_the_diverged_step(
     registries, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
