@@ -263,9 +263,9 @@ def _train(
             watch.after_step(ledger)
             if ledger.steps % every == 0 and not ledger.exhausted(budget):
                 save()
+    # Before the final checkpoint, so that it holds the last validation too.
+    watch.validate_last(ledger)
     if ledger.steps > steps_at_start or checkpoint is None:
-        if watch.eval_every is not None and watch.validated_step != ledger.steps:
-            watch.validate(ledger)  # the last step is a candidate too, and in the checkpoint
         save()
     on_status(
         f"trained {ledger.steps} steps ({ledger.kimg:.3f} kimg) in {ledger.train_seconds:.1f} s"

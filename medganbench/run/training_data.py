@@ -10,8 +10,8 @@ from medganbench.core.dataset import Dataset
 from medganbench.errors import DataError
 
 
-def training_images(dataset: Dataset, domain: str) -> torch.Tensor:
-    """Every training-split image of the domain named ``domain``, in its physical units.
+def domain_key(dataset: Dataset, domain: str) -> str:
+    """``"a"`` or ``"b"``: the key of the dataset's domain named ``domain``.
 
     Raises:
         DataError: the dataset has no domain of that name.
@@ -22,8 +22,18 @@ def training_images(dataset: Dataset, domain: str) -> torch.Tensor:
         raise DataError(
             f"Dataset has no domain named {domain!r} (it has {info.a.name!r}, {info.b.name!r})."
         )
+    return keys[0]
+
+
+def training_images(dataset: Dataset, domain: str) -> torch.Tensor:
+    """Every training-split image of the domain named ``domain``, in its physical units.
+
+    Raises:
+        DataError: the dataset has no domain of that name.
+    """
+    key = domain_key(dataset, domain)
     loader = DataLoader(dataset.split("train"), batch_size=64)
-    return torch.cat([batch[keys[0]] for batch in loader])
+    return torch.cat([batch[key] for batch in loader])
 
 
 def training_labelled(dataset: Dataset, domain: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -32,16 +42,11 @@ def training_labelled(dataset: Dataset, domain: str) -> tuple[torch.Tensor, torc
     Raises:
         DataError: the dataset has no domain of that name, or its items carry no label maps.
     """
-    info = dataset.info
-    keys = [k for k in ("a", "b") if info.domain(k).name == domain]
-    if not keys:
-        raise DataError(
-            f"Dataset has no domain named {domain!r} (it has {info.a.name!r}, {info.b.name!r})."
-        )
+    key = domain_key(dataset, domain)
     images, labels = [], []
     for batch in DataLoader(dataset.split("train"), batch_size=64):
-        if f"label_{keys[0]}" not in batch:
+        if f"label_{key}" not in batch:
             raise DataError(f"The dataset's {domain} training items carry no label maps.")
-        images.append(batch[keys[0]])
-        labels.append(batch[f"label_{keys[0]}"])
+        images.append(batch[key])
+        labels.append(batch[f"label_{key}"])
     return torch.cat(images), torch.cat(labels)

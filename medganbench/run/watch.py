@@ -102,19 +102,19 @@ class Watch:
         if metric is None:
             return
         direction = self.prepared.model.direction
-        validated = {
-            n
-            for n, m in direction_metrics(
-                self.prepared, self.prepared.val_metrics, direction
-            ).items()
-            if not isinstance(m, TrainingTranslations)
-        }
+        validated = self.validated_metrics(direction)
         if metric not in validated:
             raise UsageError(
                 f"--select best:{metric}: {metric} is not computed on the validation split in "
                 f"the model's primary direction {direction}, so no checkpoint can be chosen by it.",
                 hint=f"Choose by one of {', '.join(sorted(validated)) or 'the paired metrics'}.",
             )
+
+    def validated_metrics(self, direction: str) -> dict[str, Metric]:
+        """The validation metrics scored in ``direction``: those meaningful there, less the
+        train-on-synthetic ones (they train segmenters: for the end, not every N steps)."""
+        usable = direction_metrics(self.prepared, self.prepared.val_metrics, direction)
+        return {n: m for n, m in usable.items() if not isinstance(m, TrainingTranslations)}
 
     # ----------------------------------------------------------------------------- records
 
@@ -164,6 +164,12 @@ class Watch:
         if every is not None and ledger.steps % every == 0:
             self.validate(ledger)
 
+    def validate_last(self, ledger: Ledger) -> None:
+        """Validate the last step if ``--eval-every`` is set and it was not validated yet: the
+        final weights are a candidate too."""
+        if self.eval_every is not None and self.validated_step != ledger.steps:
+            self.validate(ledger)
+
     def validate(self, ledger: Ledger) -> None:
         """Score the model on the validation split in each of its directions, record the
         values, keep the best weights under ``best:`` and flush; metered as evaluation time."""
@@ -174,12 +180,7 @@ class Watch:
         grid = None
         try:
             for direction in model.eval_directions:
-                # Train-on-synthetic metrics train segmenters: for the end, not every N steps.
-                usable = {
-                    n: m
-                    for n, m in direction_metrics(prepared, prepared.val_metrics, direction).items()
-                    if not isinstance(m, TrainingTranslations)
-                }
+                usable = self.validated_metrics(direction)
                 if not usable:
                     continue
                 results, rows = score_direction(prepared, direction, usable, VALIDATION_SPLIT)
@@ -222,8 +223,8 @@ class Watch:
     # ------------------------------------------------------------------------------- end
 
     def finish(self, ledger: Ledger) -> int:
-        """At the end of training: validate the last step if it was not, flush, and under
-        ``best:`` put the best weights back into the model.
+        """At the end of training (after :meth:`validate_last`): flush, and under ``best:``
+        put the best weights back into the model.
 
         Returns:
             The step whose weights the model now holds.
@@ -231,8 +232,6 @@ class Watch:
         Raises:
             RunError: no validation value of the selection metric was a number.
         """
-        if self.eval_every is not None and self.validated_step != ledger.steps:
-            self.validate(ledger)
         self.flush()
         metric = self.prepared.spec.selection_metric
         if metric is None:
