@@ -65,6 +65,11 @@ class StorageError(MedganbenchError):
     """A folder the run must write into is unusable (a file, read-only, on a full disk)."""
 
 
+class GeneratorFileError(MedganbenchError):
+    """A run's or an export's generator files are missing, damaged, or not what they claim
+    (a wrong hash, other tensor names or shapes, an unknown model or model version)."""
+
+
 def unsafe_load_reason(exc: BaseException) -> str:
     """One line saying why a file could not be read safely, from a loader's long message.
 

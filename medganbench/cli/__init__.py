@@ -7,10 +7,10 @@ never a traceback (:class:`~medganbench.cli.common.CommandGroup`).
 Owns: the commands, one module each (:mod:`~medganbench.cli.run`, :mod:`~medganbench.cli.sweep`,
 :mod:`~medganbench.cli.listing`, :mod:`~medganbench.cli.leaderboard`,
 :mod:`~medganbench.cli.datasets`, :mod:`~medganbench.cli.weights`, :mod:`~medganbench.cli.score`,
-:mod:`~medganbench.cli.check`, :mod:`~medganbench.cli.show`) and what they share
+:mod:`~medganbench.cli.check`, :mod:`~medganbench.cli.show`, :mod:`~medganbench.cli.use`) and what they share
 (:mod:`~medganbench.cli.common`).
 
-May import: core, data, defaults, errors, fileio, leaderboard, run, site, sweep, testing,
+May import: core, data, defaults, errors, fileio, leaderboard, run, site, sweep, testing, trained,
 weights.
 Nothing imports the CLI.
 """
@@ -29,6 +29,7 @@ from medganbench.cli import (
     score,
     show,
     sweep,
+    use,
     weights,
 )
 from medganbench.cli.common import CommandGroup
@@ -51,5 +52,8 @@ main.add_command(datasets.datasets)
 main.add_command(weights.weights)
 main.add_command(check.check)
 main.add_command(check.check_plugin)
+main.add_command(use.generate)
+main.add_command(use.translate)
+main.add_command(use.export)
 
 __all__ = ["main"]

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
 from medganbench.core.dataset import DatasetInfo
 
@@ -173,3 +174,24 @@ class Model(ABC):
     def parameter_count(self) -> int:
         """Number of learned parameters; 0 for non-learned models."""
         return 0
+
+    def inference_modules(self) -> Mapping[str, nn.Module]:
+        """The networks :meth:`translate` or :meth:`sample` uses, by name; nothing else.
+
+        What a run hands back: their ``state_dict`` tensors are the generator file a run
+        writes beside its results and ``medganbench export`` ships (safetensors, no optimiser,
+        no discriminator), and :func:`medganbench.api.load_generator` rebuilds the model from
+        its factory with the run's arguments and loads them here (strictly: every name and
+        shape must match). After that load, :meth:`translate`/:meth:`sample` must give the
+        outputs the trained model gave. Names are Python identifiers. A model with no learned
+        state returns ``{}``; a non-learned model with statistics keeps them in a module's
+        buffers.
+
+        Default: raises :class:`NotImplementedError`: the model's runs train and score as ever,
+        but ``generate``, ``translate`` and ``export`` refuse them with a message naming this
+        method (added in 0.2.0; optional, so plugins written before keep working).
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not declare inference_modules(), so what it trained "
+            "cannot be exported or reloaded"
+        )

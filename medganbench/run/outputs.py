@@ -205,6 +205,26 @@ def read_outputs(folder: Path, names: Sequence[str], shape: ImageShape) -> Outpu
     return Outputs(stacked, digest.hexdigest())
 
 
+def read_image(path: Path, shape: ImageShape) -> torch.Tensor:
+    """One ``.npy`` or ``.png`` file (untrusted) as (C, H, W) float32 in the domain's units,
+    with the checks :func:`read_outputs` makes.
+
+    Raises:
+        DataError: not a plain ``.npy``/``.png`` file, unreadable, or of another shape.
+    """
+    if path.is_symlink() or not path.is_file() or path.suffix.lower() not in (".npy", ".png"):
+        raise DataError(f"{path} is not a plain .npy or .png file.")
+    try:
+        return _read_image(path, shape)
+    except (_WrongSize, _Unreadable) as exc:
+        raise DataError(
+            f"{path} {exc}" if isinstance(exc, _WrongSize) else f"{path}: {exc}.",
+            hint=f"Each image must be {' × '.join(map(str, shape.shape))} (channels × height × "
+            "width) in the domain's units (.npy), or its window on the grey range (.png), as "
+            "`medganbench datasets export` writes them.",
+        ) from None
+
+
 class _WrongSize(Exception):
     """A file holds an image of another shape (the message says which)."""
 

@@ -24,6 +24,7 @@ from medganbench.run.budget import Ledger
 from medganbench.run.checkpoint import prune_checkpoint
 from medganbench.run.device import device_name
 from medganbench.run.evaluate import Evaluation
+from medganbench.run.generator_files import GENERATOR_CONFIG, save_run_generator
 from medganbench.run.options import RunOptions
 from medganbench.run.prepare import PreparedRun
 from medganbench.run.selection import prune_best
@@ -236,6 +237,8 @@ def record(prepared: PreparedRun, trained: TrainedRun, evaluation: Evaluation) -
     """
     rows = leaderboard_rows(prepared, trained, evaluation)
     values = evaluation.values()
+    # Before the result and the rows: a recorded run always has its generator beside it.
+    exported = save_run_generator(prepared, trained)
     ledger = trained.ledger
     write_json(
         prepared.run_dir / RESULT_NAME,
@@ -271,6 +274,7 @@ def record(prepared: PreparedRun, trained: TrainedRun, evaluation: Evaluation) -
             "protocol": rows[0].protocol,
             "selected_step": rows[0].selected_step,
             "deterministic": prepared.options.deterministic,
+            "generator": GENERATOR_CONFIG if exported else None,
         },
     )
     if prepared.options.record:

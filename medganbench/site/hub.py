@@ -18,12 +18,17 @@ class PublishError(MedganbenchError):
     """The upload to the Hub failed (network, credentials or the Hub refused it)."""
 
 
-def _hub() -> Any:
+def hub_client(option: str = "--to-hub") -> Any:
+    """The ``huggingface_hub`` module.
+
+    Raises:
+        UsageError: it is not installed (the message names ``option``).
+    """
     try:
         import huggingface_hub
     except ImportError:
         raise UsageError(
-            "--to-hub needs huggingface_hub, which is not installed here.",
+            f"{option} needs huggingface_hub, which is not installed here.",
             hint="Install it with: python3 -m pip install 'medganbench[hub]'",
         ) from None
     return huggingface_hub
@@ -46,7 +51,7 @@ def upload_to_hub(repo_id: str, site: Path, boards: Sequence[Path]) -> str:
     """
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise UsageError(f"--to-hub {repo_id!r} is not of the form ORG/NAME.")
-    hub = _hub()
+    hub = hub_client()
     token = hub.get_token()
     if not token:
         raise PublishError(

@@ -1,9 +1,10 @@
-"""The model contracts: build, declarations, one step, outputs, determinism, state, resume.
+"""The model contracts: build, declarations, one step, outputs, determinism, state, export, resume.
 
 The model is built with seed 0 on the probe dataset (:mod:`medganbench.testing.support`),
 trained one step and asked for outputs; a twin built with the same seed must produce the same
 losses and outputs bit for bit; a third copy built with another seed must, once it loads the
 first one's state (written and read back as a checkpoint is), produce the same outputs, and
+so must a copy that loads only the first one's inference weights (as an export holds them); and
 after one more step on both, the same state. That last promise is what makes a resumed run end
 exactly where an uninterrupted one does.
 """
@@ -14,8 +15,12 @@ import math
 
 import torch
 
+from safetensors.torch import load as load_safetensors
+
 from medganbench.core.model import Model, ModelContext, Task, TrainBatch
-from medganbench.testing.report import Contract, Probe, expect
+from medganbench.errors import GeneratorFileError
+from medganbench.run.generator_files import encode_weights, inference_state, load_inference_state
+from medganbench.testing.report import Contract, ContractViolation, NotApplicable, Probe, expect
 from medganbench.testing.support import (
     IMAGE_SIZE,
     check_declaration,
@@ -161,6 +166,31 @@ def _state_round_trip(probe: Probe) -> str:
     return "a copy built with another seed gives the same outputs after load_state_dict"
 
 
+def _export_round_trip(probe: Probe) -> str:
+    model: Model = probe.made["model"]
+    try:
+        state = inference_state(model)
+    except NotImplementedError:
+        raise NotApplicable(
+            "inference_modules() is not declared: generate, translate and export refuse "
+            "this model (declare it to hand back what it trained)"
+        ) from None
+    data, _ = encode_weights(state)
+    fresh = _make(probe, seed=1)
+    try:
+        load_inference_state(fresh, load_safetensors(data), "the exported weights")
+    except GeneratorFileError as exc:
+        raise ContractViolation(exc.message) from None
+    found = differences(_outputs(fresh, probe), probe.made["out"], "outputs")
+    expect(
+        not found,
+        "a copy built with another seed gives other outputs after loading only the "
+        "inference_modules() weights (does translate/sample use a network or buffer not listed "
+        "there?): " + "; ".join(found[:3]),
+    )
+    return f"{len(state)} tensors through safetensors restore the outputs bit for bit"
+
+
 def _exact_resume(probe: Probe) -> str:
     model: Model = probe.made["model"]
     fresh: Model = probe.made["fresh"]
@@ -205,6 +235,12 @@ CONTRACTS: tuple[Contract, ...] = (
         "state-round-trip",
         "state_dict survives a checkpoint (weights_only) and restores the outputs",
         _state_round_trip,
+        ("output",),
+    ),
+    Contract(
+        "export-round-trip",
+        "inference_modules() weights alone, through safetensors, restore the outputs",
+        _export_round_trip,
         ("output",),
     ),
     Contract(

@@ -201,6 +201,9 @@ class CycleModel(AdversarialModel):
         """G (A→B), F (B→A), D_A, D_B."""
         return (self.g_ab, self.g_ba, self.d_a, self.d_b)
 
+    def inference_modules(self) -> dict[str, nn.Module]:
+        return {"g_ab": self.g_ab, "g_ba": self.g_ba}
+
     @property
     def eval_directions(self) -> tuple[str, ...]:
         other = "b2a" if self.direction == "a2b" else "a2b"

@@ -164,6 +164,10 @@ class DDPM(Model):
             self.ema.train(was_training)
         return out.float().contiguous()
 
+    def inference_modules(self) -> dict[str, nn.Module]:
+        # Sampling uses the moving average only (the trained denoiser is not shipped).
+        return {"ema": self.ema}
+
     def eval_mode(self) -> None:
         self.net.eval()
         self.ema.eval()

@@ -87,6 +87,10 @@ class HAGAN(AdversarialModel):
         """G and D."""
         return (self.generator, self.discriminator)
 
+    def inference_modules(self) -> dict[str, nn.Module]:
+        # The running skip averages sampling uses are buffers of the generator.
+        return {"generator": self.generator}
+
     @property
     def augmented_phase(self) -> bool:
         """Phase two of Sec. III-E: past the warm-up share, or always without ``two_phase``."""

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+from torch import nn
 
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.model import Model, Task, TrainBatch
@@ -36,6 +37,9 @@ class IdentityModel(Model):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         return None
+
+    def inference_modules(self) -> dict[str, nn.Module]:
+        return {}
 
 
 @hookimpl

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+from torch import nn
 
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.model import Model, ModelContext, Task, TrainBatch
@@ -23,6 +24,19 @@ from medganbench.core.params import Param
 from medganbench.core.specs import ModelSpec
 from medganbench.errors import RunError
 from medganbench_plugins.models.limits import MAX_BINS
+
+
+class Histogram(nn.Module):
+    """The fitted statistics as buffers (so they export like any network's): per source bin,
+    the sum of the target values and their count, float64."""
+
+    sum: torch.Tensor
+    count: torch.Tensor
+
+    def __init__(self, bins: int) -> None:
+        super().__init__()
+        self.register_buffer("sum", torch.zeros(bins, dtype=torch.float64))
+        self.register_buffer("count", torch.zeros(bins, dtype=torch.float64))
 
 
 class IntensityLookupModel(Model):
@@ -36,8 +50,7 @@ class IntensityLookupModel(Model):
     def __init__(self, args: Mapping[str, Any], ctx: ModelContext) -> None:
         super().__init__(args, ctx)
         self.bins = int(self.args["bins"])
-        self._sum = torch.zeros(self.bins, dtype=torch.float64)
-        self._count = torch.zeros(self.bins, dtype=torch.float64)
+        self.histogram = Histogram(self.bins)
 
     def _bin_index(self, x: torch.Tensor) -> torch.Tensor:
         # Inputs are in [-1, 1]; bin i covers [-1 + i·w, -1 + (i+1)·w).
@@ -50,19 +63,20 @@ class IntensityLookupModel(Model):
             raise RunError("intensity-lookup supports single-channel images only.")
         idx = self._bin_index(source).flatten().cpu()
         values = target.flatten().double().cpu()
-        self._sum.index_add_(0, idx, values)
-        self._count.index_add_(0, idx, torch.ones_like(values))
+        self.histogram.sum.index_add_(0, idx, values)
+        self.histogram.count.index_add_(0, idx, torch.ones_like(values))
         # Report the current table's fit on this batch, so the progress bar shows something real.
         pred = self.translate(source)
         return {"mse": float(((pred - target) ** 2).mean())}
 
     def _table(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Bin centres and mean targets for the bins that have seen data."""
-        filled = self._count > 0
+        counts, sums = self.histogram.count, self.histogram.sum
+        filled = counts > 0
         if not bool(filled.any()):
             raise RunError("intensity-lookup was not fitted: the budget ended before any batch.")
         centres = -1.0 + (torch.arange(self.bins, dtype=torch.float64) + 0.5) * (2.0 / self.bins)
-        return centres[filled], self._sum[filled] / self._count[filled]
+        return centres[filled], sums[filled] / counts[filled]
 
     def translate(self, source: torch.Tensor, direction: str | None = None) -> torch.Tensor:
         xs, ys = self._table()
@@ -79,11 +93,14 @@ class IntensityLookupModel(Model):
         return out.reshape(source.shape).to(source.device, source.dtype)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"sum": self._sum.clone(), "count": self._count.clone()}
+        return {"sum": self.histogram.sum.clone(), "count": self.histogram.count.clone()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self._sum = state["sum"].clone()
-        self._count = state["count"].clone()
+        self.histogram.sum.copy_(state["sum"])
+        self.histogram.count.copy_(state["count"])
+
+    def inference_modules(self) -> dict[str, nn.Module]:
+        return {"histogram": self.histogram}
 
 
 @hookimpl

@@ -101,6 +101,9 @@ class Pix2Pix(AdversarialModel):
         """Generator, discriminator."""
         return (self.generator, self.critic)
 
+    def inference_modules(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator}
+
     def train_step(self, batch: TrainBatch) -> dict[str, Tensor]:
         source, target = (batch.a, batch.b) if self.direction == "a2b" else (batch.b, batch.a)
         with autocast(self.ctx.device, self.ctx.amp):

@@ -155,6 +155,9 @@ class UnconditionalGAN(AdversarialModel):
         """Generator, discriminator."""
         return (self.generator, self.critic)
 
+    def inference_modules(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator}
+
     def latent(self, n: int, generator: torch.Generator) -> Tensor:
         """``n`` generator inputs drawn on the CPU from ``generator``: z ∈ U[-1, 1]^z_dim."""
         return sample_noise(n, self.z_dim, generator, torch.device("cpu"))

@@ -85,6 +85,11 @@ class TinyConvModel(Model):
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.net.parameters())
 
+    def inference_modules(self) -> dict[str, nn.Module]:
+        # What `medganbench export` ships and `load_generator` restores: the network
+        # translate() uses, without the optimiser.
+        return {"net": self.net}
+
 
 @hookimpl
 def medganbench_models() -> list[ModelSpec]:

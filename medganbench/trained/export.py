@@ -1,0 +1,131 @@
+"""``medganbench export``: a trained generator as a portable folder, optionally pushed to a Hub.
+
+The folder holds ``generator.safetensors`` and ``generator.json`` (verified, then copied from
+the run folder or another export) and ``README.md``, the model card (:mod:`~medganbench.trained.card`).
+It is what :func:`~medganbench.trained.generator.load_generator`, ``generate`` and ``translate``
+take, here or on another machine. ``push`` uploads it to a Hugging Face Hub model repository
+with ``huggingface_hub`` (optional: ``pip install 'medganbench[hub]'``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+
+from medganbench.core.manager import Registries
+from medganbench.errors import LeaderboardError, UsageError
+from medganbench.fileio import write_bytes, write_json
+from medganbench.leaderboard.store import leaderboard_path, read_leaderboard
+from medganbench.run.generator_files import (
+    GENERATOR_CONFIG,
+    GENERATOR_WEIGHTS,
+    GeneratorConfig,
+    encode_weights,
+    inference_state,
+)
+from medganbench.site.hub import PublishError, hub_client
+from medganbench.trained.card import UNSTATED_LICENSE, model_card
+from medganbench.trained.generator import load_generator
+from medganbench.trained.outputs import prepare_out
+
+CARD_NAME = "README.md"
+_LICENSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]{0,63}$")
+
+
+def run_rows(config: GeneratorConfig, leaderboard_dir: Path) -> tuple[list[dict[str, Any]], str]:
+    """The leaderboard rows of the generator's run, and where they were looked for (no rows if
+    the leaderboard is missing or unreadable: the card says so)."""
+    board = leaderboard_path(leaderboard_dir, config.dataset)
+    try:
+        table = read_leaderboard(board)
+    except LeaderboardError:
+        return [], str(board)
+    mine = table.filter(pc.equal(table["run_id"], config.run_id))
+    return mine.to_pylist(), str(board)
+
+
+def export_generator(
+    source: Path,
+    out: Path,
+    registries: Registries,
+    *,
+    leaderboard_dir: Path,
+    license: str = UNSTATED_LICENSE,
+) -> Path:
+    """Verify the generator of ``source`` (it must load: hashes, model, shapes), then write the
+    export folder ``out``; return it.
+
+    Raises:
+        GeneratorFileError: ``source``'s generator files are missing or do not load.
+        UsageError: a licence that is not an SPDX-like identifier; ``out`` is ``source``.
+        StorageError: ``out`` is unusable.
+    """
+    if not _LICENSE.match(license):
+        raise UsageError(
+            f"--license {license!r} is not a licence identifier.",
+            hint="Use an SPDX identifier (cc-by-4.0, mit, apache-2.0) or 'other'.",
+        )
+    if out.resolve() == Path(source).resolve():
+        raise UsageError(f"--out {out} is the folder being exported; choose another.")
+    # Loading proves the files are what they claim and rebuild the model installed here.
+    generator = load_generator(source, registries, device="cpu")
+    config = generator.config
+    rows, board = run_rows(config, leaderboard_dir)
+    prepare_out(out)
+    # Re-encoded from the verified tensors, so the export never copies bytes it did not check.
+    weights, digest = encode_weights(inference_state(generator.model))
+    if digest != config.weights_sha256:
+        # The same tensors in another order or by another safetensors: the new file's hash.
+        config = dataclasses.replace(config, weights_sha256=digest)
+    write_bytes(out / GENERATOR_WEIGHTS, weights)
+    write_json(out / GENERATOR_CONFIG, config.to_json())
+    write_bytes(out / CARD_NAME, model_card(config, rows, license, board).encode("utf-8"))
+    return out
+
+
+def push(folder: Path, repo_id: str) -> str:
+    """Upload an export folder to the Hub model repository ``repo_id`` (created if missing).
+
+    Returns:
+        The repository's URL.
+
+    Raises:
+        UsageError: ``repo_id`` is not ``ORG/NAME`` or ``huggingface_hub`` is missing.
+        PublishError: no credentials, no network, or the Hub refused the upload.
+    """
+    if repo_id.count("/") != 1 or not all(
+        re.fullmatch(r"[A-Za-z0-9._-]{1,96}", p) for p in repo_id.split("/")
+    ):
+        raise UsageError(f"--push {repo_id!r} is not of the form ORG/NAME.")
+    hub = hub_client("--push")
+    token = hub.get_token()
+    if not token:
+        raise PublishError(
+            "No Hugging Face credentials found, so nothing was uploaded.",
+            hint="Log in with `hf auth login`, or set HF_TOKEN to a token with write access.",
+        )
+    api = hub.HfApi(token=token)
+    try:
+        api.create_repo(repo_id, repo_type="model", exist_ok=True)
+        api.upload_folder(
+            folder_path=str(Path(folder).resolve()),
+            repo_id=repo_id,
+            repo_type="model",
+            allow_patterns=[GENERATOR_WEIGHTS, GENERATOR_CONFIG, CARD_NAME],
+            commit_message="medganbench: export trained generator",
+        )
+    except Exception as exc:  # noqa: BLE001 - network and HTTP errors come from several libraries
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PublishError(
+            f"Uploading to the Hub model {repo_id} failed: {first}",
+            hint="Check the network, the token's write access and the repository name; the "
+            "export folder was written locally and is unaffected.",
+        ) from None
+    return f"https://huggingface.co/{repo_id}"
+
+
+__all__ = ["CARD_NAME", "export_generator", "push", "run_rows"]
