@@ -21,12 +21,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import torch
+from torch.utils.data import Dataset as TorchDataset
 
 from medganbench import defaults
+from medganbench.core.dataset import Sample
 from medganbench.core.manager import Registries, build_registries, make_plugin_manager
 from medganbench.core.params import ArgValue
 from medganbench.leaderboard.store import read_leaderboard
 from medganbench.run.budget import Budget
+from medganbench.run.export import load_split as _load_split
 from medganbench.run.external import ExternalSpec, ScoreResult, score_outputs
 from medganbench.run.options import RunOptions
 from medganbench.run.record import RunResult
@@ -133,6 +136,27 @@ def load_leaderboard(path: Path | str) -> pa.Table:
         LeaderboardError: missing, corrupt, or written by a newer medganbench.
     """
     return read_leaderboard(Path(path))
+
+
+def load_split(
+    dataset: str = defaults.DATASET,
+    split: str = "test",
+    *,
+    image_size: int = defaults.IMAGE_SIZE,
+    dataset_args: Mapping[str, ArgValue] | None = None,
+    data_dir: Path | str | None = None,
+) -> TorchDataset[Sample]:
+    """One split of a dataset as a run sees it (the same patients, slices and units): a
+    map-style ``torch.utils.data.Dataset`` whose items are dicts with ``"a"`` and ``"b"``
+    ((C, H, W) float tensors in physical units, HU for CT), ``"mask_a"``/``"mask_b"`` and,
+    where the dataset declares label classes, ``"label_a"``/``"label_b"``. Wrap it in a
+    ``torch.utils.data.DataLoader`` to batch it.
+    """
+    options = RunOptions(data_dir=Path(data_dir) if data_dir else None, progress=False)
+    return _load_split(
+        registries(), dataset, split, dataset_args=dataset_args, image_size=image_size,
+        options=options,
+    )  # fmt: skip
 
 
 def load_generator(source: Path | str, device: str | torch.device | None = None) -> Generator:
@@ -266,6 +290,7 @@ __all__ = [
     "generate",
     "load_generator",
     "load_leaderboard",
+    "load_split",
     "registries",
     "run",
     "score",

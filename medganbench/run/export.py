@@ -14,7 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from torch.utils.data import Dataset as TorchDataset
+
 from medganbench import defaults
+from medganbench.core.dataset import Sample
 from medganbench.core.manager import Registries
 from medganbench.core.names import leads_outside
 from medganbench.core.params import ArgValue
@@ -25,6 +28,48 @@ from medganbench.run.external import ExternalSpec, resolve_external
 from medganbench.run.options import RunOptions
 from medganbench.run.outputs import MANIFEST_NAME, ImageShape, sample_name, write_images
 from medganbench.run.prepare import build_dataset
+from medganbench.run.spec import ResolvedRun
+
+
+def resolve_dataset(
+    registries: Registries, dataset: str, dataset_args: Mapping[str, ArgValue], image_size: int
+) -> ResolvedRun:
+    """The run-shaped resolution of a dataset alone (its arguments checked, its version fixed),
+    from which :func:`~medganbench.run.prepare.build_dataset` builds it as a run does.
+
+    Raises:
+        UnknownNameError, UsageError: an unknown dataset or a bad argument or image size.
+    """
+    spec = ExternalSpec("export", Path("."), dataset, dataset_args, image_size)
+    # The metrics play no part; one is named because a run resolves with one.
+    return resolve_external(spec, registries, tuple(registries.metrics.names()[:1]))
+
+
+def load_split(
+    registries: Registries,
+    dataset: str,
+    split: str = "test",
+    *,
+    dataset_args: Mapping[str, ArgValue] | None = None,
+    image_size: int = defaults.IMAGE_SIZE,
+    options: RunOptions = RunOptions(),
+) -> TorchDataset[Sample]:
+    """One split of a dataset, built exactly as a run builds it: items are dicts of (C, H, W)
+    images in physical units (``"a"``, ``"b"``), masks, and labels where declared.
+
+    Raises:
+        UsageError: an unknown dataset, split or argument.
+        DataError: the dataset cannot be built.
+    """
+    built = build_dataset(
+        resolve_dataset(registries, dataset, dataset_args or {}, image_size), registries, options
+    )
+    if split not in built.info.splits:
+        raise UsageError(
+            f"Dataset {dataset!r} has no {split!r} split.",
+            hint=f"Its splits: {', '.join(built.info.splits)}",
+        )
+    return built.split(split)
 
 
 def export_split(
@@ -57,9 +102,7 @@ def export_split(
             "was written through it.",
             hint=f"Remove {inputs}, or choose another --out folder.",
         )
-    spec = ExternalSpec("export", out, dataset, dataset_args or {}, image_size, split, direction)
-    # The metrics play no part in an export; one is named because a run resolves with one.
-    run = resolve_external(spec, registries, tuple(registries.metrics.names()[:1]))
+    run = resolve_dataset(registries, dataset, dataset_args or {}, image_size)
     built = build_dataset(run, registries, options)
     info = built.info
     if split not in info.splits:

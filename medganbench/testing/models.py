@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 
 import torch
-
 from safetensors.torch import load as load_safetensors
 
 from medganbench.core.model import Model, ModelContext, Task, TrainBatch

@@ -54,6 +54,9 @@ class Sound(Model):
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.net.parameters())
 
+    def inference_modules(self) -> dict[str, nn.Module]:
+        return {"net": self.net}
+
 
 class OutOfRange(Sound):
     def translate(self, source: torch.Tensor, direction: str | None = None) -> torch.Tensor:
@@ -92,6 +95,32 @@ class ClaimsToLearnNothing(Sound):
     """Says it learns nothing (so its precision label is left out) but has parameters."""
 
     learned = False
+
+
+class ExportsTooLittle(Sound):
+    """Translates through a second layer that inference_modules() leaves out: an export of it
+    would rebuild that layer with fresh weights."""
+
+    def __init__(self, args: Mapping[str, Any], ctx: ModelContext) -> None:
+        super().__init__(args, ctx)
+        self.scale = nn.Conv2d(1, 1, 1)
+
+    def translate(self, source: torch.Tensor, direction: str | None = None) -> torch.Tensor:
+        return torch.tanh(self.scale(self.net(source)))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "scale": self.scale.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.scale.load_state_dict(state["scale"])
+
+
+class ExportsNothing(Sound):
+    """Written before inference_modules() existed: the export contract is skipped, saying why."""
+
+    def inference_modules(self) -> dict[str, nn.Module]:
+        return Model.inference_modules(self)  # type: ignore[return-value]
 
 
 class FailsToBuild(Sound):
@@ -151,6 +180,8 @@ MODELS = {
     "fake-forgets-the-optimiser": ForgetsTheOptimiser,
     "fake-pickles-an-object": PicklesAnObject,
     "fake-claims-to-learn-nothing": ClaimsToLearnNothing,
+    "fake-exports-too-little": ExportsTooLittle,
+    "fake-exports-nothing": ExportsNothing,
     "fake-fails-to-build": FailsToBuild,
 }
 

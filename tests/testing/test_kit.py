@@ -30,6 +30,18 @@ def _statuses(kind: str, name: str, registries: Registries) -> dict[str, str]:
     return {r.contract: r.status for r in check_component(kind, name, registries=registries)}
 
 
+def test_a_model_without_inference_modules_skips_the_export_contract_saying_why(
+    registries: Registries,
+) -> None:
+    results = {
+        r.contract: r
+        for r in check_component("model", "fake-exports-nothing", registries=registries)
+    }
+    assert results["export-round-trip"].status == "skipped"
+    assert "inference_modules() is not declared" in results["export-round-trip"].detail
+    assert all(r.status == "ok" for k, r in results.items() if k != "export-round-trip")
+
+
 def test_a_sound_model_keeps_every_contract(registries: Registries) -> None:
     results = check_component("model", "fake-sound", registries=registries)
     assert [r.contract for r in results] == list(contract_keys("model"))
@@ -45,6 +57,7 @@ def test_a_sound_model_keeps_every_contract(registries: Registries) -> None:
         ("fake-unseeded", "determinism", "the same seed gave"),
         ("fake-loses-the-bias", "state-round-trip", "other outputs after load_state_dict"),
         ("fake-pickles-an-object", "state-round-trip", "weights_only=True"),
+        ("fake-exports-too-little", "export-round-trip", "inference_modules() weights"),
         ("fake-forgets-the-optimiser", "exact-resume", "optimiser state"),
     ],
 )
@@ -130,10 +143,11 @@ def test_check_prints_one_line_per_contract_and_exits_1_naming_the_broken_one(
     done = CliRunner().invoke(main, ["check", "model", "fake-loses-the-bias"])
     assert done.exit_code == 1
     lines = done.stdout.splitlines()
-    assert [line.split()[0] for line in lines[:7]] == [
-        "ok", "ok", "ok", "ok", "ok", "failed", "failed",
+    # The export contract does not depend on state_dict, so it still holds.
+    assert [line.split()[0] for line in lines[:8]] == [
+        "ok", "ok", "ok", "ok", "ok", "failed", "ok", "failed",
     ]  # fmt: skip
-    assert lines[6].endswith("exact-resume: not checked: needs state-round-trip")
+    assert lines[7].endswith("exact-resume: not checked: needs state-round-trip")
     assert (
         "error: model 'fake-loses-the-bias' breaks 2 contract(s): model fake-loses-the-bias: "
         "state-round-trip, model fake-loses-the-bias: exact-resume." in done.stderr

@@ -13,6 +13,7 @@ import torch
 from medganbench.core.dataset import DatasetInfo
 from medganbench.core.manager import Registries
 from medganbench.core.model import Model, ModelContext
+from medganbench.data.intensity import mr_domain
 from medganbench.run.generator_files import (
     GeneratorConfig,
     encode_weights,
@@ -20,7 +21,6 @@ from medganbench.run.generator_files import (
     write_generator,
 )
 from medganbench_plugins.datasets.phantom_brain import CT_DOMAIN
-from medganbench.data.intensity import mr_domain
 
 SIZE = 32
 INFO = DatasetInfo(

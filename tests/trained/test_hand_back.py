@@ -99,7 +99,7 @@ def test_a_nifti_comes_back_with_its_affine_shape_and_hu_values(
     data = np.asarray(out.dataobj)
     assert out.shape == (40, 48, 5) and np.allclose(out.affine, affine)
     assert data.dtype == np.float32
-    assert -1024.0 <= data.min() and data.max() <= 3000.0 and data.max() - data.min() > 1.0
+    assert data.min() >= -1024.0 and data.max() <= 3000.0 and data.max() - data.min() > 1.0
     manifest = json.loads((tmp_path / "x" / "manifest.json").read_text())
     assert manifest["target_domain"]["units"] == "HU"
     assert manifest["files"] == [
