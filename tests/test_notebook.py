@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "quickstart.ipynb"
 
 _RUNNER = """
@@ -21,6 +23,7 @@ for index, cell in enumerate(cells):
 """
 
 
+@pytest.mark.slow
 def test_the_quickstart_notebook_trains_plots_tabulates_and_exports(tmp_path: Path) -> None:
     notebook = json.loads(NOTEBOOK.read_text())
     assert all(not cell.get("outputs") for cell in notebook["cells"] if cell["cell_type"] == "code")

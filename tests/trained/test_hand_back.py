@@ -24,6 +24,9 @@ from medganbench.run.record import RunResult
 from tests.cli_runner import cli_in_process
 from tests.dicom_builders import ct_file
 
+# Every test here uses the module's trained run (a few seconds of training).
+pytestmark = pytest.mark.slow
+
 SMALL = {"train_subjects": 2, "val_subjects": 2, "test_subjects": 2, "slices_per_subject": 3}
 
 
