@@ -7,7 +7,8 @@ one :class:`~medganbench.errors.PublishError` naming the cause, never a tracebac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,37 @@ def hub_client(option: str = "--to-hub") -> Any:
     return huggingface_hub
 
 
+def authenticated_api(option: str) -> Any:
+    """An ``HfApi`` with the user's token.
+
+    Raises:
+        UsageError: huggingface_hub is missing (the message names ``option``).
+        PublishError: no credentials.
+    """
+    hub = hub_client(option)
+    token = hub.get_token()
+    if not token:
+        raise PublishError(
+            "No Hugging Face credentials found, so nothing was uploaded.",
+            hint="Log in with `hf auth login`, or set HF_TOKEN to a token with write access.",
+        )
+    return hub.HfApi(token=token)
+
+
+@contextmanager
+def uploading(target: str, kept: str) -> Iterator[None]:
+    """Turn any failure of the upload inside into one :class:`PublishError` naming ``target``
+    (``kept``: what was written locally and stays)."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - network and HTTP errors come from several libraries
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PublishError(
+            f"Uploading to {target} failed: {first}",
+            hint=f"Check the network, the token's write access and the repository name; {kept}.",
+        ) from None
+
+
 def upload_to_hub(repo_id: str, site: Path, boards: Sequence[Path]) -> str:
     """Upload ``site`` (as ``site/``) and ``boards`` (as ``leaderboards/``) to a dataset repo.
 
@@ -51,26 +83,12 @@ def upload_to_hub(repo_id: str, site: Path, boards: Sequence[Path]) -> str:
     """
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise UsageError(f"--to-hub {repo_id!r} is not of the form ORG/NAME.")
-    hub = hub_client()
-    token = hub.get_token()
-    if not token:
-        raise PublishError(
-            "No Hugging Face credentials found, so nothing was uploaded.",
-            hint="Log in with `hf auth login`, or set HF_TOKEN to a token with write access.",
-        )
-    api = hub.HfApi(token=token)
-    try:
+    api = authenticated_api("--to-hub")
+    with uploading(f"the Hub dataset {repo_id}", "the site was built locally and is unaffected"):
         api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
         api.upload_folder(folder_path=str(site), repo_id=repo_id, repo_type="dataset", path_in_repo="site",
                           commit_message="medganbench: publish site")  # fmt: skip
         for board in boards:
             api.upload_file(path_or_fileobj=str(board), path_in_repo=f"leaderboards/{Path(board).name}",
                             repo_id=repo_id, repo_type="dataset", commit_message="medganbench: publish leaderboard")  # fmt: skip
-    except Exception as exc:  # noqa: BLE001 - network and HTTP errors come from several libraries
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PublishError(
-            f"Uploading to the Hub dataset {repo_id} failed: {first}",
-            hint="Check the network, the token's write access and the repository name; the site "
-            "was built locally and is unaffected.",
-        ) from None
     return f"https://huggingface.co/datasets/{repo_id}"

@@ -27,7 +27,7 @@ from medganbench.run.generator_files import (
     encode_weights,
     inference_state,
 )
-from medganbench.site.hub import PublishError, hub_client
+from medganbench.site.hub import authenticated_api, uploading
 from medganbench.trained.card import UNSTATED_LICENSE, model_card
 from medganbench.trained.generator import load_generator
 from medganbench.trained.outputs import prepare_out
@@ -101,15 +101,8 @@ def push(folder: Path, repo_id: str) -> str:
         re.fullmatch(r"[A-Za-z0-9._-]{1,96}", p) for p in repo_id.split("/")
     ):
         raise UsageError(f"--push {repo_id!r} is not of the form ORG/NAME.")
-    hub = hub_client("--push")
-    token = hub.get_token()
-    if not token:
-        raise PublishError(
-            "No Hugging Face credentials found, so nothing was uploaded.",
-            hint="Log in with `hf auth login`, or set HF_TOKEN to a token with write access.",
-        )
-    api = hub.HfApi(token=token)
-    try:
+    api = authenticated_api("--push")
+    with uploading(f"the Hub model {repo_id}", "the export folder was written locally and stays"):
         api.create_repo(repo_id, repo_type="model", exist_ok=True)
         api.upload_folder(
             folder_path=str(Path(folder).resolve()),
@@ -118,13 +111,6 @@ def push(folder: Path, repo_id: str) -> str:
             allow_patterns=[GENERATOR_WEIGHTS, GENERATOR_CONFIG, CARD_NAME],
             commit_message="medganbench: export trained generator",
         )
-    except Exception as exc:  # noqa: BLE001 - network and HTTP errors come from several libraries
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PublishError(
-            f"Uploading to the Hub model {repo_id} failed: {first}",
-            hint="Check the network, the token's write access and the repository name; the "
-            "export folder was written locally and is unaffected.",
-        ) from None
     return f"https://huggingface.co/{repo_id}"
 
 
