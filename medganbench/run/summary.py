@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from medganbench.core.history import HistoryRecord
-from medganbench.errors import DataError, UsageError
+from medganbench.errors import DataError, GeneratorFileError, UsageError
 from medganbench.run.checkpoint import CHECKPOINT_NAME
+from medganbench.run.generator_files import GENERATOR_WEIGHTS, has_generator, read_config
 from medganbench.run.history import HISTORY_NAME, first_non_finite, last_values, read_history
 from medganbench.run.record import RESULT_NAME
 from medganbench.run.resume import SPEC_NAME
@@ -57,9 +58,25 @@ def summarise(run_dir: Path, higher_is_better: HigherIsBetter = lambda name: Non
         )
     lines.append(_status(run_dir, records))
     lines.append(history_note)
+    lines += _generator(run_dir)
     lines += _losses(records)
     lines += _validation(records, higher_is_better)
     return lines
+
+
+def _generator(run_dir: Path) -> list[str]:
+    """Where the trained generator is (checked only when it is used: here its config is read)."""
+    if not has_generator(run_dir):
+        return []
+    try:
+        config = read_config(run_dir)
+    except GeneratorFileError as exc:
+        return [f"generator: unreadable ({exc.message})"]
+    return [
+        f"generator: step {config.selected_step} ({config.protocol}), {len(config.tensors)} "
+        f"tensors, sha256 {config.weights_sha256[:12]}… ({GENERATOR_WEIGHTS}; use it with "
+        "medganbench generate/translate/export)"
+    ]
 
 
 def _headline(spec: dict[str, Any]) -> str:

@@ -16,12 +16,15 @@ from collections.abc import Callable
 from medganbench.core.manager import build_registries, make_plugin_manager
 from medganbench.errors import MedganbenchError
 from medganbench.run.budget import Ledger
+from medganbench.run.generator_files import GENERATOR_CONFIG, GENERATOR_WEIGHTS
 from medganbench.run.runner import execute_run
 from medganbench.sweep.executor import TrialEvent, TrialOutcome, TrialRequest
 
-#: Run-directory files small enough to send back to the driver with the outcome, so a sweep on
-#: a cluster without shared storage still has every run's spec, result and sample grids.
-RETURNED_FILES = ("spec.json", "result.json")
+#: Run-directory files sent back to the driver with the outcome, so a sweep on a cluster without
+#: shared storage still has every run's spec, result, sample grids and trained generator (the
+#: generator's weights are the one large file: megabytes to a few hundred; the driver checks
+#: them like any generator from elsewhere when they are loaded).
+RETURNED_FILES = ("spec.json", "result.json", GENERATOR_CONFIG, GENERATOR_WEIGHTS)
 RETURNED_GLOBS = ("samples*.png", "nearest*.png")
 #: Seconds between two progress reports of one trial (the first and last are always sent).
 PROGRESS_INTERVAL_S = 1.0

@@ -65,3 +65,16 @@ def test_show_of_a_folder_that_is_not_a_run_is_one_usage_error(tmp_path: Path) -
     shown = cli_in_process("show", str(tmp_path), cwd=tmp_path)
     assert shown.returncode == 2
     assert "is not a run folder" in shown.stderr and "Traceback" not in shown.stderr
+
+
+def test_show_names_the_generator_a_finished_run_left(tmp_path: Path) -> None:
+    from medganbench.core.manager import build_registries, make_plugin_manager
+    from tests.trained.builders import write_folder
+
+    run_dir = _run_dir(tmp_path, [_loss(1, 1.0)], {"ledger": {"steps": 1}})
+    registries = build_registries(make_plugin_manager(autoload=False))
+    config = write_folder(run_dir, registries, "dcgan", {"ngf": 8, "ndf": 8})
+    shown = cli_in_process("show", str(run_dir), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert f"generator: step 0 (final), {len(config.tensors)} tensors" in shown.stdout
+    assert config.weights_sha256[:12] in shown.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -202,6 +203,20 @@ class _LateTalker(Executor):
             on_outcome(TrialOutcome(run_id, "failed", "a stale copy"))
 
 
+class _Elsewhere(Executor):
+    """Runs each trial for real in a runs folder of its own, as a machine without the driver's
+    storage does."""
+
+    def __init__(self, args: dict, worker_runs: Path) -> None:  # type: ignore[type-arg]
+        super().__init__(args)
+        self.worker_runs = worker_runs
+
+    def execute(self, requests, on_event, on_outcome):  # type: ignore[no-untyped-def]
+        for request in requests:
+            options = dataclasses.replace(request.options, runs_dir=self.worker_runs)
+            on_outcome(run_trial(dataclasses.replace(request, options=options), on_event))
+
+
 class _Loser(Executor):
     """Hears each trial start, then loses it without a word on where or how long."""
 
@@ -237,6 +252,16 @@ def test_late_messages_never_change_a_finished_trial(tmp_path: Path) -> None:
     assert report.status[run_id] == "ok" and report.outcomes[run_id].error is None
     assert recorder.calls[-1] == ("finished", run_id, "ok")
     assert _rows_per_run(tmp_path / "leaderboards") == {run_id: ROWS_PER_TRIAL}
+
+
+def test_a_trial_on_another_machine_hands_its_generator_back_to_the_driver(
+    tmp_path: Path,
+) -> None:
+    report = _run(tmp_path, _Elsewhere({}, tmp_path / "worker-runs"))
+    (run_id,) = report.status
+    worker, driver = tmp_path / "worker-runs" / run_id, tmp_path / "runs" / run_id
+    for name in ("generator.json", "generator.safetensors", "result.json"):
+        assert (driver / name).read_bytes() == (worker / name).read_bytes()
 
 
 def test_a_lost_trial_is_recorded_with_the_host_and_time_it_ran(tmp_path: Path) -> None:
