@@ -129,11 +129,11 @@ def translate_files(
         )
     chosen = generator.check_direction(direction)
     inputs = _inputs(source)
-    prepare_out(out)
     if out.resolve() in {p.resolve() for p in inputs} or (
         source.is_dir() and out.resolve() == source.resolve()
     ):
         raise UsageError(f"--out {out} is the input; choose another folder.")
+    prepare_out(out)
     done = []
     src_domain, tgt_domain = generator.domains(chosen)
     for path in inputs:
