@@ -46,6 +46,11 @@ from medganbench.trained.translation import Translated, translate_files
 Source = Generator | Path | str
 
 
+def _board_dir(leaderboard_dir: Path | str | None) -> Path:
+    """``leaderboard_dir``, or the command line's default when ``None``."""
+    return Path(leaderboard_dir) if leaderboard_dir else defaults.leaderboard_dir()
+
+
 def registries() -> Registries:
     """The registries of every installed plugin (built-ins, then entry points)."""
     return build_registries(make_plugin_manager())
@@ -115,7 +120,7 @@ def run(
         eval_every=eval_every,
     )
     options = RunOptions(
-        leaderboard_dir=Path(leaderboard_dir) if leaderboard_dir else defaults.leaderboard_dir(),
+        leaderboard_dir=_board_dir(leaderboard_dir),
         runs_dir=Path(runs_dir),
         data_dir=Path(data_dir) if data_dir else None,
         device=device,
@@ -250,7 +255,7 @@ def score(
         metric_args={k: dict(v) for k, v in (metric_args or {}).items()},
     )
     options = RunOptions(
-        leaderboard_dir=Path(leaderboard_dir) if leaderboard_dir else defaults.leaderboard_dir(),
+        leaderboard_dir=_board_dir(leaderboard_dir),
         runs_dir=Path(runs_dir),
         device=device,
         progress=False,
@@ -272,7 +277,7 @@ def export(
         Path(source),
         Path(out),
         registries(),
-        leaderboard_dir=Path(leaderboard_dir) if leaderboard_dir else defaults.leaderboard_dir(),
+        leaderboard_dir=_board_dir(leaderboard_dir),
         license=license,
     )
     if push_to is not None:

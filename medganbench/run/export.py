@@ -17,7 +17,7 @@ from typing import Any
 from torch.utils.data import Dataset as TorchDataset
 
 from medganbench import defaults
-from medganbench.core.dataset import Sample
+from medganbench.core.dataset import Dataset, Sample
 from medganbench.core.manager import Registries
 from medganbench.core.names import leads_outside
 from medganbench.core.params import ArgValue
@@ -25,6 +25,7 @@ from medganbench.core.volumes import VolumeSource, item_position, split_volume_i
 from medganbench.errors import StorageError, UsageError
 from medganbench.fileio import write_json
 from medganbench.run.external import ExternalSpec, resolve_external
+from medganbench.run.generator_config import domain_json
 from medganbench.run.options import RunOptions
 from medganbench.run.outputs import MANIFEST_NAME, ImageShape, sample_name, write_images
 from medganbench.run.prepare import build_dataset
@@ -61,15 +62,22 @@ def load_split(
         UsageError: an unknown dataset, split or argument.
         DataError: the dataset cannot be built.
     """
-    built = build_dataset(
-        resolve_dataset(registries, dataset, dataset_args or {}, image_size), registries, options
-    )
+    run = resolve_dataset(registries, dataset, dataset_args or {}, image_size)
+    return _with_split(build_dataset(run, registries, options), dataset, split).split(split)
+
+
+def _with_split(built: Dataset, dataset: str, split: str) -> Dataset:
+    """``built``, if it has the split ``split``.
+
+    Raises:
+        UsageError: it has not (the message lists those it has).
+    """
     if split not in built.info.splits:
         raise UsageError(
             f"Dataset {dataset!r} has no {split!r} split.",
             hint=f"Its splits: {', '.join(built.info.splits)}",
         )
-    return built.split(split)
+    return built
 
 
 def export_split(
@@ -103,13 +111,8 @@ def export_split(
             hint=f"Remove {inputs}, or choose another --out folder.",
         )
     run = resolve_dataset(registries, dataset, dataset_args or {}, image_size)
-    built = build_dataset(run, registries, options)
+    built = _with_split(build_dataset(run, registries, options), dataset, split)
     info = built.info
-    if split not in info.splits:
-        raise UsageError(
-            f"Dataset {dataset!r} has no {split!r} split.",
-            hint=f"Its splits: {', '.join(info.splits)}",
-        )
     source, target = direction[0], direction[2]
     data = built.split(split)
     # The outputs are compared with the target domain: each sample names that image's patient.
@@ -135,9 +138,7 @@ def export_split(
     write_images(inputs, images, fmt, ImageShape(domain.channels, image_size, domain.window))
 
     def describe(key: str) -> dict[str, Any]:
-        d = info.domain(key)  # type: ignore[arg-type]
-        return {"key": key, "name": d.name, "modality": d.modality, "units": d.units,
-                "window": list(d.window), "channels": d.channels}  # fmt: skip
+        return {"key": key, **domain_json(info.domain(key))}  # type: ignore[arg-type]
 
     write_json(
         out / MANIFEST_NAME,

@@ -76,13 +76,16 @@ class GeneratorConfig:
         return {"format": CONFIG_FORMAT, **data}
 
 
-def info_json(info: DatasetInfo) -> dict[str, Any]:
-    def domain(d: DomainInfo) -> dict[str, Any]:
-        return {**asdict(d), "window": list(d.window)}
+def domain_json(domain: DomainInfo) -> dict[str, Any]:
+    """A domain as every JSON file states it: name, modality, units, window, channels."""
+    return {**asdict(domain), "window": list(domain.window)}
 
+
+def info_json(info: DatasetInfo) -> dict[str, Any]:
+    """A dataset's declared facts as ``generator.json`` holds them."""
     return {
-        "a": domain(info.a),
-        "b": domain(info.b),
+        "a": domain_json(info.a),
+        "b": domain_json(info.b),
         "paired": info.paired,
         "splits": list(info.splits),
         "image_size": info.image_size,
@@ -180,4 +183,4 @@ def config_from_json(raw: Mapping[str, Any]) -> GeneratorConfig:
     )
 
 
-__all__ = ["CONFIG_FORMAT", "GeneratorConfig", "config_from_json", "info_json"]
+__all__ = ["CONFIG_FORMAT", "GeneratorConfig", "config_from_json", "domain_json", "info_json"]

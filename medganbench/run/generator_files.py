@@ -20,6 +20,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -152,7 +153,23 @@ def has_generator(folder: Path) -> bool:
     return (Path(folder) / GENERATOR_CONFIG).is_file()
 
 
-def read_generator(folder: Path) -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
+@dataclass(frozen=True)
+class GeneratorFiles:
+    """A generator's files as read and checked.
+
+    Attributes:
+        config: the checked config.
+        state: the weights' tensors, by ``<module>.<key>``.
+        weights: the bytes of ``generator.safetensors`` whose SHA-256 was checked (what an
+            export copies: no byte it did not verify).
+    """
+
+    config: GeneratorConfig
+    state: dict[str, torch.Tensor]
+    weights: bytes
+
+
+def read_generator(folder: Path) -> GeneratorFiles:
     """The checked config and weights of a run folder or an export folder.
 
     Raises:
@@ -186,7 +203,7 @@ def read_generator(folder: Path) -> tuple[GeneratorConfig, dict[str, torch.Tenso
             f"{path} does not hold the tensors {GENERATOR_CONFIG} lists: "
             f"missing {missing[:5]}, extra {extra[:5]}, other shapes {shapes[:5]}."
         )
-    return config, state
+    return GeneratorFiles(config, state, data)
 
 
 def read_config(folder: Path) -> GeneratorConfig:
@@ -234,6 +251,7 @@ __all__ = [
     "GENERATOR_CONFIG",
     "GENERATOR_WEIGHTS",
     "GeneratorConfig",
+    "GeneratorFiles",
     "encode_weights",
     "has_generator",
     "inference_state",

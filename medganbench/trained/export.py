@@ -9,7 +9,6 @@ with ``huggingface_hub`` (optional: ``pip install 'medganbench[hub]'``).
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -18,18 +17,18 @@ import pyarrow.compute as pc
 
 from medganbench.core.manager import Registries
 from medganbench.errors import LeaderboardError, UsageError
-from medganbench.fileio import write_bytes, write_json
+from medganbench.fileio import write_bytes
 from medganbench.leaderboard.store import leaderboard_path, read_leaderboard
 from medganbench.run.generator_files import (
     GENERATOR_CONFIG,
     GENERATOR_WEIGHTS,
     GeneratorConfig,
-    encode_weights,
-    inference_state,
+    read_generator,
+    write_generator,
 )
 from medganbench.site.hub import authenticated_api, uploading
 from medganbench.trained.card import UNSTATED_LICENSE, model_card
-from medganbench.trained.generator import load_generator
+from medganbench.trained.generator import build_generator
 from medganbench.trained.outputs import prepare_out
 
 CARD_NAME = "README.md"
@@ -71,18 +70,14 @@ def export_generator(
         )
     if out.resolve() == Path(source).resolve():
         raise UsageError(f"--out {out} is the folder being exported; choose another.")
-    # Loading proves the files are what they claim and rebuild the model installed here.
-    generator = load_generator(source, registries, device="cpu")
-    config = generator.config
+    files = read_generator(Path(source))
+    # Building it proves the files rebuild the model installed here; the bytes written are
+    # the ones whose hash was checked, never read again.
+    build_generator(files, registries, "cpu", str(source))
+    config = files.config
     rows, board = run_rows(config, leaderboard_dir)
     prepare_out(out)
-    # Re-encoded from the verified tensors, so the export never copies bytes it did not check.
-    weights, digest = encode_weights(inference_state(generator.model))
-    if digest != config.weights_sha256:
-        # The same tensors in another order or by another safetensors: the new file's hash.
-        config = dataclasses.replace(config, weights_sha256=digest)
-    write_bytes(out / GENERATOR_WEIGHTS, weights)
-    write_json(out / GENERATOR_CONFIG, config.to_json())
+    write_generator(out, config, files.weights)
     write_bytes(out / CARD_NAME, model_card(config, rows, license, board).encode("utf-8"))
     return out
 

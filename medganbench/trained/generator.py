@@ -24,6 +24,7 @@ from medganbench.run.device import pick_device
 from medganbench.run.evaluate import EVAL_BATCH_SIZE, translate
 from medganbench.run.generator_files import (
     GeneratorConfig,
+    GeneratorFiles,
     load_inference_state,
     read_generator,
 )
@@ -124,22 +125,32 @@ class Generator(nn.Module):
             torch.cat(out).cpu() if out else images.new_empty((0, target.channels, *expected[1:]))
         )
 
-    @torch.no_grad()
     def sample(self, n: int, seed: int = 0) -> torch.Tensor:
         """``n`` samples (n, C, S, S) in the target domain's units, deterministic for ``seed``:
         drawn 16 at a time from one generator seeded with ``seed``, as evaluation draws them
         (so the run's seed gives the run's evaluated samples)."""
+        return torch.cat(list(self.sample_batches(n, seed)))
+
+    def sample_batches(self, n: int, seed: int = 0) -> Iterator[torch.Tensor]:
+        """The batches (of at most 16) :meth:`sample` draws, one at a time.
+
+        Raises:
+            UsageError: a translation model, or ``n`` < 1 (at once, not at the first batch).
+        """
         if self.task is not Task.SAMPLE:
             raise UsageError(f"{self.config.model} translates; call translate(images) instead.")
         if n < 1:
             raise UsageError(f"n={n}: ask for at least one sample.")
         _, target = self.domains()
         generator = torch.Generator(device=self.device).manual_seed(seed)
-        chunks = []
-        for start in range(0, n, EVAL_BATCH_SIZE):
-            count = min(EVAL_BATCH_SIZE, n - start)
-            chunks.append(target.from_unit(self.model.sample(count, generator).float()).cpu())
-        return torch.cat(chunks)
+
+        @torch.no_grad()
+        def draws() -> Iterator[torch.Tensor]:
+            for start in range(0, n, EVAL_BATCH_SIZE):
+                count = min(EVAL_BATCH_SIZE, n - start)
+                yield target.from_unit(self.model.sample(count, generator).float()).cpu()
+
+        return draws()
 
 
 def load_generator(
@@ -158,8 +169,24 @@ def load_generator(
             installed here or is another version, its arguments are refused, or the weights do
             not fit the network the arguments build.
     """
-    folder = Path(path)
-    config, state = read_generator(folder)
+    return build_generator(read_generator(Path(path)), registries, device, str(path))
+
+
+def build_generator(
+    files: GeneratorFiles,
+    registries: Registries,
+    device: str | torch.device | None = None,
+    folder: str = "the generator",
+) -> Generator:
+    """The generator of files :func:`~medganbench.run.generator_files.read_generator` read and
+    checked: the model built from its registered factory, the weights loaded strictly.
+
+    Raises:
+        GeneratorFileError: the model is not installed here or is another version, its
+            arguments are refused, or the weights do not fit (``folder`` names where they came
+            from).
+    """
+    config = files.config
     try:
         spec = registries.models.get(config.model)
     except UnknownNameError:
@@ -187,7 +214,7 @@ def load_generator(
         model.inference_modules()
     except NotImplementedError as exc:
         raise GeneratorFileError(f"{folder}: {exc}.") from None
-    load_inference_state(model, state, str(folder))
+    load_inference_state(model, files.state, folder)
     return Generator(model, config)
 
 
@@ -200,4 +227,4 @@ def _own_rng(device: torch.device) -> Iterator[None]:
         yield
 
 
-__all__ = ["Generator", "load_generator"]
+__all__ = ["Generator", "build_generator", "load_generator"]

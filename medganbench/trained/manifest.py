@@ -6,22 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from medganbench import __version__
-from medganbench.core.dataset import DomainInfo
+from medganbench.run.outputs import MANIFEST_NAME
 from medganbench.trained.generator import Generator
-
-#: The manifest's file name in an output folder.
-MANIFEST_NAME = "manifest.json"
-
-
-def describe_domain(domain: DomainInfo) -> dict[str, Any]:
-    """A domain as a manifest states it: name, modality, units, window, channels."""
-    return {
-        "name": domain.name,
-        "modality": domain.modality,
-        "units": domain.units,
-        "window": list(domain.window),
-        "channels": domain.channels,
-    }
 
 
 def manifest(generator: Generator, command: str, **fields: Any) -> dict[str, Any]:
@@ -46,4 +32,4 @@ def manifest(generator: Generator, command: str, **fields: Any) -> dict[str, Any
     }
 
 
-__all__ = ["MANIFEST_NAME", "describe_domain", "manifest"]
+__all__ = ["MANIFEST_NAME", "manifest"]

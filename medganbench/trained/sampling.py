@@ -17,10 +17,10 @@ from medganbench import progress
 from medganbench.core.model import Task
 from medganbench.errors import UsageError
 from medganbench.fileio import write_json
-from medganbench.run.evaluate import EVAL_BATCH_SIZE
+from medganbench.run.generator_config import domain_json
 from medganbench.run.outputs import FORMATS, ImageShape, sample_name, write_images
 from medganbench.trained.generator import Generator
-from medganbench.trained.manifest import MANIFEST_NAME, describe_domain, manifest
+from medganbench.trained.manifest import MANIFEST_NAME, manifest
 from medganbench.trained.outputs import prepare_out
 
 
@@ -33,30 +33,30 @@ def generate_files(
         The manifest's path, and the samples (n, C, S, S) in the domain's units.
 
     Raises:
-        UsageError: a translation model, ``n`` < 1, an unknown format, or ``out`` unusable.
+        UsageError: a translation model, ``n`` < 1, or an unknown format.
+        StorageError: ``out`` is unusable.
     """
     if generator.task is not Task.SAMPLE:
         raise UsageError(
             f"{generator.config.model} is a translation model: it makes images from inputs.",
             hint="Use medganbench translate RUN_DIR --input DIR --out DIR.",
         )
-    if n < 1:
-        raise UsageError(f"--n {n}: ask for at least one sample.")
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}.")
+    batches = generator.sample_batches(n, seed)
     prepare_out(out)
     _, target = generator.domains()
     shape = ImageShape(target.channels, generator.config.image_size, target.window)
-    names = []
+    drawn: list[torch.Tensor] = []
     with progress.phase(f"sampling {generator.config.model}", total=n, unit="images") as shown:
-        # One call per batch of the evaluation's size keeps the draws identical to sample(n).
-        images = generator.sample(n, seed)
-        for start in range(0, n, EVAL_BATCH_SIZE):
-            chunk = images[start : start + EVAL_BATCH_SIZE]
-            named = [(sample_name(start + i), image) for i, image in enumerate(chunk)]
-            write_images(out, named, fmt, shape)
-            names += [name for name, _ in named]
-            shown.advance(len(chunk))
+        # The draws of sample(n, seed), written (and shown) as each batch comes.
+        for batch in batches:
+            first = shown.done
+            write_images(
+                out, [(sample_name(first + i), x) for i, x in enumerate(batch)], fmt, shape
+            )
+            drawn.append(batch)
+            shown.advance(len(batch))
     path = out / MANIFEST_NAME
     write_json(
         path,
@@ -66,11 +66,11 @@ def generate_files(
             seed=seed,
             n=n,
             format=fmt,
-            domain=describe_domain(target),
-            files=[f"{name}.{fmt}" for name in names],
+            domain=domain_json(target),
+            files=[f"{sample_name(i)}.{fmt}" for i in range(n)],
         ),
     )
-    return path, images
+    return path, torch.cat(drawn)
 
 
 __all__ = ["generate_files"]

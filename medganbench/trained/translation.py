@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from medganbench import progress
 from medganbench.core.dataset import DomainInfo
@@ -33,13 +31,15 @@ from medganbench.core.model import Task
 from medganbench.data.intensity import to_units
 from medganbench.data.problems import DataFileError
 from medganbench.data.reader import read_volume
-from medganbench.data.slicing import square_stack
+from medganbench.data.slicing import CHUNK, square_stack
 from medganbench.data.volume import is_volume_file
 from medganbench.errors import DataError, UsageError
-from medganbench.fileio import write_bytes, write_json
-from medganbench.run.outputs import ImageShape, encode, read_image
+from medganbench.fileio import write_json
+from medganbench.run.generator_config import domain_json
+from medganbench.run.outputs import ImageShape, read_image, write_images
+from medganbench.run.volumes import to_native
 from medganbench.trained.generator import Generator
-from medganbench.trained.manifest import MANIFEST_NAME, describe_domain, manifest
+from medganbench.trained.manifest import MANIFEST_NAME, manifest
 from medganbench.trained.outputs import prepare_out
 from medganbench.trained.volume_files import dicom_folder, output_name, write_like
 
@@ -83,27 +83,15 @@ def translate_volume(
     size = generator.config.image_size
     out = np.empty((n, h, w), dtype=np.float32)
     with progress.phase(f"translating {n} slices", total=n, unit="slices") as shown:
-        for start in range(0, n, 64):
-            chunk = planes[start : start + 64]
-            squares = square_stack(chunk, size)
-            translated = generator.translate(squares, chosen)
-            out[start : start + len(chunk)] = _unsquare(translated, h, w).numpy()
+        for start in range(0, n, CHUNK):
+            chunk = planes[start : start + CHUNK]
+            translated = generator.translate(square_stack(chunk, size), chosen)
+            # As --eval-grid native scores them: resized back to the square, padding cropped.
+            out[start : start + len(chunk)] = to_native(translated.transpose(0, 1), (h, w))[
+                0
+            ].numpy()
             shown.advance(len(chunk))
     return np.moveaxis(out, 0, axis)
-
-
-def _unsquare(images: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """Inverse of :func:`square_stack`'s geometry: (n, 1, S, S) → (n, h, w), resized to the
-    padded square's side (bilinear) and cropped to the centred plane."""
-    side = max(h, w)
-    size = images.shape[-1]
-    if side != size:
-        images = F.interpolate(
-            images.float(), size=(side, side), mode="bilinear", align_corners=False,
-            antialias=side < size,
-        )  # fmt: skip
-    top, left = (side - h) // 2, (side - w) // 2
-    return images[:, 0, top : top + h, left : left + w]
 
 
 def translate_files(
@@ -159,8 +147,8 @@ def translate_files(
             input_units=input_units,
             slice_axis=generator.config.slice_axis,
             percentile=generator.config.percentile,
-            source_domain=describe_domain(src_domain),
-            target_domain=describe_domain(tgt_domain),
+            source_domain=domain_json(src_domain),
+            target_domain=domain_json(tgt_domain),
             files=[
                 {
                     "input": t.source.name,
@@ -187,9 +175,8 @@ def _translate_image(
     image = read_image(path, ImageShape(source.channels, size, source.window))
     result = generator.translate(image[None], direction)[0]
     fmt = path.suffix.lower()[1:]
-    destination = out / f"{path.stem}.{fmt}"
-    write_bytes(destination, encode(result, fmt, ImageShape(target.channels, size, target.window)))
-    return Translated(path, destination, "image", 1)
+    write_images(out, [(path.stem, result)], fmt, ImageShape(target.channels, size, target.window))
+    return Translated(path, out / f"{path.stem}.{fmt}", "image", 1)
 
 
 def _inputs(source: Path) -> list[Path]:
