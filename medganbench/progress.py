@@ -86,11 +86,12 @@ _local = threading.local()
 
 
 def _current() -> Sink:
-    sink: Sink = getattr(_local, "sink", None) or _QUIET
+    sink: Sink = getattr(_local, "sink", None) or QUIET
     return sink
 
 
-_QUIET = _Quiet()
+#: A sink that shows nothing (the processes of a multi-device run other than process 0).
+QUIET: Sink = _Quiet()
 
 
 @contextmanager

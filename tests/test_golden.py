@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from medganbench.cli.run import spec_from_options
+from medganbench.cli.run_spec import spec_from_options
 from medganbench.core.manager import Registries
 from medganbench.run.options import RunOptions
 from medganbench.run.runner import execute_run

@@ -17,6 +17,7 @@ from medganbench.errors import INTERRUPTED_EXIT, MedganbenchError, UsageError
 from medganbench.fileio import describe_os_error
 from medganbench.leaderboard.schema import EVAL_GRIDS
 from medganbench.leaderboard.store import leaderboard_path
+from medganbench.run.launch import report_error
 
 #: The width of piped output (CI logs, files, tests) where ``COLUMNS`` is not set: wide, so
 #: tables are not cut to rich's default of 80 columns.
@@ -51,6 +52,8 @@ class CommandGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MedganbenchError as exc:
+            if report_error(exc.message, exc.hint, exc.exit_code):
+                ctx.exit(exc.exit_code)  # a worker of `run --devices N`: the launcher says it
             # Messages carry paths and values (data, not markup): "[x]" must print as is.
             err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
             if exc.hint:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -19,16 +20,17 @@ from medganbench.cli.common import (
     threads_option,
 )
 from medganbench.cli.record_options import training_record_options
+from medganbench.cli.run_spec import spec_from_options
 from medganbench.core.manager import Registries
-from medganbench.core.params import parse_key_values
-from medganbench.errors import UsageError
+from medganbench.errors import MedganbenchError, UsageError
 from medganbench.leaderboard.columns import measure_text
-from medganbench.run.budget import Budget
+from medganbench.run.distributed import launched_world
+from medganbench.run.launch import launch
 from medganbench.run.options import RunOptions
 from medganbench.run.record import resume_command
 from medganbench.run.resume import SPEC_NAME, spec_from_run_dir
 from medganbench.run.runner import execute_run
-from medganbench.run.spec import PRECISIONS, RunSpec, default_metrics, resolve_run
+from medganbench.run.spec import PRECISIONS, RunSpec, resolve_run
 
 
 @click.command()
@@ -146,6 +148,14 @@ from medganbench.run.spec import PRECISIONS, RunSpec, default_metrics, resolve_r
     help="Let metrics use a weights file (MEDGANBENCH_WEIGHTS_<NAME>) whose sha256 matches no "
     "pinned source; its rows record the file's own hash and that it was not verified.",
 )
+@click.option(
+    "--devices",
+    default=None,
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Train the run on N devices (N processes, one per GPU; on a CPU, N processes), started "
+    "with torchrun; in the run id above 1 [default: torchrun's WORLD_SIZE, else 1].",
+)
 @eval_grid_option
 @training_record_options
 @click.pass_context
@@ -179,6 +189,7 @@ def run(
     select: str,
     log_every: int,
     trackers: tuple[str, ...],
+    devices: int | None,
 ) -> None:
     """Train MODEL on DATASET under a fixed budget, evaluate it and append to the leaderboard.
 
@@ -190,6 +201,10 @@ def run(
     1000 steps are 100 times as many denoiser calls). On a CPU pass --model-arg sampler=ddim
     --model-arg sample_steps=20 (both are in the run id). Every long phase shows progress: a
     bar per phase on a terminal, a line at least every 30 s with --no-progress.
+
+    --devices N trains one run on N devices (data parallel, docs/distributed.md): the budget
+    still counts optimiser steps and global images, and the rows record the devices.
+    `torchrun --nproc_per_node N -m medganbench run ...` does the same.
     """
     if legacy_amp is not None:
         raise UsageError(
@@ -197,9 +212,16 @@ def run(
             hint="--no-amp is --precision fp32; the default, --precision auto, uses bf16 where the device has it natively.",
         )
     registries = load_registries()
+    world = launched_world()
     if resume_dir is not None:
         spec, runs_dir = _resumed_spec(ctx, resume_dir, registries)
         model, dataset = spec.model, spec.dataset
+        if devices is not None and devices != spec.devices:
+            raise UsageError(
+                f"Run {resume_dir} was started on {spec.devices} device(s); it continues exactly "
+                f"only on {spec.devices}, not on {devices}.",
+                hint=f"Resume it with --devices {spec.devices}, or start a new run.",
+            )
     elif model is None:
         raise UsageError("Missing option --model.", hint="Example: medganbench run --model hlsnc")
     else:
@@ -220,6 +242,7 @@ def run(
             eval_grid=eval_grid,
             select=select,
             eval_every=eval_every,
+            devices=devices if devices is not None else world.size,
         )
     options = RunOptions(
         leaderboard_dir=leaderboard_dir,
@@ -236,6 +259,9 @@ def run(
         trackers=trackers,
     )
     run_dir = resume_dir or runs_dir / resolve_run(spec, registries).run_id
+    if spec.devices > 1 and not world.distributed:
+        _launch_workers(spec.devices, run_dir)
+        return
     try:
         result = execute_run(
             spec,
@@ -245,6 +271,8 @@ def run(
         )
     except KeyboardInterrupt:
         raise RunInterrupted(run_dir, resume_command(run_dir, options)) from None
+    if not world.main:
+        return  # process 0 of the run reports it
     chosen = result.rows[0]
     protocol = (
         f", scored at step {chosen.selected_step} ({chosen.protocol})"
@@ -266,6 +294,27 @@ def run(
         markup=False,
         highlight=False,
     )
+
+
+def _launch_workers(devices: int, run_dir: Path) -> None:
+    """Run this command line again as ``devices`` processes (torchrun's launcher) and end
+    with the run's one message if it failed.
+
+    Raises:
+        UsageError: this command was not started from a command line (``medganbench.api``).
+        MedganbenchError: the run failed; its first cause.
+    """
+    argv = sys.argv[1:]
+    if "run" not in argv:
+        raise UsageError(
+            f"A run on {devices} devices starts its processes from the command line.",
+            hint=f"Use `medganbench run ... --devices {devices}` or torchrun.",
+        )
+    failure = launch(devices, argv, run_dir)
+    if failure is not None:
+        error = MedganbenchError(failure.message, hint=failure.hint)
+        error.exit_code = failure.exit_code
+        raise error
 
 
 # The options that make up a run's spec; with --resume the spec comes from the run directory.
@@ -312,67 +361,3 @@ def _resumed_spec(
             "may be given.",
         )
     return spec_from_run_dir(run_dir, registries)
-
-
-def spec_from_options(
-    registries: Registries,
-    model: str,
-    *,
-    dataset: str = defaults.DATASET,
-    budget: str = defaults.BUDGET,
-    image_size: int = defaults.IMAGE_SIZE,
-    seed: int = 0,
-    metrics: str | None = None,
-    model_args: tuple[str, ...] = (),
-    dataset_args: tuple[str, ...] = (),
-    metric_args: tuple[str, ...] = (),
-    precision: str = defaults.PRECISION,
-    channels_last: bool = True,
-    allow_unverified_weights: bool = False,
-    eval_grid: str = "image_size",
-    select: str = "final",
-    eval_every: int | None = None,
-) -> RunSpec:
-    """The spec ``medganbench run`` builds from its options (each default is the option's).
-
-    Raises:
-        UsageError: a malformed ``K=V`` argument or budget.
-        UnknownNameError: an unknown model (when the metrics default from it).
-    """
-    parsed_dataset_args = parse_key_values(dataset_args, "--dataset-arg")
-    chosen = (
-        default_metrics(registries, model, dataset, parsed_dataset_args)
-        if metrics is None
-        else tuple(m.strip() for m in metrics.split(",") if m.strip())
-    )
-    return RunSpec(
-        model=model,
-        dataset=dataset,
-        model_args=parse_key_values(model_args, "--model-arg"),
-        dataset_args=parsed_dataset_args,
-        metric_args=parse_metric_args(metric_args),
-        image_size=image_size,
-        metrics=chosen,
-        budget=Budget.parse(budget),
-        seed=seed,
-        precision=precision,
-        channels_last=channels_last,
-        allow_unverified_weights=allow_unverified_weights,
-        eval_grid=eval_grid,
-        select=select,
-        eval_every=eval_every,
-    )
-
-
-def parse_metric_args(items: tuple[str, ...]) -> dict[str, dict[str, str]]:
-    """``("lpips.net=vgg", ...)`` → ``{"lpips": {"net": "vgg"}}``."""
-    out: dict[str, dict[str, str]] = {}
-    for key, value in parse_key_values(items, "--metric-arg").items():
-        metric, dot, arg = key.partition(".")
-        if not dot or not metric or not arg:
-            raise UsageError(
-                f"--metric-arg {key}={value} does not name its metric.",
-                hint="Write METRIC.KEY=VALUE, e.g. --metric-arg lpips.net=vgg",
-            )
-        out.setdefault(metric, {})[arg] = value
-    return out

@@ -17,7 +17,7 @@ from medganbench.cli.common import (
     out,
     threads_option,
 )
-from medganbench.cli.run import parse_metric_args
+from medganbench.cli.run_spec import parse_metric_args
 from medganbench.core.params import parse_key_values
 from medganbench.leaderboard.columns import measure_text
 from medganbench.run.external import EXTERNAL_DIRECTIONS, TASKS, ExternalSpec, score_outputs

@@ -90,6 +90,16 @@ class Model(ABC):
             ``intensity-lookup``: :meth:`parameter_count` 0) sets it false; the leaderboard's
             tables then show no precision label beside its arguments (its rows still record
             the precision, and its run id does not change).
+        batch_scaling: how the model's ``batch_size`` reads on several devices (``--devices
+            N``): ``"global"`` (default), the images of one optimiser step over all devices,
+            each device taking ``batch_size / N`` of them, so N devices repeat the
+            single-device arithmetic up to the order of sums; ``"per-device"``, the images
+            each device takes, so a step sees ``N × batch_size`` (for models whose reference
+            trains one image per GPU, as CycleGAN's does).
+        sync_batch_norm: on several GPUs, the batch-norm layers of :meth:`trained_modules`
+            normalise over the global batch (``SyncBatchNorm``), as on one device. Default
+            true; a model whose reference keeps per-device statistics sets it false. (CPU
+            processes cannot synchronise batch norm: each keeps its own statistics.)
     """
 
     task: ClassVar[Task]
@@ -97,6 +107,8 @@ class Model(ABC):
     unpaired_training: ClassVar[bool] = False
     cycle_consistent: ClassVar[bool] = False
     learned: ClassVar[bool] = True
+    batch_scaling: ClassVar[str] = "global"
+    sync_batch_norm: ClassVar[bool] = True
 
     def __init__(self, args: Mapping[str, Any], ctx: ModelContext) -> None:
         self.args = dict(args)
@@ -174,6 +186,25 @@ class Model(ABC):
     def parameter_count(self) -> int:
         """Number of learned parameters; 0 for non-learned models."""
         return 0
+
+    def trained_modules(self) -> Mapping[str, nn.Module]:
+        """Every network whose parameters or buffers training changes, by name.
+
+        What a run on several devices keeps equal on every device: their parameters and
+        buffers start as process 0's, every gradient of their parameters is averaged over the
+        devices before an optimiser uses it, and their batch-norm layers are synchronised on
+        GPUs (see :attr:`sync_batch_norm`). The model's steps must run the same networks the
+        same number of times on every device (the built-ins do). Optimisers are not listed:
+        they hold the same parameters.
+
+        Default: raises :class:`NotImplementedError`; such a model trains on one device, and a
+        run with ``--devices`` above 1 refuses it naming this method (added in 0.2.0;
+        optional, so plugins written before keep working).
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not declare trained_modules(), so it cannot be "
+            "trained on several devices"
+        )
 
     def inference_modules(self) -> Mapping[str, nn.Module]:
         """The networks :meth:`translate` or :meth:`sample` uses, by name; nothing else.

@@ -30,7 +30,7 @@ from medganbench.errors import LeaderboardError
 from medganbench.leaderboard.protocols import is_protocol
 from medganbench.leaderboard.upgrades import UPGRADES
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 VERSION_KEY = b"medganbench.schema_version"
 
 
@@ -104,9 +104,19 @@ class LeaderboardRow:
     selected_step: int = _column(_INT64)
     kimg_done: float = _column(_FLOAT64)
     train_seconds: float = _column(_FLOAT64)
+    # Added in schema v6: devices × training wall seconds (GPU-seconds on GPUs), the cost of
+    # the budget on several devices (``train_seconds`` on one).
+    device_seconds: float = _column(_FLOAT64)
     eval_seconds: float = _column(_FLOAT64)
     peak_memory_mb: float = _column(_FLOAT64)
     device: str = _column(_STRING)
+    # Added in schema v6: the devices (processes) that trained the run together, the images
+    # each took per step and the images of one optimiser step over all of them; the batches
+    # are null where unknown (external outputs; rows from before v6 whose model_args hold no
+    # batch_size).
+    world_size: int = _column(_INT64)
+    per_device_batch: int | None = _column(_INT64)
+    global_batch: int | None = _column(_INT64)
     # Effective settings (what the device honoured), added in schema v2.
     precision: str = _column(_STRING)
     channels_last: bool = _column(_BOOL)

@@ -132,6 +132,34 @@ def _upgrade_v4_to_v5(table: pa.Table) -> pa.Table:
     )
 
 
+def _upgrade_v5_to_v6(table: pa.Table) -> pa.Table:
+    """v6 recorded the devices of a run: ``device_seconds`` after ``train_seconds``, and
+    ``world_size``, ``per_device_batch``, ``global_batch`` after ``device``.
+
+    Before v6 every run trained on one device, so its world size is 1 and its device seconds
+    its training seconds. Its batch is the ``batch_size`` of its model arguments where they
+    hold one (every built-in model declares it; external outputs have none): null otherwise.
+    """
+    n = table.num_rows
+    batches: list[int | None] = []
+    for track, args_json in zip(
+        table.column("track").to_pylist(), table.column("model_args").to_pylist(), strict=True
+    ):
+        args = _json_object(args_json) if track == "budgeted" else None
+        batch = args.get("batch_size") if args is not None else None
+        is_count = isinstance(batch, int) and not isinstance(batch, bool) and batch > 0
+        batches.append(batch if is_count else None)
+    table = table.add_column(
+        table.schema.get_field_index("train_seconds") + 1,
+        "device_seconds",
+        table.column("train_seconds"),
+    )
+    at = table.schema.get_field_index("device") + 1
+    table = table.add_column(at, "world_size", pa.array([1] * n, pa.int64()))
+    table = table.add_column(at + 1, "per_device_batch", pa.array(batches, pa.int64()))
+    return table.add_column(at + 2, "global_batch", pa.array(batches, pa.int64()))
+
+
 def _without_locations(text: Any) -> Any:
     """``dataset_args`` JSON without :data:`~medganbench.core.params.DATA_LOCATION_ARGS`
     (canonical JSON where one was removed; anything else unchanged, for the row check)."""
@@ -158,4 +186,5 @@ UPGRADES: dict[int, Callable[[pa.Table], pa.Table]] = {
     2: _upgrade_v2_to_v3,
     3: _upgrade_v3_to_v4,
     4: _upgrade_v4_to_v5,
+    5: _upgrade_v5_to_v6,
 }

@@ -7,18 +7,44 @@ state of the loader's generator when the current epoch began, and how many batch
 have been handed out. Restoring replays the epoch from that state and skips the batches already
 used. Replaying the loader itself (rather than re-implementing its sampler) keeps the order
 bit-identical to the loader's, whatever a future torch does inside it.
+
+On several devices (:mod:`medganbench.run.distributed`) every process shuffles with the same
+seed, so all draw the same sequence of global batches; each process loads only its own share
+of each, the ``rank``-th slice of ``batch_size / size`` images (:class:`ShareOfBatches`). The
+shares of one step are exactly the single-device run's batch, which is what lets N devices
+repeat the single-device arithmetic. (torch's ``DistributedSampler`` deals each process a
+different part of the epoch instead: the global batch of a step would be other images than a
+single device's.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
 from medganbench.core.dataset import Sample
 from medganbench.errors import DataError
+from medganbench.run.distributed import SINGLE, World
+
+
+class ShareOfBatches:
+    """This process's share of every batch of ``batches``: the ``world.rank``-th of
+    ``world.size`` equal slices (batch sizes are multiples of ``world.size``)."""
+
+    def __init__(self, batches: Iterable[list[int]], world: World) -> None:
+        self._batches = batches
+        self._world = world
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for batch in self._batches:
+            share = len(batch) // self._world.size
+            yield batch[self._world.rank * share : (self._world.rank + 1) * share]
+
+    def __len__(self) -> int:
+        return len(self._batches)  # type: ignore[arg-type]
 
 
 class ShuffledBatches:
@@ -32,22 +58,39 @@ class ShuffledBatches:
         batch_size: images per batch. The last, short batch of an epoch is dropped unless the
             split is smaller than one batch.
         seed: seeds the loader's generator.
+        world: the trial's processes; on several, ``batch_size`` is the global batch and this
+            process loads its share (see the module's docstring).
 
     Raises:
-        DataError: ``data`` is empty.
+        DataError: ``data`` is empty, or on several devices smaller than one global batch.
     """
 
-    def __init__(self, data: Any, batch_size: int, seed: int) -> None:
+    def __init__(self, data: Any, batch_size: int, seed: int, world: World = SINGLE) -> None:
         if len(data) == 0:
             raise DataError("The train split is empty.")
         self._generator = torch.Generator().manual_seed(seed)
-        self._loader = DataLoader(
-            data,
-            batch_size=batch_size,
-            shuffle=True,
-            drop_last=len(data) >= batch_size,
-            generator=self._generator,
-        )
+        drop_last = len(data) >= batch_size
+        if not world.distributed:
+            self._loader = DataLoader(
+                data,
+                batch_size=batch_size,
+                shuffle=True,
+                drop_last=drop_last,
+                generator=self._generator,
+            )
+        else:
+            if not drop_last:
+                raise DataError(
+                    f"The train split has {len(data)} images, fewer than one global batch of "
+                    f"{batch_size}, so it cannot be shared by {world.size} devices."
+                )
+            # The very sampler DataLoader(shuffle=True) builds, so the order is the one above.
+            whole = BatchSampler(
+                RandomSampler(data, generator=self._generator), batch_size, drop_last=True
+            )
+            self._loader = DataLoader(
+                data, batch_sampler=ShareOfBatches(whole, world), generator=self._generator
+            )
         self._epoch_iter: Iterator[Sample] | None = None
         self._epoch_start: torch.Tensor | None = None
         self._position = 0
@@ -96,7 +139,8 @@ class ShuffledBatches:
 
 
 class TrainBatches:
-    """Training batches of a dataset's train split, paired or with independent halves.
+    """Training batches of a dataset's train split, paired or with independent halves
+    (``batch_size`` is the global batch; on several devices each process gets its share).
 
     With ``unpaired`` the A half and the B half come from two independent shuffles (seeds
     ``seed`` and ``seed + 1``), so an A image and the B image beside it are unrelated even on a
@@ -104,12 +148,19 @@ class TrainBatches:
     """
 
     def __init__(
-        self, train: Any, batch_size: int, seed: int, *, unpaired: bool, paired_data: bool
+        self,
+        train: Any,
+        batch_size: int,
+        seed: int,
+        *,
+        unpaired: bool,
+        paired_data: bool,
+        world: World = SINGLE,
     ) -> None:
         self._unpaired = unpaired
         self._paired_data = paired_data
-        self._a = ShuffledBatches(train, batch_size, seed)
-        self._b = ShuffledBatches(train, batch_size, seed + 1) if unpaired else None
+        self._a = ShuffledBatches(train, batch_size, seed, world)
+        self._b = ShuffledBatches(train, batch_size, seed + 1, world) if unpaired else None
 
     def __iter__(self) -> TrainBatches:
         return self

@@ -7,6 +7,11 @@ data order, the budget ledger, and what was measured once (FLOPs per step, peak 
 It is written atomically, so a run killed at any moment — SIGKILL included — leaves either the
 previous checkpoint or the new one, and :func:`load_checkpoint` refuses a file that belongs to
 another run.
+
+A run on several devices (:mod:`medganbench.run.distributed`) writes one checkpoint too,
+from process 0: its own state in the usual fields, and every other process's model state,
+data position and RNG states in ``ranks`` (gathered over the process group), so that each
+process continues from exactly where it stood.
 """
 
 from __future__ import annotations
@@ -26,8 +31,11 @@ from medganbench.fileio import atomic_write
 from medganbench.run.budget import Ledger
 
 CHECKPOINT_NAME = "checkpoint.pt"
-#: Bumped when the checkpoint layout changes; older files are refused with a clear message.
-CHECKPOINT_FORMAT = 3
+#: Bumped when the checkpoint layout changes; files of other layouts are refused with a clear
+#: message, except :data:`READABLE_FORMATS`.
+CHECKPOINT_FORMAT = 4
+#: Layouts this version resumes: 3 is 4 without ``world_size`` and ``ranks`` (one device).
+READABLE_FORMATS = (3, 4)
 
 
 def rng_state() -> dict[str, Any]:
@@ -88,6 +96,14 @@ class Checkpoint:
     flops_per_step: int
     peak_memory_mb: float
     watch: dict[str, Any] = field(default_factory=dict)
+    world_size: int = 1
+    ranks: tuple[dict[str, Any], ...] = ()
+
+    def for_rank(self, rank: int) -> dict[str, Any]:
+        """Process ``rank``'s ``{"model", "data_order", "rng"}``."""
+        if rank == 0:
+            return {"model": self.model, "data_order": self.data_order, "rng": self.rng}
+        return self.ranks[rank - 1]
 
 
 def prune_checkpoint(run_dir: Path) -> None:
@@ -116,6 +132,8 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
         "flops_per_step": checkpoint.flops_per_step,
         "peak_memory_mb": checkpoint.peak_memory_mb,
         "watch": checkpoint.watch,
+        "world_size": checkpoint.world_size,
+        "ranks": list(checkpoint.ranks),
     }
     atomic_write(path, lambda sink: torch.save(state, sink))
 
@@ -136,7 +154,7 @@ def load_checkpoint(path: Path, run_id: str) -> Checkpoint:
             f"safely ({unsafe_load_reason(exc)}). It was not used, and nothing in it was run.",
             hint="Delete it to start the run from step 0.",
         ) from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+    if not isinstance(state, dict) or state.get("format") not in READABLE_FORMATS:
         raise RunError(
             f"{path} is not a resumable checkpoint of this medganbench "
             f"(layout {state.get('format') if isinstance(state, dict) else '?'}, "
@@ -157,6 +175,17 @@ def load_checkpoint(path: Path, run_id: str) -> Checkpoint:
         losses=dict(saved["losses"]),
     )
     watch = state.get("watch", {})
+    world_size, ranks = state.get("world_size", 1), state.get("ranks", [])
+    if (
+        not isinstance(world_size, int)
+        or not isinstance(ranks, list)
+        or len(ranks) != world_size - 1
+        or not all(isinstance(r, dict) and r.keys() >= _RANK_KEYS for r in ranks)
+    ):
+        raise RunError(
+            f"{path} is not a resumable checkpoint: its per-device states are malformed.",
+            hint="Delete it to start the run from step 0.",
+        )
     return Checkpoint(
         run_id=run_id,
         model=state["model"],
@@ -166,4 +195,10 @@ def load_checkpoint(path: Path, run_id: str) -> Checkpoint:
         flops_per_step=int(state["flops_per_step"]),
         peak_memory_mb=float(state["peak_memory_mb"]),
         watch=watch if isinstance(watch, dict) else {},
+        world_size=world_size,
+        ranks=tuple(ranks),
     )
+
+
+#: What each further process's entry of ``ranks`` holds.
+_RANK_KEYS = frozenset({"model", "data_order", "rng"})

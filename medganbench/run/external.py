@@ -47,6 +47,7 @@ from medganbench.run.budget import Ledger
 from medganbench.run.dataset_checks import check_eval_grid
 from medganbench.run.device import pick_device, seed_everything
 from medganbench.run.evaluate import evaluate
+from medganbench.run.folders import check_folders, check_run_dir
 from medganbench.run.options import RunOptions
 from medganbench.run.outputs import (
     ImageShape,
@@ -60,8 +61,6 @@ from medganbench.run.prepare import (
     build_dataset,
     build_metrics,
     check_compatibility,
-    check_folders,
-    check_run_dir,
     prefetch_weights,
 )
 from medganbench.run.record import RESULT_NAME, leaderboard_rows
@@ -328,6 +327,8 @@ def _score(
             peak_memory_mb=0.0,
             parameters=None,
             flops_per_step=None,
+            per_device_batch=None,
+            global_batch=None,
         )
         for row in leaderboard_rows(prepared, trained, evaluation)
     ]

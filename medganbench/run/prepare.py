@@ -22,14 +22,16 @@ from medganbench.core.dataset import Dataset, DatasetContext, DatasetInfo
 from medganbench.core.manager import Registries
 from medganbench.core.metric import Metric, MetricContext, Needs
 from medganbench.core.model import Model, ModelContext, Task
-from medganbench.core.names import leads_outside
 from medganbench.defaults import medganbench_home
-from medganbench.errors import DataError, StorageError, UsageError
-from medganbench.fileio import writable_dir_problem, write_json
+from medganbench.errors import DataError, UsageError
+from medganbench.fileio import write_json
 from medganbench.leaderboard.store import leaderboard_path, recorded_run_ids
+from medganbench.run.batch_plan import BatchPlan, plan_batches
 from medganbench.run.checkpoint import Checkpoint
 from medganbench.run.dataset_checks import check_eval_grid, check_labels, check_validation_split
 from medganbench.run.device import effective_precision, pick_device, seed_everything
+from medganbench.run.distributed import SINGLE, World, check_world, rank_device, rank_seed
+from medganbench.run.folders import check_folders, check_run_dir
 from medganbench.run.memory import out_of_memory_is_an_error
 from medganbench.run.options import RunOptions
 from medganbench.run.resume import LOCAL_NAME, SPEC_NAME, checkpoint_to_resume
@@ -81,6 +83,8 @@ class PreparedRun:
             :func:`~medganbench.run.memory.forget_new_run_dir`).
         val_metrics: instances of the run's metrics for the validation split, scored every
             ``--eval-every`` steps (empty without it).
+        world: this process's place among the run's devices (one process: :data:`SINGLE`).
+        batch: how a step's images are shared by the devices (on the rows).
     """
 
     run: ResolvedRun
@@ -96,6 +100,8 @@ class PreparedRun:
     checkpoint: Checkpoint | None
     created_run_dir: bool = False
     val_metrics: dict[str, Metric] = field(default_factory=dict)
+    world: World = SINGLE
+    batch: BatchPlan = BatchPlan(1, 1)
 
     @property
     def run_id(self) -> str:
@@ -111,11 +117,17 @@ def prepare(
     registries: Registries,
     options: RunOptions = RunOptions(),
     on_status: StatusSink = lambda message: None,
+    world: World = SINGLE,
 ) -> PreparedRun:
     """Resolve, check and build everything a run needs, in the order that keeps runs exact.
 
     The order is part of the run's reproducibility: the process RNGs are seeded first, then the
     dataset, metrics and model are built (their constructors draw from those RNGs).
+
+    On several devices every process prepares alike (each reads the data and checks the
+    leaderboard), but only process 0 writes to the run folder; the model of process ``r > 0``
+    is built, and its random streams go on, from :func:`~medganbench.run.distributed.rank_seed`
+    (its weights are replaced by process 0's before training).
 
     Raises:
         UsageError: see :func:`~medganbench.run.spec.resolve_run`, :func:`check_eval_grid` and
@@ -133,7 +145,8 @@ def prepare(
             f"Run {run.run_id} ({spec.model} on {spec.dataset}) is already on {board}.",
             hint="The same spec gives the same result; change the seed or budget to run another.",
         )
-    device = pick_device(options.device)
+    check_world(spec.devices, world)
+    device = rank_device(pick_device(options.device), world)
     seed_everything(spec.seed)
     dataset = build_dataset(run, registries, options)
     check_eval_grid(spec, dataset)
@@ -156,6 +169,9 @@ def prepare(
         on_status(f"resuming run {run.run_id} from step {checkpoint.ledger.steps}")
 
     settings = effective_settings(spec, device)
+    model_seed = rank_seed(spec.seed, world.rank)
+    if model_seed != spec.seed:
+        seed_everything(model_seed)
     # Built before the run folder is made: a model too large for the machine leaves none.
     with out_of_memory_is_an_error(spec.model, "while it was built"):
         model: Model = registries.models.get(spec.model).build(
@@ -164,17 +180,20 @@ def prepare(
                 spec.image_size,
                 info,
                 device,
-                spec.seed,
+                model_seed,
                 amp=settings.amp,
                 channels_last=settings.channels_last,
             ),
         )
+    batch = plan_batches(model, spec.devices)
     created = not run_dir.exists()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / SPEC_NAME, run.recorded())
-    if run.dataset_location:
-        # Where the data are on this machine: for --resume here, never published or sent back.
-        write_json(run_dir / LOCAL_NAME, {"dataset_location": run.dataset_location})
+    if world.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / SPEC_NAME, run.recorded())
+        if run.dataset_location:
+            # Where the data are on this machine: for --resume here, never published or sent
+            # back.
+            write_json(run_dir / LOCAL_NAME, {"dataset_location": run.dataset_location})
     return PreparedRun(
         run,
         options,
@@ -189,6 +208,8 @@ def prepare(
         checkpoint,
         created,
         val_metrics,
+        world,
+        batch,
     )
 
 
@@ -255,43 +276,6 @@ def build_metrics(
         name: registries.metrics.get(name).build(run.metric_args[name], metric_ctx)
         for name in spec.metrics
     }
-
-
-def check_folders(options: RunOptions) -> None:
-    """Refuse, before anything is computed, folders the run could not write its result into.
-
-    Raises:
-        StorageError: ``--leaderboard-dir`` or ``--runs-dir`` is a file, is not writable, or
-            cannot be created.
-    """
-    folders = [("--runs-dir", options.runs_dir)]
-    if options.record:
-        folders.append(("--leaderboard-dir", options.leaderboard_dir))
-    for flag, folder in folders:
-        problem = writable_dir_problem(Path(folder))
-        if problem is not None:
-            raise StorageError(
-                f"{flag} {folder} cannot be used: {problem}.",
-                hint=f"Choose another folder with {flag}, or fix its permissions.",
-            )
-
-
-def check_run_dir(runs_dir: Path, run_id: str) -> None:
-    """Refuse, before anything is computed, a run folder that leads outside ``--runs-dir``.
-
-    Run ids are predictable: a link planted at ``runs/<id>`` would otherwise receive the run's
-    checkpoint, spec, result and samples wherever it points.
-
-    Raises:
-        StorageError: ``runs_dir / run_id`` resolves outside ``runs_dir``.
-    """
-    run_dir = Path(runs_dir) / run_id
-    if leads_outside(Path(runs_dir), run_dir):
-        raise StorageError(
-            f"Run folder {run_dir} leads outside --runs-dir {runs_dir} (a link medganbench did "
-            "not make); nothing was written through it.",
-            hint=f"Remove {run_dir}, or choose another --runs-dir.",
-        )
 
 
 def effective_settings(spec: RunSpec, device: torch.device) -> Settings:

@@ -107,6 +107,10 @@ def leaderboard_rows(
         ),
         kimg_done=ledger.kimg,
         train_seconds=ledger.train_seconds,
+        device_seconds=ledger.train_seconds * prepared.world.size,
+        world_size=prepared.world.size,
+        per_device_batch=prepared.batch.per_device,
+        global_batch=prepared.batch.total,
         eval_seconds=ledger.eval_seconds,
         peak_memory_mb=trained.peak_memory_mb,
         device=device_name(prepared.device),
@@ -229,6 +233,12 @@ def _not_recorded(prepared: PreparedRun, exc: Exception) -> LeaderboardError:
     )
 
 
+def unrecorded_result(prepared: PreparedRun, ledger: Ledger) -> RunResult:
+    """What a process of a multi-device run other than process 0 returns: the ledger, and no
+    metric, row or file (process 0 evaluates and records the run)."""
+    return RunResult(prepared.run_id, prepared.run_dir, prepared.board, {}, ledger, [])
+
+
 def record(prepared: PreparedRun, trained: TrainedRun, evaluation: Evaluation) -> RunResult:
     """Write ``result.json`` and, unless the options say otherwise, append the rows.
 
@@ -269,6 +279,10 @@ def record(prepared: PreparedRun, trained: TrainedRun, evaluation: Evaluation) -
                 "eval_seconds": ledger.eval_seconds,
                 "peak_memory_mb": rows[0].peak_memory_mb,
                 "device": rows[0].device,
+                "world_size": rows[0].world_size,
+                "per_device_batch": rows[0].per_device_batch,
+                "global_batch": rows[0].global_batch,
+                "device_seconds": rows[0].device_seconds,
             },
             "resumed_from_step": trained.resumed_from_step,
             "protocol": rows[0].protocol,

@@ -17,10 +17,11 @@ from typing import Any
 
 from medganbench.core.manager import Registries
 from medganbench.core.model import Model
-from medganbench.errors import UsageError
+from medganbench.errors import RunError, UsageError
 from medganbench.run.batches import TrainBatches
 from medganbench.run.budget import Budget
 from medganbench.run.checkpoint import CHECKPOINT_NAME, Checkpoint, load_checkpoint, restore_rng
+from medganbench.run.distributed import SINGLE, World
 from medganbench.run.spec import RunSpec, resolve_run
 
 #: The file in a run directory that records the run's spec and id.
@@ -59,6 +60,7 @@ def spec_from_identity(identity: Mapping[str, Any]) -> RunSpec:
             eval_grid=str(identity.get("eval_grid", "image_size")),
             select=str(identity.get("select", "final")),
             eval_every=_optional_int(identity.get("eval_every")),
+            devices=_devices(identity.get("devices", 1)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"The recorded run spec is incomplete or malformed ({exc!r}).") from None
@@ -70,6 +72,13 @@ def _optional_int(value: Any) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{value!r} is not a number of steps")
+    return value
+
+
+def _devices(value: Any) -> int:
+    """The recorded number of devices (a bool or a non-integer is malformed)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not a number of devices")
     return value
 
 
@@ -153,12 +162,26 @@ def checkpoint_to_resume(run_dir: Path, run_id: str) -> Checkpoint | None:
     return load_checkpoint(path, run_id) if path.exists() else None
 
 
-def restore(checkpoint: Checkpoint, model: Model, batches: TrainBatches) -> None:
-    """Put the model, the data order and the process RNGs back to ``checkpoint``.
+def restore(
+    checkpoint: Checkpoint, model: Model, batches: TrainBatches, world: World = SINGLE
+) -> None:
+    """Put the model, the data order and the process RNGs back to ``checkpoint`` (this
+    process's part of it, on several devices).
 
     The RNGs come last, so that nothing done while rebuilding the run (building the model,
     replaying the data order) moves an RNG off its checkpointed state.
+
+    Raises:
+        RunError: the checkpoint was written by another number of devices.
     """
-    model.load_state_dict(checkpoint.model)
-    batches.load_state_dict(checkpoint.data_order)
-    restore_rng(checkpoint.rng)
+    if checkpoint.world_size != world.size:
+        raise RunError(
+            f"The checkpoint of run {checkpoint.run_id} was written by {checkpoint.world_size} "
+            f"device(s); this run has {world.size}. A run continues exactly only on the number "
+            "of devices it started on.",
+            hint=f"Resume it with --devices {checkpoint.world_size}.",
+        )
+    state = checkpoint.for_rank(world.rank)
+    model.load_state_dict(state["model"])
+    batches.load_state_dict(state["data_order"])
+    restore_rng(state["rng"])

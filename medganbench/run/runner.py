@@ -17,12 +17,19 @@ from medganbench.core.manager import Registries
 from medganbench.core.tracker import TrackerContext
 from medganbench.run.budget import Ledger
 from medganbench.run.device import pick_device
+from medganbench.run.distributed import (
+    World,
+    check_world,
+    launched_world,
+    process_group,
+    rank_device,
+)
 from medganbench.run.evaluate import evaluate
 from medganbench.run.memory import OutOfMemory, forget_new_run_dir
 from medganbench.run.options import RunOptions
 from medganbench.run.prepare import StatusSink, prepare
 from medganbench.run.progress import sink_for
-from medganbench.run.record import RunResult, record
+from medganbench.run.record import RunResult, record, unrecorded_result
 from medganbench.run.resume import LOCAL_NAME, SPEC_NAME
 from medganbench.run.spec import RunSpec
 from medganbench.run.threads import threads_for_run
@@ -63,10 +70,15 @@ def execute_run(
             folder this run created is removed again if it holds no checkpoint.
         KeyboardInterrupt: passed through; nothing has been appended to the leaderboard.
     """
+    world = launched_world()
+    if not world.main:
+        # One voice per run: the other processes of a multi-device run show nothing.
+        with progress.showing(progress.QUIET):
+            return _phases(spec, registries, options, lambda message: None, None, world)
     if progress.installed():  # the caller shows progress its own way
-        return _phases(spec, registries, options, on_status, on_step)
+        return _phases(spec, registries, options, on_status, on_step, world)
     with sink_for(Console(stderr=True), options.progress) as sink, progress.showing(sink):
-        return _phases(spec, registries, options, on_status, on_step)
+        return _phases(spec, registries, options, on_status, on_step, world)
 
 
 def _phases(
@@ -75,11 +87,14 @@ def _phases(
     options: RunOptions,
     on_status: StatusSink,
     on_step: Callable[[Ledger], None] | None,
+    world: World,
 ) -> RunResult:
-    with threads_for_run(options.threads, pick_device(options.device)):
-        prepared = prepare(spec, registries, options, on_status)
+    check_world(spec.devices, world)
+    device = rank_device(pick_device(options.device), world)
+    with threads_for_run(options.threads, device), process_group(world, device):
+        prepared = prepare(spec, registries, options, on_status, world)
         trackers = open_trackers(
-            options.trackers,
+            options.trackers if world.main else (),
             registries,
             TrackerContext(
                 prepared.run_id,
@@ -95,10 +110,14 @@ def _phases(
                 trained = train(prepared, on_status, on_step, watch)
             except OutOfMemory:
                 # Nothing recorded and nothing to resume: a folder this run made goes again.
-                forget_new_run_dir(
-                    prepared.run_dir, prepared.created_run_dir, (SPEC_NAME, LOCAL_NAME)
-                )
+                if world.main:
+                    forget_new_run_dir(
+                        prepared.run_dir, prepared.created_run_dir, (SPEC_NAME, LOCAL_NAME)
+                    )
                 raise
+            if not world.main:
+                # Process 0 evaluates and records alone; this one's part is done.
+                return unrecorded_result(prepared, trained.ledger)
             evaluation = evaluate(prepared, trained)
             log_final_grids(trackers, prepared.run_dir, trained.ledger.steps)
             return record(prepared, trained, evaluation)

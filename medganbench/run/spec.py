@@ -29,6 +29,9 @@ IMAGE_SIZE_RANGE = (16, 4096)
 #: ``--select``'s default: score the weights at the end of the budget.
 FINAL = FINAL_PROTOCOL
 
+#: Most devices (processes) one run may span.
+MAX_DEVICES = 1024
+
 #: The values of ``--precision``.
 PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32")
 
@@ -61,6 +64,10 @@ class RunSpec:
             ``--image-size`` grid only; ``"native"``, also each patient's native grid (rows with
             ``eval_grid`` ``"native"``), for datasets that can give it
             (:class:`~medganbench.core.volumes.NativeSource`; refused for others).
+        devices: how many devices (processes, one per GPU) train the run together
+            (``--devices``; see :mod:`medganbench.run.distributed`). In the run id when above
+            1: the order of sums, per-device noise and per-device batch norm on CPUs can move
+            the last digits, and a per-device batch the whole arithmetic.
     """
 
     model: str
@@ -79,6 +86,7 @@ class RunSpec:
     eval_grid: str = "image_size"
     select: str = FINAL
     eval_every: int | None = None
+    devices: int = 1
 
     @property
     def selection_metric(self) -> str | None:
@@ -160,6 +168,8 @@ class ResolvedRun:
                 if self.spec.select != FINAL
                 else {}
             ),
+            # Only above one device, so that single-device runs kept their ids.
+            **({"devices": self.spec.devices} if self.spec.devices != 1 else {}),
         }
 
     def recorded(self) -> dict[str, Any]:
@@ -193,6 +203,8 @@ def resolve_run(spec: RunSpec, registries: Registries) -> ResolvedRun:
             f"--precision {spec.precision!r} is not one of {', '.join(PRECISIONS)}.",
             hint="auto = bf16 where the device has it natively, else fp32.",
         )
+    if not 1 <= spec.devices <= MAX_DEVICES:
+        raise UsageError(f"--devices {spec.devices} is out of range (1 to {MAX_DEVICES}).")
     if spec.eval_grid not in EVAL_GRIDS:
         raise UsageError(f"--eval-grid {spec.eval_grid!r} is not one of {', '.join(EVAL_GRIDS)}.")
     if not spec.metrics:

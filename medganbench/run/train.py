@@ -8,6 +8,12 @@ the device (0-dim tensors), and they are read, and checked for NaN, every
 :func:`loss_read_every` steps, at checkpoints and at the end; the metered time of the steps
 between two reads includes the wait at the read. Batches are copied from pinned memory without
 blocking, so the next batch is prepared while the device still computes.
+
+On several devices (:mod:`medganbench.run.distributed`) each process steps its model copy on
+its share of the global batch, with gradients averaged (:mod:`medganbench.run.replicas`); the
+ledger counts global images, the step losses read are the means over the processes, and a
+seconds budget ends for all at once (the slowest process's time). Only process 0 records the
+history, validates and writes checkpoints, which hold every process's state.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from medganbench.run.device import peak_memory_mb, reset_peak_memory
 from medganbench.run.flops import count_flops
 from medganbench.run.memory import out_of_memory_is_an_error
 from medganbench.run.prepare import PreparedRun, StatusSink
+from medganbench.run.replicas import Replicas, has_batch_norm, sync_batch_norm
 from medganbench.run.resume import restore
 from medganbench.run.trackers import TrackerSet
 from medganbench.run.trained import TrainedRun
@@ -136,13 +143,43 @@ def loss_read_every(device: torch.device, budget: Budget) -> int:
     return CUDA_LOSS_READ_EVERY
 
 
-def read_losses(pending: list[PendingStep]) -> list[StepLossValues]:
+def read_losses(
+    pending: list[PendingStep], replicas: Replicas | None = None
+) -> list[StepLossValues]:
     """Every pending step's losses as floats, in step order; ``pending`` is emptied.
 
-    All tensors are copied to the host in one transfer. Nothing is checked here: the caller
-    records the values first (a diverged run keeps its history), then calls
-    :func:`check_finite`.
+    All tensors are copied to the host in one transfer. With ``replicas`` (several devices),
+    every value is the mean over the processes, so all processes read the same losses, those
+    of the global batch. Nothing is checked here: the caller records the values first (a
+    diverged run keeps its history), then calls :func:`check_finite`.
     """
+    if replicas is not None:
+        flat = [
+            float(v) if not isinstance(v, torch.Tensor) else v
+            for p in pending
+            for v in p.losses.values()
+        ]
+        if flat:
+            device = replicas.device
+            shared = replicas.mean(
+                torch.stack(
+                    [
+                        v.detach().reshape(()).double().to(device)
+                        if isinstance(v, torch.Tensor)
+                        else torch.tensor(v, dtype=torch.float64, device=device)
+                        for v in flat
+                    ]
+                )
+            ).tolist()
+        else:
+            shared = []
+        read = iter(shared)
+        values = [
+            StepLossValues(p.step, p.kimg, p.seconds, {k: next(read) for k in p.losses})
+            for p in pending
+        ]
+        pending.clear()
+        return values
     tensors = [v for p in pending for v in p.losses.values() if isinstance(v, torch.Tensor)]
     read = iter(
         torch.stack([t.detach().reshape(()).float().to(tensors[0].device) for t in tensors])
@@ -184,34 +221,43 @@ def _train(
     watch: Watch,
 ) -> TrainedRun:
     model, device, budget = prepared.model, prepared.device, prepared.spec.budget
+    world = prepared.world
     batches = TrainBatches(
         prepared.dataset.split("train"),
-        model.batch_size,
+        prepared.batch.total,
         prepared.spec.seed,
         unpaired=type(model).unpaired_training,
         paired_data=prepared.dataset.info.paired,
+        world=world,
     )
     ledger, flops, peak_before = Ledger(), 0, 0.0
     checkpoint = prepared.checkpoint
     resumed_from = None
     if checkpoint is not None:
-        restore(checkpoint, model, batches)
+        restore(checkpoint, model, batches, world)
         # A copy: the checkpoint keeps saying where training resumed from.
         ledger = dataclasses.replace(checkpoint.ledger, losses=dict(checkpoint.ledger.losses))
         flops, peak_before = checkpoint.flops_per_step, checkpoint.peak_memory_mb
         resumed_from = checkpoint.ledger.steps
+    replicas = join_replicas(prepared, on_status) if world.distributed else None
 
     def save() -> None:
         peak = max(peak_before, peak_memory_mb(device))
+        own = {"model": model.state_dict(), "data_order": batches.state_dict(), "rng": rng_state()}
+        states = replicas.gather_states(own) if replicas is not None else [own]
+        if states is None:  # not process 0: it only sent its state
+            return
         state = Checkpoint(
             prepared.run_id,
-            model.state_dict(),
-            batches.state_dict(),
-            rng_state(),
+            own["model"],
+            own["data_order"],
+            own["rng"],
             ledger,
             flops,
             peak,
             watch.state(),
+            world.size,
+            tuple(states[1:]),
         )
         save_checkpoint(prepared.run_dir / CHECKPOINT_NAME, state)
         watch.flush()
@@ -234,23 +280,28 @@ def _train(
             losses: StepLosses
             if ledger.steps == 0:
                 losses, flops = count_flops(functools.partial(model.train_step, batch))
+                flops *= world.size  # the FLOPs of one step of the global batch
             else:
                 losses = model.train_step(batch)
             ledger.steps += 1
-            ledger.images += batch.a.shape[0]
+            ledger.images += batch.a.shape[0] * world.size
             # A step or kimg limit is exact here; a seconds budget reads after every step.
             read = ledger.steps % reads == 0 or ledger.steps % every == 0
             if read or ledger.exhausted(budget):
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)  # the metered time is the steps' real time
                 ledger.train_seconds += time.perf_counter() - start
+                if replicas is not None and budget.seconds is not None:
+                    ledger.train_seconds = replicas.largest(ledger.train_seconds)
                 pending.append(PendingStep(ledger.steps, ledger.kimg, ledger.train_seconds, losses))
-                steps = read_losses(pending)
-                watch.losses(steps, last=ledger.exhausted(budget))
+                steps = read_losses(pending, replicas)
+                if world.main:
+                    watch.losses(steps, last=ledger.exhausted(budget))
                 try:
                     check_finite(steps, prepared.spec.model)
                 except RunError:
-                    watch.flush()  # the history up to the diverged step is kept
+                    if world.main:
+                        watch.flush()  # the history up to the diverged step is kept
                     raise
                 ledger.losses = dict(steps[-1].values)
             else:
@@ -260,20 +311,43 @@ def _train(
             shown.advance(detail=training_detail(ledger, budget))
             if on_step is not None:
                 on_step(ledger)
-            watch.after_step(ledger)
+            if world.main:
+                watch.after_step(ledger)
             if ledger.steps % every == 0 and not ledger.exhausted(budget):
                 save()
     # Before the final checkpoint, so that it holds the last validation too.
-    watch.validate_last(ledger)
+    if world.main:
+        watch.validate_last(ledger)
     if ledger.steps > steps_at_start or checkpoint is None:
         save()
+    if replicas is not None:
+        replicas.stop_averaging()  # evaluation is process 0's alone
     on_status(
         f"trained {ledger.steps} steps ({ledger.kimg:.3f} kimg) in {ledger.train_seconds:.1f} s"
     )
-    selected = watch.finish(ledger)
+    selected = watch.finish(ledger) if world.main else None
     return TrainedRun(
         ledger, flops, max(peak_before, peak_memory_mb(device)), resumed_from, selected
     )
+
+
+def join_replicas(prepared: PreparedRun, on_status: StatusSink) -> Replicas:
+    """Make this process's model copy one with the others': process 0's weights, synchronised
+    batch norm on GPUs (where the model declares it), gradients averaged from now on."""
+    model, device = prepared.model, prepared.device
+    modules = model.trained_modules()
+    if type(model).sync_batch_norm and has_batch_norm(modules):
+        if device.type == "cuda":
+            sync_batch_norm(modules)
+        elif prepared.world.main:
+            on_status(
+                "batch norm is not synchronised between CPU processes (torch has no CPU "
+                "SyncBatchNorm): each process normalises over its own share of the batch"
+            )
+    replicas = Replicas(prepared.world, device)
+    replicas.broadcast(modules)
+    replicas.average_gradients(modules)
+    return replicas
 
 
 def to_train_batch(

@@ -32,6 +32,10 @@ class AdversarialModel(Model):
     def nets(self) -> tuple[nn.Module, ...]:
         """Every trained network, in a fixed order (the order of the checkpoint's ``nets``)."""
 
+    def trained_modules(self) -> dict[str, nn.Module]:
+        """Every network of :attr:`nets`, named by its position there."""
+        return {f"net{index}": net for index, net in enumerate(self.nets)}
+
     def set_progress(self, fraction: float) -> None:
         # Models declaring lr_schedule=linear-decay keep the rate for the first half of the
         # budget and decay it to zero over the second (CycleGAN, pix2pix); others ignore this.

@@ -142,6 +142,9 @@ class CycleModel(AdversarialModel):
     task = Task.TRANSLATE
     unpaired_training = True
     cycle_consistent = True
+    # One image per GPU, as the CycleGAN reference trains under torchrun (its batch_size is
+    # per process); N devices take N images per step.
+    batch_scaling = "per-device"
 
     def __init__(self, args: Mapping[str, Any], ctx: ModelContext) -> None:
         super().__init__(args, ctx)

@@ -164,6 +164,10 @@ class DDPM(Model):
             self.ema.train(was_training)
         return out.float().contiguous()
 
+    def trained_modules(self) -> dict[str, nn.Module]:
+        # The moving average is updated from the averaged weights, so it stays equal too.
+        return {"net": self.net, "ema": self.ema}
+
     def inference_modules(self) -> dict[str, nn.Module]:
         # Sampling uses the moving average only (the trained denoiser is not shipped).
         return {"ema": self.ema}

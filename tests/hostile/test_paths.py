@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from medganbench.cli.common import load_registries
-from medganbench.cli.run import spec_from_options
+from medganbench.cli.run_spec import spec_from_options
 from medganbench.core.names import leads_outside
 from medganbench.errors import LeaderboardError
 from medganbench.leaderboard.schema import SCHEMA

@@ -82,9 +82,13 @@ def make_row(**overrides: Any) -> dict[str, Any]:
         "selected_step": 300,
         "kimg_done": 1.2,
         "train_seconds": 3.5,
+        "device_seconds": 3.5,
         "eval_seconds": 0.5,
         "peak_memory_mb": 512.0,
         "device": "cpu",
+        "world_size": 1,
+        "per_device_batch": None,
+        "global_batch": None,
         "precision": "fp32",
         "channels_last": False,
         "parameters": 0,
@@ -122,11 +126,12 @@ V2_COLUMNS = (
 V3_COLUMNS = ("track", "provenance")
 V4_COLUMNS = ("eval_unit", "eval_grid")
 V5_COLUMNS = ("protocol", "selected_step")
+V6_COLUMNS = ("device_seconds", "world_size", "per_device_batch", "global_batch")
 
 
 def v1_table(*rows: dict[str, Any]) -> pa.Table:
     """A table as medganbench 0.1 (schema v1, without the v2, v3 and v4 columns) wrote it."""
-    dropped = V2_COLUMNS + V3_COLUMNS + V4_COLUMNS + V5_COLUMNS
+    dropped = V2_COLUMNS + V3_COLUMNS + V4_COLUMNS + V5_COLUMNS + V6_COLUMNS
     v1_schema = pa.schema(
         [f for f in SCHEMA if f.name not in dropped],
         metadata={b"medganbench.schema_version": b"1"},
@@ -138,7 +143,7 @@ def v1_table(*rows: dict[str, Any]) -> pa.Table:
 def v2_table(*rows: dict[str, Any]) -> pa.Table:
     """A table as medganbench wrote it with schema v2 (without ``track``, ``provenance``,
     ``eval_unit`` and ``eval_grid``)."""
-    dropped = V3_COLUMNS + V4_COLUMNS + V5_COLUMNS
+    dropped = V3_COLUMNS + V4_COLUMNS + V5_COLUMNS + V6_COLUMNS
     v2_schema = pa.schema(
         [f for f in SCHEMA if f.name not in dropped],
         metadata={b"medganbench.schema_version": b"2"},
@@ -151,7 +156,7 @@ def v3_table(*rows: dict[str, Any]) -> pa.Table:
     """A table as medganbench wrote it with schema v3: no ``eval_unit`` / ``eval_grid``
     columns; a per-patient row said so in its ``metric_args`` (pass them as the row's
     ``metric_args``; the rows' own ``eval_unit`` / ``eval_grid`` are dropped)."""
-    dropped = V4_COLUMNS + V5_COLUMNS
+    dropped = V4_COLUMNS + V5_COLUMNS + V6_COLUMNS
     v3_schema = pa.schema(
         [f for f in SCHEMA if f.name not in dropped],
         metadata={b"medganbench.schema_version": b"3"},
@@ -162,12 +167,24 @@ def v3_table(*rows: dict[str, Any]) -> pa.Table:
 
 def v4_table(*rows: dict[str, Any]) -> pa.Table:
     """A table as medganbench wrote it with schema v4: no ``protocol`` / ``selected_step``."""
+    dropped = V5_COLUMNS + V6_COLUMNS
     v4_schema = pa.schema(
-        [f for f in SCHEMA if f.name not in V5_COLUMNS],
+        [f for f in SCHEMA if f.name not in dropped],
         metadata={b"medganbench.schema_version": b"4"},
     )
-    plain = [{k: v for k, v in row.items() if k not in V5_COLUMNS} for row in rows]
+    plain = [{k: v for k, v in row.items() if k not in dropped} for row in rows]
     return pa.Table.from_pylist(plain, schema=v4_schema)
+
+
+def v5_table(*rows: dict[str, Any]) -> pa.Table:
+    """A table as medganbench wrote it with schema v5: no device columns (``device_seconds``,
+    ``world_size``, ``per_device_batch``, ``global_batch``)."""
+    v5_schema = pa.schema(
+        [f for f in SCHEMA if f.name not in V6_COLUMNS],
+        metadata={b"medganbench.schema_version": b"5"},
+    )
+    plain = [{k: v for k, v in row.items() if k not in V6_COLUMNS} for row in rows]
+    return pa.Table.from_pylist(plain, schema=v5_schema)
 
 
 def table_of(*rows: dict[str, Any]) -> pa.Table:

@@ -18,8 +18,8 @@ from tests.leaderboard.rows import labels, make_row, v1_table, v2_table, write_r
 
 def test_file_records_schema_version_in_metadata(board: Path) -> None:
     schema = ipc.open_file(str(board)).schema
-    assert schema.metadata[b"medganbench.schema_version"] == b"5"
-    assert SCHEMA_VERSION == 5
+    assert schema.metadata[b"medganbench.schema_version"] == b"6"
+    assert SCHEMA_VERSION == 6
 
 
 def test_file_columns_and_types_equal_schema(board: Path) -> None:
@@ -77,7 +77,7 @@ def test_wrongly_typed_value_raises_naming_the_column(
 def test_newer_schema_version_in_existing_file_refuses_append(tmp_path: Path) -> None:
     path = tmp_path / "x.arrow"
     table = pa.Table.from_pylist([make_row()], schema=SCHEMA)
-    write_raw(path, table.replace_schema_metadata({b"medganbench.schema_version": b"6"}))
+    write_raw(path, table.replace_schema_metadata({b"medganbench.schema_version": b"7"}))
     before = path.read_bytes()
     with pytest.raises(LeaderboardError, match="newer medganbench") as info:
         append_rows(path, [make_row(run_id="new")])
@@ -88,7 +88,7 @@ def test_newer_schema_version_in_existing_file_refuses_append(tmp_path: Path) ->
 def test_newer_schema_version_refuses_read(tmp_path: Path) -> None:
     path = tmp_path / "x.arrow"
     table = pa.Table.from_pylist([make_row()], schema=SCHEMA)
-    write_raw(path, table.replace_schema_metadata({b"medganbench.schema_version": b"6"}))
+    write_raw(path, table.replace_schema_metadata({b"medganbench.schema_version": b"7"}))
     with pytest.raises(LeaderboardError, match="newer medganbench"):
         read_leaderboard(path)
 
@@ -168,7 +168,7 @@ def test_append_to_v1_file_rewrites_it_as_current_keeping_old_rows(tmp_path: Pat
     append_rows(path, [make_row(run_id="new", parameters=11_000_000)])
     with pa.OSFile(str(path), "rb") as source:
         raw = ipc.open_file(source).read_all()
-    assert raw.schema.metadata[b"medganbench.schema_version"] == b"5"
+    assert raw.schema.metadata[b"medganbench.schema_version"] == b"6"
     assert labels(raw.column("run_id").to_pylist()) == ["old", "new"]
     assert raw.column("parameters").to_pylist() == [None, 11_000_000]
 
