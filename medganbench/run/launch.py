@@ -51,15 +51,19 @@ def report_error(message: str, hint: str | None, exit_code: int) -> bool:
     return True
 
 
-def launch(devices: int, argv: Sequence[str], run_dir: Path) -> LaunchFailure | None:
-    """Run ``python -m medganbench ARGV`` as ``devices`` processes on this machine, under
+def launch(
+    devices: int, argv: Sequence[str], run_dir: Path, module: str = "medganbench"
+) -> LaunchFailure | None:
+    """Run ``python -m MODULE ARGV`` as ``devices`` processes on this machine, under
     torchrun's launcher; ``None`` when all ended well, else why the run stopped.
 
     Args:
         devices: the number of processes (one per GPU, or CPU processes on a CPU).
-        argv: the command line after ``medganbench`` (the workers read their place from the
+        argv: the command line after the module (the workers read their place from the
             environment torchrun sets).
         run_dir: the run's folder, for the command that continues it.
+        module: the workers' entry point: the command line, or a sweep's trial
+            (:mod:`medganbench.sweep.device_trial`).
 
     Raises:
         KeyboardInterrupt: passed through, after the workers were stopped.
@@ -81,9 +85,9 @@ def launch(devices: int, argv: Sequence[str], run_dir: Path) -> LaunchFailure | 
         env = {ERROR_DIR_VARIABLE: folder, **_thread_default(devices)}
         try:
             with _environment(env), _quiet_launcher():
-                elastic_launch(config, sys.executable)("-m", "medganbench", *argv)
+                elastic_launch(config, sys.executable)("-m", module, *argv)
         except ChildFailedError as exc:
-            return _first_cause(exc.failures, Path(folder), devices, run_dir)
+            return first_cause(exc.failures, Path(folder), devices, run_dir)
     return None
 
 
@@ -122,7 +126,7 @@ def _quiet_launcher() -> Any:
         logger.setLevel(before)
 
 
-def _first_cause(
+def first_cause(
     failures: Mapping[int, Any], folder: Path, devices: int, run_dir: Path
 ) -> LaunchFailure:
     """The error to report for a run whose processes failed (see the module's docstring)."""

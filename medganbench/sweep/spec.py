@@ -67,6 +67,7 @@ _TOP_KEYS = frozenset(
         "name",
         "description",
         "budget",
+        "devices",
         "image_size",
         "metrics",
         "seeds",
@@ -114,8 +115,9 @@ class SweepSpec:
         seeds: the seeds each variant runs with.
         datasets: the datasets.
         models: the model variants, grids expanded.
-        eval_split, precision, channels_last, metric_args, eval_grid, select, eval_every: as
-            in :class:`RunSpec` (a bad ``select`` is refused when the trials are resolved).
+        eval_split, precision, channels_last, metric_args, eval_grid, select, eval_every,
+            devices: as in :class:`RunSpec` (a bad ``select`` is refused when the trials are
+            resolved); ``devices`` above 1 runs every trial on that many devices.
     """
 
     name: str
@@ -134,6 +136,7 @@ class SweepSpec:
     eval_grid: str = "image_size"
     select: str = "final"
     eval_every: int | None = None
+    devices: int = 1
 
     def specs(self) -> list[tuple[str, RunSpec]]:
         """``(label, spec)`` of every trial, seeds outermost."""
@@ -157,6 +160,7 @@ class SweepSpec:
                     eval_grid=self.eval_grid,
                     select=self.select,
                     eval_every=self.eval_every,
+                    devices=self.devices,
                 ),
             )
             for seed, dataset, variant in itertools.product(self.seeds, self.datasets, self.models)
@@ -244,7 +248,15 @@ def parse_sweep(data: Mapping[str, Any], where: str) -> SweepSpec:
         eval_grid=_eval_grid(data, fail),
         select=_typed(data, "select", str, fail, "final"),
         eval_every=_eval_every(data, fail),
+        devices=_devices(data, fail),
     )
+
+
+def _devices(data: Mapping[str, Any], fail: Any) -> int:
+    devices = data.get("devices", 1)
+    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
+        raise fail(f"devices must be a whole number of at least 1, not {devices!r}.")
+    return devices
 
 
 def _eval_every(data: Mapping[str, Any], fail: Any) -> int | None:

@@ -12,12 +12,15 @@ import platform
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 from medganbench.core.manager import build_registries, make_plugin_manager
 from medganbench.errors import MedganbenchError
 from medganbench.run.budget import Ledger
+from medganbench.run.distributed import launched_world
 from medganbench.run.generator_files import GENERATOR_CONFIG, GENERATOR_WEIGHTS
 from medganbench.run.runner import execute_run
+from medganbench.sweep.device_trial import run_trial_on_devices
 from medganbench.sweep.executor import TrialEvent, TrialOutcome, TrialRequest
 
 #: Run-directory files sent back to the driver with the outcome, so a sweep on a cluster without
@@ -28,6 +31,16 @@ RETURNED_FILES = ("spec.json", "result.json", GENERATOR_CONFIG, GENERATOR_WEIGHT
 RETURNED_GLOBS = ("samples*.png", "nearest*.png")
 #: Seconds between two progress reports of one trial (the first and last are always sent).
 PROGRESS_INTERVAL_S = 1.0
+
+
+def returned_files(run_dir: Path) -> dict[str, bytes]:
+    """The run folder's files sent back with an outcome (:data:`RETURNED_FILES`, the grids)."""
+    files = {
+        name: (run_dir / name).read_bytes() for name in RETURNED_FILES if (run_dir / name).exists()
+    }
+    for pattern in RETURNED_GLOBS:
+        files.update({path.name: path.read_bytes() for path in sorted(run_dir.glob(pattern))})
+    return files
 
 
 def run_trial(
@@ -50,6 +63,8 @@ def run_trial(
     Raises:
         KeyboardInterrupt: passed through.
     """
+    if request.trial.spec.devices > 1 and not launched_world().distributed:
+        return run_trial_on_devices(request, report, host, returned_files)
     host = host or platform.node()
     trial = request.trial
     start = time.perf_counter()
@@ -82,20 +97,11 @@ def run_trial(
             host=host,
         )
     report(TrialEvent(trial.run_id, "progress", result.ledger.steps, 1.0, host))
-    files = {
-        name: (result.run_dir / name).read_bytes()
-        for name in RETURNED_FILES
-        if (result.run_dir / name).exists()
-    }
-    for pattern in RETURNED_GLOBS:
-        files.update(
-            {path.name: path.read_bytes() for path in sorted(result.run_dir.glob(pattern))}
-        )
     return TrialOutcome(
         trial.run_id,
         "ok",
         rows=result.rows,
-        files=files,
+        files=returned_files(result.run_dir) if result.rows else {},
         seconds=time.perf_counter() - start,
         host=host,
         resumed_from_step=result.resumed_from_step,

@@ -1,4 +1,5 @@
-"""The model contracts: build, declarations, one step, outputs, determinism, state, export, resume.
+"""The model contracts: build, declarations, one step, outputs, determinism, state, export,
+the networks shared by devices, resume.
 
 The model is built with seed 0 on the probe dataset (:mod:`medganbench.testing.support`),
 trained one step and asked for outputs; a twin built with the same seed must produce the same
@@ -18,6 +19,7 @@ from safetensors.torch import load as load_safetensors
 
 from medganbench.core.model import Model, ModelContext, Task, TrainBatch
 from medganbench.errors import GeneratorFileError
+from medganbench.run.batch_plan import BATCH_SCALINGS
 from medganbench.run.generator_files import encode_weights, inference_state, load_inference_state
 from medganbench.testing.report import Contract, ContractViolation, NotApplicable, Probe, expect
 from medganbench.testing.support import (
@@ -190,6 +192,41 @@ def _export_round_trip(probe: Probe) -> str:
     return f"{len(state)} tensors through safetensors restore the outputs bit for bit"
 
 
+def _trained_modules(probe: Probe) -> str:
+    model: Model = probe.made["model"]
+    scaling = type(model).batch_scaling
+    expect(
+        scaling in BATCH_SCALINGS,
+        f"batch_scaling is {scaling!r}, not one of {', '.join(BATCH_SCALINGS)}",
+    )
+    try:
+        modules = model.trained_modules()
+    except NotImplementedError:
+        raise NotApplicable(
+            "trained_modules() is not declared: the model trains on one device only "
+            "(declare it to train one run on several devices)"
+        ) from None
+    params = {id(p): p for m in modules.values() for p in m.parameters() if p.requires_grad}
+    counted = sum(p.numel() for p in params.values())
+    expect(
+        counted >= model.parameter_count(),
+        f"trained_modules() hold {counted} trainable parameters, parameter_count() says "
+        f"{model.parameter_count()}: gradients of the others would not be averaged over devices",
+    )
+    fresh = _make(probe, seed=1)
+    fresh_modules = fresh.trained_modules()
+    for name, module in modules.items():
+        fresh_modules[name].load_state_dict(module.state_dict())
+    found = differences(_outputs(fresh, probe), probe.made["out"], "outputs")
+    expect(
+        not found,
+        "a copy built with another seed gives other outputs after taking only the "
+        "trained_modules() weights (a trained network left out would differ between "
+        "devices): " + "; ".join(found[:3]),
+    )
+    return f"{len(modules)} modules hold every trained parameter ({counted}) and the outputs"
+
+
 def _exact_resume(probe: Probe) -> str:
     model: Model = probe.made["model"]
     fresh: Model = probe.made["fresh"]
@@ -240,6 +277,12 @@ CONTRACTS: tuple[Contract, ...] = (
         "export-round-trip",
         "inference_modules() weights alone, through safetensors, restore the outputs",
         _export_round_trip,
+        ("output",),
+    ),
+    Contract(
+        "trained-modules",
+        "trained_modules() hold every trained parameter and what the outputs depend on",
+        _trained_modules,
         ("output",),
     ),
     Contract(

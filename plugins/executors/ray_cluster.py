@@ -2,7 +2,9 @@
 
 Every task asks Ray for the same resources — ``cpus_per_trial`` CPUs and, where the cluster has
 GPUs, one GPU — so every trial runs on the same device share, and Ray's scheduler (not ours)
-places them. Ray sets ``CUDA_VISIBLE_DEVICES`` for a GPU task, so a trial sees exactly its GPU;
+places them. A sweep with ``devices = N`` reserves N such shares per trial on one node (a
+placement group of one bundle, ``STRICT_PACK``, removed when the trial ends), and the task
+starts the trial's N processes there with torchrun (:mod:`medganbench.sweep.device_trial`). Ray sets ``CUDA_VISIBLE_DEVICES`` for a GPU task, so a trial sees exactly its GPU;
 on CPU the trial uses ``cpus_per_trial`` torch threads unless ``--threads`` says otherwise.
 
 Each task is a Ray *streaming generator*: it yields the trial's events and, last, its outcome,
@@ -92,9 +94,36 @@ class RayExecutor(Executor):
         task = self._ray.remote(
             num_cpus=cpus, num_gpus=self._gpus, max_retries=0, num_returns="streaming"
         )(_trial_stream)
-        _Streams(self._ray, on_event, on_outcome).run(
-            lambda request: task.remote(request, cpus), requests
-        )
+        groups: dict[str, Any] = {}
+
+        def submit(request: TrialRequest) -> Any:
+            devices = request.trial.spec.devices
+            if devices == 1:
+                return task.remote(request, cpus)
+            # A trial on N devices: one bundle of N device shares on one node (its processes
+            # talk through the node's memory or NVLink), held until the trial ends.
+            group = self._ray.util.placement_group(
+                [{"CPU": cpus * devices, **({"GPU": self._gpus * devices} if self._gpus else {})}],
+                strategy="STRICT_PACK",
+            )
+            groups[request.trial.run_id] = group
+            strategy = self._ray.util.scheduling_strategies.PlacementGroupSchedulingStrategy(
+                placement_group=group, placement_group_bundle_index=0
+            )
+            return task.options(
+                num_cpus=cpus * devices,
+                num_gpus=self._gpus * devices,
+                scheduling_strategy=strategy,
+            ).remote(request, cpus)
+
+        def ended(outcome: TrialOutcome) -> None:
+            group = groups.pop(outcome.run_id, None)
+            if group is not None:
+                with contextlib.suppress(Exception):  # a lost cluster took it already
+                    self._ray.util.remove_placement_group(group)
+            on_outcome(outcome)
+
+        _Streams(self._ray, on_event, ended).run(submit, requests)
 
 
 class _ClusterLost(Exception):

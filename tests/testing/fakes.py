@@ -57,6 +57,16 @@ class Sound(Model):
     def inference_modules(self) -> dict[str, nn.Module]:
         return {"net": self.net}
 
+    def trained_modules(self) -> dict[str, nn.Module]:
+        return {"net": self.net}
+
+
+class TrainsTooLittle(Sound):
+    """Declares no trained network: on several devices its gradients would not be averaged."""
+
+    def trained_modules(self) -> dict[str, nn.Module]:
+        return {}
+
 
 class OutOfRange(Sound):
     def translate(self, source: torch.Tensor, direction: str | None = None) -> torch.Tensor:
@@ -182,6 +192,7 @@ MODELS = {
     "fake-claims-to-learn-nothing": ClaimsToLearnNothing,
     "fake-exports-too-little": ExportsTooLittle,
     "fake-exports-nothing": ExportsNothing,
+    "fake-trains-too-little": TrainsTooLittle,
     "fake-fails-to-build": FailsToBuild,
 }
 

@@ -58,6 +58,7 @@ def test_a_sound_model_keeps_every_contract(registries: Registries) -> None:
         ("fake-loses-the-bias", "state-round-trip", "other outputs after load_state_dict"),
         ("fake-pickles-an-object", "state-round-trip", "weights_only=True"),
         ("fake-exports-too-little", "export-round-trip", "inference_modules() weights"),
+        ("fake-trains-too-little", "trained-modules", "trained_modules() hold 0 trainable"),
         ("fake-forgets-the-optimiser", "exact-resume", "optimiser state"),
     ],
 )
@@ -143,11 +144,11 @@ def test_check_prints_one_line_per_contract_and_exits_1_naming_the_broken_one(
     done = CliRunner().invoke(main, ["check", "model", "fake-loses-the-bias"])
     assert done.exit_code == 1
     lines = done.stdout.splitlines()
-    # The export contract does not depend on state_dict, so it still holds.
-    assert [line.split()[0] for line in lines[:8]] == [
-        "ok", "ok", "ok", "ok", "ok", "failed", "ok", "failed",
+    # The export and trained-modules contracts do not depend on state_dict: they still hold.
+    assert [line.split()[0] for line in lines[:9]] == [
+        "ok", "ok", "ok", "ok", "ok", "failed", "ok", "ok", "failed",
     ]  # fmt: skip
-    assert lines[7].endswith("exact-resume: not checked: needs state-round-trip")
+    assert lines[8].endswith("exact-resume: not checked: needs state-round-trip")
     assert (
         "error: model 'fake-loses-the-bias' breaks 2 contract(s): model fake-loses-the-bias: "
         "state-round-trip, model fake-loses-the-bias: exact-resume." in done.stderr

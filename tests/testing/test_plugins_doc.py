@@ -128,7 +128,7 @@ def test_the_walkthrough_runs_from_an_empty_folder_to_a_row(tmp_path: Path) -> N
         text=True,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "model 'one-conv': all 8 contract(s) hold." in done.stdout
+    assert "model 'one-conv': all 9 contract(s) hold." in done.stdout
     table = read_leaderboard(start / "my-medgan" / "runs" / "leaderboards" / "phantom-brain.arrow")
     rows = table.to_pylist()
     assert {(r["model"], r["metric"], r["image_size"]) for r in rows} == {

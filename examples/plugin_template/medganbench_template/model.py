@@ -90,6 +90,11 @@ class TinyConvModel(Model):
         # translate() uses, without the optimiser.
         return {"net": self.net}
 
+    def trained_modules(self) -> dict[str, nn.Module]:
+        # Every network the optimiser trains: on several devices (`run --devices N`) their
+        # weights start equal and their gradients are averaged over the devices.
+        return {"net": self.net}
+
 
 @hookimpl
 def medganbench_models() -> list[ModelSpec]:
