@@ -4,7 +4,14 @@
 # (paste it into benchmarks/README.md with the device named). Takes a few minutes on one GPU.
 # Extra arguments go to benchmarks/throughput.py, e.g. a quick CPU check of the script itself:
 #   sh benchmarks/gpu.sh --device cpu --image-size 32 --tiny --steps 1 --warmup 0
+# On a machine with several GPUs it then adds the multi-GPU line: one cyclegan run on 1 and on
+# all GPUs (medganbench run --devices N), global images/s, device-seconds and scaling
+# efficiency (benchmarks/devices.py).
 set -e
 cd "$(dirname "$0")/.."
-exec python3 benchmarks/throughput.py --device cuda --image-size 256 --precision bf16 \
+python3 benchmarks/throughput.py --device cuda --image-size 256 --precision bf16 \
     --channels-last --steps 20 --warmup 5 --out benchmarks/gpu-results.md "$@"
+gpus=$(python3 -c "import torch; print(torch.cuda.device_count())")
+if [ "$gpus" -gt 1 ]; then
+    python3 benchmarks/devices.py --devices "$gpus" --out benchmarks/gpu-results.md
+fi
