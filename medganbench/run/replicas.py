@@ -88,9 +88,16 @@ class Replicas:
         seen: set[int] = set()
         for module in modules.values():
             for param in module.parameters():
-                if param.requires_grad and id(param) not in seen:
-                    seen.add(id(param))
-                    self._hooks.append(param.register_post_accumulate_grad_hook(averaged))  # type: ignore[no-untyped-call]
+                if id(param) in seen:
+                    continue
+                seen.add(id(param))
+                # Every parameter, also one frozen now: GAN steps switch requires_grad of a
+                # discriminator off and on (torch hooks only tensors that require it, hence
+                # the switch around the registration).
+                frozen = not param.requires_grad
+                param.requires_grad_(True)
+                self._hooks.append(param.register_post_accumulate_grad_hook(averaged))  # type: ignore[no-untyped-call]
+                param.requires_grad_(not frozen)
 
     def stop_averaging(self) -> None:
         """Remove the gradient hooks (before evaluation, which runs on process 0 alone)."""

@@ -206,11 +206,12 @@ def _trained_modules(probe: Probe) -> str:
             "trained_modules() is not declared: the model trains on one device only "
             "(declare it to train one run on several devices)"
         ) from None
-    params = {id(p): p for m in modules.values() for p in m.parameters() if p.requires_grad}
+    # Every parameter, trainable now or not: GAN steps switch a discriminator's off and on.
+    params = {id(p): p for m in modules.values() for p in m.parameters()}
     counted = sum(p.numel() for p in params.values())
     expect(
         counted >= model.parameter_count(),
-        f"trained_modules() hold {counted} trainable parameters, parameter_count() says "
+        f"trained_modules() hold {counted} parameters, parameter_count() says "
         f"{model.parameter_count()}: gradients of the others would not be averaged over devices",
     )
     fresh = _make(probe, seed=1)

@@ -58,7 +58,7 @@ def test_a_sound_model_keeps_every_contract(registries: Registries) -> None:
         ("fake-loses-the-bias", "state-round-trip", "other outputs after load_state_dict"),
         ("fake-pickles-an-object", "state-round-trip", "weights_only=True"),
         ("fake-exports-too-little", "export-round-trip", "inference_modules() weights"),
-        ("fake-trains-too-little", "trained-modules", "trained_modules() hold 0 trainable"),
+        ("fake-trains-too-little", "trained-modules", "trained_modules() hold 0 parameters"),
         ("fake-forgets-the-optimiser", "exact-resume", "optimiser state"),
     ],
 )
