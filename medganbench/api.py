@@ -29,6 +29,7 @@ from medganbench.core.manager import Registries, build_registries, make_plugin_m
 from medganbench.core.params import ArgValue
 from medganbench.leaderboard.store import read_leaderboard
 from medganbench.run.budget import Budget
+from medganbench.run.distributed import launched_world
 from medganbench.run.export import load_split as _load_split
 from medganbench.run.external import ExternalSpec, ScoreResult, score_outputs
 from medganbench.run.options import RunOptions
@@ -78,8 +79,13 @@ def run(
     progress: bool = False,
     keep_checkpoint: bool = False,
     deterministic: bool = False,
+    devices: int | None = None,
 ) -> RunResult:
     """Train, evaluate and record one run, as ``medganbench run`` does.
+
+    On several devices, start the script with ``torchrun --nproc_per_node N`` (every process
+    calls ``run``; ``devices=None`` takes torchrun's ``WORLD_SIZE``); process 0 returns the
+    rows, the others a result without rows (docs/distributed.md).
 
     Args:
         model, dataset: registered names.
@@ -118,6 +124,7 @@ def run(
         precision=precision,
         select=select,
         eval_every=eval_every,
+        devices=devices if devices is not None else launched_world().size,
     )
     options = RunOptions(
         leaderboard_dir=_board_dir(leaderboard_dir),

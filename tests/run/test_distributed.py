@@ -37,8 +37,8 @@ pytestmark = pytest.mark.slow
 RUN_ARGS = (
     "--model=cyclegan",
     "--image-size=32",
-    "--budget=steps=12",
-    "--checkpoint-every=3",
+    "--budget=steps=8",
+    "--checkpoint-every=2",
     "--precision=fp32",
     "--metrics=psnr",
     "--log-every=1",
@@ -47,6 +47,8 @@ RUN_ARGS = (
     "--model-arg=ndf=8",
     "--model-arg=n_blocks=1",
     "--model-arg=lr=1e-5",
+    "--model-arg=eval_both=false",
+    "--model-arg=eval_cycle=false",
 )
 
 
@@ -112,7 +114,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     }
     folders = ["--runs-dir=runs", "--leaderboard-dir=leaderboard", "--device=cpu"]
     torchrun, single, killed = (tmp_path_factory.mktemp(n) for n in ("torchrun", "one", "killed"))
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    # torchrun as a user types it; --monitor-interval 0.1 notices the workers end at once.
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--monitor-interval=0.1"]
     subprocess.run(
         [*launcher, "--nproc_per_node=2", "-m", "medganbench", "run", *RUN_ARGS, *folders],
         cwd=torchrun,
@@ -140,7 +143,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
         command, cwd=killed, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and proc.poll() is None and _checkpoint_step(killed) < 3:
+    while time.monotonic() < deadline and proc.poll() is None and _checkpoint_step(killed) < 2:
         time.sleep(0.02)
     worker = _process_of_rank(1, killed)
     assert proc.poll() is None and worker is not None, "the run ended before it could be killed"
@@ -164,14 +167,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
 
 def test_torchrun_writes_one_set_of_rows_with_world_size_two(runs: Runs) -> None:
     rows = _rows(runs.torchrun)
-    directions = {"a2b", "b2a", "a2b2a", "b2a2b"}
     assert len({r["run_id"] for r in rows}) == 1
-    assert len(rows) == len({(r["direction"], r["eval_unit"]) for r in rows})
-    assert {r["direction"] for r in rows} == directions
+    assert sorted((r["direction"], r["eval_unit"]) for r in rows) == [
+        ("a2b", "slice"),
+        ("a2b", "volume"),
+    ]
     for row in rows:
         assert (row["world_size"], row["per_device_batch"], row["global_batch"]) == (2, 1, 2)
         assert row["device_seconds"] == pytest.approx(2 * row["train_seconds"])
-        assert (row["steps_done"], row["kimg_done"]) == (12, pytest.approx(0.024))
+        assert (row["steps_done"], row["kimg_done"]) == (8, pytest.approx(0.016))
 
 
 def test_two_processes_repeat_one_process_within_rounding_over_five_steps(runs: Runs) -> None:

@@ -16,13 +16,18 @@ from medganbench.sweep.spec import expand_trials, parse_sweep
 
 ON_TWO_DEVICES = {
     "name": "on-two",
-    "budget": "steps=2",
+    "budget": "steps=1",
     "image_size": 32,
     "metrics": ["psnr"],
     "seeds": [0],
     "devices": 2,
     "datasets": ["phantom-brain"],
-    "models": [{"name": "cyclegan", "args": {"ngf": 8, "ndf": 8, "n_blocks": 1}}],
+    "models": [
+        {
+            "name": "cyclegan",
+            "args": {"ngf": 8, "ndf": 8, "n_blocks": 1, "eval_both": False, "eval_cycle": False},
+        }
+    ],
 }
 
 
