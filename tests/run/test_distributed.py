@@ -115,7 +115,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     folders = ["--runs-dir=runs", "--leaderboard-dir=leaderboard", "--device=cpu"]
     torchrun, single, killed = (tmp_path_factory.mktemp(n) for n in ("torchrun", "one", "killed"))
     # torchrun as a user types it; --monitor-interval 0.1 notices the workers end at once.
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--monitor-interval=0.1"]
+    launcher = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--monitor-interval=0.1",
+    ]
     subprocess.run(
         [*launcher, "--nproc_per_node=2", "-m", "medganbench", "run", *RUN_ARGS, *folders],
         cwd=torchrun,
