@@ -49,6 +49,10 @@ class Replicas:
         self.world = world
         self.device = device
         self._hooks: list[Any] = []
+        # Checkpoint states (every process's weights and optimiser state) travel between host
+        # memories over gloo, not through GPU memory, where N copies could not fit beside the
+        # model on process 0's GPU.
+        self._host_group: Any = dist.new_group(backend="gloo") if device.type == "cuda" else None
 
     def _collective(self, what: str, call: Callable[[], T]) -> T:
         """Run one collective; a process that went away becomes :class:`PeerLost`."""
@@ -142,24 +146,28 @@ class Replicas:
         ]
 
     def _gather_bytes(self, payload: torch.Tensor) -> list[bytes] | None:
-        """Byte strings of every process on process 0 (padded to one length on the wire)."""
-        size = torch.tensor([payload.numel()], dtype=torch.int64, device=self.device)
+        """Byte strings of every process on process 0 (padded to one length on the wire),
+        through host memory (the gloo group on GPUs)."""
+        group = self._host_group
+        size = torch.tensor([payload.numel()], dtype=torch.int64)
         sizes = [torch.zeros_like(size) for _ in range(self.world.size)]
-        self._collective("sent its checkpoint", lambda: dist.all_gather(sizes, size))
+        self._collective("sent its checkpoint", lambda: dist.all_gather(sizes, size, group=group))
         longest = int(max(int(s.item()) for s in sizes))
-        padded = torch.zeros(longest, dtype=torch.uint8, device=self.device)
-        padded[: payload.numel()] = payload.to(self.device)
+        padded = torch.zeros(longest, dtype=torch.uint8)
+        padded[: payload.numel()] = payload
         received: Sequence[torch.Tensor] | None = (
             [torch.zeros_like(padded) for _ in range(self.world.size)] if self.world.main else None
         )
         self._collective(
             "sent its checkpoint",
-            lambda: dist.gather(padded, list(received) if received is not None else None, dst=0),
+            lambda: dist.gather(
+                padded, list(received) if received is not None else None, dst=0, group=group
+            ),
         )
         if received is None:
             return None
         return [
-            bytes(tensor[: int(s.item())].cpu().numpy().tobytes())
+            bytes(tensor[: int(s.item())].numpy().tobytes())
             for tensor, s in zip(received, sizes, strict=True)
         ]
 
