@@ -154,32 +154,7 @@ def read_losses(
     diverged run keeps its history), then calls :func:`check_finite`.
     """
     if replicas is not None:
-        flat = [
-            float(v) if not isinstance(v, torch.Tensor) else v
-            for p in pending
-            for v in p.losses.values()
-        ]
-        if flat:
-            device = replicas.device
-            shared = replicas.mean(
-                torch.stack(
-                    [
-                        v.detach().reshape(()).double().to(device)
-                        if isinstance(v, torch.Tensor)
-                        else torch.tensor(v, dtype=torch.float64, device=device)
-                        for v in flat
-                    ]
-                )
-            ).tolist()
-        else:
-            shared = []
-        read = iter(shared)
-        values = [
-            StepLossValues(p.step, p.kimg, p.seconds, {k: next(read) for k in p.losses})
-            for p in pending
-        ]
-        pending.clear()
-        return values
+        return _shared_losses(pending, replicas)
     tensors = [v for p in pending for v in p.losses.values() if isinstance(v, torch.Tensor)]
     read = iter(
         torch.stack([t.detach().reshape(()).float().to(tensors[0].device) for t in tensors])
@@ -198,6 +173,23 @@ def read_losses(
                 for k, v in p.losses.items()
             },
         )
+        for p in pending
+    ]
+    pending.clear()
+    return values
+
+
+def _shared_losses(pending: list[PendingStep], replicas: Replicas) -> list[StepLossValues]:
+    """:func:`read_losses` on several devices: every value the mean over the processes, all
+    pending steps in one all-reduce; ``pending`` is emptied."""
+    flat = [
+        torch.as_tensor(v, dtype=torch.float64).detach().reshape(()).to(replicas.device)
+        for p in pending
+        for v in p.losses.values()
+    ]
+    read = iter(replicas.mean(torch.stack(flat)).tolist() if flat else [])
+    values = [
+        StepLossValues(p.step, p.kimg, p.seconds, {k: next(read) for k in p.losses})
         for p in pending
     ]
     pending.clear()
