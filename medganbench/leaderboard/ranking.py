@@ -151,6 +151,8 @@ class RankedRow:
             the mean of the devices' replicates (:mod:`~medganbench.leaderboard.devices`).
         replicates: per column, the replicates' count and range where two or more devices
             have a value, else ``None``.
+        world_size: the devices that trained the run together (``--devices``); like
+            ``precision``, runs that differ in it are not seed replicates.
     """
 
     run_id: str
@@ -169,6 +171,7 @@ class RankedRow:
     sample_sizes: tuple[str | None, ...] = ()
     devices: tuple[str, ...] = ()
     replicates: tuple[Replicates | None, ...] = ()
+    world_size: int = 1
 
 
 @dataclass(frozen=True)
@@ -307,6 +310,7 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
                 sample_sizes=sizes,
                 devices=tuple(devices),
                 replicates=spreads,
+                world_size=info.world_size,
             )
             for run_key, info, devices, (values, floors, sizes, spreads) in rows
         ]

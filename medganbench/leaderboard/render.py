@@ -86,7 +86,14 @@ def _run_cells(group: RankedGroup, naming: Naming) -> tuple[list[str], list[list
             [
                 EMPTY if row.rank is None else str(row.rank),
                 f"{row.model} v{row.model_version}",
-                args_text(row.model, row.model_version, row.model_args, row.precision, naming),
+                args_text(
+                    row.model,
+                    row.model_version,
+                    row.model_args,
+                    row.precision,
+                    naming,
+                    row.world_size,
+                ),
                 str(row.seed),
                 *(
                     _with_floor(format_value(v) + replicate_note(r), f, n)
@@ -153,15 +160,25 @@ def run_ids_cell(run_ids: Sequence[str]) -> str:
     return ", ".join(r[:8] for r in run_ids)
 
 
-def args_text(model: str, version: str, model_args: str, precision: str, naming: Naming) -> str:
+def args_text(
+    model: str,
+    version: str,
+    model_args: str,
+    precision: str,
+    naming: Naming,
+    world_size: int = 1,
+) -> str:
     args = format_args(naming.changed_args(model, version, model_args))
     if not args and naming.filters_args(model, version):
         args = DEFAULTS_TEXT
     # fp32 says nothing; another precision is what separates two runs of one configuration, so
     # a bf16 row never reads like an fp32 row of the same arguments. A non-learned model's
-    # values do not depend on it: no label.
-    if precision != "fp32" and naming.shows_precision(model):
-        args = f"{args} [{precision}]" if args else f"[{precision}]"
+    # values do not depend on it: no label. The same for a run on several devices.
+    labels = [precision] if precision != "fp32" and naming.shows_precision(model) else []
+    if world_size > 1:
+        labels.append(f"{world_size} devices")
+    for label in labels:
+        args = f"{args} [{label}]" if args else f"[{label}]"
     return args
 
 
@@ -171,8 +188,16 @@ def _sizes(entry: SeedAggregate) -> tuple[str | None, ...]:
 
 def args_cell(entry: SeedAggregate, naming: Naming = PLAIN) -> str:
     """The entry's arguments as ``naming`` shows them, and its precision if not fp32 and the
-    model learns (:meth:`~medganbench.leaderboard.naming.Naming.shows_precision`)."""
-    return args_text(entry.model, entry.model_version, entry.model_args, entry.precision, naming)
+    model learns (:meth:`~medganbench.leaderboard.naming.Naming.shows_precision`), and its
+    devices where there were several."""
+    return args_text(
+        entry.model,
+        entry.model_version,
+        entry.model_args,
+        entry.precision,
+        naming,
+        entry.world_size,
+    )
 
 
 def args_legend(groups: Sequence[_AnyGroup], naming: Naming) -> str:

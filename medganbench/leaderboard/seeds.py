@@ -157,6 +157,7 @@ class SeedAggregate:
         patient_spreads: per column, the spread between patients of a per-patient column
             (``eval_unit`` ``"volume"``), pooled over the runs; else ``None``
             (:mod:`~medganbench.leaderboard.patients`).
+        world_size: the devices each run trained on together (``--devices``).
     """
 
     model: str
@@ -174,6 +175,7 @@ class SeedAggregate:
     sample_sizes: tuple[str | None, ...] = ()
     patient_spreads: tuple[PatientSpread | None, ...] = ()
     replicated_runs: int = 0
+    world_size: int = 1
 
     @property
     def n_seeds(self) -> int:
@@ -248,16 +250,17 @@ def _mean_or_none(values: Sequence[float | None]) -> float | None:
 
 
 def _aggregate(group: RankedGroup, confidence: float) -> AggregatedGroup:
-    # Runs that differ only by seed: same model, version, arguments and precision. Precision is
-    # included because bf16 and fp32 runs of one model are different experiments, not replicas.
-    by_config: dict[tuple[str, str, str, str], list[RankedRow]] = {}
+    # Runs that differ only by seed: same model, version, arguments, precision and devices.
+    # Precision and devices are included because bf16 and fp32 runs of one model, or runs on one
+    # and on two devices, are different experiments, not replicas.
+    by_config: dict[tuple[str, str, str, str, int], list[RankedRow]] = {}
     for row in group.rows:
-        key = (row.model, row.model_version, row.model_args, row.precision)
+        key = (row.model, row.model_version, row.model_args, row.precision, row.world_size)
         by_config.setdefault(key, []).append(row)
 
     width = len(group.metrics)
     drafts: list[SeedAggregate] = []
-    for (model, version, args, precision), rows in by_config.items():
+    for (model, version, args, precision, world_size), rows in by_config.items():
         rows = sorted(rows, key=lambda r: (r.seed, r.run_id))
         drafts.append(
             SeedAggregate(
@@ -265,6 +268,7 @@ def _aggregate(group: RankedGroup, confidence: float) -> AggregatedGroup:
                 model_version=version,
                 model_args=args,
                 precision=precision,
+                world_size=world_size,
                 seeds=tuple(r.seed for r in rows),
                 run_ids=tuple(r.run_id for r in rows),
                 summaries=tuple(
@@ -317,6 +321,7 @@ def _aggregate(group: RankedGroup, confidence: float) -> AggregatedGroup:
             d.model_version,
             d.model_args,
             d.precision,
+            d.world_size,
         )
 
     entries = tuple(drafts[i] for i in sorted(range(len(drafts)), key=order))

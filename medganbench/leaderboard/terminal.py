@@ -41,7 +41,7 @@ def compact_cells(group: _AnyGroup, naming: Naming) -> tuple[list[str], list[lis
     if not isinstance(group, AggregatedGroup):
         rows = [
             [rank(r.rank), f"{r.model} v{r.model_version}"]
-            + [args_text(r.model, r.model_version, r.model_args, r.precision, naming)]
+            + [args_text(r.model, r.model_version, r.model_args, r.precision, naming, r.world_size)]
             + [str(r.seed), *(format_value(v) for v in r.values)]
             for r in group.rows
         ]

@@ -184,6 +184,20 @@ def test_different_precision_stays_separate_entries() -> None:
     assert sorted(e.precision for e in group.entries) == ["bf16", "fp32"]
 
 
+def test_runs_on_one_and_on_two_devices_stay_separate_entries_labelled_by_devices() -> None:
+    table = pa.Table.from_pylist(
+        [
+            make_row(run_id="one", seed=0, model="cyclegan"),
+            make_row(run_id="two", seed=1, model="cyclegan", world_size=2, device_seconds=7.0),
+        ],
+        schema=SCHEMA,
+    )
+    (group,) = aggregate_groups(table)
+    assert sorted((e.world_size, e.n_seeds) for e in group.entries) == [(1, 1), (2, 1)]
+    shown = markdown(table)
+    assert shown.count("[2 devices]") == 1
+
+
 def test_different_budgets_never_merge(tmp_path: Path) -> None:
     path = board_of(
         tmp_path,
