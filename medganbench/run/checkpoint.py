@@ -36,6 +36,8 @@ CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = 4
 #: Layouts this version resumes: 3 is 4 without ``world_size`` and ``ranks`` (one device).
 READABLE_FORMATS = (3, 4)
+#: What each further process's entry of ``ranks`` holds.
+_RANK_KEYS = frozenset({"model", "data_order", "rng"})
 
 
 def rng_state() -> dict[str, Any]:
@@ -198,7 +200,3 @@ def load_checkpoint(path: Path, run_id: str) -> Checkpoint:
         world_size=world_size,
         ranks=tuple(ranks),
     )
-
-
-#: What each further process's entry of ``ranks`` holds.
-_RANK_KEYS = frozenset({"model", "data_order", "rng"})

@@ -125,25 +125,27 @@ class Replicas:
         )
         return float(tensor.item())
 
-    def barrier(self, what: str) -> None:
-        """Wait until every process got here."""
-        self._collective(what, lambda: dist.barrier())
-
-    def gather_states(self, state: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-        """Every process's ``state`` on process 0, in rank order (``None`` elsewhere).
+    def other_states(self, state: Mapping[str, Any]) -> tuple[dict[str, Any], ...] | None:
+        """On process 0, the ``state`` of processes 1 … N-1, in rank order; ``None`` elsewhere
+        (those processes only send theirs; process 0 keeps its own as it is).
 
         The states travel as ``torch.save`` bytes and are read back with the tensors-only
         loader (``weights_only``): nothing a process sends can run code in another.
         """
         buffer = io.BytesIO()
-        torch.save(dict(state), buffer)
-        payload = torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
+        if not self.world.main:
+            torch.save(dict(state), buffer)
+        data = bytearray(buffer.getvalue())
+        payload = (
+            torch.frombuffer(data, dtype=torch.uint8) if data else torch.empty(0, dtype=torch.uint8)
+        )
         blobs = self._gather_bytes(payload)
         if blobs is None:
             return None
-        return [
-            torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True) for blob in blobs
-        ]
+        return tuple(
+            torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+            for blob in blobs[1:]
+        )
 
     def _gather_bytes(self, payload: torch.Tensor) -> list[bytes] | None:
         """Byte strings of every process on process 0 (padded to one length on the wire),

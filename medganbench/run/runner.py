@@ -19,7 +19,6 @@ from medganbench.run.budget import Ledger
 from medganbench.run.device import pick_device
 from medganbench.run.distributed import (
     World,
-    check_world,
     launched_world,
     process_group,
     rank_device,
@@ -89,7 +88,6 @@ def _phases(
     on_step: Callable[[Ledger], None] | None,
     world: World,
 ) -> RunResult:
-    check_world(spec.devices, world)
     device = rank_device(pick_device(options.device), world)
     with threads_for_run(options.threads, device), process_group(world, device):
         prepared = prepare(spec, registries, options, on_status, world)

@@ -236,8 +236,8 @@ def _train(
     def save() -> None:
         peak = max(peak_before, peak_memory_mb(device))
         own = {"model": model.state_dict(), "data_order": batches.state_dict(), "rng": rng_state()}
-        states = replicas.gather_states(own) if replicas is not None else [own]
-        if states is None:  # not process 0: it only sent its state
+        others = replicas.other_states(own) if replicas is not None else ()
+        if others is None:  # not process 0: it only sent its state
             return
         state = Checkpoint(
             prepared.run_id,
@@ -249,7 +249,7 @@ def _train(
             peak,
             watch.state(),
             world.size,
-            tuple(states[1:]),
+            others,
         )
         save_checkpoint(prepared.run_dir / CHECKPOINT_NAME, state)
         watch.flush()
