@@ -13,6 +13,7 @@ exactly where an uninterrupted one does.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from safetensors.torch import load as load_safetensors
@@ -177,19 +178,32 @@ def _export_round_trip(probe: Probe) -> str:
             "this model (declare it to hand back what it trained)"
         ) from None
     data, _ = encode_weights(state)
+
+    def load(fresh: Model) -> None:
+        try:
+            load_inference_state(fresh, load_safetensors(data), "the exported weights")
+        except GeneratorFileError as exc:
+            raise ContractViolation(exc.message) from None
+
+    _expect_outputs_after(
+        probe,
+        load,
+        "loading only the inference_modules() weights (does translate/sample use a network or "
+        "buffer not listed there?)",
+    )
+    return f"{len(state)} tensors through safetensors restore the outputs bit for bit"
+
+
+def _expect_outputs_after(probe: Probe, load: Callable[[Model], None], what: str) -> None:
+    """A copy built with another seed, given weights by ``load``, must give the first model's
+    outputs bit for bit; ``what`` says, in the violation, what it was given."""
     fresh = _make(probe, seed=1)
-    try:
-        load_inference_state(fresh, load_safetensors(data), "the exported weights")
-    except GeneratorFileError as exc:
-        raise ContractViolation(exc.message) from None
+    load(fresh)
     found = differences(_outputs(fresh, probe), probe.made["out"], "outputs")
     expect(
         not found,
-        "a copy built with another seed gives other outputs after loading only the "
-        "inference_modules() weights (does translate/sample use a network or buffer not listed "
-        "there?): " + "; ".join(found[:3]),
+        f"a copy built with another seed gives other outputs after {what}: " + "; ".join(found[:3]),
     )
-    return f"{len(state)} tensors through safetensors restore the outputs bit for bit"
 
 
 def _trained_modules(probe: Probe) -> str:
@@ -214,16 +228,17 @@ def _trained_modules(probe: Probe) -> str:
         f"trained_modules() hold {counted} parameters, parameter_count() says "
         f"{model.parameter_count()}: gradients of the others would not be averaged over devices",
     )
-    fresh = _make(probe, seed=1)
-    fresh_modules = fresh.trained_modules()
-    for name, module in modules.items():
-        fresh_modules[name].load_state_dict(module.state_dict())
-    found = differences(_outputs(fresh, probe), probe.made["out"], "outputs")
-    expect(
-        not found,
-        "a copy built with another seed gives other outputs after taking only the "
-        "trained_modules() weights (a trained network left out would differ between "
-        "devices): " + "; ".join(found[:3]),
+
+    def load(fresh: Model) -> None:
+        fresh_modules = fresh.trained_modules()
+        for name, module in modules.items():
+            fresh_modules[name].load_state_dict(module.state_dict())
+
+    _expect_outputs_after(
+        probe,
+        load,
+        "taking only the trained_modules() weights (a trained network left out would differ "
+        "between devices)",
     )
     return f"{len(modules)} modules hold every trained parameter ({counted}) and the outputs"
 
