@@ -129,62 +129,55 @@ V5_COLUMNS = ("protocol", "selected_step")
 V6_COLUMNS = ("device_seconds", "world_size", "per_device_batch", "global_batch")
 
 
-def v1_table(*rows: dict[str, Any]) -> pa.Table:
-    """A table as medganbench 0.1 (schema v1, without the v2, v3 and v4 columns) wrote it."""
-    dropped = V2_COLUMNS + V3_COLUMNS + V4_COLUMNS + V5_COLUMNS + V6_COLUMNS
-    v1_schema = pa.schema(
+#: The columns each schema version added, by version (v1 had none of them).
+ADDED_IN = {
+    2: V2_COLUMNS,
+    3: V3_COLUMNS,
+    4: V4_COLUMNS,
+    5: V5_COLUMNS,
+    6: V6_COLUMNS,
+}
+
+
+def _table_of_version(version: int, rows: tuple[dict[str, Any], ...]) -> pa.Table:
+    """``rows`` as medganbench wrote them with schema ``version``: without every column a later
+    version added, and with that version in the metadata."""
+    dropped = {c for added, columns in ADDED_IN.items() if added > version for c in columns}
+    schema = pa.schema(
         [f for f in SCHEMA if f.name not in dropped],
-        metadata={b"medganbench.schema_version": b"1"},
+        metadata={b"medganbench.schema_version": str(version).encode()},
     )
     plain = [{k: v for k, v in row.items() if k not in dropped} for row in rows]
-    return pa.Table.from_pylist(plain, schema=v1_schema)
+    return pa.Table.from_pylist(plain, schema=schema)
+
+
+def v1_table(*rows: dict[str, Any]) -> pa.Table:
+    """A table as medganbench 0.1 (schema v1, without the v2 … v6 columns) wrote it."""
+    return _table_of_version(1, rows)
 
 
 def v2_table(*rows: dict[str, Any]) -> pa.Table:
     """A table as medganbench wrote it with schema v2 (without ``track``, ``provenance``,
     ``eval_unit`` and ``eval_grid``)."""
-    dropped = V3_COLUMNS + V4_COLUMNS + V5_COLUMNS + V6_COLUMNS
-    v2_schema = pa.schema(
-        [f for f in SCHEMA if f.name not in dropped],
-        metadata={b"medganbench.schema_version": b"2"},
-    )
-    plain = [{k: v for k, v in row.items() if k not in dropped} for row in rows]
-    return pa.Table.from_pylist(plain, schema=v2_schema)
+    return _table_of_version(2, rows)
 
 
 def v3_table(*rows: dict[str, Any]) -> pa.Table:
     """A table as medganbench wrote it with schema v3: no ``eval_unit`` / ``eval_grid``
     columns; a per-patient row said so in its ``metric_args`` (pass them as the row's
     ``metric_args``; the rows' own ``eval_unit`` / ``eval_grid`` are dropped)."""
-    dropped = V4_COLUMNS + V5_COLUMNS + V6_COLUMNS
-    v3_schema = pa.schema(
-        [f for f in SCHEMA if f.name not in dropped],
-        metadata={b"medganbench.schema_version": b"3"},
-    )
-    plain = [{k: v for k, v in row.items() if k not in dropped} for row in rows]
-    return pa.Table.from_pylist(plain, schema=v3_schema)
+    return _table_of_version(3, rows)
 
 
 def v4_table(*rows: dict[str, Any]) -> pa.Table:
     """A table as medganbench wrote it with schema v4: no ``protocol`` / ``selected_step``."""
-    dropped = V5_COLUMNS + V6_COLUMNS
-    v4_schema = pa.schema(
-        [f for f in SCHEMA if f.name not in dropped],
-        metadata={b"medganbench.schema_version": b"4"},
-    )
-    plain = [{k: v for k, v in row.items() if k not in dropped} for row in rows]
-    return pa.Table.from_pylist(plain, schema=v4_schema)
+    return _table_of_version(4, rows)
 
 
 def v5_table(*rows: dict[str, Any]) -> pa.Table:
     """A table as medganbench wrote it with schema v5: no device columns (``device_seconds``,
     ``world_size``, ``per_device_batch``, ``global_batch``)."""
-    v5_schema = pa.schema(
-        [f for f in SCHEMA if f.name not in V6_COLUMNS],
-        metadata={b"medganbench.schema_version": b"5"},
-    )
-    plain = [{k: v for k, v in row.items() if k not in V6_COLUMNS} for row in rows]
-    return pa.Table.from_pylist(plain, schema=v5_schema)
+    return _table_of_version(5, rows)
 
 
 def table_of(*rows: dict[str, Any]) -> pa.Table:
