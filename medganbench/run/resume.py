@@ -60,25 +60,21 @@ def spec_from_identity(identity: Mapping[str, Any]) -> RunSpec:
             eval_grid=str(identity.get("eval_grid", "image_size")),
             select=str(identity.get("select", "final")),
             eval_every=_optional_int(identity.get("eval_every")),
-            devices=_devices(identity.get("devices", 1)),
+            devices=_count(identity.get("devices", 1), "devices"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"The recorded run spec is incomplete or malformed ({exc!r}).") from None
 
 
 def _optional_int(value: Any) -> int | None:
-    """``None``, or ``value`` as an int (a bool or a non-integer is malformed)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{value!r} is not a number of steps")
-    return value
+    """``None``, or ``value`` as a number of steps (see :func:`_count`)."""
+    return None if value is None else _count(value, "steps")
 
 
-def _devices(value: Any) -> int:
-    """The recorded number of devices (a bool or a non-integer is malformed)."""
+def _count(value: Any, of: str) -> int:
+    """``value`` as a recorded count ``of`` something (a bool or a non-integer is malformed)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{value!r} is not a number of devices")
+        raise ValueError(f"{value!r} is not a number of {of}")
     return value
 
 

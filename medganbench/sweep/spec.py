@@ -253,10 +253,10 @@ def parse_sweep(data: Mapping[str, Any], where: str) -> SweepSpec:
 
 
 def _devices(data: Mapping[str, Any], fail: Any) -> int:
-    devices = data.get("devices", 1)
-    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
-        raise fail(f"devices must be a whole number of at least 1, not {devices!r}.")
-    return devices
+    devices = _typed(data, "devices", int, fail, 1)
+    if devices < 1:
+        raise fail(f"devices {devices} must be a number of devices, at least 1.")
+    return int(devices)
 
 
 def _eval_every(data: Mapping[str, Any], fail: Any) -> int | None:
