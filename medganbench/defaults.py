@@ -45,6 +45,12 @@ SAMPLING_METRICS: tuple[str, ...] = (
     "coverage",
     "memorisation",
 )
+#: On a volume dataset (3-D items), a sampling model gets the 3-D distribution metrics: the
+#: three-plane Fréchet distance, the Fréchet radiomics distance of the volumes, the maximum
+#: mean discrepancy and the MS-SSIM diversity of its samples ...
+VOLUME_SAMPLING_METRICS: tuple[str, ...] = ("fd-planes", "frd-3d", "mmd", "ms-ssim-diversity")
+#: ... and a translation model on paired volumes the paired metrics, in 3-D.
+VOLUME_PAIRED_METRICS: tuple[str, ...] = PAIRED_METRICS
 
 #: The largest image side, in pixels, any decoder accepts from a file (see
 #: :mod:`medganbench.data.images`; ``MEDGANBENCH_MAX_IMAGE_SIDE`` overrides it).

@@ -15,6 +15,12 @@ label classes (:attr:`DatasetInfo.labels`) adds ``"label_a"``/``"label_b"``: int
 shape (1, H, W) holding each pixel's class index (0 is the first declared class, usually the
 background). Items of a volume-backed dataset also say which patient volume and slice they are
 (see :mod:`medganbench.core.volumes`).
+
+A **volume dataset** (:attr:`DatasetInfo.volume` set) delivers whole 3-D items instead: ``"a"``
+and ``"b"`` of shape (C, D, H, W), masks (and label maps) of shape (1, D, H, W), every item of
+the declared :class:`~medganbench.core.geometry.VolumeGeometry`. Its registration says so too
+(:attr:`~medganbench.core.specs.DatasetSpec.spatial_dims` ``3``), and only models and metrics
+that declare 3-D support run on it.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from typing import Literal
 
 import torch
 from torch.utils.data import Dataset as TorchDataset
+
+from medganbench.core.geometry import VolumeGeometry
 
 DomainKey = Literal["a", "b"]
 Sample = dict[str, torch.Tensor]
@@ -74,6 +82,9 @@ class DatasetInfo:
         image_size: side length of the square images it delivers.
         labels: the names of the integer classes of its label maps, index by index (empty: the
             dataset has no label maps); items then carry ``label_a`` and ``label_b``.
+        volume: for a volume dataset, what each item is (size, spacing, orientation); ``None``
+            for a dataset of 2-D images. ``image_size`` is then the side of the run's
+            ``--image-size`` grid the volume's in-plane axes follow.
     """
 
     a: DomainInfo
@@ -82,6 +93,12 @@ class DatasetInfo:
     splits: tuple[str, ...]
     image_size: int
     labels: tuple[str, ...] = ()
+    volume: VolumeGeometry | None = None
+
+    @property
+    def spatial_dims(self) -> int:
+        """3 for a volume dataset, else 2: the dimensions of one item's images."""
+        return 2 if self.volume is None else 3
 
     def domain(self, key: DomainKey) -> DomainInfo:
         """Return domain ``"a"`` or ``"b"``."""

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import torch
 
 from medganbench.core.dataset import DomainInfo
+from medganbench.core.geometry import VolumeGeometry
 from medganbench.core.specs import EncoderSpec, WeightsSpec
 
 
@@ -66,6 +67,8 @@ class MetricContext:
             that domain and its label map, ((N, C, H, W) in physical units, (N, 1, H, W)
             int64); for metrics that train a segmenter (:data:`Needs.LABELS`). ``None``
             outside a run or without label maps.
+        volume: the geometry of a volume dataset's items (which array axis is which plane);
+            ``None`` for 2-D images.
     """
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
@@ -80,6 +83,7 @@ class MetricContext:
     encoders: Mapping[str, EncoderSpec] = field(default_factory=dict)
     label_classes: tuple[str, ...] = ()
     training_labelled: Callable[[str], tuple[torch.Tensor, torch.Tensor]] | None = None
+    volume: VolumeGeometry | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,8 @@ class MetricReport:
 @dataclass(frozen=True)
 class EvalBatch:
     """One evaluation batch, in the target domain's physical units.
+
+    On a volume dataset every tensor has a depth axis: (N, C, D, H, W), masks (N, 1, D, H, W).
 
     Attributes:
         pred: generated images, (N, C, H, W).
@@ -155,11 +161,17 @@ class Metric(ABC):
         needs: what the metric needs from the dataset.
         higher_is_better: ranking direction.
         convention: one line stating how the value is computed (written on each row).
+        spatial_dims: the image dimensions it scores: ``(2,)`` (default), ``(3,)`` for a
+            metric of volumes (:class:`EvalBatch` tensors (N, C, D, H, W), the geometry in
+            :attr:`MetricContext.volume`), ``(2, 3)`` for one that means the same on both.
+            The runner refuses a metric whose dimensions are not the dataset's before
+            training. Added in 0.2.0.
     """
 
     needs: ClassVar[Needs]
     higher_is_better: ClassVar[bool]
     convention: ClassVar[str] = ""
+    spatial_dims: ClassVar[tuple[int, ...]] = (2,)
 
     def __init__(
         self, args: Mapping[str, Any] | None = None, ctx: MetricContext | None = None

@@ -57,6 +57,8 @@ class ModelContext:
 class TrainBatch:
     """One training batch, images in [-1, 1].
 
+    On a volume dataset every image and mask has a depth axis: (N, C, D, H, W).
+
     Attributes:
         a: domain-A images, shape (N, C_a, H, W).
         b: domain-B images, shape (N, C_b, H, W).
@@ -100,6 +102,10 @@ class Model(ABC):
             normalise over the global batch (``SyncBatchNorm``), as on one device. Default
             true; a model whose reference keeps per-device statistics sets it false. (CPU
             processes cannot synchronise batch norm: each keeps its own statistics.)
+        spatial_dims: the dimensions of the images the model takes and makes: 2 (default;
+            (N, C, H, W)) or 3 (volumes, (N, C, D, H, W), on a volume dataset: see
+            :attr:`~medganbench.core.dataset.DatasetInfo.volume`). The runner refuses a model
+            on a dataset of the other kind before anything is built. Added in 0.2.0.
     """
 
     task: ClassVar[Task]
@@ -109,6 +115,7 @@ class Model(ABC):
     learned: ClassVar[bool] = True
     batch_scaling: ClassVar[str] = "global"
     sync_batch_norm: ClassVar[bool] = True
+    spatial_dims: ClassVar[int] = 2
 
     def __init__(self, args: Mapping[str, Any], ctx: ModelContext) -> None:
         self.args = dict(args)

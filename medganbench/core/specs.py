@@ -159,6 +159,9 @@ class DatasetSpec(ComponentSpec):
             resolved arguments where an argument decides.
             It must agree with the built dataset's ``info.paired`` (a contract test checks).
         size: the expected size in words, e.g. ``"4974 slices"``.
+        spatial_dims: 2 (items are images) or 3 (items are volumes), known without building the
+            dataset (the default metrics of a run follow it); it must agree with the built
+            dataset's ``info.spatial_dims`` (a contract test checks).
         modalities: the modalities of domains A and B (``("MR", "CT")``), known without
             building the dataset, to name directions ("MR → CT"): a constant pair, or a
             function of the resolved arguments; ``None`` reads them from ``modality`` when it is
@@ -177,6 +180,7 @@ class DatasetSpec(ComponentSpec):
     pairing: str = ""
     paired: bool | str | Callable[..., bool] = False
     size: str = ""
+    spatial_dims: int = 2
     locate: str | Callable[..., Any] | None = None
     download: str | Callable[..., Any] | None = None
     modalities: tuple[str, str] | str | Callable[..., tuple[str, str]] | None = None

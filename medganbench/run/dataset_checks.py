@@ -1,8 +1,10 @@
 """Refusals, before training, of what the dataset or model cannot honour: a native evaluation grid
 the dataset cannot give, validation during training without validation images, label metrics
-without label maps or on a sampler."""
+without label maps or on a sampler, a model or metric of the other spatial dimensions."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from medganbench.core.dataset import Dataset, DatasetInfo
 from medganbench.core.metric import Metric, Needs
@@ -71,4 +73,35 @@ def check_labels(
             "the outputs and train a segmenter on labelled training images.",
             hint="Use a dataset with label classes: phantom-brain, acdc or brats2018 "
             "(medganbench list datasets --details).",
+        )
+
+
+def check_dimensions(
+    run: ResolvedRun, info: DatasetInfo, model_cls: Any, metrics: dict[str, Metric]
+) -> None:
+    """Refuse a 2-D model or metric on a volume dataset, and a 3-D one on a dataset of images.
+
+    Raises:
+        UsageError: naming what takes which dimensions, and what would fit.
+    """
+    spec, dims = run.spec, info.spatial_dims
+    kind = "3-D volumes" if dims == 3 else "2-D images"
+    model_dims = getattr(model_cls, "spatial_dims", 2)
+    if model_dims != dims:
+        raise UsageError(
+            f"Model {spec.model!r} works on {model_dims}-D images, but dataset {spec.dataset!r} "
+            f"serves {kind}.",
+            hint=(
+                f"Pick a {dims}-D model (medganbench list models shows each model's "
+                "dimensions) or a dataset of the model's kind."
+            ),
+        )
+    wrong = [name for name, m in metrics.items() if dims not in type(m).spatial_dims]
+    if wrong:
+        raise UsageError(
+            f"Metric(s) {', '.join(wrong)} do not score {kind} (dataset {spec.dataset!r}).",
+            hint=(
+                "Leave out --metrics to get the dataset's default metrics, or pick metrics "
+                f"for {dims}-D data (medganbench list metrics)."
+            ),
         )

@@ -252,6 +252,7 @@ def score_direction(
                     info.a,
                     info.b,
                     sampled=model.task is Task.SAMPLE,
+                    geometry=info.volume,
                 )
             shown.advance()
     if not grid:

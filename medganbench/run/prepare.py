@@ -28,7 +28,12 @@ from medganbench.fileio import write_json
 from medganbench.leaderboard.store import leaderboard_path, recorded_run_ids
 from medganbench.run.batch_plan import BatchPlan, plan_batches
 from medganbench.run.checkpoint import Checkpoint
-from medganbench.run.dataset_checks import check_eval_grid, check_labels, check_validation_split
+from medganbench.run.dataset_checks import (
+    check_dimensions,
+    check_eval_grid,
+    check_labels,
+    check_validation_split,
+)
 from medganbench.run.device import effective_precision, pick_device, seed_everything
 from medganbench.run.distributed import SINGLE, World, check_world, rank_device, rank_seed
 from medganbench.run.folders import check_folders, check_run_dir
@@ -271,6 +276,7 @@ def build_metrics(
         training_labelled=(
             functools.partial(training_labelled, dataset) if dataset.info.labels else None
         ),
+        volume=dataset.info.volume,
     )
     return {
         name: registries.metrics.get(name).build(run.metric_args[name], metric_ctx)
@@ -313,6 +319,7 @@ def check_compatibility(
             "is unpaired.",
             hint="Use a cycle-consistent model (e.g. cyclegan) or a paired dataset.",
         )
+    check_dimensions(run, info, model_cls, metrics)
     task = getattr(model_cls, "task", Task.TRANSLATE)
     check_labels(run, info, task, metrics)
     paired_metrics = [name for name, m in metrics.items() if m.needs is Needs.PAIRED]

@@ -4,6 +4,10 @@ Each row has a band above it that says what it shows and on what scale, drawn in
 itself, so a grid copied into a paper or an issue still says it: ``input MR | window 0 to 1000
 a.u.``, ``output CT (MR -> CT, a2b) | window -1024 to 3000 HU``. The text is ASCII (``->``):
 Pillow's default font has no arrow glyph.
+
+A volume (a row of (N, C, D, H, W) images) is shown as its three orthogonal mid-slices side by
+side, axial | coronal | sagittal (named from the dataset's declared orientation, see
+:mod:`medganbench.core.geometry`), and its band says so.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from medganbench.core.dataset import DomainInfo, direction_label
+from medganbench.core.geometry import PLANES, VolumeGeometry, mid_slices
 from medganbench.fileio import atomic_write
 
 MAX_COLUMNS = 8
@@ -33,12 +38,14 @@ class GridRow:
     Attributes:
         label: what the row shows, e.g. ``"input MR"``.
         domain: the domain its values are in (their window is the display scale).
-        images: (N, C, H, W) in the domain's units.
+        images: (N, C, H, W) in the domain's units, or (N, C, D, H, W) volumes.
+        geometry: the volumes' geometry (which axis is which plane); ``None`` for 2-D images.
     """
 
     label: str
     domain: DomainInfo
     images: torch.Tensor
+    geometry: VolumeGeometry | None = None
 
 
 def scale_note(domain: DomainInfo) -> str:
@@ -55,12 +62,14 @@ def grid_rows(
     a: DomainInfo,
     b: DomainInfo,
     sampled: bool = False,
+    geometry: VolumeGeometry | None = None,
 ) -> list[GridRow]:
     """The three rows of a direction's grid, labelled with the modalities of ``a`` and ``b``.
 
     A translation shows ``input``, ``output (<direction in modalities>, <code>)`` and
     ``target``; a sampling model (``sampled``), which has no input, shows a real image, its
-    samples (``noise -> <modality>``) and the real images they are scored against.
+    samples (``noise -> <modality>``) and the real images they are scored against. Volumes
+    (``geometry`` given) are shown as their mid-slices (:func:`render_sample_grid`).
     """
     path = direction_label(direction, a.modality, b.modality, arrow="->")
     if sampled:
@@ -76,8 +85,33 @@ def grid_rows(
             f"target {target[0].modality}",
         )
     return [
-        GridRow(label, d, x) for label, (d, x) in zip(labels, (source, output, target), strict=True)
+        GridRow(label, d, x, geometry)
+        for label, (d, x) in zip(labels, (source, output, target), strict=True)
     ]
+
+
+def _planes_note(row: GridRow) -> str:
+    return "" if row.geometry is None else f" | mid-slices {' / '.join(PLANES)}"
+
+
+def _mid_slice_tiles(volumes: torch.Tensor, geometry: VolumeGeometry, pad: int) -> torch.Tensor:
+    """(N, D, H, W) volumes in [0, 1] → (N, h, w) tiles: each volume's axial, coronal and
+    sagittal mid-slices side by side, ``pad`` white pixels apart, bottom-padded white to the
+    tallest."""
+    tiles = []
+    for volume in volumes:
+        planes = list(mid_slices(volume.unsqueeze(0), geometry).values())
+        height = max(p.shape[-2] for p in planes)
+        parts: list[torch.Tensor] = []
+        for p in planes:
+            image = p[0]
+            if parts:
+                parts.append(torch.ones(height, pad))
+            parts.append(
+                torch.nn.functional.pad(image, (0, 0, 0, height - image.shape[0]), value=1.0)
+            )
+        tiles.append(torch.cat(parts, dim=1))
+    return torch.stack(tiles)
 
 
 def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -102,12 +136,13 @@ def render_sample_grid(rows: Sequence[GridRow], pad: int = 2) -> Image.Image:
     are shown as their channel mean. The grid is widened where a label is longer than the row.
     """
     font = _font()
-    texts = [f"{row.label} | {scale_note(row.domain)}" for row in rows]
+    texts = [f"{row.label} | {scale_note(row.domain)}{_planes_note(row)}" for row in rows]
     columns = min(MAX_COLUMNS, min(row.images.shape[0] for row in rows))
     tiles = []
     for row in rows:
         shown = row.domain.to_unit(row.images[:columns].detach().float().cpu()).add(1.0).mul(0.5)
-        tiles.append(shown.mean(dim=1))  # (columns, H, W) in [0, 1]
+        flat = shown.mean(dim=1)  # (columns, H, W) or (columns, D, H, W) in [0, 1]
+        tiles.append(flat if row.geometry is None else _mid_slice_tiles(flat, row.geometry, pad))
     height, width = tiles[0].shape[-2:]
     text_width = max(int(np.ceil(font.getlength(t))) for t in texts) + 2 * pad
     band = LABEL_HEIGHT + height + pad

@@ -314,6 +314,10 @@ def default_metrics(
       directions, plus :data:`~medganbench.defaults.ROUND_TRIP_METRICS` for the round trips of
       a cycle-consistent model (which are true pairs even on unpaired data).
 
+    On a volume dataset (:attr:`~medganbench.core.specs.DatasetSpec.spatial_dims` 3), the
+    3-D sets: :data:`~medganbench.defaults.VOLUME_SAMPLING_METRICS` for a sampling model,
+    :data:`~medganbench.defaults.VOLUME_PAIRED_METRICS` for a translation on paired volumes.
+
     Whether the data are paired comes from the dataset's spec, without building it
     (:meth:`~medganbench.core.specs.DatasetSpec.is_paired`).
 
@@ -323,11 +327,18 @@ def default_metrics(
     """
     model_cls = registries.models.get(model).load()
     task = getattr(model_cls, "task", Task.TRANSLATE)
+    dataset_spec = registries.datasets.get(dataset)
+    if dataset_spec.spatial_dims == 3:
+        return (
+            defaults.VOLUME_SAMPLING_METRICS
+            if task is Task.SAMPLE
+            else defaults.VOLUME_PAIRED_METRICS
+        )
     if task is Task.SAMPLE:
         return defaults.SAMPLING_METRICS
     return metrics_for(
         task,
-        registries.datasets.get(dataset).is_paired(dataset_args or {}),
+        dataset_spec.is_paired(dataset_args or {}),
         cycle_consistent=getattr(model_cls, "cycle_consistent", False),
     )
 

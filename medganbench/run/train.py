@@ -349,14 +349,18 @@ def to_train_batch(
 
     On CUDA the tensors are pinned and copied without blocking the host.
     """
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
     cuda = device.type == "cuda"
+
+    def fmt(x: torch.Tensor) -> torch.memory_format:
+        if not channels_last:
+            return torch.contiguous_format
+        return torch.channels_last_3d if x.dim() == 5 else torch.channels_last
 
     def moved(x: torch.Tensor) -> torch.Tensor:
         return (x.pin_memory() if cuda else x).to(device, non_blocking=cuda)
 
     def image(x: torch.Tensor, domain: DomainInfo) -> torch.Tensor:
-        return domain.to_unit(moved(x)).contiguous(memory_format=fmt)
+        return domain.to_unit(moved(x)).contiguous(memory_format=fmt(x))
 
     return TrainBatch(
         a=image(raw["a"], info.a),
