@@ -13,7 +13,7 @@ from medganbench.cli.common import dataset_context, load_registries, out
 from medganbench.core.loading import DISABLE_ENV, PluginManager
 from medganbench.core.manager import hook_results, make_plugin_manager
 from medganbench.core.registry import Registry
-from medganbench.core.specs import DatasetSpec, EncoderSpec, ModelSpec, TrackerSpec
+from medganbench.core.specs import ComponentSpec, DatasetSpec, EncoderSpec, ModelSpec, TrackerSpec
 from medganbench.errors import PluginError
 from medganbench.run.flops import probe_model
 from medganbench.weights.store import cached
@@ -62,6 +62,8 @@ def list_components(
         table = Table(title=title)
         for column in ("name", "version", "summary", "plugin", "package"):
             table.add_column(column)
+        if name in ("models", "datasets", "metrics"):
+            table.add_column("dims")
         if measure:
             table.add_column("parameters", justify="right")
             table.add_column("GFLOPs/step", justify="right")
@@ -81,6 +83,8 @@ def list_components(
                 entry.plugin,
                 f"{package['name']} {package['version']}".strip(),
             ]
+            if name in ("models", "datasets", "metrics"):
+                row.append(dimensions(entry.spec))
             if measure:
                 row.extend(_model_size_cells(entry.spec, image_size))
             if name == "datasets":
@@ -102,6 +106,17 @@ def list_components(
         out.print(table)
         if details and name == "metrics":
             out.print(_encoders_table(registries.encoders), markup=False)
+
+
+def dimensions(spec: ComponentSpec) -> str:
+    """ "2-D", "3-D" or "2-D, 3-D": the images a model takes, a dataset serves or a metric
+    scores (a model's or metric's class is imported to read it)."""
+    if isinstance(spec, DatasetSpec):
+        dims: tuple[int, ...] = (spec.spatial_dims,)
+    else:
+        declared = getattr(spec.load(), "spatial_dims", 2)
+        dims = tuple(declared) if isinstance(declared, tuple) else (int(declared),)
+    return ", ".join(f"{d}-D" for d in dims)
 
 
 def _encoders_table(encoders: Registry[EncoderSpec]) -> Table:
@@ -142,7 +157,8 @@ def _presence(spec: DatasetSpec, data_dir: Path | None) -> str:
     """ "generated" (nothing to download), "yes: <root>" or "no" (see `datasets download`)."""
     locate = spec.locator()
     if locate is None:
-        return "generated" if spec.name == "phantom-brain" else "given by --dataset-arg root"
+        generated = not any(p.location for p in spec.params)
+        return "generated" if generated else "given by --dataset-arg root"
     root = locate(spec.resolve({}), dataset_context(spec.name, data_dir))
     return f"yes: {root}" if root is not None else "no"
 

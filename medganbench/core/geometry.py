@@ -62,7 +62,7 @@ class VolumeGeometry:
                 f"VolumeGeometry.spacing must be three positive mm values, got {self.spacing}"
             )
         letters = self.orientation.upper()
-        axes = sorted(next(pair for pair in PLANE_AXES.values() if c in pair) for c in letters)
+        axes = sorted(pair for c in letters for pair in PLANE_AXES.values() if c in pair)
         if len(letters) != 3 or axes != sorted(PLANE_AXES.values()):
             raise ValueError(
                 f"VolumeGeometry.orientation must name one of R/L, A/P, S/I per axis, got "

@@ -76,10 +76,21 @@ def check_labels(
         )
 
 
+def scores_dimensions(metric: Metric, dims: int) -> bool:
+    """Whether ``metric`` can score a dataset of ``dims``-D items: it declares them, or it is a
+    pixel-wise (paired or label) metric of 2-D images and the items are volumes, which it then
+    scores as their axial slices and per patient (:mod:`medganbench.run.volume_slices`)."""
+    declared = type(metric).spatial_dims
+    if dims in declared:
+        return True
+    return dims == 3 and 2 in declared and metric.needs in (Needs.PAIRED, Needs.LABELS)
+
+
 def check_dimensions(
     run: ResolvedRun, info: DatasetInfo, model_cls: Any, metrics: dict[str, Metric]
 ) -> None:
-    """Refuse a 2-D model or metric on a volume dataset, and a 3-D one on a dataset of images.
+    """Refuse a 2-D model or a 2-D distribution metric on a volume dataset, and a 3-D model or
+    metric on a dataset of images (see :func:`scores_dimensions`).
 
     Raises:
         UsageError: naming what takes which dimensions, and what would fit.
@@ -96,7 +107,7 @@ def check_dimensions(
                 "dimensions) or a dataset of the model's kind."
             ),
         )
-    wrong = [name for name, m in metrics.items() if dims not in type(m).spatial_dims]
+    wrong = [name for name, m in metrics.items() if not scores_dimensions(m, dims)]
     if wrong:
         raise UsageError(
             f"Metric(s) {', '.join(wrong)} do not score {kind} (dataset {spec.dataset!r}).",

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 
 from medganbench import interrupts, progress
 from medganbench.core.dataset import DatasetInfo, DomainInfo, DomainKey
+from medganbench.core.geometry import VolumeGeometry
 from medganbench.core.metric import (
     EvalBatch,
     Metric,
@@ -29,6 +30,7 @@ from medganbench.fileio import write_bytes
 from medganbench.run.prepare import PreparedRun
 from medganbench.run.samples import GridRow, grid_rows, save_sample_grid
 from medganbench.run.trained import TrainedRun
+from medganbench.run.volume_slices import as_slices, axial_depth, slice_positions
 from medganbench.run.volumes import VolumeCollector, volume_collector
 
 EVAL_BATCH_SIZE = 16
@@ -239,10 +241,7 @@ def score_direction(
                 domain=target_domain.name,
                 **_labels(raw, source_key, target_key, device, model.task),
             )
-            for metric in metrics.values():
-                metric.update(batch)
-            if collector is not None:
-                collector.add(raw, batch.pred, batch.target, batch.mask, batch.labels)
+            feed(metrics, batch, raw, collector, info.volume, compared_domain(direction))
             if not grid:
                 grid = grid_rows(
                     direction,
@@ -259,6 +258,35 @@ def score_direction(
         raise DataError(f"The {split!r} split is empty; nothing to evaluate.")
     feed_training_translations(prepared, direction, metrics)
     return {name: (metric.compute(), metric.report()) for name, metric in metrics.items()}, grid
+
+
+def feed(
+    metrics: dict[str, Metric],
+    batch: EvalBatch,
+    raw: dict[str, torch.Tensor],
+    collector: VolumeCollector | None,
+    geometry: VolumeGeometry | None,
+    compared: DomainKey,
+) -> None:
+    """Hand one evaluated batch to every metric and to the per-patient collector.
+
+    On a volume dataset (``geometry`` given) a metric of volumes (``spatial_dims`` holding 3)
+    gets the volumes; the others, and the collector, get their axial slices
+    (:mod:`medganbench.run.volume_slices`).
+    """
+    if geometry is None:
+        for metric in metrics.values():
+            metric.update(batch)
+        if collector is not None:
+            collector.add(raw, batch.pred, batch.target, batch.mask, batch.labels)
+        return
+    slices = as_slices(batch, geometry)
+    for metric in metrics.values():
+        metric.update(batch if 3 in type(metric).spatial_dims else slices)
+    if collector is not None:
+        depth = axial_depth(batch.pred, geometry)
+        positions = slice_positions(raw, compared, depth)
+        collector.add(positions or {}, slices.pred, slices.target, slices.mask, slices.labels)
 
 
 def _labels(
@@ -307,6 +335,8 @@ def feed_training_translations(
                 domain=target_domain.name,
                 **_labels(raw, source_key, target_key, device, model.task),
             )
+            if info.volume is not None:
+                batch = as_slices(batch, info.volume)
             for metric in wanting:
                 metric.update_training(batch)
             shown.advance()

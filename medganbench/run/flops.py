@@ -17,6 +17,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from medganbench.core.dataset import DatasetInfo, DomainInfo
+from medganbench.core.geometry import VolumeGeometry
 from medganbench.core.model import Model, ModelContext, TrainBatch
 from medganbench.core.specs import ModelSpec
 
@@ -81,6 +82,11 @@ class ModelSize:
     batch_size: int
 
 
+def probe_geometry(image_size: int) -> VolumeGeometry:
+    """The volumes a 3-D model is probed on: ``image_size``³ voxels of 1 mm."""
+    return VolumeGeometry((image_size,) * 3, (1.0, 1.0, 1.0), "SPL", "probe")
+
+
 def probe_model(
     spec: ModelSpec, image_size: int, args: dict[str, Any] | None = None, seed: int = 0
 ) -> ModelSize:
@@ -88,7 +94,8 @@ def probe_model(
 
     Args:
         spec: the model's spec.
-        image_size: side length of the probe images.
+        image_size: side length of the probe images (of the probe volumes' cube, for a 3-D
+            model: :func:`probe_geometry`).
         args: raw model arguments (defaults for the rest).
         seed: seeds the probe's weights and images.
 
@@ -98,19 +105,21 @@ def probe_model(
     Raises:
         UsageError / UnknownNameError: ``args`` do not validate against the spec.
     """
+    cube = getattr(spec.load(), "spatial_dims", 2) == 3
     info = DatasetInfo(
         a=PROBE_DATASET.a,
         b=PROBE_DATASET.b,
         paired=True,
         splits=PROBE_DATASET.splits,
         image_size=image_size,
+        volume=probe_geometry(image_size) if cube else None,
     )
     torch.manual_seed(seed)
     ctx = ModelContext(image_size, info, torch.device("cpu"), seed)
     model: Model = spec.build(args or {}, ctx)
     n = model.batch_size
     generator = torch.Generator().manual_seed(seed)
-    shape = (n, 1, image_size, image_size)
+    shape = (n, 1, *(image_size,) * info.spatial_dims)
     batch = TrainBatch(
         a=torch.rand(shape, generator=generator) * 2 - 1,
         b=torch.rand(shape, generator=generator) * 2 - 1,
