@@ -15,7 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from medganbench_plugins.nn.layers import check_dims
+
 NORM_KINDS: tuple[str, ...] = ("switchable", "instance", "batch", "layer")
+#: The kinds :func:`make_norm` builds for volumes (Switchable Normalization is 2-D only).
+VOLUME_NORM_KINDS: tuple[str, ...] = ("instance", "batch", "layer")
 
 
 class SwitchableNorm2d(nn.Module):
@@ -228,22 +232,30 @@ class _SwitchableNorm(torch.autograd.Function):
         return dx.to(x.dtype), d_weight, d_bias, d_mean_mix, d_var_mix, None, None, None
 
 
-def make_norm(kind: str, channels: int, eps: float = 1e-5) -> nn.Module:
-    """Build a 2-D normalisation layer by name.
+def make_norm(kind: str, channels: int, eps: float = 1e-5, dims: int = 2) -> nn.Module:
+    """Build a normalisation layer by name, for images (``dims`` 2) or volumes (``dims`` 3).
 
     ``instance`` is affine-free without running statistics (as in CycleGAN's reference setup);
-    ``layer`` normalises each sample over (C, H, W) with a per-channel affine (GroupNorm with one
-    group); ``batch`` is :class:`torch.nn.BatchNorm2d`.
+    ``layer`` normalises each sample over (C, H, W) — (C, D, H, W) for volumes — with a
+    per-channel affine (GroupNorm with one group); ``batch`` is :class:`torch.nn.BatchNorm2d`
+    (:class:`torch.nn.BatchNorm3d` for volumes). ``switchable`` exists for images only.
 
     Raises:
-        ValueError: unknown ``kind``.
+        ValueError: unknown ``kind``, unsupported ``dims``, or ``switchable`` with ``dims`` 3.
     """
+    volume = check_dims(dims) == 3
     if kind == "switchable":
+        if volume:
+            raise ValueError(
+                "switchable norm is 2-D only; for volumes use one of "
+                + ", ".join(VOLUME_NORM_KINDS)
+            )
         return SwitchableNorm2d(channels, eps=eps)
     if kind == "instance":
-        return nn.InstanceNorm2d(channels, eps=eps, affine=False, track_running_stats=False)
+        instance = nn.InstanceNorm3d if volume else nn.InstanceNorm2d
+        return instance(channels, eps=eps, affine=False, track_running_stats=False)
     if kind == "batch":
-        return nn.BatchNorm2d(channels, eps=eps)
+        return nn.BatchNorm3d(channels, eps=eps) if volume else nn.BatchNorm2d(channels, eps=eps)
     if kind == "layer":
         return nn.GroupNorm(1, channels, eps=eps)
     raise ValueError(f"unknown norm {kind!r}; expected one of {', '.join(NORM_KINDS)}")
