@@ -112,7 +112,11 @@ def dimensions(spec: ComponentSpec) -> str:
     """ "2-D", "3-D" or "2-D, 3-D": the images a model takes, a dataset serves or a metric
     scores (a model's or metric's class is imported to read it)."""
     if isinstance(spec, DatasetSpec):
-        dims: tuple[int, ...] = (spec.spatial_dims,)
+        dims: tuple[int, ...] = (
+            (2, 3)
+            if callable(spec.spatial_dims) or isinstance(spec.spatial_dims, str)
+            else (spec.spatial_dims,)
+        )
     else:
         declared = getattr(spec.load(), "spatial_dims", 2)
         dims = tuple(declared) if isinstance(declared, tuple) else (int(declared),)

@@ -39,25 +39,31 @@ class VolumeGeometry:
     Attributes:
         size: voxels along the array axes (D, H, W) of an item's images.
         spacing: millimetres between voxel centres along (D, H, W), after any resampling the
-            dataset does.
+            dataset does; ``None`` where it differs from patient to patient (a dataset of
+            files that keeps each patient's own grid says so in its docs).
         orientation: three letters, one per array axis (D, H, W), each the anatomical
             direction that axis's index increases toward: ``R``/``L``, ``A``/``P``,
             ``S``/``I`` (nibabel's axis codes). ``"SPL"``: D runs inferior → superior, H
             anterior → posterior, W right → left (an axial slice shown as radiologists view it).
+            Plane names need only which array axis lies on which anatomical axis; a dataset
+            that cannot know the signs gives nominal ones and says so.
         crop: how an item was cut from its source volume, in words (e.g. ``"whole head
             resampled"`` or ``"random 32³ crop"``); shown by ``medganbench list datasets``.
     """
 
     size: tuple[int, int, int]
-    spacing: tuple[float, float, float]
+    spacing: tuple[float, float, float] | None
     orientation: str
     crop: str = "whole volume"
+    whole_volumes: bool = False
 
     def __post_init__(self) -> None:
         # A wrong geometry makes every plane-wise number wrong, so it fails where it is made.
         if len(self.size) != 3 or any(int(s) < 1 for s in self.size):
             raise ValueError(f"VolumeGeometry.size must be three positive ints, got {self.size}")
-        if len(self.spacing) != 3 or any(not float(s) > 0 for s in self.spacing):
+        if self.spacing is not None and (
+            len(self.spacing) != 3 or any(not float(s) > 0 for s in self.spacing)
+        ):
             raise ValueError(
                 f"VolumeGeometry.spacing must be three positive mm values, got {self.spacing}"
             )

@@ -160,8 +160,9 @@ class DatasetSpec(ComponentSpec):
             It must agree with the built dataset's ``info.paired`` (a contract test checks).
         size: the expected size in words, e.g. ``"4974 slices"``.
         spatial_dims: 2 (items are images) or 3 (items are volumes), known without building the
-            dataset (the default metrics of a run follow it); it must agree with the built
-            dataset's ``info.spatial_dims`` (a contract test checks).
+            dataset (the default metrics of a run follow it): a constant, or a function of the
+            resolved arguments where an argument decides (a volume dataset's ``dims``). It
+            must agree with the built dataset's ``info.spatial_dims`` (a contract test checks).
         modalities: the modalities of domains A and B (``("MR", "CT")``), known without
             building the dataset, to name directions ("MR → CT"): a constant pair, or a
             function of the resolved arguments; ``None`` reads them from ``modality`` when it is
@@ -180,7 +181,7 @@ class DatasetSpec(ComponentSpec):
     pairing: str = ""
     paired: bool | str | Callable[..., bool] = False
     size: str = ""
-    spatial_dims: int = 2
+    spatial_dims: int | str | Callable[..., int] = 2
     locate: str | Callable[..., Any] | None = None
     download: str | Callable[..., Any] | None = None
     modalities: tuple[str, str] | str | Callable[..., tuple[str, str]] | None = None
@@ -222,6 +223,18 @@ class DatasetSpec(ComponentSpec):
             return str(a), str(b)
         found = re.fullmatch(r"\s*(\w+)\s*→\s*(\w+)\s*", self.modality)
         return (found.group(1), found.group(2)) if found else None
+
+    def dimensions(self, raw_args: Mapping[str, ArgValue]) -> int:
+        """2 or 3: the dimensions of the items the dataset built with these arguments serves
+        (see :attr:`spatial_dims`).
+
+        Raises:
+            UnknownNameError, UsageError: the arguments do not resolve.
+            PluginError: the ``spatial_dims`` function cannot be imported.
+        """
+        if isinstance(self.spatial_dims, int):
+            return self.spatial_dims
+        return int(load_ref(self.spatial_dims, self.name)(self.resolve(raw_args)))
 
     def is_paired(self, raw_args: Mapping[str, ArgValue]) -> bool:
         """Whether the dataset built with these arguments is paired (see :attr:`paired`).

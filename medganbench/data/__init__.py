@@ -89,6 +89,7 @@ _EXPORTS: dict[str, str] = {
     "VolumeDescriptor": "descriptor",
     "dataset_hook": "declare",
     "root_param": "declare",
+    "dims_param": "declare",
     "FolderSettings": "image_listing",
     "FolderSource": "image_source",
     "load_folders": "image_source",
@@ -99,7 +100,7 @@ if TYPE_CHECKING:
     from medganbench.data.assemble import paired_dataset, single_dataset, unpaired_dataset
     from medganbench.data.cache import cached
     from medganbench.data.dataroot import env_var, find_root, locate_root
-    from medganbench.data.declare import dataset_hook, root_param
+    from medganbench.data.declare import dataset_hook, dims_param, root_param
     from medganbench.data.descriptor import VolumeDescriptor
     from medganbench.data.dicom import DicomFileError, assemble_series, list_dicom_files
     from medganbench.data.files import (
@@ -197,6 +198,7 @@ __all__ = [
     "read_volume",
     "relative",
     "root_param",
+    "dims_param",
     "single_dataset",
     "split_params",
     "split_ratios",

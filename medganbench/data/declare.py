@@ -37,6 +37,20 @@ def root_param(dataset: str, holds: str) -> Param:
     )
 
 
+def dims_param() -> Param:
+    """The ``dims`` argument of a paired volume dataset: ``2`` serves slices (default), ``3``
+    serves volumes (:mod:`medganbench.data.volume_items`): crops of ``--image-size``³ to train
+    3-D models on, whole volumes to evaluate them on."""
+    return Param(
+        "dims",
+        2,
+        "2: slices; 3: volumes (crops of image_size³ slices to train, whole volumes to evaluate)",
+        choices=(2, 3),
+        # Added in 0.2.0: runs of slices keep the ids (and the data their fingerprints) they had.
+        omit_default=True,
+    )
+
+
 def dataset_hook(*declared: DatasetSpec | Declares) -> Callable[[], list[DatasetSpec]]:
     """The ``medganbench_datasets`` hook returning these datasets' specs.
 

@@ -13,7 +13,9 @@ serves them with each slice's patient key, so every volume dataset gets per-pati
 The arguments the toolkit reads, where the descriptor declares them (declare only those that
 apply; each one declared enters the fingerprint): ``root`` (the data root; with
 ``location=True``), ``slice_axis`` (default :attr:`VolumeDescriptor.slice_axis`),
-``percentile`` (MR normalisation, default 99.5), ``skip_empty`` (default true), and the split
+``percentile`` (MR normalisation, default 99.5), ``skip_empty`` (default true), ``dims`` (a
+paired dataset's ``2`` slices or ``3`` volumes: :func:`~medganbench.data.declare.dims_param`,
+:mod:`~medganbench.data.volume_items`), and the split
 arguments of :func:`~medganbench.data.splits.split_params` (``val_fraction``,
 ``test_fraction``, ``seed``, ``strict``; required).
 """
@@ -39,7 +41,8 @@ from medganbench.data.patients import CutSettings, Patient, read_patients
 from medganbench.data.problems import InputProblems, warn_problems
 from medganbench.data.serve import SlicesDataset
 from medganbench.data.splits import split_ratios
-from medganbench.errors import DataError
+from medganbench.data.volume_items import VolumesDataset
+from medganbench.errors import DataError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +129,14 @@ class VolumeDescriptor:
             paired=(fixed == "paired") if fixed else self.is_paired,
             size=self.size,
             modalities=self.modalities,
+            spatial_dims=self.dimensions if any(p.name == "dims" for p in self.params) else 2,
             locate=self.locate,
             download=self.download if self.downloadable else None,
         )
+
+    def dimensions(self, args: Args) -> int:
+        """2 (slices) or 3 (volumes) with these (resolved) arguments."""
+        return int(args.get("dims", 2))
 
     def pairing_of(self, args: Args) -> Pairing:
         """The pairing with these (resolved) arguments."""
@@ -189,7 +197,7 @@ class VolumeDescriptor:
             classes=len(self.labels),
         )
 
-    def build(self, args: Args, ctx: DatasetContext) -> SlicesDataset:
+    def build(self, args: Args, ctx: DatasetContext) -> SlicesDataset | VolumesDataset:
         """Build the dataset (the factory the spec points at).
 
         Raises:
@@ -252,6 +260,13 @@ class VolumeDescriptor:
         warn_problems(self.name, dataset.problems)
         if labels and not dataset.info.labels:
             log.info("%s: not every patient has a label map; no labels are served.", self.name)
+        if self.dimensions(args) == 3:
+            if pairing != "paired":
+                raise UsageError(
+                    f"{self.name}: dims=3 serves paired volumes; this dataset is {pairing}.",
+                    hint="Leave dims at 2 for unpaired or single-domain data.",
+                )
+            return VolumesDataset(dataset, settings.axis)
         return dataset
 
 

@@ -125,12 +125,15 @@ def fingerprint_extra(
     name: str, version: str, args: Mapping[str, Any], size: int
 ) -> dict[str, Any]:
     """What besides the files shapes a dataset's slices: name, version, image size and the
-    arguments (the ``root`` location excluded: moving the data changes no result)."""
+    arguments (the ``root`` location excluded: moving the data changes no result; ``dims`` at
+    2 too: the slices served before the argument existed, so their fingerprints stay)."""
     return {
         "dataset": name,
         "version": version,
         "image_size": size,
-        "args": {k: v for k, v in args.items() if k != "root"},
+        "args": {
+            k: v for k, v in args.items() if k != "root" and not (k == "dims" and v == 2)
+        },
     }
 
 

@@ -30,8 +30,9 @@ from medganbench.fileio import write_bytes
 from medganbench.run.prepare import PreparedRun
 from medganbench.run.samples import GridRow, grid_rows, save_sample_grid
 from medganbench.run.trained import TrainedRun
-from medganbench.run.volume_slices import as_slices, axial_depth, slice_positions
+from medganbench.run.volume_slices import SLICE_PLANE, as_slices, axial_depth, slice_positions
 from medganbench.run.volumes import VolumeCollector, volume_collector
+from medganbench.run.windows import translate_by_windows
 
 EVAL_BATCH_SIZE = 16
 #: Every direction a model may ask to be evaluated in.
@@ -209,7 +210,9 @@ def score_direction(
     target_key = source_key if is_cycle(direction) else direction[2]
     source_domain: DomainInfo = info.domain(source_key)  # type: ignore[arg-type]
     target_domain: DomainInfo = info.domain(target_key)  # type: ignore[arg-type]
-    loader = DataLoader(prepared.dataset.split(split), batch_size=EVAL_BATCH_SIZE)
+    whole = info.volume is not None and info.volume.whole_volumes
+    # Whole volumes differ in length: one at a time.
+    loader = DataLoader(prepared.dataset.split(split), batch_size=1 if whole else EVAL_BATCH_SIZE)
     for metric in metrics.values():
         metric.reset()
     model.eval_mode()
@@ -223,7 +226,7 @@ def score_direction(
             target = raw[target_key].to(device)
             source = raw[source_key].to(device)
             if model.task is Task.TRANSLATE:
-                pred_unit = translate(model, source_domain.to_unit(source), direction)
+                pred_unit = translate_volume(model, source_domain.to_unit(source), direction, info)
             else:
                 pred_unit = model.sample(target.shape[0], generator)
             if pred_unit.shape != target.shape:
@@ -359,6 +362,20 @@ def artifact_name(name: str, direction: str, primary: str) -> str:
 def compared_domain(direction: str) -> DomainKey:
     """The domain a direction's outputs are compared with: its end, or its start for a cycle."""
     return "a" if direction[-1] == "a" else "b"
+
+
+def translate_volume(
+    model: Model, source: torch.Tensor, direction: str, info: DatasetInfo
+) -> torch.Tensor:
+    """:func:`translate`, window by window along the axial axis where the dataset's evaluation
+    items are whole volumes longer than its training crops (:mod:`medganbench.run.windows`)."""
+    geometry = info.volume
+    if geometry is None or not geometry.whole_volumes:
+        return translate(model, source, direction)
+    axis = geometry.plane_axis(SLICE_PLANE)
+    return translate_by_windows(
+        lambda x: translate(model, x, direction), source, geometry.size[axis], axis
+    )
 
 
 def translate(model: Model, source: torch.Tensor, direction: str) -> torch.Tensor:

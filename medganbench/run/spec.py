@@ -328,7 +328,7 @@ def default_metrics(
     model_cls = registries.models.get(model).load()
     task = getattr(model_cls, "task", Task.TRANSLATE)
     dataset_spec = registries.datasets.get(dataset)
-    if dataset_spec.spatial_dims == 3:
+    if dataset_spec.dimensions(dataset_args or {}) == 3:
         return (
             defaults.VOLUME_SAMPLING_METRICS
             if task is Task.SAMPLE

@@ -14,7 +14,9 @@ metric convention: ``--metric-arg psnr.convention=synthrad2023``). The challenge
 every slice's mask; slices without body are not delivered. Patients are split with ``seed``
 (70/15/15 by default) and the case names (the challenge's own pseudonymous ids) are the volume
 ids of per-patient evaluation. ``.mha`` files need SimpleITK (``pip install
-'medganbench[mha]'``). Everything else is the toolkit's (:mod:`medganbench.data.descriptor`).
+'medganbench[mha]'``). ``dims=3`` serves the same data as volumes for 3-D models: crops of
+``--image-size``³ to train, each patient's whole volume to evaluate (translated window by window,
+scored per patient as the challenges score). Everything else is the toolkit's (:mod:`medganbench.data.descriptor`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from medganbench.data import (
     VolumeDescriptor,
     ct_domain,
     dataset_hook,
+    dims_param,
     mr_domain,
     relative,
     root_param,
@@ -84,6 +87,7 @@ def _params(name: str) -> tuple[Param, ...]:
         Param("source", "mr", "domain A: MR (Task 1) or CBCT (Task 2)", choices=("mr", "cbct")),
         Param("slice_axis", 2, "array axis of the slices (2: axial)", choices=(0, 1, 2)),
         Param("percentile", 99.5, "MR: per-volume percentile mapped to 1.0", minimum=50.0),
+        dims_param(),
         *split_params("patients"),
     )
 
