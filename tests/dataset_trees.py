@@ -24,6 +24,7 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 
 PHANTOM = {"train_subjects": 2, "val_subjects": 2, "test_subjects": 2, "slices_per_subject": 2}
+PHANTOM_3D = {"train_subjects": 2, "val_subjects": 2, "test_subjects": 2}
 
 
 def _disc(seed: int, size: int = 40) -> np.ndarray:
@@ -246,6 +247,8 @@ def contract_args(name: str, trees: Path, cache_dir: Path) -> dict[str, object]:
     """
     if name == "phantom-brain":
         return dict(PHANTOM)
+    if name == "phantom-brain-3d":
+        return dict(PHANTOM_3D)
     build, in_cache = _BUILDERS[name]
     root = cache_dir if in_cache else trees / name
     marker = root / ".contract-tree"

@@ -48,6 +48,7 @@ AUTOLOAD_ENV = "MEDGANBENCH_DISABLE_PLUGIN_AUTOLOAD"
 #: Built-in plugin modules, registered in this order before any third-party plugin.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.datasets.phantom_brain",
+    "medganbench_plugins.datasets.phantom_brain3d",
     "medganbench_plugins.datasets.dicom_folder",
     "medganbench_plugins.datasets.nifti_folder",
     "medganbench_plugins.datasets.brats",

@@ -3,6 +3,11 @@
 ``label_slice`` paints, for one subject at one slice level, the nested head shells, the cortex
 and white matter, the deep structures and the lesion (see
 :mod:`medganbench_plugins.datasets.phantom_anatomy` for the random parameters). Pure numpy.
+
+A 2-D slice approximates how a plane cuts the shells (each shell's section is the head's
+section less a thickness grown by the obliquity of the cut, capped); a volume's planes ask for
+the exact cut of nested ellipsoids (``nested=True``), so near the poles the shells close over
+the brain and beyond them the plane is air, as in a 3-D head.
 """
 
 from __future__ import annotations
@@ -69,21 +74,29 @@ def _bump(level: float, centre: float, half_width: float) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def label_slice(x: F32, y: F32, subject: SubjectAnatomy, level: float) -> NDArray[np.uint8]:
+def label_slice(
+    x: F32, y: F32, subject: SubjectAnatomy, level: float, *, nested: bool = False
+) -> NDArray[np.uint8]:
     """Evaluate the subject's anatomy at the given coordinates of one slice.
 
     Args:
-        x: FOV x coordinates (any shape), already warped.
+        x: FOV x coordinates (2-D), already warped.
         y: FOV y coordinates, same shape.
         subject: the subject.
         level: the slice level.
+        nested: cut the shells as nested ellipsoids (a plane of a volume; any level), rather
+            than as the 2-D phantom's slices do (see the module docstring). The brain and
+            everything inside it are the same in both.
 
     Returns:
         :class:`Label` values (uint8), same shape as ``x``.
     """
     xh, yh = _to_head_frame(x, y, subject)
     labels = np.zeros(x.shape, dtype=np.uint8)
-    brain_a, brain_b = _label_shells(labels, xh, yh, subject, level)
+    sections = _ellipsoid_sections(subject, level) if nested else _slice_sections(subject, level)
+    brain_a, brain_b = _label_shells(labels, xh, yh, sections)
+    if brain_a <= 0.0 or brain_b <= 0.0:
+        return labels  # a plane beyond the brain (near or past a pole): shells or air only
     u = xh / np.float32(brain_a)
     v = yh / np.float32(brain_b)
     # Paint each group only inside the box of pixels it can reach (label arrays are views, so
@@ -114,26 +127,61 @@ def _to_head_frame(x: F32, y: F32, subject: SubjectAnatomy) -> tuple[F32, F32]:
     return c * dx + s * dy, -s * dx + c * dy
 
 
-def _label_shells(
-    labels: NDArray[np.uint8], xh: F32, yh: F32, subject: SubjectAnatomy, level: float
-) -> tuple[float, float]:
-    """Paint the nested head ellipses (scalp → CSF) into ``labels``.
+#: One shell's section in a plane: its label and the half axes (x, y) of its outer boundary.
+_Section = tuple[int, float, float]
 
-    Returns:
-        The half axes of the inner-table surface, which bound the brain.
-    """
+
+def _slice_sections(subject: SubjectAnatomy, level: float) -> list[_Section]:
+    """The shells' sections as the 2-D phantom cuts them: each the head's section less the
+    thicknesses outside it, grown by the obliquity of the cut."""
     scale = head_scale(level)
     a, b = subject.head_a * scale, subject.head_b * scale
     # A plane cuts a curved shell obliquely away from the equator, so the shell looks thicker by
     # about 1/scale there (capped, since at the vertex it would diverge).
     thickening = subject.shell_scale / max(scale, 0.7)
-    x2, y2 = xh * xh, yh * yh
+    sections: list[_Section] = []
     depth = 0.0
     for label, thickness in SHELL_THICKNESS:
-        inside = x2 / np.float32((a - depth) ** 2) + y2 / np.float32((b - depth) ** 2) < 1.0
-        labels[inside] = label
+        sections.append((label, a - depth, b - depth))
         depth += thickness * thickening
-    return a - depth, b - depth
+    return sections
+
+
+def _ellipsoid_sections(subject: SubjectAnatomy, level: float) -> list[_Section]:
+    """The shells' sections where the plane at ``level`` cuts them as nested ellipsoids: each
+    shell's outer boundary is the head ellipsoid with every half axis (the height too) shortened
+    by the thicknesses outside it. Shells the plane misses are left out, from the outermost
+    one it misses on."""
+    z = (level - HEAD_CENTRE_LEVEL) * LEVEL_TO_FOV  # FOV units from the head's centre plane
+    sections: list[_Section] = []
+    depth = 0.0
+    for label, thickness in SHELL_THICKNESS:
+        half_height = HEAD_HALF_HEIGHT * LEVEL_TO_FOV - depth
+        if half_height <= abs(z):
+            break  # the plane passes above or below this ellipsoid, and all inside it
+        scale = math.sqrt(1.0 - (z / half_height) ** 2)
+        sections.append((label, (subject.head_a - depth) * scale, (subject.head_b - depth) * scale))
+        depth += thickness * subject.shell_scale
+    return sections
+
+
+def _label_shells(
+    labels: NDArray[np.uint8], xh: F32, yh: F32, sections: list[_Section]
+) -> tuple[float, float]:
+    """Paint the nested head ellipses (scalp → CSF), outermost first, into ``labels``.
+
+    Returns:
+        The half axes of the inner-table surface, which bound the brain (the innermost
+        section's, the CSF having no thickness of its own); (0, 0) where the plane cuts no CSF.
+    """
+    x2, y2 = xh * xh, yh * yh
+    for label, a, b in sections:
+        inside = x2 / np.float32(a**2) + y2 / np.float32(b**2) < 1.0
+        labels[inside] = label
+    if len(sections) < len(SHELL_THICKNESS):
+        return 0.0, 0.0
+    _, a, b = sections[-1]
+    return a, b
 
 
 def _label_brain(

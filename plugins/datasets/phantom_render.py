@@ -6,7 +6,9 @@ Labels are evaluated on a 2× supersampled grid, turned into tissue properties, 
 to the target size so edges carry partial-volume mixtures; the delivered label map gives each
 pixel the tissue covering most of its four sub-samples. Every random draw comes from a
 :class:`numpy.random.Generator` seeded from the caller's entropy, and the anatomy and warp draws
-do not depend on the image size.
+do not depend on the image size. The step from supersampled labels to images
+(:func:`render_tissues`) works on volumes too; :mod:`~medganbench_plugins.datasets.phantom_volume`
+renders whole heads with it.
 """
 
 from __future__ import annotations
@@ -76,13 +78,13 @@ def sample_slice_draws(rng: np.random.Generator) -> SliceDraws:
 
 @dataclass(frozen=True)
 class SliceImages:
-    """One rendered slice.
+    """One rendered slice, or volume (:func:`render_tissues` makes both).
 
     Attributes:
-        mr: MR magnitude image in delivered a.u., (H, W) float32.
-        ct: CT image in HU, (H, W) float32.
-        mask: head mask, (H, W) bool.
-        labels: tissue of each pixel (a :class:`Label` value), (H, W) uint8.
+        mr: MR magnitude image in delivered a.u., (H, W) (a volume: (D, H, W)) float32.
+        ct: CT image in HU, same shape, float32.
+        mask: head mask, same shape, bool.
+        labels: tissue of each pixel (a :class:`Label` value), same shape, uint8.
     """
 
     mr: F32
@@ -120,29 +122,58 @@ def render_slice(
     x = (fine[None, :] + dx).astype(np.float32)
     y = (fine[:, None] + dy).astype(np.float32)
     labels = label_slice(x, y, subject, level)
+    bias = 1.0 + draws.bias_amplitude * evaluate_field(draws.bias, pixel_centres(size))
+    return render_tissues(labels, subject, seq, bias, noise_rng)
 
+
+def render_tissues(
+    fine_labels: NDArray[np.uint8],
+    subject: SubjectAnatomy,
+    seq: SpinEcho,
+    bias: F64,
+    noise_rng: np.random.Generator,
+) -> SliceImages:
+    """Turn labels sampled on the 2× supersampled grid into the delivered images.
+
+    Tissue properties are averaged over each output pixel (partial volume), CT is blurred by
+    the scanner's point spread and gets Gaussian noise, MR gets the bias field and Rician
+    noise. Works on a slice and on a volume alike.
+
+    Args:
+        fine_labels: :class:`Label` values on the supersampled grid, (2H, 2W) or (2D, 2H, 2W).
+        subject: the subject (tissue table and noise levels).
+        seq: MR weighting.
+        bias: multiplicative MR bias field at the output size.
+        noise_rng: generator for the CT noise, then the MR noise (advanced by 3 normals per
+            output pixel).
+
+    Returns:
+        The aligned MR, CT, mask (at least half the pixel is head) and majority labels.
+    """
     table = tissue_arrays(subject.tissues)
     mr_values = spin_echo_signal(table["pd"], table["t1"], table["t2"], seq) * mr_scale(seq)
     # Average tissue *properties* over each output pixel: a boundary pixel holds a mixture.
-    ct = average_pool2(table["hu"].astype(np.float32)[labels])
-    mr = average_pool2(mr_values.astype(np.float32)[labels])
-    head_fraction = average_pool2((labels != Label.AIR).astype(np.float32))
+    ct = average_pool2(table["hu"].astype(np.float32)[fine_labels])
+    mr = average_pool2(mr_values.astype(np.float32)[fine_labels])
+    head_fraction = average_pool2((fine_labels != Label.AIR).astype(np.float32))
 
     ct = gaussian_blur(ct, CT_BLUR_SIGMA)
     ct = (ct + noise_rng.standard_normal(ct.shape) * subject.ct_noise_hu).astype(np.float32)
-
-    coarse = pixel_centres(size)
-    bias = 1.0 + draws.bias_amplitude * evaluate_field(draws.bias, coarse)
     mr = rician((mr * bias).astype(np.float32), subject.mr_noise, noise_rng)
-    return SliceImages(mr=mr, ct=ct, mask=head_fraction >= 0.5, labels=majority_label(labels))
+    return SliceImages(mr=mr, ct=ct, mask=head_fraction >= 0.5, labels=majority_label(fine_labels))
 
 
 def majority_label(fine: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """The label covering most of each 2 × 2 block of the supersampled grid (ties: the lower
-    label), as an (H, W) map at the output size."""
-    h, w = fine.shape[0] // 2, fine.shape[1] // 2
-    blocks = fine[: 2 * h, : 2 * w].reshape(h, 2, w, 2).transpose(0, 2, 1, 3).reshape(h, w, 4)
-    counts = np.stack([(blocks == label).sum(axis=2) for label in Label], axis=0)
+    """The label covering most of each 2 × 2 block (2-D) or 2 × 2 × 2 block (3-D) of the
+    supersampled grid (ties: the lower label), as a map at the output size."""
+    coarse = tuple(side // 2 for side in fine.shape)
+    n = len(coarse)
+    # (h, 2, w, 2, ...) → (h, w, ..., 2, 2, ...) → (h, w, ..., 2**n): each block's samples.
+    split = fine[tuple(slice(0, 2 * side) for side in coarse)].reshape(
+        tuple(d for side in coarse for d in (side, 2))
+    )
+    blocks = split.transpose(*range(0, 2 * n, 2), *range(1, 2 * n, 2)).reshape(*coarse, 2**n)
+    counts = np.stack([(blocks == label).sum(axis=-1) for label in Label], axis=0)
     return counts.argmax(axis=0).astype(np.uint8)
 
 

@@ -1,13 +1,16 @@
-"""Every file-backed dataset, and the phantom, serves the recorded fingerprint and tensors.
+"""Every file-backed dataset, and the phantoms, serve the recorded fingerprint and tensors.
 
-tests/data/golden_datasets.json holds, per dataset (and three phantom configurations), the
-fingerprint, the split sizes and the sum and sum of squares of every split's A and B images and
-masks, built on the byte-for-byte reproducible trees of tests/data/golden_trees.py at 32 px.
+tests/data/golden_datasets.json holds, per dataset (and three ``phantom-brain`` configurations
+and one ``phantom-brain-3d``), the fingerprint, the split sizes and the sum and sum of squares of
+every split's A and B images and masks, built on the byte-for-byte reproducible trees of
+tests/data/golden_trees.py at 32 px (the 3-D phantom: 32³ voxels).
 Entries marked ``pre-toolkit implementation`` were recorded with the dataset code before the
 data toolkit (commit 60593cd): those datasets kept their version because the toolkit serves the
 same pixels and splits, and this test is the proof. The others changed version (their modules
-say why) and are pinned to the toolkit's values. Sums are compared to 1e-6 relative, since a
-CPU's vector width may change the last bit of a resized pixel; fingerprints and sizes exactly.
+say why) and are pinned to the toolkit's values; ``phantom-brain-3d`` is pinned to its version
+1 as introduced (the 2-D phantom's renderer was generalised for it, and the 2-D entries prove
+that changed none of their data). Sums are compared to 1e-6 relative, since a CPU's vector
+width may change the last bit of a resized pixel; fingerprints and sizes exactly.
 """
 
 from __future__ import annotations
