@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from medganbench.core.dataset import Dataset
+from medganbench.core.dataset import Dataset, DatasetInfo
 from medganbench.errors import UsageError
 from medganbench.testing.report import Contract, ContractViolation, NotApplicable, Probe, expect
 from medganbench.testing.support import IMAGE_SIZE, build_dataset, check_declaration
@@ -41,7 +41,15 @@ def _pairing(probe: Probe) -> str:
         f"the spec declares modalities {modalities}, the built dataset "
         f"({info.a.modality!r}, {info.b.modality!r})",
     )
-    return f"paired={built} and modalities {modalities or 'undeclared'}, as the spec declares"
+    dims = probe.spec.dimensions(probe.args)
+    expect(
+        dims == info.spatial_dims,
+        f"the spec declares {dims}-D items, the built dataset serves {info.spatial_dims}-D ones",
+    )
+    return (
+        f"paired={built}, modalities {modalities or 'undeclared'} and {dims}-D items, as the "
+        "spec declares"
+    )
 
 
 def _domains(probe: Probe) -> str:
@@ -55,6 +63,18 @@ def _domains(probe: Probe) -> str:
     return f"A {info.a.modality} [{info.a.units}], B {info.b.modality} [{info.b.units}]"
 
 
+def _spatial(info: DatasetInfo, split: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The spatial shape an item of ``split`` must have: (32, 32), the declared volume size,
+    or, for a whole-volume evaluation split, that size with the item's own axial length."""
+    if info.volume is None:
+        return (IMAGE_SIZE, IMAGE_SIZE)
+    size = list(info.volume.size)
+    if info.volume.whole_volumes and split != "train" and len(shape) == 4:
+        axis = info.volume.plane_axis("axial")
+        size[axis] = shape[1 + axis]
+    return tuple(size)
+
+
 def _items(probe: Probe) -> str:
     dataset: Dataset = probe.made["dataset"]
     info = dataset.info
@@ -63,7 +83,8 @@ def _items(probe: Probe) -> str:
         expect(len(items) > 0, f"split {split!r} is empty")  # type: ignore[arg-type]
         item = items[0]
         for key, domain in (("a", info.a), ("b", info.b)):
-            shape = (domain.channels, IMAGE_SIZE, IMAGE_SIZE)
+            spatial = _spatial(info, split, tuple(item[key].shape))
+            shape = (domain.channels, *spatial)
             where = f"split {split!r}, item 0"
             expect(
                 tuple(item[key].shape) == shape,
@@ -72,12 +93,13 @@ def _items(probe: Probe) -> str:
             expect(item[key].dtype == torch.float32, f"{where}: {key} is {item[key].dtype}")
             mask = item[f"mask_{key}"]
             expect(
-                tuple(mask.shape) == (1, IMAGE_SIZE, IMAGE_SIZE),
+                tuple(mask.shape) == (1, *spatial),
                 f"{where}: mask_{key} has shape {tuple(mask.shape)}",
             )
             expect(mask.dtype == torch.bool, f"{where}: mask_{key} is {mask.dtype}")
             expect(mask.any(), f"{where}: mask_{key} is empty")
-    return "every split's items: a, b float32 (C, 32, 32), non-empty bool masks"
+    kind = "(C, 32, 32)" if info.volume is None else f"(C, {', '.join(map(str, info.volume.size))})"
+    return f"every split's items: a, b float32 {kind}, non-empty bool masks"
 
 
 def _window(probe: Probe) -> str:
@@ -121,7 +143,7 @@ def _labels(probe: Probe) -> str:
             expect(label is not None, f"{where} is missing (info.labels declares classes)")
             assert label is not None
             expect(label.dtype == torch.int64, f"{where} is {label.dtype}, expected int64")
-            shape = (1, IMAGE_SIZE, IMAGE_SIZE)
+            shape = (1, *_spatial(dataset.info, split, tuple(item[key].shape)))
             expect(tuple(label.shape) == shape, f"{where} has shape {tuple(label.shape)}")
             low, high = int(label.min()), int(label.max())
             expect(
@@ -129,7 +151,7 @@ def _labels(probe: Probe) -> str:
                 f"{where} holds class {high if high >= len(classes) else low}, outside the "
                 f"{len(classes)} declared",
             )
-    return f"{len(classes)} classes; label_a/label_b int64 (1, 32, 32) within them"
+    return f"{len(classes)} classes; label_a/label_b int64 label maps of the images' shape"
 
 
 def _fingerprint(probe: Probe) -> str:
@@ -155,7 +177,7 @@ CONTRACTS: tuple[Contract, ...] = (
     Contract("declares", "a version, parameters with help and valid defaults", check_declaration),
     Contract(
         "pairing",
-        "the spec's pairing and modalities agree with the built dataset's",
+        "the spec's pairing, modalities and dimensions agree with the built dataset's",
         _pairing,
         ("build",),
     ),

@@ -31,7 +31,14 @@ from medganbench.core.metric import (
 from medganbench.core.params import canonical_json
 from medganbench.errors import MedganbenchError
 from medganbench.testing.report import Contract, ContractViolation, Probe, expect
-from medganbench.testing.support import IMAGE_SIZE, PROBE_DATASET, check_declaration, probe_dataset
+from medganbench.testing.support import (
+    IMAGE_SIZE,
+    PROBE_DATASET,
+    PROBE_VOLUME_DATASET,
+    check_declaration,
+    probe_dataset,
+    probes_volumes,
+)
 
 #: Standard deviation of the noise of the degraded copy, in the target's units.
 NOISE = 200.0
@@ -99,7 +106,8 @@ def _build(probe: Probe) -> str:
     # by the later checks, and the cache is part of what is checked.
     cache = tempfile.TemporaryDirectory(prefix="medganbench-check-")
     probe.made["cache"] = cache  # removed when the checks end
-    name = str(probe.options.get("dataset", PROBE_DATASET))
+    default = PROBE_VOLUME_DATASET if probes_volumes(probe.spec) else PROBE_DATASET
+    name = str(probe.options.get("dataset", default))
     ctx = MetricContext(
         device=torch.device("cpu"),
         cache_dir=Path(cache.name),
@@ -111,6 +119,7 @@ def _build(probe: Probe) -> str:
         training_images=training_images,
         label_classes=dataset.info.labels,
         training_labelled=training_labelled if dataset.info.labels else None,
+        volume=dataset.info.volume,
     )
     metric = probe.spec.build(probe.args, ctx)
     probe.made["metric"] = metric

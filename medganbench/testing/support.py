@@ -1,7 +1,8 @@
 """What the checks of several kinds share: the probe dataset, seeding, declarations, states.
 
 Models and metrics are checked on a small ``phantom-brain`` (generated, nothing to download) at
-32 px unless the caller names another dataset; every random draw is seeded the way the runner
+32 px unless the caller names another dataset, 3-D models and metrics of volumes on a small
+``phantom-brain-3d`` at 32³; every random draw is seeded the way the runner
 seeds a run, so two checks of the same component see the same numbers.
 """
 
@@ -36,10 +37,22 @@ PROBE_DATASET_ARGS: Mapping[str, Any] = {
     "slices_per_subject": 4,
 }
 
+#: The dataset 3-D models and metrics of volumes are checked on (at :data:`IMAGE_SIZE`³): two
+#: heads per split, four in the test split (the distribution metrics compare sets).
+PROBE_VOLUME_DATASET = "phantom-brain-3d"
+PROBE_VOLUME_DATASET_ARGS: Mapping[str, Any] = {
+    "train_subjects": 2,
+    "val_subjects": 2,
+    "test_subjects": 4,
+}
+
 __all__ = [
     "IMAGE_SIZE",
     "PROBE_DATASET",
     "PROBE_DATASET_ARGS",
+    "PROBE_VOLUME_DATASET",
+    "PROBE_VOLUME_DATASET_ARGS",
+    "probes_volumes",
     "build_dataset",
     "check_declaration",
     "differences",
@@ -64,14 +77,28 @@ def build_dataset(registries: Registries, name: str, args: Mapping[str, Any]) ->
 def probe_dataset(probe: Probe) -> Dataset:
     """The dataset a model or metric is checked on (built once per probe)."""
     if "dataset" not in probe.made:
-        name = probe.options.get("dataset", PROBE_DATASET)
+        default = PROBE_VOLUME_DATASET if probes_volumes(probe.spec) else PROBE_DATASET
+        name = probe.options.get("dataset", default)
         # The given arguments go on top of the phantom's small defaults, or of another
         # dataset's own defaults.
-        base = PROBE_DATASET_ARGS if name == PROBE_DATASET else {}
-        args = {**base, **probe.options.get("dataset_args", {})}
+        probes = {
+            PROBE_DATASET: PROBE_DATASET_ARGS,
+            PROBE_VOLUME_DATASET: PROBE_VOLUME_DATASET_ARGS,
+        }
+        args = {**probes.get(name, {}), **probe.options.get("dataset_args", {})}
         probe.made["dataset"] = build_dataset(probe.options["registries"], name, args)
     dataset: Dataset = probe.made["dataset"]
     return dataset
+
+
+def probes_volumes(spec: ComponentSpec) -> bool:
+    """Whether a model or metric is checked on volumes: a 3-D model, or a metric that scores
+    volumes and not images (its class's ``spatial_dims``)."""
+    if spec.kind not in ("model", "metric"):
+        return False
+    declared = getattr(spec.load(), "spatial_dims", 2)
+    dims = tuple(declared) if isinstance(declared, tuple) else (int(declared),)
+    return 3 in dims and 2 not in dims
 
 
 def train_batch(dataset: Dataset, n: int, offset: int = 0) -> TrainBatch:
