@@ -19,7 +19,8 @@ one image at a time so a score never depends on the evaluation batch size; ``tes
 uses running statistics and no dropout instead.
 
 pix2pix needs paired training data: on an unpaired dataset the runner refuses it before
-training starts.
+training starts. ``pix2pix3d`` (:mod:`medganbench_plugins.models.pix2pix3d`) is this model on
+volumes: the same class with 3-D networks.
 """
 
 from __future__ import annotations
@@ -55,7 +56,11 @@ from medganbench_plugins.nn.training import (
 
 
 class Pix2Pix(AdversarialModel):
-    """U-Net generator and PatchGAN discriminator trained on aligned pairs."""
+    """U-Net generator and PatchGAN discriminator trained on aligned pairs.
+
+    The networks' dimensions are the class's :attr:`spatial_dims` (2 here; ``pix2pix3d``'s
+    subclass sets 3); everything else is the same code for images and volumes.
+    """
 
     task = Task.TRANSLATE
     needs_paired_training = True
@@ -65,21 +70,24 @@ class Pix2Pix(AdversarialModel):
         src, tgt = ctx.dataset.a, ctx.dataset.b
         if self.direction == "b2a":
             src, tgt = tgt, src
-        norm = str(self.args["norm"])
+        norm, dims = str(self.args["norm"]), self.spatial_dims
         self.generator = UnetGenerator(
             src.channels,
             tgt.channels,
-            unet_depth(ctx.image_size),
+            unet_depth(spatial_size(ctx, dims)),
             int(self.args["ngf"]),
             norm,
             dropout=bool(self.args["dropout"]),
+            dims=dims,
         )
         self.critic = PatchDiscriminator(
-            src.channels + tgt.channels, int(self.args["ndf"]), 3, norm
+            src.channels + tgt.channels, int(self.args["ndf"]), 3, norm, dims=dims
         )
-        fmt = torch.channels_last if ctx.channels_last else torch.preserve_format
+        # Channels-last of a 5-D tensor is torch's channels_last_3d.
+        last = torch.channels_last if dims == 2 else torch.channels_last_3d
+        self.memory_format = last if ctx.channels_last else torch.preserve_format
         for net in self.nets:
-            net.to(device=ctx.device, memory_format=fmt)
+            net.to(device=ctx.device, memory_format=self.memory_format)
         self.adv = adversarial_loss(str(self.args["loss"]))
         self.lambda_l1 = float(self.args["lambda_l1"])
         kind, lr, beta1 = (
@@ -142,7 +150,7 @@ class Pix2Pix(AdversarialModel):
 
     def translate(self, source: Tensor, direction: str | None = None) -> Tensor:
         if self.ctx.channels_last:
-            source = source.contiguous(memory_format=torch.channels_last)
+            source = source.contiguous(memory_format=self.memory_format)
         if not self._paper_test_mode:
             with autocast(self.ctx.device, self.ctx.amp):
                 return self.generator(source).float().contiguous()
@@ -184,6 +192,18 @@ class Pix2Pix(AdversarialModel):
         self.gp_rng.set_state(state["gp_rng"])
 
 
+def spatial_size(ctx: ModelContext, dims: int) -> int | tuple[int, int, int]:
+    """What the U-Net's depth follows: the image size, or a volume's (D, H, W) voxels.
+
+    A volume dataset declares its items' size (:attr:`DatasetInfo.volume`); a context without
+    that geometry (a model built by hand) means a cube of ``image_size`` voxels.
+    """
+    if dims == 2:
+        return ctx.image_size
+    volume = ctx.dataset.volume
+    return volume.size if volume is not None else (ctx.image_size,) * 3
+
+
 def _norm_buffers(net: nn.Module) -> dict[str, Tensor]:
     return {name: buf.clone() for name, buf in net.named_buffers()}
 
@@ -194,6 +214,58 @@ def _restore_norm_buffers(net: nn.Module, saved: dict[str, Tensor]) -> None:
             buf.copy_(saved[name])
 
 
+def pix2pix_params(*, ngf: int, ndf: int, norms: tuple[str, ...]) -> tuple[Param, ...]:
+    """The arguments of ``pix2pix`` and ``pix2pix3d``: the same knobs, their own widths and norms.
+
+    Args:
+        ngf: default generator filters in the outermost level.
+        ndf: default discriminator filters in the first layer.
+        norms: the normalisation kinds the networks can build (default ``batch``).
+    """
+    return (
+        Param("loss", "bce", "adversarial loss", choices=LOSS_KINDS),
+        Param(
+            "norm",
+            "batch",
+            "normalisation in generator and discriminator",
+            choices=norms,
+        ),
+        Param("optimizer", "adam", "optimiser", choices=OPTIMIZER_KINDS),
+        Param("lr", 2e-4, "learning rate", minimum=0.0),
+        Param("beta1", 0.5, "Adam's β1", minimum=0.0),
+        Param(
+            "lr_schedule",
+            "linear-decay",
+            "constant, or linear decay to 0 over the second half of the budget",
+            choices=LR_SCHEDULES,
+        ),
+        Param("lambda_l1", 100.0, "weight of the L1 loss to the target", minimum=0.0),
+        Param(
+            "ngf",
+            ngf,
+            "generator filters in the outermost level",
+            minimum=1,
+            maximum=MAX_WIDTH,
+        ),
+        Param(
+            "ndf",
+            ndf,
+            "discriminator filters in the first layer",
+            minimum=1,
+            maximum=MAX_WIDTH,
+        ),
+        Param("dropout", True, "dropout 0.5 in the inner decoder levels"),
+        Param(
+            "test_mode",
+            "paper",
+            "paper: per-image batch norm and dropout at test time; eval: running statistics",
+            choices=("paper", "eval"),
+        ),
+        Param("batch_size", 1, "pairs per step", minimum=1),
+        Param("direction", "a2b", "translate A→B or B→A", choices=("a2b", "b2a")),
+    )
+
+
 @hookimpl
 def medganbench_models() -> list[ModelSpec]:
     return [
@@ -202,47 +274,6 @@ def medganbench_models() -> list[ModelSpec]:
             summary="pix2pix (Isola et al. 2017): U-Net generator, PatchGAN on pairs, GAN + 100·L1. Paired data only.",
             version="3",
             factory="medganbench_plugins.models.pix2pix:Pix2Pix",
-            params=(
-                Param("loss", "bce", "adversarial loss", choices=LOSS_KINDS),
-                Param(
-                    "norm",
-                    "batch",
-                    "normalisation in generator and discriminator",
-                    choices=NORM_KINDS,
-                ),
-                Param("optimizer", "adam", "optimiser", choices=OPTIMIZER_KINDS),
-                Param("lr", 2e-4, "learning rate", minimum=0.0),
-                Param("beta1", 0.5, "Adam's β1", minimum=0.0),
-                Param(
-                    "lr_schedule",
-                    "linear-decay",
-                    "constant, or linear decay to 0 over the second half of the budget",
-                    choices=LR_SCHEDULES,
-                ),
-                Param("lambda_l1", 100.0, "weight of the L1 loss to the target", minimum=0.0),
-                Param(
-                    "ngf",
-                    64,
-                    "generator filters in the outermost level",
-                    minimum=1,
-                    maximum=MAX_WIDTH,
-                ),
-                Param(
-                    "ndf",
-                    64,
-                    "discriminator filters in the first layer",
-                    minimum=1,
-                    maximum=MAX_WIDTH,
-                ),
-                Param("dropout", True, "dropout 0.5 in the inner decoder levels"),
-                Param(
-                    "test_mode",
-                    "paper",
-                    "paper: per-image batch norm and dropout at test time; eval: running statistics",
-                    choices=("paper", "eval"),
-                ),
-                Param("batch_size", 1, "pairs per step", minimum=1),
-                Param("direction", "a2b", "translate A→B or B→A", choices=("a2b", "b2a")),
-            ),
+            params=pix2pix_params(ngf=64, ndf=64, norms=NORM_KINDS),
         )
     ]

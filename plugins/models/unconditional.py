@@ -18,6 +18,10 @@ normalisation, loss, critic steps and optimiser settings:
   image_size/4 (32×32 maps at 128 px, where SAGAN's ablation found it best); unconditional
   here, so the generator's batch norm is plain rather than class-conditional.
 
+Their volume counterparts ``dcgan3d`` and ``wgan-gp3d``
+(:mod:`~medganbench_plugins.models.unconditional3d`) are this :class:`UnconditionalGAN` with
+``spatial_dims = 3``: the same training on 3-D networks.
+
 Paper 002 (Sec. IV, implementation notes) trains its unconditional baselines on 64 px slices with
 z ∈ U[-1, 1]^100; ``z_dim`` defaults to 100 and the noise is uniform for that reason.
 
@@ -98,9 +102,8 @@ class UnconditionalGAN(AdversarialModel):
             ) or self.default_attention_res(ctx.image_size)
         self.generator = self.build_generator()
         self.critic = self.build_critic()
-        fmt = torch.channels_last if ctx.channels_last else torch.preserve_format
         for net in (self.generator, self.critic):
-            net.to(device=ctx.device, memory_format=fmt)
+            net.to(device=ctx.device, memory_format=self.memory_format)
         self.adv = adversarial_loss(self.loss)
         self.g_loss = _neg_mean if self.sagan_generator_loss else self.adv.g_loss
         self.n_critic = int(self.args.get("n_critic", 1))
@@ -110,6 +113,13 @@ class UnconditionalGAN(AdversarialModel):
         # resumed run draws exactly what the uninterrupted one would have.
         self.noise_rng = torch.Generator().manual_seed(ctx.seed + 1)
         self.gp_rng = torch.Generator(device=ctx.device).manual_seed(ctx.seed + 2)
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        """Channels-last for the model's dimensions when the run asks for it, else as given."""
+        if not self.ctx.channels_last:
+            return torch.preserve_format
+        return torch.channels_last_3d if self.spatial_dims == 3 else torch.channels_last
 
     def default_attention_res(self, image_size: int) -> int:
         """Where self-attention sits when ``attention_res`` is 0: image_size/4 (SAGAN's choice)."""
@@ -129,6 +139,7 @@ class UnconditionalGAN(AdversarialModel):
             int(self.args["ngf"]),
             spectral=self.spectral,
             attention_res=self.attention_res,
+            dims=self.spatial_dims,
         )
 
     def build_critic(self) -> nn.Module:
@@ -140,6 +151,7 @@ class UnconditionalGAN(AdversarialModel):
             norm=self.d_norm,
             spectral=self.spectral,
             attention_res=self.attention_res,
+            dims=self.spatial_dims,
         )
 
     def make_optimizer(self, net: nn.Module, lr: float) -> torch.optim.Optimizer:
@@ -176,7 +188,7 @@ class UnconditionalGAN(AdversarialModel):
     def train_step(self, batch: TrainBatch) -> dict[str, Tensor]:
         real = batch.b
         if self.ctx.channels_last:
-            real = real.contiguous(memory_format=torch.channels_last)
+            real = real.contiguous(memory_format=self.memory_format)
         d_losses: list[Tensor] = []
         penalties: list[Tensor] = []
         set_requires_grad((self.critic,), True)
@@ -210,7 +222,7 @@ class UnconditionalGAN(AdversarialModel):
         return loss_tensors(list(values), list(values.values()))
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
-        """Draw ``n`` images, (n, C, S, S) float32 in [-1, 1].
+        """Draw ``n`` images, (n, C, S, S) float32 in [-1, 1] ((n, C, S, S, S) for a 3-D model).
 
         The latent (:meth:`latent`) is drawn on the CPU from ``generator`` (so the same generator state gives the same
         images) and G runs in eval mode (batch-norm running statistics, no spectral-norm power
@@ -268,11 +280,13 @@ def unconditional_params(
     beta1: float = 0.0,
     beta2: float = 0.0,
     betas: bool = True,
+    width: int = 64,
     extra: tuple[Param, ...] = (),
 ) -> tuple[Param, ...]:
     """The arguments every unconditional GAN plugin declares, with that plugin's defaults.
 
-    ``betas=False`` leaves out Adam's β1/β2, for a model with another optimiser (``wgan``).
+    ``betas=False`` leaves out Adam's β1/β2, for a model with another optimiser (``wgan``);
+    ``width`` is the default of ``ngf`` and ``ndf``.
     """
     adam = (
         (
@@ -286,14 +300,14 @@ def unconditional_params(
         Param("z_dim", 100, "latent dimension; z ~ U[-1, 1]^z_dim", minimum=1, maximum=MAX_WIDTH),
         Param(
             "ngf",
-            64,
+            width,
             "generator filters at the last feature map (×2 per coarser level, at most ×8)",
             minimum=1,
             maximum=MAX_WIDTH,
         ),
         Param(
             "ndf",
-            64,
+            width,
             "discriminator filters in the first layer (×2 per level, at most ×8)",
             minimum=1,
             maximum=MAX_WIDTH,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from medganbench_plugins.nn.init import init_weights
+from medganbench_plugins.nn.layers import conv_class
 from medganbench_plugins.nn.norms import make_norm, norm_has_shift
 
 
@@ -18,12 +19,17 @@ class PatchDiscriminator(nn.Module):
     BCE, none for hinge, least squares and Wasserstein). Weights start from the reference's
     N(0, 0.02) rule (:mod:`medganbench_plugins.nn.init`).
 
+    With ``dims=3`` every convolution is 4×4×4 and the norms are 3-D: the same stack judges
+    (N, C, D, H, W) volumes, each logit seeing a 70×70×70 patch at ``n_layers=3`` (the receptive
+    field grows the same way along every axis); a 32³ input gives a 2³ map, 64³ gives 6³.
+
     Args:
         in_channels: channels of the judged input (2 for pix2pix's (source, image) pairs).
         ndf: filters of the first layer.
         n_layers: stride-2 layers.
         norm: normalisation kind.
         eps: the norm layers' epsilon.
+        dims: 2 for (N, C, H, W) images, 3 for (N, C, D, H, W) volumes.
     """
 
     def __init__(
@@ -33,11 +39,13 @@ class PatchDiscriminator(nn.Module):
         n_layers: int = 3,
         norm: str = "instance",
         eps: float = 1e-5,
+        dims: int = 2,
     ) -> None:
         super().__init__()
         bias = not norm_has_shift(norm)
+        conv = conv_class(dims)
         layers: list[nn.Module] = [
-            nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1),
+            conv(in_channels, ndf, 4, stride=2, padding=1),
             nn.LeakyReLU(0.2, True),
         ]
         mult = 1
@@ -45,11 +53,11 @@ class PatchDiscriminator(nn.Module):
             prev, mult = mult, min(2**n, 8)
             stride = 2 if n < n_layers else 1
             layers += [
-                nn.Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1, bias=bias),
-                make_norm(norm, ndf * mult, eps),
+                conv(ndf * prev, ndf * mult, 4, stride=stride, padding=1, bias=bias),
+                make_norm(norm, ndf * mult, eps, dims),
                 nn.LeakyReLU(0.2, True),
             ]
-        layers.append(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))
+        layers.append(conv(ndf * mult, 1, 4, stride=1, padding=1))
         self.model = nn.Sequential(*layers)
         init_weights(self)
 

@@ -116,7 +116,7 @@ def gradient_penalty(
 
     Args:
         critic: the discriminator (called on the interpolates).
-        real: real images, (N, C, H, W).
+        real: real images, (N, C, H, W), or volumes, (N, C, D, H, W).
         fake: fake images of the same shape (detached from the generator's graph here).
         generator: RNG for the interpolation weights (one per sample), drawn on the
             generator's device: a generator on the images' device makes no host-to-device copy.
@@ -126,7 +126,9 @@ def gradient_penalty(
     """
     n = real.shape[0]
     where = generator.device if generator is not None else real.device
-    alpha = torch.rand(n, 1, 1, 1, generator=generator, device=where).to(real.device, real.dtype)
+    # One weight per sample, shaped to broadcast over every other axis of images or volumes.
+    shape = (n, *(1,) * (real.dim() - 1))
+    alpha = torch.rand(shape, generator=generator, device=where).to(real.device, real.dtype)
     mixed = (alpha * real.detach() + (1.0 - alpha) * fake.detach()).requires_grad_(True)
     scores = critic(mixed)
     (grads,) = torch.autograd.grad(scores.float().sum(), mixed, create_graph=True)

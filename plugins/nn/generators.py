@@ -2,16 +2,21 @@
 
 Both map (N, C_in, H, W) in [-1, 1] to (N, C_out, H, W) in [-1, 1] (tanh output) and preserve
 the spatial size; their constructors check that the size is one they can preserve. Both start
-from the reference's N(0, 0.02) initialisation (:mod:`medganbench_plugins.nn.init`).
+from the reference's N(0, 0.02) initialisation (:mod:`medganbench_plugins.nn.init`). The U-Net
+also takes ``dims=3``: the same network on (N, C, D, H, W) volumes, every 4×4 convolution a
+4×4×4 one (:mod:`medganbench_plugins.nn.layers`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from medganbench.errors import UsageError
 from medganbench_plugins.nn.init import init_weights
+from medganbench_plugins.nn.layers import conv_class, conv_transpose_class
 from medganbench_plugins.nn.norms import make_norm, norm_has_shift
 
 
@@ -107,7 +112,10 @@ class ResnetGenerator(nn.Module):
 
 
 class UnetBlock(nn.Module):
-    """One level of the U-Net: down-convolution, the inner levels, up-convolution, skip concat."""
+    """One level of the U-Net: down-convolution, the inner levels, up-convolution, skip concat.
+
+    ``dims`` 2 for images, 3 for volumes (4×4×4 convolutions and 3-D norms).
+    """
 
     def __init__(
         self,
@@ -119,23 +127,26 @@ class UnetBlock(nn.Module):
         outermost: bool = False,
         norm: str = "batch",
         dropout: bool = False,
+        dims: int = 2,
     ) -> None:
         super().__init__()
         self.outermost = outermost
         in_channels = outer if in_channels is None else in_channels
         bias = not norm_has_shift(norm)
-        down = nn.Conv2d(in_channels, inner, 4, stride=2, padding=1, bias=bias)
+        conv, conv_t = conv_class(dims), conv_transpose_class(dims)
+        down = conv(in_channels, inner, 4, stride=2, padding=1, bias=bias)
         if outermost:
             assert sub is not None
-            up = nn.ConvTranspose2d(inner * 2, outer, 4, stride=2, padding=1)
+            up = conv_t(inner * 2, outer, 4, stride=2, padding=1)
             layers: list[nn.Module] = [down, sub, nn.ReLU(True), up, nn.Tanh()]
         elif sub is None:  # innermost: the down path reaches 1×1 at powers of two, so no norm
-            up = nn.ConvTranspose2d(inner, outer, 4, stride=2, padding=1, bias=bias)
-            layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True), up, make_norm(norm, outer)]
+            up = conv_t(inner, outer, 4, stride=2, padding=1, bias=bias)
+            layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True), up]
+            layers.append(make_norm(norm, outer, dims=dims))
         else:
-            up = nn.ConvTranspose2d(inner * 2, outer, 4, stride=2, padding=1, bias=bias)
-            layers = [nn.LeakyReLU(0.2, True), down, make_norm(norm, inner), sub]
-            layers += [nn.ReLU(True), up, make_norm(norm, outer)]
+            up = conv_t(inner * 2, outer, 4, stride=2, padding=1, bias=bias)
+            layers = [nn.LeakyReLU(0.2, True), down, make_norm(norm, inner, dims=dims), sub]
+            layers += [nn.ReLU(True), up, make_norm(norm, outer, dims=dims)]
             if dropout:
                 layers.append(nn.Dropout(0.5))
         self.model = nn.Sequential(*layers)
@@ -147,24 +158,37 @@ class UnetBlock(nn.Module):
         return torch.cat([x, self.model(x)], 1)
 
 
-def unet_depth(image_size: int, max_depth: int = 8) -> int:
+def unet_depth(size: int | Sequence[int], max_depth: int = 8) -> int:
     """Down-sampling levels for the U-Net: halve while the size stays even, at most ``max_depth``.
 
     pix2pix's U-Net-256 has 8 levels, reaching 1×1; smaller powers of two get fewer levels so
-    they also reach 1×1, and sizes like 96 stop at an odd bottleneck (3×3).
+    they also reach 1×1 (32 → 5, 64 → 6, 128 → 7: the reference's unet_128 at 128), and sizes
+    like 96 stop at an odd bottleneck (3×3). For a volume, ``size`` is its (D, H, W) and every
+    side is halved at each level: the depth is the fewest levels any side allows, so a 32³
+    volume gets 5 levels and ends at 1³, and a 32×64×64 one ends at 1×2×2.
 
     Raises:
-        UsageError: fewer than 5 levels are possible (the image size is not a multiple of 32).
+        UsageError: fewer than 5 levels are possible (a side is not a multiple of 32).
     """
-    depth, size = 0, image_size
-    while depth < max_depth and size % 2 == 0 and size > 1:
-        size //= 2
-        depth += 1
+    sides = (size,) if isinstance(size, int) else tuple(int(s) for s in size)
+    depth = min(_halvings(side, max_depth) for side in sides)
     if depth < 5:
-        raise UsageError(
-            f"The U-Net generator needs an image size divisible by 32, got {image_size}.",
-            hint="Use e.g. --image-size 64, 128, 256 or 512.",
-        )
+        if isinstance(size, int):
+            problem = f"an image size divisible by 32, got {size}"
+            hint = "Use e.g. --image-size 64, 128, 256 or 512."
+        else:
+            problem = f"every side of the volume divisible by 32, got {'×'.join(map(str, sides))}"
+            hint = "Use volumes of e.g. 32³, 64³ or 128³ voxels."
+        raise UsageError(f"The U-Net generator needs {problem}.", hint=hint)
+    return depth
+
+
+def _halvings(side: int, max_depth: int) -> int:
+    """How often ``side`` halves evenly before it reaches 1, at most ``max_depth`` times."""
+    depth = 0
+    while depth < max_depth and side % 2 == 0 and side > 1:
+        side //= 2
+        depth += 1
     return depth
 
 
@@ -173,7 +197,7 @@ class UnetGenerator(nn.Module):
 
     Filters double from ``ngf`` to ``8 * ngf`` over the first four levels and stay there; the
     three innermost decoder levels below the 8·ngf plateau use dropout 0.5 (pix2pix's noise
-    source), as in the reference U-Net-256.
+    source), as in the reference U-Net-256. With ``dims=3`` the same levels work on volumes.
 
     Args:
         in_channels: input channels.
@@ -182,6 +206,7 @@ class UnetGenerator(nn.Module):
         ngf: filters of the outermost level.
         norm: normalisation kind.
         dropout: use dropout in the innermost decoder levels.
+        dims: 2 for (N, C, H, W) images, 3 for (N, C, D, H, W) volumes.
     """
 
     def __init__(
@@ -192,17 +217,24 @@ class UnetGenerator(nn.Module):
         ngf: int = 64,
         norm: str = "batch",
         dropout: bool = True,
+        dims: int = 2,
     ) -> None:
         super().__init__()
         if depth < 5:
             raise ValueError(f"U-Net depth must be at least 5, got {depth}")
-        block = UnetBlock(ngf * 8, ngf * 8, norm=norm)
+        block = UnetBlock(ngf * 8, ngf * 8, norm=norm, dims=dims)
         for _ in range(depth - 5):
-            block = UnetBlock(ngf * 8, ngf * 8, sub=block, norm=norm, dropout=dropout)
+            block = UnetBlock(ngf * 8, ngf * 8, sub=block, norm=norm, dropout=dropout, dims=dims)
         for mult in (4, 2, 1):
-            block = UnetBlock(ngf * mult, ngf * mult * 2, sub=block, norm=norm)
+            block = UnetBlock(ngf * mult, ngf * mult * 2, sub=block, norm=norm, dims=dims)
         self.model = UnetBlock(
-            out_channels, ngf, in_channels=in_channels, sub=block, outermost=True, norm=norm
+            out_channels,
+            ngf,
+            in_channels=in_channels,
+            sub=block,
+            outermost=True,
+            norm=norm,
+            dims=dims,
         )
         init_weights(self)
 
