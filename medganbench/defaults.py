@@ -49,8 +49,11 @@ SAMPLING_METRICS: tuple[str, ...] = (
 #: three-plane Fréchet distance, the Fréchet radiomics distance of the volumes, the maximum
 #: mean discrepancy and the MS-SSIM diversity of its samples ...
 VOLUME_SAMPLING_METRICS: tuple[str, ...] = ("fd-planes", "frd-3d", "mmd", "ms-ssim-diversity")
-#: ... and a translation model on paired volumes the paired metrics, in 3-D.
+#: ... a translation model on paired volumes the paired metrics (per axial slice, and per
+#: patient in 3-D) ...
 VOLUME_PAIRED_METRICS: tuple[str, ...] = PAIRED_METRICS
+#: ... and on unpaired volumes the distribution metrics of volumes that compare two sets.
+VOLUME_UNPAIRED_METRICS: tuple[str, ...] = ("fd-planes", "frd-3d", "mmd")
 
 #: The largest image side, in pixels, any decoder accepts from a file (see
 #: :mod:`medganbench.data.images`; ``MEDGANBENCH_MAX_IMAGE_SIDE`` overrides it).

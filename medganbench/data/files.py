@@ -131,9 +131,7 @@ def fingerprint_extra(
         "dataset": name,
         "version": version,
         "image_size": size,
-        "args": {
-            k: v for k, v in args.items() if k != "root" and not (k == "dims" and v == 2)
-        },
+        "args": {k: v for k, v in args.items() if k != "root" and not (k == "dims" and v == 2)},
     }
 
 

@@ -80,17 +80,29 @@ def bf16_native(device: torch.device) -> bool:
     return cpu_has_native_bf16()
 
 
-def effective_precision(requested: str, device: torch.device) -> bool:
+def effective_precision(requested: str, device: torch.device, spatial_dims: int = 2) -> bool:
     """Whether a run asking for ``requested`` precision trains with bf16 autocast on ``device``.
 
     ``fp32`` never does; ``bf16`` always does where torch can run it (any CPU, emulated where
     the CPU lacks bf16 instructions; a CUDA GPU with bf16 support); ``auto`` does on a GPU with
-    native bf16, and on a CPU with native bf16 while :data:`AUTO_BF16_ON_CPU` (on).
+    native bf16, and on a CPU with native bf16 while :data:`AUTO_BF16_ON_CPU` (on). A model of
+    volumes (``spatial_dims`` 3) trains in fp32 on a CPU: oneDNN's bf16 ``Conv3d`` computes
+    wrong weight gradients for small inputs (torch 2.14, measured: a 4³ kernel on a 3³ input,
+    the last layer of a PatchGAN at 32³, is off by as much as the gradient itself), so
+    ``auto`` falls back to fp32 there and ``bf16`` is refused.
 
     Raises:
-        UsageError: ``bf16`` on a GPU that has no bf16 support.
+        UsageError: ``bf16`` on a GPU that has no bf16 support, or for a 3-D model on a CPU.
     """
     if requested == "fp32":
+        return False
+    if spatial_dims == 3 and device.type == "cpu":
+        if requested == "bf16":
+            raise UsageError(
+                "--precision bf16: 3-D models train in fp32 on a CPU (torch's CPU bf16 Conv3d "
+                "gives wrong weight gradients for small volumes).",
+                hint="Use --precision fp32 or auto (fp32 on a CPU for 3-D models).",
+            )
         return False
     if requested == "bf16":
         if device.type == "cuda" and not torch.cuda.is_bf16_supported():

@@ -30,7 +30,13 @@ from medganbench.fileio import write_bytes
 from medganbench.run.prepare import PreparedRun
 from medganbench.run.samples import GridRow, grid_rows, save_sample_grid
 from medganbench.run.trained import TrainedRun
-from medganbench.run.volume_slices import SLICE_PLANE, as_slices, axial_depth, slice_positions
+from medganbench.run.volume_slices import (
+    SLICE_PLANE,
+    as_slices,
+    axial_depth,
+    slice_positions,
+    with_body,
+)
 from medganbench.run.volumes import VolumeCollector, volume_collector
 from medganbench.run.windows import translate_by_windows
 
@@ -274,8 +280,9 @@ def feed(
     """Hand one evaluated batch to every metric and to the per-patient collector.
 
     On a volume dataset (``geometry`` given) a metric of volumes (``spatial_dims`` holding 3)
-    gets the volumes; the others, and the collector, get their axial slices
-    (:mod:`medganbench.run.volume_slices`).
+    gets the volumes; the others get their axial slices that hold body (a 2-D dataset delivers
+    no slice without body either), and the collector gets every axial slice, in place in its
+    patient's volume (:mod:`medganbench.run.volume_slices`).
     """
     if geometry is None:
         for metric in metrics.values():
@@ -284,8 +291,12 @@ def feed(
             collector.add(raw, batch.pred, batch.target, batch.mask, batch.labels)
         return
     slices = as_slices(batch, geometry)
+    scored = with_body(slices)
     for metric in metrics.values():
-        metric.update(batch if 3 in type(metric).spatial_dims else slices)
+        if 3 in type(metric).spatial_dims:
+            metric.update(batch)
+        elif scored.pred.shape[0]:
+            metric.update(scored)
     if collector is not None:
         depth = axial_depth(batch.pred, geometry)
         positions = slice_positions(raw, compared, depth)
@@ -339,7 +350,7 @@ def feed_training_translations(
                 **_labels(raw, source_key, target_key, device, model.task),
             )
             if info.volume is not None:
-                batch = as_slices(batch, info.volume)
+                batch = with_body(as_slices(batch, info.volume))
             for metric in wanting:
                 metric.update_training(batch)
             shown.advance()

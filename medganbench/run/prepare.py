@@ -173,7 +173,7 @@ def prepare(
     if checkpoint is not None:
         on_status(f"resuming run {run.run_id} from step {checkpoint.ledger.steps}")
 
-    settings = effective_settings(spec, device)
+    settings = effective_settings(spec, device, getattr(model_cls, "spatial_dims", 2))
     model_seed = rank_seed(spec.seed, world.rank)
     if model_seed != spec.seed:
         seed_everything(model_seed)
@@ -284,16 +284,17 @@ def build_metrics(
     }
 
 
-def effective_settings(spec: RunSpec, device: torch.device) -> Settings:
+def effective_settings(spec: RunSpec, device: torch.device, spatial_dims: int = 2) -> Settings:
     """The precision and memory format ``device`` honours for what ``spec`` asks.
 
     Precision: see :func:`~medganbench.run.device.effective_precision`. Channels-last pays off
     on CUDA tensor cores only; a CPU run keeps the contiguous format whatever was asked.
 
     Raises:
-        UsageError: ``--precision bf16`` on a GPU without bf16.
+        UsageError: ``--precision bf16`` on a GPU without bf16, or for a 3-D model
+            (``spatial_dims`` 3) on a CPU.
     """
-    amp = effective_precision(spec.precision, device)
+    amp = effective_precision(spec.precision, device, spatial_dims)
     return Settings(amp=amp, channels_last=spec.channels_last and device.type == "cuda")
 
 

@@ -316,7 +316,8 @@ def default_metrics(
 
     On a volume dataset (:attr:`~medganbench.core.specs.DatasetSpec.spatial_dims` 3), the
     3-D sets: :data:`~medganbench.defaults.VOLUME_SAMPLING_METRICS` for a sampling model,
-    :data:`~medganbench.defaults.VOLUME_PAIRED_METRICS` for a translation on paired volumes.
+    :data:`~medganbench.defaults.VOLUME_PAIRED_METRICS` for a translation on paired volumes,
+    :data:`~medganbench.defaults.VOLUME_UNPAIRED_METRICS` on unpaired ones.
 
     Whether the data are paired comes from the dataset's spec, without building it
     (:meth:`~medganbench.core.specs.DatasetSpec.is_paired`).
@@ -328,24 +329,29 @@ def default_metrics(
     model_cls = registries.models.get(model).load()
     task = getattr(model_cls, "task", Task.TRANSLATE)
     dataset_spec = registries.datasets.get(dataset)
-    if dataset_spec.dimensions(dataset_args or {}) == 3:
-        return (
-            defaults.VOLUME_SAMPLING_METRICS
-            if task is Task.SAMPLE
-            else defaults.VOLUME_PAIRED_METRICS
-        )
-    if task is Task.SAMPLE:
+    if task is Task.SAMPLE and dataset_spec.dimensions(dataset_args or {}) == 2:
         return defaults.SAMPLING_METRICS
     return metrics_for(
         task,
         dataset_spec.is_paired(dataset_args or {}),
         cycle_consistent=getattr(model_cls, "cycle_consistent", False),
+        spatial_dims=dataset_spec.dimensions(dataset_args or {}),
     )
 
 
-def metrics_for(task: Task, paired: bool, *, cycle_consistent: bool = False) -> tuple[str, ...]:
-    """The default metrics of a model doing ``task`` on paired or unpaired data (see
-    :func:`default_metrics`); ``medganbench score`` uses it for outputs made elsewhere."""
+def metrics_for(
+    task: Task, paired: bool, *, cycle_consistent: bool = False, spatial_dims: int = 2
+) -> tuple[str, ...]:
+    """The default metrics of a model doing ``task`` on paired or unpaired data of
+    ``spatial_dims``-D items (see :func:`default_metrics`); ``medganbench score`` uses it for
+    outputs made elsewhere."""
+    if spatial_dims == 3:
+        if task is Task.SAMPLE:
+            return defaults.VOLUME_SAMPLING_METRICS
+        if paired:
+            return defaults.VOLUME_PAIRED_METRICS
+        one_way = defaults.VOLUME_UNPAIRED_METRICS
+        return one_way + defaults.ROUND_TRIP_METRICS if cycle_consistent else one_way
     if task is Task.SAMPLE:
         return defaults.SAMPLING_METRICS
     if paired:

@@ -24,7 +24,7 @@ from medganbench.core.geometry import VolumeGeometry, plane_slices
 from medganbench.core.metric import EvalBatch
 from medganbench.core.volumes import SLICE_KEY, VOLUME_KEY, item_position
 
-__all__ = ["SLICE_PLANE", "as_slices", "axial_depth", "slice_positions"]
+__all__ = ["SLICE_PLANE", "as_slices", "axial_depth", "slice_positions", "with_body"]
 
 #: The plane whose slices the pixel-wise metrics score.
 SLICE_PLANE = "axial"
@@ -46,6 +46,28 @@ def as_slices(batch: EvalBatch, geometry: VolumeGeometry) -> EvalBatch:
         mask=mask,
         labels=cut(batch.labels),
         target_labels=cut(batch.target_labels),
+    )
+
+
+def with_body(slices: EvalBatch) -> EvalBatch:
+    """The slices of ``slices`` whose mask holds at least one voxel, in order: the slices a
+    2-D dataset of the same volumes would deliver (the toolkit skips slices without body)."""
+    keep = slices.mask.flatten(1).any(dim=1)
+    if bool(keep.all()):
+        return slices
+
+    def kept(x: torch.Tensor | None) -> torch.Tensor | None:
+        return None if x is None else x[keep]
+
+    pred, target, mask = kept(slices.pred), kept(slices.target), kept(slices.mask)
+    assert pred is not None and target is not None and mask is not None
+    return dataclasses.replace(
+        slices,
+        pred=pred,
+        target=target,
+        mask=mask,
+        labels=kept(slices.labels),
+        target_labels=kept(slices.target_labels),
     )
 
 

@@ -13,7 +13,9 @@ from medganbench.core.dataset import DomainInfo
 from medganbench.core.geometry import VolumeGeometry
 from medganbench.core.metric import EvalBatch, Metric, Needs
 from medganbench.core.volumes import SLICE_KEY, VOLUME_KEY
+from medganbench.errors import UsageError
 from medganbench.run.dataset_checks import scores_dimensions
+from medganbench.run.device import effective_precision
 from medganbench.run.evaluate import feed
 from medganbench.run.samples import LABEL_HEIGHT, grid_rows, render_sample_grid
 from medganbench.run.volume_slices import as_slices, axial_depth, slice_positions
@@ -130,3 +132,15 @@ def test_a_volume_grid_shows_three_mid_slices_per_volume_and_says_so() -> None:
     assert (tile[:, 10:18] == 255).sum() == 8  # coronal: one white row (D index 4)
     assert (tile[:, 20:28] == 255).sum() == 8  # sagittal: one white row
     assert (tile[:, 8:10] == 255).all()  # the white gap between planes
+
+
+@pytest.mark.parametrize(("requested", "bf16"), [("auto", False), ("fp32", False)])
+def test_3d_models_train_in_fp32_on_a_cpu(requested: str, bf16: bool) -> None:
+    cpu = torch.device("cpu")
+    assert effective_precision(requested, cpu, spatial_dims=3) is bf16
+
+
+def test_bf16_for_a_3d_model_on_a_cpu_is_refused_with_the_reason() -> None:
+    with pytest.raises(UsageError, match="Conv3d"):
+        effective_precision("bf16", torch.device("cpu"), spatial_dims=3)
+    assert effective_precision("bf16", torch.device("cpu"), spatial_dims=2) is True
