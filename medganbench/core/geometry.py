@@ -21,6 +21,7 @@ __all__ = [
     "PLANES",
     "PLANE_AXES",
     "VolumeGeometry",
+    "display_slice",
     "mid_slices",
     "plane_slices",
 ]
@@ -30,6 +31,14 @@ PLANES: tuple[str, ...] = ("axial", "coronal", "sagittal")
 
 #: The anatomical axis each plane is perpendicular to, as the two letters naming its ends.
 PLANE_AXES: dict[str, str] = {"axial": "SI", "coronal": "AP", "sagittal": "LR"}
+
+#: How a plane is shown (radiological convention): the anatomical axis of its rows and of its
+#: columns, each as the letter at the top / on the viewer's left first.
+DISPLAY_AXES: dict[str, tuple[str, str]] = {
+    "axial": ("AP", "RL"),  # anterior at the top, the patient's right on the viewer's left
+    "coronal": ("SI", "RL"),
+    "sagittal": ("SI", "AP"),  # anterior on the viewer's left
+}
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,26 @@ def plane_slices(volumes: torch.Tensor, geometry: VolumeGeometry, plane: str) ->
     axis = 2 + geometry.plane_axis(plane)
     moved = volumes.movedim(axis, 1)  # (N, S, C, h, w)
     return moved.reshape(-1, *moved.shape[2:])
+
+
+def display_slice(
+    volume: torch.Tensor, geometry: VolumeGeometry, plane: str, index: int
+) -> torch.Tensor:
+    """Slice ``index`` of ``plane`` of one ``(C, D, H, W)`` volume, ``(C, rows, columns)``
+    turned for display as radiologists view it (:data:`DISPLAY_AXES`): axial with anterior at
+    the top and the patient's right on the viewer's left, coronal and sagittal with superior at
+    the top (sagittal: anterior on the left), whatever the array's orientation."""
+    letters = geometry.orientation.upper()
+    image = volume.select(1 + geometry.plane_axis(plane), index)  # (C, a, b): the other two axes
+    rest = [c for i, c in enumerate(letters) if i != geometry.plane_axis(plane)]
+    rows, columns = DISPLAY_AXES[plane]
+    if rest[0] not in rows:  # the array's first remaining axis runs along the columns
+        image, rest = image.transpose(1, 2), rest[::-1]
+    # Flip an axis whose index runs toward the end shown first (top / the viewer's left).
+    flips = [
+        d for d, (c, ends) in enumerate(zip(rest, (rows, columns), strict=True), 1) if c == ends[0]
+    ]
+    return image.flip(flips) if flips else image
 
 
 def mid_slices(volume: torch.Tensor, geometry: VolumeGeometry) -> dict[str, torch.Tensor]:

@@ -21,7 +21,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from medganbench.core.dataset import DomainInfo, direction_label
-from medganbench.core.geometry import PLANES, VolumeGeometry, mid_slices
+from medganbench.core.geometry import PLANES, VolumeGeometry, display_slice
 from medganbench.fileio import atomic_write
 
 MAX_COLUMNS = 8
@@ -96,11 +96,16 @@ def _planes_note(row: GridRow) -> str:
 
 def _mid_slice_tiles(volumes: torch.Tensor, geometry: VolumeGeometry, pad: int) -> torch.Tensor:
     """(N, D, H, W) volumes in [0, 1] → (N, h, w) tiles: each volume's axial, coronal and
-    sagittal mid-slices side by side, ``pad`` white pixels apart, bottom-padded white to the
-    tallest."""
+    sagittal mid-slices side by side, turned as radiologists view them
+    (:func:`~medganbench.core.geometry.display_slice`), ``pad`` white pixels apart,
+    bottom-padded white to the tallest."""
     tiles = []
     for volume in volumes:
-        planes = list(mid_slices(volume.unsqueeze(0), geometry).values())
+        vol = volume.unsqueeze(0)
+        planes = [
+            display_slice(vol, geometry, p, vol.shape[1 + geometry.plane_axis(p)] // 2)
+            for p in PLANES
+        ]
         height = max(p.shape[-2] for p in planes)
         parts: list[torch.Tensor] = []
         for p in planes:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from medganbench.core.geometry import PLANES, VolumeGeometry, mid_slices, plane_slices
+from medganbench.core.geometry import (
+    PLANES,
+    VolumeGeometry,
+    display_slice,
+    mid_slices,
+    plane_slices,
+)
 
 
 def _geometry(orientation: str) -> VolumeGeometry:
@@ -56,3 +62,27 @@ def test_mid_slices_take_the_middle_index_of_each_planes_axis() -> None:
     assert torch.equal(planes["axial"], volume[:, 2])
     assert torch.equal(planes["coronal"], volume[:, :, 2])
     assert torch.equal(planes["sagittal"], volume[:, :, :, 3])
+
+
+@pytest.mark.parametrize("plane", PLANES)
+def test_display_slices_of_one_anatomy_agree_whatever_the_array_orientation(plane: str) -> None:
+    spl = torch.randn(1, 4, 5, 6)  # D toward superior, H toward posterior, W toward left
+    # The same anatomy stored RAS: axis 0 toward right (W reversed), 1 anterior (H reversed),
+    # 2 superior (D).
+    ras = spl.permute(0, 3, 2, 1).flip(1, 2)
+    a, b = VolumeGeometry((4, 5, 6), None, "SPL"), VolumeGeometry((6, 5, 4), None, "RAS")
+    index_spl = 1
+    # Slice 1 counted in the SPL array is slice n - 2 along a reversed axis of the RAS one.
+    index_ras = {"axial": 1, "coronal": 5 - 2, "sagittal": 6 - 2}[plane]
+    assert torch.equal(
+        display_slice(spl, a, plane, index_spl), display_slice(ras, b, plane, index_ras)
+    )
+
+
+def test_an_axial_slice_is_shown_anterior_up_and_the_patients_right_on_the_left() -> None:
+    volume = torch.zeros(1, 3, 4, 5)  # SPL
+    volume[0, 1, 0, 0] = 1.0  # most anterior row, the patient's rightmost column
+    shown = display_slice(volume, VolumeGeometry((3, 4, 5), None, "SPL"), "axial", 1)
+    assert shown[0, 0, 0] == 1.0
+    coronal = display_slice(volume, VolumeGeometry((3, 4, 5), None, "SPL"), "coronal", 0)
+    assert coronal[0, 1, 0] == 1.0  # D index 1 of 3, shown with superior up: row 3 - 1 - 1
