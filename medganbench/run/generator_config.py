@@ -10,6 +10,7 @@ from typing import Any
 
 from medganbench import __version__
 from medganbench.core.dataset import DatasetInfo, DomainInfo
+from medganbench.core.geometry import VolumeGeometry
 
 #: Bumped when the config's layout changes; other layouts are refused with a clear message.
 CONFIG_FORMAT = 1
@@ -90,7 +91,44 @@ def info_json(info: DatasetInfo) -> dict[str, Any]:
         "splits": list(info.splits),
         "image_size": info.image_size,
         "labels": list(info.labels),
+        # Only for volumes, so the files of 2-D runs read as before.
+        **({"volume": volume_json(info.volume)} if info.volume is not None else {}),
     }
+
+
+def volume_json(geometry: VolumeGeometry) -> dict[str, Any]:
+    """A volume dataset's geometry as ``generator.json`` holds it."""
+    return {
+        "size": list(geometry.size),
+        "spacing": list(geometry.spacing) if geometry.spacing is not None else None,
+        "orientation": geometry.orientation,
+        "crop": geometry.crop,
+        "whole_volumes": geometry.whole_volumes,
+    }
+
+
+def _volume(raw: Any) -> VolumeGeometry:
+    """The geometry in ``raw``, every field checked (the geometry checks its own values)."""
+    if not isinstance(raw, dict):
+        raise TypeError("the volume geometry is not an object")
+    size = _typed(raw, "size", list)
+    if len(size) != 3 or not all(isinstance(n, int) and not isinstance(n, bool) for n in size):
+        raise ValueError("the volume size is not three integers")
+    if not all(1 <= n <= 4096 for n in size):
+        raise ValueError(f"the volume size {size} is out of range")
+    spacing = raw.get("spacing")
+    if spacing is not None and (
+        not isinstance(spacing, list)
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in spacing)
+    ):
+        raise TypeError("the volume spacing is not a list of numbers")
+    return VolumeGeometry(
+        size=(size[0], size[1], size[2]),
+        spacing=tuple(float(v) for v in spacing) if spacing is not None else None,  # type: ignore[arg-type]
+        orientation=_typed(raw, "orientation", str),
+        crop=_typed(raw, "crop", str),
+        whole_volumes=_typed(raw, "whole_volumes", bool),
+    )
 
 
 def _typed(raw: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
@@ -130,6 +168,7 @@ def config_from_json(raw: Mapping[str, Any]) -> GeneratorConfig:
         splits=tuple(str(s) for s in _typed(info, "splits", list)),
         image_size=_typed(info, "image_size", int),
         labels=tuple(str(s) for s in _typed(info, "labels", list)),
+        volume=_volume(info["volume"]) if "volume" in info else None,
     )
     tensors = _typed(raw, "tensors", dict)
     shapes: dict[str, tuple[int, ...]] = {}
@@ -183,4 +222,11 @@ def config_from_json(raw: Mapping[str, Any]) -> GeneratorConfig:
     )
 
 
-__all__ = ["CONFIG_FORMAT", "GeneratorConfig", "config_from_json", "domain_json", "info_json"]
+__all__ = [
+    "CONFIG_FORMAT",
+    "GeneratorConfig",
+    "config_from_json",
+    "domain_json",
+    "info_json",
+    "volume_json",
+]
