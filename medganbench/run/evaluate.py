@@ -232,7 +232,7 @@ def score_direction(
             target = raw[target_key].to(device)
             source = raw[source_key].to(device)
             if model.task is Task.TRANSLATE:
-                pred_unit = translate_volume(model, source_domain.to_unit(source), direction, info)
+                pred_unit = translate_items(model, source_domain.to_unit(source), direction, info)
             else:
                 pred_unit = model.sample(target.shape[0], generator)
             if pred_unit.shape != target.shape:
@@ -375,7 +375,7 @@ def compared_domain(direction: str) -> DomainKey:
     return "a" if direction[-1] == "a" else "b"
 
 
-def translate_volume(
+def translate_items(
     model: Model, source: torch.Tensor, direction: str, info: DatasetInfo
 ) -> torch.Tensor:
     """:func:`translate`, window by window along the axial axis where the dataset's evaluation

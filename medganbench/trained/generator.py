@@ -21,13 +21,14 @@ from medganbench.core.manager import Registries
 from medganbench.core.model import Model, ModelContext, Task
 from medganbench.errors import GeneratorFileError, UnknownNameError, UsageError
 from medganbench.run.device import pick_device
-from medganbench.run.evaluate import EVAL_BATCH_SIZE, translate
+from medganbench.run.evaluate import EVAL_BATCH_SIZE, translate_items
 from medganbench.run.generator_files import (
     GeneratorConfig,
     GeneratorFiles,
     load_inference_state,
     read_generator,
 )
+from medganbench.run.volume_slices import SLICE_PLANE
 
 
 class Generator(nn.Module):
@@ -98,21 +99,43 @@ class Generator(nn.Module):
         return direction
 
     def forward(self, source: torch.Tensor, direction: str | None = None) -> torch.Tensor:
-        """Translate images in [-1, 1] (N, C, S, S) to images in [-1, 1], as evaluation does."""
+        """Translate images in [-1, 1] (N, C, S, S) to images in [-1, 1], as evaluation does
+        (a 3-D model: volumes (N, C, D, H, W), whole volumes window by window where its
+        dataset's evaluation did so)."""
         if self.task is not Task.TRANSLATE:
             raise UsageError(f"{self.config.model} samples; call sample(n) instead.")
         with torch.no_grad():
-            return translate(self.model, source.to(self.device), self.check_direction(direction))
+            return translate_items(
+                self.model,
+                source.to(self.device),
+                self.check_direction(direction),
+                self.config.dataset_info,
+            )
+
+    def expected_shape(self, images: torch.Tensor, channels: int) -> tuple[int, ...]:
+        """The shape (without N) :meth:`translate` takes: (C, S, S) images, or the volumes of
+        the model's dataset ((C, D, H, W) of its declared size; the axial length free where
+        it evaluated whole volumes)."""
+        geometry = self.config.dataset_info.volume
+        size = self.config.image_size
+        if geometry is None:
+            return (channels, size, size)
+        shape = list(geometry.size)
+        if geometry.whole_volumes and images.ndim == 5:
+            axis = geometry.plane_axis(SLICE_PLANE)
+            shape[axis] = int(images.shape[2 + axis])
+        return (channels, *shape)
 
     @torch.no_grad()
     def translate(self, images: torch.Tensor, direction: str | None = None) -> torch.Tensor:
-        """Translate (N, C, S, S) images in the source domain's units; the result is in the
-        target domain's units (values outside the source window are clipped to it first, as
-        for training). Batches of 16, as evaluation takes them."""
+        """Translate (N, C, S, S) images (a 3-D model: volumes, :meth:`expected_shape`) in the
+        source domain's units; the result is in the target domain's units (values outside the
+        source window are clipped to it first, as for training). Batches of 16, as evaluation
+        takes them."""
         chosen = self.check_direction(direction)
         source, target = self.domains(chosen)
-        expected = (source.channels, self.config.image_size, self.config.image_size)
-        if images.ndim != 4 or tuple(images.shape[1:]) != expected:
+        expected = self.expected_shape(images, source.channels)
+        if images.ndim != 1 + len(expected) or tuple(images.shape[1:]) != expected:
             raise UsageError(
                 f"{self.config.model} translates images of shape (N, {', '.join(map(str, expected))}); "
                 f"got {tuple(images.shape)}."

@@ -3,7 +3,7 @@
 Samples are drawn exactly as evaluation draws them (:meth:`Generator.sample`): the same seed
 gives the same files, and the run's seed with ``n`` equal to the test split's size gives the
 samples the run was scored on. Files are ``00000.npy`` (float32 (C, S, S) in the domain's units,
-HU for CT) or ``00000.png`` (the domain's window on the grey range), as
+HU for CT; a 3-D model's (C, D, H, W) volumes) or ``00000.png`` (images only) (the domain's window on the grey range), as
 :mod:`medganbench.run.outputs` writes and ``medganbench score`` reads them.
 """
 
@@ -43,6 +43,11 @@ def generate_files(
         )
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}.")
+    if generator.config.dataset_info.volume is not None and fmt != "npy":
+        raise UsageError(
+            f"{generator.config.model} samples volumes; --format {fmt} holds 2-D images.",
+            hint="Use --format npy: one (C, D, H, W) array per sample.",
+        )
     batches = generator.sample_batches(n, seed)
     prepare_out(out)
     _, target = generator.domains()

@@ -81,6 +81,8 @@ def translate_volume(
     planes = np.ascontiguousarray(np.moveaxis(np.asarray(values, np.float32), axis, 0))
     n, h, w = planes.shape
     size = generator.config.image_size
+    if generator.config.dataset_info.volume is not None:
+        return np.moveaxis(_translate_whole(generator, planes, chosen), 0, axis)
     out = np.empty((n, h, w), dtype=np.float32)
     with progress.phase(f"translating {n} slices", total=n, unit="slices") as shown:
         for start in range(0, n, CHUNK):
@@ -92,6 +94,19 @@ def translate_volume(
             ].numpy()
             shown.advance(len(chunk))
     return np.moveaxis(out, 0, axis)
+
+
+def _translate_whole(generator: Generator, planes: np.ndarray, direction: str) -> np.ndarray:
+    """A 3-D model's translation of one volume's (n, h, w) planes: the planes prepared as its
+    dataset prepared them, stacked, translated whole (window by window, as the run evaluated
+    whole volumes), and each plane resized back to its native size."""
+    n, h, w = planes.shape
+    size = generator.config.image_size
+    stacked = square_stack(planes, size).transpose(0, 1)[None]  # (1, C, n, S, S)
+    with progress.phase(f"translating a volume of {n} slices", total=1, unit="volumes") as shown:
+        translated = generator.translate(stacked, direction)[0]  # (C, n, S, S)
+        shown.advance()
+    return to_native(translated, (h, w))[0].numpy()
 
 
 def translate_files(
@@ -124,6 +139,13 @@ def translate_files(
     prepare_out(out)
     done = []
     src_domain, tgt_domain = generator.domains(chosen)
+    volumes_only = generator.config.dataset_info.volume is not None
+    images = [p for p in inputs if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file()]
+    if volumes_only and images:
+        raise UsageError(
+            f"{generator.config.model} translates volumes; {images[0].name} is a 2-D image.",
+            hint="Give it volumes: NIfTI, MetaImage, NRRD or a DICOM series folder.",
+        )
     for path in inputs:
         if path.suffix.lower() in _IMAGE_SUFFIXES and path.is_file():
             done.append(_translate_image(generator, path, out, chosen, src_domain, tgt_domain))

@@ -7,13 +7,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import pytest
 import torch
 
 from medganbench import api
 from medganbench.core.volumes import SLICE_KEY, VOLUME_KEY
+from medganbench.run.record import RunResult
 from medganbench.run.windows import translate_by_windows
 from medganbench_plugins.metrics.synthrad import HU_RANGES, challenge_mae, challenge_psnr
+from tests.cli_runner import cli_in_process
 from tests.dataset_trees import patient_volumes, write_volume
 
 SIDE = 32
@@ -36,31 +40,37 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.mark.slow
-def test_pix2pix3d_on_synthrad_volumes_writes_per_patient_rows_of_whole_volumes(
-    tree: Path, tmp_path: Path
-) -> None:
-    args = {"root": str(tree), **DATASET_ARGS}
-    result = api.run(
+@pytest.fixture(scope="module")
+def run(tree: Path, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """``pix2pix3d`` on the tree served as volumes, two steps, the challenge's conventions."""
+    out = tmp_path_factory.mktemp("runs")
+    return api.run(
         "pix2pix3d",
         "synthrad2023",
         "steps=2",
         image_size=SIDE,
         metrics=["psnr", "mae"],
         model_args=NARROW,
-        dataset_args=args,
+        dataset_args={"root": str(tree), **DATASET_ARGS},
         metric_args={"psnr": CHALLENGE, "mae": CHALLENGE},
-        leaderboard_dir=tmp_path / "boards",
-        runs_dir=tmp_path / "runs",
+        leaderboard_dir=out / "boards",
+        runs_dir=out / "runs",
         progress=False,
     )
-    rows = {(r.metric, r.eval_unit): r for r in result.rows}
+
+
+@pytest.mark.slow
+def test_pix2pix3d_on_synthrad_volumes_writes_per_patient_rows_of_whole_volumes(
+    tree: Path, run: RunResult
+) -> None:
+    args = {"root": str(tree), **DATASET_ARGS}
+    rows = {(r.metric, r.eval_unit): r for r in run.rows}
     assert set(rows) == {("psnr", "slice"), ("mae", "slice"), ("psnr", "volume"), ("mae", "volume")}
-    assert (tmp_path / "runs" / result.run_id / "samples.png").is_file()
+    assert (run.run_dir / "samples.png").is_file()
 
     # Independently: each test patient's whole volume, translated window by window with the
     # generator the run handed back, scored in 3-D as the challenge scores it.
-    generator = api.load_generator(result.run_dir)
+    generator = api.load_generator(run.run_dir)
     split = api.load_split("synthrad2023", "test", image_size=SIDE, dataset_args=args)
     ids = split.volume_ids()  # type: ignore[attr-defined]
     hu = HU_RANGES["synthrad2023"]
@@ -81,3 +91,37 @@ def test_pix2pix3d_on_synthrad_volumes_writes_per_patient_rows_of_whole_volumes(
     assert len(psnr_patients) == 2
     assert psnr_patients == pytest.approx(want_psnr, rel=1e-4)
     assert mae_patients == pytest.approx(want_mae, rel=1e-4)
+
+
+@pytest.mark.slow
+def test_translate_writes_a_whole_volume_with_the_inputs_geometry(
+    tree: Path, run: RunResult, tmp_path: Path
+) -> None:
+    mr = tree / "Task1" / "brain" / "1BA000" / "mr.nii.gz"
+    done = cli_in_process(
+        "translate", str(run.run_dir), "--input", str(mr), "--out", "x", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    source, written = nib.load(mr), nib.load(tmp_path / "x" / "mr.nii.gz")
+    assert written.shape == source.shape == (20, 24, 40)
+    np.testing.assert_array_equal(written.affine, source.affine)
+    values = np.asarray(written.dataobj)
+    assert np.isfinite(values).all() and values.min() >= -1024.0 and values.max() <= 3000.0
+    again = cli_in_process(
+        "translate", str(run.run_dir), "--input", str(mr), "--out", "y", cwd=tmp_path
+    )
+    assert again.returncode == 0
+    np.testing.assert_array_equal(
+        np.asarray(nib.load(tmp_path / "y" / "mr.nii.gz").dataobj), values
+    )
+
+
+@pytest.mark.slow
+def test_a_3d_translator_refuses_2d_images(run: RunResult, tmp_path: Path) -> None:
+    image = tmp_path / "slice.npy"
+    np.save(image, np.zeros((1, SIDE, SIDE), np.float32))
+    done = cli_in_process(
+        "translate", str(run.run_dir), "--input", str(image), "--out", "x", cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert "translates volumes" in done.stderr and "Traceback" not in done.stderr
