@@ -12,8 +12,10 @@ a markdown table and, with ``--out``, writes it to a file:
   time and by the device's dense peak for the precision (:data:`PEAK_TFLOPS`). Left empty for
   devices not in the table (every CPU).
 
-``benchmarks/gpu.sh`` runs it on a GPU at 256 px in bf16 with channels-last. Example on CPU:
-``python benchmarks/throughput.py --device cpu --image-size 32 --tiny --steps 2``.
+``benchmarks/gpu.sh`` runs it on a GPU at 256 px in bf16 with channels-last, and the 3-D models
+on 128³ volumes. Example on CPU: ``python benchmarks/throughput.py --device cpu --image-size 32
+--tiny --steps 2``; a 3-D model's figures are per step on ``--image-size``³ volumes
+(``--models hagan3d``; on a CPU one model per process, as the peak memory is the process's).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import torch
 from medganbench.core.manager import build_registries, make_plugin_manager
 from medganbench.core.model import Model, ModelContext, TrainBatch
 from medganbench.run.device import device_name, peak_memory_mb, reset_peak_memory
-from medganbench.run.flops import PROBE_DATASET, count_flops
+from medganbench.run.flops import PROBE_DATASET, count_flops, probe_geometry
 
 #: Dense peak TFLOPS (no structured sparsity) per GPU and precision, from NVIDIA's datasheets:
 #: "NVIDIA H100 Tensor Core GPU" datasheet (H100 SXM5 / PCIe: BF16 989.4 / 756 with sparsity
@@ -48,6 +50,8 @@ PEAK_TFLOPS: tuple[tuple[str, dict[str, float]], ...] = (
 )
 
 MODELS = ("cyclegan", "hlsnc", "pix2pix", "hagan")
+#: The 3-D models (``--models`` names them; ``--image-size`` is then the cube's side).
+MODELS_3D = ("dcgan3d", "wgan-gp3d", "pix2pix3d", "hagan3d")
 
 #: Narrow networks for a quick check of the script itself (``--tiny``).
 TINY_ARGS: dict[str, dict[str, str]] = {
@@ -55,6 +59,10 @@ TINY_ARGS: dict[str, dict[str, str]] = {
     "hlsnc": {"ngf": "4", "ndf": "4", "n_blocks": "1"},
     "pix2pix": {"ngf": "4", "ndf": "4"},
     "hagan": {"ngf": "4", "ndf": "4", "batch_size": "2"},
+    "dcgan3d": {"ngf": "4", "ndf": "4", "batch_size": "2"},
+    "wgan-gp3d": {"ngf": "4", "ndf": "4", "batch_size": "2"},
+    "pix2pix3d": {"ngf": "4", "ndf": "4"},
+    "hagan3d": {"channels": "16", "latent_dim": "64", "batch_size": "2"},
 }
 
 
@@ -79,12 +87,15 @@ def peak_tflops(name: str, precision: str) -> float | None:
     return None
 
 
-def _batch(n: int, size: int, device: torch.device, channels_last: bool) -> TrainBatch:
+def _batch(
+    n: int, size: int, device: torch.device, channels_last: bool, dims: int = 2
+) -> TrainBatch:
     gen = torch.Generator().manual_seed(0)
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    last = torch.channels_last if dims == 2 else torch.channels_last_3d
+    fmt = last if channels_last else torch.contiguous_format
 
     def image() -> torch.Tensor:
-        x = torch.rand(n, 1, size, size, generator=gen) * 2 - 1
+        x = torch.rand(n, 1, *(size,) * dims, generator=gen) * 2 - 1
         return x.to(device).contiguous(memory_format=fmt)
 
     a, b = image(), image()
@@ -110,11 +121,14 @@ def measure(
     """Build ``name``, warm it up and time ``steps`` training steps."""
     registries = build_registries(make_plugin_manager(autoload=False))
     spec = registries.models.get(name)
-    info = dataclasses.replace(PROBE_DATASET, image_size=size)
+    dims = getattr(spec.load(), "spatial_dims", 2)
+    # A 3-D model trains on size³ volumes (the probe geometry of medganbench list --details).
+    volume = probe_geometry(size) if dims == 3 else None
+    info = dataclasses.replace(PROBE_DATASET, image_size=size, volume=volume)
     torch.manual_seed(0)
     ctx = ModelContext(size, info, device, 0, amp=bf16, channels_last=channels_last)
     model: Model = spec.build(args, ctx)
-    batch = _batch(model.batch_size, size, device, channels_last)
+    batch = _batch(model.batch_size, size, device, channels_last, dims)
     model.train_mode()
     model.set_progress(0.0)
     _, flops = count_flops(lambda: model.train_step(batch))

@@ -28,6 +28,21 @@ def test_gpu_script_writes_a_table_on_cpu_at_a_tiny_size(tmp_path: Path) -> None
     assert row.endswith("| n/a |")  # no peak is known for a CPU, so no MFU
 
 
+def test_the_throughput_of_a_3d_model_is_measured_on_volumes(tmp_path: Path) -> None:
+    out = tmp_path / "table.md"
+    assert (
+        "--models dcgan3d,wgan-gp3d,pix2pix3d,hagan3d"
+        in (ROOT / "benchmarks" / "gpu.sh").read_text()
+    )
+    args = ["--device", "cpu", "--image-size", "16", "--tiny", "--steps", "1", "--warmup", "0"]
+    assert (
+        throughput.main([*args, "--precision", "fp32", "--models", "dcgan3d", "--out", str(out)])
+        == 0
+    )
+    (row,) = [line for line in out.read_text().splitlines() if line.startswith("| `dcgan3d`")]
+    assert "| 2 |" in row  # the tiny batch of two 16³ volumes
+
+
 def test_peak_table_covers_the_gpus_named_in_the_issue() -> None:
     assert throughput.peak_tflops("NVIDIA H200", "bf16") == 989.0
     assert throughput.peak_tflops("NVIDIA H100 80GB HBM3", "bf16") == 989.4
