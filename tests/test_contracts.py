@@ -85,12 +85,21 @@ METRIC_SETTINGS = {
     # fd's default encoder is DINOv2, whose weights are not reachable here; test_encoders.py
     # checks fd with the Inception encoder against fid, and the kit's encoder contracts below.
     "fd": CheckSettings(skip={"finite": "its default DINOv2 weights are not reachable here"}),
+    # Inception on every slice of four 32³ volumes is minutes on a CPU: two axial slices per
+    # volume check the same machinery (test_volume_planes.py checks every plane's value).
+    "fd-planes": CheckSettings(args={"plane": "axial", "stride": "16"}),
+    "ms-ssim-diversity": CheckSettings(
+        skip={
+            "prefers-truth": "it scores the diversity of the generated set, not closeness to the target"
+        }
+    ),
 }
 if importlib.util.find_spec("frd_score") is None:
     # The message without the extra is tested in tests/plugins/metrics/test_frd.py.
-    METRIC_SETTINGS["frd"] = CheckSettings(
-        skip={"build": "needs the optional extra: pip install 'medganbench[radiomics]'"}
-    )
+    for name in ("frd", "frd-3d"):
+        METRIC_SETTINGS[name] = CheckSettings(
+            skip={"build": "needs the optional extra: pip install 'medganbench[radiomics]'"}
+        )
 
 #: Starting a local Ray cluster costs tens of seconds; tests/sweep/test_ray_node_loss.py and
 #: tests/plugins/executors/test_ray_connect.py run trials on a real one.
