@@ -35,7 +35,7 @@ from medganbench.run.external import ExternalSpec, ScoreResult, score_outputs
 from medganbench.run.options import RunOptions
 from medganbench.run.record import RunResult
 from medganbench.run.runner import execute_run
-from medganbench.run.spec import RunSpec, default_metrics
+from medganbench.run.spec import RunSpec, default_image_size, default_metrics
 from medganbench.trained.card import UNSTATED_LICENSE
 from medganbench.trained.export import export_generator, push
 from medganbench.trained.generator import Generator
@@ -62,7 +62,7 @@ def run(
     dataset: str = defaults.DATASET,
     budget: str | Budget = defaults.BUDGET,
     *,
-    image_size: int = defaults.IMAGE_SIZE,
+    image_size: int | None = None,
     seed: int = 0,
     metrics: tuple[str, ...] | list[str] | None = None,
     model_args: Mapping[str, ArgValue] | None = None,
@@ -90,6 +90,7 @@ def run(
     Args:
         model, dataset: registered names.
         budget: ``"steps=100"``, ``"kimg=2,seconds=600"`` or a :class:`Budget`.
+        image_size: ``None`` = the dataset's own (``phantom-brain-3d``: 32), else 64.
         metrics: metric names; ``None`` = the defaults ``medganbench run`` picks.
         model_args, dataset_args: arguments by name (typed values or strings).
         metric_args: arguments per metric, e.g. ``{"lpips": {"net": "vgg"}}``.
@@ -117,7 +118,7 @@ def run(
         model_args=dict(model_args or {}),
         dataset_args=dict(dataset_args or {}),
         metric_args={k: dict(v) for k, v in (metric_args or {}).items()},
-        image_size=image_size,
+        image_size=default_image_size(regs, dataset) if image_size is None else image_size,
         metrics=chosen,
         budget=budget if isinstance(budget, Budget) else Budget.parse(budget),
         seed=seed,
@@ -154,20 +155,22 @@ def load_split(
     dataset: str = defaults.DATASET,
     split: str = "test",
     *,
-    image_size: int = defaults.IMAGE_SIZE,
+    image_size: int | None = None,
     dataset_args: Mapping[str, ArgValue] | None = None,
     data_dir: Path | str | None = None,
 ) -> TorchDataset[Sample]:
     """One split of a dataset as a run sees it (the same patients, slices and units): a
     map-style ``torch.utils.data.Dataset`` whose items are dicts with ``"a"`` and ``"b"``
-    ((C, H, W) float tensors in physical units, HU for CT), ``"mask_a"``/``"mask_b"`` and,
+    ((C, H, W) float tensors in physical units, HU for CT; (C, D, H, W) volumes for a volume
+    dataset), ``"mask_a"``/``"mask_b"`` and,
     where the dataset declares label classes, ``"label_a"``/``"label_b"``. Wrap it in a
     ``torch.utils.data.DataLoader`` to batch it.
     """
     options = RunOptions(data_dir=Path(data_dir) if data_dir else None, progress=False)
+    regs = registries()
+    size = default_image_size(regs, dataset) if image_size is None else image_size
     return _load_split(
-        registries(), dataset, split, dataset_args=dataset_args, image_size=image_size,
-        options=options,
+        regs, dataset, split, dataset_args=dataset_args, image_size=size, options=options,
     )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from medganbench.run.export import export_split
 from medganbench.run.external import EXTERNAL_DIRECTIONS
 from medganbench.run.options import RunOptions
 from medganbench.run.outputs import FORMATS
+from medganbench.run.spec import default_image_size
 
 
 @click.group(cls=CommandGroup)
@@ -60,7 +61,10 @@ def datasets_download(name: str, data_dir: Path | None) -> None:
     help="a2b exports domain A images (the inputs of an A→B translation); b2a domain B.",
 )
 @click.option(
-    "--image-size", default=defaults.IMAGE_SIZE, show_default=True, type=int, help="Side length."
+    "--image-size",
+    default=None,
+    type=int,
+    help=f"Side length; default: the dataset's (phantom-brain-3d: 32), else {defaults.IMAGE_SIZE}.",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="npy", show_default=True)
 @click.option("--dataset-arg", "dataset_args", multiple=True, metavar="K=V", help="Repeatable.")
@@ -70,20 +74,21 @@ def datasets_export(
     out_dir: Path,
     split: str,
     direction: str,
-    image_size: int,
+    image_size: int | None,
     fmt: str,
     dataset_args: tuple[str, ...],
     data_dir: Path | None,
 ) -> None:
     """Write NAME's SPLIT inputs as OUT/inputs/<sample>.<format> and OUT/manifest.json, for a
     model run elsewhere; score what it makes with `medganbench score`."""
+    registries = load_registries()
     with err.status(Text(f"{name}: exporting the {split} split")):
         count = export_split(
-            load_registries(),
+            registries,
             name,
             out_dir,
             dataset_args=parse_key_values(dataset_args, "--dataset-arg"),
-            image_size=image_size,
+            image_size=default_image_size(registries, name) if image_size is None else image_size,
             split=split,
             direction=direction,
             fmt=fmt,

@@ -51,10 +51,10 @@ from medganbench.run.spec import PRECISIONS, RunSpec, resolve_run
 )
 @click.option(
     "--image-size",
-    default=defaults.IMAGE_SIZE,
-    show_default=True,
+    default=None,
     type=int,
-    help="Side length of the square images.",
+    help=f"Side length of the square images (of the cube, for volumes). Default: the dataset's "
+    f"(phantom-brain-3d: 32), else {defaults.IMAGE_SIZE}.",
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Seeds every RNG of the run.")
 @click.option(
@@ -164,7 +164,7 @@ def run(
     model: str | None,
     dataset: str,
     budget: str,
-    image_size: int,
+    image_size: int | None,
     seed: int,
     device: str | None,
     threads: int | None,

@@ -7,7 +7,7 @@ from medganbench.core.manager import Registries
 from medganbench.core.params import parse_key_values
 from medganbench.errors import UsageError
 from medganbench.run.budget import Budget
-from medganbench.run.spec import RunSpec, default_metrics
+from medganbench.run.spec import RunSpec, default_image_size, default_metrics
 
 
 def spec_from_options(
@@ -16,7 +16,7 @@ def spec_from_options(
     *,
     dataset: str = defaults.DATASET,
     budget: str = defaults.BUDGET,
-    image_size: int = defaults.IMAGE_SIZE,
+    image_size: int | None = None,
     seed: int = 0,
     metrics: str | None = None,
     model_args: tuple[str, ...] = (),
@@ -48,7 +48,7 @@ def spec_from_options(
         model_args=parse_key_values(model_args, "--model-arg"),
         dataset_args=parsed_dataset_args,
         metric_args=parse_metric_args(metric_args),
-        image_size=image_size,
+        image_size=default_image_size(registries, dataset) if image_size is None else image_size,
         metrics=chosen,
         budget=Budget.parse(budget),
         seed=seed,

@@ -163,6 +163,9 @@ class DatasetSpec(ComponentSpec):
             dataset (the default metrics of a run follow it): a constant, or a function of the
             resolved arguments where an argument decides (a volume dataset's ``dims``). It
             must agree with the built dataset's ``info.spatial_dims`` (a contract test checks).
+        image_size: the side a run of this dataset uses without ``--image-size`` (a volume
+            dataset's natural size: ``phantom-brain-3d`` 32); ``None``: the global default
+            (:data:`medganbench.defaults.IMAGE_SIZE`).
         modalities: the modalities of domains A and B (``("MR", "CT")``), known without
             building the dataset, to name directions ("MR → CT"): a constant pair, or a
             function of the resolved arguments; ``None`` reads them from ``modality`` when it is
@@ -182,6 +185,7 @@ class DatasetSpec(ComponentSpec):
     paired: bool | str | Callable[..., bool] = False
     size: str = ""
     spatial_dims: int | str | Callable[..., int] = 2
+    image_size: int | None = None
     locate: str | Callable[..., Any] | None = None
     download: str | Callable[..., Any] | None = None
     modalities: tuple[str, str] | str | Callable[..., tuple[str, str]] | None = None

@@ -299,6 +299,18 @@ def _encoder_versions(
     return versions
 
 
+def default_image_size(registries: Registries, dataset: str) -> int:
+    """The side a run of ``dataset`` uses without ``--image-size``: the dataset's own
+    (:attr:`~medganbench.core.specs.DatasetSpec.image_size`), else
+    :data:`~medganbench.defaults.IMAGE_SIZE`.
+
+    Raises:
+        UnknownNameError: no such dataset.
+    """
+    own = registries.datasets.get(dataset).image_size
+    return defaults.IMAGE_SIZE if own is None else int(own)
+
+
 def default_metrics(
     registries: Registries,
     model: str,

@@ -101,6 +101,7 @@ SPEC = DatasetSpec(
     modalities=("MR", "CT"),
     size="24 head volumes of --image-size³ by default",
     spatial_dims=3,
+    image_size=32,
 )
 medganbench_datasets = dataset_hook(SPEC)
 

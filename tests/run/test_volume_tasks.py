@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from medganbench.cli.run_spec import spec_from_options
 from medganbench.core.dataset import DomainInfo
 from medganbench.core.geometry import VolumeGeometry
+from medganbench.core.manager import Registries
 from medganbench.core.metric import EvalBatch, Metric, Needs
 from medganbench.core.volumes import SLICE_KEY, VOLUME_KEY
 from medganbench.errors import UsageError
@@ -18,6 +20,7 @@ from medganbench.run.dataset_checks import scores_dimensions
 from medganbench.run.device import effective_precision
 from medganbench.run.evaluate import feed
 from medganbench.run.samples import LABEL_HEIGHT, grid_rows, render_sample_grid
+from medganbench.run.spec import default_image_size
 from medganbench.run.volume_slices import as_slices, axial_depth, slice_positions
 
 CT = DomainInfo(name="CT", modality="CT", units="HU", window=(-1024.0, 3000.0))
@@ -144,3 +147,16 @@ def test_bf16_for_a_3d_model_on_a_cpu_is_refused_with_the_reason() -> None:
     with pytest.raises(UsageError, match="Conv3d"):
         effective_precision("bf16", torch.device("cpu"), spatial_dims=3)
     assert effective_precision("bf16", torch.device("cpu"), spatial_dims=2) is True
+
+
+def test_a_run_without_image_size_takes_the_datasets_own(registries: Registries) -> None:
+    assert default_image_size(registries, "phantom-brain-3d") == 32
+    assert default_image_size(registries, "phantom-brain") == 64
+    spec = spec_from_options(registries, "hagan3d", dataset="phantom-brain-3d", metrics="mmd")
+    assert spec.image_size == 32
+    assert (
+        spec_from_options(
+            registries, "hagan3d", dataset="phantom-brain-3d", image_size=64, metrics="mmd"
+        ).image_size
+        == 64
+    )

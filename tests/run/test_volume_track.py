@@ -11,11 +11,14 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from medganbench import api
 from medganbench.core.volumes import SLICE_KEY, VOLUME_KEY
 from medganbench.run.record import RunResult
+from medganbench.run.samples import LABEL_HEIGHT
 from medganbench.run.windows import translate_by_windows
+from medganbench.site import publish_site
 from medganbench_plugins.metrics.synthrad import HU_RANGES, challenge_mae, challenge_psnr
 from tests.cli_runner import cli_in_process
 from tests.dataset_trees import patient_volumes, write_volume
@@ -125,3 +128,72 @@ def test_a_3d_translator_refuses_2d_images(run: RunResult, tmp_path: Path) -> No
     )
     assert done.returncode == 2
     assert "translates volumes" in done.stderr and "Traceback" not in done.stderr
+
+
+# ---- the unconditional half: hagan3d on phantom-brain-3d (issue 35's first done-when) ----------
+
+PHANTOM_3D = {"train_subjects": "2", "val_subjects": "2", "test_subjects": "3"}
+NARROW_HAGAN = {"channels": "16", "latent_dim": "64", "batch_size": "2"}
+
+
+@pytest.mark.slow
+def test_hagan3d_on_the_3d_phantom_writes_volume_metric_rows_and_a_mid_slice_run_page(
+    tmp_path: Path,
+) -> None:
+    result = api.run(
+        "hagan3d",
+        "phantom-brain-3d",
+        "steps=2",
+        image_size=SIDE,
+        # The default set but frd-3d (the radiomics extra, not in the test environment; its
+        # value is checked against frd-score in tests/plugins/metrics/test_volume_frd.py), and
+        # fd-planes on two axial slices per volume (Inception is seconds per volume on a CPU).
+        metrics=["fd-planes", "mmd", "ms-ssim-diversity"],
+        metric_args={"fd-planes": {"stride": "16"}},
+        model_args=NARROW_HAGAN,
+        dataset_args=PHANTOM_3D,
+        leaderboard_dir=tmp_path / "boards",
+        runs_dir=tmp_path / "runs",
+        progress=False,
+    )
+    rows = {r.metric: r for r in result.rows}
+    assert set(rows) == {"fd-planes", "mmd", "ms-ssim-diversity"}
+    assert all(np.isfinite(r.value) for r in rows.values())
+    planes = json.loads(rows["fd-planes"].metric_details)["planes"]
+    assert set(planes) == {"axial", "coronal", "sagittal"}
+    assert rows["fd-planes"].value == pytest.approx(sum(p["fd"] for p in planes.values()) / 3)
+    assert 0.0 <= rows["ms-ssim-diversity"].value <= 1.0
+
+    # The grid: three labelled rows of 32 px tiles; per sample, its three mid-slices side by
+    # side (2 px apart): at least 3 samples × (3 × 32 + 2 × 2) px wide, wider if a label is.
+    grid = np.asarray(Image.open(result.run_dir / "samples.png"))
+    assert grid.shape[0] == 3 * (LABEL_HEIGHT + SIDE + 2) + 2
+    assert grid.shape[1] >= 2 + 3 * (3 * SIDE + 2 * 2 + 2)
+    site = tmp_path / "site"
+    publish_site([result.leaderboard], site, runs_dir=tmp_path / "runs")
+    page = (site / "runs" / f"{result.run_id}.html").read_text()
+    assert f"{result.run_id}/samples.png" in page
+    assert (site / "runs" / result.run_id / "samples.png").is_file()
+
+
+@pytest.mark.slow
+def test_a_3d_sampler_generates_npy_volumes_and_refuses_png(tmp_path: Path) -> None:
+    result = api.run(
+        "dcgan3d",
+        "phantom-brain-3d",
+        "steps=1",
+        image_size=SIDE,
+        metrics=["mmd"],
+        model_args={"ngf": "4", "ndf": "4", "batch_size": "2"},
+        dataset_args=PHANTOM_3D,
+        leaderboard_dir=tmp_path / "boards",
+        runs_dir=tmp_path / "runs",
+        progress=False,
+    )
+    done = cli_in_process("generate", str(result.run_dir), "--n", "2", "--out", "g", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert np.load(tmp_path / "g" / "00001.npy").shape == (1, SIDE, SIDE, SIDE)
+    refused = cli_in_process(
+        "generate", str(result.run_dir), "--n", "2", "--out", "p", "--format", "png", cwd=tmp_path
+    )
+    assert refused.returncode == 2 and "samples volumes" in refused.stderr
