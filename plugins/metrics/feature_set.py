@@ -162,7 +162,9 @@ class FeatureSetMetric(Metric):
         real = images()
         # One call, as the values were measured (batching could move the features' last bits);
         # the phase keeps a heartbeat going while it runs.
-        with progress.phase(f"extracting features of {len(real)} real image(s) ({self.encoder})"):
+        with progress.phase(
+            f"extracting features of {len(real)} real image(s) ({self.encoder.name})"
+        ):
             features = self._extract(real)
         path = self._cache_file(key)
         if path is not None:
