@@ -27,6 +27,8 @@ from medganbench.fileio import atomic_write
 MAX_COLUMNS = 8
 #: Height in pixels of the label band above each row.
 LABEL_HEIGHT = 14
+#: Between two volumes' mid-slice triples, this many times the gap between one's planes.
+SAMPLE_GAP = 4
 #: Size of Pillow's default font in the label bands.
 FONT_SIZE = 11
 
@@ -149,14 +151,18 @@ def render_sample_grid(rows: Sequence[GridRow], pad: int = 2) -> Image.Image:
         flat = shown.mean(dim=1)  # (columns, H, W) or (columns, D, H, W) in [0, 1]
         tiles.append(flat if row.geometry is None else _mid_slice_tiles(flat, row.geometry, pad))
     height, width = tiles[0].shape[-2:]
+    # Volumes: a wider gap between samples than between one sample's three planes.
+    gap = pad if all(row.geometry is None for row in rows) else SAMPLE_GAP * pad
     text_width = max(int(np.ceil(font.getlength(t))) for t in texts) + 2 * pad
     band = LABEL_HEIGHT + height + pad
     grid = torch.ones(
-        len(rows) * band + pad, max(columns * (width + pad) + pad, text_width), dtype=torch.float32
+        len(rows) * band + pad,
+        max(columns * (width + gap) - gap + 2 * pad, text_width),
+        dtype=torch.float32,
     )
     for r, row_tiles in enumerate(tiles):
         for c in range(columns):
-            y, x = pad + r * band + LABEL_HEIGHT, pad + c * (width + pad)
+            y, x = pad + r * band + LABEL_HEIGHT, pad + c * (width + gap)
             grid[y : y + height, x : x + width] = row_tiles[c]
     pixels = grid.mul(255).round().clamp(0, 255).to(torch.uint8).numpy()
     image = Image.fromarray(pixels, mode="L")
