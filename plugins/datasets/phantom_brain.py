@@ -16,24 +16,27 @@ volumes of per-patient evaluation) and slice.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from medganbench import progress
-from medganbench.core.dataset import SPLITS, Dataset, DatasetContext, DatasetInfo, DomainInfo
+from medganbench.core.dataset import SPLITS, DatasetContext, DatasetInfo
 from medganbench.core.params import Param, resolve_args
 from medganbench.core.specs import DatasetSpec
-from medganbench.data import DomainSlices, SliceSplit, cached, dataset_hook
-from medganbench.data.cache import cache_path
+from medganbench.data import DomainSlices, SliceSplit, dataset_hook
 from medganbench.errors import UsageError
+from medganbench_plugins.datasets.phantom_dataset import (
+    CT_DOMAIN,
+    PhantomDataset,
+    mr_domain,
+    sides,
+    subject_entropy,
+)
 from medganbench_plugins.datasets.phantom_render import SubjectSlices, render_subject
 from medganbench_plugins.datasets.phantom_tissues import SEQUENCES, TISSUES
 
@@ -44,8 +47,6 @@ NAME = "phantom-brain"
 VERSION = "1"
 #: Smallest supported image size: below this a head is a handful of pixels.
 MIN_IMAGE_SIZE = 16
-#: Each split has its own random stream, so split sizes do not change each other's subjects.
-_SPLIT_STREAM: dict[str, int] = {"train": 0, "val": 1, "test": 2}
 #: The label classes: the phantom's tissues, by label value.
 LABELS: tuple[str, ...] = tuple(t.name for t in TISSUES)
 
@@ -70,8 +71,6 @@ PARAMS: tuple[Param, ...] = (
         choices=("both", "a", "b"),
     ),
 )
-
-CT_DOMAIN = DomainInfo(name="CT", modality="CT", units="HU", window=(-1024.0, 3000.0), channels=1)
 
 
 def is_paired(args: Mapping[str, Any]) -> bool:
@@ -121,7 +120,7 @@ class _Settings:
         )
 
 
-class PhantomBrain(Dataset):
+class PhantomBrain(PhantomDataset):
     """The ``phantom-brain`` dataset instance.
 
     Data are produced on first use (the first :meth:`split` call): loaded from the slice cache
@@ -134,6 +133,8 @@ class PhantomBrain(Dataset):
         generated: ``None`` until the data are first needed; then ``True`` if this instance
             generated them, ``False`` if it loaded them from the cache.
     """
+
+    name = NAME
 
     def __init__(self, args: Mapping[str, Any], ctx: DatasetContext) -> None:
         """Resolve arguments and declare the dataset; generation is deferred.
@@ -148,37 +149,12 @@ class PhantomBrain(Dataset):
                 hint=f"Use an image size of at least {MIN_IMAGE_SIZE}.",
             )
         self._settings = _Settings.from_args(self.args)
-        self._size = int(ctx.image_size)
-        mr = DomainInfo(
-            name=SEQUENCES[self._settings.weighting].name,
-            modality="MR",
-            units="a.u.",
-            window=(0.0, 1.0),
-            channels=1,
-        )
+        size = int(ctx.image_size)
+        mr = mr_domain(self._settings.weighting)
         self.domain = str(self.args["domain"])
         a, b = {"a": (mr, mr), "b": (CT_DOMAIN, CT_DOMAIN)}.get(self.domain, (mr, CT_DOMAIN))
         paired = self._settings.paired and self.domain == "both"
-        self.info = DatasetInfo(a, b, paired, SPLITS, self._size, LABELS)
-        self._fingerprint = _hash_settings(self.args, self._size)
-        self._cache_dir = Path(ctx.cache_dir)
-        self._cache_key = {"dataset": NAME, "fingerprint": self._fingerprint, "size": self._size}
-        self.cache_path = cache_path(self._cache_dir, self._cache_key)
-        self.generated: bool | None = None
-        self._splits: dict[str, SliceSplit] | None = None
-
-    def split(self, name: str) -> SliceSplit:
-        """Return split ``name`` (generating or loading all splits on first use).
-
-        Raises:
-            UsageError: ``name`` is not one of ``info.splits``.
-        """
-        if name not in self.info.splits:
-            raise UsageError(
-                f"{NAME} has no split {name!r}.",
-                hint=f"Known splits: {', '.join(self.info.splits)}",
-            )
-        return self._data()[name]
+        self.declare(DatasetInfo(a, b, paired, SPLITS, size, LABELS), VERSION, size, ctx.cache_dir)
 
     def volume_ids(self, split: str, domain: str = "b") -> list[str]:
         """The subjects of ``split``'s domain ``domain`` as volumes for per-patient evaluation.
@@ -188,17 +164,6 @@ class PhantomBrain(Dataset):
         window.
         """
         return self.split(split).volume_ids(domain)
-
-    def fingerprint(self) -> str:
-        """16 hex digits of sha256 over dataset name, version, arguments and image size."""
-        return self._fingerprint
-
-    def _data(self) -> dict[str, SliceSplit]:
-        if self._splits is None:
-            payload, hit = cached(self._cache_dir, self._cache_key, self._generate)
-            self.generated = not hit
-            self._splits = {name: self._serve(payload[name]) for name in self.info.splits}
-        return self._splits
 
     def _generate(self) -> dict[str, Any]:
         log.info("Generating %s (%s) at %d px.", NAME, self._fingerprint, self._size)
@@ -210,23 +175,17 @@ class PhantomBrain(Dataset):
     def _generate_split(self, name: str, shown: progress.Phase) -> dict[str, Any]:
         """Render every subject of one split: MR side and CT side with subject ids."""
         s = self._settings
-        n = s.subjects[name]
-        seed = s.seed % 2**64  # SeedSequence needs non-negative entropy
-        ids = [f"{name}-{i:03d}" for i in range(n)]
-        subjects = []
-        for i in range(n):
-            entropy = (seed, _SPLIT_STREAM[name], i)
-            subjects.append(render_subject(entropy, s.slices_per_subject, self._size, s.weighting))
+        pairs = []
+        for i in range(s.subjects[name]):
+            entropy = subject_entropy(s.seed, name, i)
+            pairs.append(
+                (
+                    f"{name}-{i:03d}",
+                    render_subject(entropy, s.slices_per_subject, self._size, s.weighting),
+                )
+            )
             shown.advance()
-        pairs = list(zip(ids, subjects, strict=True))
-        if s.paired:
-            a_side, b_side = pairs, pairs
-        else:
-            # Disjoint halves: A from the first, B from the second, so no item pairs a subject
-            # with itself. With an odd count the middle subject is left out to keep A and B the
-            # same length.
-            half = n // 2
-            a_side, b_side = pairs[:half], pairs[n - half :]
+        a_side, b_side = sides(pairs, s.paired)
         return {"a": _side(a_side, "mr"), "b": _side(b_side, "ct")}
 
     def _serve(self, payload: Mapping[str, Any]) -> SliceSplit:
@@ -237,12 +196,6 @@ class PhantomBrain(Dataset):
         if self.domain == "b":
             return SliceSplit(ct, ct, paired=False)
         return SliceSplit(mr, ct, paired=self.info.paired)
-
-
-def _hash_settings(args: Mapping[str, Any], image_size: int) -> str:
-    """16 hex digits of sha256 over name, version, arguments and image size."""
-    key = {"dataset": NAME, "version": VERSION, "args": dict(args), "image_size": image_size}
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _side(side: Sequence[tuple[str, SubjectSlices]], modality: str) -> dict[str, Any]:

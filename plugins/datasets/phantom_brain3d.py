@@ -25,26 +25,29 @@ cached (:func:`medganbench.data.cached`) under a key holding the hash of both, w
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from medganbench import progress
-from medganbench.core.dataset import SPLITS, Dataset, DatasetContext, DatasetInfo, DomainInfo
+from medganbench.core.dataset import SPLITS, DatasetContext, DatasetInfo
 from medganbench.core.geometry import VolumeGeometry
 from medganbench.core.params import Param, resolve_args
 from medganbench.core.specs import DatasetSpec
-from medganbench.data import DomainSlices, SliceSplit, cached, dataset_hook
-from medganbench.data.cache import cache_path
+from medganbench.data import DomainSlices, SliceSplit, dataset_hook
 from medganbench.errors import UsageError
-from medganbench_plugins.datasets.phantom_brain import CT_DOMAIN, LABELS
+from medganbench_plugins.datasets.phantom_brain import LABELS
+from medganbench_plugins.datasets.phantom_dataset import (
+    CT_DOMAIN,
+    PhantomDataset,
+    mr_domain,
+    sides,
+    subject_entropy,
+)
 from medganbench_plugins.datasets.phantom_tissues import SEQUENCES
 from medganbench_plugins.datasets.phantom_volume import (
     ORIENTATION,
@@ -64,9 +67,6 @@ MIN_IMAGE_SIZE = 16
 #: peak) and the default dataset holds 0.6 GB in memory and as much in its cache file; all of it
 #: grows with the cube of the side.
 MAX_IMAGE_SIZE = 128
-#: Each split has its own random stream, so split sizes do not change each other's subjects
-#: (the 2-D phantom's streams: the same subjects).
-_SPLIT_STREAM: dict[str, int] = {"train": 0, "val": 1, "test": 2}
 
 PARAMS: tuple[Param, ...] = (
     Param("train_subjects", 16, "number of training subjects (volumes)", minimum=2),
@@ -137,7 +137,7 @@ class _Settings:
         )
 
 
-class PhantomBrain3D(Dataset):
+class PhantomBrain3D(PhantomDataset):
     """The ``phantom-brain-3d`` dataset instance.
 
     Data are produced on first use (the first :meth:`split` call): loaded from the cache if it
@@ -150,6 +150,8 @@ class PhantomBrain3D(Dataset):
         generated: ``None`` until the data are first needed; then ``True`` if this instance
             generated them, ``False`` if it loaded them from the cache.
     """
+
+    name = NAME
 
     def __init__(self, args: Mapping[str, Any], ctx: DatasetContext) -> None:
         """Resolve arguments and declare the dataset; generation is deferred.
@@ -165,55 +167,20 @@ class PhantomBrain3D(Dataset):
                 hint=f"Use an image size from {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE}.",
             )
         self._settings = _Settings.from_args(self.args)
-        self._size = size
-        mr = DomainInfo(
-            name=SEQUENCES[self._settings.weighting].name,
-            modality="MR",
-            units="a.u.",
-            window=(0.0, 1.0),
-            channels=1,
+        info = DatasetInfo(
+            mr_domain(self._settings.weighting),
+            CT_DOMAIN,
+            self._settings.paired,
+            SPLITS,
+            size,
+            LABELS,
+            volume=geometry(size),
         )
-        self.info = DatasetInfo(
-            mr, CT_DOMAIN, self._settings.paired, SPLITS, size, LABELS, volume=geometry(size)
-        )
-        self._fingerprint = _hash_settings(self.args, size)
-        self._cache_dir = Path(ctx.cache_dir)
-        self._cache_key = {"dataset": NAME, "fingerprint": self._fingerprint, "size": size}
-        self.cache_path = cache_path(self._cache_dir, self._cache_key)
-        self.generated: bool | None = None
-        self._splits: dict[str, SliceSplit] | None = None
+        self.declare(info, VERSION, size, ctx.cache_dir)
 
-    def split(self, name: str) -> SliceSplit:
-        """Return split ``name`` (generating or loading all splits on first use).
-
-        Raises:
-            UsageError: ``name`` is not one of ``info.splits``.
-        """
-        if name not in self.info.splits:
-            raise UsageError(
-                f"{NAME} has no split {name!r}.",
-                hint=f"Known splits: {', '.join(self.info.splits)}",
-            )
-        return self._data()[name]
-
-    def volume_ids(self, split: str, domain: str = "b") -> list[str]:
-        """The subjects of ``split``'s domain ``domain``, one per item, in item order."""
-        return self.split(split).volume_ids(domain)
-
-    def fingerprint(self) -> str:
-        """16 hex digits of sha256 over dataset name, version, arguments and image size."""
-        return self._fingerprint
-
-    def _data(self) -> dict[str, SliceSplit]:
-        if self._splits is None:
-            payload, hit = cached(self._cache_dir, self._cache_key, self._generate)
-            self.generated = not hit
-            paired = self.info.paired
-            self._splits = {
-                name: SliceSplit(_volumes(payload[name]["a"]), _volumes(payload[name]["b"]), paired)
-                for name in self.info.splits
-            }
-        return self._splits
+    def _serve(self, payload: Mapping[str, Any]) -> SliceSplit:
+        """A split from its cached sides: item ``i`` is subject ``i``'s volume."""
+        return SliceSplit(_volumes(payload["a"]), _volumes(payload["b"]), self.info.paired)
 
     def _generate(self) -> dict[str, Any]:
         log.info("Generating %s (%s) at %d³.", NAME, self._fingerprint, self._size)
@@ -225,29 +192,15 @@ class PhantomBrain3D(Dataset):
     def _generate_split(self, name: str, shown: progress.Phase) -> dict[str, Any]:
         """Render every subject of one split: MR side and CT side with subject ids."""
         s = self._settings
-        n = s.subjects[name]
-        seed = s.seed % 2**64  # SeedSequence needs non-negative entropy
         pairs = []
-        for i in range(n):
-            entropy = (seed, _SPLIT_STREAM[name], i)
+        for i in range(s.subjects[name]):
+            entropy = subject_entropy(s.seed, name, i)
             pairs.append(
                 (f"{name}-{i:03d}", render_subject_volume(entropy, self._size, s.weighting))
             )
             shown.advance()
-        if s.paired:
-            a_side, b_side = pairs, pairs
-        else:
-            # Disjoint halves, as in 2-D: A from the first, B from the second, so no item pairs a
-            # subject with itself; with an odd count the middle subject is left out.
-            half = n // 2
-            a_side, b_side = pairs[:half], pairs[n - half :]
+        a_side, b_side = sides(pairs, s.paired)
         return {"a": _side(a_side, "mr"), "b": _side(b_side, "ct")}
-
-
-def _hash_settings(args: Mapping[str, Any], image_size: int) -> str:
-    """16 hex digits of sha256 over name, version, arguments and image size."""
-    key = {"dataset": NAME, "version": VERSION, "args": dict(args), "image_size": image_size}
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _side(side: Sequence[tuple[str, SubjectVolume]], modality: str) -> dict[str, Any]:
