@@ -16,6 +16,7 @@ volume (0 for a whole volume).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import torch
 
@@ -30,23 +31,27 @@ __all__ = ["SLICE_PLANE", "as_slices", "axial_depth", "slice_positions", "with_b
 SLICE_PLANE = "axial"
 
 
+def _each_tensor(batch: EvalBatch, change: Callable[[torch.Tensor], torch.Tensor]) -> EvalBatch:
+    """``batch`` with ``change`` applied to its images, mask and label maps (window, pairing
+    and domain unchanged)."""
+
+    def changed(x: torch.Tensor | None) -> torch.Tensor | None:
+        return None if x is None else change(x)
+
+    return dataclasses.replace(
+        batch,
+        pred=change(batch.pred),
+        target=change(batch.target),
+        mask=change(batch.mask),
+        labels=changed(batch.labels),
+        target_labels=changed(batch.target_labels),
+    )
+
+
 def as_slices(batch: EvalBatch, geometry: VolumeGeometry) -> EvalBatch:
     """``batch``'s (N, C, D, H, W) tensors as (N·S, C, h, w) axial slices, volume by volume,
     each volume's slices in index order; window, pairing and domain unchanged."""
-
-    def cut(x: torch.Tensor | None) -> torch.Tensor | None:
-        return None if x is None else plane_slices(x, geometry, SLICE_PLANE)
-
-    pred, target, mask = cut(batch.pred), cut(batch.target), cut(batch.mask)
-    assert pred is not None and target is not None and mask is not None
-    return dataclasses.replace(
-        batch,
-        pred=pred,
-        target=target,
-        mask=mask,
-        labels=cut(batch.labels),
-        target_labels=cut(batch.target_labels),
-    )
+    return _each_tensor(batch, lambda x: plane_slices(x, geometry, SLICE_PLANE))
 
 
 def with_body(slices: EvalBatch) -> EvalBatch:
@@ -55,20 +60,7 @@ def with_body(slices: EvalBatch) -> EvalBatch:
     keep = slices.mask.flatten(1).any(dim=1)
     if bool(keep.all()):
         return slices
-
-    def kept(x: torch.Tensor | None) -> torch.Tensor | None:
-        return None if x is None else x[keep]
-
-    pred, target, mask = kept(slices.pred), kept(slices.target), kept(slices.mask)
-    assert pred is not None and target is not None and mask is not None
-    return dataclasses.replace(
-        slices,
-        pred=pred,
-        target=target,
-        mask=mask,
-        labels=kept(slices.labels),
-        target_labels=kept(slices.target_labels),
-    )
+    return _each_tensor(slices, lambda x: x[keep])
 
 
 def axial_depth(volumes: torch.Tensor, geometry: VolumeGeometry) -> int:
