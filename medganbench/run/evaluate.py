@@ -34,6 +34,7 @@ from medganbench.run.volume_slices import (
     SLICE_PLANE,
     as_slices,
     axial_depth,
+    has_body,
     slice_positions,
     with_body,
 )
@@ -280,9 +281,9 @@ def feed(
     """Hand one evaluated batch to every metric and to the per-patient collector.
 
     On a volume dataset (``geometry`` given) a metric of volumes (``spatial_dims`` holding 3)
-    gets the volumes; the others get their axial slices that hold body (a 2-D dataset delivers
-    no slice without body either), and the collector gets every axial slice, in place in its
-    patient's volume (:mod:`medganbench.run.volume_slices`).
+    gets the volumes; the others, and the collector (each slice with its patient and axial
+    index), get their axial slices that hold body: a 2-D dataset of the same volumes delivers
+    no slice without body either (:mod:`medganbench.run.volume_slices`).
     """
     if geometry is None:
         for metric in metrics.values():
@@ -291,16 +292,18 @@ def feed(
             collector.add(raw, batch.pred, batch.target, batch.mask, batch.labels)
         return
     slices = as_slices(batch, geometry)
+    keep = has_body(slices)
     scored = with_body(slices)
     for metric in metrics.values():
         if 3 in type(metric).spatial_dims:
             metric.update(batch)
         elif scored.pred.shape[0]:
             metric.update(scored)
-    if collector is not None:
+    if collector is not None and scored.pred.shape[0]:
         depth = axial_depth(batch.pred, geometry)
         positions = slice_positions(raw, compared, depth)
-        collector.add(positions or {}, slices.pred, slices.target, slices.mask, slices.labels)
+        kept = {k: v[keep.cpu()] for k, v in (positions or {}).items()}
+        collector.add(kept, scored.pred, scored.target, scored.mask, scored.labels)
 
 
 def _labels(

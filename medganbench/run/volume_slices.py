@@ -25,7 +25,14 @@ from medganbench.core.geometry import VolumeGeometry, plane_slices
 from medganbench.core.metric import EvalBatch
 from medganbench.core.volumes import SLICE_KEY, VOLUME_KEY, item_position
 
-__all__ = ["SLICE_PLANE", "as_slices", "axial_depth", "slice_positions", "with_body"]
+__all__ = [
+    "SLICE_PLANE",
+    "as_slices",
+    "axial_depth",
+    "has_body",
+    "slice_positions",
+    "with_body",
+]
 
 #: The plane whose slices the pixel-wise metrics score.
 SLICE_PLANE = "axial"
@@ -54,10 +61,15 @@ def as_slices(batch: EvalBatch, geometry: VolumeGeometry) -> EvalBatch:
     return _each_tensor(batch, lambda x: plane_slices(x, geometry, SLICE_PLANE))
 
 
+def has_body(slices: EvalBatch) -> torch.Tensor:
+    """Bool (N,): which of ``slices`` hold at least one body voxel: the slices a 2-D dataset
+    of the same volumes would deliver (the toolkit skips slices without body)."""
+    return slices.mask.flatten(1).any(dim=1)
+
+
 def with_body(slices: EvalBatch) -> EvalBatch:
-    """The slices of ``slices`` whose mask holds at least one voxel, in order: the slices a
-    2-D dataset of the same volumes would deliver (the toolkit skips slices without body)."""
-    keep = slices.mask.flatten(1).any(dim=1)
+    """The slices of ``slices`` that hold body (:func:`has_body`), in order."""
+    keep = has_body(slices)
     if bool(keep.all()):
         return slices
     return _each_tensor(slices, lambda x: x[keep])

@@ -22,6 +22,7 @@ from medganbench.run.evaluate import feed
 from medganbench.run.samples import LABEL_HEIGHT, grid_rows, render_sample_grid
 from medganbench.run.spec import default_image_size
 from medganbench.run.volume_slices import as_slices, axial_depth, slice_positions
+from medganbench.run.volumes import VolumeCollector
 
 CT = DomainInfo(name="CT", modality="CT", units="HU", window=(-1024.0, 3000.0))
 # Axial = the W axis: a test that took axis D for the axial one would fail.
@@ -160,3 +161,34 @@ def test_a_run_without_image_size_takes_the_datasets_own(registries: Registries)
         ).image_size
         == 64
     )
+
+
+class _VolumeShapes(_Recorder):
+    """A paired metric that also scores whole patients, keeping what each patient was."""
+
+    def score_volume(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        *,
+        window: tuple[float, float],
+        mask: torch.Tensor,
+    ) -> float:
+        self.patients = getattr(self, "patients", []) + [(pred.clone(), mask.clone())]
+        return 0.0
+
+
+def test_slices_without_body_reach_neither_the_metrics_nor_the_patients_volume() -> None:
+    metric = _VolumeShapes()
+    batch = _batch(n=1)
+    mask = torch.ones(1, 1, 3, 4, 5, dtype=torch.bool)
+    mask[..., 0] = False  # axial slice 0 (the W axis under RAS) holds no body
+    batch = EvalBatch(batch.pred, batch.target, mask, CT.window, True)
+    collector = VolumeCollector(["p"], {"m": metric}, CT.window)
+    raw = {VOLUME_KEY: torch.tensor([0]), SLICE_KEY: torch.tensor([10])}
+    feed({"m": metric}, batch, raw, collector, RAS, "b")
+    assert metric.seen == [(4, 1, 3, 4)]
+    collector.scores()
+    ((pred, held),) = metric.patients
+    assert pred.shape == (1, 4, 3, 4) and bool(held.all())
+    assert torch.equal(pred[:, 0], batch.pred[0, :, :, :, 1])
