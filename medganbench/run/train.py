@@ -315,12 +315,18 @@ def _train(
     if replicas is not None:
         replicas.stop_averaging()  # evaluation is process 0's alone
     on_status(
-        f"trained {ledger.steps} steps ({ledger.kimg:.3f} kimg) in {ledger.train_seconds:.1f} s"
+        f"trained {ledger.steps} steps ({ledger.kimg:.3f} kimg{_volumes_note(prepared, ledger)})"
+        f" in {ledger.train_seconds:.1f} s"
     )
     selected = watch.finish(ledger) if world.main else None
     return TrainedRun(
         ledger, flops, max(peak_before, peak_memory_mb(device)), resumed_from, selected
     )
+
+
+def _volumes_note(prepared: PreparedRun, ledger: Ledger) -> str:
+    """``": 80 volumes"`` on a volume dataset: its budget's images are volumes."""
+    return f": {ledger.images} volumes" if prepared.dataset.info.volume is not None else ""
 
 
 def join_replicas(prepared: PreparedRun, on_status: StatusSink) -> Replicas:
