@@ -43,6 +43,13 @@ from medganbench.core.dataset import (
     Sample,
 )
 from medganbench.core.encoder import Encoder, EncoderContext
+from medganbench.core.geometry import (
+    PLANES,
+    VolumeGeometry,
+    display_slice,
+    mid_slices,
+    plane_slices,
+)
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.metric import (
     EvalBatch,
@@ -116,6 +123,7 @@ if TYPE_CHECKING:
         ct_domain,
         cut_patient,
         dataset_hook,
+        dims_param,
         domain_for,
         env_var,
         files_fingerprint,
@@ -237,6 +245,12 @@ __all__ = [
     "VolumeSource",
     "slice_key",
     "volume_key",
+    # Volume tasks: the geometry of 3-D items and their planes
+    "PLANES",
+    "VolumeGeometry",
+    "display_slice",
+    "mid_slices",
+    "plane_slices",
     # The model contract
     "Model",
     "ModelContext",
@@ -333,6 +347,7 @@ __all__ = [
     "FolderSource",
     "VolumeDescriptor",
     "dataset_hook",
+    "dims_param",
     "load_folders",
     "root_param",
 ]
