@@ -51,7 +51,13 @@ SMALL_ARGS: dict[str, dict[str, str]] = {
     "infogan": {"ngf": "8", "ndf": "8"},
     "unetgan": {"ngf": "8", "ndf": "8", "warmup": "0"},
     "ddpm": {"ch": "32", "batch_size": "4", "sampler": "ddim", "sample_steps": "4"},
+    "dcgan3d": {"ngf": "4", "ndf": "4", "batch_size": "2"},
+    "wgan-gp3d": {"ngf": "4", "ndf": "4", "batch_size": "2"},
+    "pix2pix3d": {"ngf": "4", "ndf": "4"},
+    "hagan3d": {"channels": "16", "latent_dim": "64", "batch_size": "2"},
 }
+#: The 3-D models resume on a small 3-D phantom (two heads per split).
+SMALL_VOLUMES = {"train_subjects": "2", "val_subjects": "2", "test_subjects": "2"}
 
 
 def _values(table: pa.Table) -> dict[tuple[str, str], float]:
@@ -198,13 +204,16 @@ def test_every_model_resumes_to_the_same_final_state(
     model: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     registries = build_registries(make_plugin_manager())
-    sampler = registries.models.get(model).load().task is Task.SAMPLE
+    model_cls = registries.models.get(model).load()
+    sampler = model_cls.task is Task.SAMPLE
+    volumes = model_cls.spatial_dims == 3
     spec = RunSpec(
         model=model,
+        dataset="phantom-brain-3d" if volumes else "phantom-brain",
         model_args=SMALL_ARGS.get(model, {}),
-        dataset_args={"domain": "b"} if sampler else {},
+        dataset_args=SMALL_VOLUMES if volumes else ({"domain": "b"} if sampler else {}),
         image_size=32,
-        metrics=("fid",) if sampler else ("psnr",),
+        metrics=(("mmd",) if volumes else ("fid",)) if sampler else ("psnr",),
         budget=Budget(steps=3),
     )
     # Only the prepare and train phases run: evaluation is a deterministic function of the final

@@ -205,8 +205,11 @@ def test_state_dict_round_trip_gives_identical_translations(registries) -> None:
 def test_channels_last_with_bf16_autocast_trains_and_translates(
     registries, name: str, shape: tuple[int, ...]
 ) -> None:
-    """The CUDA code path (channels-last, bf16 autocast), on CPU where torch allows it."""
-    model = _build(registries, NARROW, shape, name, amp=True, channels_last=True)
+    """The CUDA code path (channels-last, bf16 autocast), on CPU where torch allows it: bf16
+    for images only, since the runner trains volumes in fp32 on a CPU (oneDNN's bf16 Conv3d
+    weight gradients are wrong for small volumes there, and make this step's losses NaN at
+    random)."""
+    model = _build(registries, NARROW, shape, name, amp=len(shape) == 2, channels_last=True)
     batch = _pair((1, 1, *shape))
     fmt = torch.channels_last_3d if len(shape) == 3 else torch.channels_last
     last = TrainBatch(
