@@ -95,7 +95,9 @@ def test_training_items_are_fixed_crops_of_image_size_cubed(
     assert not torch.equal(train[1]["b"], first["b"])
 
 
-def test_a_dataset_that_does_not_declare_dims_refuses_it(registries: Registries, tmp_path: Path) -> None:
+def test_a_dataset_that_does_not_declare_dims_refuses_it(
+    registries: Registries, tmp_path: Path
+) -> None:
     spec = registries.datasets.get("paired-volume-folder")
     assert any(p.name == "dims" for p in spec.params) is False
     with pytest.raises(UsageError, match="dims"):
