@@ -24,6 +24,7 @@ __all__ = [
     "display_slice",
     "mid_slices",
     "plane_slices",
+    "window_starts",
 ]
 
 #: The three orthogonal planes, in the order grids and metric details list them.
@@ -93,6 +94,20 @@ class VolumeGeometry:
         """
         ends = PLANE_AXES[plane]
         return next(i for i, c in enumerate(self.orientation.upper()) if c in ends)
+
+
+def window_starts(length: int, window: int) -> list[int]:
+    """Where windows of ``window`` along an axis of ``length`` start, half a window apart: every
+    ``window // 2`` from 0, plus one ending exactly at ``length`` if the last did not (``[0]``
+    when ``length <= window``). The training crops of a volume dataset and the windows of
+    whole-volume translation both follow it, so every slice is in at least one of them."""
+    if length <= window:
+        return [0]
+    step = max(1, window // 2)
+    starts = list(range(0, length - window + 1, step))
+    if starts[-1] + window < length:
+        starts.append(length - window)
+    return starts
 
 
 def plane_slices(volumes: torch.Tensor, geometry: VolumeGeometry, plane: str) -> torch.Tensor:

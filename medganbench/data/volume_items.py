@@ -26,12 +26,12 @@ import torch
 from torch.utils.data import Dataset as TorchDataset
 
 from medganbench.core.dataset import Dataset, DatasetInfo, DomainKey, Sample
-from medganbench.core.geometry import VolumeGeometry
+from medganbench.core.geometry import VolumeGeometry, window_starts
 from medganbench.core.volumes import SLICE_KEY, VOLUME_KEY
 from medganbench.data.serve import DomainSlices, SlicesDataset, SliceSplit
 from medganbench.errors import UsageError
 
-__all__ = ["VolumeSplit", "VolumesDataset", "crop_starts", "slice_axis_orientation"]
+__all__ = ["VolumeSplit", "VolumesDataset", "slice_axis_orientation"]
 
 #: The nominal anatomical letters of the (x, y, z) index axes of a volume as the readers give it
 #: (NIfTI's order; scanners store near-axis-aligned volumes, so z is the axial axis).
@@ -43,19 +43,6 @@ def slice_axis_orientation(axis: int) -> str:
     slice axis first, then the two in-plane axes in index order (``2`` → ``"SRA"``)."""
     rest = [INDEX_LETTERS[i] for i in range(3) if i != axis]
     return INDEX_LETTERS[axis] + "".join(rest)
-
-
-def crop_starts(length: int, depth: int) -> list[int]:
-    """Where the training crops of a volume of ``length`` slices start: every ``depth // 2``
-    from 0, plus one ending at the volume's end if the last did not (``[0]`` when
-    ``length <= depth``)."""
-    if length <= depth:
-        return [0]
-    step = max(1, depth // 2)
-    starts = list(range(0, length - depth + 1, step))
-    if starts[-1] + depth < length:
-        starts.append(length - depth)
-    return starts
 
 
 @dataclass(frozen=True)
@@ -109,7 +96,7 @@ class VolumeSplit(TorchDataset[Sample]):
             self._stacks.append(_Stack(int(volume), first, va, vb, ma, mb, la, lb))
         self._items: list[tuple[int, int]] = []  # (stack, start)
         for i, stack in enumerate(self._stacks):
-            starts = [0] if depth is None else crop_starts(stack.a.shape[1], depth)
+            starts = [0] if depth is None else window_starts(stack.a.shape[1], depth)
             self._items.extend((i, s) for s in starts)
         self._depth = depth
         self._fill = fill

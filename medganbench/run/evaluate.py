@@ -293,7 +293,7 @@ def feed(
         return
     slices = as_slices(batch, geometry)
     keep = has_body(slices)
-    scored = with_body(slices)
+    scored = with_body(slices, keep)
     for metric in metrics.values():
         if 3 in type(metric).spatial_dims:
             metric.update(batch)

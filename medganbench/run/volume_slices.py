@@ -67,9 +67,10 @@ def has_body(slices: EvalBatch) -> torch.Tensor:
     return slices.mask.flatten(1).any(dim=1)
 
 
-def with_body(slices: EvalBatch) -> EvalBatch:
-    """The slices of ``slices`` that hold body (:func:`has_body`), in order."""
-    keep = has_body(slices)
+def with_body(slices: EvalBatch, keep: torch.Tensor | None = None) -> EvalBatch:
+    """The slices of ``slices`` that hold body, in order; ``keep`` is :func:`has_body` of
+    ``slices`` where the caller has it already."""
+    keep = has_body(slices) if keep is None else keep
     if bool(keep.all()):
         return slices
     return _each_tensor(slices, lambda x: x[keep])

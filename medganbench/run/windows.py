@@ -20,23 +20,12 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-__all__ = ["BACKGROUND", "translate_by_windows", "window_starts"]
+from medganbench.core.geometry import window_starts
+
+__all__ = ["BACKGROUND", "translate_by_windows"]
 
 #: The value a short volume is padded with, in the model's [-1, 1] units.
 BACKGROUND = -1.0
-
-
-def window_starts(length: int, window: int) -> list[int]:
-    """Where the windows along an axis of ``length`` start: every ``window // 2`` from 0, and
-    one more ending exactly at ``length`` if the last did not (one window at 0 when
-    ``length <= window``)."""
-    if length <= window:
-        return [0]
-    step = max(1, window // 2)
-    starts = list(range(0, length - window + 1, step))
-    if starts[-1] + window < length:
-        starts.append(length - window)
-    return starts
 
 
 def translate_by_windows(

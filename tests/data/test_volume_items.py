@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from medganbench.core.dataset import DatasetContext
+from medganbench.core.geometry import window_starts
 from medganbench.core.manager import Registries
 from medganbench.core.params import resolve_args
 from medganbench.core.volumes import SLICE_KEY, VOLUME_KEY
-from medganbench.data.volume_items import crop_starts, slice_axis_orientation
+from medganbench.data.volume_items import slice_axis_orientation
 from medganbench.errors import UsageError
 from tests.dataset_trees import paired_patients
 
@@ -39,7 +40,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_crops_cover_every_slice_half_a_crop_apart(
     length: int, depth: int, starts: list[int]
 ) -> None:
-    assert crop_starts(length, depth) == starts
+    assert window_starts(length, depth) == starts
 
 
 def test_the_slice_axis_comes_first_in_the_orientation() -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from medganbench.run.windows import BACKGROUND, translate_by_windows, window_starts
+from medganbench.core.geometry import window_starts
+from medganbench.run.windows import BACKGROUND, translate_by_windows
 
 
 @pytest.mark.parametrize(
