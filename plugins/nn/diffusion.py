@@ -14,14 +14,17 @@
 
 Timesteps are 0-based in code (t = 0 … T−1 stand for the paper's 1 … T). Every random draw
 comes from a ``torch.Generator`` on the CPU, so the same generator state gives the same images
-on every device.
+on every device. A sampler's ``generator`` may also be one generator per image of the batch
+(:data:`Noise`): each image's noise then comes from its own generator alone, so an image's
+sample does not depend on the other images of its batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -29,6 +32,18 @@ from medganbench import progress
 
 #: ε_θ(x_t, t): the denoiser's signature.
 Denoiser = Callable[[Tensor, Tensor], Tensor]
+#: Where a sampler's noise comes from: one generator, or one per image of the batch.
+Noise = torch.Generator | Sequence[torch.Generator]
+
+
+def gaussian(shape: tuple[int, ...], noise: Noise) -> Tensor:
+    """Standard normal noise of ``shape`` on the CPU, from ``noise``: one generator for the
+    whole batch, or one per image (``shape[0]`` of them), each drawing its image's values."""
+    if isinstance(noise, torch.Generator):
+        return torch.randn(shape, generator=noise)
+    if len(noise) != shape[0]:
+        raise ValueError(f"{len(noise)} generators for a batch of {shape[0]}")
+    return torch.stack([torch.randn(shape[1:], generator=g) for g in noise])
 
 
 @dataclass(frozen=True)
@@ -58,15 +73,24 @@ def _at(values: Tensor, t: Tensor, like: Tensor) -> Tensor:
 
 
 def training_loss(
-    model: Denoiser, x0: Tensor, schedule: LinearSchedule, generator: torch.Generator
+    model: Denoiser,
+    x0: Tensor,
+    schedule: LinearSchedule,
+    generator: torch.Generator,
+    norm: str = "l2",
 ) -> Tensor:
-    """L_simple on a batch of clean images x0 in [-1, 1] (t and ε drawn from ``generator``)."""
+    """L_simple on a batch of clean images x0 in [-1, 1] (t and ε drawn from ``generator``).
+
+    ``norm`` ``"l2"`` is Ho et al.'s squared error; ``"l1"`` the absolute error Palette compares
+    it with (Saharia et al. 2022, Sec. 5.1: L1 gives less diverse samples).
+    """
     n = x0.shape[0]
     t = torch.randint(0, schedule.timesteps, (n,), generator=generator)
     noise = _randn(tuple(x0.shape), generator, x0)
     abar = _at(schedule.alphas_cumprod, t, x0)
     x_t = abar.sqrt() * x0 + (1.0 - abar).sqrt() * noise
-    return (model(x_t, t.to(x0.device)).float() - noise.float()).square().mean()
+    error = model(x_t, t.to(x0.device)).float() - noise.float()
+    return error.abs().mean() if norm == "l1" else error.square().mean()
 
 
 @torch.no_grad()
@@ -74,7 +98,7 @@ def ancestral_sample(
     model: Denoiser,
     shape: tuple[int, ...],
     schedule: LinearSchedule,
-    generator: torch.Generator,
+    generator: Noise,
     device: torch.device,
 ) -> Tensor:
     """Algorithm 2 over all T steps; returns x_0 in [-1, 1], float32 on ``device``."""
@@ -86,7 +110,7 @@ def ancestral_sample(
     sigma2 = torch.cat([posterior_var[1:2], betas[1:]])
     coef_x0 = betas * abar_prev.sqrt() / (1.0 - abar)
     coef_xt = (1.0 - abar_prev) * (1.0 - betas).sqrt() / (1.0 - abar)
-    x = torch.randn(shape, generator=generator).to(device)
+    x = gaussian(shape, generator).to(device)
     label = f"sampling {shape[0]} image(s), ancestral"
     with progress.phase(label, total=schedule.timesteps, unit="denoising steps") as shown:
         for step in reversed(range(schedule.timesteps)):
@@ -94,18 +118,40 @@ def ancestral_sample(
             eps = model(x, t.to(device)).float()
             x0 = ((x - _at((1.0 - abar).sqrt(), t, x) * eps) / _at(abar.sqrt(), t, x)).clamp(-1, 1)
             mean = _at(coef_x0, t, x) * x0 + _at(coef_xt, t, x) * x
-            noise = torch.randn(shape, generator=generator).to(device)
+            noise = gaussian(shape, generator).to(device)
             x = mean + (_at(sigma2, t, x).sqrt() * noise if step > 0 else 0.0)
             shown.advance()
     return x.clamp(-1.0, 1.0)
 
 
-def ddim_timesteps(timesteps: int, steps: int) -> list[int]:
-    """``steps`` evenly spaced 0-based timesteps from 0 to ``timesteps`` − 1, descending."""
+#: How a sampler picks its timesteps among the T trained ones (names as in diffusers and Lin et
+#: al. 2023, "Common diffusion noise schedules and sample steps are flawed", Table 2).
+TIMESTEP_SPACINGS: tuple[str, ...] = ("leading", "trailing", "linspace")
+
+
+def sample_timesteps(timesteps: int, steps: int, spacing: str = "leading") -> list[int]:
+    """The 0-based timesteps a ``steps``-step sampler visits, in the order it visits them.
+
+    - ``leading``: 0, k, 2k, … (``steps`` − 1)·k with k = ``timesteps`` // ``steps``: Song et
+      al.'s DDIM code ("uniform" skip) and diffusers' ``timestep_spacing="leading"`` with
+      ``steps_offset=0``; the largest timestep visited is below T − 1 (T − k).
+    - ``trailing``: round(T, T − T/steps, …, T/steps) − 1: starts at T − 1, the pure-noise end.
+    - ``linspace``: round(linspace(0, T − 1, steps)): both ends.
+
+    Raises:
+        ValueError: ``steps`` is not in [1, ``timesteps``] or ``spacing`` is unknown.
+    """
     if not 1 <= steps <= timesteps:
-        raise ValueError(f"DDIM steps must be in [1, {timesteps}], got {steps}")
-    stride = timesteps / steps
-    return sorted({int(round(i * stride)) for i in range(steps)}, reverse=True)
+        raise ValueError(f"sampling steps must be in [1, {timesteps}], got {steps}")
+    if spacing == "leading":
+        ts = np.arange(steps, dtype=np.int64) * (timesteps // steps)
+    elif spacing == "trailing":
+        ts = np.round(np.arange(timesteps, 0, -timesteps / steps)).astype(np.int64) - 1
+    elif spacing == "linspace":
+        ts = np.linspace(0, timesteps - 1, steps).round().astype(np.int64)
+    else:
+        raise ValueError(f"unknown timestep spacing {spacing!r}; choose one of {TIMESTEP_SPACINGS}")
+    return sorted({int(t) for t in ts}, reverse=True)
 
 
 @torch.no_grad()
@@ -114,13 +160,25 @@ def ddim_sample(
     shape: tuple[int, ...],
     schedule: LinearSchedule,
     steps: int,
-    generator: torch.Generator,
+    generator: Noise,
     device: torch.device,
+    spacing: str = "leading",
+    eta: float = 0.0,
+    clip_x0: bool = False,
 ) -> Tensor:
-    """Deterministic DDIM (η = 0) over ``steps`` timesteps; x_0 in [-1, 1], float32."""
+    """DDIM (Song, Meng & Ermon 2021, eq. 12) over ``steps`` timesteps; x_0 in [-1, 1], float32.
+
+    σ_t = η·√((1 − ᾱ_prev)/(1 − ᾱ_t))·√(1 − ᾱ_t/ᾱ_prev) (eq. 16): η = 0 is deterministic given
+    x_T, η = 1 the DDPM posterior's variance. As in Song et al.'s code, the predicted x̂_0 is not
+    clipped between steps (diffusers' ``DDIMScheduler`` clips it by default,
+    ``clip_sample=True``); only the result is clipped to [-1, 1]. ``clip_x0`` clips x̂_0 at every
+    step as diffusers does (keeping the predicted ε, as it does). The step after the last listed
+    timestep goes to ᾱ = 1 (diffusers' ``set_alpha_to_one=True``). Noise (x_T, and each step's
+    where η > 0) comes from ``generator``.
+    """
     abar = schedule.alphas_cumprod
-    ts = ddim_timesteps(schedule.timesteps, steps)
-    x = torch.randn(shape, generator=generator).to(device)
+    ts = sample_timesteps(schedule.timesteps, steps, spacing)
+    x = gaussian(shape, generator).to(device)
     label = f"sampling {shape[0]} image(s), DDIM"
     with progress.phase(label, total=len(ts), unit="denoising steps") as shown:
         for i, step in enumerate(ts):
@@ -128,7 +186,12 @@ def ddim_sample(
             eps = model(x, t.to(device)).float()
             a_t = float(abar[step])
             a_prev = float(abar[ts[i + 1]]) if i + 1 < len(ts) else 1.0
+            sigma = eta * ((1.0 - a_prev) / (1.0 - a_t) * (1.0 - a_t / a_prev)) ** 0.5
             x0 = (x - (1.0 - a_t) ** 0.5 * eps) / a_t**0.5
-            x = a_prev**0.5 * x0 + (1.0 - a_prev) ** 0.5 * eps
+            if clip_x0:
+                x0 = x0.clamp(-1.0, 1.0)
+            x = a_prev**0.5 * x0 + (1.0 - a_prev - sigma**2) ** 0.5 * eps
+            if sigma > 0.0:
+                x = x + sigma * gaussian(shape, generator).to(device)
             shown.advance()
     return x.clamp(-1.0, 1.0)

@@ -22,7 +22,7 @@ each residual block, the attention output and the network's output with scale 1e
 block starts near the identity), biases zero.
 
 ``ch=128, ch_mult=(1, 2, 2, 2), num_res_blocks=2, attn_res=(16,)`` is the CIFAR-10 model: at
-64 px with one channel it has 35,742,849 parameters (HAGAN Table I: DDPM 35.7 M).
+64 px with one channel it has 35,741,697 parameters (HAGAN Table I: DDPM 35.7 M).
 """
 
 from __future__ import annotations
@@ -109,6 +109,9 @@ class DiffusionUNet(nn.Module):
         num_res_blocks: residual blocks per level on the way down.
         attn_res: resolutions (px) with self-attention.
         dropout: dropout rate inside residual blocks.
+        cond_channels: channels of a conditioning image concatenated to x_t along the channels
+            before the input convolution (SR3/Palette's conditioning; 0: unconditional). The
+            network then takes (N, C + cond_channels, S, S) and still predicts (N, C, S, S).
     """
 
     def __init__(
@@ -120,6 +123,7 @@ class DiffusionUNet(nn.Module):
         num_res_blocks: int = 2,
         attn_res: tuple[int, ...] = (16,),
         dropout: float = 0.1,
+        cond_channels: int = 0,
     ) -> None:
         super().__init__()
         if image_size % 2 ** (len(ch_mult) - 1):
@@ -131,7 +135,7 @@ class DiffusionUNet(nn.Module):
         self.temb = nn.Sequential(
             _init(nn.Linear(ch, temb)), nn.SiLU(), _init(nn.Linear(temb, temb))
         )
-        self.conv_in = _conv(channels, ch)
+        self.conv_in = _conv(channels + cond_channels, ch)
         self.down = nn.ModuleList()
         widths, width, res = [ch], ch, image_size
         for level, mult in enumerate(ch_mult):

@@ -11,13 +11,13 @@ import torch
 from medganbench.core.manager import Registries
 from medganbench.core.model import Model, ModelContext, TrainBatch
 from medganbench.errors import UsageError
-from medganbench_plugins.models.ddpm import ema_decay
+from medganbench_plugins.models.diffusion_base import ema_decay
 from medganbench_plugins.models.unetgan import mix_probability
 from medganbench_plugins.nn.diffusion import (
     LinearSchedule,
     ancestral_sample,
     ddim_sample,
-    ddim_timesteps,
+    sample_timesteps,
     training_loss,
 )
 from medganbench_plugins.nn.mixing import cutmix_mask
@@ -183,9 +183,9 @@ def test_samplers_recover_a_point_distribution_with_the_exact_denoiser(sampler: 
     torch.testing.assert_close(x, torch.full_like(x, 0.3), rtol=0, atol=1e-4)
 
 
-def test_ddim_timesteps_are_evenly_spaced_and_descending() -> None:
-    assert ddim_timesteps(1000, 4) == [750, 500, 250, 0]
-    assert ddim_timesteps(10, 10) == list(range(9, -1, -1))
+def test_leading_timesteps_are_evenly_spaced_and_descending() -> None:
+    assert sample_timesteps(1000, 4) == [750, 500, 250, 0]
+    assert sample_timesteps(10, 10) == list(range(9, -1, -1))
 
 
 def test_ancestral_sampling_needs_every_step(registries) -> None:
