@@ -64,6 +64,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.models.hlsnc",
     "medganbench_plugins.models.pix2pix",
     "medganbench_plugins.models.pix2pix3d",
+    "medganbench_plugins.models.cond_ddpm",
     "medganbench_plugins.models.hagan",
     "medganbench_plugins.models.hagan3d",
     "medganbench_plugins.models.unconditional",
