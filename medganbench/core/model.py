@@ -141,6 +141,17 @@ class Model(ABC):
         """
         return (self.direction,)
 
+    @property
+    def sampling_steps(self) -> int:
+        """Network evaluations to make one output image: what one image costs at evaluation.
+
+        Recorded on every row (``sampling_steps``) beside the measured seconds per image, so
+        that a diffusion model's quality can be weighed against its cost. Default: 1 (a
+        generator's one forward pass) for a learned model, 0 for a non-learned one; diffusion
+        models return their sampler's steps. Added in 0.2.0.
+        """
+        return 1 if self.learned else 0
+
     def set_progress(self, fraction: float) -> None:
         """Told before every :meth:`train_step` how much of the budget is used, in [0, 1).
 

@@ -153,6 +153,9 @@ class RankedRow:
             have a value, else ``None``.
         world_size: the devices that trained the run together (``--devices``); like
             ``precision``, runs that differ in it are not seed replicates.
+        eval_seconds_per_image: the model's seconds per evaluated output (``None`` where the
+            row did not measure it: external outputs, rows before schema v7).
+        sampling_steps: network evaluations per output (``None`` where unknown).
     """
 
     run_id: str
@@ -172,6 +175,8 @@ class RankedRow:
     devices: tuple[str, ...] = ()
     replicates: tuple[Replicates | None, ...] = ()
     world_size: int = 1
+    eval_seconds_per_image: float | None = None
+    sampling_steps: int | None = None
 
 
 @dataclass(frozen=True)
@@ -311,6 +316,8 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
                 devices=tuple(devices),
                 replicates=spreads,
                 world_size=info.world_size,
+                eval_seconds_per_image=info.eval_seconds_per_image,
+                sampling_steps=info.sampling_steps,
             )
             for run_key, info, devices, (values, floors, sizes, spreads) in rows
         ]

@@ -70,12 +70,21 @@ def _with_floor(text: str, floor: float | None, size: str | None = None) -> str:
 # ------------------------------------------------------------------------------- per-run view
 
 
+#: The column of the model's seconds per evaluated image (schema v7's ``eval_seconds_per_image``).
+COST_HEADER = "eval s/img"
+
+
+def cost_cell(seconds: float | None) -> str:
+    """Seconds per evaluated image to 3 significant figures; a dash where not measured."""
+    return EMPTY if seconds is None else f"{seconds:.3g}"
+
+
 def _run_cells(group: RankedGroup, naming: Naming) -> tuple[list[str], list[list[str]]]:
     """Headers and string cells of one group, one row per run."""
     headers = (
         ["rank", "model", "args", "seed"]
         + [c.label for c in group.metrics]
-        + ["steps", "train s", "device", "run id"]
+        + ["steps", "train s", COST_HEADER, "device", "run id"]
     )
     cells = []
     for row in group.rows:
@@ -101,6 +110,7 @@ def _run_cells(group: RankedGroup, naming: Naming) -> tuple[list[str], list[list
                 ),
                 str(row.steps_done),
                 f"{row.train_seconds:.1f}",
+                cost_cell(row.eval_seconds_per_image),
                 devices_cell(row.devices or (row.device,)),
                 row.run_id[:8],
             ]
@@ -222,7 +232,7 @@ def _aggregate_cells(
     headers = (
         ["rank", "model", "args", "seeds"]
         + [c.label for c in group.metrics]
-        + ["steps", "train s", "device", "run ids"]
+        + ["steps", "train s", COST_HEADER, "device", "run ids"]
     )
     cells = []
     for entry in group.entries:
@@ -241,6 +251,7 @@ def _aggregate_cells(
                 ),
                 format_mean_count(entry.steps_done),
                 f"{entry.train_seconds:.1f}",
+                cost_cell(entry.eval_seconds_per_image),
                 devices_cell(entry.devices, entry.replicated_runs),
                 run_ids_cell(entry.run_ids),
             ]

@@ -30,7 +30,7 @@ from medganbench.errors import LeaderboardError
 from medganbench.leaderboard.protocols import is_protocol
 from medganbench.leaderboard.upgrades import UPGRADES
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 VERSION_KEY = b"medganbench.schema_version"
 
 
@@ -108,6 +108,14 @@ class LeaderboardRow:
     # the budget on several devices (``train_seconds`` on one).
     device_seconds: float = _column(_FLOAT64)
     eval_seconds: float = _column(_FLOAT64)
+    # Added in schema v7: the cost of one output, what a diffusion model and a GAN differ in
+    # most. ``eval_seconds_per_image``: wall seconds the model took to make one evaluated
+    # image (or volume) of the row's direction (translation or sampling alone, no metric);
+    # ``sampling_steps``: network evaluations per output (a GAN's generator pass: 1; a
+    # diffusion sampler: its steps; a round trip: both ways; a non-learned baseline: 0). Both
+    # are null for external outputs and for rows recorded before v7.
+    eval_seconds_per_image: float | None = _column(_FLOAT64)
+    sampling_steps: int | None = _column(_INT64)
     peak_memory_mb: float = _column(_FLOAT64)
     device: str = _column(_STRING)
     # Added in schema v6: the devices (processes) that trained the run together, the images

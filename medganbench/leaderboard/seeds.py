@@ -158,6 +158,10 @@ class SeedAggregate:
             (``eval_unit`` ``"volume"``), pooled over the runs; else ``None``
             (:mod:`~medganbench.leaderboard.patients`).
         world_size: the devices each run trained on together (``--devices``).
+        eval_seconds_per_image: mean over the runs that measured it of the model's seconds
+            per evaluated output; ``None`` where none did.
+        sampling_steps: network evaluations per output (the runs share their arguments, so
+            their steps); ``None`` where unknown.
     """
 
     model: str
@@ -176,6 +180,8 @@ class SeedAggregate:
     patient_spreads: tuple[PatientSpread | None, ...] = ()
     replicated_runs: int = 0
     world_size: int = 1
+    eval_seconds_per_image: float | None = None
+    sampling_steps: int | None = None
 
     @property
     def n_seeds(self) -> int:
@@ -281,6 +287,11 @@ def _aggregate(group: RankedGroup, confidence: float) -> AggregatedGroup:
                 ),
                 steps_done=float(np.mean([r.steps_done for r in rows])),
                 train_seconds=float(np.mean([r.train_seconds for r in rows])),
+                eval_seconds_per_image=_mean_or_none([r.eval_seconds_per_image for r in rows]),
+                sampling_steps=max(
+                    (r.sampling_steps for r in rows if r.sampling_steps is not None),
+                    default=None,
+                ),
                 devices=tuple(sorted({d for r in rows for d in (r.devices or (r.device,))})),
                 replicated_runs=sum(1 for r in rows if len(r.devices) > 1),
                 rank=None,

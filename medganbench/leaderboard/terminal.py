@@ -15,6 +15,7 @@ from medganbench.leaderboard.naming import PLAIN, Naming
 from medganbench.leaderboard.numbers import format_estimate, format_value
 from medganbench.leaderboard.ranking import RankedGroup
 from medganbench.leaderboard.render import (
+    COST_HEADER,
     EMPTY,
     args_cell,
     args_legend,
@@ -113,7 +114,9 @@ def render_groups(
             )
         else:
             table = RichTable(title=title, caption=legend_text)
-        numeric = {"rank", "seed", "steps", "train s"} | {c.label for c in group.metrics}
+        numeric = {"rank", "seed", "steps", "train s", COST_HEADER} | {
+            c.label for c in group.metrics
+        }
         if view.compact:
             numeric.add("seeds")  # a bare count there
         # A compact cell is never cut with "…": a word wider than its column folds onto the

@@ -160,6 +160,15 @@ def _upgrade_v5_to_v6(table: pa.Table) -> pa.Table:
     return table.add_column(at + 2, "global_batch", pa.array(batches, pa.int64()))
 
 
+def _upgrade_v6_to_v7(table: pa.Table) -> pa.Table:
+    """v7 recorded the cost of one output: ``eval_seconds_per_image`` and ``sampling_steps``
+    after ``eval_seconds``. Rows before v7 did not measure either: null."""
+    n = table.num_rows
+    at = table.schema.get_field_index("eval_seconds") + 1
+    table = table.add_column(at, "eval_seconds_per_image", pa.nulls(n, pa.float64()))
+    return table.add_column(at + 1, "sampling_steps", pa.nulls(n, pa.int64()))
+
+
 def _without_locations(text: Any) -> Any:
     """``dataset_args`` JSON without :data:`~medganbench.core.params.DATA_LOCATION_ARGS`
     (canonical JSON where one was removed; anything else unchanged, for the row check)."""
@@ -187,4 +196,5 @@ UPGRADES: dict[int, Callable[[pa.Table], pa.Table]] = {
     3: _upgrade_v3_to_v4,
     4: _upgrade_v4_to_v5,
     5: _upgrade_v5_to_v6,
+    6: _upgrade_v6_to_v7,
 }

@@ -60,11 +60,14 @@ class Evaluation:
             counterpart.
         native_scores: the same on the patients' native grid (rows with ``eval_grid``
             ``"native"``), when the run asked for it (``--eval-grid native``).
+        seconds_per_image: per evaluated direction, the model's wall seconds per output
+            (:class:`GenerationCost`).
     """
 
     scores: Scores
     volume_scores: Scores = field(default_factory=dict)
     native_scores: Scores = field(default_factory=dict)
+    seconds_per_image: dict[str, float] = field(default_factory=dict)
 
     def values(self) -> dict[str, dict[str, float]]:
         """Per direction, per metric, the value alone."""
@@ -78,6 +81,24 @@ class Evaluation:
             d: {name: value for name, (value, _) in by.items()}
             for d, by in self.volume_scores.items()
         }
+
+
+@dataclass
+class GenerationCost:
+    """The model's own time in one direction's evaluation: translating or sampling alone.
+
+    Metric updates, data loading and grids are left out, so the figure is what making one
+    image costs with this model on this device, comparable between a GAN's one forward pass
+    and a diffusion model's sampling chain. On a GPU the clock is read after synchronising.
+    """
+
+    seconds: float = 0.0
+    images: int = 0
+
+    @property
+    def per_image(self) -> float:
+        """Seconds per output image (0.0 before any image)."""
+        return self.seconds / self.images if self.images else 0.0
 
 
 def is_cycle(direction: str) -> bool:
@@ -127,6 +148,7 @@ def evaluate(prepared: PreparedRun, trained: TrainedRun) -> Evaluation:
     scores: Scores = {}
     volume_scores: Scores = {}
     native_scores: Scores = {}
+    seconds_per_image: dict[str, float] = {}
     for direction in prepared.model.eval_directions:
         usable = direction_metrics(prepared, prepared.metrics, direction)
         if usable:
@@ -142,7 +164,11 @@ def evaluate(prepared: PreparedRun, trained: TrainedRun) -> Evaluation:
                 compared_domain(direction),
                 native=prepared.spec.eval_grid == "native",
             )
-            scores[direction] = _evaluate_direction(prepared, trained, direction, usable, collector)
+            cost = GenerationCost()
+            scores[direction] = _evaluate_direction(
+                prepared, trained, direction, usable, collector, cost
+            )
+            seconds_per_image[direction] = cost.per_image
             if collector is not None:
                 start = time.perf_counter()
                 volume_scores[direction] = collector.scores()
@@ -153,7 +179,7 @@ def evaluate(prepared: PreparedRun, trained: TrainedRun) -> Evaluation:
         raise RunError(
             f"No metric of {','.join(prepared.spec.metrics)} can be computed for this run."
         )
-    return Evaluation(scores, volume_scores, native_scores)
+    return Evaluation(scores, volume_scores, native_scores, seconds_per_image)
 
 
 def direction_metrics(
@@ -172,13 +198,15 @@ def _evaluate_direction(
     direction: str,
     metrics: dict[str, Metric],
     collector: VolumeCollector | None = None,
+    cost: GenerationCost | None = None,
 ) -> dict[str, tuple[float, MetricReport]]:
     """Score the model in one direction on the eval split, write its sample grid and the
-    metrics' artifacts, and meter the time as evaluation time."""
+    metrics' artifacts, and meter the time as evaluation time (the model's own part also in
+    ``cost``)."""
     start = time.perf_counter()
     model = prepared.model
     results, grid = score_direction(
-        prepared, direction, metrics, prepared.spec.eval_split, collector
+        prepared, direction, metrics, prepared.spec.eval_split, collector, cost
     )
     grid_name = "samples.png" if direction == model.direction else f"samples-{direction}.png"
     save_sample_grid(prepared.run_dir / grid_name, grid)
@@ -197,13 +225,14 @@ def score_direction(
     metrics: dict[str, Metric],
     split: str,
     collector: VolumeCollector | None = None,
+    cost: GenerationCost | None = None,
 ) -> tuple[dict[str, tuple[float, MetricReport]], list[GridRow]]:
     """Score the model in one direction on ``split``: value and report per metric (every batch
     also goes to ``collector``, for the per-patient scores), and the sample grid's rows of the
     first batch. Metrics that train on translated training images
     (:class:`~medganbench.core.metric.TrainingTranslations`) get them after the split's
-    batches (:func:`feed_training_translations`). Writes nothing; the model is left in eval
-    mode.
+    batches (:func:`feed_training_translations`). The model's own time on the split's images
+    is added to ``cost``. Writes nothing; the model is left in eval mode.
 
     Raises:
         RunError: an unknown direction, or outputs of the wrong shape.
@@ -232,10 +261,16 @@ def score_direction(
             interrupts.check()
             target = raw[target_key].to(device)
             source = raw[source_key].to(device)
+            made = time.perf_counter()
             if model.task is Task.TRANSLATE:
                 pred_unit = translate_items(model, source_domain.to_unit(source), direction, info)
             else:
                 pred_unit = model.sample(target.shape[0], generator)
+            if cost is not None:
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                cost.seconds += time.perf_counter() - made
+                cost.images += int(pred_unit.shape[0])
             if pred_unit.shape != target.shape:
                 raise RunError(
                     f"Model {spec.model!r} produced images of shape {tuple(pred_unit.shape)}, "

@@ -23,7 +23,7 @@ from medganbench.leaderboard.store import AlreadyRecordedError, append_rows
 from medganbench.run.budget import Ledger
 from medganbench.run.checkpoint import prune_checkpoint
 from medganbench.run.device import device_name
-from medganbench.run.evaluate import Evaluation
+from medganbench.run.evaluate import Evaluation, is_cycle
 from medganbench.run.generator_files import GENERATOR_CONFIG, save_run_generator
 from medganbench.run.options import RunOptions
 from medganbench.run.prepare import PreparedRun
@@ -112,6 +112,8 @@ def leaderboard_rows(
         per_device_batch=prepared.batch.per_device,
         global_batch=prepared.batch.total,
         eval_seconds=ledger.eval_seconds,
+        eval_seconds_per_image=None,
+        sampling_steps=None,
         peak_memory_mb=trained.peak_memory_mb,
         device=device_name(prepared.device),
         precision=prepared.settings.precision,
@@ -140,9 +142,10 @@ def leaderboard_rows(
         for direction, by_name in evaluation.scores.items()
         for name, (value, report) in by_name.items()
     ]
-    return (
-        rows
-        + [
+    rows = [with_cost(row, prepared, evaluation) for row in rows]
+    return rows + [
+        with_cost(row, prepared, evaluation)
+        for row in [
             dataclasses.replace(
                 common,
                 direction=direction,
@@ -179,6 +182,17 @@ def leaderboard_rows(
             for direction, by_name in evaluation.native_scores.items()
             for name, (value, report) in by_name.items()
         ]
+    ]
+
+
+def with_cost(row: LeaderboardRow, prepared: PreparedRun, evaluation: Evaluation) -> LeaderboardRow:
+    """``row`` with the cost of one output of its direction: the measured seconds per image
+    and the model's network evaluations per output (twice for a round trip)."""
+    trips = 2 if is_cycle(row.direction) else 1
+    return dataclasses.replace(
+        row,
+        eval_seconds_per_image=evaluation.seconds_per_image.get(row.direction),
+        sampling_steps=prepared.model.sampling_steps * trips,
     )
 
 
@@ -284,6 +298,8 @@ def record(prepared: PreparedRun, trained: TrainedRun, evaluation: Evaluation) -
                 "global_batch": rows[0].global_batch,
                 "device_seconds": rows[0].device_seconds,
             },
+            "eval_seconds_per_image": evaluation.seconds_per_image,
+            "sampling_steps": prepared.model.sampling_steps,
             "resumed_from_step": trained.resumed_from_step,
             "protocol": rows[0].protocol,
             "selected_step": rows[0].selected_step,

@@ -20,6 +20,7 @@ from medganbench.leaderboard.seeds import AggregatedGroup
 from medganbench.leaderboard.titles import group_direction, group_title, is_external
 from medganbench.site import external as tracks
 from medganbench.site.charts import Point, Series, line_chart
+from medganbench.site.cost import cost_section
 from medganbench.site.history import RunHistory
 from medganbench.site.html import Cell, esc, table, text_cell
 from medganbench.site.reported import reported_section
@@ -94,7 +95,7 @@ def group_section(
     come right after the seeds, so they never end up beyond the right edge.
     """
     headers = ["rank", "model", "args", "seeds", "runs"] + [c.label for c in group.metrics]
-    headers += ["steps done", "train s", "device"]
+    headers += ["steps done", "train s", "eval s/image", "device"]
     rows = []
     for entry in group.entries:
         cells = [
@@ -127,10 +128,13 @@ def group_section(
         cells += [
             text_cell(format_mean_count(entry.steps_done), entry.steps_done, numeric=True),
             text_cell(f"{entry.train_seconds:.1f}", entry.train_seconds, numeric=True),
+            _cost_cell(entry.eval_seconds_per_image, entry.sampling_steps),
             text_cell(devices_cell(entry.devices, entry.replicated_runs)),
         ]
         rows.append(cells)
-    numeric = frozenset(["rank", "steps done", "train s"] + [c.label for c in group.metrics])
+    numeric = frozenset(
+        ["rank", "steps done", "train s", "eval s/image"] + [c.label for c in group.metrics]
+    )
     args_note = f"; {legend}" if (legend := args_legend([group], naming)) else ""
     ranked = f"ranked by {group.ranked_by.label}" if group.ranked_by else "not ranked"
     budget, badge = tracks.budget_note(group)
@@ -146,6 +150,15 @@ def group_section(
         + group_curves(group, histories or {})
         + "</section>"
     )
+
+
+def _cost_cell(seconds: float | None, steps: int | None) -> Cell:
+    """Seconds per evaluated image (4 significant figures), with the network evaluations per
+    image in the tooltip; a dash where the rows did not measure it."""
+    if seconds is None:
+        return text_cell(_EMPTY)
+    title = "" if steps is None else f"{steps} network evaluation(s) per image"
+    return text_cell(f"{seconds:.4g}", seconds, numeric=True, title=title)
 
 
 def _budget_axis(groups: Sequence[AggregatedGroup]) -> str | None:
@@ -220,7 +233,8 @@ def dataset_body(
     histories: Mapping[str, RunHistory] | None = None,
 ) -> str:
     """A dataset's page: one chart and table per comparable group (with its runs' validation
-    curves where ``histories``, by run id, hold some), the budget charts, reported numbers."""
+    curves where ``histories``, by run id, hold some), the budget charts, the quality against
+    evaluation cost charts, reported numbers."""
     parts = [f'<p class="muted">{runs} runs in {len(groups)} comparable group(s).</p>']
     if not groups:
         parts.append("<p>No measured runs yet.</p>")
@@ -234,6 +248,7 @@ def dataset_body(
     external = [s for s, g in zip(sections, groups, strict=True) if is_external(g)]
     parts += [s for s, g in zip(sections, groups, strict=True) if not is_external(g)]
     parts.append(budget_charts([g for g in groups if not is_external(g)], naming))
+    parts.append(cost_section(groups, naming))
     parts.append(tracks.external_section(external) if external else "")
     parts.append(reported_section(reported))
     return "".join(parts)

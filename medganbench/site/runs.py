@@ -206,6 +206,8 @@ def run_body(
                 ("kimg done", f"{first['kimg_done']:.3f}"),
                 ("train seconds", f"{first['train_seconds']:.1f}"),
                 ("eval seconds", f"{first['eval_seconds']:.1f}"),
+                ("eval seconds per image", _per_direction(rows, "eval_seconds_per_image")),
+                ("sampling steps per image", _per_direction(rows, "sampling_steps")),
                 ("peak memory", f"{first['peak_memory_mb']:.0f} MiB"),
                 ("device", " | ".join(devices)),
                 ("precision", first["precision"]),
@@ -232,3 +234,15 @@ def run_body(
         )
     )
     return "".join(parts)
+
+
+def _per_direction(rows: Sequence[Mapping[str, Any]], column: str) -> str:
+    """A cost column's value per direction ("a2b 0.0123, b2a 0.0119"), the value alone where
+    the run has one direction, a dash where its rows did not measure it."""
+    values = {r["direction"]: r[column] for r in rows if r[column] is not None}
+    if not values:
+        return _EMPTY
+    shown = {d: f"{v:.4g}" if isinstance(v, float) else str(v) for d, v in values.items()}
+    if len(set(shown.values())) == 1:
+        return next(iter(shown.values()))
+    return ", ".join(f"{d} {v}" for d, v in shown.items())

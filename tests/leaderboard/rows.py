@@ -84,6 +84,8 @@ def make_row(**overrides: Any) -> dict[str, Any]:
         "train_seconds": 3.5,
         "device_seconds": 3.5,
         "eval_seconds": 0.5,
+        "eval_seconds_per_image": 0.01,
+        "sampling_steps": 1,
         "peak_memory_mb": 512.0,
         "device": "cpu",
         "world_size": 1,
@@ -127,6 +129,7 @@ V3_COLUMNS = ("track", "provenance")
 V4_COLUMNS = ("eval_unit", "eval_grid")
 V5_COLUMNS = ("protocol", "selected_step")
 V6_COLUMNS = ("device_seconds", "world_size", "per_device_batch", "global_batch")
+V7_COLUMNS = ("eval_seconds_per_image", "sampling_steps")
 
 
 #: The columns each schema version added, by version (v1 had none of them).
@@ -136,6 +139,7 @@ ADDED_IN = {
     4: V4_COLUMNS,
     5: V5_COLUMNS,
     6: V6_COLUMNS,
+    7: V7_COLUMNS,
 }
 
 
@@ -152,7 +156,7 @@ def _table_of_version(version: int, rows: tuple[dict[str, Any], ...]) -> pa.Tabl
 
 
 def v1_table(*rows: dict[str, Any]) -> pa.Table:
-    """A table as medganbench 0.1 (schema v1, without the v2 … v6 columns) wrote it."""
+    """A table as medganbench 0.1 (schema v1, without the v2 … v7 columns) wrote it."""
     return _table_of_version(1, rows)
 
 
@@ -178,6 +182,12 @@ def v5_table(*rows: dict[str, Any]) -> pa.Table:
     """A table as medganbench wrote it with schema v5: no device columns (``device_seconds``,
     ``world_size``, ``per_device_batch``, ``global_batch``)."""
     return _table_of_version(5, rows)
+
+
+def v6_table(*rows: dict[str, Any]) -> pa.Table:
+    """A table as medganbench wrote it with schema v6: no cost columns
+    (``eval_seconds_per_image``, ``sampling_steps``)."""
+    return _table_of_version(6, rows)
 
 
 def table_of(*rows: dict[str, Any]) -> pa.Table:

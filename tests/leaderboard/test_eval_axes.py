@@ -20,7 +20,7 @@ from medganbench.leaderboard.ranking import ranked_groups
 from medganbench.leaderboard.render import markdown
 from medganbench.leaderboard.seeds import aggregate_groups
 from medganbench.leaderboard.store import append_rows, read_leaderboard
-from tests.leaderboard.rows import V6_COLUMNS, label, make_row, table_of, v3_table, write_raw
+from tests.leaderboard.rows import V6_COLUMNS, V7_COLUMNS, label, make_row, table_of, v3_table, write_raw
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "leaderboards" / "phantom-brain.arrow"
@@ -66,7 +66,7 @@ def test_the_committed_board_upgrades_its_volume_rows_to_the_columns() -> None:
             k: v
             for k, v in new.items()
             if k not in ("metric_args", "metric_details", "eval_unit", "eval_grid", "protocol")
-            and k not in ("selected_step", *V6_COLUMNS)
+            and k not in ("selected_step", *V6_COLUMNS, *V7_COLUMNS)
         }
         details = json.loads(old["metric_details"])
         details.pop("eval_unit", None)
@@ -89,13 +89,13 @@ def test_the_committed_board_ranks_and_renders_as_the_readme_shows_it() -> None:
     assert "| psnr ↑ (v1) | ssim ↑ (v1) | mae ↓ (v1) | psnr ↑ (v1, eval_unit=volume) |" in text
 
 
-def test_appending_to_the_committed_board_writes_v6_that_plain_pyarrow_reads(
+def test_appending_to_the_committed_board_writes_v7_that_plain_pyarrow_reads(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "phantom-brain.arrow"
     shutil.copyfile(COMMITTED, path)
     append_rows(path, [make_row(run_id="new", eval_unit="volume", value=30.0)])
-    assert _version(path) == b"6"
+    assert _version(path) == b"7"
     rows = _raw(path)
     assert len(rows) == 283
     assert sum(r["eval_unit"] == "volume" for r in rows) == 100
@@ -234,10 +234,18 @@ def test_a_v3_input_and_a_current_input_of_one_run_are_duplicates(tmp_path: Path
         old, v3_table(make_row(run_id="r"), make_row(run_id="r", value=22.0, metric_args=VOLUME))
     )
     new = tmp_path / "new.arrow"
-    append_rows(new, [make_row(run_id="r"), make_row(run_id="r", value=22.0, eval_unit="volume")])
+    # The same recording, rewritten by a later version (which has no cost to add to it).
+    unmeasured = dict.fromkeys(V7_COLUMNS)
+    append_rows(
+        new,
+        [
+            make_row(run_id="r", **unmeasured),
+            make_row(run_id="r", value=22.0, eval_unit="volume", **unmeasured),
+        ],
+    )
     result = merge_leaderboards([old, new])
     assert (result.rows_out, result.duplicates, result.conflicts) == (2, 2, ())
-    assert [i.schema_version_read for i in result.inputs] == [3, 6]
+    assert [i.schema_version_read for i in result.inputs] == [3, 7]
 
 
 def test_a_conflict_on_a_volume_row_names_its_axis(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ def test_export_parquet_round_trip_row_count(board: Path, tmp_path: Path) -> Non
     export(table, "parquet", out)
     back = pq.read_table(out)
     assert back.num_rows == 2
-    assert back.schema.metadata[b"medganbench.schema_version"] == b"6"
+    assert back.schema.metadata[b"medganbench.schema_version"] == b"7"
 
 
 def test_export_md_has_table_header_and_models(tmp_path: Path) -> None:

@@ -215,7 +215,7 @@ def test_a_v1_input_is_upgraded(tmp_path: Path) -> None:
     result = merge_leaderboards([old, new])
     assert [(i.path, i.rows, i.schema_version_read) for i in result.inputs] == [
         (old, 1, 1),
-        (new, 1, 6),
+        (new, 1, 7),
     ]
     write_merged(result, tmp_path / "out.arrow")
     with pa.OSFile(str(tmp_path / "out.arrow"), "rb") as source:

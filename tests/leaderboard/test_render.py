@@ -19,7 +19,7 @@ def test_render_groups_has_expected_headers() -> None:
     headers = [column.header for column in rich_table.columns]
     assert headers == [
         "rank", "model", "args", "seed", "psnr ↑ (v1)", "mae ↓ (v1)",
-        "steps", "train s", "device", "run id",
+        "steps", "train s", "eval s/img", "device", "run id",
     ]  # fmt: skip
     assert rich_table.row_count == 1
     assert "phantom-brain" in str(rich_table.title) and "64px" in str(rich_table.title)

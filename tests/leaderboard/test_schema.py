@@ -13,13 +13,13 @@ import pytest
 from medganbench.errors import LeaderboardError
 from medganbench.leaderboard.schema import SCHEMA, SCHEMA_VERSION, LeaderboardRow
 from medganbench.leaderboard.store import append_rows, read_leaderboard
-from tests.leaderboard.rows import labels, make_row, v1_table, v2_table, write_raw
+from tests.leaderboard.rows import labels, make_row, v1_table, v2_table, v6_table, write_raw
 
 
 def test_file_records_schema_version_in_metadata(board: Path) -> None:
     schema = ipc.open_file(str(board)).schema
-    assert schema.metadata[b"medganbench.schema_version"] == b"6"
-    assert SCHEMA_VERSION == 6
+    assert schema.metadata[b"medganbench.schema_version"] == b"7"
+    assert SCHEMA_VERSION == 7
 
 
 def test_file_columns_and_types_equal_schema(board: Path) -> None:
@@ -77,7 +77,7 @@ def test_wrongly_typed_value_raises_naming_the_column(
 def test_newer_schema_version_in_existing_file_refuses_append(tmp_path: Path) -> None:
     path = tmp_path / "x.arrow"
     table = pa.Table.from_pylist([make_row()], schema=SCHEMA)
-    write_raw(path, table.replace_schema_metadata({b"medganbench.schema_version": b"7"}))
+    write_raw(path, table.replace_schema_metadata({b"medganbench.schema_version": b"8"}))
     before = path.read_bytes()
     with pytest.raises(LeaderboardError, match="newer medganbench") as info:
         append_rows(path, [make_row(run_id="new")])
@@ -88,7 +88,7 @@ def test_newer_schema_version_in_existing_file_refuses_append(tmp_path: Path) ->
 def test_newer_schema_version_refuses_read(tmp_path: Path) -> None:
     path = tmp_path / "x.arrow"
     table = pa.Table.from_pylist([make_row()], schema=SCHEMA)
-    write_raw(path, table.replace_schema_metadata({b"medganbench.schema_version": b"7"}))
+    write_raw(path, table.replace_schema_metadata({b"medganbench.schema_version": b"8"}))
     with pytest.raises(LeaderboardError, match="newer medganbench"):
         read_leaderboard(path)
 
@@ -168,7 +168,7 @@ def test_append_to_v1_file_rewrites_it_as_current_keeping_old_rows(tmp_path: Pat
     append_rows(path, [make_row(run_id="new", parameters=11_000_000)])
     with pa.OSFile(str(path), "rb") as source:
         raw = ipc.open_file(source).read_all()
-    assert raw.schema.metadata[b"medganbench.schema_version"] == b"6"
+    assert raw.schema.metadata[b"medganbench.schema_version"] == b"7"
     assert labels(raw.column("run_id").to_pylist()) == ["old", "new"]
     assert raw.column("parameters").to_pylist() == [None, 11_000_000]
 
@@ -178,3 +178,13 @@ def test_file_without_schema_version_is_not_a_leaderboard(tmp_path: Path) -> Non
     write_raw(path, pa.table({"a": [1, 2]}))
     with pytest.raises(LeaderboardError, match="not a medganbench leaderboard"):
         read_leaderboard(path)
+
+
+def test_v6_file_is_upgraded_with_an_unmeasured_cost(tmp_path: Path) -> None:
+    path = tmp_path / "x.arrow"
+    write_raw(path, v6_table(make_row(run_id="old")))
+    (row,) = read_leaderboard(path).to_pylist()
+    assert row["eval_seconds_per_image"] is None and row["sampling_steps"] is None
+    names = read_leaderboard(path).schema.names
+    at = names.index("eval_seconds")
+    assert names[at : at + 3] == ["eval_seconds", "eval_seconds_per_image", "sampling_steps"]
