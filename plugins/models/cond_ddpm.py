@@ -34,18 +34,17 @@ Readings (each also in docs/models.md, "cond-ddpm"):
 - **Gradient clipping** at norm 1 (Ho et al.'s; Palette does not say).
 
 Sampling noise: each source image seeds its own CPU generator for x_T (and any sampler noise)
-with a hash of its pixels (:func:`image_seed`), so a translation is a function of the weights
-and that image alone, as pix2pix's: the same on every device, whatever the batch around it or
-the run that made the model, and different images still get independent noise.
+with a hash of its pixels (:func:`~medganbench_plugins.nn.diffusion.image_generators`), so a
+translation is a function of the weights and that image alone, as pix2pix's: the same on every
+device, whatever the batch around it or the run that made the model, and different images
+still get independent noise.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from medganbench.core.hookspecs import hookimpl
@@ -53,6 +52,7 @@ from medganbench.core.model import ModelContext, Task, TrainBatch
 from medganbench.core.params import Param
 from medganbench.core.specs import ModelSpec
 from medganbench_plugins.models.diffusion_base import DiffusionModel, diffusion_params
+from medganbench_plugins.nn.diffusion import image_generators
 
 #: Palette's warm-up, 10k of its 1M training steps, as a fraction of the budget.
 PALETTE_WARMUP = 0.01
@@ -84,17 +84,10 @@ class CondDDPM(DiffusionModel):
     def translate(self, source: Tensor, direction: str | None = None) -> Tensor:
         """Target images in [-1, 1] sampled given ``source``, (N, C_tgt, H, W) float32.
 
-        Each image's noise comes from a generator seeded by :func:`image_seed` of it.
+        Each image's noise comes from its own generator (:func:`image_generators`).
         """
         n, _, h, w = source.shape
-        noise = [torch.Generator().manual_seed(image_seed(image)) for image in source]
-        return self.draw((n, self.target_channels, h, w), noise, source)
-
-
-def image_seed(image: Tensor) -> int:
-    """A seed from an image's float32 pixels (the first 8 bytes of their SHA-256)."""
-    data = image.detach().float().cpu().contiguous().numpy().tobytes()
-    return int.from_bytes(hashlib.sha256(data).digest()[:8], "little") & (2**63 - 1)
+        return self.draw((n, self.target_channels, h, w), image_generators(source), source)
 
 
 @hookimpl

@@ -21,6 +21,7 @@ sample does not depend on the other images of its batch.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -34,6 +35,22 @@ from medganbench import progress
 Denoiser = Callable[[Tensor, Tensor], Tensor]
 #: Where a sampler's noise comes from: one generator, or one per image of the batch.
 Noise = torch.Generator | Sequence[torch.Generator]
+
+
+def image_generators(images: Tensor) -> list[torch.Generator]:
+    """One CPU generator per image of ``images`` (N, ...), seeded by a hash of its float32 pixels
+    (the first 8 bytes of their SHA-256).
+
+    What a diffusion translator draws its sampling noise from: a translation is then a function
+    of the weights and its source image alone, the same on every device and whatever the batch
+    around it or the run that made the model, while different images get independent noise.
+    """
+    generators = []
+    for image in images:
+        data = image.detach().float().cpu().contiguous().numpy().tobytes()
+        seed = int.from_bytes(hashlib.sha256(data).digest()[:8], "little") & (2**63 - 1)
+        generators.append(torch.Generator().manual_seed(seed))
+    return generators
 
 
 def gaussian(shape: tuple[int, ...], noise: Noise) -> Tensor:
