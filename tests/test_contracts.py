@@ -38,6 +38,19 @@ def _dataset_settings(name: str) -> CheckSettings:
 #: 28 M-parameter hlsnc made its contracts a minute of the suite): their defaults are built and
 #: stepped by ``medganbench list models --details`` (tests/cli/test_cli.py) and the benchmarks.
 NARROW_CYCLE = {"ngf": "16", "ndf": "16", "n_blocks": "2"}
+#: SynDiff's eight networks, narrow (tests/plugins/models/test_syndiff.py's NARROW).
+NARROW_SYNDIFF = {
+    "num_channels_dae": "16",
+    "ch_mult": "1,2",
+    "nz": "8",
+    "z_emb_dim": "16",
+    "n_mlp": "1",
+    "ngf": "8",
+    "t_emb_dim": "16",
+    "cycle_ngf": "8",
+    "cycle_ndf": "8",
+    "cycle_blocks": "1",
+}
 MODEL_SETTINGS = {
     "ddpm": CheckSettings(args={"ch": "32", "sampler": "ddim", "sample_steps": "4"}),
     # HA-GAN's 52 M-parameter generator takes seconds per step at its widths; the contracts
@@ -45,6 +58,10 @@ MODEL_SETTINGS = {
     "hagan3d": CheckSettings(args={"channels": "16", "latent_dim": "64"}),
     "hlsnc": CheckSettings(args=NARROW_CYCLE),
     "cyclegan": CheckSettings(args=NARROW_CYCLE),
+    # Diffusion models: the contracts are about the code, which narrow widths and few sampling
+    # steps run alike (the defaults' U-Nets and SynDiff's eight networks take seconds a step).
+    "cond-ddpm": CheckSettings(args={"ch": "32", "sample_steps": "4"}),
+    "syndiff": CheckSettings(args=NARROW_SYNDIFF),
 }
 
 #: Not a "closer to the target is better" score.

@@ -63,6 +63,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "medganbench_plugins.models.cyclegan",
     "medganbench_plugins.models.hlsnc",
     "medganbench_plugins.models.pix2pix",
+    "medganbench_plugins.models.syndiff",
     "medganbench_plugins.models.pix2pix3d",
     "medganbench_plugins.models.cond_ddpm",
     "medganbench_plugins.models.hagan",

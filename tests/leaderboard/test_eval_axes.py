@@ -20,7 +20,15 @@ from medganbench.leaderboard.ranking import ranked_groups
 from medganbench.leaderboard.render import markdown
 from medganbench.leaderboard.seeds import aggregate_groups
 from medganbench.leaderboard.store import append_rows, read_leaderboard
-from tests.leaderboard.rows import V6_COLUMNS, V7_COLUMNS, label, make_row, table_of, v3_table, write_raw
+from tests.leaderboard.rows import (
+    V6_COLUMNS,
+    V7_COLUMNS,
+    label,
+    make_row,
+    table_of,
+    v3_table,
+    write_raw,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "leaderboards" / "phantom-brain.arrow"
