@@ -40,9 +40,7 @@ def _rows(registries, dirs: dict[str, Path], model: str, **args: str) -> list[di
     ]
 
 
-def test_a_diffusion_row_records_its_sampler_steps_and_seconds_per_image(
-    registries, dirs
-) -> None:
+def test_a_diffusion_row_records_its_sampler_steps_and_seconds_per_image(registries, dirs) -> None:
     rows = _rows(registries, dirs, "cond-ddpm", **TINY_DIFFUSION)
     assert {r["sampling_steps"] for r in rows} == {2}
     seconds = {r["eval_seconds_per_image"] for r in rows}
