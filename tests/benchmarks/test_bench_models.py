@@ -39,6 +39,9 @@ ROUNDS = 3
         "wgan",
         "infogan",
         "unetgan",
+        "cond-ddpm",
+        # SynDiff's eight networks: about 4.5 s a step at 64 px on one thread.
+        "syndiff",
         # About 50 s per step on two cores (35.7 M parameters, batch 32): 4 minutes with the
         # warm-up, too long for every test run; measured when this variable is set.
         pytest.param(

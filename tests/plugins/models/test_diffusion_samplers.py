@@ -169,6 +169,22 @@ def test_ddim_does_not_clip_x0_like_diffusers_default() -> None:
     assert abs(float(sample.double().sum()) - DDIM_CLIPPED_GOLDEN[0]) > 0.1
 
 
+def test_ddim_with_clip_x0_equals_diffusers_default_clip_sample() -> None:
+    # ``ddim_clip=true`` reproduces diffusers' default: x̂_0 clipped, the predicted ε kept.
+    sample = ddim_sample(
+        toy_denoiser, SHAPE, SCHEDULE, 20, generator(), CPU, spacing="leading", clip_x0=True
+    )
+    assert_matches(sample, DDIM_CLIPPED_GOLDEN)
+
+
+def test_ddim_with_eta_one_draws_fresh_noise_at_each_step() -> None:
+    # η = 1: σ_t is the DDPM posterior's, so the same x_T gives another sample than η = 0.
+    deterministic = ddim_sample(toy_denoiser, SHAPE, SCHEDULE, 20, generator(), CPU)
+    stochastic = ddim_sample(toy_denoiser, SHAPE, SCHEDULE, 20, generator(), CPU, eta=1.0)
+    again = ddim_sample(toy_denoiser, SHAPE, SCHEDULE, 20, generator(), CPU, eta=1.0)
+    assert torch.equal(stochastic, again) and not torch.allclose(stochastic, deterministic)
+
+
 def test_ancestral_sample_equals_diffusers_ddpm_with_clip_sample() -> None:
     sample = ancestral_sample(toy_denoiser, SHAPE, SCHEDULE, generator(), CPU)
     assert_matches(sample, ANCESTRAL_GOLDEN, tol=1e-4)
