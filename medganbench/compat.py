@@ -129,7 +129,7 @@ MOVED_MODULES: dict[str, Moved] = {
         "medganbench.run.runner",
         "execute_run RunOptions=medganbench.run.options RunResult=medganbench.run.record "
         "resolve_run=medganbench.run.spec check_compatibility=medganbench.run.prepare "
-        "EVAL_BATCH_SIZE=medganbench.run.evaluate is_cycle=medganbench.run.evaluate",
+        "EVAL_BATCH_SIZE=medganbench.run.evaluate is_cycle=medganbench.run.directions",
     ),
     "medganbench.batches": Moved("medganbench.run.batches", "ShuffledBatches TrainBatches"),
     "medganbench.budget": Moved("medganbench.run.budget", "Budget Ledger"),

@@ -1,11 +1,13 @@
 """The Arrow leaderboard.
 
 Owns: the one row type and the schema derived from it (:mod:`~medganbench.leaderboard.schema`),
-with older schemas' upgrades (:mod:`~medganbench.leaderboard.upgrades`); reading, validating, locking and appending files
+with older schemas' upgrades (:mod:`~medganbench.leaderboard.upgrades`,
+:mod:`~medganbench.leaderboard.versions`); reading, validating, locking and appending files
 (:mod:`~medganbench.leaderboard.store`); the metric columns of a group and their labels
 (:mod:`~medganbench.leaderboard.columns`); comparable groups and both rank rules
 (:mod:`~medganbench.leaderboard.ranking`); aggregation over seeds
-(:mod:`~medganbench.leaderboard.seeds`) with the spread between patients of per-patient rows
+(:mod:`~medganbench.leaderboard.seeds`, its interval in
+:mod:`~medganbench.leaderboard.bootstrap`) with the spread between patients of per-patient rows
 (:mod:`~medganbench.leaderboard.patients`); the cells of every view and their markdown
 (:mod:`~medganbench.leaderboard.render`), the terminal's tables
 (:mod:`~medganbench.leaderboard.terminal`) and the columns a view shows

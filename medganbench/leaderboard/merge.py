@@ -53,7 +53,7 @@ from medganbench.leaderboard.merge_report import (
     MergeResult,
     RowKey,
 )
-from medganbench.leaderboard.schema import SCHEMA, schema_version
+from medganbench.leaderboard.schema import SCHEMA
 from medganbench.leaderboard.store import (
     LOCK_TIMEOUT_S,
     lock_for,
@@ -61,6 +61,7 @@ from medganbench.leaderboard.store import (
     real_path,
     write_table,
 )
+from medganbench.leaderboard.versions import schema_version
 
 #: Conflict policies, the default first.
 POLICIES: tuple[str, ...] = ("fail", "first", "keep-all")

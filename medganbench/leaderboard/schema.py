@@ -7,7 +7,8 @@ would (which silently truncates 1.5 to an int64 1 and reads a naive datetime as 
 its JSON columns canonically, so equal arguments give equal strings.
 
 Files record their schema version in the metadata key ``medganbench.schema_version``; files of
-an older version are upgraded in memory by :func:`to_current_schema` when read.
+an older version are upgraded in memory when read
+(:func:`medganbench.leaderboard.versions.to_current_schema`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,6 @@ import pyarrow as pa
 from medganbench.core.params import canonical_json
 from medganbench.errors import LeaderboardError
 from medganbench.leaderboard.protocols import is_protocol
-from medganbench.leaderboard.upgrades import UPGRADES
 
 SCHEMA_VERSION = 7
 VERSION_KEY = b"medganbench.schema_version"
@@ -93,7 +92,9 @@ class LeaderboardRow:
     higher_is_better: bool = _column(_BOOL)
     seed: int = _column(_INT64)
     # Added in schema v3: "budgeted" (trained here under the budget) or "external" (outputs made
-    # elsewhere, scored by ``medganbench score``: no budget, never ranked with budgeted rows).
+    # elsewhere, scored by ``medganbench score``: no budget, never ranked with budgeted rows);
+    # since v7 also "reader-study" (readers' answers on a run's images, ``medganbench study
+    # score``: grouped apart and never ranked).
     track: str = _column(_STRING)
     budget_steps: int | None = _column(_INT64)
     budget_kimg: float | None = _column(_FLOAT64)
@@ -311,8 +312,8 @@ def rows_from_table(table: pa.Table) -> list[LeaderboardRow]:
 # --------------------------------------------------------------------------------------------
 
 
-#: The values of the ``track`` column.
-TRACKS: tuple[str, ...] = ("budgeted", "external")
+#: The values of the ``track`` column ("reader-study": ``study score``, never ranked with others).
+TRACKS: tuple[str, ...] = ("budgeted", "external", "reader-study")
 #: The values of the ``eval_unit`` column: one value per split of slices, or per patient volume
 #: (the mean over patients).
 EVAL_UNITS: tuple[str, ...] = ("slice", "volume")
@@ -325,82 +326,3 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "eval_unit": EVAL_UNITS,
     "eval_grid": EVAL_GRIDS,
 }
-
-
-def schema_version(schema: pa.Schema, path: Path) -> int:
-    """The schema version recorded in a file's metadata.
-
-    Raises:
-        LeaderboardError: no version recorded, or not an integer.
-    """
-    raw = (schema.metadata or {}).get(VERSION_KEY)
-    if raw is None:
-        raise LeaderboardError(
-            f"{path} is not a medganbench leaderboard (no schema version in its metadata)."
-        )
-    try:
-        return int(raw.decode())
-    except (UnicodeDecodeError, ValueError):
-        raise LeaderboardError(f"{path} has an invalid schema version {raw!r}.") from None
-
-
-def to_current_schema(table: pa.Table, path: Path) -> pa.Table:
-    """Bring a table read from ``path`` to :data:`SCHEMA`, upgrading older versions.
-
-    Args:
-        table: the table as read from the file.
-        path: the file, for messages.
-
-    Returns:
-        The table with exactly :data:`SCHEMA` (metadata included).
-
-    Raises:
-        LeaderboardError: the file was written by a newer medganbench, has a version with no
-            upgrade path, or its columns do not match its declared version.
-    """
-    version = schema_version(table.schema, path)
-    if version > SCHEMA_VERSION:
-        raise LeaderboardError(
-            f"{path} was written by a newer medganbench (leaderboard schema v{version}; "
-            f"this version understands up to v{SCHEMA_VERSION}).",
-            hint="Upgrade medganbench to read or append to it.",
-        )
-    while version < SCHEMA_VERSION:
-        step = UPGRADES.get(version)
-        if step is None:
-            raise LeaderboardError(
-                f"{path} has leaderboard schema v{version}, which this medganbench cannot upgrade."
-            )
-        table = step(table)
-        version += 1
-    actual = [(f.name, f.type) for f in table.schema]
-    wanted = [(f.name, f.type) for f in SCHEMA]
-    if actual != wanted:
-        raise LeaderboardError(
-            f"{path} claims leaderboard schema v{SCHEMA_VERSION} but its columns differ: "
-            f"{_describe_schema_diff(actual, wanted)}."
-        )
-    try:
-        # Same names and types; the cast only restores our nullability flags and metadata and
-        # refuses nulls where a column must not have them.
-        return table.cast(SCHEMA)
-    except (pa.ArrowInvalid, ValueError) as exc:
-        raise LeaderboardError(f"{path} has invalid contents: {exc}") from None
-
-
-def _describe_schema_diff(
-    actual: list[tuple[str, pa.DataType]], wanted: list[tuple[str, pa.DataType]]
-) -> str:
-    actual_d, wanted_d = dict(actual), dict(wanted)
-    parts = []
-    if missing := [n for n in wanted_d if n not in actual_d]:
-        parts.append("missing " + ", ".join(missing))
-    if extra := [n for n in actual_d if n not in wanted_d]:
-        parts.append("unexpected " + ", ".join(extra))
-    if changed := [
-        f"{n} is {actual_d[n]} not {t}"
-        for n, t in wanted_d.items()
-        if n in actual_d and actual_d[n] != t
-    ]:
-        parts.append("; ".join(changed))
-    return "; ".join(parts) or "columns are in a different order"

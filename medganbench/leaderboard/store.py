@@ -25,7 +25,8 @@ import pyarrow.ipc as ipc
 from medganbench.core.names import COMPONENT_NAME, RUN_ID, is_component_name
 from medganbench.errors import LeaderboardError
 from medganbench.fileio import atomic_write
-from medganbench.leaderboard.schema import LeaderboardRow, rows_to_table, to_current_schema
+from medganbench.leaderboard.schema import LeaderboardRow, rows_to_table
+from medganbench.leaderboard.versions import to_current_schema
 
 # How long a writer waits for another writer before giving up. Appends take milliseconds, and
 # the lock is an OS lock released when its holder dies, so hitting this means something is

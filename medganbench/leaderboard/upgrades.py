@@ -1,5 +1,5 @@
 """The upgrades of older leaderboard schemas, one step per version (used by
-:func:`medganbench.leaderboard.schema.to_current_schema`)."""
+:func:`medganbench.leaderboard.versions.to_current_schema`)."""
 
 from __future__ import annotations
 

@@ -24,14 +24,20 @@ from medganbench.core.metric import (
     TrainingTranslations,
 )
 from medganbench.core.model import Model, Task
-from medganbench.core.names import is_file_stem
 from medganbench.errors import DataError, RunError
 from medganbench.fileio import write_bytes
+from medganbench.run.directions import (
+    DIRECTIONS,
+    artifact_name,
+    compared_domain,
+    is_cycle,
+    translate,
+    translate_items,
+)
 from medganbench.run.prepare import PreparedRun
 from medganbench.run.samples import GridRow, grid_rows, save_sample_grid
 from medganbench.run.trained import TrainedRun
 from medganbench.run.volume_slices import (
-    SLICE_PLANE,
     as_slices,
     axial_depth,
     has_body,
@@ -39,11 +45,8 @@ from medganbench.run.volume_slices import (
     with_body,
 )
 from medganbench.run.volumes import VolumeCollector, volume_collector
-from medganbench.run.windows import translate_by_windows
 
 EVAL_BATCH_SIZE = 16
-#: Every direction a model may ask to be evaluated in.
-DIRECTIONS: tuple[str, ...] = ("a2b", "b2a", "a2b2a", "b2a2b")
 
 #: Per direction, per metric: the value and what else goes on its row.
 Scores = dict[str, dict[str, tuple[float, MetricReport]]]
@@ -99,11 +102,6 @@ class GenerationCost:
     def per_image(self) -> float:
         """Seconds per output image (0.0 before any image)."""
         return self.seconds / self.images if self.images else 0.0
-
-
-def is_cycle(direction: str) -> bool:
-    """``"a2b2a"`` / ``"b2a2b"``: translate there and back, compare with the input."""
-    return direction in ("a2b2a", "b2a2b")
 
 
 def meaningful_metrics(
@@ -392,44 +390,3 @@ def feed_training_translations(
             for metric in wanting:
                 metric.update_training(batch)
             shown.advance()
-
-
-def artifact_name(name: str, direction: str, primary: str) -> str:
-    """``nearest.png`` in the primary direction, ``nearest-b2a.png`` in another.
-
-    Raises:
-        RunError: ``name`` is not a plain file name (a metric cannot write outside the run folder).
-    """
-    if not is_file_stem(name):
-        raise RunError(f"A metric named its artifact {name!r}, which is not a plain file name.")
-    if direction == primary:
-        return name
-    stem, dot, suffix = name.partition(".")
-    return f"{stem}-{direction}{dot}{suffix}"
-
-
-def compared_domain(direction: str) -> DomainKey:
-    """The domain a direction's outputs are compared with: its end, or its start for a cycle."""
-    return "a" if direction[-1] == "a" else "b"
-
-
-def translate_items(
-    model: Model, source: torch.Tensor, direction: str, info: DatasetInfo
-) -> torch.Tensor:
-    """:func:`translate`, window by window along the axial axis where the dataset's evaluation
-    items are whole volumes longer than its training crops (:mod:`medganbench.run.windows`)."""
-    geometry = info.volume
-    if geometry is None or not geometry.whole_volumes:
-        return translate(model, source, direction)
-    axis = geometry.plane_axis(SLICE_PLANE)
-    return translate_by_windows(
-        lambda x: translate(model, x, direction), source, geometry.size[axis], axis
-    )
-
-
-def translate(model: Model, source: torch.Tensor, direction: str) -> torch.Tensor:
-    """One translation, or there and back for a cycle direction (``"a2b2a"``: a2b, then b2a)."""
-    if not is_cycle(direction):
-        return model.translate(source, direction)
-    there, back = direction[:3], direction[2:]
-    return model.translate(model.translate(source, there), back)

@@ -23,7 +23,8 @@ from medganbench.leaderboard.store import AlreadyRecordedError, append_rows
 from medganbench.run.budget import Ledger
 from medganbench.run.checkpoint import prune_checkpoint
 from medganbench.run.device import device_name
-from medganbench.run.evaluate import Evaluation, is_cycle
+from medganbench.run.directions import is_cycle
+from medganbench.run.evaluate import Evaluation
 from medganbench.run.generator_files import GENERATOR_CONFIG, save_run_generator
 from medganbench.run.options import RunOptions
 from medganbench.run.prepare import PreparedRun

@@ -21,7 +21,8 @@ from medganbench.core.manager import Registries
 from medganbench.core.model import Model, ModelContext, Task
 from medganbench.errors import GeneratorFileError, UnknownNameError, UsageError
 from medganbench.run.device import pick_device
-from medganbench.run.evaluate import EVAL_BATCH_SIZE, translate_items
+from medganbench.run.directions import translate_items
+from medganbench.run.evaluate import EVAL_BATCH_SIZE
 from medganbench.run.generator_files import (
     GeneratorConfig,
     GeneratorFiles,

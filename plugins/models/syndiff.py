@@ -88,7 +88,6 @@ Readings (differences from the authors' code):
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -98,19 +97,15 @@ from torch import Tensor, nn
 
 from medganbench.core.hookspecs import hookimpl
 from medganbench.core.model import ModelContext, Task, TrainBatch
-from medganbench.core.params import Param
 from medganbench.core.specs import ModelSpec
-from medganbench.errors import UsageError
 from medganbench_plugins.models.adversarial import AdversarialModel
-from medganbench_plugins.models.limits import MAX_DEPTH, MAX_TIMESTEPS, MAX_WIDTH
+from medganbench_plugins.models.syndiff_nets import build_nets
+from medganbench_plugins.models.syndiff_params import syndiff_params
 from medganbench_plugins.nn.ddgan import DDGANSchedule, randn_like
 from medganbench_plugins.nn.diffusion import gaussian, image_generators
-from medganbench_plugins.nn.diffusion_discriminator import DiffusionDiscriminator
-from medganbench_plugins.nn.discriminators import PatchDiscriminator
-from medganbench_plugins.nn.generators import ResnetGenerator
-from medganbench_plugins.nn.ncsnpp import NCSNpp
 from medganbench_plugins.nn.training import (
     autocast,
+    cosine_lr,
     count_parameters,
     loss_tensors,
     make_optimizer,
@@ -118,7 +113,6 @@ from medganbench_plugins.nn.training import (
     set_requires_grad,
 )
 
-LR_SCHEDULES: tuple[str, ...] = ("cosine", "constant")
 LOSS_NAMES: tuple[str, ...] = (
     "d_real",
     "d_fake",
@@ -129,24 +123,6 @@ LOSS_NAMES: tuple[str, ...] = (
     "l1_diffusive",
     "cycle",
 )
-
-
-def parse_ints(text: str, name: str) -> tuple[int, ...]:
-    """A comma-separated list of positive integers, or a :class:`UsageError` naming ``name``."""
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise UsageError(
-            f"syndiff: {name}={text!r} is not a comma-separated list of integers."
-        ) from None
-    if not values or min(values) < 1:
-        raise UsageError(f"syndiff: {name}={text!r} needs positive integers.")
-    return values
-
-
-def cosine_lr(base: float, minimum: float, fraction: float) -> float:
-    """Cosine annealing from ``base`` at fraction 0 to ``minimum`` at fraction 1."""
-    return minimum + (base - minimum) * (1.0 + math.cos(math.pi * fraction)) / 2.0
 
 
 class SynDiff(AdversarialModel):
@@ -162,53 +138,10 @@ class SynDiff(AdversarialModel):
         super().__init__(args, ctx)
         size, ca, cb = ctx.image_size, ctx.dataset.a.channels, ctx.dataset.b.channels
         self.channels = {"a": ca, "b": cb}
-        if size < 32:
-            raise UsageError(f"syndiff needs images of at least 32 px, got {size}.")
-        ResnetGenerator.check_size(size)
-        ch_mult = parse_ints(str(self.args["ch_mult"]), "ch_mult")
-        if size % 2 ** (len(ch_mult) - 1):
-            raise UsageError(
-                f"syndiff: the generator's {len(ch_mult)} levels (ch_mult={self.args['ch_mult']}) "
-                f"halve the image {len(ch_mult) - 1} times, which {size} px does not allow.",
-                hint="Use an image size divisible by "
-                f"{2 ** (len(ch_mult) - 1)}, or fewer ch_mult entries.",
-            )
         self.nz = int(self.args["nz"])
-
-        def diffusive() -> NCSNpp:
-            return NCSNpp(
-                size,
-                ca + cb,
-                ca + cb,
-                int(self.args["num_channels_dae"]),
-                ch_mult,
-                int(self.args["num_res_blocks"]),
-                parse_ints(str(self.args["attn_resolutions"]), "attn_resolutions"),
-                self.nz,
-                int(self.args["z_emb_dim"]),
-                int(self.args["n_mlp"]),
-            )
-
-        def judge(channels: int) -> DiffusionDiscriminator:
-            return DiffusionDiscriminator(
-                size, 2 * channels, int(self.args["ngf"]), int(self.args["t_emb_dim"])
-            )
-
-        def translator(cin: int, cout: int) -> ResnetGenerator:
-            return ResnetGenerator(
-                cin,
-                cout,
-                int(self.args["cycle_ngf"]),
-                int(self.args["cycle_blocks"]),
-                "instance",
-                7,
-            )
-
-        self.g_ab, self.g_ba = diffusive(), diffusive()
-        self.f_ab, self.f_ba = translator(ca, cb), translator(cb, ca)
-        self.d_a, self.d_b = judge(ca), judge(cb)
-        ndf = int(self.args["cycle_ndf"])
-        self.c_a, self.c_b = PatchDiscriminator(ca, ndf, 3), PatchDiscriminator(cb, ndf, 3)
+        nets = build_nets(self.args, size, ca, cb)
+        self.g_ab, self.g_ba, self.f_ab, self.f_ba = nets.g_ab, nets.g_ba, nets.f_ab, nets.f_ba
+        self.d_a, self.d_b, self.c_a, self.c_b = nets.d_a, nets.d_b, nets.c_a, nets.c_b
         for net in self.nets:
             net.to(ctx.device)
         self.use_ema = bool(self.args["use_ema"])
@@ -457,133 +390,6 @@ def medganbench_models() -> list[ModelSpec]:
             summary="SynDiff (Özbey et al. 2023): unpaired translation by adversarial diffusion (NCSN++ x0-predictors, T=4) trained through a cycle-consistent ResNet/PatchGAN module.",
             version="1",
             factory="medganbench_plugins.models.syndiff:SynDiff",
-            params=(
-                Param(
-                    "num_channels_dae",
-                    64,
-                    "base width of the NCSN++ generators",
-                    minimum=1,
-                    maximum=MAX_WIDTH,
-                ),
-                Param(
-                    "ch_mult",
-                    "1,1,2,2,4,4",
-                    "generator width multiplier per level (the image size must be divisible by 2^(levels-1))",
-                ),
-                Param(
-                    "num_res_blocks",
-                    2,
-                    "generator residual blocks per level",
-                    minimum=1,
-                    maximum=MAX_DEPTH,
-                ),
-                Param(
-                    "attn_resolutions",
-                    "16",
-                    "generator resolutions (px) with self-attention, comma-separated",
-                ),
-                Param(
-                    "nz",
-                    100,
-                    "latent dimension of the diffusive generators",
-                    minimum=1,
-                    maximum=MAX_WIDTH,
-                ),
-                Param(
-                    "z_emb_dim", 256, "width of the latent embedding", minimum=1, maximum=MAX_WIDTH
-                ),
-                Param(
-                    "n_mlp",
-                    3,
-                    "dense layers of the latent mapping after the first",
-                    minimum=0,
-                    maximum=MAX_DEPTH,
-                ),
-                Param(
-                    "ngf",
-                    64,
-                    "base width of the diffusive discriminators",
-                    minimum=1,
-                    maximum=MAX_WIDTH,
-                ),
-                Param(
-                    "t_emb_dim",
-                    256,
-                    "time-embedding width of the diffusive discriminators",
-                    minimum=2,
-                    maximum=MAX_WIDTH,
-                ),
-                Param(
-                    "cycle_ngf",
-                    64,
-                    "width of the non-diffusive ResNet generators",
-                    minimum=1,
-                    maximum=MAX_WIDTH,
-                ),
-                Param(
-                    "cycle_ndf",
-                    64,
-                    "width of the non-diffusive PatchGANs",
-                    minimum=1,
-                    maximum=MAX_WIDTH,
-                ),
-                Param(
-                    "cycle_blocks",
-                    6,
-                    "residual blocks of the non-diffusive generators",
-                    minimum=0,
-                    maximum=MAX_DEPTH,
-                ),
-                Param(
-                    "num_timesteps",
-                    4,
-                    "diffusion steps T (generator evaluations per translated image)",
-                    minimum=1,
-                    maximum=MAX_TIMESTEPS,
-                ),
-                Param("beta_min", 0.1, "beta_min of the VP SDE", minimum=0.0),
-                Param("beta_max", 20.0, "beta_max of the VP SDE", minimum=0.0),
-                Param("batch_size", 1, "images per domain per step", minimum=1),
-                Param("lr_g", 1.6e-4, "Adam learning rate of the generators", minimum=0.0),
-                Param("lr_d", 1e-4, "Adam learning rate of the discriminators", minimum=0.0),
-                Param("beta1", 0.5, "Adam's beta1", minimum=0.0),
-                Param("beta2", 0.9, "Adam's beta2", minimum=0.0),
-                Param(
-                    "lr_schedule",
-                    "cosine",
-                    "cosine decay to lr_min over the budget, or constant",
-                    choices=LR_SCHEDULES,
-                ),
-                Param("lr_min", 1e-5, "learning rate at the end of the cosine decay", minimum=0.0),
-                Param(
-                    "use_ema", True, "translate with the moving average of the diffusive generators"
-                ),
-                Param("ema_decay", 0.999, "decay of the moving average", minimum=0.0),
-                Param(
-                    "r1_gamma",
-                    1.0,
-                    "R1 penalty weight on real inputs of the diffusive discriminators",
-                    minimum=0.0,
-                ),
-                Param("lazy_reg", 10, "apply the R1 penalty every lazy_reg steps", minimum=1),
-                Param(
-                    "lambda_l1_loss",
-                    0.5,
-                    "weight of the diffusive and cycle L1 losses",
-                    minimum=0.0,
-                ),
-                Param(
-                    "direction",
-                    "a2b",
-                    "primary direction (the sample grid and first rows)",
-                    choices=("a2b", "b2a"),
-                ),
-                Param("eval_both", True, "also evaluate the reverse direction, as separate rows"),
-                Param(
-                    "eval_cycle",
-                    True,
-                    "also score the round trips A→B→A and B→A→B against their inputs",
-                ),
-            ),
+            params=syndiff_params(),
         )
     ]

@@ -3,6 +3,7 @@ losses handed back without a device-to-host copy."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -50,6 +51,11 @@ def _fused_if_possible(
         return cls(params, fused=True, **kwargs)  # type: ignore[call-arg]
     except (RuntimeError, TypeError):  # an older torch without fused kernels for this device
         return cls(params, foreach=True, **kwargs)  # type: ignore[call-arg]
+
+
+def cosine_lr(base: float, minimum: float, fraction: float) -> float:
+    """Cosine annealing from ``base`` at budget fraction 0 to ``minimum`` at fraction 1."""
+    return minimum + (base - minimum) * (1.0 + math.cos(math.pi * fraction)) / 2.0
 
 
 def linear_decay(fraction: float, start: float = 0.5) -> float:

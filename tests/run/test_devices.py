@@ -18,7 +18,7 @@ from torch import nn
 from medganbench.core.manager import build_registries, make_plugin_manager
 from medganbench.core.model import Model, Task, TrainBatch
 from medganbench.errors import DataError, PluginError, RunError, UsageError
-from medganbench.leaderboard.schema import to_current_schema
+from medganbench.leaderboard.versions import to_current_schema
 from medganbench.run.batch_plan import BatchPlan, plan_batches
 from medganbench.run.batches import ShuffledBatches, TrainBatches
 from medganbench.run.budget import Budget, Ledger

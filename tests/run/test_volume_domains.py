@@ -29,7 +29,7 @@ from medganbench.core.volumes import (
 from medganbench.errors import DataError, UsageError
 from medganbench.leaderboard.store import read_leaderboard
 from medganbench.run.budget import Budget
-from medganbench.run.evaluate import compared_domain
+from medganbench.run.directions import compared_domain
 from medganbench.run.options import RunOptions
 from medganbench.run.runner import execute_run
 from medganbench.run.spec import RunSpec
