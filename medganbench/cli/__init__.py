@@ -7,11 +7,12 @@ never a traceback (:class:`~medganbench.cli.common.CommandGroup`).
 Owns: the commands, one module each (:mod:`~medganbench.cli.run`, :mod:`~medganbench.cli.sweep`,
 :mod:`~medganbench.cli.listing`, :mod:`~medganbench.cli.leaderboard`,
 :mod:`~medganbench.cli.datasets`, :mod:`~medganbench.cli.weights`, :mod:`~medganbench.cli.score`,
-:mod:`~medganbench.cli.check`, :mod:`~medganbench.cli.show`, :mod:`~medganbench.cli.use`) and what they share
+:mod:`~medganbench.cli.check`, :mod:`~medganbench.cli.show`, :mod:`~medganbench.cli.use`,
+:mod:`~medganbench.cli.study`) and what they share
 (:mod:`~medganbench.cli.common`).
 
-May import: core, data, defaults, errors, fileio, leaderboard, run, site, sweep, testing, trained,
-weights.
+May import: core, data, defaults, errors, fileio, leaderboard, run, site, study, sweep, testing,
+trained, weights.
 Nothing imports the CLI.
 """
 
@@ -28,6 +29,7 @@ from medganbench.cli import (
     run,
     score,
     show,
+    study,
     sweep,
     use,
     weights,
@@ -55,5 +57,6 @@ main.add_command(check.check_plugin)
 main.add_command(use.generate)
 main.add_command(use.translate)
 main.add_command(use.export)
+main.add_command(study.study)
 
 __all__ = ["main"]

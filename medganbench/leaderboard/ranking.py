@@ -34,6 +34,9 @@ from medganbench.leaderboard.schema import SCHEMA, rows_from_table
 # score``) apart from runs trained here under a budget: they are never ranked together.
 # ``protocol`` keeps the weights at the end of the budget (``final``) apart from the checkpoint
 # chosen on the validation split (``best:METRIC@val``): choosing is an advantage of its own.
+#: The track of reader-study rows (``medganbench study score``): grouped apart, never ranked.
+READER_STUDY = "reader-study"
+
 COMPARABLE_KEYS: tuple[str, ...] = (
     "dataset",
     "dataset_version",
@@ -221,9 +224,9 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
             group has that metric at several versions, the first one to appear is used.
 
     Returns:
-        Groups ordered by their key, ``track=budgeted`` groups before ``external`` ones; within
-        each, ranked rows best first (ties by model and
-        run id), then unranked rows.
+        Groups ordered by their key, ``track=budgeted`` groups before ``external`` ones, and
+        ``reader-study`` groups last and never ranked; within each, ranked rows best first
+        (ties by model and run id), then unranked rows.
 
     Raises:
         LeaderboardError: ``table`` lacks leaderboard columns.
@@ -268,12 +271,17 @@ def ranked_groups(table: pa.Table, by: str | None = None) -> list[RankedGroup]:
         )
 
     result = []
-    # Budgeted groups first, then external ones: a reader meets the budgeted ranking first.
+    # Budgeted groups first, then external ones, then reader studies: a reader meets the
+    # budgeted ranking first.
     track = COMPARABLE_KEYS.index("track")
-    for key in sorted(groups, key=lambda k: (k[track] != "budgeted", _sort_key(k))):
+    order = {"budgeted": 0, "external": 1, READER_STUDY: 2}
+    for key in sorted(groups, key=lambda k: (order.get(k[track], 3), _sort_key(k))):
         metrics = tuple(columns[key])
-        if by is None:
-            ranked_by: MetricColumn | None = metrics[0]
+        if key[track] == READER_STUDY:
+            # Readers' accuracy is best at chance, not at an end of the scale: not ranked.
+            ranked_by: MetricColumn | None = None
+        elif by is None:
+            ranked_by = metrics[0]
         else:
             ranked_by = next((c for c in metrics if c.metric == by), None)
         # A run recorded on several devices counts once: its replicates' mean (NaN scores,

@@ -14,10 +14,12 @@ from medganbench.leaderboard.seeds import AggregatedGroup
 __all__ = [
     "EXTERNAL_HEADING",
     "EXTERNAL_MARK",
+    "READER_STUDY_MARK",
     "format_budget",
     "group_direction",
     "group_title",
     "is_external",
+    "is_reader_study",
 ]
 
 _AnyGroup: TypeAlias = RankedGroup | AggregatedGroup
@@ -40,6 +42,15 @@ EXTERNAL_HEADING = (
     "Track external: outputs made elsewhere and scored here (medganbench score) — "
     "no training budget, ranked only among themselves"
 )
+
+
+#: How a group of reader-study rows is marked wherever it is shown.
+READER_STUDY_MARK = "READER STUDY (readers' answers on the run's images; not ranked)"
+
+
+def is_reader_study(group: _AnyGroup) -> bool:
+    """Whether ``group`` holds reader-study rows (``track=reader-study``)."""
+    return group.key.get("track") == "reader-study"
 
 
 def is_external(group: _AnyGroup) -> bool:
@@ -69,6 +80,8 @@ def group_title(group: _AnyGroup, naming: Naming = PLAIN) -> str:
     direction = group_direction(group, naming)
     # The fingerprint is shown (shortened) because two groups can differ only in it.
     budget = EXTERNAL_MARK if is_external(group) else f"budget {format_budget(k)}"
+    if is_reader_study(group):
+        budget = f"{budget} · {READER_STUDY_MARK}"
     # Only a chosen checkpoint is named: "final" is what every group was before v5.
     protocol = k.get("protocol", "final")
     chosen = f" · checkpoint {protocol}" if protocol != "final" else ""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from medganbench.leaderboard.naming import PLAIN, Naming
 from medganbench.leaderboard.seeds import AggregatedGroup, SeedAggregate
-from medganbench.leaderboard.titles import group_title, is_external
+from medganbench.leaderboard.titles import group_title, is_external, is_reader_study
 from medganbench.site.html import esc
 from medganbench.site.svg import PALETTE, Scale, fmt, padded, svg_open, ticks
 
@@ -131,7 +131,7 @@ def cost_section(groups: Sequence[AggregatedGroup], naming: Naming = PLAIN) -> s
     charts = []
     for group in groups:
         points = cost_points(group)
-        if is_external(group) or len(points) < 2:
+        if is_external(group) or is_reader_study(group) or len(points) < 2:
             continue
         column = group.ranked_by or group.metrics[0]
         title = f"{column.label} against seconds per image — {group_title(group, naming)}"

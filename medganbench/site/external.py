@@ -1,6 +1,6 @@
-"""What the site shows of the external track and of provenance: the section of outputs made
-elsewhere on a dataset page, the note on their run pages, and the packages that provided a run's
-components."""
+"""What the site shows of the tracks other than the budgeted one and of provenance: the section of
+outputs made elsewhere on a dataset page, the note on their run pages, the section of reader
+studies, and the packages that provided a run's components."""
 
 from __future__ import annotations
 
@@ -77,3 +77,20 @@ def provenance_facts(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]
         ("dataset provided by", _package(first.get("dataset"))),
         ("metrics provided by", "; ".join(metrics)),
     ]
+
+
+#: The heading above a dataset page's reader-study groups.
+READER_STUDY_HEADING = "Reader studies: can readers tell the runs' images from real ones?"
+
+
+def reader_study_section(group_sections: Sequence[str]) -> str:
+    """A dataset page's reader-study groups (already rendered) under their own heading, last:
+    readers' answers (``medganbench study score``), never ranked with computed metrics."""
+    return (
+        f'<section id="reader-studies"><h2>{esc(READER_STUDY_HEADING)} '
+        '<span class="badge">reader study</span></h2><p class="muted">Blinded real-vs-synthetic '
+        "trials answered by readers (docs/reader-study.md): accuracy, sensitivity and "
+        "specificity with synthetic as the positive class, AUC from the confidence ratings "
+        "(0.5 = chance), inter-reader κ. Not ranked: an accuracy near chance means the readers "
+        "could not tell.</p>" + "".join(group_sections) + "</section>"
+    )

@@ -17,7 +17,12 @@ from medganbench.leaderboard.render import (
     summary_cell,
 )
 from medganbench.leaderboard.seeds import AggregatedGroup
-from medganbench.leaderboard.titles import group_direction, group_title, is_external
+from medganbench.leaderboard.titles import (
+    group_direction,
+    group_title,
+    is_external,
+    is_reader_study,
+)
 from medganbench.site import external as tracks
 from medganbench.site.charts import Point, Series, line_chart
 from medganbench.site.cost import cost_section
@@ -246,9 +251,12 @@ def dataset_body(
         parts.append(f"<nav><ul>{toc}</ul></nav>")
     sections = [group_section(g, f"g{i}", naming, histories) for i, g in enumerate(groups)]
     external = [s for s, g in zip(sections, groups, strict=True) if is_external(g)]
-    parts += [s for s, g in zip(sections, groups, strict=True) if not is_external(g)]
-    parts.append(budget_charts([g for g in groups if not is_external(g)], naming))
+    studies = [s for s, g in zip(sections, groups, strict=True) if is_reader_study(g)]
+    budgeted = [g for g in groups if not is_external(g) and not is_reader_study(g)]
+    parts += [s for s, g in zip(sections, groups, strict=True) if g in budgeted]
+    parts.append(budget_charts(budgeted, naming))
     parts.append(cost_section(groups, naming))
     parts.append(tracks.external_section(external) if external else "")
+    parts.append(tracks.reader_study_section(studies) if studies else "")
     parts.append(reported_section(reported))
     return "".join(parts)
