@@ -20,6 +20,9 @@ from medganbench.testing.parametrize import Check
 from tests.dataset_trees import contract_args
 from tests.encoder_weights import tensors_for
 
+# SynDiff's eight networks, narrow, as its own tests build them.
+from tests.plugins.models.test_syndiff import NARROW as NARROW_SYNDIFF
+
 # Parametrization needs the names at collection time: the built-ins only, whatever is installed.
 REGISTRIES = build_registries(make_plugin_manager(autoload=False))
 
@@ -38,19 +41,6 @@ def _dataset_settings(name: str) -> CheckSettings:
 #: 28 M-parameter hlsnc made its contracts a minute of the suite): their defaults are built and
 #: stepped by ``medganbench list models --details`` (tests/cli/test_cli.py) and the benchmarks.
 NARROW_CYCLE = {"ngf": "16", "ndf": "16", "n_blocks": "2"}
-#: SynDiff's eight networks, narrow (tests/plugins/models/test_syndiff.py's NARROW).
-NARROW_SYNDIFF = {
-    "num_channels_dae": "16",
-    "ch_mult": "1,2",
-    "nz": "8",
-    "z_emb_dim": "16",
-    "n_mlp": "1",
-    "ngf": "8",
-    "t_emb_dim": "16",
-    "cycle_ngf": "8",
-    "cycle_ndf": "8",
-    "cycle_blocks": "1",
-}
 MODEL_SETTINGS = {
     "ddpm": CheckSettings(args={"ch": "32", "sampler": "ddim", "sample_steps": "4"}),
     # HA-GAN's 52 M-parameter generator takes seconds per step at its widths; the contracts
