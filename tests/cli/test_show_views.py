@@ -52,7 +52,7 @@ def test_compact_view_at_80_columns_cuts_no_cell() -> None:
     # One line per model: an entry's rank, name, arguments, seeds and mean ± std on one line.
     lines = proc.stdout.splitlines()
     for entry in (
-        r"1 +pix2pix v3 +defaults \[bf16-mixed\] +3 +30\.052 ± 0\.091",
+        r"1 +pix2pix v3 +defaults \[bf16-mixed\] +3 +30\.124 ± 0\.063",
         r"4 +intensity-lookup v1 +defaults +3 +18\.23323 ± 0\.00026",
         r"1 +hagan v2 +defaults \[bf16-mixed\] +3 +293 ± 17",
     ):
