@@ -35,6 +35,7 @@ from medganbench.run.prepare import prepare
 from medganbench.run.runner import execute_run
 from medganbench.run.spec import RunSpec, resolve_run
 from medganbench.run.train import train
+from tests.plugins.models.test_syndiff import NARROW as NARROW_SYNDIFF
 
 TOLERANCE = 1e-6
 
@@ -51,6 +52,9 @@ SMALL_ARGS: dict[str, dict[str, str]] = {
     "infogan": {"ngf": "8", "ndf": "8"},
     "unetgan": {"ngf": "8", "ndf": "8", "warmup": "0"},
     "ddpm": {"ch": "32", "batch_size": "4", "sampler": "ddim", "sample_steps": "4"},
+    "cond-ddpm": {"ch": "32", "sample_steps": "4"},
+    # SynDiff's eight networks at their published widths take over a minute here.
+    "syndiff": NARROW_SYNDIFF,
     "dcgan3d": {"ngf": "4", "ndf": "4", "batch_size": "2"},
     "wgan-gp3d": {"ngf": "4", "ndf": "4", "batch_size": "2"},
     "pix2pix3d": {"ngf": "4", "ndf": "4"},
