@@ -33,17 +33,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from medganbench_plugins.nn.variance_scaling import ZERO_SCALE, fan_avg_init_
+
 GROUPS = 32
-#: Variance scale of the layers the authors start at (almost) zero.
-ZERO_SCALE = 1e-10
-
-
-def _init(layer: nn.Conv2d | nn.Linear, scale: float = 1.0) -> nn.Module:
-    # Uniform variance scaling with fan_avg = Xavier uniform with gain √scale.
-    nn.init.xavier_uniform_(layer.weight, gain=math.sqrt(scale))
-    if layer.bias is not None:
-        nn.init.zeros_(layer.bias)
-    return layer
+# Uniform variance scaling with fan_avg (plugins/nn/variance_scaling.py, shared with NCSN++).
+_init = fan_avg_init_
 
 
 def _conv(cin: int, cout: int, k: int = 3, stride: int = 1, scale: float = 1.0) -> nn.Module:

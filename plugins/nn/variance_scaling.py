@@ -43,9 +43,14 @@ def _uniform_(layer: nn.Conv2d | nn.Linear, variance: float) -> None:
 
 
 def fan_avg_init_(layer: Layer, scale: float = 1.0) -> Layer:
-    """The DDPM rule in place: variance scale / ((fan_in + fan_out) / 2); returns ``layer``."""
-    fan_in, fan_out = _fans(layer.weight)
-    _uniform_(layer, (scale or ZERO_SCALE) / ((fan_in + fan_out) / 2.0))
+    """The DDPM rule in place: variance scale / ((fan_in + fan_out) / 2); returns ``layer``.
+
+    That is Xavier uniform with gain √scale, drawn by torch's own ``xavier_uniform_`` (so
+    ``ddpm``'s and ``cond-ddpm``'s initial weights stay what their recorded runs drew).
+    """
+    nn.init.xavier_uniform_(layer.weight, gain=math.sqrt(scale or ZERO_SCALE))
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
     return layer
 
 
